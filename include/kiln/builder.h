@@ -1,0 +1,113 @@
+#pragma once
+/// \file builder.h
+/// Builder, BuilderConfig and OptimizationProfile: turn a NetworkDefinition into a serialized engine.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/logger.h"
+#include "kiln/network.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+/// Bytes owned by Kiln (a serialized engine).
+class HostMemory {
+public:
+    explicit HostMemory(std::vector<uint8_t> bytes) : mBytes(std::move(bytes)) {}
+    const void* data() const noexcept { return mBytes.data(); }
+    size_t size() const noexcept { return mBytes.size(); }
+
+private:
+    std::vector<uint8_t> mBytes;
+};
+
+/// min / opt / max dimensions for each dynamic input. Kernels are tuned at opt.
+class OptimizationProfile {
+public:
+    bool setDimensions(const char* inputName, OptProfileSelector select, const Dims& dims) noexcept;
+    /// The dims set for `inputName`, or nbDims == -1 when none were set.
+    Dims getDimensions(const char* inputName, OptProfileSelector select) const noexcept;
+    /// Names of the inputs this profile constrains.
+    std::vector<std::string> getInputNames() const;
+    /// True when every constrained input has min <= opt <= max of equal ranks.
+    bool isValid() const noexcept;
+
+private:
+    std::map<std::string, Dims> mDims[3];
+};
+
+enum class BuilderFlag : int32_t {
+    kFP16 = 0,   ///< layers may run in FP16 where that is faster
+    kBF16 = 1,   ///< layers may run in BF16 where that is faster
+    kINT8 = 2,   ///< layers may run in INT8
+    kTF32 = 3,   ///< FP32 matrix math may use TF32 (on by default)
+    kDEBUG = 4,  ///< verify the graph after every optimization pass
+    /// Skip the graph optimization passes (folding, fusion): for comparing optimized and
+    /// unoptimized engines when hunting a wrong result.
+    kNO_GRAPH_OPTIMIZATION = 5,
+};
+
+enum class MemoryPoolType : int32_t { kWORKSPACE = 0 };
+
+/// Which backend the engine targets.
+enum class DeviceType : int32_t { kCPU = 0, kGPU = 1 };
+
+class BuilderConfig {
+public:
+    void setFlag(BuilderFlag flag) noexcept { mFlags |= 1u << static_cast<uint32_t>(flag); }
+    void clearFlag(BuilderFlag flag) noexcept { mFlags &= ~(1u << static_cast<uint32_t>(flag)); }
+    bool getFlag(BuilderFlag flag) const noexcept { return (mFlags >> static_cast<uint32_t>(flag)) & 1u; }
+
+    /// Adds a profile (copied); returns its index, or -1 when it is invalid.
+    int32_t addOptimizationProfile(const OptimizationProfile* profile) noexcept;
+    int32_t getNbOptimizationProfiles() const noexcept { return static_cast<int32_t>(mProfiles.size()); }
+    const OptimizationProfile& getOptimizationProfile(int32_t index) const { return mProfiles.at(index); }
+
+    void setMemoryPoolLimit(MemoryPoolType pool, size_t bytes) noexcept { mWorkspaceLimit = bytes; (void)pool; }
+    size_t getMemoryPoolLimit(MemoryPoolType pool) const noexcept { (void)pool; return mWorkspaceLimit; }
+
+    void setDefaultDeviceType(DeviceType type) noexcept { mDeviceType = type; }
+    DeviceType getDefaultDeviceType() const noexcept { return mDeviceType; }
+
+    void setBuilderOptimizationLevel(int32_t level) noexcept { mOptimizationLevel = level; }
+    int32_t getBuilderOptimizationLevel() const noexcept { return mOptimizationLevel; }
+
+private:
+    uint32_t mFlags{1u << static_cast<uint32_t>(BuilderFlag::kTF32)};
+    std::vector<OptimizationProfile> mProfiles;
+    size_t mWorkspaceLimit{size_t(1) << 32};
+    DeviceType mDeviceType{DeviceType::kCPU};
+    int32_t mOptimizationLevel{3};
+};
+
+class Builder {
+public:
+    ~Builder();
+    std::unique_ptr<NetworkDefinition> createNetwork() noexcept;
+    std::unique_ptr<BuilderConfig> createBuilderConfig() noexcept;
+    std::unique_ptr<OptimizationProfile> createOptimizationProfile() noexcept;
+
+    /// Optimizes `network` for the configured target and serializes the engine. Returns nullptr
+    /// and logs every reason when the network cannot be built (all unsupported layers at once).
+    std::unique_ptr<HostMemory> buildSerializedNetwork(NetworkDefinition& network, const BuilderConfig& config) noexcept;
+
+    /// Whether this Kiln was built with, and this machine has, a usable GPU backend.
+    bool platformHasGpu() const noexcept;
+
+private:
+    friend std::unique_ptr<Builder> createBuilder(ILogger& logger) noexcept;
+    explicit Builder(ILogger& logger) : mLogger(logger) {}
+    ILogger& mLogger;
+};
+
+std::unique_ptr<Builder> createBuilder(ILogger& logger) noexcept;
+
+/// Kiln's version, "MAJOR.MINOR.PATCH".
+const char* getVersion() noexcept;
+
+}  // namespace kiln

@@ -1,0 +1,9 @@
+#pragma once
+/// \file kiln.h
+/// Everything of Kiln's public C++ API.
+#include "kiln/builder.h"
+#include "kiln/logger.h"
+#include "kiln/network.h"
+#include "kiln/parser.h"
+#include "kiln/runtime.h"
+#include "kiln/types.h"

@@ -1,0 +1,105 @@
+#pragma once
+/// \file runtime.h
+/// Runtime -> Engine -> ExecutionContext, as in TensorRT. I/O tensors are addressed by name.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kiln/logger.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+class ExecutionContext;
+struct EngineImpl;
+struct ContextImpl;
+
+/// A deserialized engine: the optimized network, its weights and its profiles. Immutable and
+/// shared by all its execution contexts.
+class Engine {
+public:
+    ~Engine();
+    int32_t getNbIOTensors() const noexcept;
+    /// Name of I/O tensor `index` (inputs first, each group in the model's order).
+    const char* getIOTensorName(int32_t index) const noexcept;
+    TensorIOMode getTensorIOMode(const char* name) const noexcept;
+    DataType getTensorDataType(const char* name) const noexcept;
+    /// Shape with -1 for dimensions chosen at run time; nbDims == -1 for an unknown name.
+    Dims getTensorShape(const char* name) const noexcept;
+
+    int32_t getNbOptimizationProfiles() const noexcept;
+    /// min/opt/max of an input in a profile; nbDims == -1 when out of range.
+    Dims getProfileShape(const char* name, int32_t profileIndex, OptProfileSelector select) const noexcept;
+
+    int32_t getNbLayers() const noexcept;
+    /// Bytes of activation memory a context needs for the largest shapes of any profile.
+    size_t getDeviceMemorySize() const noexcept;
+    size_t getDeviceMemorySizeForProfile(int32_t profileIndex) const noexcept;
+    /// "cpu" or "cuda".
+    const char* getBackendName() const noexcept;
+
+    /// The engine's layers as JSON ({"Layers": [...], "Bindings": [...]}).
+    std::string getLayerInformationJson() const noexcept;
+
+    /// A new context, or nullptr (with a logged reason).
+    std::unique_ptr<ExecutionContext> createExecutionContext() noexcept;
+    /// A context that will run in memory given by setDeviceMemory().
+    std::unique_ptr<ExecutionContext> createExecutionContextWithoutDeviceMemory() noexcept;
+
+    EngineImpl& impl() noexcept { return *mImpl; }
+
+private:
+    friend class Runtime;
+    explicit Engine(std::unique_ptr<EngineImpl> impl);
+    std::unique_ptr<EngineImpl> mImpl;
+};
+
+/// Per-inference state: the shapes in use, the tensor addresses and activation memory. One
+/// context runs one inference at a time; use one context per concurrent stream.
+class ExecutionContext {
+public:
+    ~ExecutionContext();
+    bool setOptimizationProfile(int32_t profileIndex) noexcept;
+    int32_t getOptimizationProfile() const noexcept;
+    /// Sets the run-time shape of a dynamic input; fails when outside the profile's range.
+    bool setInputShape(const char* name, const Dims& dims) noexcept;
+    /// Input shape as set, or an output's shape inferred from the input shapes (-1 where not
+    /// yet known).
+    Dims getTensorShape(const char* name) const noexcept;
+    bool allInputDimensionsSpecified() const noexcept;
+    /// The address of an input or output buffer (device memory for a GPU engine, host memory for CPU).
+    bool setTensorAddress(const char* name, void* address) noexcept;
+    const void* getTensorAddress(const char* name) const noexcept;
+    /// Runs the engine asynchronously on `stream`.
+    bool enqueue(Stream stream) noexcept;
+    /// Runs the engine and waits for it to finish.
+    bool execute() noexcept;
+    /// Gives the context `bytes` of activation memory owned by the caller (at least
+    /// Engine::getDeviceMemorySizeForProfile()).
+    bool setDeviceMemory(void* memory, size_t bytes) noexcept;
+    const Engine& getEngine() const noexcept { return mEngine; }
+
+private:
+    friend class Engine;
+    ExecutionContext(Engine& engine, std::unique_ptr<ContextImpl> impl);
+    Engine& mEngine;
+    std::unique_ptr<ContextImpl> mImpl;
+};
+
+class Runtime {
+public:
+    /// Deserializes an engine; nullptr (with a message saying what was expected and what was
+    /// found) for a truncated, corrupted, non-engine, other-version or other-device file.
+    std::unique_ptr<Engine> deserializeEngine(const void* data, size_t size) noexcept;
+
+private:
+    friend std::unique_ptr<Runtime> createRuntime(ILogger& logger) noexcept;
+    explicit Runtime(ILogger& logger) : mLogger(logger) {}
+    ILogger& mLogger;
+};
+
+std::unique_ptr<Runtime> createRuntime(ILogger& logger) noexcept;
+
+}  // namespace kiln

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Prepares a build for a machine that has a GPU and CUDA but not Kiln's other dependencies (protobuf,
+# OpenBLAS, gfortran, ...), e.g. the GPU machine scripts/gpu_test.sh runs on:
+#   1. strips the build's shared libraries and executables (strip --strip-unneeded);
+#   2. copies the non-system shared libraries they load into BUILD/lib/bundled/;
+#   3. with CARRY_DIR, writes a slim runnable copy there: lib/ (with bundled/), tests/ (the test
+#      executables and CTest files), tools/kiln/kiln, and kiln_carry_origin.txt (the build's and the
+#      source's original paths, which gpu_test.sh rewrites in the CTest files).
+# Left out of the bundle: the C/C++ runtime (libc, libm, libstdc++, libgcc_s, ...), which every Linux
+# has, the CUDA driver (libcuda, libnvidia-*), and cuBLAS/cuBLASLt (over 500 MiB, found on the GPU
+# machine by gpu_test.sh). libcudart (under 1 MiB) is bundled so the runtime is the one built against.
+#
+# Usage: scripts/bundle_runtime_libs.sh [BUILD_DIR=build-gpu] [CARRY_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${1:-build-gpu}
+CARRY=${2:-}
+[[ -d "$BUILD/lib" ]] || { echo "error: $BUILD/lib not found: build first" >&2; exit 1; }
+BUILD_ABS=$(cd "$BUILD" && pwd)
+SOURCE_ABS=$(pwd)
+BUNDLE="$BUILD_ABS/lib/bundled"
+
+# ELF executables and shared libraries of the build (object files and CMake's scratch left out).
+mapfile -t ELVES < <(find "$BUILD_ABS/lib" "$BUILD_ABS/tests" "$BUILD_ABS/tools" -maxdepth 2 -type f \
+    \( -name '*.so' -o -name '*.so.*' -o -perm -u+x \) -not -path "$BUNDLE/*" 2>/dev/null |
+    while read -r f; do [[ "$(head -c4 "$f" | tr -d '\0')" == $'\x7fELF' ]] && echo "$f"; done)
+[[ ${#ELVES[@]} -gt 0 ]] || { echo "error: no executables or libraries under $BUILD" >&2; exit 1; }
+
+is_left_out() {
+    case "$(basename "$1")" in
+        linux-vdso.so* | ld-linux*.so* | libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | \
+            libstdc++.so* | libgcc_s.so* | libutil.so* | libresolv.so* | \
+            libcuda.so* | libnvidia-*.so* | libcublas.so* | libcublasLt.so*) return 0 ;;
+    esac
+    [[ "$1" == "$BUILD_ABS/lib/"* ]]  # the build's own libraries
+}
+
+mkdir -p "$BUNDLE"
+declare -A SEEN=()
+for elf in "${ELVES[@]}"; do
+    strip --strip-unneeded "$elf"
+    # "libfoo.so.1 => /path/libfoo.so.1 (0x...)"; an unresolved library is a build problem: report it.
+    while read -r name arrow path _; do
+        [[ "$arrow" == "=>" ]] || continue
+        if [[ "$path" == "not" ]]; then
+            echo "warning: $(basename "$elf") needs $name, which is not found here" >&2
+            continue
+        fi
+        is_left_out "$path" && continue
+        [[ -n "${SEEN[$name]:-}" ]] && continue
+        SEEN[$name]=1
+        cp -L "$path" "$BUNDLE/$name"
+        chmod u+w "$BUNDLE/$name"
+        strip --strip-unneeded "$BUNDLE/$name"
+    done < <(LD_LIBRARY_PATH="$BUILD_ABS/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ldd "$elf")
+done
+echo "bundled into $BUNDLE: ${!SEEN[*]}"
+
+if [[ -n "$CARRY" ]]; then
+    mkdir -p "$CARRY"
+    CARRY_ABS=$(cd "$CARRY" && pwd)
+    rm -rf "$CARRY_ABS/lib" "$CARRY_ABS/tests" "$CARRY_ABS/tools"
+    cp -a "$BUILD_ABS/lib" "$CARRY_ABS/lib"
+    mkdir -p "$CARRY_ABS/tests" "$CARRY_ABS/tools/kiln"
+    # CTest's files (CTestTestfile.cmake, <test>[1]_include.cmake, <test>[1]_tests.cmake) and the tests.
+    find "$BUILD_ABS/tests" -maxdepth 1 -type f \( -name '*.cmake' -o -perm -u+x \) -exec cp -a {} "$CARRY_ABS/tests/" \;
+    [[ -f "$BUILD_ABS/tools/kiln/kiln" ]] && cp -a "$BUILD_ABS/tools/kiln/kiln" "$CARRY_ABS/tools/kiln/"
+    printf 'build %s\nsource %s\n' "$BUILD_ABS" "$SOURCE_ABS" >"$CARRY_ABS/kiln_carry_origin.txt"
+    echo "slim copy in $CARRY_ABS: $(du -sh "$CARRY_ABS" | cut -f1) (the device tool carries 64 MiB at most)"
+else
+    echo "runtime parts of $BUILD: $(du -shc "$BUILD_ABS/lib" "$BUILD_ABS/tests"/*_test* 2>/dev/null | tail -1 | cut -f1)"
+fi

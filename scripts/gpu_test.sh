@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Runs Kiln's tests ON a GPU machine, from the repository root, with a build made elsewhere: the GPU
+# machine has CUDA (driver, toolkit, cuBLAS) but may lack protobuf, OpenBLAS and the other build
+# dependencies, and can install nothing. Prepare the build where it was made with
+#   scripts/bundle_runtime_libs.sh build-gpu build-gpu-carry
+# and carry build-gpu-carry (or a whole build folder that fits) to the GPU machine.
+#
+# What it does: points LD_LIBRARY_PATH at the build's lib/, its bundled libraries and the machine's
+# cuBLASLt; rewrites the CTest files' paths when the build was made under another path; runs the GPU
+# tests (ctest -L gpu), then the unit tests (ctest -L unit); writes a summary, and the logs, to $OUT
+# when it is set (else to BUILD_DIR/gpu_test_logs). Exit status: 0 when both passed.
+#
+# Usage: scripts/gpu_test.sh [BUILD_DIR=build-gpu] [extra ctest arguments, e.g. -R Softmax]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+BUILD=${1:-build-gpu}
+shift $(($# > 0 ? 1 : 0))
+if [[ ! -d "$BUILD/tests" || ! -d "$BUILD/lib" ]]; then
+    echo "error: $BUILD has no tests/ and lib/: build and bundle it first (scripts/bundle_runtime_libs.sh)" >&2
+    exit 2
+fi
+BUILD_ABS=$(cd "$BUILD" && pwd)
+LOG_DIR=${OUT:-$BUILD_ABS/gpu_test_logs}
+mkdir -p "$LOG_DIR"
+SUMMARY="$LOG_DIR/gpu_summary.txt"
+: >"$SUMMARY"
+note() { echo "$*" | tee -a "$SUMMARY"; }
+
+note "Kiln GPU test run, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+note "build: $BUILD_ABS"
+if command -v nvidia-smi >/dev/null; then
+    note "device: $(nvidia-smi --query-gpu=index,name,compute_cap,driver_version,memory.total --format=csv,noheader 2>&1 | paste -sd';')"
+else
+    note "device: nvidia-smi not found"
+fi
+
+# --- CTest files made under another path (a carried build) --------------------------------------------
+old_build=""
+old_source=""
+if [[ -f "$BUILD_ABS/kiln_carry_origin.txt" ]]; then
+    old_build=$(awk '$1 == "build" {print $2}' "$BUILD_ABS/kiln_carry_origin.txt")
+    old_source=$(awk '$1 == "source" {print $2}' "$BUILD_ABS/kiln_carry_origin.txt")
+elif [[ -f "$BUILD_ABS/tests/CTestTestfile.cmake" ]]; then
+    # "# Build directory: /path/build/tests" and "# Source directory: /path/src/tests"
+    old_build=$(sed -n 's|^# Build directory: \(.*\)/tests$|\1|p' "$BUILD_ABS/tests/CTestTestfile.cmake")
+    old_source=$(sed -n 's|^# Source directory: \(.*\)/tests$|\1|p' "$BUILD_ABS/tests/CTestTestfile.cmake")
+fi
+if [[ -n "$old_build" && "$old_build" != "$BUILD_ABS" ]]; then
+    note "ctest files: paths rewritten from $old_build (source $old_source) to $BUILD_ABS (source $ROOT)"
+    # Through placeholders, since the old build path usually starts with the old source path.
+    sed -i -e "s|$old_build|@KILN_BUILD@|g" -e "s|$old_source|@KILN_SOURCE@|g" \
+        -e "s|@KILN_BUILD@|$BUILD_ABS|g" -e "s|@KILN_SOURCE@|$ROOT|g" "$BUILD_ABS"/tests/*.cmake
+fi
+
+# --- Shared libraries --------------------------------------------------------------------------------
+find_library_dir() {  # the folder of $1 where the dynamic loader would not find it on its own
+    local lib=$1 dir
+    ldconfig -p 2>/dev/null | grep -q " $lib " && return 0
+    for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
+        /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
+        /usr/lib/python3*/site-packages/nvidia/*/lib; do
+        [[ -e "$dir/$lib" ]] && { echo "$dir"; return 0; }
+    done
+    return 1
+}
+LIB_PATH="$BUILD_ABS/lib:$BUILD_ABS/lib/bundled"
+for lib in libcublasLt.so.13 libcudart.so.13; do
+    if dir=$(find_library_dir "$lib"); then
+        [[ -n "$dir" ]] && LIB_PATH="$LIB_PATH:$dir" && note "$lib: from $dir"
+    else
+        note "$lib: NOT FOUND on this machine (the CUDA backend cannot load)"
+    fi
+done
+export LD_LIBRARY_PATH="$LIB_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+missing=$(for f in "$BUILD_ABS"/lib/*.so "$BUILD_ABS"/tests/*_test; do
+    [[ -f "$f" ]] && ldd "$f" 2>/dev/null | awk -v f="$(basename "$f")" '/not found/ {print f ": " $1}'
+done | sort -u)
+[[ -n "$missing" ]] && note "unresolved libraries:" && note "$missing"
+
+# --- Tests ---------------------------------------------------------------------------------------------
+run_label() {  # label, log file, extra ctest arguments...
+    local label=$1 log=$2
+    shift 2
+    ctest --test-dir "$BUILD_ABS/tests" -L "$label" --output-on-failure --timeout 600 "$@" >"$log" 2>&1
+    local rc=$?
+    local total skipped failed
+    total=$(grep -E 'tests passed|No tests were found' "$log" | tail -1)
+    skipped=$(grep -c '(Skipped)' "$log")
+    failed=$(sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^\s+[0-9]+ - ' | sed 's/^\s*//')
+    note ""
+    note "ctest -L $label: ${total:-no ctest summary (see $(basename "$log"))}; skipped: $skipped; exit $rc"
+    [[ -n "$failed" ]] && note "failed:" && note "$failed"
+    return $rc
+}
+
+run_label gpu "$LOG_DIR/gpu_ctest.log" "$@"
+gpu_rc=$?
+# CTest keeps a passing or skipped test's output to itself: ask one test for the target, or the reason
+# the backend is unavailable.
+if [[ -x "$BUILD_ABS/tests/cuda_backend_test" ]]; then
+    note "$("$BUILD_ABS/tests/cuda_backend_test" --gtest_filter='CudaBackendTest.DescribesItsTarget' 2>&1 |
+        grep -o -m1 'CUDA target: .*\|no CUDA device: .*')"
+fi
+run_label unit "$LOG_DIR/unit_ctest.log" -j "$(nproc)" "$@"
+unit_rc=$?
+
+note ""
+note "result: gpu exit $gpu_rc, unit exit $unit_rc (logs: gpu_ctest.log, unit_ctest.log in $LOG_DIR)"
+[[ $gpu_rc -eq 0 && $unit_rc -eq 0 ]]

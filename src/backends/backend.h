@@ -1,0 +1,85 @@
+#pragma once
+// The one narrow interface through which a backend plugs in (ggml-backend's shape: registry ->
+// backend -> kernels + memory). The core knows only this header; the CUDA backend is a separate
+// shared library loaded at run time (backend_registry.cpp), so the core builds and runs without CUDA.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/tensor_view.h"
+#include "common/status.h"
+#include "ir/graph.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+/// Bumped whenever Backend or Kernel change shape; a backend library built against another
+/// version is refused at load.
+constexpr int kBackendInterfaceVersion = 1;
+
+/// Everything a kernel's run needs. Views are prepared by the context when shapes change; only
+/// data pointers of I/O tensors change between runs, so run() allocates nothing.
+struct KernelIO {
+    const TensorView* inputs{nullptr};  // nullptr data for an omitted optional input
+    size_t numInputs{0};
+    const TensorView* outputs{nullptr};
+    size_t numOutputs{0};
+    void* workspace{nullptr};
+    size_t workspaceBytes{0};
+    Stream stream{nullptr};
+
+    const TensorView& input(size_t i) const { return inputs[i]; }
+    bool hasInput(size_t i) const { return i < numInputs && inputs[i].data != nullptr; }
+    const TensorView& output(size_t i) const { return outputs[i]; }
+};
+
+/// One node's implementation. Life: create (attributes read, weights prepared) -> reshape (on
+/// every shape change: shape-dependent choices, workspace size) -> run (many times).
+class Kernel {
+public:
+    virtual ~Kernel() = default;
+    virtual Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) {
+        (void)inputs;
+        (void)outputs;
+        return Status::ok();
+    }
+    /// Scratch bytes run() needs at the shapes of the last reshape().
+    virtual size_t workspaceSize() const { return 0; }
+    virtual Status run(const KernelIO& io) = 0;
+    /// The implementation's readable name, for logs and layer reports ("cpu.conv2d_im2col_sgemm").
+    virtual std::string tacticName() const = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    /// "cpu", "cuda".
+    virtual std::string name() const = 0;
+    /// The target an engine is built for and must be loaded on, e.g. "x86_64" or
+    /// "sm_90 CUDA 13.0 cuBLAS 13.1 cuDNN 9.19"; compared at engine load.
+    virtual std::string targetDescription() const = 0;
+    /// Whether this backend can run `node` (dtypes and shapes of the graph's values are set).
+    /// When not, `reason` says why.
+    virtual bool supports(const Node& node, std::string* reason) const = 0;
+    virtual Expected<std::unique_ptr<Kernel>> createKernel(const Node& node) const = 0;
+
+    /// Device memory. For the CPU these are host allocations.
+    virtual void* allocate(size_t bytes) = 0;
+    virtual void deallocate(void* ptr) = 0;
+    virtual Status copyToDevice(void* dst, const void* src, size_t bytes, Stream stream) = 0;
+    virtual Status copyToHost(void* dst, const void* src, size_t bytes, Stream stream) = 0;
+    virtual Status copyOnDevice(void* dst, const void* src, size_t bytes, Stream stream) = 0;
+    virtual Status synchronize(Stream stream) = 0;
+    /// True when device memory is host memory (the CPU backend).
+    virtual bool isHostMemory() const = 0;
+    /// Alignment of every buffer the memory planner hands out.
+    virtual size_t alignment() const { return 64; }
+};
+
+/// Finds a backend by name: "cpu" is built in; others are shared libraries
+/// (libkiln_backend_<name>.so) loaded on first use. Nullptr with `error` set when unavailable.
+Backend* getBackend(const std::string& name, std::string* error = nullptr);
+
+}  // namespace kiln

@@ -1,0 +1,93 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "backends/cpu/kernel_registry.h"
+
+namespace kiln {
+
+namespace {
+
+class CpuBackend : public Backend {
+public:
+    std::string name() const override { return "cpu"; }
+
+    std::string targetDescription() const override {
+#if defined(__x86_64__)
+        return "x86_64";
+#elif defined(__aarch64__)
+        return "aarch64";
+#else
+        return "unknown-cpu";
+#endif
+    }
+
+    bool supports(const Node& node, std::string* reason) const override {
+        const CpuKernelEntry* entry = CpuKernelRegistry::global().find(node);
+        if (!entry) {
+            if (reason) *reason = "no CPU kernel for " + CpuKernelRegistry::qualifiedName(node.domain, node.opType);
+            return false;
+        }
+        return !entry->supports || entry->supports(node, reason);
+    }
+
+    Expected<std::unique_ptr<Kernel>> createKernel(const Node& node) const override {
+        std::string reason;
+        if (!supports(node, &reason)) return unsupported(node.describe() + ": " + reason);
+        return CpuKernelRegistry::global().find(node)->create(node);
+    }
+
+    void* allocate(size_t bytes) override {
+        size_t rounded = ((bytes + 63) / 64) * 64;
+        return std::aligned_alloc(64, rounded ? rounded : 64);
+    }
+    void deallocate(void* ptr) override { std::free(ptr); }
+    Status copyToDevice(void* dst, const void* src, size_t bytes, Stream) override {
+        if (bytes) std::memcpy(dst, src, bytes);
+        return Status::ok();
+    }
+    Status copyToHost(void* dst, const void* src, size_t bytes, Stream) override {
+        if (bytes) std::memcpy(dst, src, bytes);
+        return Status::ok();
+    }
+    Status copyOnDevice(void* dst, const void* src, size_t bytes, Stream) override {
+        if (bytes && dst != src) std::memmove(dst, src, bytes);
+        return Status::ok();
+    }
+    Status synchronize(Stream) override { return Status::ok(); }
+    bool isHostMemory() const override { return true; }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> createCpuBackend() { return std::make_unique<CpuBackend>(); }
+
+Expected<std::vector<Tensor>> CpuNodeEvaluator::evaluate(const Node& node, const std::vector<const Tensor*>& inputs,
+                                                         const std::vector<ValueInfo>& outputs) const {
+    const CpuKernelEntry* entry = CpuKernelRegistry::global().find(node);
+    if (!entry) return unsupported(node.describe() + ": no CPU kernel to evaluate it");
+    KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, entry->create(node));
+    std::vector<TensorView> inViews;
+    for (const Tensor* t : inputs) inViews.push_back(t ? viewOf(*t) : TensorView{});
+    std::vector<Tensor> results;
+    std::vector<TensorView> outViews;
+    for (const ValueInfo& info : outputs) {
+        if (!info.known || !isFullyKnown(info.shape)) return unsupported(node.describe() + ": output shape unknown before evaluation");
+        results.push_back(Tensor::allocate(info.dtype, toConcrete(info.shape)));
+        outViews.push_back(viewOf(results.back()));
+    }
+    KILN_RETURN_IF_ERROR(kernel->reshape(inViews, outViews));
+    std::vector<uint8_t> workspace(kernel->workspaceSize());
+    KernelIO io;
+    io.inputs = inViews.data();
+    io.numInputs = inViews.size();
+    io.outputs = outViews.data();
+    io.numOutputs = outViews.size();
+    io.workspace = workspace.data();
+    io.workspaceBytes = workspace.size();
+    KILN_RETURN_IF_ERROR(kernel->run(io));
+    return results;
+}
+
+}  // namespace kiln

@@ -1,0 +1,43 @@
+#include "backends/cpu/kernel_registry.h"
+
+#include "backends/cpu/kernels/kernel_families.h"
+
+namespace kiln {
+
+const CpuKernelRegistry& CpuKernelRegistry::global() {
+    static const CpuKernelRegistry* registry = [] {
+        auto* r = new CpuKernelRegistry();
+        registerAllCpuKernels(*r);
+        return r;
+    }();
+    return *registry;
+}
+
+void registerAllCpuKernels(CpuKernelRegistry& registry) {
+    // Static linking cannot drop a family: each is called here by name.
+    registerElementwiseKernels(registry);
+    registerActivationKernels(registry);
+    registerMatMulKernels(registry);
+    registerConvKernels(registry);
+    registerPoolingKernels(registry);
+    registerNormalizationKernels(registry);
+    registerReductionKernels(registry);
+    registerShapeKernels(registry);
+    registerTensorKernels(registry);
+    registerAttentionKernels(registry);
+    registerFusedKernels(registry);
+}
+
+bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {
+    const Value* v = node.input(index);
+    if (!v) {
+        if (reason) *reason = "input " + std::to_string(index) + " is missing";
+        return false;
+    }
+    for (DataType t : types)
+        if (v->dtype == t) return true;
+    if (reason) *reason = std::string("no CPU kernel for input type ") + dataTypeName(v->dtype);
+    return false;
+}
+
+}  // namespace kiln

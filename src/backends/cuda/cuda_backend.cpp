@@ -1,0 +1,106 @@
+#include "backends/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include "backends/cuda/cuda_kernel_registry.h"
+#include "backends/cuda/cuda_status.h"
+
+namespace kiln::cuda {
+
+Expected<std::unique_ptr<CudaBackend>> CudaBackend::create() {
+    KILN_ASSIGN_OR_RETURN(DeviceInfo device, probeDevice());
+    cublasLtHandle_t handle = nullptr;
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&handle));
+    return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(device), handle));
+}
+
+CudaBackend::~CudaBackend() {
+    // The backend lives until the process exits (backend_registry.cpp keeps it in a static map), when
+    // the CUDA runtime may already be torn down: a failing destroy is of no consequence then.
+    if (mCublasLt) cublasLtDestroy(mCublasLt);
+}
+
+bool CudaBackend::supports(const Node& node, std::string* reason) const {
+    if (!node.domain.empty()) {
+        if (reason) *reason = "no CUDA kernel for domain '" + node.domain + "'";
+        return false;
+    }
+    const CudaKernelEntry* entry = CudaKernelRegistry::global().find(node.opType);
+    if (!entry) {
+        if (reason) *reason = "no CUDA kernel for " + node.opType;
+        return false;
+    }
+    return !entry->supports || entry->supports(node, reason);
+}
+
+Expected<std::unique_ptr<Kernel>> CudaBackend::createKernel(const Node& node) const {
+    std::string reason;
+    if (!supports(node, &reason)) return unsupported(node.describe() + ": " + reason);
+    CudaContext context{mCublasLt, &mDevice};
+    auto kernel = CudaKernelRegistry::global().find(node.opType)->create(node, context);
+    if (!kernel) return kernel.status().withContext(node.describe());
+    return kernel;
+}
+
+void* CudaBackend::allocate(size_t bytes) {
+    // Like the CPU backend, a zero-byte request still gets a distinct, valid pointer.
+    void* ptr = nullptr;
+    if (cudaMalloc(&ptr, bytes ? bytes : alignment()) != cudaSuccess) {
+        cudaGetLastError();  // an out-of-memory error is not sticky: clear it for later calls
+        return nullptr;
+    }
+    return ptr;
+}
+
+void CudaBackend::deallocate(void* ptr) {
+    if (ptr) cudaFree(ptr);
+}
+
+Status CudaBackend::copyToDevice(void* dst, const void* src, size_t bytes, Stream stream) {
+    if (bytes == 0) return Status::ok();
+    KILN_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, static_cast<cudaStream_t>(stream)));
+    return Status::ok();
+}
+
+Status CudaBackend::copyToHost(void* dst, const void* src, size_t bytes, Stream stream) {
+    if (bytes == 0) return Status::ok();
+    KILN_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(stream)));
+    return Status::ok();
+}
+
+Status CudaBackend::copyOnDevice(void* dst, const void* src, size_t bytes, Stream stream) {
+    if (bytes == 0 || dst == src) return Status::ok();
+    KILN_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(stream)));
+    return Status::ok();
+}
+
+Status CudaBackend::synchronize(Stream stream) {
+    KILN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+    return Status::ok();
+}
+
+}  // namespace kiln::cuda
+
+/// The entry point backend_registry.cpp looks up with dlsym. The error string stays valid until the next
+/// call (the registry copies it at once).
+extern "C" __attribute__((visibility("default"))) kiln::Backend* kilnCreateBackend(int interfaceVersion,
+                                                                                   const char** error) {
+    static std::string lastError;
+    if (interfaceVersion != kiln::kBackendInterfaceVersion) {
+        lastError = "libkiln_backend_cuda.so implements backend interface version " +
+                    std::to_string(kiln::kBackendInterfaceVersion) + " but the core asked for version " +
+                    std::to_string(interfaceVersion);
+        if (error) *error = lastError.c_str();
+        return nullptr;
+    }
+    auto backend = kiln::cuda::CudaBackend::create();
+    if (!backend) {
+        lastError = backend.status().message();
+        if (error) *error = lastError.c_str();
+        return nullptr;
+    }
+    return std::move(backend).value().release();
+}

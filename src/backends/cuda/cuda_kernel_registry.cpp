@@ -1,0 +1,101 @@
+#include "backends/cuda/cuda_kernel_registry.h"
+
+#include "backends/cuda/kernels/kernel_families.h"
+
+namespace kiln::cuda {
+
+const CudaKernelRegistry& CudaKernelRegistry::global() {
+    static const CudaKernelRegistry* registry = [] {
+        auto* r = new CudaKernelRegistry();
+        registerAllCudaKernels(*r);
+        return r;
+    }();
+    return *registry;
+}
+
+void registerAllCudaKernels(CudaKernelRegistry& registry) {
+    // Each family is called here by name, so none can be dropped by the linker.
+    registerElementwiseKernels(registry);
+    registerActivationKernels(registry);
+    registerMatMulKernels(registry);
+    registerExpandKernels(registry);
+}
+
+bool inputsHaveType(const Node& node, size_t first, size_t count, std::initializer_list<DataType> types,
+                    std::string* reason) {
+    const Value* lead = node.input(first);
+    if (!lead) {
+        if (reason) *reason = "input " + std::to_string(first) + " is missing";
+        return false;
+    }
+    bool known = false;
+    for (DataType t : types) known = known || lead->dtype == t;
+    if (!known) {
+        if (reason) {
+            *reason =
+                std::string("no CUDA kernel for ") + node.opType + " on " + dataTypeName(lead->dtype) + " (supported:";
+            for (DataType t : types) *reason += std::string(" ") + dataTypeName(t);
+            *reason += ")";
+        }
+        return false;
+    }
+    for (size_t i = first + 1; i < first + count; ++i) {
+        const Value* v = node.input(i);
+        if (v && v->dtype != lead->dtype) {
+            if (reason)
+                *reason = "input " + std::to_string(i) + " is " + dataTypeName(v->dtype) + " but input " +
+                          std::to_string(first) + " is " + dataTypeName(lead->dtype);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ranksAtMost(const Node& node, size_t maxRank, std::string* reason) {
+    auto check = [&](const Value* v, const char* role, size_t index) {
+        if (!v || v->shape.size() <= maxRank) return true;
+        if (reason)
+            *reason = std::string(role) + " " + std::to_string(index) + " has rank " + std::to_string(v->shape.size()) +
+                      "; the CUDA kernel handles rank <= " + std::to_string(maxRank);
+        return false;
+    };
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+        if (!check(node.inputs[i], "input", i)) return false;
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+        if (!check(node.outputs[i], "output", i)) return false;
+    return true;
+}
+
+const char* tacticTypeSuffix(DataType type) {
+    switch (type) {
+        case DataType::kFLOAT:
+            return "f32";
+        case DataType::kHALF:
+            return "f16";
+        case DataType::kBF16:
+            return "bf16";
+        case DataType::kDOUBLE:
+            return "f64";
+        case DataType::kINT8:
+            return "i8";
+        case DataType::kUINT8:
+            return "u8";
+        case DataType::kINT16:
+            return "i16";
+        case DataType::kUINT16:
+            return "u16";
+        case DataType::kINT32:
+            return "i32";
+        case DataType::kUINT32:
+            return "u32";
+        case DataType::kINT64:
+            return "i64";
+        case DataType::kUINT64:
+            return "u64";
+        case DataType::kBOOL:
+            return "bool";
+    }
+    return "unknown";
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,121 @@
+#include "backends/cuda/kernels/cublaslt_gemm.h"
+
+#include <climits>
+
+#include "backends/cuda/cuda_status.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+Status createLayout(cublasLtMatrixLayout_t* layout, cudaDataType type, const ColumnMajorLayout& l) {
+    KILN_CUBLAS_RETURN_IF_ERROR(
+        cublasLtMatrixLayoutCreate(layout, type, static_cast<uint64_t>(l.rows), static_cast<uint64_t>(l.cols), l.ld));
+    if (l.batch > 1) {
+        int32_t count = static_cast<int32_t>(l.batch);
+        KILN_CUBLAS_RETURN_IF_ERROR(
+            cublasLtMatrixLayoutSetAttribute(*layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count));
+        KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatrixLayoutSetAttribute(
+            *layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &l.stride, sizeof l.stride));
+    }
+    return Status::ok();
+}
+
+/// Owns a heuristic preference for the length of one configure().
+struct Preference {
+    cublasLtMatmulPreference_t handle{nullptr};
+    ~Preference() {
+        if (handle) cublasLtMatmulPreferenceDestroy(handle);
+    }
+};
+
+}  // namespace
+
+ColumnMajorProduct toColumnMajor(const GemmProblem& p) {
+    // cuBLASLt is column-major. A row-major X (r x c) is the column-major X^T (c x r) with the same bytes,
+    // so D = op(A) op(B) is computed as D^T (n x m) = op(B)^T (n x k) * op(A)^T (k x m): cuBLASLt's A is
+    // our B and its B is our A, and nothing is copied.
+    ColumnMajorProduct c;
+    c.transposeA = p.transA;
+    c.transposeB = p.transA;
+    // Our B, stored row-major (k x n), is column-major (n x k); its transposed storage (n x k) is (k x n).
+    c.a = p.transB ? ColumnMajorLayout{p.k, p.n, p.k, p.batch, p.strideB}
+                   : ColumnMajorLayout{p.n, p.k, p.n, p.batch, p.strideB};
+    // Our A, stored row-major (m x k), is column-major (k x m); its transposed storage (k x m) is (m x k).
+    c.b = p.transA ? ColumnMajorLayout{p.m, p.k, p.m, p.batch, p.strideA}
+                   : ColumnMajorLayout{p.k, p.m, p.k, p.batch, p.strideA};
+    c.d = ColumnMajorLayout{p.n, p.m, p.n, p.batch, p.strideD};
+    return c;
+}
+
+uint32_t alignmentOf(uint64_t bytes, uint32_t cap) {
+    uint32_t alignment = cap;
+    while (alignment > 1 && bytes % alignment != 0) alignment /= 2;
+    return alignment;
+}
+
+CublasLtGemm::~CublasLtGemm() {
+    release();
+}
+
+void CublasLtGemm::release() {
+    if (mLayoutA) cublasLtMatrixLayoutDestroy(mLayoutA);
+    if (mLayoutB) cublasLtMatrixLayoutDestroy(mLayoutB);
+    if (mLayoutD) cublasLtMatrixLayoutDestroy(mLayoutD);
+    if (mDesc) cublasLtMatmulDescDestroy(mDesc);
+    mLayoutA = mLayoutB = mLayoutD = nullptr;
+    mDesc = nullptr;
+    mWorkspaceBytes = 0;
+}
+
+Status CublasLtGemm::configure(cublasLtHandle_t handle, const GemmProblem& p, uint32_t alignment, size_t maxWorkspace) {
+    release();
+    mHandle = handle;
+    if (p.m > INT_MAX || p.n > INT_MAX || p.k > INT_MAX || p.batch > INT_MAX)
+        return unsupported("cuBLASLt product " + std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
+                           std::to_string(p.k) + " (batch " + std::to_string(p.batch) + ") exceeds int32 extents");
+    const cudaDataType type = p.type == DataType::kHALF ? CUDA_R_16F : CUDA_R_32F;
+    const ColumnMajorProduct c = toColumnMajor(p);
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&mDesc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t opA = c.transposeA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t opB = c.transposeB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(mDesc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof opA));
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(mDesc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof opB));
+    KILN_RETURN_IF_ERROR(createLayout(&mLayoutA, type, c.a));
+    KILN_RETURN_IF_ERROR(createLayout(&mLayoutB, type, c.b));
+    KILN_RETURN_IF_ERROR(createLayout(&mLayoutD, type, c.d));
+
+    Preference preference;
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&preference.handle));
+    uint64_t workspaceLimit = maxWorkspace;
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(
+        preference.handle, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceLimit, sizeof workspaceLimit));
+    for (auto attribute : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                           CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+        KILN_CUBLAS_RETURN_IF_ERROR(
+            cublasLtMatmulPreferenceSetAttribute(preference.handle, attribute, &alignment, sizeof alignment));
+
+    cublasLtMatmulHeuristicResult_t result{};
+    int returned = 0;
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulAlgoGetHeuristic(handle, mDesc, mLayoutA, mLayoutB, mLayoutD, mLayoutD,
+                                                               preference.handle, 1, &result, &returned));
+    if (returned == 0)
+        return unsupported("cuBLASLt has no algorithm for a " + std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
+                           std::to_string(p.k) + " product (batch " + std::to_string(p.batch) + ")");
+    mAlgo = result.algo;
+    mWorkspaceBytes = result.workspaceSize;
+    return Status::ok();
+}
+
+Status CublasLtGemm::run(const void* a, const void* b, void* d, float alpha, float beta, void* workspace,
+                         size_t workspaceBytes, cudaStream_t stream) const {
+    if (!mDesc) return internalError("cuBLASLt product run before configure");
+    if (workspaceBytes < mWorkspaceBytes)
+        return internalError("cuBLASLt product needs " + std::to_string(mWorkspaceBytes) + " workspace bytes, got " +
+                             std::to_string(workspaceBytes));
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(mHandle, mDesc, &alpha, b, mLayoutA, a, mLayoutB, &beta, d, mLayoutD, d,
+                                               mLayoutD, &mAlgo, workspace, mWorkspaceBytes, stream));
+    return Status::ok();
+}
+
+}  // namespace kiln::cuda

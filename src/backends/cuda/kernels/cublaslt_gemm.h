@@ -1,0 +1,91 @@
+#pragma once
+// One configured cuBLASLt matrix product, shared by MatMul and Gemm: descriptors and the heuristic's
+// algorithm are chosen at reshape; run() only launches.
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "kiln/types.h"
+
+namespace kiln::cuda {
+
+/// A row-major product D[b] (m x n) = alpha * op(A[b]) (m x k) * op(B[b]) (k x n) + beta * D[b]. A is
+/// stored (k x m) when transA, B is stored (n x k) when transB. Strides are in elements; a stride of 0
+/// gives every batch the same matrix.
+struct GemmProblem {
+    DataType type{DataType::kFLOAT};  // of A, B and D; accumulation is in float
+    int64_t m{0};
+    int64_t n{0};
+    int64_t k{0};
+    bool transA{false};
+    bool transB{false};
+    int64_t batch{1};
+    int64_t strideA{0};
+    int64_t strideB{0};
+    int64_t strideD{0};
+};
+
+/// One column-major matrix operand as cuBLASLt is told it.
+struct ColumnMajorLayout {
+    int64_t rows{0};
+    int64_t cols{0};
+    int64_t ld{0};
+    int64_t batch{1};
+    int64_t stride{0};
+};
+
+/// What cuBLASLt is asked to compute for a GemmProblem: D (column-major) = op(A) * op(B), where
+/// cuBLASLt's A is our B and its B is our A. A pure function, so the mapping is checked without a GPU.
+struct ColumnMajorProduct {
+    bool transposeA{false};
+    bool transposeB{false};
+    ColumnMajorLayout a;
+    ColumnMajorLayout b;
+    ColumnMajorLayout d;
+};
+ColumnMajorProduct toColumnMajor(const GemmProblem& problem);
+
+class CublasLtGemm {
+public:
+    CublasLtGemm() = default;
+    CublasLtGemm(const CublasLtGemm&) = delete;
+    CublasLtGemm& operator=(const CublasLtGemm&) = delete;
+    ~CublasLtGemm();
+
+    /// Describes `problem` to cuBLASLt and picks the heuristic's first algorithm for pointers aligned
+    /// to `alignment` bytes and at most `maxWorkspace` bytes of scratch. Fails when m, n or k exceeds
+    /// int32 or when cuBLASLt has no algorithm.
+    Status configure(cublasLtHandle_t handle, const GemmProblem& problem, uint32_t alignment, size_t maxWorkspace);
+    /// Scratch bytes the chosen algorithm needs.
+    size_t workspaceSize() const { return mWorkspaceBytes; }
+    /// Runs the product; C is D (cuBLASLt accumulates in place when their layouts are equal).
+    Status run(const void* a, const void* b, void* d, float alpha, float beta, void* workspace, size_t workspaceBytes,
+               cudaStream_t stream) const;
+
+private:
+    void release();
+
+    cublasLtHandle_t mHandle{nullptr};
+    cublasLtMatmulDesc_t mDesc{nullptr};
+    cublasLtMatrixLayout_t mLayoutA{nullptr};  // cuBLASLt's A: our B (see configure)
+    cublasLtMatrixLayout_t mLayoutB{nullptr};  // cuBLASLt's B: our A
+    cublasLtMatrixLayout_t mLayoutD{nullptr};
+    cublasLtMatmulAlgo_t mAlgo{};
+    size_t mWorkspaceBytes{0};
+};
+
+/// Largest power of two <= `cap` that divides `bytes` (0 divides by everything: `cap`).
+uint32_t alignmentOf(uint64_t bytes, uint32_t cap);
+
+/// The workspace cuBLASLt may use per product: what NVIDIA recommends for Hopper.
+constexpr size_t kCublasLtMaxWorkspace = size_t{32} << 20;
+/// The pointer alignment GEMM algorithms are chosen for: what Hopper's fast paths need, and what every
+/// cudaMalloc'd buffer and memory-planner slice (256-byte aligned) has.
+constexpr uint32_t kGemmAlignment = 16;
+
+}  // namespace kiln::cuda

@@ -1,0 +1,240 @@
+// MatMul (numpy semantics: batched, broadcast batch dims, 1-D operands) and Gemm (2-D, transposes,
+// alpha, beta, broadcast C) through cuBLASLt, on float (FP32 compute) and float16 (FP32 accumulation).
+// No device code of its own: Gemm's C is laid into the output by the broadcast copy of expand.cu.
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_kernel_registry.h"
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/broadcast_copy.h"
+#include "backends/cuda/kernels/broadcast_plan.h"
+#include "backends/cuda/kernels/cublaslt_gemm.h"
+#include "backends/cuda/kernels/kernel_families.h"
+#include "backends/cuda/kernels/matmul_plan.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+Status checkPointerAlignment(const void* ptr, uint32_t alignment, const char* what) {
+    if (reinterpret_cast<uintptr_t>(ptr) % alignment == 0) return Status::ok();
+    return invalidArgument(std::string(what) + " is not " + std::to_string(alignment) +
+                           "-byte aligned, as the chosen cuBLASLt algorithm requires");
+}
+
+class MatMulKernel : public Kernel {
+public:
+    MatMulKernel(DataType type, const CudaContext& context) : mType(type), mContext(context) {}
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        if (inputs.size() < 2 || outputs.empty()) return invalidArgument(tacticName() + ": needs A, B and Y");
+        for (const TensorView* v : {&inputs[0], &inputs[1], &outputs[0]})
+            if (v->dtype != mType)
+                return invalidArgument(tacticName() + ": every tensor must be " + dataTypeName(mType));
+        auto plan = planMatMul(mType, inputs[0].shape, inputs[1].shape, outputs[0].shape);
+        if (!plan) return plan.status().withContext(tacticName());
+        mPlan = std::move(plan).value();
+        mOutputBytes = outputs[0].byteSize();
+        if (mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch)
+            return mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace);
+        return Status::ok();
+    }
+
+    size_t workspaceSize() const override {
+        const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
+        return products ? mGemm.workspaceSize() : 0;
+    }
+
+    Status run(const KernelIO& io) override {
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        const void* a = io.input(0).data;
+        const void* b = io.input(1).data;
+        void* y = io.output(0).data;
+        switch (mPlan.mode) {
+            case MatMulPlan::Mode::kNothing:
+                return Status::ok();
+            case MatMulPlan::Mode::kZeroFill:
+                KILN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y, 0, mOutputBytes, stream));
+                return Status::ok();
+            case MatMulPlan::Mode::kSingle:
+                KILN_RETURN_IF_ERROR(checkAligned(a, b, y));
+                return mGemm.run(a, b, y, 1.f, 0.f, io.workspace, io.workspaceBytes, stream);
+            case MatMulPlan::Mode::kPerBatch: {
+                // The offsets keep the plan's alignment, so aligned base pointers keep every operand aligned.
+                KILN_RETURN_IF_ERROR(checkAligned(a, b, y));
+                const size_t size = dataTypeSize(mType);
+                for (const MatMulPlan::Offsets& o : mPlan.perBatch)
+                    KILN_RETURN_IF_ERROR(mGemm.run(
+                        static_cast<const char*>(a) + o.a * size, static_cast<const char*>(b) + o.b * size,
+                        static_cast<char*>(y) + o.y * size, 1.f, 0.f, io.workspace, io.workspaceBytes, stream));
+                return Status::ok();
+            }
+        }
+        return internalError("MatMul: unknown mode");
+    }
+
+    std::string tacticName() const override {
+        return std::string("cuda.cublaslt_matmul_") + tacticTypeSuffix(mType) +
+               (mPlan.mode == MatMulPlan::Mode::kPerBatch ? "_per_batch" : "");
+    }
+
+private:
+    Status checkAligned(const void* a, const void* b, const void* y) const {
+        KILN_RETURN_IF_ERROR(checkPointerAlignment(a, mPlan.alignment, "MatMul input A"));
+        KILN_RETURN_IF_ERROR(checkPointerAlignment(b, mPlan.alignment, "MatMul input B"));
+        return checkPointerAlignment(y, mPlan.alignment, "MatMul output");
+    }
+
+    DataType mType;
+    CudaContext mContext;
+    MatMulPlan mPlan;
+    CublasLtGemm mGemm;
+    size_t mOutputBytes{0};
+};
+
+class GemmKernel : public Kernel {
+public:
+    GemmKernel(const Node& node, DataType type, const CudaContext& context)
+        : mType(type),
+          mContext(context),
+          mAlpha(node.attrs.getFloat("alpha", 1.f)),
+          mBeta(node.attrs.getFloat("beta", 1.f)),
+          mTransA(node.attrs.getInt("transA", 0) != 0),
+          mTransB(node.attrs.getInt("transB", 0) != 0),
+          // With beta 0 the C term vanishes (as in TensorRT: C's values, even NaN, are not read).
+          mUseC(node.hasInput(2) && mBeta != 0.f) {}
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        if (inputs.size() < 2 || outputs.empty()) return invalidArgument(tacticName() + ": needs A, B and Y");
+        const Shape& a = inputs[0].shape;
+        const Shape& b = inputs[1].shape;
+        if (a.size() != 2 || b.size() != 2) return invalidArgument(tacticName() + ": Gemm operands must be 2-D");
+        for (const TensorView* v : {&inputs[0], &inputs[1], &outputs[0]})
+            if (v->dtype != mType)
+                return invalidArgument(tacticName() + ": every tensor must be " + dataTypeName(mType));
+        const int64_t m = mTransA ? a[1] : a[0];
+        const int64_t k = mTransA ? a[0] : a[1];
+        const int64_t kB = mTransB ? b[1] : b[0];
+        const int64_t n = mTransB ? b[0] : b[1];
+        if (k != kB)
+            return invalidArgument(tacticName() + ": inner dimensions differ: A " + shapeToString(a, true) + ", B " +
+                                   shapeToString(b, true));
+        const Shape y{m, n};
+        if (outputs[0].shape != y)
+            return invalidArgument(tacticName() + ": output " + shapeToString(outputs[0].shape, true) + " is not " +
+                                   shapeToString(y, true));
+        mOutputBytes = outputs[0].byteSize();
+        if (mUseC) {
+            if (inputs.size() < 3 || inputs[2].dtype != mType)
+                return invalidArgument(tacticName() + ": C must be " + dataTypeName(mType));
+            KILN_ASSIGN_OR_RETURN(mCPlan, planBroadcast({inputs[2].shape}, y));
+        }
+        if (m == 0 || n == 0) {
+            mMode = Mode::kNothing;
+            return Status::ok();
+        }
+        if (k == 0) {  // Y = beta * C, or 0
+            if (mUseC && mBeta != 1.f)
+                return unsupported(tacticName() + ": K = 0 with beta " + std::to_string(mBeta) +
+                                   " needs a scaling kernel the CUDA backend does not have");
+            mMode = mUseC ? Mode::kCopyC : Mode::kZeroFill;
+            return Status::ok();
+        }
+        mMode = Mode::kProduct;
+        GemmProblem problem{mType, m, n, k, mTransA, mTransB};
+        return mGemm.configure(mContext.cublasLt, problem, kGemmAlignment, kCublasLtMaxWorkspace);
+    }
+
+    size_t workspaceSize() const override { return mMode == Mode::kProduct ? mGemm.workspaceSize() : 0; }
+
+    Status run(const KernelIO& io) override {
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        void* y = io.output(0).data;
+        if (mUseC && !io.hasInput(2)) return invalidArgument(tacticName() + ": input C has no data");
+        switch (mMode) {
+            case Mode::kNothing:
+                return Status::ok();
+            case Mode::kZeroFill:
+                KILN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y, 0, mOutputBytes, stream));
+                return Status::ok();
+            case Mode::kCopyC:
+                return launchBroadcastCopy(mCPlan, dataTypeSize(mType), io.input(2).data, y, stream);
+            case Mode::kProduct:
+                KILN_RETURN_IF_ERROR(checkPointerAlignment(io.input(0).data, kGemmAlignment, "Gemm input A"));
+                KILN_RETURN_IF_ERROR(checkPointerAlignment(io.input(1).data, kGemmAlignment, "Gemm input B"));
+                KILN_RETURN_IF_ERROR(checkPointerAlignment(y, kGemmAlignment, "Gemm output"));
+                // C is laid into Y first and cuBLASLt accumulates onto it in place.
+                if (mUseC)
+                    KILN_RETURN_IF_ERROR(launchBroadcastCopy(mCPlan, dataTypeSize(mType), io.input(2).data, y, stream));
+                return mGemm.run(io.input(0).data, io.input(1).data, y, mAlpha, mUseC ? mBeta : 0.f, io.workspace,
+                                 io.workspaceBytes, stream);
+        }
+        return internalError("Gemm: unknown mode");
+    }
+
+    std::string tacticName() const override { return std::string("cuda.cublaslt_gemm_") + tacticTypeSuffix(mType); }
+
+private:
+    enum class Mode { kNothing, kZeroFill, kCopyC, kProduct };
+
+    DataType mType;
+    CudaContext mContext;
+    float mAlpha;
+    float mBeta;
+    bool mTransA;
+    bool mTransB;
+    bool mUseC;
+    Mode mMode{Mode::kNothing};
+    BroadcastPlan mCPlan;
+    CublasLtGemm mGemm;
+    size_t mOutputBytes{0};
+};
+
+bool matMulSupported(const Node& node, std::string* reason) {
+    if (!inputsHaveType(node, 0, 2, {DataType::kFLOAT, DataType::kHALF}, reason)) return false;
+    for (size_t i = 0; i < 2; ++i) {
+        if (node.input(i)->shape.empty()) {
+            if (reason) *reason = "MatMul input " + std::to_string(i) + " is a scalar (rank 0)";
+            return false;
+        }
+    }
+    return true;
+}
+
+bool gemmSupported(const Node& node, std::string* reason) {
+    if (!inputsHaveType(node, 0, 3, {DataType::kFLOAT, DataType::kHALF}, reason)) return false;
+    for (size_t i = 0; i < 2; ++i) {
+        if (node.input(i)->shape.size() != 2) {
+            if (reason)
+                *reason = "Gemm input " + std::to_string(i) + " has rank " +
+                          std::to_string(node.input(i)->shape.size()) + ", not 2";
+            return false;
+        }
+    }
+    if (node.input(2) && node.input(2)->shape.size() > 2) {
+        if (reason) *reason = "Gemm input C has rank " + std::to_string(node.input(2)->shape.size()) + ", more than 2";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+void registerMatMulKernels(CudaKernelRegistry& registry) {
+    registry.add({"MatMul", matMulSupported,
+                  [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(node.input(0)->dtype, context));
+                  }});
+    registry.add(
+        {"Gemm", gemmSupported, [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
+             return std::unique_ptr<Kernel>(std::make_unique<GemmKernel>(node, node.input(0)->dtype, context));
+         }});
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,142 @@
+#include "builder/engine_builder.h"
+
+#include <chrono>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "backends/cpu/cpu_backend.h"
+#include "builder/profile_resolution.h"
+#include "ir/shape_inference.h"
+#include "ir/verifier.h"
+#include "passes/pipeline.h"
+#include "runtime/execution_layout.h"
+
+namespace kiln {
+
+namespace {
+
+std::string backendFor(const BuilderConfig& config) {
+    switch (config.getDefaultDeviceType()) {
+        case DeviceType::kCPU: return "cpu";
+        case DeviceType::kGPU: return "cuda";
+    }
+    return "cpu";
+}
+
+/// Every node the backend cannot run, in one error.
+Status checkSupport(const Graph& graph, const Backend& backend) {
+    std::vector<std::string> problems;
+    for (const auto& node : graph.nodes()) {
+        std::string reason;
+        if (!backend.supports(*node, &reason)) problems.push_back(node->describe() + ": " + reason);
+    }
+    if (problems.empty()) return Status::ok();
+    std::ostringstream oss;
+    oss << problems.size() << (problems.size() == 1 ? " layer is" : " layers are") << " not supported by the "
+        << backend.name() << " backend:";
+    for (const auto& p : problems) oss << "\n  " << p;
+    return unsupported(oss.str());
+}
+
+/// Concrete inference at one profile's shapes (`select`), as a context would do it.
+Expected<std::vector<ValueInfo>> inferAt(const Graph& graph, const ProfileShapes& profile, int select) {
+    std::vector<ValueInfo> infos = initialValueInfos(graph);
+    for (const Value* in : graph.inputs()) {
+        ValueInfo& info = infos[static_cast<size_t>(in->id)];
+        info.shape = fromConcrete(profile.inputs.at(in->name)[static_cast<size_t>(select)]);
+        info.known = true;
+    }
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
+    return infos;
+}
+
+/// Activation bytes (arena + the largest kernel workspace) at a profile's max shapes, and each
+/// layer's tactic name.
+Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger& log) {
+    const Graph& graph = *plan.graph;
+    for (size_t p = 0; p < plan.profiles.size(); ++p) {
+        KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> infos, inferAt(graph, plan.profiles[p], 2));
+        KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment()));
+        size_t workspace = 0;
+        for (size_t nodeIndex : layout.runNodes) {
+            const Node& node = *graph.nodes()[nodeIndex];
+            KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, backend.createKernel(node));
+            std::vector<TensorView> ins, outs;
+            for (const Value* v : node.inputs) {
+                if (!v) { ins.emplace_back(); continue; }
+                const ValueInfo& i = infos[static_cast<size_t>(v->id)];
+                ins.push_back({i.dtype, toConcrete(i.shape), nullptr});
+            }
+            for (const Value* v : node.outputs) {
+                if (!v) { outs.emplace_back(); continue; }
+                const ValueInfo& i = infos[static_cast<size_t>(v->id)];
+                outs.push_back({i.dtype, toConcrete(i.shape), nullptr});
+            }
+            KILN_RETURN_IF_ERROR(kernel->reshape(ins, outs).withContext(node.describe()));
+            workspace = std::max(workspace, kernel->workspaceSize());
+            if (p == 0) plan.layers[node.id] = LayerDecision{kernel->tacticName(), node.outputs.empty() || !node.outputs[0] ? DataType::kFLOAT : node.outputs[0]->dtype};
+        }
+        size_t align = backend.alignment();
+        size_t total = (layout.arenaBytes + align - 1) / align * align + workspace;
+        plan.activationBytesPerProfile.push_back(total);
+        std::ostringstream oss;
+        oss << "profile " << p << ": activation memory " << total << " bytes (arena " << layout.arenaBytes
+            << ", lower bound " << layout.lowerBoundBytes << ", unshared sum " << layout.sumOfActivationBytes
+            << ", workspace " << workspace << ")";
+        log.info(oss.str());
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& config, const Logger& log) {
+    auto start = std::chrono::steady_clock::now();
+    if (network.outputs().empty()) return invalidArgument("the network has no outputs: mark at least one tensor as output");
+
+    EnginePlan plan;
+    plan.backend = backendFor(config);
+    std::string error;
+    Backend* backend = getBackend(plan.backend, &error);
+    if (!backend) return unsupported(error);
+    plan.target = backend->targetDescription();
+
+    plan.graph = network.clone();
+    Graph& graph = *plan.graph;
+    graph.removeUnusedValues();
+    if (!graph.topologicalSort()) return invalidModel("the network has a cycle or reads a tensor nothing produces");
+
+    KILN_ASSIGN_OR_RETURN(plan.profiles, resolveProfiles(graph, config));
+
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    KILN_RETURN_IF_ERROR(verifyGraph(graph));
+    KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
+
+    if (!config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION)) {
+        size_t before = graph.nodes().size();
+        PassManager passes = defaultPipeline();
+        passes.setVerifyAfterEachPass(config.getFlag(BuilderFlag::kDEBUG));
+        PassContext ctx{log, &evaluator, {}};
+        KILN_ASSIGN_OR_RETURN(auto stats, passes.run(graph, ctx));
+        (void)stats;
+        KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
+        log.info("graph optimization: " + std::to_string(before) + " -> " + std::to_string(graph.nodes().size()) + " layers");
+    }
+
+    KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
+    KILN_RETURN_IF_ERROR(planProfileMemory(plan, *backend, log));
+
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::ostringstream oss;
+    oss << "engine built for " << plan.backend << " (" << plan.target << "): " << graph.nodes().size() << " layers, "
+        << plan.profiles.size() << " profile(s), in " << seconds << " s";
+    log.info(oss.str());
+    return plan;
+}
+
+}  // namespace kiln

@@ -1,0 +1,16 @@
+#pragma once
+// Turns the user's optimization profiles into concrete min/opt/max shapes for every input,
+// checking them against the network: a dynamic input with no profile is an error naming it.
+
+#include <vector>
+
+#include "common/status.h"
+#include "engine/plan.h"
+#include "ir/graph.h"
+#include "kiln/builder.h"
+
+namespace kiln {
+
+Expected<std::vector<ProfileShapes>> resolveProfiles(const Graph& graph, const BuilderConfig& config);
+
+}  // namespace kiln

@@ -1,0 +1,420 @@
+#include "frontend/onnx/graph_importer.h"
+
+#include <exception>
+
+#include "frontend/onnx/attribute_import.h"
+#include "frontend/onnx/constant_node.h"
+#include "frontend/onnx/import_log.h"
+#include "frontend/onnx/tensor_proto.h"
+#include "ir/onnx_types.h"
+
+namespace kiln::onnx_import {
+
+ImportSession::ImportSession(ILogger* logger, int64_t opset_, std::string modelDir_)
+    : log(logger), verbose(log.verboseEnabled()), opset(opset_), modelDir(std::move(modelDir_)) {
+    inference.evaluator = &evaluator;
+}
+
+void ImportSession::addError(ParserError error, bool logNow) {
+    if (logNow) log.error(error.describe());
+    errors.push_back(std::move(error));
+}
+
+namespace {
+
+std::string normalizedDomain(const std::string& domain) { return domain == "ai.onnx" ? std::string() : domain; }
+
+/// Every value name `graph` mentions, its nested subgraphs included, so that names made up for
+/// helper values can avoid them all.
+void collectNames(const onnx::GraphProto& graph, std::unordered_set<std::string>& names) {
+    for (const auto& v : graph.input()) names.insert(v.name());
+    for (const auto& v : graph.output()) names.insert(v.name());
+    for (const auto& t : graph.initializer()) names.insert(t.name());
+    for (const auto& node : graph.node()) {
+        names.insert(node.input().begin(), node.input().end());
+        names.insert(node.output().begin(), node.output().end());
+        for (const auto& a : node.attribute()) {
+            if (a.has_g()) collectNames(a.g(), names);
+            for (const auto& g : a.graphs()) collectNames(g, names);
+        }
+    }
+}
+
+/// The dtype and shape a ValueInfoProto declares. `known` is false when it declares no element
+/// type or no shape (allowed for subgraph inputs, whose types the enclosing op determines).
+Status declaredType(const onnx::ValueInfoProto& info, DataType& dtype, SymShape& shape, bool& known) {
+    known = false;
+    if (!info.has_type() || info.type().value_case() == onnx::TypeProto::VALUE_NOT_SET) return Status::ok();
+    if (info.type().value_case() != onnx::TypeProto::kTensorType)
+        return unsupported("'" + info.name() + "' is not a tensor (sequences, maps, optionals and sparse tensors are "
+                           "not supported)");
+    const onnx::TypeProto::Tensor& tensor = info.type().tensor_type();
+    if (!tensor.has_elem_type() || tensor.elem_type() == onnx::TensorProto::UNDEFINED || !tensor.has_shape())
+        return Status::ok();
+    std::optional<DataType> type = dataTypeFromOnnx(tensor.elem_type());
+    if (!type)
+        return unsupported("'" + info.name() + "' has element type " + onnxTypeName(tensor.elem_type()) +
+                           ", which Kiln does not support");
+    shape.clear();
+    for (const onnx::TensorShapeProto::Dimension& d : tensor.shape().dim()) {
+        if (d.has_dim_value()) {
+            if (d.dim_value() < 0)
+                return invalidModel("'" + info.name() + "' has the negative dimension " + std::to_string(d.dim_value()));
+            shape.emplace_back(d.dim_value());
+        } else if (d.has_dim_param() && !d.dim_param().empty()) {
+            shape.push_back(Dim::named(d.dim_param()));
+        } else {
+            shape.push_back(Dim::unknown());
+        }
+    }
+    dtype = *type;
+    known = true;
+    return Status::ok();
+}
+
+}  // namespace
+
+GraphImporter::GraphImporter(ImportSession& session, Graph& graph, GraphImporter* parent, std::string scope)
+    : mSession(session), mGraph(graph), mParent(parent), mScope(std::move(scope)) {}
+
+void GraphImporter::importGraph(onnx::GraphProto& proto) {
+    const size_t errorsBefore = mSession.errors.size();
+    mGraph.name = proto.name();
+    collectNames(proto, mReserved);
+    for (int i = 0; i < proto.node_size(); ++i)
+        for (const std::string& out : proto.node(i).output())
+            if (!out.empty()) mDefinedBy.emplace(out, i);
+
+    importInitializers(proto);
+    importInputs(proto);
+    for (int i = 0; i < proto.node_size(); ++i) importNode(i, *proto.mutable_node(i));
+    importOutputs(proto);
+    // Drops the values of omitted outputs and initializers nothing reads. After a failure the
+    // graph is left as it is, for inspection.
+    if (mSession.errors.size() == errorsBefore) mGraph.removeUnusedValues();
+}
+
+void GraphImporter::importInitializers(onnx::GraphProto& proto) {
+    for (onnx::TensorProto& t : *proto.mutable_initializer()) {
+        const std::string what = "initializer '" + t.name() + "'";
+        if (t.name().empty()) {
+            graphError("an initializer has no name");
+            continue;
+        }
+        if (mValues.count(t.name())) {
+            graphError(what + " is defined twice");
+            continue;
+        }
+        Expected<Tensor> tensor = tensorFromProto(t, what, mSession.modelDir);
+        if (!tensor) {
+            graphError(tensor.status().message());
+            definePlaceholders({t.name()});
+            continue;
+        }
+        define(mGraph.addConstant(t.name(), std::move(tensor).value()));
+    }
+    for (const onnx::SparseTensorProto& sparse : proto.sparse_initializer())
+        graphError("sparse initializer '" + sparse.values().name() + "' is not supported");
+}
+
+void GraphImporter::importInputs(const onnx::GraphProto& proto) {
+    for (const onnx::ValueInfoProto& in : proto.input()) {
+        if (in.name().empty()) {
+            graphError("a graph input has no name");
+            continue;
+        }
+        if (auto it = mValues.find(in.name()); it != mValues.end()) {
+            // Models of IR version < 4 list every initializer among the inputs too; the
+            // initializer is the value.
+            if (!it->second->isConstant()) graphError("graph input '" + in.name() + "' is listed twice");
+            continue;
+        }
+        DataType dtype = DataType::kFLOAT;
+        SymShape shape;
+        bool known = false;
+        Status status = declaredType(in, dtype, shape, known);
+        if (!known && status && !mParent)
+            status = invalidModel("'" + in.name() +
+                                  "' declares no element type or no shape; Kiln needs the type and rank of every input");
+        if (!status) {
+            // Nodes reading the input find an untyped placeholder, so they are not reported too.
+            graphError("graph input " + status.message());
+            definePlaceholders({in.name()});
+            continue;
+        }
+        Value* v = mGraph.addInput(in.name(), dtype, std::move(shape));
+        v->typeKnown = known;
+        define(v);
+    }
+}
+
+void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
+    const NodeRef where{index, proto.name().empty() ? proto.op_type() + "_" + std::to_string(index) : proto.name(),
+                        proto.op_type(), normalizedDomain(proto.domain())};
+    if (mSession.verbose)
+        mSession.log.verbose("Parsing node " + std::to_string(index) + " '" + where.name + "' [" + where.opType + "]");
+    std::vector<std::string> outputNames(proto.output().begin(), proto.output().end());
+
+    if (where.domain.empty() && where.opType == "Constant") {
+        importConstantNode(where, proto);
+        return;
+    }
+    if (!isImportable(where.domain, where.opType, mSession.opset)) {
+        std::string description = describeNode(where);
+        if (!mScope.empty()) description += " in " + mScope;
+        mSession.unsupportedNodes.push_back(description);
+        const std::string op = where.domain.empty() ? where.opType : where.domain + "::" + where.opType;
+        nodeError(where, "Kiln does not support the operator " + op, /*logNow=*/false);
+        definePlaceholders(outputNames);
+        return;
+    }
+
+    const size_t errorsBefore = mSession.errors.size();
+    NodeDraft draft;
+    draft.opType = where.opType;
+    draft.outputNames = outputNames;
+    checkOutputNames(where, outputNames);
+    for (int i = 0; i < proto.input_size(); ++i)
+        draft.inputs.push_back(resolveInput(where, static_cast<size_t>(i), proto.input(i)));
+    const SubgraphImport subgraphImport = [this, &where](onnx::GraphProto& g, const std::string& attr) {
+        return importSubgraph(g, attr, where);
+    };
+    Status attrs = importAttributes(proto, mSession.modelDir, subgraphImport, draft.attrs);
+    if (!attrs) nodeError(where, attrs.message());
+    if (mSession.errors.size() > errorsBefore) {
+        definePlaceholders(outputNames);
+        return;
+    }
+    emitNode(where, draft);
+}
+
+void GraphImporter::importConstantNode(const NodeRef& where, onnx::NodeProto& proto) {
+    if (proto.output_size() != 1 || proto.output(0).empty()) {
+        nodeError(where, "a Constant needs exactly one named output");
+        definePlaceholders({proto.output().begin(), proto.output().end()});
+        return;
+    }
+    if (!checkOutputNames(where, {proto.output(0)})) return;
+    Expected<Tensor> value = constantNodeValue(proto, mSession.modelDir);
+    if (!value) {
+        nodeError(where, value.status().message());
+        definePlaceholders({proto.output(0)});
+        return;
+    }
+    Value* v = mGraph.addConstant(proto.output(0), std::move(value).value());
+    define(v);
+    if (mSession.verbose) mSession.log.verbose(" Registering constant: " + describeValue(*v));
+}
+
+void GraphImporter::emitNode(const NodeRef& where, NodeDraft& draft) {
+    const std::vector<Value*> onnxInputs = draft.inputs;
+    const size_t firstNode = mGraph.nodes().size();
+    const size_t firstValue = mGraph.valueCapacity();
+    mCurrentNodeName = where.name;
+    if (where.domain.empty()) {
+        UpgradeContext ctx(draft, where.name, mSession.opset, *this);
+        for (const OpsetUpgrade* upgrade : upgradesFor(where.opType, mSession.opset)) {
+            Status status = upgrade->apply(ctx);
+            if (!status) {
+                nodeError(where, status.message());
+                definePlaceholders(draft.outputNames);
+                return;
+            }
+        }
+    }
+
+    // Omitted outputs keep their positions as nullptr. Even trailing ones stay: the output count
+    // can carry meaning (Split-13 without sizes, Loop and Scan against their bodies).
+    const size_t numOutputs = draft.outputNames.size();
+    std::vector<std::string> names(numOutputs);
+    for (size_t i = 0; i < numOutputs; ++i)
+        names[i] = draft.outputNames[i].empty() ? freshName(where.name + "_omitted" + std::to_string(i))
+                                                : draft.outputNames[i];
+    Node* node = mGraph.addNode(draft.opType, where.name, draft.inputs, names, numOutputs);
+    node->domain = where.domain;
+    node->attrs = std::move(draft.attrs);
+    node->sourceNodes = {where.name};
+    for (size_t i = 0; i < numOutputs; ++i) {
+        if (draft.outputNames[i].empty()) {
+            node->outputs[i]->producer = nullptr;
+            node->outputs[i] = nullptr;
+        } else {
+            define(node->outputs[i]);
+        }
+    }
+
+    if (mSession.verbose) {
+        std::vector<Value*> shown = onnxInputs;
+        for (size_t id = firstValue; id < mGraph.valueCapacity(); ++id) {
+            Value* v = mGraph.valueById(static_cast<int32_t>(id));
+            if (v && v->isConstant()) shown.push_back(v);
+        }
+        mSession.log.verbose(" [" + where.opType + "] inputs: " + describeValues(shown));
+    }
+    for (size_t i = firstNode; i < mGraph.nodes().size(); ++i) {
+        Node& irNode = *mGraph.nodes()[i];
+        if (mSession.verbose) mSession.log.verbose(" Registering layer: " + irNode.name + " [" + irNode.opType + "]");
+        inferImportedNode(irNode, where);
+    }
+    if (mSession.verbose) mSession.log.verbose(" [" + where.opType + "] outputs: " + describeValues(node->outputs));
+}
+
+void GraphImporter::inferImportedNode(Node& node, const NodeRef& where) {
+    if (mInfos.size() < mGraph.valueCapacity()) mInfos.resize(mGraph.valueCapacity());
+    // An input of unknown type comes from a node that already failed (and said so) or, in a
+    // subgraph, from an untyped formal input that only the enclosing op can type.
+    for (const Value* in : node.inputs)
+        if (in && !mInfos[static_cast<size_t>(in->id)].known) return;
+    Status status;
+    try {
+        status = inferNode(node, mInfos, mSession.inference);
+    } catch (const std::exception& e) {
+        status = internalError(std::string("shape inference threw: ") + e.what());
+    }
+    if (!status) {
+        std::string message = status.message();
+        const std::string prefix = node.describe() + ": ";
+        if (message.compare(0, prefix.size(), prefix) == 0) message.erase(0, prefix.size());
+        if (node.name != where.name) message = "its " + node.opType + " part '" + node.name + "': " + message;
+        nodeError(where, message);
+        return;
+    }
+    for (Value* out : node.outputs) {
+        if (!out) continue;
+        const ValueInfo& info = mInfos[static_cast<size_t>(out->id)];
+        out->dtype = info.dtype;
+        out->shape = info.shape;
+        out->typeKnown = true;
+    }
+}
+
+void GraphImporter::importOutputs(const onnx::GraphProto& proto) {
+    for (const onnx::ValueInfoProto& out : proto.output()) {
+        Value* v = out.name().empty() ? nullptr : resolve(out.name());
+        if (!v) {
+            graphError("graph output '" + out.name() + "' is not produced by any node, initializer or input");
+            continue;
+        }
+        mGraph.markOutput(v);
+        DataType declared = DataType::kFLOAT;
+        SymShape shape;
+        bool known = false;
+        if (declaredType(out, declared, shape, known) && known && v->typeKnown && declared != v->dtype)
+            mSession.log.warning(scoped("graph output '" + out.name() + "' is declared " + dataTypeName(declared) +
+                                        " but computes " + dataTypeName(v->dtype) + "; Kiln uses " +
+                                        dataTypeName(v->dtype)));
+    }
+}
+
+Value* GraphImporter::resolveInput(const NodeRef& where, size_t position, const std::string& name) {
+    if (name.empty()) return nullptr;
+    if (Value* v = resolve(name)) return v;
+    const std::string input = "input " + std::to_string(position) + " '" + name + "'";
+    auto later = mDefinedBy.find(name);
+    if (later != mDefinedBy.end() && later->second > where.index)
+        nodeError(where, input + " is produced only by the later node " + std::to_string(later->second) +
+                             "; ONNX requires nodes in topological order");
+    else
+        nodeError(where, input + " is not defined by any node, initializer or graph input");
+    return nullptr;
+}
+
+bool GraphImporter::checkOutputNames(const NodeRef& where, const std::vector<std::string>& names) {
+    bool ok = true;
+    for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i].empty()) continue;
+        std::string previous;
+        if (auto it = mValues.find(names[i]); it != mValues.end()) previous = definitionOf(*it->second);
+        for (size_t j = 0; j < i && previous.empty(); ++j)
+            if (names[j] == names[i]) previous = "this node's output " + std::to_string(j);
+        if (previous.empty()) continue;
+        nodeError(where, "output " + std::to_string(i) + " '" + names[i] + "' is already defined by " + previous);
+        ok = false;
+    }
+    return ok;
+}
+
+void GraphImporter::definePlaceholders(const std::vector<std::string>& names) {
+    for (const std::string& name : names)
+        if (!name.empty() && !mValues.count(name)) define(mGraph.addValue(name));
+}
+
+void GraphImporter::define(Value* value) {
+    mValues[value->name] = value;
+    recordInfo(*value);
+}
+
+void GraphImporter::recordInfo(const Value& value) {
+    if (mInfos.size() < mGraph.valueCapacity()) mInfos.resize(mGraph.valueCapacity());
+    ValueInfo& info = mInfos[static_cast<size_t>(value.id)];
+    info.dtype = value.dtype;
+    info.shape = value.shape;
+    info.known = value.typeKnown;
+    if (value.isConstant()) info.value = *value.constant;
+}
+
+std::string GraphImporter::freshName(const std::string& base) {
+    std::string candidate = base;
+    for (int64_t n = 1; mReserved.count(candidate) || mValues.count(candidate) || mFresh.count(candidate); ++n)
+        candidate = base + "_" + std::to_string(n);
+    mFresh.insert(candidate);
+    return candidate;
+}
+
+std::string GraphImporter::definitionOf(const Value& value) const {
+    if (value.producer) return value.producer->describe();
+    if (value.isConstant()) return "an initializer or Constant";
+    if (mGraph.isGraphInput(&value)) return "a graph input";
+    return "an earlier node";
+}
+
+Value* GraphImporter::addHelperConstant(const std::string& baseName, Tensor tensor) {
+    Value* v = mGraph.addConstant(freshName(baseName), std::move(tensor));
+    recordInfo(*v);
+    return v;
+}
+
+Value* GraphImporter::addHelperNode(const std::string& opType, const std::string& nodeName, std::vector<Value*> inputs,
+                                    AttributeMap attrs) {
+    Node* node = mGraph.addNode(opType, nodeName, std::move(inputs), {freshName(nodeName)}, 1);
+    node->attrs = std::move(attrs);
+    node->sourceNodes = {mCurrentNodeName};
+    recordInfo(*node->outputs[0]);
+    return node->outputs[0];
+}
+
+const ValueInfo* GraphImporter::knownInfo(const Value* value) const {
+    const size_t id = static_cast<size_t>(value->id);
+    return id < mInfos.size() && mInfos[id].known ? &mInfos[id] : nullptr;
+}
+
+std::string GraphImporter::describeNode(const NodeRef& where) {
+    return "node " + std::to_string(where.index) + " '" + where.name + "' (" +
+           (where.domain.empty() ? "" : where.domain + "::") + where.opType + ")";
+}
+
+std::string GraphImporter::scoped(const std::string& message) const {
+    return mScope.empty() ? message : "in " + mScope + ": " + message;
+}
+
+void GraphImporter::nodeError(const NodeRef& where, const std::string& message, bool logNow) {
+    mSession.addError({where.index, where.name, where.opType, scoped(message)}, logNow);
+}
+
+void GraphImporter::graphError(const std::string& message) { mSession.addError({-1, "", "", scoped(message)}); }
+
+void importModelGraph(onnx::GraphProto& proto, Graph& graph, ImportSession& session) {
+    GraphImporter importer(session, graph, nullptr, "");
+    importer.importGraph(proto);
+    const std::vector<std::string>& unsupportedNodes = session.unsupportedNodes;
+    if (!unsupportedNodes.empty()) {
+        std::string message = std::to_string(unsupportedNodes.size()) +
+                              (unsupportedNodes.size() == 1 ? " node uses an operator" : " nodes use operators") +
+                              " Kiln does not support: ";
+        for (size_t i = 0; i < unsupportedNodes.size(); ++i) message += (i ? ", " : "") + unsupportedNodes[i];
+        session.log.error(message);
+    }
+    if (session.errors.empty()) session.log.info(importSummary(graph, proto.node_size(), session.opset));
+}
+
+}  // namespace kiln::onnx_import

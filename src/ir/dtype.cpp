@@ -1,0 +1,87 @@
+#include "ir/dtype.h"
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+namespace kiln {
+
+size_t dataTypeSize(DataType type) noexcept {
+    switch (type) {
+        case DataType::kFLOAT: return 4;
+        case DataType::kHALF: return 2;
+        case DataType::kBF16: return 2;
+        case DataType::kDOUBLE: return 8;
+        case DataType::kINT8: return 1;
+        case DataType::kUINT8: return 1;
+        case DataType::kINT16: return 2;
+        case DataType::kUINT16: return 2;
+        case DataType::kINT32: return 4;
+        case DataType::kUINT32: return 4;
+        case DataType::kINT64: return 8;
+        case DataType::kUINT64: return 8;
+        case DataType::kBOOL: return 1;
+    }
+    return 0;
+}
+
+const char* dataTypeName(DataType type) noexcept {
+    switch (type) {
+        case DataType::kFLOAT: return "float";
+        case DataType::kHALF: return "float16";
+        case DataType::kBF16: return "bfloat16";
+        case DataType::kDOUBLE: return "double";
+        case DataType::kINT8: return "int8";
+        case DataType::kUINT8: return "uint8";
+        case DataType::kINT16: return "int16";
+        case DataType::kUINT16: return "uint16";
+        case DataType::kINT32: return "int32";
+        case DataType::kUINT32: return "uint32";
+        case DataType::kINT64: return "int64";
+        case DataType::kUINT64: return "uint64";
+        case DataType::kBOOL: return "bool";
+    }
+    return "unknown";
+}
+
+bool isFloatingType(DataType type) {
+    return type == DataType::kFLOAT || type == DataType::kHALF || type == DataType::kBF16 ||
+           type == DataType::kDOUBLE;
+}
+
+bool isIntegerType(DataType type) { return !isFloatingType(type) && type != DataType::kBOOL; }
+
+bool isSignedType(DataType type) {
+    return isFloatingType(type) || type == DataType::kINT8 || type == DataType::kINT16 ||
+           type == DataType::kINT32 || type == DataType::kINT64;
+}
+
+std::optional<DataType> parseDataType(const std::string& name) {
+    std::string n = name;
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (n == "float" || n == "fp32" || n == "float32") return DataType::kFLOAT;
+    if (n == "float16" || n == "fp16" || n == "half") return DataType::kHALF;
+    if (n == "bfloat16" || n == "bf16") return DataType::kBF16;
+    if (n == "double" || n == "fp64" || n == "float64") return DataType::kDOUBLE;
+    if (n == "int8") return DataType::kINT8;
+    if (n == "uint8") return DataType::kUINT8;
+    if (n == "int16") return DataType::kINT16;
+    if (n == "uint16") return DataType::kUINT16;
+    if (n == "int32") return DataType::kINT32;
+    if (n == "uint32") return DataType::kUINT32;
+    if (n == "int64") return DataType::kINT64;
+    if (n == "uint64") return DataType::kUINT64;
+    if (n == "bool") return DataType::kBOOL;
+    return std::nullopt;
+}
+
+std::string dimsToString(const Dims& dims) {
+    std::ostringstream oss;
+    for (int32_t i = 0; i < dims.nbDims; ++i) {
+        if (i) oss << 'x';
+        oss << dims.d[i];
+    }
+    return oss.str();
+}
+
+}  // namespace kiln

@@ -1,0 +1,63 @@
+#pragma once
+// Element-type helpers for the IR: properties and a compile-time dispatch over every type.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/half.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+bool isFloatingType(DataType type);
+bool isIntegerType(DataType type);  // signed or unsigned, not bool
+bool isSignedType(DataType type);
+
+/// Parses "float", "fp32", "float16", "fp16", "half", "int64", ... (case-insensitive).
+std::optional<DataType> parseDataType(const std::string& name);
+
+template <typename T>
+struct DataTypeOf;
+#define KILN_DTYPE_OF(T, E) \
+    template <>             \
+    struct DataTypeOf<T> {  \
+        static constexpr DataType value = DataType::E; \
+    }
+KILN_DTYPE_OF(float, kFLOAT);
+KILN_DTYPE_OF(Half, kHALF);
+KILN_DTYPE_OF(BFloat16, kBF16);
+KILN_DTYPE_OF(double, kDOUBLE);
+KILN_DTYPE_OF(int8_t, kINT8);
+KILN_DTYPE_OF(uint8_t, kUINT8);
+KILN_DTYPE_OF(int16_t, kINT16);
+KILN_DTYPE_OF(uint16_t, kUINT16);
+KILN_DTYPE_OF(int32_t, kINT32);
+KILN_DTYPE_OF(uint32_t, kUINT32);
+KILN_DTYPE_OF(int64_t, kINT64);
+KILN_DTYPE_OF(uint64_t, kUINT64);
+KILN_DTYPE_OF(bool, kBOOL);
+#undef KILN_DTYPE_OF
+
+/// Calls `fn(T{})` with the C++ type of `type`. Kernels use it to write one template for all types.
+template <typename Fn>
+decltype(auto) dispatchDataType(DataType type, Fn&& fn) {
+    switch (type) {
+        case DataType::kFLOAT: return fn(float{});
+        case DataType::kHALF: return fn(Half{});
+        case DataType::kBF16: return fn(BFloat16{});
+        case DataType::kDOUBLE: return fn(double{});
+        case DataType::kINT8: return fn(int8_t{});
+        case DataType::kUINT8: return fn(uint8_t{});
+        case DataType::kINT16: return fn(int16_t{});
+        case DataType::kUINT16: return fn(uint16_t{});
+        case DataType::kINT32: return fn(int32_t{});
+        case DataType::kUINT32: return fn(uint32_t{});
+        case DataType::kINT64: return fn(int64_t{});
+        case DataType::kUINT64: return fn(uint64_t{});
+        case DataType::kBOOL: return fn(bool{});
+    }
+    return fn(float{});
+}
+
+}  // namespace kiln

@@ -1,0 +1,59 @@
+// Kiln's fused layers (domain "kiln"), made by the builder's fusion passes, never imported:
+//   FusedConv(X, W, B?, Z?)   = act(Conv(X, W, B) + Z)        attrs: Conv's + activation*
+//   FusedMatMul(A, B, bias?)  = act(MatMul(A, B) + bias)      bias broadcast over the last dim
+// `activation` is an ONNX activation op type ("Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
+// "HardSigmoid", "HardSwish", "Gelu") or absent; `activation_params` holds its parameters
+// (Clip: min, max; LeakyRelu: alpha; HardSigmoid: alpha, beta).
+
+#include "ir/op_registry.h"
+#include "ir/ops/op_families.h"
+
+namespace kiln {
+
+namespace {
+
+/// Infers as the base op would (attributes the base op does not know are ignored), then checks
+/// the extra input's shape against the output.
+InferFunction inferAs(const std::string& baseOp, size_t extraInput) {
+    return [baseOp, extraInput](InferenceContext& ctx) -> Status {
+        const OpSchema* base = OpRegistry::global().find("", baseOp);
+        if (!base) return ctx.error("no schema for " + baseOp);
+        KILN_RETURN_IF_ERROR(base->infer(ctx));
+        if (ctx.hasInput(extraInput) && baseOp == "Conv") {
+            const SymShape& out = ctx.outputs()[0].shape;
+            const SymShape& z = ctx.inputShape(extraInput);
+            if (z.size() != out.size()) return ctx.error("residual input rank differs from the output's");
+            for (size_t i = 0; i < z.size(); ++i)
+                if (z[i].isKnown() && out[i].isKnown() && z[i].value != out[i].value)
+                    return ctx.error("residual input " + symShapeToString(z) + " differs from the output " +
+                                     symShapeToString(out));
+        }
+        return Status::ok();
+    };
+}
+
+/// FusedMatMul's base inference is MatMul's, over inputs 0 and 1 only.
+Status inferFusedMatMul(InferenceContext& ctx) {
+    const OpSchema* matmul = OpRegistry::global().find("", "MatMul");
+    std::vector<const ValueInfo*> ab = {&ctx.input(0), &ctx.input(1)};
+    InferenceContext inner(ctx.node(), ab, 1);
+    KILN_RETURN_IF_ERROR(matmul->infer(inner));
+    const ValueInfo& result = inner.outputs()[0];
+    if (ctx.hasInput(2)) {
+        const SymShape& bias = ctx.inputShape(2);
+        const Dim& n = result.shape.empty() ? Dim(1) : result.shape.back();
+        if (bias.size() != 1 || (bias[0].isKnown() && n.isKnown() && bias[0].value != n.value))
+            return ctx.error("bias " + symShapeToString(bias) + " must be 1-D with the output's last extent");
+    }
+    ctx.setOutput(0, result.dtype, result.shape);
+    return Status::ok();
+}
+
+}  // namespace
+
+void registerFusedOps(OpRegistry& registry) {
+    registry.add({"FusedConv", "kiln", inferAs("Conv", 3), 2, 4});
+    registry.add({"FusedMatMul", "kiln", inferFusedMatMul, 2, 3});
+}
+
+}  // namespace kiln

@@ -1,0 +1,20 @@
+#pragma once
+// One registration function per op family (src/ir/ops/<family>.cpp).
+
+namespace kiln {
+
+class OpRegistry;
+
+void registerElementwiseOps(OpRegistry& registry);    // Add Sub Mul Div Pow, comparisons, logic, Where, Cast, unary math
+void registerActivationOps(OpRegistry& registry);     // Relu Sigmoid Tanh Clip Gelu LeakyRelu HardSwish Softmax ...
+void registerMatMulOps(OpRegistry& registry);         // MatMul Gemm
+void registerConvOps(OpRegistry& registry);           // Conv ConvTranspose
+void registerPoolingOps(OpRegistry& registry);        // MaxPool AveragePool GlobalAveragePool GlobalMaxPool
+void registerNormalizationOps(OpRegistry& registry);  // BatchNormalization LayerNormalization InstanceNormalization
+void registerReductionOps(OpRegistry& registry);      // ReduceMean ReduceSum ... ArgMax ArgMin
+void registerShapeOps(OpRegistry& registry);          // Shape Size Reshape Flatten Squeeze Unsqueeze Expand ...
+void registerTensorOps(OpRegistry& registry);         // Concat Split Slice Gather Transpose Pad Tile Identity ...
+void registerAttentionOps(OpRegistry& registry);      // Attention (scaled dot-product attention)
+void registerFusedOps(OpRegistry& registry);          // kiln::FusedConv, kiln::FusedMatMul: layers the builder fuses
+
+}  // namespace kiln

@@ -1,0 +1,90 @@
+#include "ir/ops/shape_infer_helpers.h"
+
+#include <algorithm>
+
+namespace kiln::shapeinfer {
+
+Dim dimProduct(const SymShape& shape, size_t begin, size_t end) {
+    int64_t known = 1;
+    const Dim* lone = nullptr;
+    size_t nonKnown = 0;
+    for (size_t i = begin; i < end; ++i) {
+        if (shape[i].isKnown()) {
+            known *= shape[i].value;
+        } else {
+            ++nonKnown;
+            lone = &shape[i];
+        }
+    }
+    if (nonKnown == 0) return known;
+    // A zero factor makes the product zero whatever the other factors are.
+    if (known == 0) return 0;
+    if (nonKnown == 1 && known == 1) return *lone;
+    return Dim::unknown();
+}
+
+Dim dimSum(const std::vector<Dim>& dims) {
+    int64_t known = 0;
+    const Dim* lone = nullptr;
+    size_t nonKnown = 0;
+    for (const Dim& d : dims) {
+        if (d.isKnown()) {
+            known += d.value;
+        } else {
+            ++nonKnown;
+            lone = &d;
+        }
+    }
+    if (nonKnown == 0) return known;
+    if (nonKnown == 1 && known == 0) return *lone;
+    return Dim::unknown();
+}
+
+std::optional<Dim> mergeEqualDims(const Dim& a, const Dim& b) {
+    if (a.isKnown() && b.isKnown()) {
+        if (a.value != b.value) return std::nullopt;
+        return a;
+    }
+    if (a.isKnown()) return a;
+    if (b.isKnown()) return b;
+    return a.symbol.empty() ? b : a;
+}
+
+std::optional<std::vector<int64_t>> knownInts(const InferenceContext& ctx, size_t index) {
+    const Tensor* value = ctx.inputValue(index);
+    if (!value) return std::nullopt;
+    return value->toInt64Vector();
+}
+
+Status checkIntVectorInput(const InferenceContext& ctx, size_t index, const std::string& what, bool allowScalar) {
+    DataType type = ctx.inputType(index);
+    if (type != DataType::kINT64 && type != DataType::kINT32)
+        return ctx.error(what + " must be int32 or int64, got " + dataTypeName(type));
+    int64_t rank = ctx.inputRank(index);
+    if (rank == 1 || (allowScalar && rank == 0)) return Status::ok();
+    return ctx.error(what + " must be a 1-D tensor, got rank " + std::to_string(rank));
+}
+
+Status checkScalarInput(const InferenceContext& ctx, size_t index, const std::string& what) {
+    const SymShape& shape = ctx.inputShape(index);
+    if (shape.empty()) return Status::ok();
+    if (shape.size() == 1 && shape[0].isKnown() && shape[0].value == 1) return Status::ok();
+    return ctx.error(what + " must be a scalar, got shape " + symShapeToString(shape));
+}
+
+Status normalizeAxes(const InferenceContext& ctx, std::vector<int64_t>& axes, int64_t rank, const std::string& what) {
+    std::vector<bool> seen(static_cast<size_t>(rank), false);
+    for (int64_t& axis : axes) {
+        auto normalized = normalizeAxis(axis, rank);
+        if (!normalized)
+            return ctx.error(what + " value " + std::to_string(axis) + " is out of range for rank " +
+                             std::to_string(rank));
+        if (seen[static_cast<size_t>(*normalized)])
+            return ctx.error(what + " contains axis " + std::to_string(*normalized) + " twice");
+        seen[static_cast<size_t>(*normalized)] = true;
+        axis = *normalized;
+    }
+    return Status::ok();
+}
+
+}  // namespace kiln::shapeinfer

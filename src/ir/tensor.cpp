@@ -1,0 +1,103 @@
+#include "ir/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <sstream>
+
+namespace kiln {
+
+int64_t shapeElementCount(const Shape& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+}
+
+std::string shapeToString(const Shape& shape, bool bracketed) {
+    std::ostringstream oss;
+    if (bracketed) oss << '(';
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (i) oss << (bracketed ? ", " : "x");
+        oss << shape[i];
+    }
+    if (bracketed) oss << ')';
+    return oss.str();
+}
+
+Tensor Tensor::allocate(DataType type, Shape shape) {
+    Tensor t;
+    t.mType = type;
+    t.mShape = std::move(shape);
+    size_t bytes = t.byteSize();
+    size_t rounded = ((bytes + 63) / 64) * 64;
+    if (rounded == 0) rounded = 64;
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, rounded);
+    t.mOwner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    t.mData = p;
+    return t;
+}
+
+Tensor Tensor::wrap(DataType type, Shape shape, void* data, std::shared_ptr<void> owner) {
+    Tensor t;
+    t.mType = type;
+    t.mShape = std::move(shape);
+    t.mData = data;
+    t.mOwner = std::move(owner);
+    return t;
+}
+
+Tensor Tensor::fromInt64(const std::vector<int64_t>& values, Shape shape) {
+    Tensor t = allocate(DataType::kINT64, std::move(shape));
+    std::memcpy(t.mData, values.data(), values.size() * sizeof(int64_t));
+    return t;
+}
+
+Tensor Tensor::scalarFloat(float value) {
+    Tensor t = allocate(DataType::kFLOAT, {});
+    *t.data<float>() = value;
+    return t;
+}
+
+double Tensor::elementAsDouble(int64_t i) const {
+    return dispatchDataType(mType, [&](auto tag) -> double {
+        using T = decltype(tag);
+        return static_cast<double>(static_cast<const T*>(mData)[i]);
+    });
+}
+
+std::vector<int64_t> Tensor::toInt64Vector() const {
+    std::vector<int64_t> out(static_cast<size_t>(elementCount()));
+    dispatchDataType(mType, [&](auto tag) {
+        using T = decltype(tag);
+        const T* p = static_cast<const T*>(mData);
+        for (size_t i = 0; i < out.size(); ++i) {
+            if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
+                out[i] = static_cast<int64_t>(static_cast<float>(p[i]));
+            else
+                out[i] = static_cast<int64_t>(p[i]);
+        }
+    });
+    return out;
+}
+
+std::vector<double> Tensor::toDoubleVector() const {
+    std::vector<double> out(static_cast<size_t>(elementCount()));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = elementAsDouble(static_cast<int64_t>(i));
+    return out;
+}
+
+Tensor Tensor::clone() const {
+    Tensor t = allocate(mType, mShape);
+    if (byteSize()) std::memcpy(t.mData, mData, byteSize());
+    return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+    Tensor t = *this;
+    t.mShape = std::move(shape);
+    return t;
+}
+
+}  // namespace kiln

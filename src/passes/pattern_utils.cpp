@@ -1,0 +1,70 @@
+#include "passes/pattern_utils.h"
+
+namespace kiln {
+
+Uses::Uses(const Graph& graph) {
+    for (const auto& node : graph.nodes())
+        for (const Value* in : node->inputs)
+            if (in) mReaders[in].push_back(node.get());
+    mOutputs.insert(graph.outputs().begin(), graph.outputs().end());
+}
+
+const std::vector<Node*>& Uses::readers(const Value* v) const {
+    static const std::vector<Node*> kNone;
+    auto it = mReaders.find(v);
+    return it == mReaders.end() ? kNone : it->second;
+}
+
+Node* Uses::soleReaderIs(const Value* v, const char* opType) const {
+    if (!onlyFeeds(v)) return nullptr;
+    Node* r = readers(v)[0];
+    return r->domain.empty() && r->opType == opType ? r : nullptr;
+}
+
+Node* addReplacementNode(Graph& graph, const std::string& opType, const std::string& domain,
+                         std::vector<Value*> inputs, std::vector<Value*> outputs,
+                         const std::vector<const Node*>& replaced) {
+    std::string name = replaced.empty() ? opType : replaced.front()->name + "_" + opType;
+    Node* node = graph.addNode(opType, name, std::move(inputs), {}, 0);
+    node->domain = domain;
+    for (const Node* r : replaced) node->sourceNodes.insert(node->sourceNodes.end(), r->sourceNodes.begin(), r->sourceNodes.end());
+    node->outputs = std::move(outputs);
+    for (size_t i = 0; i < node->outputs.size(); ++i) {
+        if (!node->outputs[i]) continue;
+        node->outputs[i]->producer = node;
+        node->outputs[i]->producerOutput = static_cast<int32_t>(i);
+    }
+    return node;
+}
+
+Status finishRewrite(Graph& graph, const std::unordered_set<const Node*>& removed) {
+    graph.removeNodes([&](const Node& n) { return removed.count(&n) != 0; });
+    graph.removeUnusedValues();
+    if (!graph.topologicalSort()) return internalError("a rewrite left the graph without a topological order");
+    return Status::ok();
+}
+
+Node* producerIs(const Value* v, const char* opType) {
+    if (!v || !v->producer || !v->producer->domain.empty() || v->producer->opType != opType) return nullptr;
+    return v->producer;
+}
+
+std::optional<double> scalarConstant(const Value* v) {
+    if (!v || !v->isConstant() || v->constant->elementCount() != 1) return std::nullopt;
+    return v->constant->elementAsDouble(0);
+}
+
+Value* otherInput(const Node& node, const Value* one) {
+    if (node.inputs.size() != 2) return nullptr;
+    if (node.inputs[0] == one) return node.inputs[1];
+    if (node.inputs[1] == one) return node.inputs[0];
+    return nullptr;
+}
+
+std::optional<std::vector<int64_t>> intsConstant(const Value* v) {
+    if (!v || !v->isConstant() || !isIntegerType(v->constant->dtype())) return std::nullopt;
+    return v->constant->toInt64Vector();
+}
+
+
+}  // namespace kiln

@@ -1,0 +1,52 @@
+#include "passes/pipeline.h"
+
+#include "passes/attention_fusion.h"
+#include "passes/batchnorm_folding.h"
+#include "passes/constant_folding.h"
+#include "passes/conv_fusion.h"
+#include "passes/dead_layer_elimination.h"
+#include "passes/gelu_fusion.h"
+#include "passes/horizontal_fusion.h"
+#include "passes/identity_elimination.h"
+#include "passes/layer_norm_fusion.h"
+#include "passes/layout_cancellation.h"
+#include "passes/matmul_fusion.h"
+#include "passes/shape_folding.h"
+
+namespace kiln {
+
+PassManager defaultPipeline() {
+    PassManager pm;
+    // 1. Shape folding first: it turns every static shape computation into constants, so the
+    //    passes after it see constant Reshape/Expand targets and static shapes everywhere.
+    pm.add(std::make_unique<ShapeFolding>());
+    // 2. Constant folding next: weight-only subgraphs (transposed or cast weights) become plain
+    //    constants, which BatchNorm folding and the fusions need.
+    pm.add(std::make_unique<ConstantFolding>());
+    // 3. No-op removal after folding: static shapes reveal Reshapes and Casts that do nothing,
+    //    and removing them (and inference Dropouts) puts fusable layers next to each other.
+    pm.add(std::make_unique<IdentityElimination>());
+    // 4. Transpose / reshape cancellation before the pattern fusions, which expect one Transpose
+    //    (attention's K^T) rather than a chain.
+    pm.add(std::make_unique<LayoutCancellation>());
+    // 5. BatchNorm folding needs constant Conv weights (after 2) and a direct Conv -> BN edge.
+    pm.add(std::make_unique<BatchNormFolding>());
+    // 6-8. Pattern fusions into ONNX ops backends implement directly. GELU before LayerNorm and
+    //    attention only because it is independent; all three precede the vertical fusions, which
+    //    would otherwise swallow their first layer (an Add or MatMul) into a fused GEMM.
+    pm.add(std::make_unique<GeluFusion>());
+    pm.add(std::make_unique<LayerNormFusion>());
+    pm.add(std::make_unique<AttentionFusion>());
+    // 9-10. Vertical fusion of Conv / MatMul with bias, residual and activation (after BN folding,
+    //    so Conv -> BN -> Relu is Conv -> Relu by now; after GELU fusion, so GELU can be absorbed).
+    pm.add(std::make_unique<ConvFusion>());
+    pm.add(std::make_unique<MatMulFusion>());
+    // 11. Horizontal fusion after vertical fusion, so sibling projections with their biases
+    //    (FusedMatMul) merge into one GEMM with one epilogue.
+    pm.add(std::make_unique<HorizontalFusion>());
+    // 12. Dead-layer elimination last: it removes what the rewrites above left unread.
+    pm.add(std::make_unique<DeadLayerElimination>());
+    return pm;
+}
+
+}  // namespace kiln

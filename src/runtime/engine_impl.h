@@ -1,0 +1,87 @@
+#pragma once
+// The state behind kiln::Engine and kiln::ExecutionContext.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/backend.h"
+#include "common/logging.h"
+#include "engine/plan.h"
+#include "ir/op_registry.h"
+#include "kiln/runtime.h"
+#include "runtime/execution_layout.h"
+
+namespace kiln {
+
+struct IOTensor {
+    std::string name;
+    TensorIOMode mode{TensorIOMode::kNONE};
+    Value* value{nullptr};
+};
+
+struct EngineImpl {
+    Logger log;
+    EnginePlan plan;
+    Backend* backend{nullptr};
+    std::vector<IOTensor> io;  // inputs first, then outputs, each in the model's order
+    /// Device copies of the constants (by value id) for backends whose memory is not the host's.
+    std::unordered_map<int32_t, void*> deviceConstants;
+
+    ~EngineImpl();
+    const IOTensor* findIO(const char* name) const;
+    /// Where constant `value` lives in backend memory.
+    void* constantAddress(const Value& value) const;
+};
+
+/// Per-context state: shapes, bindings, prepared kernels and the activation arena.
+struct ContextImpl {
+    EngineImpl& engine;
+    int32_t profile{0};
+    std::vector<Shape> inputShapes;     // by io index (inputs only); empty until set
+    std::vector<bool> inputShapeSet;
+    std::vector<void*> ioAddresses;     // by io index
+    std::vector<std::unique_ptr<Kernel>> kernels;  // by node index
+    bool prepared{false};
+
+    // Prepared at the current shapes:
+    std::vector<ValueInfo> infos;
+    ExecutionLayout layout;
+    struct Step {
+        size_t nodeIndex;
+        std::vector<TensorView> inputs, outputs;
+    };
+    std::vector<Step> steps;
+    /// Run-time patches: step slot <- io buffer (addresses may change between runs).
+    struct Binding {
+        size_t step;
+        bool isOutput;
+        size_t slot;
+        size_t ioIndex;
+    };
+    std::vector<Binding> bindings;
+    /// Outputs that no run-time node writes (an input, a constant or a folded value): copied.
+    struct OutputCopy {
+        size_t ioIndex;
+        const void* source;     // backend memory, or nullptr when `sourceIO` names an input
+        int64_t sourceIO{-1};
+        size_t bytes;
+        bool sourceIsHost;
+    };
+    std::vector<OutputCopy> outputCopies;
+    /// Device copies of folded values (backends whose memory is not the host's).
+    std::vector<void*> foldedDeviceBuffers;
+
+    size_t workspaceBytes{0};
+    void* arena{nullptr};
+    size_t arenaCapacity{0};
+    bool arenaOwned{true};
+    std::atomic<bool> running{false};
+
+    explicit ContextImpl(EngineImpl& e) : engine(e) {}
+    ~ContextImpl();
+};
+
+}  // namespace kiln

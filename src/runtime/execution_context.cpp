@@ -1,0 +1,405 @@
+// ExecutionContext: shapes are checked against the profile when set; the first run after a shape
+// change "prepares" (concrete shape inference with shape tensors computed on the host, memory
+// layout, kernel reshape); every run then only patches I/O addresses and runs the kernels.
+
+#include <cstring>
+#include <sstream>
+
+#include "backends/cpu/cpu_backend.h"
+#include "ir/shape_inference.h"
+#include "kiln/runtime.h"
+#include "runtime/engine_impl.h"
+
+namespace kiln {
+
+namespace {
+
+Shape fromDims(const Dims& dims) { return Shape(dims.d, dims.d + std::max(0, dims.nbDims)); }
+
+size_t alignUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+/// Fails with a message naming the input when `shape` does not fit the input or its profile.
+Status checkInputShape(const EngineImpl& engine, int32_t profile, const IOTensor& io, const Shape& shape) {
+    const SymShape& declared = io.value->shape;
+    if (shape.size() != declared.size()) {
+        std::ostringstream oss;
+        oss << "input '" << io.name << "': shape " << shapeToString(shape, true) << " has rank " << shape.size()
+            << ", the engine expects rank " << declared.size() << " " << symShapeToString(declared);
+        return invalidArgument(oss.str());
+    }
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (shape[i] < 0 || (declared[i].isKnown() && declared[i].value != shape[i])) {
+            return invalidArgument("input '" + io.name + "': shape " + shapeToString(shape, true) +
+                                   " does not match the engine's " + symShapeToString(declared));
+        }
+    }
+    const auto& profiles = engine.plan.profiles;
+    if (profile < 0 || static_cast<size_t>(profile) >= profiles.size()) return Status::ok();
+    auto it = profiles[static_cast<size_t>(profile)].inputs.find(io.name);
+    if (it == profiles[static_cast<size_t>(profile)].inputs.end()) return Status::ok();
+    const Shape& lo = it->second[0];
+    const Shape& hi = it->second[2];
+    for (size_t i = 0; i < shape.size() && i < lo.size(); ++i) {
+        if (shape[i] < lo[i] || shape[i] > hi[i]) {
+            std::ostringstream oss;
+            oss << "input '" << io.name << "': shape " << shapeToString(shape, true) << " is outside optimization profile "
+                << profile << " (min " << shapeToString(lo, true) << ", max " << shapeToString(hi, true) << ")";
+            return invalidArgument(oss.str());
+        }
+    }
+    return Status::ok();
+}
+
+void releaseArena(ContextImpl& ctx) {
+    if (ctx.arena && ctx.arenaOwned) ctx.engine.backend->deallocate(ctx.arena);
+    if (ctx.arenaOwned) {
+        ctx.arena = nullptr;
+        ctx.arenaCapacity = 0;
+    }
+}
+
+void releaseFolded(ContextImpl& ctx) {
+    for (void* p : ctx.foldedDeviceBuffers) ctx.engine.backend->deallocate(p);
+    ctx.foldedDeviceBuffers.clear();
+}
+
+/// Concrete shapes, memory layout and kernel reshape for the shapes set now.
+Status prepare(ContextImpl& ctx) {
+    EngineImpl& engine = ctx.engine;
+    const Graph& graph = *engine.plan.graph;
+    Backend& backend = *engine.backend;
+
+    std::vector<ValueInfo> infos = initialValueInfos(graph);
+    for (size_t i = 0; i < engine.io.size(); ++i) {
+        const IOTensor& io = engine.io[i];
+        if (io.mode != TensorIOMode::kINPUT) continue;
+        Shape shape;
+        if (ctx.inputShapeSet[i]) {
+            shape = ctx.inputShapes[i];
+        } else if (isFullyKnown(io.value->shape)) {
+            shape = toConcrete(io.value->shape);
+        } else {
+            return invalidArgument("input '" + io.name + "' has dynamic shape " + symShapeToString(io.value->shape) +
+                                   ": call setInputShape() before running");
+        }
+        ValueInfo& info = infos[static_cast<size_t>(io.value->id)];
+        info.shape = fromConcrete(shape);
+        info.known = true;
+    }
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
+    KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment()));
+
+    releaseFolded(ctx);
+    // Views of every value that a run-time node reads or writes (data of I/O patched per run).
+    std::vector<void*> address(graph.valueCapacity(), nullptr);
+    std::vector<int64_t> ioIndexOf(graph.valueCapacity(), -1);
+    for (size_t i = 0; i < engine.io.size(); ++i) ioIndexOf[static_cast<size_t>(engine.io[i].value->id)] = static_cast<int64_t>(i);
+
+    for (const auto& v : graph.values()) {
+        if (!v) continue;
+        size_t id = static_cast<size_t>(v->id);
+        switch (layout.residence[id]) {
+            case Residence::kConstant: address[id] = engine.constantAddress(*v); break;
+            case Residence::kFolded: {
+                Tensor& value = *infos[id].value;
+                if (backend.isHostMemory()) {
+                    address[id] = value.data();
+                } else {
+                    void* p = backend.allocate(value.byteSize());
+                    if (!p) return {StatusCode::kOutOfMemory, "out of device memory for folded value '" + v->name + "'"};
+                    ctx.foldedDeviceBuffers.push_back(p);
+                    KILN_RETURN_IF_ERROR(backend.copyToDevice(p, value.data(), value.byteSize(), nullptr));
+                    address[id] = p;
+                }
+                break;
+            }
+            case Residence::kInput:
+            case Residence::kOutput:
+            case Residence::kArena:
+            case Residence::kUnused: break;
+        }
+    }
+
+    // Kernels: reshape at the concrete shapes, then the arena (activations + one shared workspace).
+    ctx.steps.clear();
+    ctx.bindings.clear();
+    size_t workspace = 0;
+    for (size_t nodeIndex : layout.runNodes) {
+        const Node& node = *graph.nodes()[nodeIndex];
+        ContextImpl::Step step;
+        step.nodeIndex = nodeIndex;
+        auto view = [&](const Value* v) {
+            if (!v) return TensorView{};
+            const ValueInfo& info = infos[static_cast<size_t>(v->id)];
+            return TensorView{info.dtype, toConcrete(info.shape), address[static_cast<size_t>(v->id)]};
+        };
+        for (const Value* in : node.inputs) step.inputs.push_back(view(in));
+        for (const Value* out : node.outputs) step.outputs.push_back(view(out));
+        KILN_RETURN_IF_ERROR(ctx.kernels[nodeIndex]->reshape(step.inputs, step.outputs).withContext(node.describe()));
+        workspace = std::max(workspace, ctx.kernels[nodeIndex]->workspaceSize());
+        ctx.steps.push_back(std::move(step));
+    }
+    size_t workspaceOffset = alignUp(layout.arenaBytes, backend.alignment());
+    size_t needed = workspaceOffset + workspace;
+    if (ctx.arenaCapacity < needed) {
+        if (!ctx.arenaOwned)
+            return invalidArgument("the device memory given to setDeviceMemory() holds " + std::to_string(ctx.arenaCapacity) +
+                                   " bytes; these shapes need " + std::to_string(needed));
+        releaseArena(ctx);
+        ctx.arena = backend.allocate(needed);
+        if (!ctx.arena) return {StatusCode::kOutOfMemory, "out of memory allocating " + std::to_string(needed) + " bytes of activations"};
+        ctx.arenaCapacity = needed;
+    }
+    ctx.workspaceBytes = workspace;
+
+    // Fill arena addresses and record I/O bindings to patch per run.
+    auto* arenaBase = static_cast<uint8_t*>(ctx.arena);
+    for (size_t s = 0; s < ctx.steps.size(); ++s) {
+        const Node& node = *graph.nodes()[ctx.steps[s].nodeIndex];
+        auto fill = [&](const std::vector<Value*>& values, std::vector<TensorView>& views, bool isOutput) {
+            for (size_t slot = 0; slot < values.size(); ++slot) {
+                const Value* v = values[slot];
+                if (!v) continue;
+                size_t id = static_cast<size_t>(v->id);
+                Residence r = layout.residence[id];
+                if (r == Residence::kArena) views[slot].data = arenaBase + layout.arenaOffset[id];
+                if (r == Residence::kInput || r == Residence::kOutput)
+                    ctx.bindings.push_back({s, isOutput, slot, static_cast<size_t>(ioIndexOf[id])});
+            }
+        };
+        fill(node.inputs, ctx.steps[s].inputs, false);
+        fill(node.outputs, ctx.steps[s].outputs, true);
+    }
+
+    // Outputs that no run-time node writes are copied into the caller's buffer after the run.
+    ctx.outputCopies.clear();
+    for (size_t i = 0; i < engine.io.size(); ++i) {
+        const IOTensor& io = engine.io[i];
+        if (io.mode != TensorIOMode::kOUTPUT) continue;
+        size_t id = static_cast<size_t>(io.value->id);
+        Residence r = layout.residence[id];
+        if (r == Residence::kOutput) continue;
+        const ValueInfo& info = infos[id];
+        size_t bytes = static_cast<size_t>(shapeElementCount(toConcrete(info.shape))) * dataTypeSize(info.dtype);
+        ContextImpl::OutputCopy copy{i, address[id], -1, bytes, false};
+        if (r == Residence::kInput) copy.sourceIO = ioIndexOf[id];
+        ctx.outputCopies.push_back(copy);
+    }
+    ctx.infos = std::move(infos);
+    ctx.layout = std::move(layout);
+    ctx.prepared = true;
+    return Status::ok();
+}
+
+Status run(ContextImpl& ctx, Stream stream) {
+    EngineImpl& engine = ctx.engine;
+    for (size_t i = 0; i < engine.io.size(); ++i) {
+        if (!ctx.ioAddresses[i]) {
+            const IOTensor& io = engine.io[i];
+            // A zero-sized tensor needs no buffer.
+            bool empty = ctx.prepared && shapeElementCount(toConcrete(ctx.infos[static_cast<size_t>(io.value->id)].shape)) == 0;
+            if (!empty)
+                return invalidArgument(std::string(io.mode == TensorIOMode::kINPUT ? "input" : "output") + " '" + io.name +
+                                       "' has no address: call setTensorAddress() before running");
+        }
+    }
+    if (!ctx.prepared) KILN_RETURN_IF_ERROR(prepare(ctx));
+    for (const auto& b : ctx.bindings) {
+        auto& views = b.isOutput ? ctx.steps[b.step].outputs : ctx.steps[b.step].inputs;
+        views[b.slot].data = ctx.ioAddresses[b.ioIndex];
+    }
+    const Graph& graph = *engine.plan.graph;
+    void* workspace = static_cast<uint8_t*>(ctx.arena) + alignUp(ctx.layout.arenaBytes, engine.backend->alignment());
+    for (const auto& step : ctx.steps) {
+        KernelIO io;
+        io.inputs = step.inputs.data();
+        io.numInputs = step.inputs.size();
+        io.outputs = step.outputs.data();
+        io.numOutputs = step.outputs.size();
+        io.workspace = workspace;
+        io.workspaceBytes = ctx.workspaceBytes;
+        io.stream = stream;
+        KILN_RETURN_IF_ERROR(ctx.kernels[step.nodeIndex]->run(io).withContext(graph.nodes()[step.nodeIndex]->describe()));
+    }
+    for (const auto& copy : ctx.outputCopies) {
+        const void* source = copy.sourceIO >= 0 ? ctx.ioAddresses[static_cast<size_t>(copy.sourceIO)] : copy.source;
+        KILN_RETURN_IF_ERROR(engine.backend->copyOnDevice(ctx.ioAddresses[copy.ioIndex], source, copy.bytes, stream));
+    }
+    return Status::ok();
+}
+
+/// Guards a context against concurrent use: one context runs one inference at a time.
+class RunGuard {
+public:
+    explicit RunGuard(std::atomic<bool>& flag) : mFlag(flag), mAcquired(!flag.exchange(true)) {}
+    ~RunGuard() {
+        if (mAcquired) mFlag.store(false);
+    }
+    bool acquired() const { return mAcquired; }
+
+private:
+    std::atomic<bool>& mFlag;
+    bool mAcquired;
+};
+
+template <typename Fn>
+bool guarded(const Logger& log, const char* what, Fn&& fn) noexcept {
+    try {
+        Status s = fn();
+        if (!s) log.error(s.message());
+        return s.isOk();
+    } catch (const std::bad_alloc&) {
+        log.error(std::string(what) + ": out of memory");
+    } catch (const std::exception& e) {
+        log.error(std::string(what) + ": " + e.what());
+    }
+    return false;
+}
+
+}  // namespace
+
+ContextImpl::~ContextImpl() {
+    releaseArena(*this);
+    releaseFolded(*this);
+}
+
+std::unique_ptr<ExecutionContext> Engine::createExecutionContext() noexcept {
+    try {
+        auto ctx = std::make_unique<ContextImpl>(*mImpl);
+        ctx->inputShapes.resize(mImpl->io.size());
+        ctx->inputShapeSet.assign(mImpl->io.size(), false);
+        ctx->ioAddresses.assign(mImpl->io.size(), nullptr);
+        for (const auto& node : mImpl->plan.graph->nodes()) {
+            auto kernel = mImpl->backend->createKernel(*node);
+            if (!kernel) {
+                mImpl->log.error(kernel.status().message());
+                return nullptr;
+            }
+            ctx->kernels.push_back(std::move(kernel).value());
+        }
+        return std::unique_ptr<ExecutionContext>(new ExecutionContext(*this, std::move(ctx)));
+    } catch (const std::exception& e) {
+        mImpl->log.error(std::string("createExecutionContext: ") + e.what());
+        return nullptr;
+    }
+}
+
+std::unique_ptr<ExecutionContext> Engine::createExecutionContextWithoutDeviceMemory() noexcept {
+    auto ctx = createExecutionContext();
+    if (ctx) ctx->mImpl->arenaOwned = false;
+    return ctx;
+}
+
+ExecutionContext::ExecutionContext(Engine& engine, std::unique_ptr<ContextImpl> impl)
+    : mEngine(engine), mImpl(std::move(impl)) {}
+ExecutionContext::~ExecutionContext() = default;
+
+bool ExecutionContext::setOptimizationProfile(int32_t profileIndex) noexcept {
+    if (profileIndex < 0 || profileIndex >= mEngine.getNbOptimizationProfiles()) {
+        mImpl->engine.log.error("setOptimizationProfile: profile " + std::to_string(profileIndex) + " does not exist (engine has " +
+                                std::to_string(mEngine.getNbOptimizationProfiles()) + ")");
+        return false;
+    }
+    mImpl->profile = profileIndex;
+    mImpl->prepared = false;
+    return true;
+}
+
+int32_t ExecutionContext::getOptimizationProfile() const noexcept { return mImpl->profile; }
+
+bool ExecutionContext::setInputShape(const char* name, const Dims& dims) noexcept {
+    return guarded(mImpl->engine.log, "setInputShape", [&]() -> Status {
+        const IOTensor* io = mImpl->engine.findIO(name);
+        if (!io || io->mode != TensorIOMode::kINPUT)
+            return invalidArgument(std::string("setInputShape: '") + (name ? name : "") + "' is not an input of this engine");
+        Shape shape = fromDims(dims);
+        KILN_RETURN_IF_ERROR(checkInputShape(mImpl->engine, mImpl->profile, *io, shape));
+        size_t index = static_cast<size_t>(io - mImpl->engine.io.data());
+        if (!mImpl->inputShapeSet[index] || mImpl->inputShapes[index] != shape) mImpl->prepared = false;
+        mImpl->inputShapes[index] = shape;
+        mImpl->inputShapeSet[index] = true;
+        return Status::ok();
+    });
+}
+
+Dims ExecutionContext::getTensorShape(const char* name) const noexcept {
+    const IOTensor* io = mImpl->engine.findIO(name);
+    if (!io) {
+        Dims d;
+        d.nbDims = -1;
+        return d;
+    }
+    size_t index = static_cast<size_t>(io - mImpl->engine.io.data());
+    if (io->mode == TensorIOMode::kINPUT && mImpl->inputShapeSet[index]) {
+        Dims d;
+        d.nbDims = static_cast<int32_t>(mImpl->inputShapes[index].size());
+        for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = mImpl->inputShapes[index][static_cast<size_t>(i)];
+        return d;
+    }
+    if (!mImpl->prepared && allInputDimensionsSpecified()) {
+        Status s = prepare(*mImpl);
+        if (!s) mImpl->engine.log.error(s.message());
+    }
+    const SymShape* shape = &io->value->shape;
+    if (mImpl->prepared) shape = &mImpl->infos[static_cast<size_t>(io->value->id)].shape;
+    Dims d;
+    d.nbDims = static_cast<int32_t>(std::min<size_t>(shape->size(), kMaxDims));
+    for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = (*shape)[static_cast<size_t>(i)].value;
+    return d;
+}
+
+bool ExecutionContext::allInputDimensionsSpecified() const noexcept {
+    const auto& io = mImpl->engine.io;
+    for (size_t i = 0; i < io.size(); ++i) {
+        if (io[i].mode != TensorIOMode::kINPUT) continue;
+        if (!mImpl->inputShapeSet[i] && !isFullyKnown(io[i].value->shape)) return false;
+    }
+    return true;
+}
+
+bool ExecutionContext::setTensorAddress(const char* name, void* address) noexcept {
+    const IOTensor* io = mImpl->engine.findIO(name);
+    if (!io) {
+        mImpl->engine.log.error(std::string("setTensorAddress: '") + (name ? name : "") + "' is not an input or output of this engine");
+        return false;
+    }
+    mImpl->ioAddresses[static_cast<size_t>(io - mImpl->engine.io.data())] = address;
+    return true;
+}
+
+const void* ExecutionContext::getTensorAddress(const char* name) const noexcept {
+    const IOTensor* io = mImpl->engine.findIO(name);
+    return io ? mImpl->ioAddresses[static_cast<size_t>(io - mImpl->engine.io.data())] : nullptr;
+}
+
+bool ExecutionContext::enqueue(Stream stream) noexcept {
+    RunGuard guard(mImpl->running);
+    if (!guard.acquired()) {
+        mImpl->engine.log.error("enqueue: this execution context is already running; use one context per concurrent inference");
+        return false;
+    }
+    return guarded(mImpl->engine.log, "enqueue", [&] { return run(*mImpl, stream); });
+}
+
+bool ExecutionContext::execute() noexcept {
+    if (!enqueue(nullptr)) return false;
+    return guarded(mImpl->engine.log, "execute", [&] { return mImpl->engine.backend->synchronize(nullptr); });
+}
+
+bool ExecutionContext::setDeviceMemory(void* memory, size_t bytes) noexcept {
+    if (!memory) {
+        mImpl->engine.log.error("setDeviceMemory: memory is null");
+        return false;
+    }
+    if (mImpl->arenaOwned) releaseArena(*mImpl);
+    mImpl->arena = memory;
+    mImpl->arenaCapacity = bytes;
+    mImpl->arenaOwned = false;
+    mImpl->prepared = false;
+    return true;
+}
+
+}  // namespace kiln

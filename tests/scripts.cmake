@@ -1,0 +1,75 @@
+# Script tests: end-to-end checks of real models against ONNX Runtime (label "models") and the
+# command line's handling of bad input (label "cli"). They drive the `kiln` binary, so they exist
+# only when it is built. Python is ${KILN_PYTHON} (the .venv with the pinned onnx/onnxruntime).
+#
+#   ctest -L models      ~ 5 minutes on 2 busy cores from scratch (exports included), 2 once exported
+#   ctest -L cli
+#
+# Each real model is exported once into ${KILN_MODELS_DIR} by a setup test (fixture
+# models_<name>); later runs skip the export while the file is newer than the export script.
+# Model checks take both cores (PROCESSORS 2), so `ctest -j2` does not run two side by side.
+
+if(NOT TARGET kiln_exe)
+  return()
+endif()
+
+set(KILN_MODELS_DIR ${PROJECT_BINARY_DIR}/models)
+set(KILN_MODEL_SCRIPTS ${CMAKE_CURRENT_SOURCE_DIR}/models)
+set(KILN_SCRIPT_ENV "PYTHONDONTWRITEBYTECODE=1")
+
+function(kiln_export_model name timeout)
+  add_test(NAME models_export_${name}
+           COMMAND ${KILN_PYTHON} ${KILN_MODEL_SCRIPTS}/export_models.py --out ${KILN_MODELS_DIR} --only ${name})
+  set_tests_properties(models_export_${name} PROPERTIES LABELS models TIMEOUT ${timeout}
+                       FIXTURES_SETUP models_${name} ENVIRONMENT "${KILN_SCRIPT_ENV}")
+endfunction()
+
+# kiln_check_model(<test> <model file> <fixture or ""> <timeout> [check_model.py arguments...])
+function(kiln_check_model test model fixture timeout)
+  add_test(NAME ${test}
+           COMMAND ${KILN_PYTHON} ${KILN_MODEL_SCRIPTS}/check_model.py ${model} --kiln $<TARGET_FILE:kiln_exe>
+                   --workdir ${KILN_MODELS_DIR}/work/${test} ${ARGN})
+  set_tests_properties(${test} PROPERTIES LABELS models TIMEOUT ${timeout} PROCESSORS 2
+                       ENVIRONMENT "${KILN_SCRIPT_ENV}")
+  if(fixture)
+    set_tests_properties(${test} PROPERTIES FIXTURES_REQUIRED ${fixture})
+  endif()
+endfunction()
+
+kiln_export_model(resnet50 180)
+kiln_export_model(mobilenet_v2 180)
+kiln_export_model(bert_base_opset14 420)
+kiln_export_model(bert_base_opset17 420)
+
+set(BERT_PROFILE --minShapes=input_ids:1x16,attention_mask:1x16 --optShapes=input_ids:2x128,attention_mask:2x128
+                 --maxShapes=input_ids:4x128,attention_mask:4x128)
+set(MOBILENET_PROFILE --minShapes=input:1x3x224x224 --optShapes=input:2x3x224x224 --maxShapes=input:4x3x224x224)
+
+# Static 1x3x224x224, BatchNorms folded by torch's export.
+kiln_check_model(model_resnet50 ${KILN_MODELS_DIR}/resnet50.onnx models_resnet50 300)
+# Dynamic batch, run at a batch other than opt; BatchNormalization and Clip (ReLU6) in the graph.
+kiln_check_model(model_mobilenet_v2 ${KILN_MODELS_DIR}/mobilenet_v2.onnx models_mobilenet_v2 300
+                 ${MOBILENET_PROFILE} --shapes=input:3x3x224x224)
+# Dynamic batch and sequence, run at shapes other than opt (one at the profile's minimum).
+kiln_check_model(model_bert_base_opset14 ${KILN_MODELS_DIR}/bert_base_opset14.onnx models_bert_base_opset14 600
+                 ${BERT_PROFILE} --shapes=input_ids:3x64,attention_mask:3x64
+                 --shapes=input_ids:1x16,attention_mask:1x16)
+kiln_check_model(model_bert_base_opset17 ${KILN_MODELS_DIR}/bert_base_opset17.onnx models_bert_base_opset17 600
+                 ${BERT_PROFILE} --shapes=input_ids:3x64,attention_mask:3x64)
+# The README quickstart's bundled model.
+kiln_check_model(model_example_tiny_cnn ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx "" 120
+                 --minShapes=input:1x3x32x32 --optShapes=input:4x3x32x32 --maxShapes=input:8x3x32x32
+                 --shapes=input:5x3x32x32 --shapes=input:1x3x32x32)
+
+if(TARGET hand_built_network)
+  add_test(NAME model_hand_built_network
+           COMMAND ${KILN_PYTHON} ${KILN_MODEL_SCRIPTS}/check_hand_built_network.py
+                   --sample $<TARGET_FILE:hand_built_network> --kiln $<TARGET_FILE:kiln_exe>
+                   --workdir ${KILN_MODELS_DIR}/work/model_hand_built_network)
+  set_tests_properties(model_hand_built_network PROPERTIES LABELS models TIMEOUT 120
+                       ENVIRONMENT "${KILN_SCRIPT_ENV}")
+endif()
+
+add_test(NAME cli_bad_inputs
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs_test.py --kiln $<TARGET_FILE:kiln_exe>)
+set_tests_properties(cli_bad_inputs PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")

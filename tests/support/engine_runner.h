@@ -1,0 +1,34 @@
+#pragma once
+// Builds a network through the public API, round-trips the engine through its bytes, runs it on
+// the CPU and returns the outputs: the whole path a user takes, for tests.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/tensor.h"
+#include "kiln/kiln.h"
+
+namespace kiln::test {
+
+/// A logger that keeps messages (and prints errors), so tests can assert on them.
+class CapturingLogger : public ILogger {
+public:
+    void log(Severity severity, const char* message) noexcept override;
+    std::vector<std::string> errors;
+    std::vector<std::string> all;
+};
+
+struct EngineRun {
+    bool ok{false};
+    std::vector<Tensor> outputs;  // in the engine's output order
+    size_t numLayers{0};
+    std::string layerJson;
+};
+
+/// Builds `network` with `config`, serializes, deserializes, sets input shapes from `inputs`,
+/// runs once and returns the outputs.
+EngineRun buildAndRun(Builder& builder, NetworkDefinition& network, const BuilderConfig& config,
+                      const std::map<std::string, Tensor>& inputs, ILogger& logger);
+
+}  // namespace kiln::test

@@ -1,0 +1,33 @@
+#pragma once
+// Shared helpers for Kiln's unit tests: random data, a double-precision reference comparison,
+// and running one node through the CPU backend.
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "ir/graph.h"
+#include "ir/op_registry.h"
+#include "ir/tensor.h"
+
+namespace kiln::test {
+
+/// A tensor of `dtype` and `shape` filled with uniform values in [lo, hi) (rounded for integers).
+Tensor randomTensor(DataType dtype, const Shape& shape, double lo, double hi, uint32_t seed);
+
+/// Max relative-or-absolute error check: |a-b| <= atol + rtol*|b| for each element (b is the
+/// reference). Returns "" when all pass, otherwise a description of the worst element.
+std::string compareWithReference(const Tensor& actual, const std::vector<double>& reference, double rtol, double atol);
+
+/// Builds a one-node graph with constant-free inputs of the given tensors, infers shapes, runs the
+/// node with the CPU backend and returns its outputs. Attributes are set on the node by `configure`.
+struct SingleNodeRun {
+    std::vector<Tensor> outputs;
+    Status status;
+};
+SingleNodeRun runSingleNode(const std::string& opType, const std::vector<const Tensor*>& inputs, size_t numOutputs,
+                            const AttributeMap& attrs);
+
+}  // namespace kiln::test

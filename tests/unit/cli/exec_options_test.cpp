@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include "cli_test_util.h"
+#include "exec_options.h"
+
+namespace kiln::cli {
+namespace {
+
+Status parseExec(ExecOptions& options, const std::vector<std::string>& args) {
+    CLI::App app;
+    options.addOptions(app);
+    test::parseArgs(app, args);
+    return options.parse(false);
+}
+
+TEST(ExecOptions, TypicalBuildCommand) {
+    ExecOptions options;
+    Status status = parseExec(options, {"--onnx=model.onnx", "--minShapes=input:1x3x224x224",
+                                        "--optShapes=input:8x3x224x224", "--maxShapes=input:32x3x224x224", "--fp16",
+                                        "--saveEngine=model.plan", "--verbose"});
+    ASSERT_TRUE(status.isOk()) << status.message();
+    EXPECT_EQ(options.model.onnxFile, "model.onnx");
+    EXPECT_EQ(options.build.maxShapes.at("input"), Dims({32, 3, 224, 224}));
+    EXPECT_TRUE(options.build.fp16);
+    EXPECT_TRUE(options.reporting.verbose);
+    EXPECT_TRUE(options.notes().empty());
+}
+
+TEST(ExecOptions, EachUnitsErrorSurfaces) {
+    struct Case {
+        std::vector<std::string> args;
+        const char* expected;
+    };
+    for (const Case& c : {Case{{}, "--onnx"}, Case{{"--onnx=m.onnx", "--maxShapes=x:1"}, "--optShapes"},
+                          Case{{"--onnx=m.onnx", "--iterations=0"}, "--iterations"},
+                          Case{{"--onnx=m.onnx", "--percentile=200"}, "--percentile"},
+                          Case{{"--onnx=m.onnx", "--plugins=a.so"}, "--plugins"}}) {
+        ExecOptions options;
+        Status status = parseExec(options, c.args);
+        ASSERT_FALSE(status.isOk()) << c.expected;
+        EXPECT_NE(status.message().find(c.expected), std::string::npos) << status.message();
+    }
+}
+
+TEST(ExecOptions, SkipInferenceRefusesInferenceOutputs) {
+    ExecOptions options;
+    Status status = parseExec(options, {"--onnx=m.onnx", "--skipInference", "--exportOutput=o.json"});
+    ASSERT_FALSE(status.isOk());
+    EXPECT_NE(status.message().find("--skipInference"), std::string::npos);
+}
+
+TEST(ExecOptions, NotesCollectDeprecatedAndIgnoredFlags) {
+    ExecOptions options;
+    ASSERT_TRUE(parseExec(options, {"--loadEngine=m.plan", "--fp16", "--batch=4"}).isOk());
+    std::vector<std::string> notes = options.notes();
+    ASSERT_EQ(notes.size(), 2u);
+    EXPECT_NE(notes[0].find("--batch is deprecated"), std::string::npos);
+    EXPECT_NE(notes[1].find("ignored with --loadEngine"), std::string::npos);
+}
+
+TEST(ExecOptions, HelpHasEveryGroupAndEveryDefault) {
+    CLI::App app;
+    ExecOptions options;
+    options.addOptions(app);
+    std::string help = app.help();
+    size_t last = 0;
+    for (const char* group : {"Model:", "Build:", "Inference:", "Reporting:", "System:"}) {
+        size_t at = help.find(group);
+        ASSERT_NE(at, std::string::npos) << group;
+        EXPECT_GT(at, last) << group << " is out of order";
+        last = at;
+    }
+    for (const CLI::Option* option : app.get_options()) {
+        if (option->get_name() == "--help") continue;
+        EXPECT_NE(option->get_description().find("efault"), std::string::npos)
+            << option->get_name() << " does not state its default";
+    }
+}
+
+TEST(ExecOptions, UnknownFlagIsNamed) {
+    ExecOptions options;
+    CLI::App app;
+    options.addOptions(app);
+    try {
+        test::parseArgs(app, {"--onnx=m.onnx", "--fastest"});
+        FAIL() << "an unknown flag was accepted";
+    } catch (const CLI::ParseError& error) {
+        EXPECT_NE(std::string(error.what()).find("--fastest"), std::string::npos) << error.what();
+    }
+}
+
+}  // namespace
+}  // namespace kiln::cli

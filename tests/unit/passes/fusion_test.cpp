@@ -1,0 +1,162 @@
+// Fusion passes: each pattern as exporters write it becomes the fused layer, and the engine
+// gives the same results with passes on and off.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "pass_test_util.h"
+#include "passes/attention_fusion.h"
+#include "passes/conv_fusion.h"
+#include "passes/gelu_fusion.h"
+#include "passes/horizontal_fusion.h"
+#include "passes/layer_norm_fusion.h"
+#include "passes/layout_cancellation.h"
+#include "passes/matmul_fusion.h"
+
+namespace kiln::test {
+namespace {
+
+class FusionTest : public ::testing::Test {
+protected:
+    CapturingLogger logger;
+    std::unique_ptr<Builder> builder = createBuilder(logger);
+    std::unique_ptr<NetworkDefinition> net = builder->createNetwork();
+
+    ITensor* scalar(float v) { return net->addConstant(Dims{}, DataType::kFLOAT, &v); }
+    ITensor* constant(const Tensor& t) {
+        Dims d;
+        d.nbDims = static_cast<int32_t>(t.rank());
+        for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = t.shape()[static_cast<size_t>(i)];
+        return net->addConstant(d, t.dtype(), t.data());
+    }
+    ITensor* op(const char* type, std::vector<ITensor*> in, LayerAttributes attrs = {}) {
+        ILayer* l = net->addLayer(type, in, 1, attrs);
+        EXPECT_NE(l, nullptr) << type;
+        return l ? l->getOutput(0) : nullptr;
+    }
+    ITensor* ints(std::vector<int64_t> v) {
+        return net->addConstant(Dims{static_cast<int64_t>(v.size())}, DataType::kINT64, v.data());
+    }
+};
+
+TEST_F(FusionTest, GeluInBothAssociations) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 8});
+    // torch.nn.GELU: (x * (1 + erf(x / sqrt2))) * 0.5
+    ITensor* t = op("Add", {op("Erf", {op("Div", {x, scalar(std::sqrt(2.f))})}), scalar(1.f)});
+    ITensor* a = op("Mul", {op("Mul", {x, t}), scalar(0.5f)});
+    // Hugging Face: (x * 0.5) * (1 + erf(x * (1 / sqrt2)))
+    ITensor* u = op("Add", {op("Erf", {op("Mul", {a, scalar(0.70710678f)})}), scalar(1.f)});
+    ITensor* b = op("Mul", {op("Mul", {a, scalar(0.5f)}), u});
+    net->markOutput(*b);
+    GeluFusion pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "Gelu"), 2u);
+    EXPECT_EQ(g->nodes().size(), 2u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {3, 8}, -3, 3, 1)}});
+}
+
+TEST_F(FusionTest, LayerNormWrittenOut) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+    LayerAttributes keep;
+    keep.setInt("keepdims", 1);
+    ITensor* mean = op("ReduceMean", {x, ints({-1})}, keep);
+    ITensor* d = op("Sub", {x, mean});
+    ITensor* var = op("ReduceMean", {op("Pow", {d, scalar(2.f)}), ints({-1})}, keep);
+    ITensor* n = op("Div", {d, op("Sqrt", {op("Add", {var, scalar(1e-5f)})})});
+    ITensor* y = op("Add", {op("Mul", {n, constant(randomTensor(DataType::kFLOAT, {16}, 0.5, 1.5, 2))}),
+                            constant(randomTensor(DataType::kFLOAT, {16}, -1, 1, 3))});
+    net->markOutput(*y);
+    LayerNormFusion pass;
+    auto g = runPass(net->graph(), pass);
+    ASSERT_EQ(g->nodes().size(), 1u);
+    EXPECT_EQ(g->nodes()[0]->opType, "LayerNormalization");
+    EXPECT_EQ(g->nodes()[0]->attrs.getInt("axis", 0), 2);
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {2, 5, 16}, -2, 2, 4)}},
+                                          1e-4, 1e-5);
+}
+
+TEST_F(FusionTest, ScaledDotProductAttentionWithMask) {
+    ITensor* q = net->addInput("q", DataType::kFLOAT, Dims{2, 3, 7, 8});
+    ITensor* k = net->addInput("k", DataType::kFLOAT, Dims{2, 3, 7, 8});
+    ITensor* v = net->addInput("v", DataType::kFLOAT, Dims{2, 3, 7, 8});
+    ITensor* mask = net->addInput("mask", DataType::kFLOAT, Dims{2, 1, 1, 7});
+    LayerAttributes swapLast;
+    swapLast.setInts("perm", {0, 1, 3, 2});
+    ITensor* scores = op("Div", {op("MatMul", {q, op("Transpose", {k}, swapLast)}), scalar(std::sqrt(8.f))});
+    LayerAttributes lastAxis;
+    lastAxis.setInt("axis", -1);
+    ITensor* probs = op("Softmax", {op("Add", {scores, mask})}, lastAxis);
+    ITensor* y = op("MatMul", {probs, v});
+    net->markOutput(*y);
+    AttentionFusion pass;
+    auto g = runPass(net->graph(), pass);
+    ASSERT_EQ(g->nodes().size(), 1u);
+    EXPECT_EQ(g->nodes()[0]->opType, "Attention");
+    Tensor maskValues = randomTensor(DataType::kFLOAT, {2, 1, 1, 7}, 0, 1, 5);
+    for (int64_t i = 0; i < maskValues.elementCount(); ++i)
+        maskValues.data<float>()[i] = maskValues.data<float>()[i] > 0.7f ? -10000.f : 0.f;
+    expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                          {{"q", randomTensor(DataType::kFLOAT, {2, 3, 7, 8}, -1, 1, 6)},
+                                           {"k", randomTensor(DataType::kFLOAT, {2, 3, 7, 8}, -1, 1, 7)},
+                                           {"v", randomTensor(DataType::kFLOAT, {2, 3, 7, 8}, -1, 1, 8)},
+                                           {"mask", maskValues}},
+                                          1e-4, 1e-5);
+}
+
+TEST_F(FusionTest, ConvWithResidualAndRelu) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{1, 4, 6, 6});
+    ITensor* w = constant(randomTensor(DataType::kFLOAT, {4, 4, 3, 3}, -0.5, 0.5, 9));
+    ITensor* b = constant(randomTensor(DataType::kFLOAT, {4}, -0.5, 0.5, 10));
+    ITensor* c = net->addConvolution(*x, *w, b, {1, 1}, {1, 1, 1, 1})->getOutput(0);
+    ITensor* y = op("Relu", {op("Add", {c, x})});
+    ITensor* w2 = constant(randomTensor(DataType::kFLOAT, {2, 4, 1, 1}, -0.5, 0.5, 11));
+    ITensor* z = op("Clip", {net->addConvolution(*y, *w2, nullptr, {1, 1}, {0, 0, 0, 0})->getOutput(0), scalar(0.f), scalar(6.f)});
+    net->markOutput(*z);
+    ConvFusion pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "FusedConv"), 2u);
+    EXPECT_EQ(g->nodes().size(), 2u);
+    EXPECT_EQ(g->nodes()[0]->inputs.size(), 4u);  // X, W, B, residual
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {1, 4, 6, 6}, -1, 1, 12)}},
+                                          1e-5, 1e-5);
+}
+
+TEST_F(FusionTest, SiblingProjectionsBecomeOneGemm) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+    std::vector<ITensor*> outs;
+    for (uint32_t i = 0; i < 3; ++i) {
+        ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {16, 8}, -1, 1, 20 + i))});
+        outs.push_back(op("Add", {mm, constant(randomTensor(DataType::kFLOAT, {8}, -1, 1, 30 + i))}));
+    }
+    for (ITensor* o : outs) net->markOutput(*o);
+    MatMulFusion vertical;
+    auto g = runPass(net->graph(), vertical);
+    EXPECT_EQ(countOps(*g, "FusedMatMul"), 3u);
+    HorizontalFusion horizontal;
+    bool changed = false;
+    auto h = runPass(*g, horizontal, &changed);
+    EXPECT_TRUE(changed);
+    EXPECT_EQ(countOps(*h, "FusedMatMul"), 1u);
+    EXPECT_EQ(countOps(*h, "Split"), 1u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {2, 5, 16}, -1, 1, 13)}},
+                                          1e-5, 1e-5);
+}
+
+TEST_F(FusionTest, TransposeAndReshapeChainsCollapse) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3, 4});
+    LayerAttributes p1, p2;
+    p1.setInts("perm", {1, 0, 2});
+    p2.setInts("perm", {1, 0, 2});
+    ITensor* back = op("Transpose", {op("Transpose", {x}, p1)}, p2);  // identity overall
+    ITensor* r = op("Reshape", {op("Reshape", {op("Relu", {back}), ints({6, 4})}), ints({4, -1})});
+    net->markOutput(*r);
+    LayoutCancellation pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "Transpose"), 0u);
+    EXPECT_EQ(countOps(*g, "Reshape"), 1u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {2, 3, 4}, -1, 1, 14)}});
+}
+
+}  // namespace
+}  // namespace kiln::test

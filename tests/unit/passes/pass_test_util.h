@@ -1,0 +1,54 @@
+#pragma once
+// Small helpers shared by the pass tests: make a network by hand, run a pass on its graph.
+
+#include <gtest/gtest.h>
+
+#include "backends/cpu/cpu_backend.h"
+#include "engine_runner.h"
+#include "ir/graph.h"
+#include "ir/shape_inference.h"
+#include "passes/pass.h"
+#include "test_support.h"
+
+namespace kiln::test {
+
+inline size_t countOps(const Graph& g, const std::string& op) {
+    size_t n = 0;
+    for (const auto& node : g.nodes()) n += node->opType == op;
+    return n;
+}
+
+/// Runs `pass` on a clone of the network's graph after symbolic shape inference; returns the clone.
+inline std::unique_ptr<Graph> runPass(const Graph& network, Pass& pass, bool* changed = nullptr) {
+    auto g = network.clone();
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    EXPECT_TRUE(inferGraphShapes(*g, options).isOk());
+    PassContext ctx{Logger(), &evaluator, {}};
+    auto result = pass.run(*g, ctx);
+    EXPECT_TRUE(result.isOk()) << result.status().message();
+    if (changed) *changed = result.isOk() && result.value();
+    return g;
+}
+
+
+/// Builds and runs the network with and without graph optimization; expects equal outputs.
+inline void expectSameResultsWithAndWithoutPasses(Builder& builder, NetworkDefinition& network,
+                                                  const std::map<std::string, Tensor>& inputs, double rtol = 1e-5,
+                                                  double atol = 1e-6) {
+    CapturingLogger logger;
+    auto config = builder.createBuilderConfig();
+    EngineRun optimized = buildAndRun(builder, network, *config, inputs, logger);
+    config->setFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION);
+    EngineRun plain = buildAndRun(builder, network, *config, inputs, logger);
+    ASSERT_TRUE(optimized.ok);
+    ASSERT_TRUE(plain.ok);
+    ASSERT_EQ(optimized.outputs.size(), plain.outputs.size());
+    for (size_t i = 0; i < plain.outputs.size(); ++i) {
+        ASSERT_EQ(optimized.outputs[i].shape(), plain.outputs[i].shape());
+        EXPECT_EQ(compareWithReference(optimized.outputs[i], plain.outputs[i].toDoubleVector(), rtol, atol), "");
+    }
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,186 @@
+// The runtime through the public API on hand-built networks: profiles, errors, caller memory,
+// concurrent contexts.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "engine_runner.h"
+#include "test_support.h"
+
+namespace kiln::test {
+namespace {
+
+class ExecutionContextTest : public ::testing::Test {
+protected:
+    CapturingLogger logger;
+    std::unique_ptr<Builder> builder = createBuilder(logger);
+    std::unique_ptr<NetworkDefinition> net = builder->createNetwork();
+
+    /// y = relu(x * w + b) over a dynamic batch: x [batch, 4], w [4, 3].
+    void makeDynamicMlp() {
+        ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{-1, 4});
+        mW = randomTensor(DataType::kFLOAT, {4, 3}, -1, 1, 1);
+        mB = randomTensor(DataType::kFLOAT, {3}, -1, 1, 2);
+        ITensor* w = net->addConstant(Dims{4, 3}, DataType::kFLOAT, mW.data());
+        ITensor* b = net->addConstant(Dims{3}, DataType::kFLOAT, mB.data());
+        ITensor* mm = net->addMatrixMultiply(*x, *w)->getOutput(0);
+        ITensor* sum = net->addElementWise(*mm, *b, ElementWiseOperation::kSUM)->getOutput(0);
+        ITensor* y = net->addActivation(*sum, ActivationType::kRELU)->getOutput(0);
+        y->setName("y");
+        net->markOutput(*y);
+    }
+    std::vector<double> reference(const Tensor& x) const {
+        int64_t batch = x.shape()[0];
+        std::vector<double> out(static_cast<size_t>(batch * 3));
+        for (int64_t n = 0; n < batch; ++n)
+            for (int64_t j = 0; j < 3; ++j) {
+                double acc = mB.data<float>()[j];
+                for (int64_t k = 0; k < 4; ++k) acc += double(x.data<float>()[n * 4 + k]) * mW.data<float>()[k * 3 + j];
+                out[static_cast<size_t>(n * 3 + j)] = std::max(acc, 0.0);
+            }
+        return out;
+    }
+    std::unique_ptr<Engine> buildEngine(const BuilderConfig& config) {
+        auto plan = builder->buildSerializedNetwork(*net, config);
+        if (!plan) return nullptr;
+        return createRuntime(logger)->deserializeEngine(plan->data(), plan->size());
+    }
+    std::unique_ptr<BuilderConfig> profileConfig(int64_t lo, int64_t opt, int64_t hi) {
+        auto config = builder->createBuilderConfig();
+        auto profile = builder->createOptimizationProfile();
+        profile->setDimensions("x", OptProfileSelector::kMIN, Dims{lo, 4});
+        profile->setDimensions("x", OptProfileSelector::kOPT, Dims{opt, 4});
+        profile->setDimensions("x", OptProfileSelector::kMAX, Dims{hi, 4});
+        EXPECT_EQ(config->addOptimizationProfile(profile.get()), 0);
+        return config;
+    }
+    bool runAt(ExecutionContext& ctx, int64_t batch, Tensor* out, uint32_t seed, Tensor* in) {
+        *in = randomTensor(DataType::kFLOAT, {batch, 4}, -1, 1, seed);
+        *out = Tensor::allocate(DataType::kFLOAT, {batch, 3});
+        return ctx.setInputShape("x", Dims{batch, 4}) && ctx.setTensorAddress("x", in->data()) &&
+               ctx.setTensorAddress("y", out->data()) && ctx.execute();
+    }
+
+    Tensor mW, mB;
+};
+
+TEST_F(ExecutionContextTest, ProfileRunsInsideItsRangeAndRefusesOutside) {
+    makeDynamicMlp();
+    auto engine = buildEngine(*profileConfig(1, 4, 8));
+    ASSERT_TRUE(engine);
+    EXPECT_EQ(engine->getNbOptimizationProfiles(), 1);
+    EXPECT_EQ(engine->getTensorShape("x"), (Dims{-1, 4}));
+    EXPECT_EQ(engine->getProfileShape("x", 0, OptProfileSelector::kMAX), (Dims{8, 4}));
+    EXPECT_GT(engine->getDeviceMemorySizeForProfile(0), 0u);
+    auto ctx = engine->createExecutionContext();
+    for (int64_t batch : {1, 3, 8}) {
+        Tensor in, out;
+        ASSERT_TRUE(runAt(*ctx, batch, &out, static_cast<uint32_t>(batch), &in)) << "batch " << batch;
+        EXPECT_EQ(ctx->getTensorShape("y"), (Dims{batch, 3}));
+        EXPECT_EQ(compareWithReference(out, reference(in), 1e-5, 1e-6), "");
+    }
+    logger.errors.clear();
+    EXPECT_FALSE(ctx->setInputShape("x", Dims{9, 4}));
+    ASSERT_FALSE(logger.errors.empty());
+    EXPECT_NE(logger.errors.back().find("outside optimization profile"), std::string::npos) << logger.errors.back();
+    EXPECT_NE(logger.errors.back().find("'x'"), std::string::npos);
+}
+
+TEST_F(ExecutionContextTest, DynamicInputWithoutProfileIsABuildError) {
+    makeDynamicMlp();
+    auto config = builder->createBuilderConfig();
+    EXPECT_FALSE(builder->buildSerializedNetwork(*net, *config));
+    ASSERT_FALSE(logger.errors.empty());
+    EXPECT_NE(logger.errors.back().find("'x'"), std::string::npos);
+    EXPECT_NE(logger.errors.back().find("profile"), std::string::npos);
+}
+
+TEST_F(ExecutionContextTest, MissingShapeOrAddressIsAClearError) {
+    makeDynamicMlp();
+    auto engine = buildEngine(*profileConfig(1, 2, 4));
+    ASSERT_TRUE(engine);
+    auto ctx = engine->createExecutionContext();
+    Tensor in = randomTensor(DataType::kFLOAT, {2, 4}, -1, 1, 3), out = Tensor::allocate(DataType::kFLOAT, {2, 3});
+    ctx->setTensorAddress("x", in.data());
+    ctx->setTensorAddress("y", out.data());
+    EXPECT_FALSE(ctx->execute());
+    EXPECT_NE(logger.errors.back().find("setInputShape"), std::string::npos) << logger.errors.back();
+    ASSERT_TRUE(ctx->setInputShape("x", Dims{2, 4}));
+    ctx->setTensorAddress("y", nullptr);
+    EXPECT_FALSE(ctx->execute());
+    EXPECT_NE(logger.errors.back().find("'y'"), std::string::npos) << logger.errors.back();
+    EXPECT_FALSE(ctx->setInputShape("nope", Dims{2, 4}));
+    EXPECT_FALSE(ctx->setInputShape("x", Dims{2, 5}));
+}
+
+TEST_F(ExecutionContextTest, RunsInCallerMemory) {
+    makeDynamicMlp();
+    auto engine = buildEngine(*profileConfig(1, 2, 4));
+    ASSERT_TRUE(engine);
+    auto ctx = engine->createExecutionContextWithoutDeviceMemory();
+    std::vector<uint8_t> memory(engine->getDeviceMemorySizeForProfile(0) + 64);
+    void* aligned = memory.data() + (64 - reinterpret_cast<uintptr_t>(memory.data()) % 64) % 64;
+    ASSERT_TRUE(ctx->setDeviceMemory(aligned, engine->getDeviceMemorySizeForProfile(0)));
+    Tensor in, out;
+    ASSERT_TRUE(runAt(*ctx, 4, &out, 5, &in));
+    EXPECT_EQ(compareWithReference(out, reference(in), 1e-5, 1e-6), "");
+}
+
+TEST_F(ExecutionContextTest, ConcurrentContextsGiveBitIdenticalResults) {
+    makeDynamicMlp();
+    auto engine = buildEngine(*profileConfig(1, 4, 8));
+    ASSERT_TRUE(engine);
+    Tensor in = randomTensor(DataType::kFLOAT, {8, 4}, -1, 1, 9);
+    Tensor single = Tensor::allocate(DataType::kFLOAT, {8, 3});
+    auto ctx = engine->createExecutionContext();
+    ASSERT_TRUE(ctx->setInputShape("x", Dims{8, 4}) && ctx->setTensorAddress("x", in.data()) &&
+                ctx->setTensorAddress("y", single.data()) && ctx->execute());
+    std::vector<Tensor> outs(4);
+    std::vector<std::thread> threads;
+    std::vector<int> ok(4, 0);
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            auto c = engine->createExecutionContext();
+            outs[static_cast<size_t>(t)] = Tensor::allocate(DataType::kFLOAT, {8, 3});
+            bool good = c->setInputShape("x", Dims{8, 4}) && c->setTensorAddress("x", in.data()) &&
+                        c->setTensorAddress("y", outs[static_cast<size_t>(t)].data());
+            for (int i = 0; good && i < 20; ++i) good = c->execute();
+            ok[static_cast<size_t>(t)] = good;
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < 4; ++t) {
+        ASSERT_TRUE(ok[static_cast<size_t>(t)]);
+        EXPECT_EQ(std::memcmp(outs[static_cast<size_t>(t)].data(), single.data(), single.byteSize()), 0);
+    }
+}
+
+TEST_F(ExecutionContextTest, OutputsThatNoLayerWritesAreCopied) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 2});
+    float values[] = {1.5f, -2.f, 3.f, 0.25f};
+    ITensor* c = net->addConstant(Dims{2, 2}, DataType::kFLOAT, values);
+    ITensor* sum = net->addElementWise(*x, *c, ElementWiseOperation::kSUM)->getOutput(0);
+    c->setName("weights");
+    net->markOutput(*sum);
+    net->markOutput(*c);  // a constant output: no layer writes it, the context copies it
+    auto engine = buildEngine(*builder->createBuilderConfig());
+    ASSERT_TRUE(engine);
+    EXPECT_EQ(engine->getNbIOTensors(), 3);
+    auto ctx = engine->createExecutionContext();
+    Tensor in = randomTensor(DataType::kFLOAT, {2, 2}, -1, 1, 4), outSum = Tensor::allocate(DataType::kFLOAT, {2, 2});
+    Tensor outConst = Tensor::allocate(DataType::kFLOAT, {2, 2});
+    ASSERT_TRUE(ctx->setTensorAddress("x", in.data()));
+    ASSERT_TRUE(ctx->setTensorAddress(sum->getName(), outSum.data()));
+    ASSERT_TRUE(ctx->setTensorAddress("weights", outConst.data()));
+    ASSERT_TRUE(ctx->execute());
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_FLOAT_EQ(outSum.data<float>()[i], in.data<float>()[i] + values[i]);
+        EXPECT_EQ(outConst.data<float>()[i], values[i]);
+    }
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -1,0 +1,24 @@
+#include "cli_logger.h"
+
+#include <cstdio>
+
+namespace kiln::cli {
+
+void CliLogger::log(Severity severity, const char* message) noexcept {
+    if (static_cast<int>(severity) > static_cast<int>(minSeverity())) return;
+    const char* tag = "[I]";
+    FILE* stream = stdout;
+    switch (severity) {
+        case Severity::kINTERNAL_ERROR: tag = "[F]"; stream = stderr; break;
+        case Severity::kERROR: tag = "[E]"; stream = stderr; break;
+        case Severity::kWARNING: tag = "[W]"; stream = stderr; break;
+        case Severity::kINFO: tag = "[I]"; break;
+        case Severity::kVERBOSE: tag = "[V]"; break;
+    }
+    // Flush stdout first so the two streams interleave in the order the messages were logged.
+    std::fflush(stdout);
+    std::fprintf(stream, "%s %s\n", tag, message);
+    std::fflush(stream);
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,17 @@
+#pragma once
+// `kiln exec`'s build step: ONNX file -> network -> profile -> serialized engine (saved if asked).
+
+#include <memory>
+
+#include "common/logging.h"
+#include "common/status.h"
+#include "exec_options.h"
+#include "kiln/builder.h"
+
+namespace kiln::cli {
+
+/// Parses options.model.onnxFile, builds it for the configured target and writes --saveEngine.
+/// Parser errors are all logged before the Status is returned.
+Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, ILogger& logger);
+
+}  // namespace kiln::cli

@@ -1,0 +1,35 @@
+#include "exec_options.h"
+
+namespace kiln::cli {
+
+void ExecOptions::addOptions(CLI::App& app) {
+    model.addOptions(app);
+    build.addOptions(app);
+    inference.addOptions(app);
+    reporting.addOptions(app);
+    system.addOptions(app);
+}
+
+Status ExecOptions::parse(bool gpuAvailable) {
+    KILN_RETURN_IF_ERROR(model.parse());
+    KILN_RETURN_IF_ERROR(build.parse(gpuAvailable));
+    KILN_RETURN_IF_ERROR(inference.parse());
+    KILN_RETURN_IF_ERROR(reporting.parse());
+    KILN_RETURN_IF_ERROR(system.parse());
+    mNotes.clear();
+    if (!model.loadEngine.empty() && (build.anyShapeFlag() || build.maxBatch > 0 || build.anyPrecisionFlag()))
+        mNotes.push_back("build options (shapes, --maxBatch, precision) are ignored with --loadEngine: the engine is "
+                         "already built");
+    if (build.skipInference && (!inference.loadInputs.empty() || reporting.dumpOutput || !reporting.exportOutput.empty()))
+        return invalidArgument("--skipInference runs nothing, so --loadInputs, --dumpOutput and --exportOutput cannot be used");
+    return Status::ok();
+}
+
+std::vector<std::string> ExecOptions::notes() const {
+    std::vector<std::string> all = build.notes;
+    all.insert(all.end(), inference.notes.begin(), inference.notes.end());
+    all.insert(all.end(), mNotes.begin(), mNotes.end());
+    return all;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,16 @@
+#pragma once
+// `kiln exec`'s inference step: shapes, input data, warm-up, the timed loop, the performance
+// summary and the output dumps.
+
+#include "common/logging.h"
+#include "common/status.h"
+#include "exec_options.h"
+#include "kiln/runtime.h"
+
+namespace kiln::cli {
+
+/// Runs `engine` as the inference and reporting options say. Only CPU engines run for now: a CUDA
+/// engine is refused with a message saying so.
+Status runInference(Engine& engine, const ExecOptions& options, const Logger& log);
+
+}  // namespace kiln::cli

@@ -1,0 +1,142 @@
+#include "inspect_command.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include "cli_logger.h"
+#include "common/logging.h"
+#include "engine/plan_format.h"
+#include "engine/plan_serializer.h"
+#include "exit_codes.h"
+#include "file_io.h"
+#include "ir/graph.h"
+#include "kiln/builder.h"
+#include "kiln/parser.h"
+#include "kiln/runtime.h"
+#include "shape_spec.h"
+
+namespace kiln::cli {
+
+namespace {
+
+// An engine file starts with the plan magic; a file holding only part of it is a truncated engine,
+// which readPlanHeader reports as such.
+bool looksLikeEngine(const std::vector<uint8_t>& bytes) {
+    size_t n = std::min(bytes.size(), sizeof(kPlanMagic));
+    return n > 0 && std::memcmp(bytes.data(), kPlanMagic, n) == 0;
+}
+
+void printValue(const Value& value) {
+    std::cout << "  " << value.name << ": " << dataTypeName(value.dtype) << " " << symShapeToString(value.shape) << "\n";
+}
+
+int inspectOnnx(const std::string& path, ILogger& logger) {
+    Logger log(&logger);
+    std::unique_ptr<Builder> builder = createBuilder(logger);
+    std::unique_ptr<NetworkDefinition> network = builder->createNetwork();
+    std::unique_ptr<Parser> parser = createParser(*network, logger);
+    if (!parser->parseFromFile(path.c_str())) {
+        for (int32_t i = 0; i < parser->getNbErrors(); ++i) log.error(parser->getError(i)->describe());
+        log.error("cannot import '" + path + "': " + std::to_string(parser->getNbErrors()) + " error(s), listed above");
+        return kExitFailure;
+    }
+    const Graph& graph = network->graph();
+    std::cout << "ONNX model: " << path << "\n";
+    if (!graph.name.empty()) std::cout << "Graph: " << graph.name << "\n";
+    std::cout << "Inputs (" << graph.inputs().size() << "):\n";
+    for (const Value* input : graph.inputs()) printValue(*input);
+    std::cout << "Outputs (" << graph.outputs().size() << "):\n";
+    for (const Value* output : graph.outputs()) printValue(*output);
+    std::map<std::string, int> histogram;
+    for (int32_t i = 0; i < network->getNbLayers(); ++i) ++histogram[network->getLayer(i)->getType()];
+    std::vector<std::pair<std::string, int>> ops(histogram.begin(), histogram.end());
+    std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::cout << "Layers after import: " << network->getNbLayers() << "\n";
+    for (const auto& [op, count] : ops) std::cout << "  " << op << ": " << count << "\n";
+    return kExitSuccess;
+}
+
+int inspectEngine(const std::string& path, const std::vector<uint8_t>& bytes, ILogger& logger, bool layerInfo) {
+    Logger log(&logger);
+    auto header = readPlanHeader(bytes.data(), bytes.size());
+    if (!header) {
+        log.error("'" + path + "': " + header.status().message());
+        return kExitFailure;
+    }
+    std::cout << "Kiln engine: " << path << "\n"
+              << "  format version: " << header->formatVersion << "\n"
+              << "  Kiln version: " << header->kilnVersion << "\n"
+              << "  backend: " << header->backend << "\n"
+              << "  target: " << header->target << "\n"
+              << "  size: " << bytes.size() << " bytes\n";
+    std::unique_ptr<Runtime> runtime = createRuntime(logger);
+    std::unique_ptr<Engine> engine = runtime->deserializeEngine(bytes.data(), bytes.size());
+    if (!engine) {
+        log.error("cannot deserialize '" + path + "' (reason above)");
+        return kExitFailure;
+    }
+    std::cout << "I/O tensors (" << engine->getNbIOTensors() << "):\n";
+    for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
+        const char* name = engine->getIOTensorName(i);
+        bool input = engine->getTensorIOMode(name) == TensorIOMode::kINPUT;
+        std::cout << "  " << (input ? "input  " : "output ") << name << ": " << dataTypeName(engine->getTensorDataType(name))
+                  << " " << describeDims(engine->getTensorShape(name)) << "\n";
+    }
+    std::cout << "Optimization profiles: " << engine->getNbOptimizationProfiles() << "\n";
+    for (int32_t p = 0; p < engine->getNbOptimizationProfiles(); ++p) {
+        for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
+            const char* name = engine->getIOTensorName(i);
+            Dims lo = engine->getProfileShape(name, p, OptProfileSelector::kMIN);
+            if (lo.nbDims < 0) continue;
+            std::cout << "  profile " << p << " " << name << ": min " << describeDims(lo) << ", opt "
+                      << describeDims(engine->getProfileShape(name, p, OptProfileSelector::kOPT)) << ", max "
+                      << describeDims(engine->getProfileShape(name, p, OptProfileSelector::kMAX)) << "\n";
+        }
+        std::cout << "  profile " << p << " activation memory: " << engine->getDeviceMemorySizeForProfile(p) << " bytes\n";
+    }
+    std::cout << "Layers: " << engine->getNbLayers() << "\n"
+              << "Device memory (largest profile): " << engine->getDeviceMemorySize() << " bytes\n";
+    if (layerInfo) std::cout << engine->getLayerInformationJson() << "\n";
+    return kExitSuccess;
+}
+
+}  // namespace
+
+InspectCommand::InspectCommand(CLI::App& parent)
+    : mApp(parent.add_subcommand("inspect", "Show what an ONNX model or a Kiln engine file holds")) {
+    mApp->add_option("file", mPath, "ONNX model or engine file (told apart by the engine magic 'KILNPLAN')")
+        ->required()
+        ->type_name("FILE");
+    mApp->add_flag("--layerInfo", mLayerInfo, "For an engine: also print the layer list as JSON (default: off)");
+    mApp->add_flag("--verbose", mVerbose, "Log everything, e.g. the ONNX import per node (default: off)");
+    mApp->footer("Exit status: 0 on success; 1 when the file cannot be read, imported or deserialized; 2 for a "
+                 "malformed command line.");
+}
+
+bool InspectCommand::selected() const { return mApp->parsed(); }
+
+int InspectCommand::run() {
+    CliLogger logger;
+    logger.setVerbose(mVerbose);
+    // Only the magic is read first: an ONNX model may be gigabytes, and the parser reads it itself.
+    auto prefix = readFilePrefix(mPath, sizeof(kPlanMagic));
+    if (!prefix) {
+        Logger(&logger).error(prefix.status().message());
+        return kExitFailure;
+    }
+    if (looksLikeEngine(prefix.value())) {
+        auto bytes = readFile(mPath);
+        if (!bytes) {
+            Logger(&logger).error(bytes.status().message());
+            return kExitFailure;
+        }
+        return inspectEngine(mPath, bytes.value(), logger, mLayerInfo);
+    }
+    if (mLayerInfo) Logger(&logger).warning("--layerInfo applies to engine files only; '" + mPath + "' is not one");
+    return inspectOnnx(mPath, logger);
+}
+
+}  // namespace kiln::cli

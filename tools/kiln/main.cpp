@@ -1,0 +1,22 @@
+// `kiln`: the command-line tool. Each subcommand and each options unit lives in the kiln_cli
+// library, where it is tested; this file only dispatches.
+
+#include <CLI/CLI.hpp>
+
+#include "cli_app.h"
+#include "exec_command.h"
+#include "inspect_command.h"
+
+int main(int argc, char** argv) {
+    CLI::App app;
+    kiln::cli::configureApp(app);
+    kiln::cli::ExecCommand exec(app);
+    kiln::cli::InspectCommand inspect(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return kiln::cli::handleParseError(app, error);
+    }
+    if (exec.selected()) return exec.run();
+    return inspect.run();
+}

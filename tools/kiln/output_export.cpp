@@ -1,0 +1,84 @@
+#include "output_export.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "file_io.h"
+#include "input_data.h"
+#include "ir/dtype.h"
+#include "shape_spec.h"
+
+namespace kiln::cli {
+
+namespace {
+
+// Reduced-precision values print with the fewest digits that still read back as the same float, so
+// an fp32 output of 0.1 is written 0.1, not 0.10000000149011612.
+double shortestAsDouble(float value) {
+    char buffer[32];
+    auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+    double result = value;
+    std::from_chars(buffer, end, result);
+    return result;
+}
+
+template <typename T>
+nlohmann::json elementToJson(T value) {
+    if constexpr (std::is_integral_v<T>) {
+        return value;  // bool included: it becomes true / false
+    } else {
+        double v = static_cast<double>(value);
+        if (std::isnan(v)) return "NaN";
+        if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+        if constexpr (std::is_same_v<T, double>) return v;
+        return shortestAsDouble(static_cast<float>(value));
+    }
+}
+
+template <typename T>
+T loadElement(const void* data, int64_t index) {
+    T value;
+    std::memcpy(&value, static_cast<const uint8_t*>(data) + static_cast<size_t>(index) * sizeof(T), sizeof(T));
+    return value;
+}
+
+}  // namespace
+
+nlohmann::json tensorValuesToJson(DataType dtype, const void* data, int64_t count) {
+    nlohmann::json values = nlohmann::json::array();
+    dispatchDataType(dtype, [&](auto zero) {
+        using T = decltype(zero);
+        for (int64_t i = 0; i < count; ++i) values.push_back(elementToJson(loadElement<T>(data, i)));
+    });
+    return values;
+}
+
+nlohmann::json outputsToJson(const std::vector<TensorView>& outputs) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const TensorView& out : outputs) {
+        array.push_back({{"name", out.name},
+                         {"dimensions", dimsToString(out.dims)},
+                         {"dtype", dataTypeName(out.dtype)},
+                         {"values", tensorValuesToJson(out.dtype, out.data, elementCount(out.dims))}});
+    }
+    return array;
+}
+
+Status exportOutputs(const std::string& path, const std::vector<TensorView>& outputs) {
+    std::string text = outputsToJson(outputs).dump(2) + "\n";
+    return writeFile(path, text.data(), text.size()).withContext("--exportOutput");
+}
+
+std::string formatTensor(const TensorView& tensor, int64_t maxValues) {
+    int64_t count = elementCount(tensor.dims);
+    int64_t shown = std::min(count, maxValues);
+    nlohmann::json values = tensorValuesToJson(tensor.dtype, tensor.data, shown);
+    std::string text = tensor.name + " (" + dataTypeName(tensor.dtype) + ", " + describeDims(tensor.dims) + "):";
+    for (const nlohmann::json& v : values) text += " " + (v.is_string() ? v.get<std::string>() : v.dump());
+    if (shown < count) text += " ... (" + std::to_string(count - shown) + " more)";
+    return text;
+}
+
+}  // namespace kiln::cli
