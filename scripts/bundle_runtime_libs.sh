@@ -3,9 +3,10 @@
 # OpenBLAS, gfortran, ...), e.g. the GPU machine scripts/gpu_test.sh runs on:
 #   1. strips the build's shared libraries and executables (strip --strip-unneeded);
 #   2. copies the non-system shared libraries they load into BUILD/lib/bundled/;
-#   3. with CARRY_DIR, writes a slim runnable copy there: lib/ (with bundled/), tests/ (the test
-#      executables and CTest files), tools/kiln/kiln, and kiln_carry_origin.txt (the build's and the
-#      source's original paths, which gpu_test.sh rewrites in the CTest files).
+#   3. with CARRY_DIR, packs a slim runnable copy into CARRY_DIR/kiln_carry.tar.gz (gpu_test.sh unpacks
+#      it): lib/ (with bundled/), tests/ (the test executables and CTest files), tools/kiln/kiln, and
+#      kiln_carry_origin.txt (the build's and the source's original paths, which gpu_test.sh rewrites
+#      in the CTest files).
 # Left out of the bundle: the C/C++ runtime (libc, libm, libstdc++, libgcc_s, ...), which every Linux
 # has, the CUDA driver (libcuda, libnvidia-*), and cuBLAS/cuBLASLt (over 500 MiB, found on the GPU
 # machine by gpu_test.sh). libcudart (under 1 MiB) is bundled so the runtime is the one built against.
@@ -58,16 +59,21 @@ done
 echo "bundled into $BUNDLE: ${!SEEN[*]}"
 
 if [[ -n "$CARRY" ]]; then
-    mkdir -p "$CARRY"
-    CARRY_ABS=$(cd "$CARRY" && pwd)
-    rm -rf "$CARRY_ABS/lib" "$CARRY_ABS/tests" "$CARRY_ABS/tools"
-    cp -a "$BUILD_ABS/lib" "$CARRY_ABS/lib"
-    mkdir -p "$CARRY_ABS/tests" "$CARRY_ABS/tools/kiln"
+    # Built in a scratch folder and packed into one gzip archive (OpenBLAS alone is 35 MiB unpacked).
+    SLIM=$(mktemp -d)
+    trap 'rm -rf "$SLIM"' EXIT
+    cp -a "$BUILD_ABS/lib" "$SLIM/lib"
+    mkdir -p "$SLIM/tests" "$SLIM/tools/kiln"
     # CTest's files (CTestTestfile.cmake, <test>[1]_include.cmake, <test>[1]_tests.cmake) and the tests.
-    find "$BUILD_ABS/tests" -maxdepth 1 -type f \( -name '*.cmake' -o -perm -u+x \) -exec cp -a {} "$CARRY_ABS/tests/" \;
-    [[ -f "$BUILD_ABS/tools/kiln/kiln" ]] && cp -a "$BUILD_ABS/tools/kiln/kiln" "$CARRY_ABS/tools/kiln/"
-    printf 'build %s\nsource %s\n' "$BUILD_ABS" "$SOURCE_ABS" >"$CARRY_ABS/kiln_carry_origin.txt"
-    echo "slim copy in $CARRY_ABS: $(du -sh "$CARRY_ABS" | cut -f1) (the device tool carries 64 MiB at most)"
+    find "$BUILD_ABS/tests" -maxdepth 1 -type f \( -name '*.cmake' -o -perm -u+x \) -exec cp -a {} "$SLIM/tests/" \;
+    if [[ -f "$BUILD_ABS/tools/kiln/kiln" ]]; then cp -a "$BUILD_ABS/tools/kiln/kiln" "$SLIM/tools/kiln/"; fi
+    printf 'build %s\nsource %s\n' "$BUILD_ABS" "$SOURCE_ABS" >"$SLIM/kiln_carry_origin.txt"
+    mkdir -p "$CARRY"
+    rm -f "$CARRY/kiln_carry.tar.gz"
+    tar -czf "$CARRY/kiln_carry.tar.gz" -C "$SLIM" .
+    echo "carry folder $CARRY: $(du -sh "$CARRY" | cut -f1) packed, $(du -sh "$SLIM" | cut -f1) unpacked" \
+        "(the device tool carries 64 MiB at most, the working tree included)"
 else
-    echo "runtime parts of $BUILD: $(du -shc "$BUILD_ABS/lib" "$BUILD_ABS/tests"/*_test* 2>/dev/null | tail -1 | cut -f1)"
+    runtime=$(du -shc "$BUILD_ABS/lib" "$BUILD_ABS"/tests/*_test 2>/dev/null | tail -1 | cut -f1)
+    echo "runtime parts of $BUILD (lib/ and the test executables): $runtime"
 fi

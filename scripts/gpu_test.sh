@@ -3,20 +3,29 @@
 # machine has CUDA (driver, toolkit, cuBLAS) but may lack protobuf, OpenBLAS and the other build
 # dependencies, and can install nothing. Prepare the build where it was made with
 #   scripts/bundle_runtime_libs.sh build-gpu build-gpu-carry
-# and carry build-gpu-carry (or a whole build folder that fits) to the GPU machine.
+# and carry build-gpu-carry (one archive, unpacked here; or a whole build folder that fits).
 #
 # What it does: points LD_LIBRARY_PATH at the build's lib/, its bundled libraries and the machine's
 # cuBLASLt; rewrites the CTest files' paths when the build was made under another path; runs the GPU
 # tests (ctest -L gpu), then the unit tests (ctest -L unit); writes a summary, and the logs, to $OUT
-# when it is set (else to BUILD_DIR/gpu_test_logs). Exit status: 0 when both passed.
+# when it is set (else to BUILD_DIR/gpu_test_logs). Exit status: 0 when both passed and no GPU test
+# was skipped.
 #
 # Usage: scripts/gpu_test.sh [BUILD_DIR=build-gpu] [extra ctest arguments, e.g. -R Softmax]
+#        KILN_SKIP_UNIT_TESTS=1 runs the GPU tests alone.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 BUILD=${1:-build-gpu}
 shift $(($# > 0 ? 1 : 0))
+# A folder made by scripts/bundle_runtime_libs.sh BUILD CARRY_DIR holds the build packed in one archive.
+if [[ -f "$BUILD/kiln_carry.tar.gz" && ! -d "$BUILD/tests" ]]; then
+    if ! tar -xzf "$BUILD/kiln_carry.tar.gz" -C "$BUILD"; then
+        echo "error: cannot unpack $BUILD/kiln_carry.tar.gz" >&2
+        exit 2
+    fi
+fi
 if [[ ! -d "$BUILD/tests" || ! -d "$BUILD/lib" ]]; then
     echo "error: $BUILD has no tests/ and lib/: build and bundle it first (scripts/bundle_runtime_libs.sh)" >&2
     exit 2
@@ -31,7 +40,8 @@ note() { echo "$*" | tee -a "$SUMMARY"; }
 note "Kiln GPU test run, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 note "build: $BUILD_ABS"
 if command -v nvidia-smi >/dev/null; then
-    note "device: $(nvidia-smi --query-gpu=index,name,compute_cap,driver_version,memory.total --format=csv,noheader 2>&1 | paste -sd';')"
+    gpus=$(nvidia-smi --query-gpu=index,name,compute_cap,driver_version,memory.total --format=csv,noheader 2>&1)
+    note "device: $(echo "$gpus" | paste -sd';')"
 else
     note "device: nvidia-smi not found"
 fi
@@ -47,7 +57,7 @@ elif [[ -f "$BUILD_ABS/tests/CTestTestfile.cmake" ]]; then
     old_build=$(sed -n 's|^# Build directory: \(.*\)/tests$|\1|p' "$BUILD_ABS/tests/CTestTestfile.cmake")
     old_source=$(sed -n 's|^# Source directory: \(.*\)/tests$|\1|p' "$BUILD_ABS/tests/CTestTestfile.cmake")
 fi
-if [[ -n "$old_build" && "$old_build" != "$BUILD_ABS" ]]; then
+if [[ -n "$old_build" && -n "$old_source" && "$old_build" != "$BUILD_ABS" ]]; then
     note "ctest files: paths rewritten from $old_build (source $old_source) to $BUILD_ABS (source $ROOT)"
     # Through placeholders, since the old build path usually starts with the old source path.
     sed -i -e "s|$old_build|@KILN_BUILD@|g" -e "s|$old_source|@KILN_SOURCE@|g" \
@@ -57,7 +67,7 @@ fi
 # --- Shared libraries --------------------------------------------------------------------------------
 find_library_dir() {  # the folder of $1 where the dynamic loader would not find it on its own
     local lib=$1 dir
-    ldconfig -p 2>/dev/null | grep -q " $lib " && return 0
+    ldconfig -p 2>/dev/null | grep -qE "^\s*$lib " && return 0
     for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
         /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
         /usr/lib/python3*/site-packages/nvidia/*/lib; do
@@ -68,7 +78,12 @@ find_library_dir() {  # the folder of $1 where the dynamic loader would not find
 LIB_PATH="$BUILD_ABS/lib:$BUILD_ABS/lib/bundled"
 for lib in libcublasLt.so.13 libcudart.so.13; do
     if dir=$(find_library_dir "$lib"); then
-        [[ -n "$dir" ]] && LIB_PATH="$LIB_PATH:$dir" && note "$lib: from $dir"
+        if [[ -n "$dir" ]]; then
+            LIB_PATH="$LIB_PATH:$dir"
+            note "$lib: from $dir"
+        else
+            note "$lib: found by the dynamic loader (ldconfig)"
+        fi
     else
         note "$lib: NOT FOUND on this machine (the CUDA backend cannot load)"
     fi
@@ -88,11 +103,16 @@ run_label() {  # label, log file, extra ctest arguments...
     local rc=$?
     local total skipped failed
     total=$(grep -E 'tests passed|No tests were found' "$log" | tail -1)
+    if grep -q 'No tests were found' "$log"; then rc=1; fi  # nothing ran: not a pass
     skipped=$(grep -c '(Skipped)' "$log")
     failed=$(sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^\s+[0-9]+ - ' | sed 's/^\s*//')
     note ""
     note "ctest -L $label: ${total:-no ctest summary (see $(basename "$log"))}; skipped: $skipped; exit $rc"
     [[ -n "$failed" ]] && note "failed:" && note "$failed"
+    if [[ "$label" == gpu && "$skipped" -gt 0 ]]; then  # on a GPU machine a skip is a failure
+        note "FAILURE: $skipped GPU tests skipped: they did not run on a GPU (reason below)"
+        rc=1
+    fi
     return $rc
 }
 
@@ -104,8 +124,14 @@ if [[ -x "$BUILD_ABS/tests/cuda_backend_test" ]]; then
     note "$("$BUILD_ABS/tests/cuda_backend_test" --gtest_filter='CudaBackendTest.DescribesItsTarget' 2>&1 |
         grep -o -m1 'CUDA target: .*\|no CUDA device: .*')"
 fi
-run_label unit "$LOG_DIR/unit_ctest.log" -j "$(nproc)" "$@"
-unit_rc=$?
+unit_rc=0
+if [[ "${KILN_SKIP_UNIT_TESTS:-0}" == 1 ]]; then
+    note ""
+    note "ctest -L unit: not run (KILN_SKIP_UNIT_TESTS=1)"
+else
+    run_label unit "$LOG_DIR/unit_ctest.log" -j "$(nproc)" "$@"
+    unit_rc=$?
+fi
 
 note ""
 note "result: gpu exit $gpu_rc, unit exit $unit_rc (logs: gpu_ctest.log, unit_ctest.log in $LOG_DIR)"

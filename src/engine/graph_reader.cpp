@@ -25,7 +25,8 @@ std::optional<DataType> dataTypeFromCode(int32_t code) {
         case DataType::kUINT32:
         case DataType::kINT64:
         case DataType::kUINT64:
-        case DataType::kBOOL: return type;
+        case DataType::kBOOL:
+            return type;
     }
     return std::nullopt;
 }
@@ -33,11 +34,11 @@ std::optional<DataType> dataTypeFromCode(int32_t code) {
 namespace {
 
 // The fewest bytes each record takes in the file, to bound counts before allocating.
-constexpr size_t kMinGraphBytes = 4 + 4 + 4 + 4 + 4;      // name, values, inputs, outputs, nodes
-constexpr size_t kMinValueBytes = 4 + 4 + 1 + 4 + 1;      // name, dtype, typeKnown, dims, hasConstant
-constexpr size_t kMinDimBytes = 8 + 4;                    // extent, symbol
-constexpr size_t kMinNodeBytes = 4 + 3 * 4 + 4 * 4;       // id, 3 strings, 4 counts
-constexpr size_t kMinAttributeBytes = 4 + 1 + 4;          // name, kind, smallest value
+constexpr size_t kMinGraphBytes = 4 + 4 + 4 + 4 + 4;  // name, values, inputs, outputs, nodes
+constexpr size_t kMinValueBytes = 4 + 4 + 1 + 4 + 1;  // name, dtype, typeKnown, dims, hasConstant
+constexpr size_t kMinDimBytes = 8 + 4;                // extent, symbol
+constexpr size_t kMinNodeBytes = 4 + 3 * 4 + 4 * 4;   // id, 3 strings, 4 counts
+constexpr size_t kMinAttributeBytes = 4 + 1 + 4;      // name, kind, smallest value
 
 std::optional<AttributeKind> attributeKindFromCode(uint8_t code) {
     auto kind = static_cast<AttributeKind>(code);
@@ -50,7 +51,8 @@ std::optional<AttributeKind> attributeKindFromCode(uint8_t code) {
         case AttributeKind::kStrings:
         case AttributeKind::kTensor:
         case AttributeKind::kGraph:
-        case AttributeKind::kGraphs: return kind;
+        case AttributeKind::kGraphs:
+            return kind;
     }
     return std::nullopt;
 }
@@ -94,7 +96,8 @@ Status readTensorRef(ByteReader& r, const LoadedWeights& weights, Tensor& out) {
                            " claims " + std::to_string(bytes) + " bytes");
     if (offset % kWeightAlignment != 0 || offset > weights.size || bytes > weights.size - offset)
         return r.corrupted("tensor bytes [" + std::to_string(offset) + ", +" + std::to_string(bytes) +
-                           ") are not an aligned part of the " + std::to_string(weights.size) + "-byte weights section");
+                           ") are not an aligned part of the " + std::to_string(weights.size) +
+                           "-byte weights section");
     uint8_t* data = weights.data + offset;
     if (dtype == DataType::kBOOL) {
         // Any other byte would be an invalid bool for every kernel reading it.
@@ -321,7 +324,8 @@ Expected<std::unique_ptr<Graph>> readGraphRecord(ByteReader& r, const LoadedWeig
     KILN_RETURN_IF_ERROR(r.readCount(count, kMinNodeBytes, "nodes"));
     std::unordered_set<int32_t> nodeIds;
     std::unordered_set<const Value*> produced;
-    for (uint32_t i = 0; i < count; ++i) KILN_RETURN_IF_ERROR(readNode(r, weights, depth, *g, values, nodeIds, produced));
+    for (uint32_t i = 0; i < count; ++i)
+        KILN_RETURN_IF_ERROR(readNode(r, weights, depth, *g, values, nodeIds, produced));
     return g;
 }
 

@@ -106,9 +106,11 @@ Status indexValues(const Graph& graph, std::vector<const Value*>& order,
     };
     for (const Value* in : graph.inputs()) {
         if (!in || !owned.count(in))
-            return internalError("engine serialization: graph '" + graph.name + "' has an input that is not one of its values");
+            return internalError("engine serialization: graph '" + graph.name +
+                                 "' has an input that is not one of its values");
         if (index.count(in))
-            return internalError("engine serialization: graph '" + graph.name + "' lists input '" + in->name + "' twice");
+            return internalError("engine serialization: graph '" + graph.name + "' lists input '" + in->name +
+                                 "' twice");
         add(in);
     }
     for (const auto& v : graph.values())
@@ -146,14 +148,16 @@ Status writeGraphRecord(ByteWriter& w, const Graph& graph, WeightsLayout& weight
             w.writeString(d.symbol);
         }
         w.writeU8(v->isConstant() ? 1 : 0);
-        if (v->isConstant()) KILN_RETURN_IF_ERROR(writeTensorRef(w, *v->constant, weights, "constant '" + v->name + "'"));
+        if (v->isConstant())
+            KILN_RETURN_IF_ERROR(writeTensorRef(w, *v->constant, weights, "constant '" + v->name + "'"));
     }
     w.writeCount(graph.inputs().size());
     w.writeCount(graph.outputs().size());
     for (const Value* out : graph.outputs()) {
         uint32_t i = 0;
         if (!out || !ref(out, i))
-            return internalError("engine serialization: graph '" + graph.name + "' has an output that is not one of its values");
+            return internalError("engine serialization: graph '" + graph.name +
+                                 "' has an output that is not one of its values");
         w.writeU32(i);
     }
     w.writeCount(graph.nodes().size());
@@ -175,7 +179,8 @@ Status writeGraphRecord(ByteWriter& w, const Graph& graph, WeightsLayout& weight
         w.writeCount(node->attrs.all().size());
         for (const auto& [name, value] : node->attrs.all()) {
             w.writeString(name);
-            KILN_RETURN_IF_ERROR(writeAttribute(w, value, weights, node->describe() + " attribute '" + name + "'", depth));
+            KILN_RETURN_IF_ERROR(
+                writeAttribute(w, value, weights, node->describe() + " attribute '" + name + "'", depth));
         }
         w.writeCount(node->sourceNodes.size());
         for (const std::string& s : node->sourceNodes) w.writeString(s);

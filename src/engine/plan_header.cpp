@@ -30,7 +30,9 @@ std::string renderBytes(const uint8_t* p, size_t n) {
 
 // An ONNX ModelProto starts with field 1 (ir_version, a varint): tag byte 0x08, then a small
 // version number (1 to 127 fits one byte; real ones are below 20).
-bool looksLikeOnnx(const uint8_t* p, size_t n) { return n >= 2 && p[0] == 0x08 && p[1] >= 1 && p[1] < 0x80; }
+bool looksLikeOnnx(const uint8_t* p, size_t n) {
+    return n >= 2 && p[0] == 0x08 && p[1] >= 1 && p[1] < 0x80;
+}
 
 uint32_t loadU32(const uint8_t* p) {
     uint32_t v;
@@ -64,8 +66,8 @@ Expected<PlanHeader> readPlanHeader(const void* data, size_t size) {
     if (!p) size = 0;
     KILN_RETURN_IF_ERROR(checkMagic(p, size));
     auto truncated = [&](uint64_t needed) {
-        return invalidEngine("engine is truncated: the header needs " + std::to_string(needed) + " bytes, the file has " +
-                             std::to_string(size));
+        return invalidEngine("engine is truncated: the header needs " + std::to_string(needed) +
+                             " bytes, the file has " + std::to_string(size));
     };
     // The version comes first: another version may lay out everything after it differently.
     if (size < kPlanVersionOffset + sizeof(uint32_t)) return truncated(kPlanMinHeaderBytes);

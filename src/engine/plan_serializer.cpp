@@ -21,15 +21,22 @@ namespace kiln {
 
 namespace {
 
-uint64_t roundUp(uint64_t v, uint64_t alignment) { return (v + alignment - 1) / alignment * alignment; }
+uint64_t roundUp(uint64_t v, uint64_t alignment) {
+    return (v + alignment - 1) / alignment * alignment;
+}
 
 const char* sectionName(PlanSectionId id) {
     switch (id) {
-        case PlanSectionId::kGraph: return "graph";
-        case PlanSectionId::kWeights: return "weights";
-        case PlanSectionId::kProfiles: return "profiles";
-        case PlanSectionId::kLayers: return "layers";
-        case PlanSectionId::kMemory: return "memory";
+        case PlanSectionId::kGraph:
+            return "graph";
+        case PlanSectionId::kWeights:
+            return "weights";
+        case PlanSectionId::kProfiles:
+            return "profiles";
+        case PlanSectionId::kLayers:
+            return "layers";
+        case PlanSectionId::kMemory:
+            return "memory";
     }
     return "unknown";
 }
@@ -41,7 +48,8 @@ std::optional<PlanSectionId> sectionIdFromCode(uint32_t code) {
         case PlanSectionId::kWeights:
         case PlanSectionId::kProfiles:
         case PlanSectionId::kLayers:
-        case PlanSectionId::kMemory: return id;
+        case PlanSectionId::kMemory:
+            return id;
     }
     return std::nullopt;
 }
@@ -195,8 +203,8 @@ Expected<EnginePlan> deserializePlan(const void* data, size_t size) {
                              " bytes, file has " + std::to_string(size));
     size_t payloadOffset = static_cast<size_t>(header.fileBytes - header.payloadBytes);
     // readPlanHeader checked that the three strings end exactly where the header ends.
-    size_t headerBytes = kPlanStringsOffset + 3 * sizeof(uint32_t) + header.kilnVersion.size() +
-                         header.backend.size() + header.target.size();
+    size_t headerBytes = kPlanStringsOffset + 3 * sizeof(uint32_t) + header.kilnVersion.size() + header.backend.size() +
+                         header.target.size();
     for (size_t i = headerBytes; i < payloadOffset; ++i)
         if (file[i] != 0)
             return invalidEngine("engine is corrupted: padding byte " + std::to_string(i) + " after the header is " +
@@ -205,8 +213,8 @@ Expected<EnginePlan> deserializePlan(const void* data, size_t size) {
     size_t payloadBytes = static_cast<size_t>(header.payloadBytes);
     uint64_t computed = planChecksum(payload, payloadBytes);
     if (computed != header.checksum)
-        return invalidEngine("engine is corrupted: checksum mismatch (expected " + hex(header.checksum) + ", computed " +
-                             hex(computed) + ")");
+        return invalidEngine("engine is corrupted: checksum mismatch (expected " + hex(header.checksum) +
+                             ", computed " + hex(computed) + ")");
     if (header.kilnVersion != getVersion())
         return invalidEngine("engine was built by Kiln " + header.kilnVersion + ", this is Kiln " + getVersion() +
                              ": rebuild the engine");

@@ -6,9 +6,9 @@ namespace kiln {
 
 namespace {
 
-constexpr size_t kMinProfileBytes = 4;                  // inputs count
-constexpr size_t kMinProfileInputBytes = 4 + 3 * 4;     // name, three dims counts
-constexpr size_t kMinLayerBytes = 4 + 4 + 4;            // node id, tactic, precision
+constexpr size_t kMinProfileBytes = 4;               // inputs count
+constexpr size_t kMinProfileInputBytes = 4 + 3 * 4;  // name, three dims counts
+constexpr size_t kMinLayerBytes = 4 + 4 + 4;         // node id, tactic, precision
 
 Status expectEnd(ByteReader& r) {
     if (r.remaining() != 0) return r.corrupted(std::to_string(r.remaining()) + " unexpected bytes at the end");

@@ -25,38 +25,65 @@ enum OnnxElementType : int64_t {
 
 std::optional<DataType> dataTypeFromOnnx(int64_t onnxType) {
     switch (onnxType) {
-        case kOnnxFloat: return DataType::kFLOAT;
-        case kOnnxUint8: return DataType::kUINT8;
-        case kOnnxInt8: return DataType::kINT8;
-        case kOnnxUint16: return DataType::kUINT16;
-        case kOnnxInt16: return DataType::kINT16;
-        case kOnnxInt32: return DataType::kINT32;
-        case kOnnxInt64: return DataType::kINT64;
-        case kOnnxBool: return DataType::kBOOL;
-        case kOnnxFloat16: return DataType::kHALF;
-        case kOnnxDouble: return DataType::kDOUBLE;
-        case kOnnxUint32: return DataType::kUINT32;
-        case kOnnxUint64: return DataType::kUINT64;
-        case kOnnxBfloat16: return DataType::kBF16;
-        default: return std::nullopt;  // an int64 from a file, not an enum: other numbers are possible
+        case kOnnxFloat:
+            return DataType::kFLOAT;
+        case kOnnxUint8:
+            return DataType::kUINT8;
+        case kOnnxInt8:
+            return DataType::kINT8;
+        case kOnnxUint16:
+            return DataType::kUINT16;
+        case kOnnxInt16:
+            return DataType::kINT16;
+        case kOnnxInt32:
+            return DataType::kINT32;
+        case kOnnxInt64:
+            return DataType::kINT64;
+        case kOnnxBool:
+            return DataType::kBOOL;
+        case kOnnxFloat16:
+            return DataType::kHALF;
+        case kOnnxDouble:
+            return DataType::kDOUBLE;
+        case kOnnxUint32:
+            return DataType::kUINT32;
+        case kOnnxUint64:
+            return DataType::kUINT64;
+        case kOnnxBfloat16:
+            return DataType::kBF16;
+        default:
+            return std::nullopt;  // an int64 from a file, not an enum: other numbers are possible
     }
 }
 
 int64_t dataTypeToOnnx(DataType type) {
     switch (type) {
-        case DataType::kFLOAT: return kOnnxFloat;
-        case DataType::kHALF: return kOnnxFloat16;
-        case DataType::kBF16: return kOnnxBfloat16;
-        case DataType::kDOUBLE: return kOnnxDouble;
-        case DataType::kINT8: return kOnnxInt8;
-        case DataType::kUINT8: return kOnnxUint8;
-        case DataType::kINT16: return kOnnxInt16;
-        case DataType::kUINT16: return kOnnxUint16;
-        case DataType::kINT32: return kOnnxInt32;
-        case DataType::kUINT32: return kOnnxUint32;
-        case DataType::kINT64: return kOnnxInt64;
-        case DataType::kUINT64: return kOnnxUint64;
-        case DataType::kBOOL: return kOnnxBool;
+        case DataType::kFLOAT:
+            return kOnnxFloat;
+        case DataType::kHALF:
+            return kOnnxFloat16;
+        case DataType::kBF16:
+            return kOnnxBfloat16;
+        case DataType::kDOUBLE:
+            return kOnnxDouble;
+        case DataType::kINT8:
+            return kOnnxInt8;
+        case DataType::kUINT8:
+            return kOnnxUint8;
+        case DataType::kINT16:
+            return kOnnxInt16;
+        case DataType::kUINT16:
+            return kOnnxUint16;
+        case DataType::kINT32:
+            return kOnnxInt32;
+        case DataType::kUINT32:
+            return kOnnxUint32;
+        case DataType::kINT64:
+            return kOnnxInt64;
+        case DataType::kUINT64:
+            return kOnnxUint64;
+        case DataType::kBOOL:
+            return kOnnxBool;
     }
     return 0;  // unreachable: every enumerator is handled above
 }

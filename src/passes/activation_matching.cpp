@@ -34,6 +34,8 @@ std::optional<FusableActivation> fusableActivation(const Node& node) {
 std::optional<FusableActivation> absorbActivation(const Uses& uses, Value** result, std::vector<const Node*>& chain) {
     if (!uses.onlyFeeds(*result)) return std::nullopt;
     Node* next = uses.readers(*result)[0];
+    for (const Node* n : chain)
+        if (n == next) return std::nullopt;
     auto activation = fusableActivation(*next);
     if (!activation || next->input(0) != *result) return std::nullopt;
     chain.push_back(next);

@@ -27,7 +27,8 @@ Expected<bool> ConvFusion::run(Graph& graph, PassContext& ctx) {
         Value* result = conv->output(0);
         std::vector<const Node*> chain = {conv};
         Value* residual = nullptr;
-        if (Node* add = uses.soleReaderIs(result, "Add")) {
+        // A sibling Conv may already have absorbed the shared Add (ResNet's downsample block).
+        if (Node* add = uses.soleReaderIs(result, "Add"); add && !removed.count(add)) {
             Value* other = otherInput(*add, result);
             if (other && other != result && sameShape(other, result)) {
                 residual = other;

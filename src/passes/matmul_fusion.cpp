@@ -17,7 +17,7 @@ Expected<bool> MatMulFusion::run(Graph& graph, PassContext& ctx) {
         Value* result = matmul->output(0);
         std::vector<const Node*> chain = {matmul};
         Value* bias = nullptr;
-        if (Node* add = uses.soleReaderIs(result, "Add")) {
+        if (Node* add = uses.soleReaderIs(result, "Add"); add && !removed.count(add)) {
             Value* other = otherInput(*add, result);
             const Dim& n = result->shape.back();
             if (other && other->isConstant() && other->constant->rank() == 1 && n.isKnown() &&

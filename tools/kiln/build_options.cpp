@@ -14,12 +14,17 @@ Expected<size_t> parseMemorySize(const std::string& text) {
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed);
     std::string suffix(ptr, text.data() + text.size());
     double unit = 0;
-    if (suffix.empty() || suffix == "M" || suffix == "m") unit = 1024.0 * 1024.0;
-    else if (suffix == "B" || suffix == "b") unit = 1.0;
-    else if (suffix == "K" || suffix == "k") unit = 1024.0;
-    else if (suffix == "G" || suffix == "g") unit = 1024.0 * 1024.0 * 1024.0;
+    if (suffix.empty() || suffix == "M" || suffix == "m")
+        unit = 1024.0 * 1024.0;
+    else if (suffix == "B" || suffix == "b")
+        unit = 1.0;
+    else if (suffix == "K" || suffix == "k")
+        unit = 1024.0;
+    else if (suffix == "G" || suffix == "g")
+        unit = 1024.0 * 1024.0 * 1024.0;
     if (ec != std::errc() || ptr == text.data() || unit == 0 || !(value >= 0))
-        return invalidArgument("'" + text + "' is not a size: a non-negative number with an optional unit B, K, M or G "
+        return invalidArgument("'" + text +
+                               "' is not a size: a non-negative number with an optional unit B, K, M or G "
                                "(MiB when none), e.g. 1024, 512K, 1.5G");
     double bytes = std::floor(value * unit);
     if (bytes >= 9.2e18) return invalidArgument("'" + text + "' is too large");
@@ -32,7 +37,8 @@ Expected<size_t> parseWorkspaceLimit(const std::vector<std::string>& args) {
     std::optional<size_t> workspace;
     for (const NameValue& entry : entries.value()) {
         if (entry.name != "workspace")
-            return invalidArgument("--memPoolSize: pool '" + entry.name + "' is not supported (Kiln has one pool, 'workspace')");
+            return invalidArgument("--memPoolSize: pool '" + entry.name +
+                                   "' is not supported (Kiln has one pool, 'workspace')");
         auto bytes = parseMemorySize(entry.value);
         if (!bytes) return bytes.status().withContext("--memPoolSize: workspace");
         workspace = bytes.value();
@@ -43,35 +49,54 @@ Expected<size_t> parseWorkspaceLimit(const std::vector<std::string>& args) {
 
 void BuildOptions::addOptions(CLI::App& app) {
     const char* group = "Build";
-    const std::string shapeHelp = " (name:AxBxC[,name:...]; quote names holding ':' or ',', e.g. 'Input:0':1x3; default: none)";
+    const std::string shapeHelp =
+        " (name:AxBxC[,name:...]; quote names holding ':' or ',', e.g. 'Input:0':1x3; default: none)";
     app.add_option("--minShapes", mMinShapesArgs, "Smallest shapes of the dynamic inputs' profile" + shapeHelp)
-        ->type_name("SPEC")->allow_extra_args(false)->group(group);
+        ->type_name("SPEC")
+        ->allow_extra_args(false)
+        ->group(group);
     app.add_option("--optShapes", mOptShapesArgs,
                    "Shapes the kernels are tuned for; alone, it is also min and max" + shapeHelp)
-        ->type_name("SPEC")->allow_extra_args(false)->group(group);
+        ->type_name("SPEC")
+        ->allow_extra_args(false)
+        ->group(group);
     app.add_option("--maxShapes", mMaxShapesArgs, "Largest shapes of the dynamic inputs' profile" + shapeHelp)
-        ->type_name("SPEC")->allow_extra_args(false)->group(group);
-    app.add_flag("--fp16", fp16, "Allow FP16 layers where faster (default: off; the CPU backend ignores it)")->group(group);
-    app.add_flag("--bf16", bf16, "Allow BF16 layers where faster (default: off; the CPU backend ignores it)")->group(group);
+        ->type_name("SPEC")
+        ->allow_extra_args(false)
+        ->group(group);
+    app.add_flag("--fp16", fp16, "Allow FP16 layers where faster (default: off; the CPU backend ignores it)")
+        ->group(group);
+    app.add_flag("--bf16", bf16, "Allow BF16 layers where faster (default: off; the CPU backend ignores it)")
+        ->group(group);
     app.add_flag("--int8", int8, "Allow INT8 layers (default: off; the CPU backend ignores it)")->group(group);
     app.add_flag("--best", best, "Allow every precision: --fp16 --bf16 --int8 (default: off)")->group(group);
     app.add_flag("--noTF32", noTF32, "Forbid TF32 in FP32 matrix math (default: TF32 allowed)")->group(group);
-    app.add_flag("--stronglyTyped", stronglyTyped, "Keep the model's types; no lower precision (default: off)")->group(group);
+    app.add_flag("--stronglyTyped", stronglyTyped, "Keep the model's types; no lower precision (default: off)")
+        ->group(group);
     app.add_option("--memPoolSize", mMemPoolArgs,
                    "Memory pool limits, workspace:N[B|K|M|G] (MiB without a unit; default: the builder's, 4G)")
-        ->type_name("SPEC")->allow_extra_args(false)->group(group);
+        ->type_name("SPEC")
+        ->allow_extra_args(false)
+        ->group(group);
     app.add_option("--builderOptimizationLevel", optimizationLevel,
                    "0..5: higher searches more kernels and takes longer to build (default: 3)")
-        ->type_name("N")->group(group);
+        ->type_name("N")
+        ->group(group);
     app.add_option("--backend", mBackend, "Engine target: cpu or cuda (default: cuda when a GPU is usable, else cpu)")
-        ->type_name("NAME")->group(group);
+        ->type_name("NAME")
+        ->group(group);
     mMaxBatchOption = app.add_option("--maxBatch", maxBatch,
                                      "Legacy: a profile 1/N/N on dimension 0 of every dynamic input (default: none)")
-                          ->type_name("N")->group(group);
-    app.add_flag("--skipInference", skipInference, "Build (and save) the engine, run nothing (default: off)")->group(group);
-    mWorkspaceOption = app.add_option("--workspace", mLegacyWorkspaceMiB, "Deprecated: --memPoolSize=workspace:NM (default: none)")
-                           ->type_name("MiB")->group(group);
-    app.add_flag("--explicitBatch", mExplicitBatch, "Deprecated: every engine is explicit-batch (default: off)")->group(group);
+                          ->type_name("N")
+                          ->group(group);
+    app.add_flag("--skipInference", skipInference, "Build (and save) the engine, run nothing (default: off)")
+        ->group(group);
+    mWorkspaceOption =
+        app.add_option("--workspace", mLegacyWorkspaceMiB, "Deprecated: --memPoolSize=workspace:NM (default: none)")
+            ->type_name("MiB")
+            ->group(group);
+    app.add_flag("--explicitBatch", mExplicitBatch, "Deprecated: every engine is explicit-batch (default: off)")
+        ->group(group);
     app.add_flag("--buildOnly", mBuildOnly, "Deprecated: --skipInference (default: off)")->group(group);
 }
 
@@ -110,7 +135,8 @@ Status BuildOptions::parseShapes() {
         bool ordered = lo.nbDims == opt.nbDims && opt.nbDims == hi.nbDims;
         for (int32_t i = 0; ordered && i < lo.nbDims; ++i) ordered = lo.d[i] <= opt.d[i] && opt.d[i] <= hi.d[i];
         if (!ordered)
-            return invalidArgument("input '" + name + "': shapes must satisfy min <= opt <= max with equal ranks, got min " +
+            return invalidArgument("input '" + name +
+                                   "': shapes must satisfy min <= opt <= max with equal ranks, got min " +
                                    describeDims(lo) + ", opt " + describeDims(opt) + ", max " + describeDims(hi));
     }
     return Status::ok();
@@ -123,9 +149,10 @@ Status BuildOptions::parse(bool gpuAvailable) {
         if (anyShapeFlag())
             return invalidArgument("--maxBatch cannot be combined with --minShapes/--optShapes/--maxShapes");
         notes.push_back("--maxBatch is deprecated: it builds a profile 1/" + std::to_string(maxBatch) + "/" +
-                        std::to_string(maxBatch) + " on dimension 0; the modern form is --minShapes=input:1x... "
-                        "--optShapes=input:" + std::to_string(maxBatch) + "x... --maxShapes=input:" +
-                        std::to_string(maxBatch) + "x...");
+                        std::to_string(maxBatch) +
+                        " on dimension 0; the modern form is --minShapes=input:1x... "
+                        "--optShapes=input:" +
+                        std::to_string(maxBatch) + "x... --maxShapes=input:" + std::to_string(maxBatch) + "x...");
     }
     if (!mMemPoolArgs.empty()) {
         auto bytes = parseWorkspaceLimit(mMemPoolArgs);
@@ -136,18 +163,23 @@ Status BuildOptions::parse(bool gpuAvailable) {
         if (mLegacyWorkspaceMiB < 0) return invalidArgument("--workspace must be non-negative");
         if (!mMemPoolArgs.empty()) return invalidArgument("--workspace and --memPoolSize both set the workspace limit");
         workspaceBytes = static_cast<size_t>(mLegacyWorkspaceMiB) << 20;
-        notes.push_back("--workspace is deprecated: use --memPoolSize=workspace:" + std::to_string(mLegacyWorkspaceMiB) + "M");
+        notes.push_back(
+            "--workspace is deprecated: use --memPoolSize=workspace:" + std::to_string(mLegacyWorkspaceMiB) + "M");
     }
     if (optimizationLevel < 0 || optimizationLevel > 5)
         return invalidArgument("--builderOptimizationLevel must be 0..5, got " + std::to_string(optimizationLevel));
     if (mBackend.empty()) mBackend = gpuAvailable ? "cuda" : "cpu";
-    if (mBackend == "cpu") device = DeviceType::kCPU;
-    else if (mBackend == "cuda") device = DeviceType::kGPU;
-    else return invalidArgument("--backend must be cpu or cuda, got '" + mBackend + "'");
+    if (mBackend == "cpu")
+        device = DeviceType::kCPU;
+    else if (mBackend == "cuda")
+        device = DeviceType::kGPU;
+    else
+        return invalidArgument("--backend must be cpu or cuda, got '" + mBackend + "'");
     if (best) fp16 = bf16 = int8 = true;
     if (stronglyTyped && (fp16 || bf16 || int8))
-        return invalidArgument("--stronglyTyped takes the types from the model: it cannot be combined with --fp16, "
-                               "--bf16, --int8 or --best");
+        return invalidArgument(
+            "--stronglyTyped takes the types from the model: it cannot be combined with --fp16, "
+            "--bf16, --int8 or --best");
     if (mExplicitBatch) notes.push_back("--explicitBatch is deprecated: every engine is explicit-batch; drop the flag");
     if (mBuildOnly) {
         skipInference = true;

@@ -10,12 +10,14 @@
 namespace kiln::cli {
 
 void configureApp(CLI::App& app) {
+    app.name("kiln");
     app.description("Kiln: build optimized inference engines from ONNX models and run them");
     app.set_version_flag("--version", std::string("kiln ") + getVersion(), "Print the Kiln version and exit");
     app.require_subcommand(1);
     app.get_formatter()->column_width(44);
-    app.footer("Run 'kiln <command> --help' for a command's options.\n"
-               "Exit status: 0 on success; 1 when a command fails; 2 for a malformed command line.");
+    app.footer(
+        "Run 'kiln <command> --help' for a command's options.\n"
+        "Exit status: 0 on success; 1 when a command fails; 2 for a malformed command line.");
 }
 
 int handleParseError(const CLI::App& app, const CLI::ParseError& error) {

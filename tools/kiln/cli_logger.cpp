@@ -9,16 +9,34 @@ void CliLogger::log(Severity severity, const char* message) noexcept {
     const char* tag = "[I]";
     FILE* stream = stdout;
     switch (severity) {
-        case Severity::kINTERNAL_ERROR: tag = "[F]"; stream = stderr; break;
-        case Severity::kERROR: tag = "[E]"; stream = stderr; break;
-        case Severity::kWARNING: tag = "[W]"; stream = stderr; break;
-        case Severity::kINFO: tag = "[I]"; break;
-        case Severity::kVERBOSE: tag = "[V]"; break;
+        case Severity::kINTERNAL_ERROR:
+            tag = "[F]";
+            stream = stderr;
+            break;
+        case Severity::kERROR:
+            ++mErrorsLogged;
+            tag = "[E]";
+            stream = stderr;
+            break;
+        case Severity::kWARNING:
+            tag = "[W]";
+            stream = stderr;
+            break;
+        case Severity::kINFO:
+            tag = "[I]";
+            break;
+        case Severity::kVERBOSE:
+            tag = "[V]";
+            break;
     }
     // Flush stdout first so the two streams interleave in the order the messages were logged.
     std::fflush(stdout);
     std::fprintf(stream, "%s %s\n", tag, message);
     std::fflush(stream);
+}
+
+void CliLogger::reportFailure(const std::string& summary) noexcept {
+    log(mErrorsLogged > 0 ? Severity::kINFO : Severity::kERROR, summary.c_str());
 }
 
 }  // namespace kiln::cli

@@ -2,6 +2,8 @@
 // The CLI's logger: trtexec's "[E]/[W]/[I]/[V]" prefixes, problems on stderr and the report on
 // stdout, so that `kiln exec ... > report.txt` still shows errors on the terminal.
 
+#include <string>
+
 #include "kiln/logger.h"
 
 namespace kiln::cli {
@@ -13,6 +15,14 @@ public:
     CliLogger() : StderrLogger(Severity::kINFO) {}
     void log(Severity severity, const char* message) noexcept override;
     void setVerbose(bool verbose) noexcept { setMinSeverity(verbose ? Severity::kVERBOSE : Severity::kINFO); }
+
+    /// Reports why a command failed. The library logs its own reasons as errors; when one is on
+    /// the terminal already, the summary is an info line, so each failure shows exactly one [E]
+    /// line that a script (or a person) can take as the cause.
+    void reportFailure(const std::string& summary) noexcept;
+
+private:
+    int mErrorsLogged = 0;
 };
 
 }  // namespace kiln::cli

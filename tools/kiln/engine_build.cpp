@@ -18,7 +18,9 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 std::string precisionFlagList(const BuildOptions& build) {
     std::string list;
     auto add = [&](bool on, const char* flag) {
-        if (on) list += (list.empty() ? "" : " ") + std::string(flag);
+        if (!on) return;
+        if (!list.empty()) list += ' ';
+        list += flag;
     };
     add(build.fp16, "--fp16");
     add(build.bf16, "--bf16");
@@ -39,11 +41,11 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
 
     log.info("Parsing ONNX model '" + path + "'");
     auto parseStart = std::chrono::steady_clock::now();
-    if (!parser->parseFromFile(path.c_str())) {
-        for (int32_t i = 0; i < parser->getNbErrors(); ++i) log.error(parser->getError(i)->describe());
+    // The parser logs every error as it finds it (unsupported operators as one line listing them
+    // all), so they are on the terminal already and are not printed a second time from getError().
+    if (!parser->parseFromFile(path.c_str()))
         return invalidModel("cannot import '" + path + "': " + std::to_string(parser->getNbErrors()) +
                             " error(s), listed above");
-    }
     std::ostringstream parsed;
     parsed << "Parsed " << network->getNbLayers() << " layers, " << network->getNbInputs() << " input(s), "
            << network->getNbOutputs() << " output(s) in " << secondsSince(parseStart) << " s";

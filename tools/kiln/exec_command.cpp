@@ -4,10 +4,10 @@
 
 #include "cli_logger.h"
 #include "common/logging.h"
+#include "engine/plan_serializer.h"
 #include "engine_build.h"
 #include "exit_codes.h"
 #include "file_io.h"
-#include "engine/plan_serializer.h"
 #include "inference_runner.h"
 #include "kiln/builder.h"
 #include "kiln/runtime.h"
@@ -16,10 +16,11 @@ namespace kiln::cli {
 
 namespace {
 
-int printPlanVersion(const std::vector<uint8_t>& bytes, const Logger& log) {
+int printPlanVersion(const std::vector<uint8_t>& bytes, CliLogger& logger) {
+    Logger log(&logger);
     auto header = readPlanHeader(bytes.data(), bytes.size());
     if (!header) {
-        log.error(header.status().message());
+        logger.reportFailure(header.status().message());
         return kExitFailure;
     }
     log.info("Plan was built by Kiln " + header->kilnVersion + " (plan format version " +
@@ -30,14 +31,18 @@ int printPlanVersion(const std::vector<uint8_t>& bytes, const Logger& log) {
 }  // namespace
 
 ExecCommand::ExecCommand(CLI::App& parent)
-    : mApp(parent.add_subcommand("exec", "Build an engine from an ONNX model (or load one) and time inference, "
-                                         "as trtexec does")) {
+    : mApp(parent.add_subcommand("exec",
+                                 "Build an engine from an ONNX model (or load one) and time inference, "
+                                 "as trtexec does")) {
     mOptions.addOptions(*mApp);
-    mApp->footer("Exit status: 0 on success; 1 when the command fails (model, engine, build, input data or "
-                 "inference); 2 for a malformed command line (unknown flag, malformed or conflicting values).");
+    mApp->footer(
+        "Exit status: 0 on success; 1 when the command fails (model, engine, build, input data or "
+        "inference); 2 for a malformed command line (unknown flag, malformed or conflicting values).");
 }
 
-bool ExecCommand::selected() const { return mApp->parsed(); }
+bool ExecCommand::selected() const {
+    return mApp->parsed();
+}
 
 int ExecCommand::run() {
     CliLogger logger;
@@ -58,7 +63,7 @@ int ExecCommand::run() {
     if (!mOptions.model.onnxFile.empty()) {
         auto engine = buildEngine(mOptions, *builder, logger);
         if (!engine) {
-            log.error(engine.status().message());
+            logger.reportFailure(engine.status().message());
             return kExitFailure;
         }
         built = std::move(engine).value();
@@ -67,11 +72,11 @@ int ExecCommand::run() {
     } else {
         auto bytes = readFile(mOptions.model.loadEngine);
         if (!bytes) {
-            log.error(bytes.status().message());
+            logger.reportFailure(bytes.status().message());
             return kExitFailure;
         }
         loaded = std::move(bytes).value();
-        if (mOptions.model.getPlanVersionOnly) return printPlanVersion(loaded, log);
+        if (mOptions.model.getPlanVersionOnly) return printPlanVersion(loaded, logger);
         engineData = loaded.data();
         engineSize = loaded.size();
         log.info("Loaded engine '" + mOptions.model.loadEngine + "' (" + std::to_string(engineSize) + " bytes)");
@@ -84,12 +89,12 @@ int ExecCommand::run() {
     std::unique_ptr<Runtime> runtime = createRuntime(logger);
     std::unique_ptr<Engine> engine = runtime->deserializeEngine(engineData, engineSize);
     if (!engine) {
-        log.error("cannot deserialize the engine (reason above)");
+        logger.reportFailure("cannot deserialize the engine (reason above)");
         return kExitFailure;
     }
     Status ran = runInference(*engine, mOptions, log);
     if (!ran) {
-        log.error(ran.message());
+        logger.reportFailure(ran.message());
         return kExitFailure;
     }
     return kExitSuccess;

@@ -18,10 +18,13 @@ Status ExecOptions::parse(bool gpuAvailable) {
     KILN_RETURN_IF_ERROR(system.parse());
     mNotes.clear();
     if (!model.loadEngine.empty() && (build.anyShapeFlag() || build.maxBatch > 0 || build.anyPrecisionFlag()))
-        mNotes.push_back("build options (shapes, --maxBatch, precision) are ignored with --loadEngine: the engine is "
-                         "already built");
-    if (build.skipInference && (!inference.loadInputs.empty() || reporting.dumpOutput || !reporting.exportOutput.empty()))
-        return invalidArgument("--skipInference runs nothing, so --loadInputs, --dumpOutput and --exportOutput cannot be used");
+        mNotes.push_back(
+            "build options (shapes, --maxBatch, precision) are ignored with --loadEngine: the engine is "
+            "already built");
+    if (build.skipInference &&
+        (!inference.loadInputs.empty() || reporting.dumpOutput || !reporting.exportOutput.empty()))
+        return invalidArgument(
+            "--skipInference runs nothing, so --loadInputs, --dumpOutput and --exportOutput cannot be used");
     return Status::ok();
 }
 

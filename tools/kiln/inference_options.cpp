@@ -9,20 +9,29 @@ void InferenceOptions::addOptions(CLI::App& app) {
     app.add_option("--shapes", mShapesArgs,
                    "Run-time shapes of dynamic inputs, name:AxBxC[,name:...]; when building without "
                    "--minShapes/--optShapes/--maxShapes they are also the profile (default: the profile's opt shapes)")
-        ->type_name("SPEC")->allow_extra_args(false)->group(group);
+        ->type_name("SPEC")
+        ->allow_extra_args(false)
+        ->group(group);
     app.add_option("--loadInputs", mLoadInputsArgs,
                    "Input data, name:file[,name:file]: a .npy file (dtype and shape must match the input) or raw "
                    "little-endian bytes of the input's dtype (size must match exactly) (default: random data: "
                    "uniform [-1,1] for floats, [0,4) for integers, fixed seed)")
-        ->type_name("SPEC")->allow_extra_args(false)->group(group);
-    app.add_option("--iterations", iterations, "Run at least N timed inferences (default: 10)")->type_name("N")->group(group);
+        ->type_name("SPEC")
+        ->allow_extra_args(false)
+        ->group(group);
+    app.add_option("--iterations", iterations, "Run at least N timed inferences (default: 10)")
+        ->type_name("N")
+        ->group(group);
     app.add_option("--warmUp", warmUpMs, "Run untimed for this many milliseconds first (default: 200)")
-        ->type_name("MS")->group(group);
+        ->type_name("MS")
+        ->group(group);
     app.add_option("--duration", durationS,
                    "Keep running for at least this many seconds; 0 runs only --iterations (default: 3)")
-        ->type_name("S")->group(group);
+        ->type_name("S")
+        ->group(group);
     mBatchOption = app.add_option("--batch", batch, "Legacy: set dimension 0 of every dynamic input (default: none)")
-                       ->type_name("N")->group(group);
+                       ->type_name("N")
+                       ->group(group);
 }
 
 Status InferenceOptions::parse() {
@@ -35,7 +44,8 @@ Status InferenceOptions::parse() {
         auto entries = parseNameValueList("--loadInputs", mLoadInputsArgs, ColonRule::kFirst, "input:data.npy");
         if (!entries) return entries.status();
         for (const NameValue& entry : entries.value())
-            if (entry.value.empty()) return invalidArgument("--loadInputs: input '" + entry.name + "' has no file name");
+            if (entry.value.empty())
+                return invalidArgument("--loadInputs: input '" + entry.name + "' has no file name");
         loadInputs = std::move(entries).value();
     }
     if (iterations < 1) return invalidArgument("--iterations must be at least 1, got " + std::to_string(iterations));
@@ -43,8 +53,10 @@ Status InferenceOptions::parse() {
     if (!(durationS >= 0)) return invalidArgument("--duration must be a non-negative number of seconds");
     if (mBatchOption && mBatchOption->count()) {
         if (batch < 1) return invalidArgument("--batch must be at least 1, got " + std::to_string(batch));
-        if (!shapes.empty()) return invalidArgument("--batch cannot be combined with --shapes: give dimension 0 in --shapes");
-        notes.push_back("--batch is deprecated: use --shapes=input:" + std::to_string(batch) + "x... for each dynamic input");
+        if (!shapes.empty())
+            return invalidArgument("--batch cannot be combined with --shapes: give dimension 0 in --shapes");
+        notes.push_back("--batch is deprecated: use --shapes=input:" + std::to_string(batch) +
+                        "x... for each dynamic input");
     }
     return Status::ok();
 }

@@ -18,12 +18,12 @@ namespace kiln::cli {
 
 class InferenceOptions {
 public:
-    ShapeSpecs shapes;                 // --shapes: run-time shapes (and min = opt = max when building)
+    ShapeSpecs shapes;                  // --shapes: run-time shapes (and min = opt = max when building)
     std::vector<NameValue> loadInputs;  // --loadInputs: (input name, file), in the order given
-    int64_t iterations{10};            // at least this many timed runs
-    double warmUpMs{200};              // run untimed for this long first
-    double durationS{3};               // keep running at least this long (0: only --iterations)
-    int64_t batch{0};                  // 0: not given; N sets dimension 0 of dynamic inputs
+    int64_t iterations{10};             // at least this many timed runs
+    double warmUpMs{200};               // run untimed for this long first
+    double durationS{3};                // keep running at least this long (0: only --iterations)
+    int64_t batch{0};                   // 0: not given; N sets dimension 0 of dynamic inputs
 
     std::vector<std::string> notes;
 

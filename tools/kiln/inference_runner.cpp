@@ -1,5 +1,6 @@
 #include "inference_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -62,7 +63,8 @@ Expected<std::vector<IoTensor>> prepareInputs(Engine& engine, ExecutionContext& 
     for (const NameValue& load : options.inference.loadInputs) {
         bool found = false;
         for (const InputInfo& info : infos) found = found || info.name == load.name;
-        if (!found) return invalidArgument("--loadInputs names '" + load.name + "', which is not an input of the engine");
+        if (!found)
+            return invalidArgument("--loadInputs names '" + load.name + "', which is not an input of the engine");
     }
     auto shapes = chooseInferenceShapes(infos, options.inference);
     if (!shapes) return shapes.status();
@@ -71,7 +73,8 @@ Expected<std::vector<IoTensor>> prepareInputs(Engine& engine, ExecutionContext& 
     std::vector<IoTensor> inputs;
     for (const auto& [name, dims] : shapes.value()) {
         if (!context.setInputShape(name.c_str(), dims))
-            return invalidArgument("cannot run input '" + name + "' with shape " + describeDims(dims) + " (reason above)");
+            return invalidArgument("cannot run input '" + name + "' with shape " + describeDims(dims) +
+                                   " (reason above)");
         DataType dtype = engine.getTensorDataType(name.c_str());
         std::vector<uint8_t> data;
         std::string source = "random data";
@@ -120,7 +123,8 @@ void printSummary(const std::vector<double>& latenciesMs, double walltimeMs, con
             double sum = 0;
             for (size_t i = start; i < end; ++i) sum += latenciesMs[i];
             std::ostringstream line;
-            line << "Average on " << end - start << " runs - latency: " << sum / static_cast<double>(end - start) << " ms";
+            line << "Average on " << end - start << " runs - latency: " << sum / static_cast<double>(end - start)
+                 << " ms";
             log.verbose(line.str());
         }
     }
@@ -143,8 +147,8 @@ void printSummary(const std::vector<double>& latenciesMs, double walltimeMs, con
 Status runInference(Engine& engine, const ExecOptions& options, const Logger& log) {
     std::string backend = engine.getBackendName();
     if (backend != "cpu")
-        return unsupported("GPU inference is not available in this build of kiln exec yet (the engine targets '" + backend +
-                           "'): build with --backend=cpu, or add --skipInference to only build");
+        return unsupported("GPU inference is not available in this build of kiln exec yet (the engine targets '" +
+                           backend + "'): build with --backend=cpu, or add --skipInference to only build");
     std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
     if (!context) return internalError("cannot create an execution context (reason above)");
 

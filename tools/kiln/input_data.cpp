@@ -43,11 +43,12 @@ Expected<std::vector<uint8_t>> loadInputFile(const std::string& name, DataType d
             return invalidArgument(who + ": '" + path + "' holds " + dataTypeName(array->dtype) + " ('" + array->descr +
                                    "'), expected " + dataTypeName(dtype));
         bool sameShape = static_cast<int32_t>(array->shape.size()) == dims.nbDims;
-        for (int32_t i = 0; sameShape && i < dims.nbDims; ++i) sameShape = array->shape[static_cast<size_t>(i)] == dims.d[i];
+        for (int32_t i = 0; sameShape && i < dims.nbDims; ++i)
+            sameShape = array->shape[static_cast<size_t>(i)] == dims.d[i];
         if (!sameShape) {
             std::vector<int64_t> expected(dims.d, dims.d + dims.nbDims);
-            return invalidArgument(who + ": '" + path + "' has shape " + npyShapeToString(array->shape) + ", expected " +
-                                   npyShapeToString(expected));
+            return invalidArgument(who + ": '" + path + "' has shape " + npyShapeToString(array->shape) +
+                                   ", expected " + npyShapeToString(expected));
         }
         return std::move(array->data);
     }

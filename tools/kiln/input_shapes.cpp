@@ -21,8 +21,8 @@ Status checkNamesAreInputs(const char* flag, const ShapeSpecs& specs, const std:
         bool found = false;
         for (const InputInfo& input : inputs) found = found || input.name == name;
         if (!found)
-            return invalidArgument(std::string(flag) + " names '" + name + "', which is not an input of the model (inputs: " +
-                                   inputList(inputs) + ")");
+            return invalidArgument(std::string(flag) + " names '" + name +
+                                   "', which is not an input of the model (inputs: " + inputList(inputs) + ")");
     }
     return Status::ok();
 }

@@ -30,17 +30,18 @@ bool looksLikeEngine(const std::vector<uint8_t>& bytes) {
 }
 
 void printValue(const Value& value) {
-    std::cout << "  " << value.name << ": " << dataTypeName(value.dtype) << " " << symShapeToString(value.shape) << "\n";
+    std::cout << "  " << value.name << ": " << dataTypeName(value.dtype) << " " << symShapeToString(value.shape)
+              << "\n";
 }
 
-int inspectOnnx(const std::string& path, ILogger& logger) {
-    Logger log(&logger);
+int inspectOnnx(const std::string& path, CliLogger& logger) {
     std::unique_ptr<Builder> builder = createBuilder(logger);
     std::unique_ptr<NetworkDefinition> network = builder->createNetwork();
     std::unique_ptr<Parser> parser = createParser(*network, logger);
+    // The parser has logged each error already (see engine_build.cpp).
     if (!parser->parseFromFile(path.c_str())) {
-        for (int32_t i = 0; i < parser->getNbErrors(); ++i) log.error(parser->getError(i)->describe());
-        log.error("cannot import '" + path + "': " + std::to_string(parser->getNbErrors()) + " error(s), listed above");
+        logger.reportFailure("cannot import '" + path + "': " + std::to_string(parser->getNbErrors()) +
+                             " error(s), listed above");
         return kExitFailure;
     }
     const Graph& graph = network->graph();
@@ -59,11 +60,10 @@ int inspectOnnx(const std::string& path, ILogger& logger) {
     return kExitSuccess;
 }
 
-int inspectEngine(const std::string& path, const std::vector<uint8_t>& bytes, ILogger& logger, bool layerInfo) {
-    Logger log(&logger);
+int inspectEngine(const std::string& path, const std::vector<uint8_t>& bytes, CliLogger& logger, bool layerInfo) {
     auto header = readPlanHeader(bytes.data(), bytes.size());
     if (!header) {
-        log.error("'" + path + "': " + header.status().message());
+        logger.reportFailure("'" + path + "': " + header.status().message());
         return kExitFailure;
     }
     std::cout << "Kiln engine: " << path << "\n"
@@ -75,15 +75,16 @@ int inspectEngine(const std::string& path, const std::vector<uint8_t>& bytes, IL
     std::unique_ptr<Runtime> runtime = createRuntime(logger);
     std::unique_ptr<Engine> engine = runtime->deserializeEngine(bytes.data(), bytes.size());
     if (!engine) {
-        log.error("cannot deserialize '" + path + "' (reason above)");
+        logger.reportFailure("cannot deserialize '" + path + "' (reason above)");
         return kExitFailure;
     }
     std::cout << "I/O tensors (" << engine->getNbIOTensors() << "):\n";
     for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
         const char* name = engine->getIOTensorName(i);
         bool input = engine->getTensorIOMode(name) == TensorIOMode::kINPUT;
-        std::cout << "  " << (input ? "input  " : "output ") << name << ": " << dataTypeName(engine->getTensorDataType(name))
-                  << " " << describeDims(engine->getTensorShape(name)) << "\n";
+        std::cout << "  " << (input ? "input  " : "output ") << name << ": "
+                  << dataTypeName(engine->getTensorDataType(name)) << " " << describeDims(engine->getTensorShape(name))
+                  << "\n";
     }
     std::cout << "Optimization profiles: " << engine->getNbOptimizationProfiles() << "\n";
     for (int32_t p = 0; p < engine->getNbOptimizationProfiles(); ++p) {
@@ -95,7 +96,8 @@ int inspectEngine(const std::string& path, const std::vector<uint8_t>& bytes, IL
                       << describeDims(engine->getProfileShape(name, p, OptProfileSelector::kOPT)) << ", max "
                       << describeDims(engine->getProfileShape(name, p, OptProfileSelector::kMAX)) << "\n";
         }
-        std::cout << "  profile " << p << " activation memory: " << engine->getDeviceMemorySizeForProfile(p) << " bytes\n";
+        std::cout << "  profile " << p << " activation memory: " << engine->getDeviceMemorySizeForProfile(p)
+                  << " bytes\n";
     }
     std::cout << "Layers: " << engine->getNbLayers() << "\n"
               << "Device memory (largest profile): " << engine->getDeviceMemorySize() << " bytes\n";
@@ -112,25 +114,29 @@ InspectCommand::InspectCommand(CLI::App& parent)
         ->type_name("FILE");
     mApp->add_flag("--layerInfo", mLayerInfo, "For an engine: also print the layer list as JSON (default: off)");
     mApp->add_flag("--verbose", mVerbose, "Log everything, e.g. the ONNX import per node (default: off)");
-    mApp->footer("Exit status: 0 on success; 1 when the file cannot be read, imported or deserialized; 2 for a "
-                 "malformed command line.");
+    mApp->footer(
+        "Exit status: 0 on success; 1 when the file cannot be read, imported or deserialized; 2 for a "
+        "malformed command line.");
 }
 
-bool InspectCommand::selected() const { return mApp->parsed(); }
+bool InspectCommand::selected() const {
+    return mApp->parsed();
+}
 
 int InspectCommand::run() {
     CliLogger logger;
-    logger.setVerbose(mVerbose);
+    // The report is inspect's output; the library's progress messages would only interleave with it.
+    logger.setMinSeverity(mVerbose ? ILogger::Severity::kVERBOSE : ILogger::Severity::kWARNING);
     // Only the magic is read first: an ONNX model may be gigabytes, and the parser reads it itself.
     auto prefix = readFilePrefix(mPath, sizeof(kPlanMagic));
     if (!prefix) {
-        Logger(&logger).error(prefix.status().message());
+        logger.reportFailure(prefix.status().message());
         return kExitFailure;
     }
     if (looksLikeEngine(prefix.value())) {
         auto bytes = readFile(mPath);
         if (!bytes) {
-            Logger(&logger).error(bytes.status().message());
+            logger.reportFailure(bytes.status().message());
             return kExitFailure;
         }
         return inspectEngine(mPath, bytes.value(), logger, mLayerInfo);

@@ -6,7 +6,9 @@ namespace kiln::cli {
 
 void ModelOptions::addOptions(CLI::App& app) {
     const char* group = "Model";
-    app.add_option("--onnx", onnxFile, "ONNX model to build an engine from (default: none)")->type_name("FILE")->group(group);
+    app.add_option("--onnx", onnxFile, "ONNX model to build an engine from (default: none)")
+        ->type_name("FILE")
+        ->group(group);
     app.add_option("--loadEngine", loadEngine, "Load a serialized engine instead of building one (default: none)")
         ->type_name("FILE")
         ->group(group);
@@ -20,7 +22,8 @@ void ModelOptions::addOptions(CLI::App& app) {
 
 Status ModelOptions::parse() const {
     if (onnxFile.empty() && loadEngine.empty())
-        return invalidArgument("no model: give --onnx=model.onnx to build an engine or --loadEngine=model.plan to load one");
+        return invalidArgument(
+            "no model: give --onnx=model.onnx to build an engine or --loadEngine=model.plan to load one");
     if (!onnxFile.empty() && !loadEngine.empty())
         return invalidArgument("--onnx and --loadEngine are mutually exclusive: build from a model or load an engine");
     if (!saveEngine.empty() && onnxFile.empty())

@@ -12,9 +12,9 @@ class App;
 namespace kiln::cli {
 
 struct ModelOptions {
-    std::string onnxFile;    // --onnx: build from this model
-    std::string loadEngine;  // --loadEngine: deserialize this engine instead of building
-    std::string saveEngine;  // --saveEngine: write the built engine here
+    std::string onnxFile;            // --onnx: build from this model
+    std::string loadEngine;          // --loadEngine: deserialize this engine instead of building
+    std::string saveEngine;          // --saveEngine: write the built engine here
     bool getPlanVersionOnly{false};  // --getPlanVersionOnly: print the --loadEngine file's version, stop
 
     /// Registers the flags in the "Model" group of `app`; their descriptions are the group's help.

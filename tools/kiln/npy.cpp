@@ -66,8 +66,10 @@ public:
             }
             values.push_back(value);
             skipSpaces();
-            if (mPos < mText.size() && mText[mPos] == ',') ++mPos;
-            else if (mPos < mText.size() && mText[mPos] != ')') return std::nullopt;
+            if (mPos < mText.size() && mText[mPos] == ',')
+                ++mPos;
+            else if (mPos < mText.size() && mText[mPos] != ')')
+                return std::nullopt;
         }
     }
 
@@ -85,7 +87,8 @@ std::optional<DataType> dtypeFromDescr(const std::string& descr) {
     std::string kind = descr.substr(1);
     bool singleByte = kind == "i1" || kind == "u1" || kind == "b1";
     // Kiln runs on little-endian hosts only, so '=' (native) is little-endian too.
-    if (!(order == '<' || order == '=' || (order == '|' && singleByte) || (order == '>' && singleByte))) return std::nullopt;
+    if (!(order == '<' || order == '=' || (order == '|' && singleByte) || (order == '>' && singleByte)))
+        return std::nullopt;
     if (kind == "f2") return DataType::kHALF;
     if (kind == "f4") return DataType::kFLOAT;
     if (kind == "f8") return DataType::kDOUBLE;
@@ -110,7 +113,9 @@ std::string npyShapeToString(const std::vector<int64_t>& shape) {
 }
 
 Expected<NpyArray> parseNpy(const std::vector<uint8_t>& bytes, const std::string& what) {
-    auto bad = [&](const std::string& why) { return invalidArgument("'" + what + "' is not a valid .npy file: " + why); };
+    auto bad = [&](const std::string& why) {
+        return invalidArgument("'" + what + "' is not a valid .npy file: " + why);
+    };
     if (bytes.size() < kMagicSize + 4 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0)
         return bad("it does not start with the .npy magic \\x93NUMPY");
     uint8_t major = bytes[kMagicSize];
@@ -160,7 +165,8 @@ Expected<NpyArray> parseNpy(const std::vector<uint8_t>& bytes, const std::string
     size_t found = bytes.size() - headerStart - headerLength;
     if (found != expected)
         return invalidArgument("'" + what + "': shape " + npyShapeToString(array.shape) + " of " + *descr + " needs " +
-                               std::to_string(expected) + " bytes of data, but the file holds " + std::to_string(found));
+                               std::to_string(expected) + " bytes of data, but the file holds " +
+                               std::to_string(found));
     array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(headerStart + headerLength), bytes.end());
     return array;
 }

@@ -1,5 +1,6 @@
 #include "output_export.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -25,7 +26,7 @@ double shortestAsDouble(float value) {
 }
 
 template <typename T>
-nlohmann::json elementToJson(T value) {
+nlohmann::ordered_json elementToJson(T value) {
     if constexpr (std::is_integral_v<T>) {
         return value;  // bool included: it becomes true / false
     } else {
@@ -46,8 +47,8 @@ T loadElement(const void* data, int64_t index) {
 
 }  // namespace
 
-nlohmann::json tensorValuesToJson(DataType dtype, const void* data, int64_t count) {
-    nlohmann::json values = nlohmann::json::array();
+nlohmann::ordered_json tensorValuesToJson(DataType dtype, const void* data, int64_t count) {
+    nlohmann::ordered_json values = nlohmann::ordered_json::array();
     dispatchDataType(dtype, [&](auto zero) {
         using T = decltype(zero);
         for (int64_t i = 0; i < count; ++i) values.push_back(elementToJson(loadElement<T>(data, i)));
@@ -55,8 +56,8 @@ nlohmann::json tensorValuesToJson(DataType dtype, const void* data, int64_t coun
     return values;
 }
 
-nlohmann::json outputsToJson(const std::vector<TensorView>& outputs) {
-    nlohmann::json array = nlohmann::json::array();
+nlohmann::ordered_json outputsToJson(const std::vector<TensorView>& outputs) {
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
     for (const TensorView& out : outputs) {
         array.push_back({{"name", out.name},
                          {"dimensions", dimsToString(out.dims)},
@@ -67,16 +68,22 @@ nlohmann::json outputsToJson(const std::vector<TensorView>& outputs) {
 }
 
 Status exportOutputs(const std::string& path, const std::vector<TensorView>& outputs) {
-    std::string text = outputsToJson(outputs).dump(2) + "\n";
+    std::string text = "[";
+    for (const nlohmann::ordered_json& output : outputsToJson(outputs))
+        text += (text.size() > 1 ? ",\n" : "\n") + output.dump();
+    text += "\n]\n";
     return writeFile(path, text.data(), text.size()).withContext("--exportOutput");
 }
 
 std::string formatTensor(const TensorView& tensor, int64_t maxValues) {
     int64_t count = elementCount(tensor.dims);
     int64_t shown = std::min(count, maxValues);
-    nlohmann::json values = tensorValuesToJson(tensor.dtype, tensor.data, shown);
+    nlohmann::ordered_json values = tensorValuesToJson(tensor.dtype, tensor.data, shown);
     std::string text = tensor.name + " (" + dataTypeName(tensor.dtype) + ", " + describeDims(tensor.dims) + "):";
-    for (const nlohmann::json& v : values) text += " " + (v.is_string() ? v.get<std::string>() : v.dump());
+    for (const nlohmann::ordered_json& v : values) {
+        text += ' ';
+        text += v.is_string() ? v.get<std::string>() : v.dump();
+    }
     if (shown < count) text += " ... (" + std::to_string(count - shown) + " more)";
     return text;
 }

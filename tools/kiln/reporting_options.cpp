@@ -15,7 +15,8 @@ Expected<std::vector<double>> parsePercentiles(const std::string& text) {
         double value = -1;
         auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value, std::chars_format::fixed);
         if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || !(value >= 0 && value <= 100))
-            return invalidArgument("--percentile: '" + part + "' is not a number in [0, 100] (e.g. --percentile=90,95,99)");
+            return invalidArgument("--percentile: '" + part +
+                                   "' is not a number in [0, 100] (e.g. --percentile=90,95,99)");
         values.push_back(value);
     }
     return values;
@@ -23,18 +24,22 @@ Expected<std::vector<double>> parsePercentiles(const std::string& text) {
 
 void ReportingOptions::addOptions(CLI::App& app) {
     const char* group = "Reporting";
-    app.add_flag("--verbose", verbose, "Log everything: import, passes, per-batch latencies (default: off)")->group(group);
+    app.add_flag("--verbose", verbose, "Log everything: import, passes, per-batch latencies (default: off)")
+        ->group(group);
     app.add_flag("--dumpOutput", dumpOutput, "Print each output's name, shape and first values (default: off)")
         ->group(group);
     app.add_option("--exportOutput", exportOutput,
                    "Write the outputs as a JSON array of {name, dimensions, dtype, values} in the model's output "
                    "order; NaN and infinities are written as the strings \"NaN\", \"Infinity\", \"-Infinity\", "
                    "fp16/bf16 as float, bool as true/false (default: none)")
-        ->type_name("FILE")->group(group);
+        ->type_name("FILE")
+        ->group(group);
     app.add_option("--avgRuns", avgRuns, "Runs averaged per line of the verbose latency trace (default: 10)")
-        ->type_name("N")->group(group);
+        ->type_name("N")
+        ->group(group);
     app.add_option("--percentile", mPercentileArg, "Latency percentiles to report, each in [0,100] (default: 90,95,99)")
-        ->type_name("P[,P]")->group(group);
+        ->type_name("P[,P]")
+        ->group(group);
 }
 
 Status ReportingOptions::parse() {

@@ -17,8 +17,8 @@ class ReportingOptions {
 public:
     bool verbose{false};
     bool dumpOutput{false};
-    std::string exportOutput;              // JSON file for the outputs; empty: none
-    int64_t avgRuns{10};                   // runs averaged per line of the verbose latency trace
+    std::string exportOutput;  // JSON file for the outputs; empty: none
+    int64_t avgRuns{10};       // runs averaged per line of the verbose latency trace
     std::vector<double> percentiles{90, 95, 99};
 
     /// Registers the flags in the "Reporting" group of `app`.

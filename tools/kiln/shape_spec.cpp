@@ -16,8 +16,9 @@ Expected<Dims> parseDims(const std::string& text) {
         int64_t extent = -1;
         auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), extent);
         if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || extent < 0)
-            return invalidArgument("'" + text + "': extent '" + part +
-                                   "' is not a non-negative integer (dimensions are separated by 'x', e.g. 1x3x224x224)");
+            return invalidArgument(
+                "'" + text + "': extent '" + part +
+                "' is not a non-negative integer (dimensions are separated by 'x', e.g. 1x3x224x224)");
         if (dims.nbDims == kMaxDims)
             return invalidArgument("'" + text + "' has more than " + std::to_string(kMaxDims) + " dimensions");
         dims.d[dims.nbDims++] = extent;
@@ -39,6 +40,8 @@ Expected<ShapeSpecs> parseShapeSpecs(const std::string& flag, const std::vector<
     return specs;
 }
 
-std::string describeDims(const Dims& dims) { return dims.nbDims == 0 ? "scalar" : dimsToString(dims); }
+std::string describeDims(const Dims& dims) {
+    return dims.nbDims == 0 ? "scalar" : dimsToString(dims);
+}
 
 }  // namespace kiln::cli

@@ -30,9 +30,15 @@ AttributeType kindOf(const onnx::AttributeProto& a) {
 Status importAttribute(onnx::AttributeProto& a, const std::string& where, const std::string& modelDir,
                        const SubgraphImport& importSubgraph, AttributeMap& attrs) {
     switch (kindOf(a)) {
-        case onnx::AttributeProto::FLOAT: attrs.set(a.name(), a.f()); return Status::ok();
-        case onnx::AttributeProto::INT: attrs.set(a.name(), static_cast<int64_t>(a.i())); return Status::ok();
-        case onnx::AttributeProto::STRING: attrs.set(a.name(), a.s()); return Status::ok();
+        case onnx::AttributeProto::FLOAT:
+            attrs.set(a.name(), a.f());
+            return Status::ok();
+        case onnx::AttributeProto::INT:
+            attrs.set(a.name(), static_cast<int64_t>(a.i()));
+            return Status::ok();
+        case onnx::AttributeProto::STRING:
+            attrs.set(a.name(), a.s());
+            return Status::ok();
         case onnx::AttributeProto::FLOATS:
             attrs.set(a.name(), std::vector<float>(a.floats().begin(), a.floats().end()));
             return Status::ok();
@@ -47,7 +53,9 @@ Status importAttribute(onnx::AttributeProto& a, const std::string& where, const 
             attrs.set(a.name(), std::move(t));
             return Status::ok();
         }
-        case onnx::AttributeProto::GRAPH: attrs.set(a.name(), importSubgraph(*a.mutable_g(), a.name())); return Status::ok();
+        case onnx::AttributeProto::GRAPH:
+            attrs.set(a.name(), importSubgraph(*a.mutable_g(), a.name()));
+            return Status::ok();
         case onnx::AttributeProto::GRAPHS: {
             std::vector<std::shared_ptr<Graph>> graphs;
             for (onnx::GraphProto& g : *a.mutable_graphs()) graphs.push_back(importSubgraph(g, a.name()));
@@ -61,7 +69,8 @@ Status importAttribute(onnx::AttributeProto& a, const std::string& where, const 
         case onnx::AttributeProto::TYPE_PROTOS:
             return unsupported(where + " is of kind " + onnx::AttributeProto::AttributeType_Name(kindOf(a)) +
                                ", which Kiln does not support");
-        case onnx::AttributeProto::UNDEFINED: return invalidModel(where + " has no value");
+        case onnx::AttributeProto::UNDEFINED:
+            return invalidModel(where + " has no value");
     }
     return invalidModel(where + " has an unknown kind");
 }

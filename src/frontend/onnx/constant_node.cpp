@@ -26,8 +26,7 @@ Expected<Tensor> constantNodeValue(onnx::NodeProto& node, const std::string& mod
         std::copy(a.floats().begin(), a.floats().end(), t.data<float>());
         return t;
     }
-    if (name == "value_string" || name == "value_strings")
-        return unsupported("string constants are not supported");
+    if (name == "value_string" || name == "value_strings") return unsupported("string constants are not supported");
     if (name == "sparse_value") return unsupported("sparse constants are not supported");
     return invalidModel("a Constant has no attribute '" + name + "'");
 }

@@ -22,7 +22,9 @@ void ImportSession::addError(ParserError error, bool logNow) {
 
 namespace {
 
-std::string normalizedDomain(const std::string& domain) { return domain == "ai.onnx" ? std::string() : domain; }
+std::string normalizedDomain(const std::string& domain) {
+    return domain == "ai.onnx" ? std::string() : domain;
+}
 
 /// Every value name `graph` mentions, its nested subgraphs included, so that names made up for
 /// helper values can avoid them all.
@@ -46,7 +48,8 @@ Status declaredType(const onnx::ValueInfoProto& info, DataType& dtype, SymShape&
     known = false;
     if (!info.has_type() || info.type().value_case() == onnx::TypeProto::VALUE_NOT_SET) return Status::ok();
     if (info.type().value_case() != onnx::TypeProto::kTensorType)
-        return unsupported("'" + info.name() + "' is not a tensor (sequences, maps, optionals and sparse tensors are "
+        return unsupported("'" + info.name() +
+                           "' is not a tensor (sequences, maps, optionals and sparse tensors are "
                            "not supported)");
     const onnx::TypeProto::Tensor& tensor = info.type().tensor_type();
     if (!tensor.has_elem_type() || tensor.elem_type() == onnx::TensorProto::UNDEFINED || !tensor.has_shape())
@@ -59,7 +62,8 @@ Status declaredType(const onnx::ValueInfoProto& info, DataType& dtype, SymShape&
     for (const onnx::TensorShapeProto::Dimension& d : tensor.shape().dim()) {
         if (d.has_dim_value()) {
             if (d.dim_value() < 0)
-                return invalidModel("'" + info.name() + "' has the negative dimension " + std::to_string(d.dim_value()));
+                return invalidModel("'" + info.name() + "' has the negative dimension " +
+                                    std::to_string(d.dim_value()));
             shape.emplace_back(d.dim_value());
         } else if (d.has_dim_param() && !d.dim_param().empty()) {
             shape.push_back(Dim::named(d.dim_param()));
@@ -69,6 +73,20 @@ Status declaredType(const onnx::ValueInfoProto& info, DataType& dtype, SymShape&
     }
     dtype = *type;
     known = true;
+    return Status::ok();
+}
+
+/// ONNX omits ("") optional inputs only. Inputs before the schema's minimum count are required,
+/// except where an op's leading inputs are optional: in the default domain, Loop's M and cond and
+/// the input of Optional / OptionalHasElement. Inference relies on required inputs being there.
+Status checkRequiredInputs(const Node& node) {
+    if (node.domain.empty() &&
+        (node.opType == "Loop" || node.opType == "Optional" || node.opType == "OptionalHasElement"))
+        return Status::ok();
+    const OpSchema* schema = OpRegistry::global().find(node.domain, node.opType);
+    if (!schema) return Status::ok();  // shape inference reports it: it needs the schema too
+    for (size_t i = 0; i < schema->minInputs && i < node.inputs.size(); ++i)
+        if (!node.inputs[i]) return invalidModel("input " + std::to_string(i) + " is required but omitted");
     return Status::ok();
 }
 
@@ -134,8 +152,9 @@ void GraphImporter::importInputs(const onnx::GraphProto& proto) {
         bool known = false;
         Status status = declaredType(in, dtype, shape, known);
         if (!known && status && !mParent)
-            status = invalidModel("'" + in.name() +
-                                  "' declares no element type or no shape; Kiln needs the type and rank of every input");
+            status =
+                invalidModel("'" + in.name() +
+                             "' declares no element type or no shape; Kiln needs the type and rank of every input");
         if (!status) {
             // Nodes reading the input find an untyped placeholder, so they are not reported too.
             graphError("graph input " + status.message());
@@ -169,6 +188,11 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
         return;
     }
 
+    // Every ONNX operator has an output, and inference writes at least output 0.
+    if (outputNames.empty()) {
+        nodeError(where, "the node has no outputs");
+        return;
+    }
     const size_t errorsBefore = mSession.errors.size();
     NodeDraft draft;
     draft.opType = where.opType;
@@ -261,15 +285,17 @@ void GraphImporter::emitNode(const NodeRef& where, NodeDraft& draft) {
 
 void GraphImporter::inferImportedNode(Node& node, const NodeRef& where) {
     if (mInfos.size() < mGraph.valueCapacity()) mInfos.resize(mGraph.valueCapacity());
-    // An input of unknown type comes from a node that already failed (and said so) or, in a
-    // subgraph, from an untyped formal input that only the enclosing op can type.
-    for (const Value* in : node.inputs)
-        if (in && !mInfos[static_cast<size_t>(in->id)].known) return;
-    Status status;
-    try {
-        status = inferNode(node, mInfos, mSession.inference);
-    } catch (const std::exception& e) {
-        status = internalError(std::string("shape inference threw: ") + e.what());
+    Status status = checkRequiredInputs(node);
+    if (status) {
+        // An input of unknown type comes from a node that already failed (and said so) or, in a
+        // subgraph, from an untyped formal input that only the enclosing op can type.
+        for (const Value* in : node.inputs)
+            if (in && !mInfos[static_cast<size_t>(in->id)].known) return;
+        try {
+            status = inferNode(node, mInfos, mSession.inference);
+        } catch (const std::exception& e) {
+            status = internalError(std::string("shape inference threw: ") + e.what());
+        }
     }
     if (!status) {
         std::string message = status.message();
@@ -401,7 +427,9 @@ void GraphImporter::nodeError(const NodeRef& where, const std::string& message, 
     mSession.addError({where.index, where.name, where.opType, scoped(message)}, logNow);
 }
 
-void GraphImporter::graphError(const std::string& message) { mSession.addError({-1, "", "", scoped(message)}); }
+void GraphImporter::graphError(const std::string& message) {
+    mSession.addError({-1, "", "", scoped(message)});
+}
 
 void importModelGraph(onnx::GraphProto& proto, Graph& graph, ImportSession& session) {
     GraphImporter importer(session, graph, nullptr, "");

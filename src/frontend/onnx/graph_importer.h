@@ -98,12 +98,12 @@ private:
     Graph& mGraph;
     GraphImporter* mParent;
     std::string mScope;
-    std::string mCurrentNodeName;                          // sourceNodes of the helper nodes being added
-    std::unordered_map<std::string, Value*> mValues;       // the names defined so far in this graph
-    std::unordered_map<std::string, int64_t> mDefinedBy;   // node output name -> index of its node
-    std::unordered_set<std::string> mReserved;             // every name the GraphProto uses, nested ones too
-    std::unordered_set<std::string> mFresh;                // names made up for helper values
-    std::vector<ValueInfo> mInfos;                         // by value id
+    std::string mCurrentNodeName;                         // sourceNodes of the helper nodes being added
+    std::unordered_map<std::string, Value*> mValues;      // the names defined so far in this graph
+    std::unordered_map<std::string, int64_t> mDefinedBy;  // node output name -> index of its node
+    std::unordered_set<std::string> mReserved;            // every name the GraphProto uses, nested ones too
+    std::unordered_set<std::string> mFresh;               // names made up for helper values
+    std::vector<ValueInfo> mInfos;                        // by value id
 };
 
 }  // namespace kiln::onnx_import

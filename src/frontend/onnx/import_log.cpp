@@ -16,14 +16,22 @@ std::string describeValues(const std::vector<Value*>& values) {
     return oss.str();
 }
 
+namespace {
+std::string withoutTrailingComma(std::string text) {
+    if (!text.empty() && text.back() == ',') text.pop_back();
+    return text;
+}
+}  // namespace
+
 std::string importSummary(const Graph& graph, int64_t onnxNodes, int64_t opset) {
     size_t constants = 0;
     for (const auto& v : graph.values())
         if (v && v->isConstant()) ++constants;
     std::ostringstream oss;
     oss << "Imported ONNX graph '" << graph.name << "' (opset " << opset << "): " << onnxNodes << " ONNX nodes -> "
-        << graph.nodes().size() << " IR nodes, " << constants << " constants; inputs: "
-        << describeValues(graph.inputs()) << " outputs: " << describeValues(graph.outputs());
+        << graph.nodes().size() << " IR nodes, " << constants
+        << " constants; inputs: " << withoutTrailingComma(describeValues(graph.inputs()))
+        << "; outputs: " << withoutTrailingComma(describeValues(graph.outputs()));
     return oss.str();
 }
 

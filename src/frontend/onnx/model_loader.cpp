@@ -1,15 +1,14 @@
 #include "frontend/onnx/model_loader.h"
 
 #include <fcntl.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <filesystem>
-
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 namespace kiln::onnx_import {
 
@@ -71,8 +70,8 @@ Expected<int64_t> checkModel(const onnx::ModelProto& model) {
         // are then reported as unsupported one by one, which says more than a version error.
         for (const onnx::NodeProto& node : model.graph().node())
             if (node.domain().empty() || node.domain() == "ai.onnx")
-                return invalidModel("it imports no opset of the default ONNX domain, yet node '" + node.name() +
-                                    "' (" + node.op_type() + ") is in that domain");
+                return invalidModel("it imports no opset of the default ONNX domain, yet node '" + node.name() + "' (" +
+                                    node.op_type() + ") is in that domain");
         return kNewestOpset;
     }
     if (opset < kOldestOpset || opset > kNewestOpset)

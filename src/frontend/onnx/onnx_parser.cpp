@@ -24,14 +24,17 @@ using namespace onnx_import;
 /// "'model.onnx' is not a valid ONNX model: " + reason, the verb chosen by the kind of problem.
 std::string modelProblem(const std::string& subject, const Status& status) {
     switch (status.code()) {
-        case StatusCode::kIoError: return subject + " cannot be read: " + status.message();
-        case StatusCode::kUnsupported: return subject + " cannot be imported: " + status.message();
+        case StatusCode::kIoError:
+            return subject + " cannot be read: " + status.message();
+        case StatusCode::kUnsupported:
+            return subject + " cannot be imported: " + status.message();
         case StatusCode::kOk:
         case StatusCode::kInvalidArgument:
         case StatusCode::kInvalidModel:
         case StatusCode::kInvalidEngine:
         case StatusCode::kOutOfMemory:
-        case StatusCode::kInternal: break;
+        case StatusCode::kInternal:
+            break;
     }
     return subject + " is not a valid ONNX model: " + status.message();
 }
@@ -66,14 +69,20 @@ private:
     bool run(const std::string& subject, const std::string& modelDir, Load&& load) noexcept {
         mErrors.clear();
         try {
+            // Names of the model would clash with what the network holds; TensorRT's parser, too,
+            // fills an empty network.
+            if (!mNetwork.graph().values().empty() || !mNetwork.graph().nodes().empty())
+                return fail("cannot parse " + subject +
+                            " into a network that already holds tensors; use a new network");
             onnx::ModelProto model;
             Status loaded = load(model);
             if (!loaded) return fail(modelProblem(subject, loaded));
             Expected<int64_t> opset = checkModel(model);
             if (!opset) return fail(modelProblem(subject, opset.status()));
+            std::string producer = model.producer_name();
+            if (!model.producer_version().empty()) producer += " " + model.producer_version();
             Logger(&mLogger).info("ONNX model " + subject + ": IR version " + std::to_string(model.ir_version()) +
-                                  ", opset " + std::to_string(*opset) + ", producer '" + model.producer_name() +
-                                  "' " + model.producer_version());
+                                  ", opset " + std::to_string(*opset) + ", producer '" + producer + "'");
             ImportSession session(&mLogger, *opset, modelDir);
             importModelGraph(*model.mutable_graph(), mNetwork.graph(), session);
             mErrors = std::move(session.errors);

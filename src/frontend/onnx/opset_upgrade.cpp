@@ -98,6 +98,8 @@ Tensor tensorOfType(DataType type, Shape shape, const std::vector<double>& value
     return t;
 }
 
-Tensor scalarOfType(DataType type, double value) { return tensorOfType(type, {}, {value}); }
+Tensor scalarOfType(DataType type, double value) {
+    return tensorOfType(type, {}, {value});
+}
 
 }  // namespace kiln::onnx_import

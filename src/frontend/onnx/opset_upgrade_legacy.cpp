@@ -66,8 +66,9 @@ Status imageScalerToMulAdd(UpgradeContext& ctx) {
 // Scan-9 dropped Scan-8's batch axis and sequence_lens input; the batched form has no newer
 // equivalent without a loop over the batch.
 Status scan8Unsupported(UpgradeContext& ctx) {
-    return unsupported("Scan before opset 9 (with a batch axis and sequence_lens) is not supported; convert the "
-                       "model to opset 9 or newer");
+    return unsupported(
+        "Scan before opset 9 (with a batch axis and sequence_lens) is not supported; convert the "
+        "model to opset 9 or newer");
 }
 
 // DFT-20: `axis` moved from an attribute (default 1) to optional input 2, whose default is -2; the

@@ -16,8 +16,8 @@ Status reduceAxesToInput(UpgradeContext& ctx) {
 
 void addReduceUpgrades(std::vector<OpsetUpgrade>& table) {
     table.push_back({"ReduceSum", 13, {}, reduceAxesToInput});
-    for (const char* op : {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                           "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+    for (const char* op : {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+                           "ReduceLogSumExp", "ReduceSumSquare"})
         table.push_back({op, 18, {}, reduceAxesToInput});
 }
 

@@ -41,7 +41,9 @@ Status upsampleToResize(UpgradeContext& ctx) {
 
 // Resize-11: inputs (X, scales) became (X, roi, scales, sizes), and the coordinate mapping became
 // an attribute whose default (half_pixel) differs from Resize-10's behaviour.
-Status resize10ToResize(UpgradeContext& ctx) { return toAsymmetricResize(ctx, ctx.input(1)); }
+Status resize10ToResize(UpgradeContext& ctx) {
+    return toAsymmetricResize(ctx, ctx.input(1));
+}
 
 // Resize-13 made roi and scales optional; models written for opset 11, and exporters since, pass
 // an empty tensor where one is unused. roi is read only by tf_crop_and_resize. Unused inputs

@@ -78,11 +78,15 @@ Expected<Tensor> fromTypedField(const Field& values, const char* fieldName, Data
 Expected<Tensor> fromTypedFields(const onnx::TensorProto& proto, DataType type, const Shape& shape,
                                  const std::string& what) {
     switch (type) {
-        case DataType::kFLOAT: return fromTypedField(proto.float_data(), "float_data", type, shape, what);
-        case DataType::kDOUBLE: return fromTypedField(proto.double_data(), "double_data", type, shape, what);
-        case DataType::kINT64: return fromTypedField(proto.int64_data(), "int64_data", type, shape, what);
+        case DataType::kFLOAT:
+            return fromTypedField(proto.float_data(), "float_data", type, shape, what);
+        case DataType::kDOUBLE:
+            return fromTypedField(proto.double_data(), "double_data", type, shape, what);
+        case DataType::kINT64:
+            return fromTypedField(proto.int64_data(), "int64_data", type, shape, what);
         case DataType::kUINT32:
-        case DataType::kUINT64: return fromTypedField(proto.uint64_data(), "uint64_data", type, shape, what);
+        case DataType::kUINT64:
+            return fromTypedField(proto.uint64_data(), "uint64_data", type, shape, what);
         case DataType::kHALF:
         case DataType::kBF16:
         case DataType::kINT8:
@@ -90,7 +94,8 @@ Expected<Tensor> fromTypedFields(const onnx::TensorProto& proto, DataType type, 
         case DataType::kINT16:
         case DataType::kUINT16:
         case DataType::kINT32:
-        case DataType::kBOOL: return fromTypedField(proto.int32_data(), "int32_data", type, shape, what);
+        case DataType::kBOOL:
+            return fromTypedField(proto.int32_data(), "int32_data", type, shape, what);
     }
     return internalError(what + ": unhandled element type");
 }

@@ -14,7 +14,9 @@ namespace kiln::pointwise {
 /// A set of element types, one bit per DataType.
 using TypeSet = uint32_t;
 
-constexpr TypeSet typeBit(DataType type) { return TypeSet{1} << static_cast<uint32_t>(type); }
+constexpr TypeSet typeBit(DataType type) {
+    return TypeSet{1} << static_cast<uint32_t>(type);
+}
 
 constexpr TypeSet kFloatTypes =
     typeBit(DataType::kFLOAT) | typeBit(DataType::kHALF) | typeBit(DataType::kBF16) | typeBit(DataType::kDOUBLE);
@@ -27,7 +29,9 @@ constexpr TypeSet kNumericTypes = kFloatTypes | kIntegerTypes;
 constexpr TypeSet kBoolType = typeBit(DataType::kBOOL);
 constexpr TypeSet kAllTypes = kNumericTypes | kBoolType;
 
-constexpr bool typeIn(DataType type, TypeSet set) { return (set & typeBit(type)) != 0; }
+constexpr bool typeIn(DataType type, TypeSet set) {
+    return (set & typeBit(type)) != 0;
+}
 
 /// "float16, float, ..." for error messages.
 std::string typeSetToString(TypeSet set);

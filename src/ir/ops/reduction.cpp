@@ -1,6 +1,6 @@
 // ReduceSum, ReduceMean, ReduceMax, ... and ArgMax / ArgMin: type and shape inference.
 
-#include <set>
+#include <memory>
 
 #include "ir/dtype.h"
 #include "ir/op_registry.h"
@@ -30,29 +30,19 @@ bool reductionAcceptsType(const std::string& opType, DataType type) {
     return false;
 }
 
-Expected<std::optional<std::vector<int64_t>>> reductionAxes(const Tensor* axesValue, bool axesGiven, int64_t rank,
-                                                           bool noopWithEmptyAxes) {
-    std::vector<int64_t> axes;
-    if (axesGiven) {
-        if (!axesValue) return std::optional<std::vector<int64_t>>{};
-        if (axesValue->dtype() != DataType::kINT64) return invalidModel("axes (input 1) must be int64");
-        if (axesValue->rank() > 1) return invalidModel("axes (input 1) must be 1-D");
-        axes = axesValue->toInt64Vector();
+Status markReducedAxes(const int64_t* axes, int64_t count, int64_t rank, bool noopWithEmptyAxes, bool* reduced) {
+    if (count == 0) {
+        if (!noopWithEmptyAxes)
+            for (int64_t d = 0; d < rank; ++d) reduced[d] = true;
+        return Status::ok();
     }
-    if (axes.empty()) {
-        if (noopWithEmptyAxes) return std::optional<std::vector<int64_t>>{std::vector<int64_t>{}};
-        for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
-        return std::optional<std::vector<int64_t>>{axes};
+    for (int64_t i = 0; i < count; ++i) {
+        auto axis = normalizeAxis(axes[i], rank);
+        if (!axis) return invalidModel("axis " + std::to_string(axes[i]) + " is out of range for rank " + std::to_string(rank));
+        if (reduced[*axis]) return invalidModel("axes repeat axis " + std::to_string(*axis));
+        reduced[*axis] = true;
     }
-    std::set<int64_t> seen;
-    for (int64_t& axis : axes) {
-        auto normalized = normalizeAxis(axis, rank);
-        if (!normalized)
-            return invalidModel("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-        axis = *normalized;
-        if (!seen.insert(axis).second) return invalidModel("axes repeat axis " + std::to_string(axis));
-    }
-    return std::optional<std::vector<int64_t>>{axes};
+    return Status::ok();
 }
 
 namespace {
@@ -71,10 +61,8 @@ Status inferReduce(InferenceContext& ctx) {
     if (ctx.hasInput(1) && ctx.inputRank(1) > 1)
         return ctx.error("axes (input 1) must be 1-D, got " + symShapeToString(ctx.inputShape(1)));
     if (ctx.hasInput(1) && ctx.inputType(1) != DataType::kINT64) return ctx.error("axes (input 1) must be int64");
-    auto axes = reductionAxes(ctx.inputValue(1), ctx.hasInput(1), rank, noop);
-    if (!axes) return ctx.error(axes.status().message());
-
-    if (!axes->has_value()) {
+    const Tensor* axesValue = ctx.inputValue(1);
+    if (ctx.hasInput(1) && !axesValue) {
         // Unknown axes: with keepdims the rank stays; an extent 1 stays 1 whether reduced or not.
         if (!keepDims)
             return ctx.error("axes (input 1) must be a constant when keepdims=0: the output rank depends on it");
@@ -84,8 +72,10 @@ Status inferReduce(InferenceContext& ctx) {
         ctx.setOutput(0, type, std::move(out));
         return Status::ok();
     }
-    std::vector<bool> reduced(x.size(), false);
-    for (int64_t axis : **axes) reduced[static_cast<size_t>(axis)] = true;
+    std::vector<int64_t> axes = axesValue ? axesValue->toInt64Vector() : std::vector<int64_t>{};
+    std::unique_ptr<bool[]> reduced(new bool[x.size()]());
+    Status marked = markReducedAxes(axes.data(), static_cast<int64_t>(axes.size()), rank, noop, reduced.get());
+    if (!marked) return ctx.error(marked.message());
     SymShape out;
     for (size_t i = 0; i < x.size(); ++i) {
         if (!reduced[i]) out.push_back(x[i]);

@@ -3,12 +3,10 @@
 // which axes a node reduces.
 
 #include <cstdint>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "common/status.h"
-#include "ir/tensor.h"
+#include "kiln/types.h"
 
 namespace kiln {
 
@@ -16,11 +14,10 @@ namespace kiln {
 bool isMinMaxReduction(const std::string& opType);
 bool reductionAcceptsType(const std::string& opType, DataType type);
 
-/// The normalized, sorted-as-given axes a ReduceX node reduces over: every axis when none are
-/// given (or the list is empty), none when the list is empty and noop_with_empty_axes is set.
-/// `axesGiven` says whether input 1 exists; its value `axesValue` may be unknown (nullptr), in
-/// which case the result is nullopt. Errors carry no node context.
-Expected<std::optional<std::vector<int64_t>>> reductionAxes(const Tensor* axesValue, bool axesGiven, int64_t rank,
-                                                           bool noopWithEmptyAxes);
+/// Marks in `reduced` (`rank` entries, cleared by the caller) the axes a ReduceX node folds: the
+/// `count` given axes, normalized; every axis when none are given, unless noop_with_empty_axes
+/// is set, in which case none (the node is the identity). Errors (out of range, repeated) carry
+/// no node context. Allocates nothing, so kernels may call it at run time.
+Status markReducedAxes(const int64_t* axes, int64_t count, int64_t rank, bool noopWithEmptyAxes, bool* reduced);
 
 }  // namespace kiln

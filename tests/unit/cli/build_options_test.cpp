@@ -1,6 +1,7 @@
+#include "build_options.h"
+
 #include <gtest/gtest.h>
 
-#include "build_options.h"
 #include "cli_test_util.h"
 
 namespace kiln::cli {
@@ -37,9 +38,12 @@ TEST(BuildOptions, RepeatedShapeFlagsAccumulate) {
 }
 
 TEST(BuildOptions, ShapeFlagCombinationsFollowTrtexec) {
-    for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-             {"--minShapes=x:1"}, {"--maxShapes=x:1"}, {"--minShapes=x:1", "--maxShapes=x:2"},
-             {"--minShapes=x:1", "--optShapes=x:2"}, {"--optShapes=x:1", "--maxShapes=x:2"}}) {
+    for (std::vector<std::string> args :
+         std::vector<std::vector<std::string>>{{"--minShapes=x:1"},
+                                               {"--maxShapes=x:1"},
+                                               {"--minShapes=x:1", "--maxShapes=x:2"},
+                                               {"--minShapes=x:1", "--optShapes=x:2"},
+                                               {"--optShapes=x:1", "--maxShapes=x:2"}}) {
         BuildOptions options;
         Status status = parseBuild(options, args);
         EXPECT_FALSE(status.isOk()) << args[0];

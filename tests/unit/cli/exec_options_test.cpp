@@ -1,7 +1,8 @@
+#include "exec_options.h"
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
-#include "exec_options.h"
 
 namespace kiln::cli {
 namespace {
@@ -15,9 +16,9 @@ Status parseExec(ExecOptions& options, const std::vector<std::string>& args) {
 
 TEST(ExecOptions, TypicalBuildCommand) {
     ExecOptions options;
-    Status status = parseExec(options, {"--onnx=model.onnx", "--minShapes=input:1x3x224x224",
-                                        "--optShapes=input:8x3x224x224", "--maxShapes=input:32x3x224x224", "--fp16",
-                                        "--saveEngine=model.plan", "--verbose"});
+    Status status =
+        parseExec(options, {"--onnx=model.onnx", "--minShapes=input:1x3x224x224", "--optShapes=input:8x3x224x224",
+                            "--maxShapes=input:32x3x224x224", "--fp16", "--saveEngine=model.plan", "--verbose"});
     ASSERT_TRUE(status.isOk()) << status.message();
     EXPECT_EQ(options.model.onnxFile, "model.onnx");
     EXPECT_EQ(options.build.maxShapes.at("input"), Dims({32, 3, 224, 224}));

@@ -1,7 +1,8 @@
+#include "inference_options.h"
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
-#include "inference_options.h"
 
 namespace kiln::cli {
 namespace {
@@ -59,7 +60,8 @@ TEST(InferenceOptions, Shapes) {
 
 TEST(InferenceOptions, LoadInputs) {
     InferenceOptions options;
-    ASSERT_TRUE(parseInference(options, {"--loadInputs=x:/tmp/x.bin,'y:0':data/y.npy", "--loadInputs=z:z:1.bin"}).isOk());
+    ASSERT_TRUE(
+        parseInference(options, {"--loadInputs=x:/tmp/x.bin,'y:0':data/y.npy", "--loadInputs=z:z:1.bin"}).isOk());
     ASSERT_EQ(options.loadInputs.size(), 3u);
     EXPECT_EQ(options.loadInputs[0].name, "x");
     EXPECT_EQ(options.loadInputs[0].value, "/tmp/x.bin");

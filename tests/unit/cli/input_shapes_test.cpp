@@ -1,7 +1,8 @@
+#include "input_shapes.h"
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
-#include "input_shapes.h"
 
 namespace kiln::cli {
 namespace {
@@ -36,8 +37,8 @@ const std::vector<InputInfo> kInputs = {{"image", Dims({-1, 3, -1, -1}), noProfi
                                         {"scale", Dims({1}), noProfile()}};
 
 TEST(BuildProfile, FromMinOptMax) {
-    BuildOptions build = buildWith(
-        {"--minShapes=image:1x3x32x32", "--optShapes=image:4x3x64x64", "--maxShapes=image:8x3x128x128"});
+    BuildOptions build =
+        buildWith({"--minShapes=image:1x3x32x32", "--optShapes=image:4x3x64x64", "--maxShapes=image:8x3x128x128"});
     auto profile = makeBuildProfile(kInputs, build, {});
     ASSERT_TRUE(profile.isOk()) << profile.status().message();
     EXPECT_TRUE(profile->needed);
@@ -100,10 +101,10 @@ TEST(BuildProfile, ShapesThatDoNotFitTheModel) {
         std::vector<std::string> buildArgs;
         const char* expected;
     };
-    for (const Case& c : {Case{{"--optShapes=imag:1x3x2x2"}, "'imag', which is not an input"},
-                          Case{{"--optShapes=image:1x3x2"}, "does not fit"},
-                          Case{{"--optShapes=image:1x4x2x2"}, "does not fit"},
-                          Case{{"--optShapes=scale:2"}, "'scale'"}}) {
+    for (const Case& c :
+         {Case{{"--optShapes=imag:1x3x2x2"}, "'imag', which is not an input"},
+          Case{{"--optShapes=image:1x3x2"}, "does not fit"}, Case{{"--optShapes=image:1x4x2x2"}, "does not fit"},
+          Case{{"--optShapes=scale:2"}, "'scale'"}}) {
         auto profile = makeBuildProfile(kInputs, buildWith(c.buildArgs), {});
         ASSERT_FALSE(profile.isOk()) << c.expected;
         EXPECT_NE(profile.status().message().find(c.expected), std::string::npos) << profile.status().message();

@@ -1,9 +1,9 @@
+#include "latency_stats.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
-
-#include "latency_stats.h"
 
 namespace kiln::cli {
 namespace {

@@ -1,7 +1,8 @@
+#include "model_options.h"
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
-#include "model_options.h"
 
 namespace kiln::cli {
 namespace {

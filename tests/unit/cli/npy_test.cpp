@@ -1,15 +1,16 @@
+#include "npy.h"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <unistd.h>
 
 #include "common/half.h"
 #include "input_data.h"
-#include "npy.h"
 
 namespace kiln::cli {
 namespace {
@@ -18,8 +19,8 @@ namespace {
 // header length, a dict literal padded with spaces to a 64-byte boundary and ending in '\n', data.
 std::vector<uint8_t> makeNpy(const std::string& descr, const std::string& shape, const void* data, size_t bytes,
                              int major = 1, bool fortran = false) {
-    std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                       ", 'shape': " + shape + ", }";
+    std::string dict =
+        "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
     size_t prefix = major == 1 ? 10 : 12;
     size_t total = prefix + dict.size() + 1;
     dict.append((64 - total % 64) % 64, ' ');
@@ -52,8 +53,10 @@ template <typename T>
 std::vector<T> randomValues(size_t n, std::mt19937& rng) {
     std::vector<T> values(n);
     for (T& v : values) {
-        if constexpr (std::is_floating_point_v<T>) v = std::uniform_real_distribution<T>(-50, 50)(rng);
-        else v = static_cast<T>(std::uniform_int_distribution<int64_t>(-1000000, 1000000)(rng));
+        if constexpr (std::is_floating_point_v<T>)
+            v = std::uniform_real_distribution<T>(-50, 50)(rng);
+        else
+            v = static_cast<T>(std::uniform_int_distribution<int64_t>(-1000000, 1000000)(rng));
     }
     return values;
 }
@@ -117,11 +120,11 @@ TEST(Npy, WrongHeaders) {
     std::vector<uint8_t> truncated(good.begin(), good.begin() + 30);
     std::vector<uint8_t> badVersion = good;
     badVersion[6] = 9;
-    for (const Case& c : {Case{badMagic, "magic"}, Case{truncated, "truncated"}, Case{badVersion, "version 9"},
-                          Case{makeNpy(">f4", "(1,)", &value, 4), "'>f4'"},
-                          Case{makeNpy("<c8", "(1,)", &value, 4), "'<c8'"},
-                          Case{makeNpy("<f4", "(1,)", &value, 4, 1, true), "Fortran"},
-                          Case{makeNpy("<f4", "[1]", &value, 4), "shape"}}) {
+    for (const Case& c :
+         {Case{badMagic, "magic"}, Case{truncated, "truncated"}, Case{badVersion, "version 9"},
+          Case{makeNpy(">f4", "(1,)", &value, 4), "'>f4'"}, Case{makeNpy("<c8", "(1,)", &value, 4), "'<c8'"},
+          Case{makeNpy("<f4", "(1,)", &value, 4, 1, true), "Fortran"},
+          Case{makeNpy("<f4", "[1]", &value, 4), "shape"}}) {
         auto array = parseNpy(c.bytes, "bad.npy");
         ASSERT_FALSE(array.isOk()) << c.expected;
         EXPECT_NE(array.status().message().find(c.expected), std::string::npos) << array.status().message();

@@ -1,4 +1,7 @@
+#include "output_export.h"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -6,16 +9,14 @@
 #include <fstream>
 #include <limits>
 #include <random>
-#include <unistd.h>
 
 #include "common/half.h"
-#include "output_export.h"
 
 namespace kiln::cli {
 namespace {
 
 // Reads back a value written by the exporter, turning the non-finite spellings into numbers.
-double readBack(const nlohmann::json& v) {
+double readBack(const nlohmann::ordered_json& v) {
     if (v.is_string()) {
         std::string s = v.get<std::string>();
         if (s == "NaN") return std::numeric_limits<double>::quiet_NaN();
@@ -37,13 +38,16 @@ TEST(OutputJson, FloatsWithNanAndInfinitiesRoundTrip) {
     std::vector<TensorView> outputs = {{"logits", DataType::kFLOAT, Dims({5, 8}), values.data()}};
 
     std::string text = outputsToJson(outputs).dump();
-    nlohmann::json parsed = nlohmann::json::parse(text);  // throws on invalid JSON
+    nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(text);  // throws on invalid JSON
+    std::vector<std::string> keys;
+    for (const auto& item : parsed[0].items()) keys.push_back(item.key());
+    EXPECT_EQ(keys, (std::vector<std::string>{"name", "dimensions", "dtype", "values"}));
     ASSERT_TRUE(parsed.is_array());
     ASSERT_EQ(parsed.size(), 1u);
     EXPECT_EQ(parsed[0]["name"], "logits");
     EXPECT_EQ(parsed[0]["dimensions"], "5x8");
     EXPECT_EQ(parsed[0]["dtype"], "float");
-    const nlohmann::json& read = parsed[0]["values"];
+    const auto& read = parsed[0]["values"];
     ASSERT_EQ(read.size(), values.size());
     EXPECT_EQ(read[3], "NaN");
     EXPECT_EQ(read[17], "Infinity");
@@ -68,8 +72,8 @@ TEST(OutputJson, ReducedPrecisionBecomesFloat) {
     }
     halves[4] = floatToHalfBits(std::numeric_limits<float>::infinity());
     bf16s[5] = floatToBf16Bits(std::numeric_limits<float>::quiet_NaN());
-    nlohmann::json h = nlohmann::json::parse(tensorValuesToJson(DataType::kHALF, halves.data(), 9).dump());
-    nlohmann::json b = nlohmann::json::parse(tensorValuesToJson(DataType::kBF16, bf16s.data(), 9).dump());
+    auto h = nlohmann::ordered_json::parse(tensorValuesToJson(DataType::kHALF, halves.data(), 9).dump());
+    auto b = nlohmann::ordered_json::parse(tensorValuesToJson(DataType::kBF16, bf16s.data(), 9).dump());
     for (size_t i = 0; i < 9; ++i) {
         EXPECT_EQ(static_cast<float>(readBack(h[i])), halfBitsToFloat(halves[i])) << i;
         if (i == 5) {
@@ -86,12 +90,11 @@ TEST(OutputJson, IntegersStayExactAndBoolsAreBooleans) {
     std::vector<uint64_t> huge = {~uint64_t(0), 12345};
     std::vector<int8_t> small = {-128, 127};
     std::vector<uint8_t> flags = {1, 0, 1};
-    nlohmann::json all = nlohmann::json::parse(
-        outputsToJson({{"i64", DataType::kINT64, Dims({3}), big.data()},
-                       {"u64", DataType::kUINT64, Dims({2}), huge.data()},
-                       {"i8", DataType::kINT8, Dims({2}), small.data()},
-                       {"mask", DataType::kBOOL, Dims({3}), flags.data()}})
-            .dump());
+    auto all = nlohmann::ordered_json::parse(outputsToJson({{"i64", DataType::kINT64, Dims({3}), big.data()},
+                                                            {"u64", DataType::kUINT64, Dims({2}), huge.data()},
+                                                            {"i8", DataType::kINT8, Dims({2}), small.data()},
+                                                            {"mask", DataType::kBOOL, Dims({3}), flags.data()}})
+                                                 .dump());
     ASSERT_EQ(all.size(), 4u);
     EXPECT_EQ(all[0]["values"][0].get<int64_t>(), big[0]);
     EXPECT_EQ(all[0]["values"][1].get<int64_t>(), big[1]);
@@ -100,7 +103,7 @@ TEST(OutputJson, IntegersStayExactAndBoolsAreBooleans) {
     EXPECT_EQ(all[2]["values"][0].get<int>(), -128);
     EXPECT_EQ(all[2]["dtype"], "int8");
     EXPECT_TRUE(all[3]["values"][0].is_boolean());
-    EXPECT_EQ(all[3]["values"], nlohmann::json::parse("[true, false, true]"));
+    EXPECT_EQ(all[3]["values"], nlohmann::ordered_json::parse("[true, false, true]"));
     EXPECT_EQ(all[3]["dtype"], "bool");
     std::vector<std::string> order;
     for (const auto& entry : all) order.push_back(entry["name"]);
@@ -109,10 +112,10 @@ TEST(OutputJson, IntegersStayExactAndBoolsAreBooleans) {
 
 TEST(OutputJson, ScalarAndEmptyTensors) {
     double scalar = -0.125;
-    nlohmann::json all = outputsToJson({{"s", DataType::kDOUBLE, Dims(), &scalar},
-                                        {"e", DataType::kFLOAT, Dims({0, 4}), nullptr}});
+    nlohmann::ordered_json all =
+        outputsToJson({{"s", DataType::kDOUBLE, Dims(), &scalar}, {"e", DataType::kFLOAT, Dims({0, 4}), nullptr}});
     EXPECT_EQ(all[0]["dimensions"], "");
-    EXPECT_EQ(all[0]["values"], nlohmann::json::parse("[-0.125]"));
+    EXPECT_EQ(all[0]["values"], nlohmann::ordered_json::parse("[-0.125]"));
     EXPECT_EQ(all[1]["dimensions"], "0x4");
     EXPECT_TRUE(all[1]["values"].empty());
 }
@@ -120,12 +123,19 @@ TEST(OutputJson, ScalarAndEmptyTensors) {
 TEST(OutputJson, ExportWritesAParseableFile) {
     std::vector<float> values = {0.25f, std::numeric_limits<float>::quiet_NaN()};
     std::string path =
-        (std::filesystem::temp_directory_path() / ("kiln_export_test_" + std::to_string(::getpid()) + ".json")).string();
-    ASSERT_TRUE(exportOutputs(path, {{"y", DataType::kFLOAT, Dims({2}), values.data()}}).isOk());
+        (std::filesystem::temp_directory_path() / ("kiln_export_test_" + std::to_string(::getpid()) + ".json"))
+            .string();
+    std::vector<int64_t> ids = {-5, 9};
+    ASSERT_TRUE(exportOutputs(path, {{"y", DataType::kFLOAT, Dims({2}), values.data()},
+                                     {"ids", DataType::kINT64, Dims({1, 2}), ids.data()}})
+                    .isOk());
     std::ifstream in(path);
-    nlohmann::json parsed = nlohmann::json::parse(in);
+    nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(in);
     std::remove(path.c_str());
-    EXPECT_EQ(parsed[0]["values"], nlohmann::json::parse("[0.25, \"NaN\"]"));
+    ASSERT_EQ(parsed.size(), 2u);
+    EXPECT_EQ(parsed[0]["values"], nlohmann::ordered_json::parse("[0.25, \"NaN\"]"));
+    EXPECT_EQ(parsed[1]["name"], "ids");
+    EXPECT_EQ(parsed[1]["values"], nlohmann::ordered_json::parse("[-5, 9]"));
 
     Status bad = exportOutputs("/nonexistent-dir/out.json", {{"y", DataType::kFLOAT, Dims({2}), values.data()}});
     ASSERT_FALSE(bad.isOk());

@@ -1,7 +1,8 @@
+#include "reporting_options.h"
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
-#include "reporting_options.h"
 
 namespace kiln::cli {
 namespace {
@@ -58,7 +59,8 @@ TEST(ReportingOptions, HelpDocumentsTheJsonSpellingOfNonFiniteValues) {
     std::string description = app.get_option("--exportOutput")->get_description();
     for (const char* text : {"\"NaN\"", "\"Infinity\"", "\"-Infinity\""})
         EXPECT_NE(description.find(text), std::string::npos) << text;
-    for (const CLI::Option* option : app.get_options([](const CLI::Option* o) { return o->get_group() == "Reporting"; }))
+    for (const CLI::Option* option :
+         app.get_options([](const CLI::Option* o) { return o->get_group() == "Reporting"; }))
         EXPECT_NE(option->get_description().find("default"), std::string::npos) << option->get_name();
 }
 

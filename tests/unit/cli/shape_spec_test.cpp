@@ -1,14 +1,17 @@
+#include "shape_spec.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "name_value_list.h"
-#include "shape_spec.h"
 
 namespace kiln::cli {
 namespace {
 
-Dims dimsOf(std::initializer_list<int64_t> values) { return Dims(values); }
+Dims dimsOf(std::initializer_list<int64_t> values) {
+    return Dims(values);
+}
 
 TEST(ShapeSpec, ParsesSeveralInputsInOneArgument) {
     auto specs = parseShapeSpecs("--shapes", {"input:1x3x224x224,mask:1x77"});

@@ -1,7 +1,8 @@
+#include "system_options.h"
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
-#include "system_options.h"
 
 namespace kiln::cli {
 namespace {

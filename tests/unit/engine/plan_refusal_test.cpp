@@ -29,7 +29,9 @@ std::string loadError(const Bytes& bytes, size_t size) {
     EXPECT_EQ(plan.status().code(), StatusCode::kInvalidEngine) << plan.status().message();
     return plan.status().message();
 }
-std::string loadError(const Bytes& bytes) { return loadError(bytes, bytes.size()); }
+std::string loadError(const Bytes& bytes) {
+    return loadError(bytes, bytes.size());
+}
 
 #define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << "message: " << (text)
 
@@ -44,7 +46,9 @@ T load(const Bytes& bytes, size_t at) {
     return v;
 }
 
-size_t payloadOffset(const Bytes& bytes) { return static_cast<size_t>(load<uint64_t>(bytes, kPlanPayloadOffsetOffset)); }
+size_t payloadOffset(const Bytes& bytes) {
+    return static_cast<size_t>(load<uint64_t>(bytes, kPlanPayloadOffsetOffset));
+}
 
 // Makes a modified file look intact: what is left to catch the damage is the structural checks.
 void fixChecksum(Bytes& bytes) {
@@ -174,7 +178,8 @@ TEST(PlanRefusal, WrongKilnVersion) {
     std::string other = ours;
     other.back() = other.back() == '9' ? '8' : '9';
     std::memcpy(bytes.data() + kPlanStringsOffset + 4, other.data(), other.size());
-    EXPECT_CONTAINS(loadError(bytes), "engine was built by Kiln " + other + ", this is Kiln " + ours + ": rebuild the engine");
+    EXPECT_CONTAINS(loadError(bytes),
+                    "engine was built by Kiln " + other + ", this is Kiln " + ours + ": rebuild the engine");
     // The header is still readable, so tools can say which version built it.
     auto header = readPlanHeader(bytes.data(), bytes.size());
     ASSERT_TRUE(header.isOk()) << header.status().message();

@@ -4,8 +4,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <functional>
+#include <limits>
 
 #include "engine/plan_serializer.h"
 #include "kiln/builder.h"
@@ -56,8 +56,8 @@ EnginePlan makeRichPlan() {
     }
     Value* scalar = g.addConstant("scalar", randomTensor(DataType::kDOUBLE, {}, -1, 1, 99));
     Value* empty = g.addConstant("empty", Tensor::allocate(DataType::kFLOAT, {0, 4}));
-    Value* shared = g.addConstant("shared_view", constants[0]->constant->reshaped(
-                                                     {constants[0]->constant->elementCount()}));
+    Value* shared =
+        g.addConstant("shared_view", constants[0]->constant->reshaped({constants[0]->constant->elementCount()}));
 
     Node* removed = g.addNode("Identity", "to_remove", {x}, {"removed_out"});
     Node* conv = g.addNode("FusedConv", "conv", {x, constants[0], nullptr, constants[3]}, {"y", "", "z"});
@@ -82,7 +82,8 @@ EnginePlan makeRichPlan() {
     a.set("tensor", randomTensor(DataType::kHALF, {2, 3}, -2, 2, 50));
     a.set("shared_tensor", *constants[1]->constant);
     a.set("then_branch", makeSubgraph("then", "x", 60, 2));
-    a.set("branches", std::vector<std::shared_ptr<Graph>>{makeSubgraph("b0", "x", 70, 0), makeSubgraph("b1", "y", 80, 1)});
+    a.set("branches",
+          std::vector<std::shared_ptr<Graph>>{makeSubgraph("b0", "x", 70, 0), makeSubgraph("b1", "y", 80, 1)});
 
     std::vector<Value*> rest = {mask, early, scalar, empty, shared};
     rest.insert(rest.end(), constants.begin() + 1, constants.end());

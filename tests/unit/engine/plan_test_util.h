@@ -13,11 +13,15 @@
 
 namespace kiln::test {
 
-inline std::string describeValueRef(const Value* v) { return v ? "'" + v->name + "'" : "<none>"; }
+inline std::string describeValueRef(const Value* v) {
+    return v ? "'" + v->name + "'" : "<none>";
+}
 
 inline std::string diffTensors(const Tensor& a, const Tensor& b) {
-    if (a.dtype() != b.dtype()) return std::string("dtype ") + dataTypeName(a.dtype()) + " vs " + dataTypeName(b.dtype());
-    if (a.shape() != b.shape()) return "shape " + shapeToString(a.shape(), true) + " vs " + shapeToString(b.shape(), true);
+    if (a.dtype() != b.dtype())
+        return std::string("dtype ") + dataTypeName(a.dtype()) + " vs " + dataTypeName(b.dtype());
+    if (a.shape() != b.shape())
+        return "shape " + shapeToString(a.shape(), true) + " vs " + shapeToString(b.shape(), true);
     if (a.byteSize() && std::memcmp(a.data(), b.data(), a.byteSize()) != 0) return "bytes differ";
     return "";
 }
@@ -34,7 +38,9 @@ inline std::string diffAttributes(const AttributeValue& a, const AttributeValue&
                 return std::memcmp(&x, &y, sizeof(float)) == 0 ? "" : "float bits differ";
             } else if constexpr (std::is_same_v<T, std::vector<float>>) {
                 if (x.size() != y.size()) return "float count differs";
-                return x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0 ? "" : "float bits differ";
+                return x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0
+                           ? ""
+                           : "float bits differ";
             } else if constexpr (std::is_same_v<T, Tensor>) {
                 return diffTensors(x, y);
             } else if constexpr (std::is_same_v<T, std::shared_ptr<Graph>>) {
@@ -67,7 +73,8 @@ inline std::string diffValues(const Value& a, const Value& b) {
         if (!d.empty()) return "constant: " + d;
     }
     auto producer = [](const Value& v) {
-        return v.producer ? std::to_string(v.producer->id) + "/" + std::to_string(v.producerOutput) : std::string("none");
+        return v.producer ? std::to_string(v.producer->id) + "/" + std::to_string(v.producerOutput)
+                          : std::string("none");
     };
     if (producer(a) != producer(b)) return "producer " + producer(a) + " vs " + producer(b);
     return "";
@@ -103,7 +110,8 @@ inline std::string diffGraphs(const Graph& a, const Graph& b) {
         if (n.id != m.id || n.name != m.name || n.opType != m.opType || n.domain != m.domain)
             return where + "identity differs from " + m.describe() + " domain '" + m.domain + "'";
         if (names(n.inputs) != names(m.inputs)) return where + "inputs " + names(n.inputs) + " vs " + names(m.inputs);
-        if (names(n.outputs) != names(m.outputs)) return where + "outputs " + names(n.outputs) + " vs " + names(m.outputs);
+        if (names(n.outputs) != names(m.outputs))
+            return where + "outputs " + names(n.outputs) + " vs " + names(m.outputs);
         if (n.sourceNodes != m.sourceNodes) return where + "source nodes differ";
         if (n.attrs.all().size() != m.attrs.all().size()) return where + "attribute count differs";
         for (const auto& [name, value] : n.attrs.all()) {
@@ -136,7 +144,9 @@ inline std::string diffPlans(const EnginePlan& a, const EnginePlan& b) {
 }
 
 /// The low end of random data for `type`: negative only where the type has negatives.
-inline double randomLow(DataType type) { return isSignedType(type) || isFloatingType(type) ? -50 : 0; }
+inline double randomLow(DataType type) {
+    return isSignedType(type) || isFloatingType(type) ? -50 : 0;
+}
 
 /// A one-node plan: input x (float, [batch, 4]) + a constant of `constantType`, output y.
 inline EnginePlan makeSmallPlan(DataType constantType = DataType::kFLOAT) {
@@ -178,7 +188,8 @@ inline SectionLocation findSection(const std::vector<uint8_t>& file, PlanSection
         std::memcpy(&code, e, 4);
         std::memcpy(&offset, e + 8, 8);
         std::memcpy(&size, e + 16, 8);
-        if (code == static_cast<uint32_t>(id)) return {static_cast<size_t>(payloadOffset + offset), static_cast<size_t>(size)};
+        if (code == static_cast<uint32_t>(id))
+            return {static_cast<size_t>(payloadOffset + offset), static_cast<size_t>(size)};
     }
     return {};
 }

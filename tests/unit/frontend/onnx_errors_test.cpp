@@ -181,6 +181,42 @@ TEST(OnnxErrors, SeveralProblemsReportedAtOnceWithoutCascades) {
     EXPECT_NE(im.parser->getError(0)->message.rfind("node ", 0), 0u) << im.errors();
 }
 
+TEST(OnnxErrors, OmittedRequiredInputsAndMissingOutputs) {
+    onnx::ModelProto model = makeModel(11);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "x", {2, 3});
+    addNode(g, "Relu", {""}, {"r"}, "no_input");
+    // After the upgrade, axes sit in input 1 while the data input 0 is still missing.
+    onnx::NodeProto* squeeze = addNode(g, "Unsqueeze", {}, {"u"}, "no_data");
+    setInts(squeeze, "axes", {0});
+    addNode(g, "Neg", {"x"}, {}, "no_output");
+    addOutput(g, "r");
+    addOutput(g, "u");
+    Import im;
+    EXPECT_FALSE(im.parse(model));
+    ASSERT_EQ(im.parser->getNbErrors(), 3) << im.errors();
+    EXPECT_EQ(im.parser->getError(0)->describe(), "node 0 'no_input' (Relu): input 0 is required but omitted");
+    EXPECT_EQ(im.parser->getError(1)->describe(), "node 1 'no_data' (Unsqueeze): input 0 is required but omitted");
+    EXPECT_EQ(im.parser->getError(2)->describe(), "node 2 'no_output' (Neg): the node has no outputs");
+}
+
+TEST(OnnxErrors, OtherDomainsOnlyNeedNoDefaultOpset) {
+    onnx::ModelProto model = makeModel(13);
+    model.clear_opset_import();
+    onnx::OperatorSetIdProto* ml = model.add_opset_import();
+    ml->set_domain("ai.onnx.ml");
+    ml->set_version(3);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "x", {4});
+    addNode(g, "Binarizer", {"x"}, {"y"}, "bin")->set_domain("ai.onnx.ml");
+    addOutput(g, "y");
+    Import im;
+    EXPECT_FALSE(im.parse(model));
+    ASSERT_EQ(im.parser->getNbErrors(), 1) << im.errors();
+    EXPECT_EQ(im.parser->getError(0)->describe(),
+              "node 0 'bin' (Binarizer): Kiln does not support the operator ai.onnx.ml::Binarizer");
+}
+
 TEST(OnnxErrors, InputWithoutShapeIsAnError) {
     onnx::ModelProto model = smallModel();
     model.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->clear_shape();

@@ -243,8 +243,8 @@ TEST(OnnxImport, SubgraphCapturesOuterValuesAsTrailingInputs) {
     onnx::GraphProto* body = attr->mutable_g();
     body->set_name("body");
     addInput(body, "b_in", {2, 3});
-    addNode(body, "Add", {"b_in", "r"}, {"sum"});    // r: an outer node's output
-    addNode(body, "Mul", {"sum", "w"}, {"b_out"});   // w: an outer initializer
+    addNode(body, "Add", {"b_in", "r"}, {"sum"});      // r: an outer node's output
+    addNode(body, "Mul", {"sum", "w"}, {"b_out"});     // w: an outer initializer
     addNode(body, "Sub", {"b_out", "r"}, {"b_last"});  // r again: captured once
     addOutput(body, "b_last");
     addOutput(g, "y");
@@ -269,6 +269,77 @@ TEST(OnnxImport, SubgraphCapturesOuterValuesAsTrailingInputs) {
     EXPECT_TRUE(verifyGraph(*sub)) << verifyGraph(*sub).message();
 }
 
+/// Adds a kiln.test::WithBody node reading `input`, with a fresh graph attribute "body" returned.
+onnx::GraphProto* addWithBody(onnx::GraphProto* g, const std::string& input, const std::string& output,
+                              const std::string& name) {
+    onnx::NodeProto* node = addNode(g, "WithBody", {input}, {output}, name);
+    node->set_domain("kiln.test");
+    auto* attr = node->add_attribute();
+    attr->set_name("body");
+    attr->set_type(onnx::AttributeProto::GRAPH);
+    attr->mutable_g()->set_name(name + "_body");
+    return attr->mutable_g();
+}
+
+TEST(OnnxImport, NestedSubgraphsCaptureThroughTheirParent) {
+    registerTestOps();
+    onnx::ModelProto model = makeModel(13);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "x", {4});
+    addNode(g, "Neg", {"x"}, {"outer_value"});
+    onnx::GraphProto* middle = addWithBody(g, "x", "y", "middle");
+    addNode(middle, "Relu", {"x"}, {"m"});
+    onnx::GraphProto* inner = addWithBody(middle, "m", "m2", "inner");
+    addNode(inner, "Add", {"outer_value", "m"}, {"i"});  // from two levels up, and from the parent
+    addOutput(inner, "i");
+    addOutput(middle, "m2");
+    addOutput(g, "y");
+    Import im;
+    ASSERT_TRUE(im.parse(model)) << im.errors();
+    std::shared_ptr<Graph> middleGraph = im.graph().findNode("middle")->attrs.getGraph("body");
+    ASSERT_TRUE(middleGraph);
+    std::vector<std::string> middleInputs;
+    for (const Value* v : middleGraph->inputs()) middleInputs.push_back(v->name);
+    EXPECT_EQ(middleInputs, (std::vector<std::string>{"x", "outer_value"}));
+    std::shared_ptr<Graph> innerGraph = middleGraph->findNode("inner")->attrs.getGraph("body");
+    ASSERT_TRUE(innerGraph);
+    std::vector<std::string> innerInputs;
+    for (const Value* v : innerGraph->inputs()) innerInputs.push_back(v->name);
+    EXPECT_EQ(innerInputs, (std::vector<std::string>{"outer_value", "m"}));
+    EXPECT_EQ(innerGraph->outputs()[0]->shape, (SymShape{4}));
+}
+
+TEST(OnnxImport, ErrorsInsideSubgraphsSayWhere) {
+    registerTestOps();
+    onnx::ModelProto model = makeModel(13);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "x", {4});
+    onnx::GraphProto* body = addWithBody(g, "x", "y", "outer");
+    addNode(body, "Relu", {"nowhere"}, {"r"}, "inner_relu");
+    addNode(body, "Frobnicate", {"r"}, {"f"});
+    addOutput(body, "f");
+    addOutput(g, "y");
+    Import im;
+    EXPECT_FALSE(im.parse(model));
+    ASSERT_EQ(im.parser->getNbErrors(), 2) << im.errors();
+    EXPECT_EQ(im.parser->getError(0)->describe(),
+              "node 0 'inner_relu' (Relu): in subgraph 'body' of node 0 'outer' (kiln.test::WithBody): input 0 "
+              "'nowhere' is not defined by any node, initializer or graph input");
+    std::vector<std::string> logged = im.logger.at(ILogger::Severity::kERROR);
+    ASSERT_FALSE(logged.empty());
+    EXPECT_EQ(logged.back(),
+              "1 node uses an operator Kiln does not support: node 1 'Frobnicate_1' (Frobnicate) in subgraph 'body' "
+              "of node 0 'outer' (kiln.test::WithBody)");
+}
+
+TEST(OnnxImport, ANetworkIsFilledOnce) {
+    Import im;
+    ASSERT_TRUE(im.parse(convReluGemm(1))) << im.errors();
+    EXPECT_FALSE(im.parse(convReluGemm(1)));
+    EXPECT_NE(im.errors().find("already holds tensors"), std::string::npos) << im.errors();
+    EXPECT_EQ(im.network->getNbLayers(), 4);
+}
+
 TEST(OnnxImport, VerboseLogShowsEachNodeWithShapes) {
     onnx::ModelProto model = makeModel(11);
     onnx::GraphProto* g = model.mutable_graph();
@@ -279,7 +350,9 @@ TEST(OnnxImport, VerboseLogShowsEachNodeWithShapes) {
     Import im;
     ASSERT_TRUE(im.parse(model)) << im.errors();
     std::vector<std::string> verbose = im.logger.at(Severity::kVERBOSE);
-    auto has = [&](const std::string& line) { return std::find(verbose.begin(), verbose.end(), line) != verbose.end(); };
+    auto has = [&](const std::string& line) {
+        return std::find(verbose.begin(), verbose.end(), line) != verbose.end();
+    };
     EXPECT_TRUE(has("Parsing node 0 'Squeeze_0' [Squeeze]"));
     EXPECT_TRUE(has(" [Squeeze] inputs: [5 -> (1, 5, 1, 1)[float]], [Squeeze_0_axes -> (1)[int64]],"));
     EXPECT_TRUE(has(" Registering layer: Squeeze_0 [Squeeze]"));
@@ -287,7 +360,9 @@ TEST(OnnxImport, VerboseLogShowsEachNodeWithShapes) {
     std::vector<std::string> info = im.logger.at(Severity::kINFO);
     ASSERT_FALSE(info.empty());
     EXPECT_NE(info.back().find("1 ONNX nodes -> 1 IR nodes"), std::string::npos) << info.back();
-    EXPECT_NE(info.back().find("outputs: [6 -> (1, 5, 1)[float]]"), std::string::npos) << info.back();
+    EXPECT_NE(info.back().find("inputs: [5 -> (1, 5, 1, 1)[float]]; outputs: [6 -> (1, 5, 1)[float]]"),
+              std::string::npos)
+        << info.back();
 }
 
 TEST(OnnxImport, QuietLoggerGetsNoVerboseLines) {

@@ -40,12 +40,13 @@ const Node& importedNode(Import& im, const onnx::ModelProto& model) {
 TEST(OnnxOpsetUpgrade, SqueezeAxesAttributeEqualsAxesInput) {
     Import old11, new13;
     const Node& a = importedNode(old11, oneNode(11, "Squeeze", {1, 5, 1, 1}, [](onnx::GraphProto&, onnx::NodeProto* n) {
-        setInts(n, "axes", {0, -1});
-    }));
-    const Node& b = importedNode(
-        new13, oneNode(13, "Squeeze", {1, 5, 1, 1},
-                       [](onnx::GraphProto& g, onnx::NodeProto*) { addInitializer(&g, int64Tensor("axes", {2}, {0, -1})); },
-                       {"axes"}));
+                                     setInts(n, "axes", {0, -1});
+                                 }));
+    const Node& b = importedNode(new13, oneNode(13, "Squeeze", {1, 5, 1, 1},
+                                                [](onnx::GraphProto& g, onnx::NodeProto*) {
+                                                    addInitializer(&g, int64Tensor("axes", {2}, {0, -1}));
+                                                },
+                                                {"axes"}));
     ASSERT_EQ(a.inputs.size(), 2u);
     ASSERT_EQ(b.inputs.size(), 2u);
     EXPECT_FALSE(a.attrs.has("axes"));
@@ -66,8 +67,8 @@ TEST(OnnxOpsetUpgrade, SqueezeWithoutAxesKeepsNoAxesInput) {
 TEST(OnnxOpsetUpgrade, UnsqueezeAxesToInput) {
     Import im;
     const Node& n = importedNode(im, oneNode(11, "Unsqueeze", {3, 4}, [](onnx::GraphProto&, onnx::NodeProto* node) {
-        setInts(node, "axes", {0, 3});
-    }));
+                                     setInts(node, "axes", {0, 3});
+                                 }));
     ASSERT_EQ(n.inputs.size(), 2u);
     EXPECT_EQ(int64Values(n.inputs[1]), (std::vector<int64_t>{0, 3}));
     EXPECT_EQ(n.outputs[0]->shape, (SymShape{1, 3, 4, 1}));
@@ -77,11 +78,11 @@ TEST(OnnxOpsetUpgrade, ReduceAxesToInputAtEachOpsChange) {
     // ReduceSum changed at opset 13, ReduceMean at 18: at opset 13 only ReduceMean still has the attribute.
     for (const std::string op : {"ReduceSum", "ReduceMean"}) {
         Import im;
-        const Node& n = importedNode(im, oneNode(op == "ReduceSum" ? 11 : 13, op, {2, 3, 4},
-                                                 [](onnx::GraphProto&, onnx::NodeProto* node) {
-                                                     setInts(node, "axes", {1});
-                                                     setInt(node, "keepdims", 0);
-                                                 }));
+        const Node& n = importedNode(
+            im, oneNode(op == "ReduceSum" ? 11 : 13, op, {2, 3, 4}, [](onnx::GraphProto&, onnx::NodeProto* node) {
+                setInts(node, "axes", {1});
+                setInt(node, "keepdims", 0);
+            }));
         ASSERT_EQ(n.inputs.size(), 2u) << op;
         EXPECT_EQ(int64Values(n.inputs[1]), (std::vector<int64_t>{1})) << op;
         EXPECT_FALSE(n.attrs.has("axes")) << op;
@@ -113,10 +114,10 @@ TEST(OnnxOpsetUpgrade, SplitSizesToInputAndCountToAttribute) {
 TEST(OnnxOpsetUpgrade, SliceAttributesToInputs) {
     Import im;
     const Node& n = importedNode(im, oneNode(9, "Slice", {4, 6}, [](onnx::GraphProto&, onnx::NodeProto* node) {
-        setInts(node, "starts", {1, 0});
-        setInts(node, "ends", {3, 100});
-        setInts(node, "axes", {0, 1});
-    }));
+                                     setInts(node, "starts", {1, 0});
+                                     setInts(node, "ends", {3, 100});
+                                     setInts(node, "axes", {0, 1});
+                                 }));
     ASSERT_EQ(n.inputs.size(), 4u);
     EXPECT_EQ(int64Values(n.inputs[1]), (std::vector<int64_t>{1, 0}));
     EXPECT_EQ(int64Values(n.inputs[2]), (std::vector<int64_t>{3, 100}));
@@ -127,9 +128,8 @@ TEST(OnnxOpsetUpgrade, SliceAttributesToInputs) {
 
 TEST(OnnxOpsetUpgrade, ClipBoundsToInputsOfTheInputsType) {
     Import im;
-    const Node& n = importedNode(im, oneNode(10, "Clip", {3}, [](onnx::GraphProto&, onnx::NodeProto* node) {
-        setFloat(node, "max", 0.75f);
-    }));
+    const Node& n = importedNode(
+        im, oneNode(10, "Clip", {3}, [](onnx::GraphProto&, onnx::NodeProto* node) { setFloat(node, "max", 0.75f); }));
     ASSERT_EQ(n.inputs.size(), 3u);
     EXPECT_EQ(n.inputs[1], nullptr);
     ASSERT_TRUE(n.inputs[2] && n.inputs[2]->isConstant());
@@ -141,9 +141,9 @@ TEST(OnnxOpsetUpgrade, ClipBoundsToInputsOfTheInputsType) {
 TEST(OnnxOpsetUpgrade, PadAttributesToInputs) {
     Import im;
     const Node& n = importedNode(im, oneNode(10, "Pad", {2, 3}, [](onnx::GraphProto&, onnx::NodeProto* node) {
-        setInts(node, "pads", {0, 1, 2, 1});
-        setFloat(node, "value", -2.5f);
-    }));
+                                     setInts(node, "pads", {0, 1, 2, 1});
+                                     setFloat(node, "value", -2.5f);
+                                 }));
     ASSERT_EQ(n.inputs.size(), 3u);
     EXPECT_EQ(int64Values(n.inputs[1]), (std::vector<int64_t>{0, 1, 2, 1}));
     EXPECT_EQ(n.inputs[2]->constant->elementAsDouble(0), -2.5);
@@ -154,8 +154,8 @@ TEST(OnnxOpsetUpgrade, PadAttributesToInputs) {
 TEST(OnnxOpsetUpgrade, LegacySoftmaxOnTheLastAxisStaysOneNode) {
     Import im;
     const Node& n = importedNode(im, oneNode(11, "Softmax", {2, 3, 4}, [](onnx::GraphProto&, onnx::NodeProto* node) {
-        setInt(node, "axis", 2);
-    }));
+                                     setInt(node, "axis", 2);
+                                 }));
     EXPECT_EQ(opTypes(im.graph()), std::vector<std::string>{"Softmax"});
     EXPECT_EQ(n.attrs.getInt("axis", 0), -1);
 }
@@ -184,8 +184,8 @@ TEST(OnnxOpsetUpgrade, LegacySoftmaxFlattensAtItsAxis) {
 TEST(OnnxOpsetUpgrade, NewestSoftmaxIsUntouched) {
     Import im;
     const Node& n = importedNode(im, oneNode(13, "Softmax", {2, 3, 4}, [](onnx::GraphProto&, onnx::NodeProto* node) {
-        setInt(node, "axis", 1);
-    }));
+                                     setInt(node, "axis", 1);
+                                 }));
     EXPECT_EQ(opTypes(im.graph()), std::vector<std::string>{"Softmax"});
     EXPECT_EQ(n.attrs.getInt("axis", 0), 1);
 }

@@ -10,9 +10,10 @@
 namespace kiln::test {
 namespace {
 
-const DataType kAllTypes[] = {DataType::kFLOAT,  DataType::kHALF,  DataType::kBF16,  DataType::kDOUBLE, DataType::kINT8,
-                              DataType::kUINT8,  DataType::kINT16, DataType::kUINT16, DataType::kINT32, DataType::kUINT32,
-                              DataType::kINT64,  DataType::kUINT64, DataType::kBOOL};
+const DataType kAllTypes[] = {DataType::kFLOAT, DataType::kHALF,   DataType::kBF16,  DataType::kDOUBLE,
+                              DataType::kINT8,  DataType::kUINT8,  DataType::kINT16, DataType::kUINT16,
+                              DataType::kINT32, DataType::kUINT32, DataType::kINT64, DataType::kUINT64,
+                              DataType::kBOOL};
 
 /// A model whose only output is the initializer `t` (an output keeps it from being dropped as unused).
 onnx::ModelProto modelWithInitializer(onnx::TensorProto t) {
@@ -65,12 +66,18 @@ TEST(OnnxTensor, TypedFields) {
         std::vector<double> values;
     };
     const std::vector<Case> cases = {
-        {DataType::kFLOAT, {1.5, -0.25, 1024.0}},      {DataType::kDOUBLE, {1e-300, -2.0, 0.1}},
-        {DataType::kINT8, {-128, 127, -3}},          {DataType::kUINT8, {0, 255, 17}},
-        {DataType::kINT16, {-32768, 32767, 5}},      {DataType::kUINT16, {65535, 0, 300}},
-        {DataType::kINT32, {-2147483648.0, 7, 123456789}}, {DataType::kBOOL, {1, 0, 1}},
-        {DataType::kINT64, {-9007199254740992.0, 42, -1}}, {DataType::kUINT32, {4294967295.0, 1, 2}},
-        {DataType::kUINT64, {9007199254740992.0, 0, 77}}, {DataType::kHALF, {0.5, -65504, 1.0 / 1024}},
+        {DataType::kFLOAT, {1.5, -0.25, 1024.0}},
+        {DataType::kDOUBLE, {1e-300, -2.0, 0.1}},
+        {DataType::kINT8, {-128, 127, -3}},
+        {DataType::kUINT8, {0, 255, 17}},
+        {DataType::kINT16, {-32768, 32767, 5}},
+        {DataType::kUINT16, {65535, 0, 300}},
+        {DataType::kINT32, {-2147483648.0, 7, 123456789}},
+        {DataType::kBOOL, {1, 0, 1}},
+        {DataType::kINT64, {-9007199254740992.0, 42, -1}},
+        {DataType::kUINT32, {4294967295.0, 1, 2}},
+        {DataType::kUINT64, {9007199254740992.0, 0, 77}},
+        {DataType::kHALF, {0.5, -65504, 1.0 / 1024}},
         {DataType::kBF16, {-2.0, 0.0078125, 3.0e38}},
     };
     for (const Case& c : cases) {
@@ -80,20 +87,34 @@ TEST(OnnxTensor, TypedFields) {
         t.add_dims(3);
         for (double v : c.values) {
             switch (c.type) {
-                case DataType::kFLOAT: t.add_float_data(static_cast<float>(v)); break;
-                case DataType::kDOUBLE: t.add_double_data(v); break;
-                case DataType::kINT64: t.add_int64_data(static_cast<int64_t>(v)); break;
+                case DataType::kFLOAT:
+                    t.add_float_data(static_cast<float>(v));
+                    break;
+                case DataType::kDOUBLE:
+                    t.add_double_data(v);
+                    break;
+                case DataType::kINT64:
+                    t.add_int64_data(static_cast<int64_t>(v));
+                    break;
                 case DataType::kUINT32:
-                case DataType::kUINT64: t.add_uint64_data(static_cast<uint64_t>(v)); break;
+                case DataType::kUINT64:
+                    t.add_uint64_data(static_cast<uint64_t>(v));
+                    break;
                 // onnx.proto: (b)float16 travel in int32_data as their bit patterns.
-                case DataType::kHALF: t.add_int32_data(Half(static_cast<float>(v)).bits); break;
-                case DataType::kBF16: t.add_int32_data(BFloat16(static_cast<float>(v)).bits); break;
+                case DataType::kHALF:
+                    t.add_int32_data(Half(static_cast<float>(v)).bits);
+                    break;
+                case DataType::kBF16:
+                    t.add_int32_data(BFloat16(static_cast<float>(v)).bits);
+                    break;
                 case DataType::kINT8:
                 case DataType::kUINT8:
                 case DataType::kINT16:
                 case DataType::kUINT16:
                 case DataType::kINT32:
-                case DataType::kBOOL: t.add_int32_data(static_cast<int32_t>(v)); break;
+                case DataType::kBOOL:
+                    t.add_int32_data(static_cast<int32_t>(v));
+                    break;
             }
         }
         Import im;
@@ -111,8 +132,8 @@ TEST(OnnxTensor, TypedFields) {
 TEST(OnnxTensor, WrongSizeRawDataNamesTheTensor) {
     std::vector<float> values = randomFloats(5, 3);
     Import im;
-    EXPECT_FALSE(im.parse(modelWithInitializer(rawTensor("weights", onnx::TensorProto::FLOAT, {2, 3}, values.data(),
-                                                         values.size() * sizeof(float)))));
+    EXPECT_FALSE(im.parse(modelWithInitializer(
+        rawTensor("weights", onnx::TensorProto::FLOAT, {2, 3}, values.data(), values.size() * sizeof(float)))));
     ASSERT_EQ(im.parser->getNbErrors(), 1);
     const std::string error = im.errors();
     EXPECT_NE(error.find("initializer 'weights'"), std::string::npos) << error;

@@ -25,8 +25,8 @@ namespace kiln::test {
 /// One dimension of a declared input/output: a number, a symbol, or unknown (`D()`).
 struct D {
     D() = default;
-    D(int64_t v) : value(v) {}                  // NOLINT: dims read like numbers
-    D(const char* p) : param(p) {}              // NOLINT: and like symbols
+    D(int64_t v) : value(v) {}      // NOLINT: dims read like numbers
+    D(const char* p) : param(p) {}  // NOLINT: and like symbols
     int64_t value{-1};
     std::string param;
 };
@@ -131,7 +131,9 @@ inline onnx::TensorProto int64Tensor(const std::string& name, const std::vector<
     return rawTensor(name, onnx::TensorProto::INT64, dims, values.data(), values.size() * sizeof(int64_t));
 }
 
-inline void addInitializer(onnx::GraphProto* g, onnx::TensorProto t) { *g->add_initializer() = std::move(t); }
+inline void addInitializer(onnx::GraphProto* g, onnx::TensorProto t) {
+    *g->add_initializer() = std::move(t);
+}
 
 /// `count` floats drawn from [-1, 1) (never all zero).
 inline std::vector<float> randomFloats(size_t count, uint32_t seed) {

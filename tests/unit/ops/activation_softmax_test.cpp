@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "backends/cpu/kernel_registry.h"
 #include "elementwise_test_util.h"
 
 namespace kiln::test {
@@ -32,9 +33,12 @@ std::vector<double> reference(const Tensor& x, int64_t axis, Mode mode) {
             double sum = 0;
             for (int64_t j = 0; j < n; ++j) sum += std::exp(v[at(j)] - m);
             for (int64_t j = 0; j < n; ++j) {
-                if (mode == Mode::kSoftmax) out[at(j)] = std::exp(v[at(j)] - m) / sum;
-                else if (mode == Mode::kLogSoftmax) out[at(j)] = v[at(j)] - m - std::log(sum);
-                else out[at(j)] = j == arg ? 1.0 : 0.0;
+                if (mode == Mode::kSoftmax)
+                    out[at(j)] = std::exp(v[at(j)] - m) / sum;
+                else if (mode == Mode::kLogSoftmax)
+                    out[at(j)] = v[at(j)] - m - std::log(sum);
+                else
+                    out[at(j)] = j == arg ? 1.0 : 0.0;
             }
         }
     }
@@ -103,6 +107,32 @@ TEST(Softmax, LargeTensorsUseThreads) {
             Tolerance tol = op.mode == Mode::kHardmax ? Tolerance{0, 0} : toleranceFor(DataType::kFLOAT);
             expectMatches(out, DataType::kFLOAT, {64, 128, 12}, reference(x, axis, op.mode), {tol.rtol * 8, tol.atol},
                           std::string(op.name) + " large axis " + std::to_string(axis));
+        }
+    }
+}
+
+// The runtime may hand a kernel the same buffer as input and output.
+TEST(Softmax, InPlace) {
+    for (const Op& op : kOps) {
+        for (int64_t axis : {0, 1}) {
+            Tensor x = randomTensor(DataType::kFLOAT, {6, 300}, -5.0, 5.0, 12);
+            const std::vector<double> ref = reference(x, axis, op.mode);
+            Graph graph;
+            Value* in = graph.addInput("x", DataType::kFLOAT, fromConcrete(x.shape()));
+            Node* node = graph.addNode(op.name, "n", {in}, {}, 1);
+            node->attrs.set("axis", axis);
+            auto kernel = CpuKernelRegistry::global().find("", op.name)->create(*node);
+            ASSERT_TRUE(kernel.isOk()) << kernel.status().message();
+            std::vector<TensorView> views = {viewOf(x)};
+            ASSERT_TRUE((*kernel)->reshape(views, views).isOk());
+            KernelIO io;
+            io.inputs = views.data();
+            io.numInputs = 1;
+            io.outputs = views.data();
+            io.numOutputs = 1;
+            ASSERT_TRUE((*kernel)->run(io).isOk());
+            Tolerance tol = op.mode == Mode::kHardmax ? Tolerance{0, 0} : toleranceFor(DataType::kFLOAT);
+            EXPECT_EQ(compareWithReference(x, ref, tol.rtol * 8, tol.atol), "") << op.name << " axis " << axis;
         }
     }
 }

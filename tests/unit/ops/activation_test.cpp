@@ -20,7 +20,9 @@ AttributeMap floatAttrs(std::initializer_list<std::pair<const char*, float>> val
     return attrs;
 }
 
-double softplus(double x) { return std::log1p(std::exp(x)); }
+double softplus(double x) {
+    return std::log1p(std::exp(x));
+}
 
 std::vector<ActivationCase> activationCases() {
     // Attribute values are floats in the model; the references use the same float values.
@@ -35,7 +37,9 @@ std::vector<ActivationCase> activationCases() {
         {"LeakyRelu", {}, [](double x) { return x < 0 ? static_cast<double>(0.01f) * x : x; }},
         {"LeakyRelu", floatAttrs({{"alpha", 0.3f}}), [=](double x) { return x < 0 ? alpha * x : x; }},
         {"Elu", floatAttrs({{"alpha", 0.3f}}), [=](double x) { return x < 0 ? alpha * (std::exp(x) - 1) : x; }},
-        {"Selu", {}, [](double x) {
+        {"Selu",
+         {},
+         [](double x) {
              const double a = 1.67326319217681884765625f;
              const double g = 1.05070102214813232421875f;
              return x > 0 ? g * x : g * (a * std::exp(x) - a);
@@ -45,9 +49,9 @@ std::vector<ActivationCase> activationCases() {
         {"Celu", floatAttrs({{"alpha", 0.6f}}),
          [=](double x) { return std::max(0.0, x) + std::min(0.0, beta * (std::exp(x / beta) - 1)); }},
         {"Sigmoid", {}, [](double x) { return 1 / (1 + std::exp(-x)); }},
-        {"HardSigmoid", {}, [](double x) {
-             return std::clamp(static_cast<double>(0.2f) * x + static_cast<double>(0.5f), 0.0, 1.0);
-         }},
+        {"HardSigmoid",
+         {},
+         [](double x) { return std::clamp(static_cast<double>(0.2f) * x + static_cast<double>(0.5f), 0.0, 1.0); }},
         {"HardSigmoid", floatAttrs({{"alpha", 0.3f}, {"beta", 0.6f}}),
          [=](double x) { return std::clamp(alpha * x + beta, 0.0, 1.0); }},
         {"HardSwish", {}, [](double x) { return x * std::clamp(x / 6 + 0.5, 0.0, 1.0); }},
@@ -56,9 +60,8 @@ std::vector<ActivationCase> activationCases() {
         {"Softsign", {}, [](double x) { return x / (1 + std::fabs(x)); }},
         {"Gelu", {}, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
         {"Gelu", erfGelu, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
-        {"Gelu", tanhGelu, [](double x) {
-             return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-         }},
+        {"Gelu", tanhGelu,
+         [](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }},
         {"Mish", {}, [](double x) { return x * std::tanh(softplus(x)); }},
         {"ThresholdedRelu", {}, [](double x) { return x > 1.0 ? x : 0.0; }},
         {"ThresholdedRelu", floatAttrs({{"alpha", 0.3f}}), [=](double x) { return x > alpha ? x : 0.0; }},
@@ -89,8 +92,9 @@ TEST(Activation, SigmoidAndSoftplusAtExtremes) {
     Tensor x = tensorOf(DataType::kFLOAT, {4}, {-100.0, 100.0, -30.0, 30.0});
     Tensor sigmoid = runOk("Sigmoid", {&x});
     // sigmoid(-100) and softplus(-100) are float subnormals: compared with an absolute tolerance far below FLT_MIN.
-    EXPECT_EQ(compareWithReference(sigmoid, {1 / (1 + std::exp(100.0)), 1.0, 1 / (1 + std::exp(30.0)), 1.0}, 1e-6, 1e-40),
-              "");
+    EXPECT_EQ(
+        compareWithReference(sigmoid, {1 / (1 + std::exp(100.0)), 1.0, 1 / (1 + std::exp(30.0)), 1.0}, 1e-6, 1e-40),
+        "");
     Tensor softplusOut = runOk("Softplus", {&x});
     EXPECT_EQ(compareWithReference(softplusOut, {softplus(-100), 100, softplus(-30), softplus(30)}, 1e-6, 1e-40), "");
 }
@@ -100,8 +104,8 @@ TEST(Activation, ReluAndShrinkOnIntegers) {
     for (DataType type : {DataType::kINT8, DataType::kINT16, DataType::kINT32, DataType::kINT64}) {
         Tensor x = randomTensor(type, {5, 6}, -100.0, 100.0, seed++);
         expectMatches(runOk("Relu", {&x}), type, {5, 6},
-                      referenceBroadcast({&x}, [](const std::vector<double>& v) { return std::max(v[0], 0.0); }), {0, 0},
-                      std::string("Relu ") + dataTypeName(type));
+                      referenceBroadcast({&x}, [](const std::vector<double>& v) { return std::max(v[0], 0.0); }),
+                      {0, 0}, std::string("Relu ") + dataTypeName(type));
     }
     for (DataType type : {DataType::kINT32, DataType::kUINT8, DataType::kINT64}) {
         const bool isSigned = isSignedType(type);
@@ -121,8 +125,8 @@ TEST(Activation, ReluAndShrinkOnIntegers) {
 TEST(Activation, PReluBroadcastsSlope) {
     uint32_t seed = 70;
     const std::vector<std::pair<Shape, Shape>> cases = {
-        {{2, 3, 4, 5}, {3, 1, 1}}, {{2, 3, 4}, {4}}, {{6, 7}, {}}, {{3, 4}, {3, 4}}, {{2, 64, 32, 32}, {64, 1, 1}},
-        {{0, 3}, {3}}};
+        {{2, 3, 4, 5}, {3, 1, 1}},     {{2, 3, 4}, {4}}, {{6, 7}, {}}, {{3, 4}, {3, 4}},
+        {{2, 64, 32, 32}, {64, 1, 1}}, {{0, 3}, {3}}};
     for (DataType type : {DataType::kFLOAT, DataType::kDOUBLE, DataType::kHALF, DataType::kBF16}) {
         for (const auto& [xs, ss] : cases) {
             Tensor x = randomTensor(type, xs, -4.0, 4.0, seed++);
@@ -165,7 +169,8 @@ TEST(Activation, ClipWithOptionalBounds) {
             const double l = b.min ? b.min->elementAsDouble(0) : -std::numeric_limits<double>::infinity();
             const double h = b.max ? b.max->elementAsDouble(0) : std::numeric_limits<double>::infinity();
             // min(max(x, lo), hi): all values become hi when lo > hi.
-            auto ref = referenceBroadcast({&x}, [&](const std::vector<double>& v) { return std::min(std::max(v[0], l), h); });
+            auto ref =
+                referenceBroadcast({&x}, [&](const std::vector<double>& v) { return std::min(std::max(v[0], l), h); });
             expectMatches(runOk("Clip", inputs), type, {50000}, ref, {0, 0},
                           std::string("Clip ") + dataTypeName(type) + (b.min ? " min" : "") + (b.max ? " max" : ""));
         }

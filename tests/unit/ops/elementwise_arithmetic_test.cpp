@@ -18,10 +18,21 @@ struct ShapePair {
 // an empty tensor, and sizes above the OpenMP threshold.
 const std::vector<ShapePair>& broadcastCases() {
     static const std::vector<ShapePair> cases = {
-        {{2, 3, 4}, {2, 3, 4}}, {{5, 7}, {}},         {{}, {5, 7}},          {{2, 3, 4, 5}, {3, 1, 1}},
-        {{4, 1, 6}, {5, 1}},    {{1, 1}, {1}},        {{}, {}},              {{0, 3}, {3}},
-        {{3, 1}, {1, 0}},       {{7}, {1}},           {{64, 1024}, {1024}},  {{8, 64, 16, 16}, {64, 1, 1}},
-        {{2, 40000}, {2, 1}},   {{100000}, {100000}}, {{1, 3, 1, 5}, {2, 1, 4, 1}},
+        {{2, 3, 4}, {2, 3, 4}},
+        {{5, 7}, {}},
+        {{}, {5, 7}},
+        {{2, 3, 4, 5}, {3, 1, 1}},
+        {{4, 1, 6}, {5, 1}},
+        {{1, 1}, {1}},
+        {{}, {}},
+        {{0, 3}, {3}},
+        {{3, 1}, {1, 0}},
+        {{7}, {1}},
+        {{64, 1024}, {1024}},
+        {{8, 64, 16, 16}, {64, 1, 1}},
+        {{2, 40000}, {2, 1}},
+        {{100000}, {100000}},
+        {{1, 3, 1, 5}, {2, 1, 4, 1}},
     };
     return cases;
 }
@@ -43,9 +54,8 @@ TEST(ElementwiseArithmetic, FloatTypesWithBroadcasting) {
                 Tensor b = std::string(op) == "Div" ? randomTensor(type, shapes.b, 0.5, 2.5, seed++)
                                                     : randomTensor(type, shapes.b, -3.0, 3.0, seed++);
                 Tensor out = runOk(op, {&a, &b});
-                auto ref = referenceBroadcast({&a, &b}, [&](const std::vector<double>& v) {
-                    return arithmetic(op, v[0], v[1]);
-                });
+                auto ref = referenceBroadcast({&a, &b},
+                                              [&](const std::vector<double>& v) { return arithmetic(op, v[0], v[1]); });
                 expectMatches(out, type, broadcastConcrete({shapes.a, shapes.b}), ref, toleranceFor(type),
                               std::string(op) + " " + dataTypeName(type) + " " + shapeToString(shapes.a, true) + " " +
                                   shapeToString(shapes.b, true));
@@ -58,14 +68,16 @@ TEST(ElementwiseArithmetic, FloatTypesWithBroadcasting) {
 double wrapTo(DataType type, int64_t value) {
     return dispatchDataType(type, [&](auto tag) -> double {
         using T = decltype(tag);
-        if constexpr (std::is_integral_v<T>) return static_cast<double>(static_cast<T>(value));
-        else return static_cast<double>(value);
+        if constexpr (std::is_integral_v<T>)
+            return static_cast<double>(static_cast<T>(value));
+        else
+            return static_cast<double>(value);
     });
 }
 
 const std::vector<DataType>& integerTypes() {
-    static const std::vector<DataType> types = {DataType::kINT8,  DataType::kUINT8,  DataType::kINT16,
-                                                DataType::kUINT16, DataType::kINT32,  DataType::kUINT32,
+    static const std::vector<DataType> types = {DataType::kINT8,   DataType::kUINT8, DataType::kINT16,
+                                                DataType::kUINT16, DataType::kINT32, DataType::kUINT32,
                                                 DataType::kINT64,  DataType::kUINT64};
     return types;
 }
@@ -74,8 +86,8 @@ TEST(ElementwiseArithmetic, IntegerTypesWrapAndTruncate) {
     uint32_t seed = 100;
     for (DataType type : integerTypes()) {
         const bool isSigned = isSignedType(type);
-        for (const ShapePair& shapes : {ShapePair{{3, 4}, {3, 4}}, ShapePair{{2, 3, 5}, {3, 1}},
-                                        ShapePair{{6}, {}}, ShapePair{{50000}, {1}}}) {
+        for (const ShapePair& shapes :
+             {ShapePair{{3, 4}, {3, 4}}, ShapePair{{2, 3, 5}, {3, 1}}, ShapePair{{6}, {}}, ShapePair{{50000}, {1}}}) {
             // Large enough magnitudes that int8 / uint8 products and differences wrap.
             Tensor a = randomTensor(type, shapes.a, isSigned ? -120.0 : 0.0, isSigned ? 120.0 : 250.0, seed++);
             Tensor b = randomTensor(type, shapes.b, isSigned ? -9.0 : 0.0, 9.0, seed++);  // zeros included
@@ -105,7 +117,9 @@ TEST(ElementwiseArithmetic, IntegerDivisionEdgeCases) {
     EXPECT_EQ(compareWithReference(out, {-3, -3, static_cast<double>(minValue), 0, 0}, 0, 0), "");
 }
 
-double floorMod(double a, double b) { return a - std::floor(a / b) * b; }
+double floorMod(double a, double b) {
+    return a - std::floor(a / b) * b;
+}
 
 TEST(ElementwiseArithmetic, ModBothConventions) {
     uint32_t seed = 200;
@@ -122,7 +136,8 @@ TEST(ElementwiseArithmetic, ModBothConventions) {
             // A floor-mod near a multiple of b may land on either side of the period boundary in
             // float; the absolute tolerance is scaled to |b|'s range.
             Tolerance tol = toleranceFor(type);
-            expectMatches(out, type, {4, 5, 6}, ref, {tol.rtol, tol.atol * 20}, "Mod " + std::string(dataTypeName(type)));
+            expectMatches(out, type, {4, 5, 6}, ref, {tol.rtol, tol.atol * 20},
+                          "Mod " + std::string(dataTypeName(type)));
         }
         for (DataType type : {DataType::kINT32, DataType::kINT8, DataType::kUINT16, DataType::kINT64}) {
             const bool isSigned = isSignedType(type);
@@ -168,8 +183,8 @@ TEST(ElementwiseArithmetic, PowMixedTypes) {
         {DataType::kINT64, DataType::kFLOAT, 1.0, 9.0, 0.0, 3.0},
     };
     for (const Case& c : cases) {
-        for (const ShapePair& shapes : {ShapePair{{3, 4}, {3, 4}}, ShapePair{{2, 3, 4}, {4}}, ShapePair{{5}, {}},
-                                        ShapePair{{4, 1}, {1, 3}}}) {
+        for (const ShapePair& shapes :
+             {ShapePair{{3, 4}, {3, 4}}, ShapePair{{2, 3, 4}, {4}}, ShapePair{{5}, {}}, ShapePair{{4, 1}, {1, 3}}}) {
             Tensor a = randomTensor(c.base, shapes.a, c.baseLo, c.baseHi, seed++);
             Tensor b = randomTensor(c.exponent, shapes.b, c.expLo, c.expHi, seed++);
             Tensor out = runOk("Pow", {&a, &b});
@@ -211,7 +226,8 @@ TEST(ElementwiseArithmetic, IntegerPowNegativeExponent) {
 TEST(ElementwiseArithmetic, VariadicMaxMinSumMean) {
     uint32_t seed = 400;
     const std::vector<std::vector<Shape>> shapeSets = {
-        {{3, 4}}, {{2, 3}, {3}}, {{3, 1}, {1, 4}, {2, 1, 1}}, {{}, {5}, {5}, {1}}, {{40000}, {40000}, {1}}, {{0, 2}, {2}}};
+        {{3, 4}},     {{2, 3}, {3}}, {{3, 1}, {1, 4}, {2, 1, 1}}, {{}, {5}, {5}, {1}}, {{40000}, {40000}, {1}},
+        {{0, 2}, {2}}};
     for (const char* op : {"Max", "Min", "Sum", "Mean"}) {
         for (DataType type : floatTypes()) {
             for (const auto& shapes : shapeSets) {
@@ -223,9 +239,12 @@ TEST(ElementwiseArithmetic, VariadicMaxMinSumMean) {
                 auto ref = referenceBroadcast(inputs, [&](const std::vector<double>& v) {
                     double r = v[0];
                     for (size_t k = 1; k < v.size(); ++k) {
-                        if (std::string(op) == "Max") r = std::max(r, v[k]);
-                        else if (std::string(op) == "Min") r = std::min(r, v[k]);
-                        else r += v[k];
+                        if (std::string(op) == "Max")
+                            r = std::max(r, v[k]);
+                        else if (std::string(op) == "Min")
+                            r = std::min(r, v[k]);
+                        else
+                            r += v[k];
                     }
                     return std::string(op) == "Mean" ? r / static_cast<double>(v.size()) : r;
                 });

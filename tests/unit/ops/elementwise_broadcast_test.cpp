@@ -86,7 +86,8 @@ void checkSpans(const std::vector<Shape>& inputs, uint32_t seed) {
         using Fn = decltype(fn);
         forEachSpan(
             *plan, b, e,
-            [](const void* c, int64_t o, const int64_t* in, int64_t n) { (*static_cast<const Fn*>(c))(o, in, n); }, &fn);
+            [](const void* c, int64_t o, const int64_t* in, int64_t n) { (*static_cast<const Fn*>(c))(o, in, n); },
+            &fn);
         EXPECT_TRUE(offsetsOk) << "range [" << b << ", " << e << ") of " << shapeToString(out, true);
         for (int64_t i = 0; i < total; ++i)
             ASSERT_EQ(visits[static_cast<size_t>(i)], (i >= b && i < e) ? 1 : 0) << "element " << i;

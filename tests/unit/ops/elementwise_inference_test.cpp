@@ -45,12 +45,16 @@ Inferred inferOne(const std::string& op, const std::vector<std::optional<InputSp
     return result;
 }
 
-SymShape sym(std::initializer_list<Dim> dims) { return SymShape(dims); }
-Dim named(const std::string& s) { return Dim::named(s); }
+SymShape sym(std::initializer_list<Dim> dims) {
+    return SymShape(dims);
+}
+Dim named(const std::string& s) {
+    return Dim::named(s);
+}
 
 TEST(ElementwiseInference, BroadcastKeepsSymbols) {
-    auto r = inferOne("Add", {InputSpec{DataType::kFLOAT, sym({named("batch"), 1, 4})},
-                              InputSpec{DataType::kFLOAT, sym({3, 1})}});
+    auto r = inferOne(
+        "Add", {InputSpec{DataType::kFLOAT, sym({named("batch"), 1, 4})}, InputSpec{DataType::kFLOAT, sym({3, 1})}});
     ASSERT_TRUE(r.status) << r.status.message();
     EXPECT_EQ(r.dtype, DataType::kFLOAT);
     EXPECT_EQ(symShapeToString(r.shape), "(batch, 3, 4)");
@@ -94,8 +98,8 @@ TEST(ElementwiseInference, BinaryErrors) {
 
 TEST(ElementwiseInference, ComparisonsAndPredicatesGiveBool) {
     for (const char* op : {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}) {
-        auto r = inferOne(op, {InputSpec{DataType::kINT32, sym({named("n"), 1})},
-                               InputSpec{DataType::kINT32, sym({5})}});
+        auto r =
+            inferOne(op, {InputSpec{DataType::kINT32, sym({named("n"), 1})}, InputSpec{DataType::kINT32, sym({5})}});
         ASSERT_TRUE(r.status) << op << ": " << r.status.message();
         EXPECT_EQ(r.dtype, DataType::kBOOL) << op;
         EXPECT_EQ(symShapeToString(r.shape), "(n, 5)") << op;
@@ -122,8 +126,10 @@ TEST(ElementwiseInference, VariadicOps) {
     ASSERT_TRUE(r.status) << r.status.message();
     EXPECT_EQ(symShapeToString(r.shape), "(b, 4)");
     EXPECT_FALSE(inferOne("Mean", {InputSpec{DataType::kINT32, sym({2})}}).status) << "Mean is float-only";
-    EXPECT_FALSE(inferOne("Min", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kDOUBLE, sym({2})}}).status);
-    EXPECT_FALSE(inferOne("Min", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kFLOAT, sym({3})}}).status);
+    EXPECT_FALSE(
+        inferOne("Min", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kDOUBLE, sym({2})}}).status);
+    EXPECT_FALSE(
+        inferOne("Min", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kFLOAT, sym({3})}}).status);
     EXPECT_FALSE(inferOne("Sum", {}).status) << "no inputs";
 }
 
@@ -154,9 +160,9 @@ TEST(ElementwiseInference, AttributeChecks) {
     EXPECT_FALSE(inferOne("BitShift", ints, attrs).status);
     attrs.set("direction", std::string("RIGHT"));
     EXPECT_TRUE(inferOne("BitShift", ints, attrs).status);
-    EXPECT_FALSE(inferOne("BitShift", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kFLOAT, sym({2})}},
-                          attrs)
-                     .status);
+    EXPECT_FALSE(
+        inferOne("BitShift", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kFLOAT, sym({2})}}, attrs)
+            .status);
 }
 
 TEST(ElementwiseInference, Where) {
@@ -229,21 +235,22 @@ TEST(ActivationInference, PRelu) {
                                 InputSpec{DataType::kFLOAT, sym({3, 1, 1})}});
     ASSERT_TRUE(r.status) << r.status.message();
     EXPECT_EQ(symShapeToString(r.shape), "(n, 3, 8, 8)");
-    EXPECT_FALSE(inferOne("PRelu", {InputSpec{DataType::kFLOAT, sym({1, 8})}, InputSpec{DataType::kFLOAT, sym({4, 8})}})
-                     .status)
+    EXPECT_FALSE(
+        inferOne("PRelu", {InputSpec{DataType::kFLOAT, sym({1, 8})}, InputSpec{DataType::kFLOAT, sym({4, 8})}}).status)
         << "the slope may not grow X";
     EXPECT_FALSE(
         inferOne("PRelu", {InputSpec{DataType::kFLOAT, sym({8})}, InputSpec{DataType::kFLOAT, sym({2, 8})}}).status);
 }
 
 TEST(ActivationInference, ClipBounds) {
-    auto r = inferOne("Clip", {InputSpec{DataType::kINT32, sym({named("n")})}, std::nullopt,
-                               InputSpec{DataType::kINT32, {}}});
+    auto r = inferOne("Clip",
+                      {InputSpec{DataType::kINT32, sym({named("n")})}, std::nullopt, InputSpec{DataType::kINT32, {}}});
     ASSERT_TRUE(r.status) << r.status.message();
     EXPECT_EQ(symShapeToString(r.shape), "(n)");
     EXPECT_TRUE(inferOne("Clip", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kFLOAT, sym({1})}}).status)
         << "a [1] bound is accepted";
-    EXPECT_FALSE(inferOne("Clip", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kFLOAT, sym({2})}}).status)
+    EXPECT_FALSE(
+        inferOne("Clip", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kFLOAT, sym({2})}}).status)
         << "bounds are scalars";
     EXPECT_FALSE(inferOne("Clip", {InputSpec{DataType::kFLOAT, sym({2})}, InputSpec{DataType::kDOUBLE, {}}}).status);
 }
@@ -262,8 +269,8 @@ TEST(ActivationInference, SoftmaxAxis) {
 
 TEST(OnnxTypes, RoundTrip) {
     const std::vector<std::pair<int64_t, DataType>> table = {
-        {1, DataType::kFLOAT}, {2, DataType::kUINT8},  {3, DataType::kINT8},    {4, DataType::kUINT16},
-        {5, DataType::kINT16}, {6, DataType::kINT32},  {7, DataType::kINT64},   {9, DataType::kBOOL},
+        {1, DataType::kFLOAT}, {2, DataType::kUINT8},   {3, DataType::kINT8},    {4, DataType::kUINT16},
+        {5, DataType::kINT16}, {6, DataType::kINT32},   {7, DataType::kINT64},   {9, DataType::kBOOL},
         {10, DataType::kHALF}, {11, DataType::kDOUBLE}, {12, DataType::kUINT32}, {13, DataType::kUINT64},
         {16, DataType::kBF16}};
     for (const auto& [onnx, type] : table) {

@@ -11,7 +11,7 @@ namespace {
 
 const std::vector<DataType>& allNumericTypes() {
     static const std::vector<DataType> types = {
-        DataType::kFLOAT, DataType::kDOUBLE, DataType::kHALF,   DataType::kBF16,  DataType::kINT8,  DataType::kUINT8,
+        DataType::kFLOAT, DataType::kDOUBLE, DataType::kHALF,  DataType::kBF16,   DataType::kINT8,  DataType::kUINT8,
         DataType::kINT16, DataType::kUINT16, DataType::kINT32, DataType::kUINT32, DataType::kINT64, DataType::kUINT64};
     return types;
 }
@@ -22,14 +22,18 @@ Tensor mixEqual(const Tensor& t, const Tensor& source) {
     Tensor out = t.clone();
     const size_t size = dataTypeSize(t.dtype());
     for (int64_t i = 0; i < t.elementCount() && i < source.elementCount(); i += 2)
-        std::memcpy(static_cast<char*>(out.data()) + i * size, static_cast<const char*>(source.data()) + i * size, size);
+        std::memcpy(static_cast<char*>(out.data()) + i * size, static_cast<const char*>(source.data()) + i * size,
+                    size);
     return out;
 }
 
 TEST(ElementwiseLogic, Comparisons) {
     uint32_t seed = 1;
     for (DataType type : allNumericTypes()) {
-        for (auto [sa, sb] : {std::pair<Shape, Shape>{{3, 4}, {3, 4}}, {{2, 3, 4}, {4}}, {{5}, {}}, {{40000}, {40000}},
+        for (auto [sa, sb] : {std::pair<Shape, Shape>{{3, 4}, {3, 4}},
+                              {{2, 3, 4}, {4}},
+                              {{5}, {}},
+                              {{40000}, {40000}},
                               {{0, 2}, {1}}}) {
             Tensor a = randomTensor(type, sa, 0.0, 20.0, seed++);
             Tensor b = mixEqual(randomTensor(type, sb, 0.0, 20.0, seed++), a);
@@ -111,8 +115,9 @@ TEST(ElementwiseLogic, BitwiseOps) {
             // ~x of an unsigned value is its complement within the type's width.
             return isSigned ? static_cast<double>(r)
                             : static_cast<double>(static_cast<uint64_t>(r) &
-                                                  (dataTypeSize(type) == 8 ? ~uint64_t{0}
-                                                                           : ((uint64_t{1} << (8 * dataTypeSize(type))) - 1)));
+                                                  (dataTypeSize(type) == 8
+                                                       ? ~uint64_t{0}
+                                                       : ((uint64_t{1} << (8 * dataTypeSize(type))) - 1)));
         });
         expectMatches(notOut, type, {3, 5}, ref, {0, 0}, std::string("BitwiseNot ") + dataTypeName(type));
     }
@@ -148,7 +153,8 @@ TEST(ElementwiseLogic, BitShift) {
                 if (n < 0 || n >= bits) return value < 0 ? -1 : 0;
                 return std::floor(static_cast<double>(value) / std::ldexp(1.0, static_cast<int>(n)));
             });
-            expectMatches(out, type, {4, 6}, ref, {0, 0}, std::string("BitShift ") + direction + " " + dataTypeName(type));
+            expectMatches(out, type, {4, 6}, ref, {0, 0},
+                          std::string("BitShift ") + direction + " " + dataTypeName(type));
         }
     }
 }
@@ -156,18 +162,20 @@ TEST(ElementwiseLogic, BitShift) {
 TEST(ElementwiseLogic, WhereAllElementSizes) {
     uint32_t seed = 50;
     const std::vector<std::vector<Shape>> shapeSets = {
-        {{3, 4}, {3, 4}, {3, 4}}, {{4}, {3, 4}, {}}, {{2, 1, 4}, {3, 1}, {1, 4}}, {{50000}, {50000}, {1}},
-        {{1}, {}, {}},            {{0, 4}, {4}, {4}}};
-    for (DataType type : {DataType::kBOOL, DataType::kHALF, DataType::kFLOAT, DataType::kINT64, DataType::kUINT8,
-                          DataType::kDOUBLE}) {
+        {{3, 4}, {3, 4}, {3, 4}}, {{4}, {3, 4}, {}}, {{2, 1, 4}, {3, 1}, {1, 4}},
+        {{50000}, {50000}, {1}},  {{1}, {}, {}},     {{0, 4}, {4}, {4}}};
+    for (DataType type :
+         {DataType::kBOOL, DataType::kHALF, DataType::kFLOAT, DataType::kINT64, DataType::kUINT8, DataType::kDOUBLE}) {
         for (const auto& shapes : shapeSets) {
             Tensor c = randomTensor(DataType::kBOOL, shapes[0], 0, 1, seed++);
             Tensor x = randomTensor(type, shapes[1], 0.0, 50.0, seed++);
             Tensor y = randomTensor(type, shapes[2], -50.0, 0.0, seed++);
             Tensor out = runOk("Where", {&c, &x, &y});
-            auto ref = referenceBroadcast({&c, &x, &y}, [](const std::vector<double>& v) { return v[0] != 0 ? v[1] : v[2]; });
-            expectMatches(out, type, broadcastConcrete(shapes), ref, {0, 0},
-                          std::string("Where ") + dataTypeName(type) + " " + shapeToString(broadcastConcrete(shapes), true));
+            auto ref =
+                referenceBroadcast({&c, &x, &y}, [](const std::vector<double>& v) { return v[0] != 0 ? v[1] : v[2]; });
+            expectMatches(
+                out, type, broadcastConcrete(shapes), ref, {0, 0},
+                std::string("Where ") + dataTypeName(type) + " " + shapeToString(broadcastConcrete(shapes), true));
         }
     }
 }

@@ -21,10 +21,14 @@ struct Tolerance {
 /// Tolerance of a result stored in `type` (reference computed in double from the same inputs).
 inline Tolerance toleranceFor(DataType type) {
     switch (type) {
-        case DataType::kFLOAT: return {2e-6, 1e-6};
-        case DataType::kDOUBLE: return {1e-13, 1e-14};
-        case DataType::kHALF: return {2e-3, 1e-4};
-        case DataType::kBF16: return {1.6e-2, 1e-3};
+        case DataType::kFLOAT:
+            return {2e-6, 1e-6};
+        case DataType::kDOUBLE:
+            return {1e-13, 1e-14};
+        case DataType::kHALF:
+            return {2e-3, 1e-4};
+        case DataType::kBF16:
+            return {1.6e-2, 1e-3};
         case DataType::kINT8:
         case DataType::kUINT8:
         case DataType::kINT16:
@@ -33,7 +37,8 @@ inline Tolerance toleranceFor(DataType type) {
         case DataType::kUINT32:
         case DataType::kINT64:
         case DataType::kUINT64:
-        case DataType::kBOOL: return {0, 0};
+        case DataType::kBOOL:
+            return {0, 0};
     }
     return {0, 0};
 }

@@ -16,7 +16,9 @@ struct UnaryCase {
     double (*fn)(double);
 };
 
-double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+double sign(double x) {
+    return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
+}
 
 TEST(ElementwiseUnary, FloatFunctions) {
     const std::vector<UnaryCase> cases = {
@@ -112,9 +114,9 @@ TEST(ElementwiseUnary, IsNaNAndIsInf) {
 
 const std::vector<DataType>& allTypes() {
     static const std::vector<DataType> types = {
-        DataType::kFLOAT, DataType::kDOUBLE, DataType::kHALF,   DataType::kBF16,  DataType::kINT8,   DataType::kUINT8,
-        DataType::kINT16, DataType::kUINT16, DataType::kINT32, DataType::kUINT32, DataType::kINT64, DataType::kUINT64,
-        DataType::kBOOL};
+        DataType::kFLOAT, DataType::kDOUBLE, DataType::kHALF,   DataType::kBF16,  DataType::kINT8,
+        DataType::kUINT8, DataType::kINT16,  DataType::kUINT16, DataType::kINT32, DataType::kUINT32,
+        DataType::kINT64, DataType::kUINT64, DataType::kBOOL};
     return types;
 }
 

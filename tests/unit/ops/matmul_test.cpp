@@ -81,6 +81,9 @@ TEST(MatMul, ShapesAndBroadcastingFloat) {
         {{0, 7, 13}, {13, 5}},             // empty batch
         {{7, 0}, {0, 5}},                  // empty inner dimension: zeros
         {{0, 3}, {3, 4}},                  // empty rows
+        {{300, 40}, {40, 30}},             // one GEMM split into row blocks over threads
+        {{20, 40}, {40, 500}},             // one GEMM split into column blocks
+        {{3, 2, 64, 64}, {64, 96}},        // folded, then split
     };
     uint32_t seed = 1;
     for (const auto& [a, b] : cases) checkMatMul(DataType::kFLOAT, a, b, seed++);
@@ -168,6 +171,8 @@ TEST(Gemm, TransposesScalesAndBroadcastC) {
         {1, 64, 1000, false, true, 1.0f, 1.0f, Shape{1000}}, // a classifier head
         {4, 0, 3, false, false, 1.0f, 1.0f, Shape{3}},       // empty K: beta * C
         {0, 5, 3, false, false, 1.0f, 1.0f, Shape{3}},       // empty M
+        {300, 40, 30, true, false, 1.0f, 1.0f, Shape{30}},   // split into row blocks of a transposed A
+        {20, 40, 500, false, true, 0.5f, 1.0f, Shape{20, 1}},  // split into column blocks of a transposed B
     };
     uint32_t seed = 500;
     for (const GemmCase& g : cases) checkGemm(DataType::kFLOAT, g, seed += 3);

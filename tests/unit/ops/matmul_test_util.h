@@ -64,19 +64,15 @@ inline void expectClose(const Tensor& actual, DataType type, const Shape& shape,
     EXPECT_TRUE(error.empty()) << what << ": " << error;
 }
 
-/// One input of a node whose shape is inferred: a graph input with a (symbolic) shape, a
-/// constant when `value` is set, or an omitted optional input when `present` is false.
+/// One input of a node whose shape is inferred: a graph input with a (symbolic) shape, or a
+/// constant when `value` is set.
 struct InputSpec {
     DataType dtype{DataType::kFLOAT};
     SymShape shape;
     std::optional<Tensor> value;
-    bool present{true};
 
-    static InputSpec of(DataType dtype, SymShape shape) { return {dtype, std::move(shape), std::nullopt, true}; }
-    static InputSpec constant(Tensor value) {
-        return {value.dtype(), fromConcrete(value.shape()), std::move(value), true};
-    }
-    static InputSpec omitted() { return {DataType::kFLOAT, {}, std::nullopt, false}; }
+    static InputSpec of(DataType dtype, SymShape shape) { return {dtype, std::move(shape), std::nullopt}; }
+    static InputSpec constant(Tensor value) { return {value.dtype(), fromConcrete(value.shape()), std::move(value)}; }
 };
 
 struct InferResult {
@@ -92,8 +88,7 @@ inline InferResult inferOne(const std::string& op, const std::vector<InputSpec>&
     for (size_t i = 0; i < inputs.size(); ++i) {
         const InputSpec& spec = inputs[i];
         const std::string name = "in" + std::to_string(i);
-        if (!spec.present) values.push_back(nullptr);
-        else if (spec.value) values.push_back(graph.addConstant(name, *spec.value));
+        if (spec.value) values.push_back(graph.addConstant(name, *spec.value));
         else values.push_back(graph.addInput(name, spec.dtype, spec.shape));
     }
     Node* node = graph.addNode(op, "node", values, {}, numOutputs);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 
+#include "backends/cpu/kernel_registry.h"
 #include "matmul_test_util.h"
 
 namespace kiln::test {
@@ -186,6 +187,34 @@ TEST(Reduce, EmptyReductionsGiveIdentityElements) {
     Tensor other = Tensor::fromInt64({2}, {1});
     Tensor out = runOne("ReduceSum", {&x, &other});
     EXPECT_EQ(out.shape(), (Shape{3, 0, 1}));
+}
+
+/// The builder reshapes kernels on views without data; the axes then come from the node's
+/// constant, or (for computed axes) from the run's data.
+TEST(Reduce, AxesFromTheConstantOrFromTheRun) {
+    Tensor x = randomTensor(DataType::kFLOAT, {3, 4, 5}, -2.0, 2.0, 31);
+    Tensor axes = Tensor::fromInt64({0, 2}, {2});
+    Shape outShape;
+    const std::vector<double> ref = reduceReference("ReduceSum", x, {0, 2}, true, outShape);
+    for (bool constantAxes : {true, false}) {
+        Graph graph;
+        Value* in = graph.addInput("x", DataType::kFLOAT, fromConcrete(x.shape()));
+        Value* axesValue = constantAxes ? graph.addConstant("axes", axes) : graph.addInput("axes", DataType::kINT64, {2});
+        Node* node = graph.addNode("ReduceSum", "reduce", {in, axesValue}, {"y"}, 1);
+        auto kernel = CpuKernelRegistry::global().find(*node)->create(*node);
+        ASSERT_TRUE(kernel.isOk()) << kernel.status().message();
+        Tensor y = Tensor::allocate(DataType::kFLOAT, outShape);
+        std::vector<TensorView> inViews{{DataType::kFLOAT, x.shape(), nullptr}, {DataType::kINT64, {2}, nullptr}};
+        std::vector<TensorView> outViews{{DataType::kFLOAT, outShape, nullptr}};
+        ASSERT_TRUE((*kernel)->reshape(inViews, outViews).isOk());
+        inViews = {viewOf(x), viewOf(axes)};
+        outViews = {viewOf(y)};
+        KernelIO io{inViews.data(), inViews.size(), outViews.data(), outViews.size(), nullptr, 0, nullptr};
+        Status status = (*kernel)->run(io);
+        ASSERT_TRUE(status.isOk()) << status.message();
+        expectClose(y, DataType::kFLOAT, outShape, ref, tolFor(DataType::kFLOAT, 15),
+                    constantAxes ? "constant axes" : "axes at run time");
+    }
 }
 
 std::vector<double> argReference(const Tensor& x, int64_t axis, bool isMax, bool last, bool keepDims, Shape& outShape) {

@@ -41,13 +41,17 @@ Expected<std::unique_ptr<Kernel>> createGelu(const Node& node) {
 /// A bound that leaves every value (infinities included) unchanged.
 template <typename C>
 C noLowerBound() {
-    if constexpr (std::numeric_limits<C>::has_infinity) return -std::numeric_limits<C>::infinity();
-    else return std::numeric_limits<C>::lowest();
+    if constexpr (std::numeric_limits<C>::has_infinity)
+        return -std::numeric_limits<C>::infinity();
+    else
+        return std::numeric_limits<C>::lowest();
 }
 template <typename C>
 C noUpperBound() {
-    if constexpr (std::numeric_limits<C>::has_infinity) return std::numeric_limits<C>::infinity();
-    else return std::numeric_limits<C>::max();
+    if constexpr (std::numeric_limits<C>::has_infinity)
+        return std::numeric_limits<C>::infinity();
+    else
+        return std::numeric_limits<C>::max();
 }
 
 // The bounds are inputs, usually constants but possibly computed, so they are read at each run.
@@ -144,17 +148,18 @@ void registerActivationKernels(CpuKernelRegistry& registry) {
     addUnaryKernel<SoftsignOp, FloatTypes>(registry, "Softsign", "softsign");
     registry.add({"Gelu", supportsGelu, createGelu, ""});
     addUnaryKernel<MishOp, FloatTypes>(registry, "Mish", "mish");
-    addUnaryKernel<ThresholdedReluOp, FloatTypes>(registry, "ThresholdedRelu", "thresholded_relu",
-                                                  [](const Node& node) {
-                                                      return Expected<ThresholdedReluOp>(
-                                                          ThresholdedReluOp{node.attrs.getFloat("alpha", 1.0f)});
-                                                  });
+    addUnaryKernel<ThresholdedReluOp, FloatTypes>(
+        registry, "ThresholdedRelu", "thresholded_relu", [](const Node& node) {
+            return Expected<ThresholdedReluOp>(ThresholdedReluOp{node.attrs.getFloat("alpha", 1.0f)});
+        });
     addUnaryKernel<ShrinkOp, ShrinkTypes>(registry, "Shrink", "shrink", [](const Node& node) {
         return Expected<ShrinkOp>(ShrinkOp{node.attrs.getFloat("lambd", 0.5f), node.attrs.getFloat("bias", 0.0f)});
     });
-    registry.add({"Clip", supportsClip, [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+    registry.add({"Clip", supportsClip,
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<ClipKernel>(initialTacticName("clip", node, 0)));
-                  }, ""});
+                  },
+                  ""});
     registerSoftmaxKernels(registry);
 }
 

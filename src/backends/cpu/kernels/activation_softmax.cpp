@@ -16,9 +16,12 @@ enum class AxisOp { kSoftmax, kLogSoftmax, kHardmax };
 
 const char* axisOpName(AxisOp op) {
     switch (op) {
-        case AxisOp::kSoftmax: return "softmax";
-        case AxisOp::kLogSoftmax: return "log_softmax";
-        case AxisOp::kHardmax: return "hardmax";
+        case AxisOp::kSoftmax:
+            return "softmax";
+        case AxisOp::kLogSoftmax:
+            return "log_softmax";
+        case AxisOp::kHardmax:
+            return "hardmax";
     }
     return "";
 }
@@ -57,28 +60,30 @@ ComputeType<T> rowMax(const T* x, int64_t n) {
     return result;
 }
 
-/// Sum of e^(x - maxValue) over a row, accumulated in double.
+/// Sum of e^(x - maxValue) over a row, accumulated in double. The exponentials go to `keep` when
+/// given (n elements), else through a stack buffer.
 template <typename T>
-double rowSumExp(const T* x, int64_t n, ComputeType<T> maxValue) {
+double rowSumExp(const T* x, int64_t n, ComputeType<T> maxValue, ComputeType<T>* keep) {
     using C = ComputeType<T>;
     C buffer[kChunk];
     double lanes[kLanes] = {};
     for (int64_t begin = 0; begin < n; begin += kChunk) {
         const int64_t length = std::min(kChunk, n - begin);
-        for (int64_t k = 0; k < length; ++k) buffer[k] = expOf(load(x[begin + k]) - maxValue);
+        C* e = keep ? keep + begin : buffer;
+        for (int64_t k = 0; k < length; ++k) e[k] = expOf(load(x[begin + k]) - maxValue);
         int64_t k = 0;
         for (; k + kLanes <= length; k += kLanes)
-            for (int64_t l = 0; l < kLanes; ++l) lanes[l] += buffer[k + l];
-        for (; k < length; ++k) lanes[0] += buffer[k];
+            for (int64_t l = 0; l < kLanes; ++l) lanes[l] += e[k + l];
+        for (; k < length; ++k) lanes[0] += e[k];
     }
     double sum = 0;
     for (double lane : lanes) sum += lane;
     return sum;
 }
 
-// One contiguous row (the axis is innermost). Every pass reads x and the last one writes y, so
-// the kernel also works in place; Softmax recomputes the (vectorized) exponentials in its last pass
-// rather than keeping them.
+// One contiguous row (the axis is innermost). Softmax keeps the exponentials in y when y is of the
+// compute type and not x itself; otherwise (in place, Half, BFloat16) it recomputes them in the
+// last pass, which only reads x before writing y.
 template <typename T, AxisOp M>
 void processRow(const T* x, T* y, int64_t n) {
     using C = ComputeType<T>;
@@ -95,14 +100,20 @@ void processRow(const T* x, T* y, int64_t n) {
         for (int64_t j = 0; j < n; ++j) y[j] = store<T>(C(j == maxIndex ? 1 : 0));
     } else {
         const C maxValue = rowMax(x, n);
-        const double sum = rowSumExp(x, n, maxValue);
         if constexpr (M == AxisOp::kSoftmax) {
-            const C scale = static_cast<C>(1.0 / sum);
+            if constexpr (std::is_same_v<T, C>) {
+                if (x != y) {
+                    const C scale = static_cast<C>(1.0 / rowSumExp(x, n, maxValue, y));
+                    for (int64_t j = 0; j < n; ++j) y[j] *= scale;
+                    return;
+                }
+            }
+            const C scale = static_cast<C>(1.0 / rowSumExp(x, n, maxValue, nullptr));
             for (int64_t j = 0; j < n; ++j) y[j] = store<T>(expOf(load(x[j]) - maxValue) * scale);
         } else {
             // (x - max) first: exact for nearby values, where x - (max + log(sum)) would lose the
             // small result to the rounding of a large shift.
-            const C logSum = static_cast<C>(std::log(sum));
+            const C logSum = static_cast<C>(std::log(rowSumExp(x, n, maxValue, nullptr)));
             for (int64_t j = 0; j < n; ++j) y[j] = store<T>((load(x[j]) - maxValue) - logSum);
         }
     }
@@ -148,8 +159,10 @@ void processColumns(const T* x, T* y, int64_t axis, int64_t inner, int64_t cols)
         for (int64_t j = 0; j < axis; ++j) {
             for (int64_t c = 0; c < cols; ++c) {
                 const int64_t k = j * inner + c;
-                if constexpr (M == AxisOp::kSoftmax) y[k] = store<T>(expOf(load(x[k]) - maxValue[c]) * factor[c]);
-                else y[k] = store<T>((load(x[k]) - maxValue[c]) - factor[c]);
+                if constexpr (M == AxisOp::kSoftmax)
+                    y[k] = store<T>(expOf(load(x[k]) - maxValue[c]) * factor[c]);
+                else
+                    y[k] = store<T>((load(x[k]) - maxValue[c]) - factor[c]);
             }
         }
     }
@@ -191,16 +204,25 @@ public:
         mGeometry = AxisGeometry{};
         for (size_t d = 0; d < shape.size(); ++d) {
             const auto a = static_cast<size_t>(*axis);
-            if (d < a) mGeometry.outer *= shape[d];
-            else if (d == a) mGeometry.axis = shape[d];
-            else mGeometry.inner *= shape[d];
+            if (d < a)
+                mGeometry.outer *= shape[d];
+            else if (d == a)
+                mGeometry.axis = shape[d];
+            else
+                mGeometry.inner *= shape[d];
         }
         FloatTypes::dispatch(inputs[0].dtype, [&](auto tag) {
             using T = decltype(tag);
             switch (mOp) {
-                case AxisOp::kSoftmax: mRun = &runAxisOp<T, AxisOp::kSoftmax>; break;
-                case AxisOp::kLogSoftmax: mRun = &runAxisOp<T, AxisOp::kLogSoftmax>; break;
-                case AxisOp::kHardmax: mRun = &runAxisOp<T, AxisOp::kHardmax>; break;
+                case AxisOp::kSoftmax:
+                    mRun = &runAxisOp<T, AxisOp::kSoftmax>;
+                    break;
+                case AxisOp::kLogSoftmax:
+                    mRun = &runAxisOp<T, AxisOp::kLogSoftmax>;
+                    break;
+                case AxisOp::kHardmax:
+                    mRun = &runAxisOp<T, AxisOp::kHardmax>;
+                    break;
             }
         });
         if (!mRun) return unsupportedType(name, inputs[0].dtype);
@@ -225,11 +247,13 @@ private:
 };
 
 void addAxisOpKernel(CpuKernelRegistry& registry, const std::string& opType, AxisOp op) {
-    registry.add({opType, [](const Node& node, std::string* reason) { return inputTypeIn<FloatTypes>(node, 0, reason); },
+    registry.add({opType,
+                  [](const Node& node, std::string* reason) { return inputTypeIn<FloatTypes>(node, 0, reason); },
                   [op](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<AxisOpKernel>(
                           op, node.attrs.getInt("axis", -1), initialTacticName(axisOpName(op), node, 0)));
-                  }, ""});
+                  },
+                  ""});
 }
 
 }  // namespace

@@ -85,7 +85,8 @@ Expected<BroadcastPlan> makeBroadcastPlan(std::initializer_list<const Shape*> in
 void parallelForRanges(int64_t n, RangeFn fn, const void* context) {
     if (n <= 0) return;
     const int64_t threads = omp_get_max_threads();
-    const int64_t chunks = n < kParallelThreshold ? 1 : std::max<int64_t>(1, std::min(threads, n / (kParallelThreshold / 4)));
+    const int64_t chunks =
+        n < kParallelThreshold ? 1 : std::max<int64_t>(1, std::min(threads, n / (kParallelThreshold / 4)));
     if (chunks == 1) {
         fn(context, 0, n);
         return;
@@ -170,11 +171,16 @@ BroadcastCopyFn selectCopyForType(const BroadcastPlan& plan) {
 
 BroadcastCopyFn selectBroadcastCopy(size_t elementSize, const BroadcastPlan& plan) {
     switch (elementSize) {
-        case 1: return selectCopyForType<uint8_t>(plan);
-        case 2: return selectCopyForType<uint16_t>(plan);
-        case 4: return selectCopyForType<uint32_t>(plan);
-        case 8: return selectCopyForType<uint64_t>(plan);
-        default: return nullptr;  // a size, not an enum: no element type has another size
+        case 1:
+            return selectCopyForType<uint8_t>(plan);
+        case 2:
+            return selectCopyForType<uint16_t>(plan);
+        case 4:
+            return selectCopyForType<uint32_t>(plan);
+        case 8:
+            return selectCopyForType<uint64_t>(plan);
+        default:
+            return nullptr;  // a size, not an enum: no element type has another size
     }
 }
 

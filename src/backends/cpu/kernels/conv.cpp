@@ -123,7 +123,7 @@ public:
         mPointwise = mGeometry.isPointwise();
         const int64_t depth = inPerGroup * mGeometry.kernelSize();
         const int64_t itemWork = (mOutChannels / mGroup) * mGeometry.positionCount() * depth;
-        mParallelItems = !mDepthwise && mBatch * mGroup > 1 && itemWork <= cpu::kSingleThreadedGemmWork;
+        mParallelItems = !mDepthwise && cpu::spreadGemmItems(mBatch * mGroup, itemWork, omp_get_max_threads());
         mThreads = mParallelItems ? omp_get_max_threads() : 1;
         mColSize = (mDepthwise || mPointwise) ? 0 : depth * mGeometry.positionCount();
         mStaging = ConvStaging{inputs[0].elementCount(), inputs[1].elementCount(),
@@ -192,6 +192,9 @@ private:
 };
 
 Expected<std::unique_ptr<Kernel>> createConv(const Node& node) {
+    // Constant folding creates kernels without asking supports() first.
+    std::string reason;
+    if (!cpu::supportsConvNode(node, &reason)) return unsupported(node.describe() + ": " + reason);
     const size_t spatial = node.input(0)->shape.size() - 2;
     auto spec = parseWindowSpec(node.attrs, spatial, cpu::declaredKernel(node), WindowKind::kConvolution);
     if (!spec) return invalidModel(node.describe() + ": " + spec.status().message());

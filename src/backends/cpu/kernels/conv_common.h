@@ -20,11 +20,6 @@ namespace kiln::cpu {
 /// Spatial axes a convolution kernel handles (index arrays live on the stack).
 constexpr size_t kMaxConvSpatialRank = 8;
 
-/// OpenBLAS runs a GEMM of at most this many multiply-adds on the calling thread (its
-/// GEMM_MULTITHREAD_THRESHOLD); independent GEMMs that small are spread over OpenMP threads
-/// instead, and larger ones run one after another on OpenBLAS's own threads.
-constexpr int64_t kSingleThreadedGemmWork = 262144;
-
 /// Loops with less work than this run on one thread: the fork/join costs more.
 constexpr int64_t kParallelWork = 32768;
 
@@ -55,8 +50,8 @@ void addChannelBias(T* y, const T* bias, int64_t channels, int64_t planeSize) {
 
 /// Runs fn(image, group, colBuffer, innerParallel) for every (image, group) pair. Small GEMMs
 /// (`parallelItems`) run as independent items on `threads` OpenMP threads, each with its own
-/// column buffer of `colSize` elements; otherwise the items run in order and each may use
-/// threads inside (OpenBLAS's, and OpenMP loops when innerParallel is true).
+/// column buffer of `colSize` elements; otherwise the items run in order and each parallelizes
+/// inside (the GEMM splits itself; OpenMP loops when innerParallel is true).
 template <typename F, typename Fn>
 void forEachConvItem(int64_t batch, int64_t groups, bool parallelItems, int threads, F* col, int64_t colSize,
                      Fn&& fn) {

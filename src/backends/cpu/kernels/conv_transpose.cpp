@@ -48,7 +48,7 @@ public:
         mDirect = mGeometry.isPointwise();
         const int64_t rows = mOutPerGroup * mGeometry.kernelSize();
         const int64_t itemWork = rows * mGeometry.positionCount() * (mInChannels / mGroup);
-        mParallelItems = mBatch * mGroup > 1 && itemWork <= kSingleThreadedGemmWork;
+        mParallelItems = spreadGemmItems(mBatch * mGroup, itemWork, omp_get_max_threads());
         mThreads = mParallelItems ? omp_get_max_threads() : 1;
         mColSize = mDirect ? 0 : rows * mGeometry.positionCount();
         mStaging = ConvStaging{inputs[0].elementCount(), inputs[1].elementCount(),
@@ -115,6 +115,9 @@ private:
 }  // namespace
 
 Expected<std::unique_ptr<Kernel>> createConvTransposeKernel(const Node& node) {
+    // Constant folding creates kernels without asking supports() first.
+    std::string reason;
+    if (!supportsConvNode(node, &reason)) return unsupported(node.describe() + ": " + reason);
     const size_t spatial = node.input(0)->shape.size() - 2;
     auto spec = parseWindowSpec(node.attrs, spatial, declaredKernel(node), WindowKind::kConvolution);
     if (!spec) return invalidModel(node.describe() + ": " + spec.status().message());

@@ -31,9 +31,12 @@ struct LeakyReluOp {
 struct PReluOp {
     template <typename T>
     T operator()(T x, T slope) const {
-        if constexpr (std::is_unsigned_v<T>) return x;
-        else if constexpr (std::is_integral_v<T>) return x < 0 ? wrapMul(slope, x) : x;
-        else return selectValue(x < T{0}, slope * x, x);
+        if constexpr (std::is_unsigned_v<T>)
+            return x;
+        else if constexpr (std::is_integral_v<T>)
+            return x < 0 ? wrapMul(slope, x) : x;
+        else
+            return selectValue(x < T{0}, slope * x, x);
     }
 };
 

@@ -206,10 +206,12 @@ bool variadicInputsIn(const Node& node, std::string* reason) {
 
 template <typename Op, typename List>
 void addVariadicKernel(CpuKernelRegistry& registry, const std::string& opType, const std::string& name, bool mean) {
-    registry.add({opType, &variadicInputsIn<List>, [name, mean](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+    registry.add({opType, &variadicInputsIn<List>,
+                  [name, mean](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<VariadicKernel>(
                           name, &selectSameTypeBinary<Op, List>, mean, initialTacticName(name, node, 0)));
-                  }, ""});
+                  },
+                  ""});
 }
 
 }  // namespace
@@ -220,9 +222,11 @@ void registerElementwiseArithmeticKernels(CpuKernelRegistry& registry) {
     addBinaryKernel<MulOp, NumericTypes>(registry, "Mul", "mul");
     addBinaryKernel<DivOp, NumericTypes>(registry, "Div", "div");
     registry.add({"Mod", supportsMod, createMod, ""});
-    registry.add({"Pow", supportsPow, [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+    registry.add({"Pow", supportsPow,
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<PowKernel>(initialTacticName("pow", node, 0)));
-                  }, ""});
+                  },
+                  ""});
     addVariadicKernel<MaxOp, NumericTypes>(registry, "Max", "max", false);
     addVariadicKernel<MinOp, NumericTypes>(registry, "Min", "min", false);
     addVariadicKernel<AddOp, FloatTypes>(registry, "Sum", "sum", false);

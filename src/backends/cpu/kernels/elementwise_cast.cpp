@@ -66,20 +66,23 @@ void registerElementwiseCastKernels(CpuKernelRegistry& registry) {
                       if (!inputTypeIn<AllTypes>(node, 0, reason)) return false;
                       auto to = node.attrs.getInt("to");
                       if (to && dataTypeFromOnnx(*to)) return true;
-                      if (reason) *reason = "Cast to ONNX element type " + (to ? std::to_string(*to) : "<none>") +
-                                            " is not supported";
+                      if (reason)
+                          *reason = "Cast to ONNX element type " + (to ? std::to_string(*to) : "<none>") +
+                                    " is not supported";
                       return false;
                   },
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<CastKernel>("cpu.cast"));
-                  }, ""});
+                  },
+                  ""});
     registry.add({"CastLike",
                   [](const Node& node, std::string* reason) {
                       return inputTypeIn<AllTypes>(node, 0, reason) && inputTypeIn<AllTypes>(node, 1, reason);
                   },
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<CastKernel>("cpu.cast"));
-                  }, ""});
+                  },
+                  ""});
 }
 
 }  // namespace kiln::cpu

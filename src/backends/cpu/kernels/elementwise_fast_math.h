@@ -1,7 +1,8 @@
 #pragma once
-// Vectorization helpers: a branch-free select, and branch-free float versions of exp, tanh and erf. libm's are one call per element, which stops a
-// loop from vectorizing; these inline into the loop (selects instead of branches), so Softmax,
-// Sigmoid, Tanh and Gelu run several elements per instruction. Double keeps libm.
+// Vectorization helpers: a branch-free select, and branch-free float versions of exp, tanh and
+// erf. libm's are one call per element, which stops a loop from vectorizing; these inline into the
+// loop (selects instead of branches), so Softmax, Sigmoid, Tanh and Gelu run several elements per
+// instruction. Double keeps libm.
 //
 // Accuracy, measured against 30-digit references over the whole float range: exp 1.3 ulp, tanh
 // 1.3 ulp, erf 2.1 ulp (1.2e-7 absolute). The polynomial coefficients are our own minimax fits
@@ -42,10 +43,10 @@ inline T selectValue(bool c, T a, T b) {
 /// exponent bits (as two factors, so that n from -150 to 128 needs no special case: subnormal
 /// results are kept and e^x overflows to +inf only above ln(FLT_MAX)).
 inline float expFloat(float x) {
-    constexpr float kMax = 88.72283935546875f;   // ln(FLT_MAX); above it e^x is +inf
+    constexpr float kMax = 88.72283935546875f;    // ln(FLT_MAX); above it e^x is +inf
     constexpr float kMin = -103.97208404541016f;  // below it e^x rounds to 0
     constexpr float kLog2e = 1.44269504088896341f;
-    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: t + kRound rounds t to an integer kept in the low bits
+    constexpr float kRound = 12582912.0f;         // 1.5 * 2^23: t + kRound rounds t to an integer kept in the low bits
     constexpr float kLn2Hi = 0.693145751953125f;  // ln 2 = kLn2Hi + kLn2Lo; n * kLn2Hi is exact
     constexpr float kLn2Lo = 1.428606765330187e-06f;
     const float xc = selectFloat(x > kMax, kMax, selectFloat(x < kMin, kMin, x));  // NaN passes through
@@ -111,18 +112,24 @@ inline float erfFloat(float x) {
 /// BFloat16), libm for double.
 template <typename T>
 inline T expOf(T x) {
-    if constexpr (std::is_same_v<T, float>) return expFloat(x);
-    else return std::exp(x);
+    if constexpr (std::is_same_v<T, float>)
+        return expFloat(x);
+    else
+        return std::exp(x);
 }
 template <typename T>
 inline T tanhOf(T x) {
-    if constexpr (std::is_same_v<T, float>) return tanhFloat(x);
-    else return std::tanh(x);
+    if constexpr (std::is_same_v<T, float>)
+        return tanhFloat(x);
+    else
+        return std::tanh(x);
 }
 template <typename T>
 inline T erfOf(T x) {
-    if constexpr (std::is_same_v<T, float>) return erfFloat(x);
-    else return std::erf(x);
+    if constexpr (std::is_same_v<T, float>)
+        return erfFloat(x);
+    else
+        return std::erf(x);
 }
 
 }  // namespace kiln::cpu

@@ -39,8 +39,8 @@ using IntegerTypes = TypeList<int8_t, int16_t, int32_t, int64_t, uint8_t, uint16
 using SignedNumericTypes = TypeList<float, double, Half, BFloat16, int8_t, int16_t, int32_t, int64_t>;
 using NumericTypes =
     TypeList<float, double, Half, BFloat16, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t>;
-using AllTypes = TypeList<float, double, Half, BFloat16, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
-                          uint32_t, uint64_t, bool>;
+using AllTypes = TypeList<float, double, Half, BFloat16, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
+                          uint64_t, bool>;
 using BoolType = TypeList<bool>;
 
 /// "f32", "f16", "bf16", "i64", "bool", ... for tactic names.
@@ -125,7 +125,8 @@ void addUnaryKernel(CpuKernelRegistry& registry, const std::string& opType, cons
                       KILN_ASSIGN_OR_RETURN(Op op, makeOp(node));
                       return std::unique_ptr<Kernel>(
                           std::make_unique<UnaryKernel<Op, List>>(name, op, initialTacticName(name, node, 0)));
-                  }, ""});
+                  },
+                  ""});
 }
 
 /// Registers an op whose functor has no attributes.
@@ -208,10 +209,12 @@ bool binaryInputsIn(const Node& node, std::string* reason) {
 /// Registers `opType` with a BinaryKernel over Op for both inputs of one type in List.
 template <typename Op, typename List>
 void addBinaryKernel(CpuKernelRegistry& registry, const std::string& opType, const std::string& name) {
-    registry.add({opType, &binaryInputsIn<List>, [name](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+    registry.add({opType, &binaryInputsIn<List>,
+                  [name](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<BinaryKernel>(
                           name, &selectSameTypeBinary<Op, List>, initialTacticName(name, node, 0)));
-                  }, ""});
+                  },
+                  ""});
 }
 
 // ---- pieces of the two families' registration (one per kernel file) ------------------------------

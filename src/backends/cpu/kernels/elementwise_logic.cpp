@@ -21,8 +21,8 @@ Expected<std::unique_ptr<Kernel>> createBitShift(const Node& node) {
     if (direction != "LEFT" && direction != "RIGHT")
         return invalidModel(node.describe() + ": attribute direction must be \"LEFT\" or \"RIGHT\"");
     const bool left = direction == "LEFT";
-    BinarySelectFn select = left ? &selectSameTypeBinary<ShiftLeftOp, IntegerTypes>
-                                 : &selectSameTypeBinary<ShiftRightOp, IntegerTypes>;
+    BinarySelectFn select =
+        left ? &selectSameTypeBinary<ShiftLeftOp, IntegerTypes> : &selectSameTypeBinary<ShiftRightOp, IntegerTypes>;
     std::string name = left ? "shift_left" : "shift_right";
     return std::unique_ptr<Kernel>(std::make_unique<BinaryKernel>(name, select, initialTacticName(name, node, 0)));
 }
@@ -54,18 +54,23 @@ WhereRunFn selectWhereStrides(const BroadcastPlan& plan) {
         &runWhere<T, 0, 0, 0>, &runWhere<T, 0, 0, 1>, &runWhere<T, 0, 1, 0>, &runWhere<T, 0, 1, 1>,
         &runWhere<T, 1, 0, 0>, &runWhere<T, 1, 0, 1>, &runWhere<T, 1, 1, 0>, &runWhere<T, 1, 1, 1>,
     };
-    const size_t index = (plan.innerStride(0) != 0 ? 4 : 0) + (plan.innerStride(1) != 0 ? 2 : 0) +
-                         (plan.innerStride(2) != 0 ? 1 : 0);
+    const size_t index =
+        (plan.innerStride(0) != 0 ? 4 : 0) + (plan.innerStride(1) != 0 ? 2 : 0) + (plan.innerStride(2) != 0 ? 1 : 0);
     return kTable[index];
 }
 
 WhereRunFn selectWhere(size_t elementSize, const BroadcastPlan& plan) {
     switch (elementSize) {
-        case 1: return selectWhereStrides<uint8_t>(plan);
-        case 2: return selectWhereStrides<uint16_t>(plan);
-        case 4: return selectWhereStrides<uint32_t>(plan);
-        case 8: return selectWhereStrides<uint64_t>(plan);
-        default: return nullptr;  // a size, not an enum: no element type has another size
+        case 1:
+            return selectWhereStrides<uint8_t>(plan);
+        case 2:
+            return selectWhereStrides<uint16_t>(plan);
+        case 4:
+            return selectWhereStrides<uint32_t>(plan);
+        case 8:
+            return selectWhereStrides<uint64_t>(plan);
+        default:
+            return nullptr;  // a size, not an enum: no element type has another size
     }
 }
 
@@ -130,9 +135,12 @@ void registerElementwiseLogicKernels(CpuKernelRegistry& registry) {
     addUnaryKernel<BitwiseNotOp, IntegerTypes>(registry, "BitwiseNot", "bitwise_not");
     registry.add({"BitShift", supportsBitShift, createBitShift, ""});
 
-    registry.add({"Where", supportsWhere, [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<WhereKernel>(initialTacticName("where", node, 1)));
-                  }, ""});
+    registry.add({"Where", supportsWhere,
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(
+                          std::make_unique<WhereKernel>(initialTacticName("where", node, 1)));
+                  },
+                  ""});
 }
 
 }  // namespace kiln::cpu

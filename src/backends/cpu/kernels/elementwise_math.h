@@ -109,24 +109,30 @@ struct CastOp {
 struct AddOp {
     template <typename T>
     T operator()(T a, T b) const {
-        if constexpr (std::is_integral_v<T>) return wrapAdd(a, b);
-        else return a + b;
+        if constexpr (std::is_integral_v<T>)
+            return wrapAdd(a, b);
+        else
+            return a + b;
     }
 };
 
 struct SubOp {
     template <typename T>
     T operator()(T a, T b) const {
-        if constexpr (std::is_integral_v<T>) return wrapSub(a, b);
-        else return a - b;
+        if constexpr (std::is_integral_v<T>)
+            return wrapSub(a, b);
+        else
+            return a - b;
     }
 };
 
 struct MulOp {
     template <typename T>
     T operator()(T a, T b) const {
-        if constexpr (std::is_integral_v<T>) return wrapMul(a, b);
-        else return a * b;
+        if constexpr (std::is_integral_v<T>)
+            return wrapMul(a, b);
+        else
+            return a * b;
     }
 };
 
@@ -229,16 +235,20 @@ struct PowOp {
 struct MaxOp {
     template <typename T>
     T operator()(T a, T b) const {
-        if constexpr (std::is_floating_point_v<T>) return (a > b || a != a) ? a : b;
-        else return a > b ? a : b;
+        if constexpr (std::is_floating_point_v<T>)
+            return (a > b || a != a) ? a : b;
+        else
+            return a > b ? a : b;
     }
 };
 
 struct MinOp {
     template <typename T>
     T operator()(T a, T b) const {
-        if constexpr (std::is_floating_point_v<T>) return (a < b || a != a) ? a : b;
-        else return a < b ? a : b;
+        if constexpr (std::is_floating_point_v<T>)
+            return (a < b || a != a) ? a : b;
+        else
+            return a < b ? a : b;
     }
 };
 
@@ -339,8 +349,10 @@ struct ShiftRightOp {
     template <typename T>
     T operator()(T x, T amount) const {
         if (!shiftInRange(amount)) {
-            if constexpr (std::is_signed_v<T>) return x < 0 ? T{-1} : T{0};
-            else return T{0};
+            if constexpr (std::is_signed_v<T>)
+                return x < 0 ? T{-1} : T{0};
+            else
+                return T{0};
         }
         return static_cast<T>(x >> amount);
     }
@@ -351,17 +363,22 @@ struct ShiftRightOp {
 struct NegOp {
     template <typename T>
     T operator()(T x) const {
-        if constexpr (std::is_integral_v<T>) return wrapNeg(x);
-        else return -x;
+        if constexpr (std::is_integral_v<T>)
+            return wrapNeg(x);
+        else
+            return -x;
     }
 };
 
 struct AbsOp {
     template <typename T>
     T operator()(T x) const {
-        if constexpr (std::is_unsigned_v<T>) return x;
-        else if constexpr (std::is_integral_v<T>) return x < 0 ? wrapNeg(x) : x;
-        else return std::fabs(x);
+        if constexpr (std::is_unsigned_v<T>)
+            return x;
+        else if constexpr (std::is_integral_v<T>)
+            return x < 0 ? wrapNeg(x) : x;
+        else
+            return std::fabs(x);
     }
 };
 
@@ -369,9 +386,12 @@ struct AbsOp {
 struct SignOp {
     template <typename T>
     T operator()(T x) const {
-        if constexpr (std::is_unsigned_v<T>) return x > 0 ? T{1} : T{0};
-        else if constexpr (std::is_integral_v<T>) return static_cast<T>((x > 0) - (x < 0));
-        else return x > 0 ? T{1} : (x < 0 ? T{-1} : x);
+        if constexpr (std::is_unsigned_v<T>)
+            return x > 0 ? T{1} : T{0};
+        else if constexpr (std::is_integral_v<T>)
+            return static_cast<T>((x > 0) - (x < 0));
+        else
+            return x > 0 ? T{1} : (x < 0 ? T{-1} : x);
     }
 };
 
@@ -401,7 +421,7 @@ KILN_FLOAT_UNARY_OP(CoshOp, std::cosh(x));
 KILN_FLOAT_UNARY_OP(AsinhOp, std::asinh(x));
 KILN_FLOAT_UNARY_OP(AcoshOp, std::acosh(x));
 KILN_FLOAT_UNARY_OP(AtanhOp, std::atanh(x));
-KILN_FLOAT_UNARY_OP(SquareOp, x * x);  // Pow's fast path for an exponent of 2
+KILN_FLOAT_UNARY_OP(SquareOp, x* x);  // Pow's fast path for an exponent of 2
 #undef KILN_FLOAT_UNARY_OP
 
 struct IsNaNOp : PredicateOp {

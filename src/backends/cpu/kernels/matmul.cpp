@@ -2,6 +2,8 @@
 // Float and double go to OpenBLAS; float16/bfloat16 compute through float in the workspace;
 // integer types use plain loops.
 
+#include <omp.h>
+
 #include <cstring>
 #include <tuple>
 
@@ -15,10 +17,6 @@ namespace {
 
 using cpu::GemmShape;
 using cpu::WorkspaceCarver;
-
-// OpenBLAS runs a GEMM of at most this many multiply-adds on the calling thread; independent
-// batches that small are spread over OpenMP threads instead.
-constexpr int64_t kSingleThreadedGemmWork = 262144;
 
 /// Offsets (in elements) of each broadcast batch's matrix in an operand whose batch shape is
 /// right-aligned against `outBatch`.
@@ -74,6 +72,7 @@ public:
             outBatch[i] = da == 1 ? db : da;
         }
         mBatches = shapeElementCount(outBatch);
+        mSpread = cpu::spreadGemmItems(mBatches, mM * mN * mK, omp_get_max_threads());
         // When B is one matrix shared by every batch, A's batches stack into one tall GEMM.
         mFolded = shapeElementCount(batchB) == 1 && shapeElementCount(batchA) == mBatches;
         if (!mFolded) {
@@ -147,9 +146,7 @@ private:
             return;
         }
         const GemmShape s{false, false, mM, mN, mK, mK, mN, mN};
-        const bool spread = mM * mN * mK <= kSingleThreadedGemmWork && mBatches > 1 &&
-                            mBatches * mM * mN * mK >= kSingleThreadedGemmWork;
-#pragma omp parallel for schedule(static) if (spread)
+#pragma omp parallel for schedule(static) if (mSpread)
         for (int64_t i = 0; i < mBatches; ++i)
             gemm(s, a + mAOffsets[static_cast<size_t>(i)], b + mBOffsets[static_cast<size_t>(i)], c + i * mM * mN);
     }
@@ -157,6 +154,7 @@ private:
     DataType mType;
     int64_t mM{0}, mN{0}, mK{0};
     int64_t mBatches{0};
+    bool mSpread{false};
     bool mFolded{false};
     std::vector<int64_t> mAOffsets, mBOffsets;
     int64_t mACount{0}, mBCount{0}, mOutCount{0};
@@ -277,21 +275,24 @@ bool supportsMatMul(const Node& node, std::string* reason) {
                             reason);
 }
 
+Expected<std::unique_ptr<Kernel>> createMatMul(const Node& node) {
+    return std::unique_ptr<Kernel>(new MatMulKernel(node.input(0)->dtype));
+}
+
+Expected<std::unique_ptr<Kernel>> createGemm(const Node& node) {
+    const AttributeMap& attrs = node.attrs;
+    return std::unique_ptr<Kernel>(new GemmKernel(node.input(0)->dtype, attrs.getInt("transA", 0) != 0,
+                                                  attrs.getInt("transB", 0) != 0, attrs.getFloat("alpha", 1.0f),
+                                                  attrs.getFloat("beta", 1.0f), node.hasInput(2)));
+}
+
 }  // namespace
 
 void registerMatMulKernels(CpuKernelRegistry& registry) {
-    registry.add({"MatMul", supportsMatMul, [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(new MatMulKernel(node.input(0)->dtype));
-                  },
-                  ""});
-    registry.add({"Gemm", supportsMatMul, [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
-                      const AttributeMap& attrs = node.attrs;
-                      return std::unique_ptr<Kernel>(new GemmKernel(node.input(0)->dtype, attrs.getInt("transA", 0) != 0,
-                                                                    attrs.getInt("transB", 0) != 0,
-                                                                    attrs.getFloat("alpha", 1.0f),
-                                                                    attrs.getFloat("beta", 1.0f), node.hasInput(2)));
-                  },
-                  ""});
+    // Every CPU kernel is created through the registry, so this runs before any GEMM does.
+    cpu::configureBlasThreading();
+    registry.add({"MatMul", supportsMatMul, createMatMul, ""});
+    registry.add({"Gemm", supportsMatMul, createGemm, ""});
 }
 
 }  // namespace kiln

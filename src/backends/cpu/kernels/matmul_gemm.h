@@ -23,6 +23,27 @@ struct GemmShape {
     int64_t ldc{0};
 };
 
+/// GEMMs of at most this many multiply-adds run on one thread; larger ones are split over the
+/// OpenMP threads (see gemmRowMajor). Independent GEMMs that small are best spread over threads
+/// by the caller.
+constexpr int64_t kSingleThreadedGemmWork = 262144;
+
+/// Whether `items` independent GEMMs of `itemWork` multiply-adds each should run as one item per
+/// OpenMP thread (each GEMM single-threaded) rather than one after another with each GEMM split
+/// over the threads: yes when the GEMMs are too small to split, or when the items share out
+/// evenly over `threads`.
+inline bool spreadGemmItems(int64_t items, int64_t itemWork, int threads) {
+    if (items < 2 || items * itemWork <= kSingleThreadedGemmWork) return false;
+    return itemWork <= kSingleThreadedGemmWork || items % threads == 0 || items >= 4 * threads;
+}
+
+/// Makes OpenBLAS run on its calling thread: the CPU backend's parallelism is OpenMP's, and
+/// gemmRowMajor splits large GEMMs over the OpenMP threads itself. Called once, when the CPU
+/// kernels are registered.
+void configureBlasThreading();
+
+/// OpenBLAS GEMM; inside an OpenMP parallel region it runs on the calling thread, outside one a
+/// large GEMM is split into row or column blocks over the OpenMP threads.
 void gemmRowMajor(const GemmShape& s, float alpha, const float* a, const float* b, float beta, float* c);
 void gemmRowMajor(const GemmShape& s, double alpha, const double* a, const double* b, double beta, double* c);
 

@@ -204,7 +204,7 @@ public:
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
         const Shape& x = inputs[0].shape;
         if (x.size() > kMaxReduceRank) return unsupported("MeanVarianceNormalization handles rank <= 16");
-        std::vector<bool> reduced(x.size(), false);
+        ReducedAxes reduced{};
         for (int64_t axis : mAxes) {
             if (axis < 0 || axis >= static_cast<int64_t>(x.size()))
                 return invalidArgument("axis " + std::to_string(axis) + " is out of range for " + shapeToString(x, true));

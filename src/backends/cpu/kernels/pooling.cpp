@@ -222,7 +222,12 @@ private:
 };
 
 Expected<std::unique_ptr<Kernel>> createPool(const Node& node, PoolKind kind) {
-    const size_t spatial = node.input(0)->shape.size() - 2;
+    // Constant folding creates kernels without asking supports() first.
+    const size_t rank = node.input(0)->shape.size();
+    if (rank < 3 || rank - 2 > kMaxPoolSpatialRank)
+        return unsupported(node.describe() + ": pooling handles 1 to " + std::to_string(kMaxPoolSpatialRank) +
+                           " spatial axes");
+    const size_t spatial = rank - 2;
     auto spec = parseWindowSpec(node.attrs, spatial, std::nullopt, WindowKind::kPooling);
     if (!spec) return invalidModel(node.describe() + ": " + spec.status().message());
     const bool countIncludePad = node.attrs.getInt("count_include_pad", 0) != 0;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
@@ -75,32 +76,25 @@ void reduce(const ReductionLayout& l, const T* x, T* y) {
 
 class ReduceKernel : public Kernel {
 public:
-    ReduceKernel(ReduceOp op, DataType type, bool hasAxes, bool noopWithEmptyAxes)
-        : mOp(op), mType(type), mHasAxes(hasAxes), mNoop(noopWithEmptyAxes) {}
+    /// `constantAxes`: the axes input's values when it is a constant (the usual case).
+    ReduceKernel(ReduceOp op, DataType type, bool hasAxes, std::optional<std::vector<int64_t>> constantAxes,
+                 bool noopWithEmptyAxes)
+        : mOp(op), mType(type), mHasAxes(hasAxes), mConstantAxes(std::move(constantAxes)), mNoop(noopWithEmptyAxes) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
-        const Shape& x = inputs[0].shape;
-        if (x.size() > cpu::kMaxReduceRank) return unsupported("reductions handle rank <= 16");
-        std::optional<Tensor> axesTensor;
-        if (mHasAxes) {
-            // Axes are a constant or a folded shape computation, so their values exist before run.
-            if (!inputs[1].data) return unsupported("the reduction axes (input 1) are not known before execution");
-            axesTensor = Tensor::wrap(inputs[1].dtype, inputs[1].shape, inputs[1].data, nullptr);
-        }
-        auto axes = reductionAxes(axesTensor ? &*axesTensor : nullptr, mHasAxes, static_cast<int64_t>(x.size()), mNoop);
-        if (!axes) return axes.status();
-        std::vector<bool> reduced(x.size(), false);
-        for (int64_t axis : **axes) reduced[static_cast<size_t>(axis)] = true;
-        // A rank-0 input has no axes to list yet is reduced (to itself, through the operation).
-        mIdentity = mNoop && (*axes)->empty();
-        mLayout = cpu::planReduction(x, reduced);
-        if (mLayout.outputCount != outputs[0].elementCount())
-            return internalError("reduction output " + shapeToString(outputs[0].shape, true) + " does not match input " +
-                                 shapeToString(x, true));
-        return Status::ok();
+        mInputShape = inputs[0].shape;
+        if (mInputShape.size() > cpu::kMaxReduceRank) return unsupported("reductions handle rank <= 16");
+        mOutputCount = outputs[0].elementCount();
+        // Computed axes (a folded shape computation) may arrive only with the run's data.
+        mPending = mHasAxes && !mConstantAxes && !inputs[1].data;
+        if (mPending) return Status::ok();
+        if (!mHasAxes) return plan(nullptr, 0);
+        if (mConstantAxes) return plan(mConstantAxes->data(), static_cast<int64_t>(mConstantAxes->size()));
+        return plan(inputs[1].as<const int64_t>(), inputs[1].elementCount());
     }
 
     Status run(const KernelIO& io) override {
+        if (mPending) KILN_RETURN_IF_ERROR(plan(io.input(1).as<const int64_t>(), io.input(1).elementCount()));
         if (mIdentity) {
             // noop_with_empty_axes: the output is the input.
             if (io.output(0).data != io.input(0).data)
@@ -127,10 +121,28 @@ public:
     }
 
 private:
+    /// Folds the input shape for these axes; allocates nothing (it may run inside run()).
+    Status plan(const int64_t* axes, int64_t count) {
+        cpu::ReducedAxes reduced{};
+        KILN_RETURN_IF_ERROR(
+            markReducedAxes(axes, count, static_cast<int64_t>(mInputShape.size()), mNoop, reduced.data()));
+        // A rank-0 input has no axes to list yet is reduced (to itself, through the operation).
+        mIdentity = mNoop && count == 0;
+        mLayout = cpu::planReduction(mInputShape, reduced);
+        if (mLayout.outputCount != mOutputCount)
+            return invalidArgument("reduction output has " + std::to_string(mOutputCount) +
+                                   " elements, the axes give " + std::to_string(mLayout.outputCount));
+        return Status::ok();
+    }
+
     ReduceOp mOp;
     DataType mType;
     bool mHasAxes;
+    std::optional<std::vector<int64_t>> mConstantAxes;
     bool mNoop;
+    Shape mInputShape;
+    int64_t mOutputCount{0};
+    bool mPending{false};
     bool mIdentity{false};
     ReductionLayout mLayout;
 };
@@ -159,8 +171,11 @@ void registerReductionKernels(CpuKernelRegistry& registry) {
                         ReduceOp::kL2, ReduceOp::kLogSum, ReduceOp::kLogSumExp, ReduceOp::kSumSquare}) {
         registry.add({cpu::reduceOpType(op), supportsReduce,
                       [op](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                          const Value* axes = node.input(1);
+                          std::optional<std::vector<int64_t>> constantAxes;
+                          if (axes && axes->isConstant()) constantAxes = axes->constant->toInt64Vector();
                           return std::unique_ptr<Kernel>(new ReduceKernel(
-                              op, node.input(0)->dtype, node.hasInput(1),
+                              op, node.input(0)->dtype, axes != nullptr, std::move(constantAxes),
                               node.attrs.getInt("noop_with_empty_axes", 0) != 0));
                       },
                       ""});

@@ -7,7 +7,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "ir/tensor.h"
 
@@ -71,7 +70,11 @@ struct ReductionLayout {
     StridedDims reducedDims;
 };
 
+/// Which axes a reduction folds, by axis index.
+using ReducedAxes = std::array<bool, kMaxReduceRank>;
+
 /// `reducedAxes[d]` says whether axis d of `shape` is reduced; shape.size() <= kMaxReduceRank.
-ReductionLayout planReduction(const Shape& shape, const std::vector<bool>& reducedAxes);
+/// Allocates nothing, so a kernel may plan at run time when its axes arrive only then.
+ReductionLayout planReduction(const Shape& shape, const ReducedAxes& reducedAxes);
 
 }  // namespace kiln::cpu

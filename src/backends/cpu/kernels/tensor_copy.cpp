@@ -11,7 +11,6 @@ namespace {
 // Index arrays live on the stack up to this rank (after simplify() real copies rarely exceed 6).
 constexpr size_t kStackRank = 16;
 
-
 class IndexBuffer {
 public:
     explicit IndexBuffer(size_t rank) {

@@ -36,7 +36,7 @@ ColumnMajorProduct toColumnMajor(const GemmProblem& p) {
     // so D = op(A) op(B) is computed as D^T (n x m) = op(B)^T (n x k) * op(A)^T (k x m): cuBLASLt's A is
     // our B and its B is our A, and nothing is copied.
     ColumnMajorProduct c;
-    c.transposeA = p.transA;
+    c.transposeA = p.transB;
     c.transposeB = p.transA;
     // Our B, stored row-major (k x n), is column-major (n x k); its transposed storage (n x k) is (k x n).
     c.a = p.transB ? ColumnMajorLayout{p.k, p.n, p.k, p.batch, p.strideB}
