@@ -10,6 +10,7 @@ SUDO=""
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
+  ccache                                   # cheap rebuilds in fresh build folders
   libprotobuf-dev protobuf-compiler        # ONNX protobuf, compiled from the official schema
   libopenblas-dev                          # CPU GEMM / convolution
   nlohmann-json3-dev                       # JSON reports and engine metadata
