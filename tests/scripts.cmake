@@ -61,6 +61,20 @@ kiln_check_model(model_example_tiny_cnn ${PROJECT_SOURCE_DIR}/examples/models/ti
                  --minShapes=input:1x3x32x32 --optShapes=input:4x3x32x32 --maxShapes=input:8x3x32x32
                  --shapes=input:5x3x32x32 --shapes=input:1x3x32x32)
 
+# Layer counts, one layer per LayerNorm / GELU / attention block, ResNet-50's memory at batch 32.
+add_test(NAME model_builder_report
+         COMMAND ${KILN_PYTHON} ${KILN_MODEL_SCRIPTS}/check_builder_report.py --kiln $<TARGET_FILE:kiln_exe>
+                 --models ${KILN_MODELS_DIR} --workdir ${KILN_MODELS_DIR}/work/model_builder_report)
+set_tests_properties(model_builder_report PROPERTIES LABELS models TIMEOUT 600 PROCESSORS 2
+                     ENVIRONMENT "${KILN_SCRIPT_ENV}"
+                     FIXTURES_REQUIRED "models_resnet50;models_mobilenet_v2;models_bert_base_opset14;models_bert_base_opset17")
+
+# Seed 001's ECA block: static shapes folded through Shape -> Expand, no -1 in the layer report.
+add_test(NAME model_eca_seed
+         COMMAND ${KILN_PYTHON} ${KILN_MODEL_SCRIPTS}/check_eca_seed.py --kiln $<TARGET_FILE:kiln_exe>
+                 --workdir ${KILN_MODELS_DIR}/work/model_eca_seed)
+set_tests_properties(model_eca_seed PROPERTIES LABELS models TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+
 if(TARGET hand_built_network)
   add_test(NAME model_hand_built_network
            COMMAND ${KILN_PYTHON} ${KILN_MODEL_SCRIPTS}/check_hand_built_network.py

@@ -17,7 +17,7 @@ namespace kiln {
 
 /// Bumped whenever Backend or Kernel change shape; a backend library built against another
 /// version is refused at load.
-constexpr int kBackendInterfaceVersion = 1;
+constexpr int kBackendInterfaceVersion = 2;
 
 /// Everything a kernel's run needs. Views are prepared by the context when shapes change; only
 /// data pointers of I/O tensors change between runs, so run() allocates nothing.
@@ -76,6 +76,14 @@ public:
     virtual bool isHostMemory() const = 0;
     /// Alignment of every buffer the memory planner hands out.
     virtual size_t alignment() const { return 64; }
+    /// Whether this backend's kernel for `node` may write its output over input `input` of the
+    /// same size (it reads each element before writing it), letting the memory planner reuse the
+    /// input's buffer when the input dies there.
+    virtual bool canRunInPlace(const Node& node, size_t input) const {
+        (void)node;
+        (void)input;
+        return false;
+    }
 };
 
 /// Finds a backend by name: "cpu" is built in; others are shared libraries

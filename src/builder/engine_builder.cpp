@@ -59,7 +59,8 @@ Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger&
     const Graph& graph = *plan.graph;
     for (size_t p = 0; p < plan.profiles.size(); ++p) {
         KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> infos, inferAt(graph, plan.profiles[p], 2));
-        KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment()));
+        KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment(),
+                                                   [&](const Node& n, size_t i) { return backend.canRunInPlace(n, i); }));
         size_t workspace = 0;
         for (size_t nodeIndex : layout.runNodes) {
             const Node& node = *graph.nodes()[nodeIndex];
@@ -79,6 +80,11 @@ Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger&
             workspace = std::max(workspace, kernel->workspaceSize());
             if (p == 0) plan.layers[node.id] = LayerDecision{kernel->tacticName(), node.outputs.empty() || !node.outputs[0] ? DataType::kFLOAT : node.outputs[0]->dtype};
         }
+        if (p == 0)
+            for (size_t nodeIndex : layout.elidedNodes) {
+                const Node& node = *graph.nodes()[nodeIndex];
+                plan.layers[node.id] = LayerDecision{"elided (inputs written into the output)", node.outputs[0]->dtype};
+            }
         size_t align = backend.alignment();
         size_t total = (layout.arenaBytes + align - 1) / align * align + workspace;
         plan.activationBytesPerProfile.push_back(total);

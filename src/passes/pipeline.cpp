@@ -11,6 +11,7 @@
 #include "passes/layer_norm_fusion.h"
 #include "passes/layout_cancellation.h"
 #include "passes/matmul_fusion.h"
+#include "passes/pointwise_fusion.h"
 #include "passes/shape_folding.h"
 
 namespace kiln {
@@ -41,10 +42,14 @@ PassManager defaultPipeline() {
     //    so Conv -> BN -> Relu is Conv -> Relu by now; after GELU fusion, so GELU can be absorbed).
     pm.add(std::make_unique<ConvFusion>());
     pm.add(std::make_unique<MatMulFusion>());
-    // 11. Horizontal fusion after vertical fusion, so sibling projections with their biases
+    // 11. Pointwise chains after the vertical fusions, which take the activations and bias Adds
+    //    that directly follow a Conv or GEMM into its epilogue (cheaper than a separate pass over
+    //    the result); what remains (scales, masks, activation chains) becomes one layer per chain.
+    pm.add(std::make_unique<PointwiseFusion>());
+    // 12. Horizontal fusion after vertical fusion, so sibling projections with their biases
     //    (FusedMatMul) merge into one GEMM with one epilogue.
     pm.add(std::make_unique<HorizontalFusion>());
-    // 12. Dead-layer elimination last: it removes what the rewrites above left unread.
+    // 13. Dead-layer elimination last: it removes what the rewrites above left unread.
     pm.add(std::make_unique<DeadLayerElimination>());
     return pm;
 }

@@ -90,7 +90,8 @@ Status prepare(ContextImpl& ctx) {
     ShapeInferenceOptions options;
     options.evaluator = &evaluator;
     KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
-    KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment()));
+    KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment(),
+                                                   [&](const Node& n, size_t i) { return backend.canRunInPlace(n, i); }));
 
     releaseFolded(ctx);
     // Views of every value that a run-time node reads or writes (data of I/O patched per run).

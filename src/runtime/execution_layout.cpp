@@ -2,9 +2,12 @@
 
 #include <algorithm>
 
+#include "runtime/concat_elision.h"
+
 namespace kiln {
 
-Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<ValueInfo>& infos, size_t alignment) {
+Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<ValueInfo>& infos, size_t alignment,
+                                          const InPlacePolicy& inPlace) {
     ExecutionLayout layout;
     size_t numValues = graph.valueCapacity();
     layout.residence.assign(numValues, Residence::kUnused);
@@ -40,6 +43,22 @@ Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<
         Residence& r = layout.residence[static_cast<size_t>(out->id)];
         if (r == Residence::kArena) r = Residence::kOutput;
     }
+    ConcatElision elision = planConcatElision(graph, infos, layout.residence, alignment);
+    layout.elidedNodes = elision.elidedNodes;
+    std::erase_if(layout.runNodes, [&](size_t i) {
+        return std::find(elision.elidedNodes.begin(), elision.elidedNodes.end(), i) != elision.elidedNodes.end();
+    });
+    // Values that live inside another's buffer: Concat slices (at their offset) and outputs
+    // written over a dying input (at offset 0). `parent` chains end at the value that owns the buffer.
+    std::vector<int64_t> parent = elision.parent;
+    std::vector<size_t> byteOffset = elision.byteOffset;
+    auto rootOf = [&](size_t id) {
+        while (parent[id] >= 0) id = static_cast<size_t>(parent[id]);
+        return id;
+    };
+    auto bytesOf = [&](size_t id) {
+        return static_cast<size_t>(shapeElementCount(toConcrete(infos[id].shape))) * dataTypeSize(infos[id].dtype);
+    };
 
     // Lifetimes over run steps: written at its producer's step, read until its last consumer's.
     std::vector<int32_t> first(numValues, -1), last(numValues, -1);
@@ -50,21 +69,54 @@ Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<
         for (const Value* in : node.inputs)
             if (in) last[static_cast<size_t>(in->id)] = static_cast<int32_t>(step);
     }
+    if (inPlace) {
+        for (size_t step = 0; step < layout.runNodes.size(); ++step) {
+            const Node& node = *nodes[layout.runNodes[step]];
+            if (node.outputs.size() != 1 || !node.outputs[0]) continue;
+            size_t out = static_cast<size_t>(node.outputs[0]->id);
+            if (layout.residence[out] != Residence::kArena || parent[out] >= 0) continue;
+            for (size_t i = 0; i < node.inputs.size(); ++i) {
+                const Value* in = node.inputs[i];
+                size_t id = in ? static_cast<size_t>(in->id) : 0;
+                // The input dies here, owns (or shares) a whole buffer of the output's size.
+                bool takeOver = in && layout.residence[id] == Residence::kArena && !elision.isSlice(id) &&
+                                last[id] == static_cast<int32_t>(step) && bytesOf(id) == bytesOf(out) &&
+                                infos[id].dtype == infos[out].dtype && inPlace(node, i);
+                if (!takeOver) continue;
+                parent[out] = static_cast<int64_t>(id);
+                byteOffset[out] = 0;
+                break;
+            }
+        }
+    }
+    // A buffer lives from the first write of any value in it to the last read of any.
+    for (size_t id = 0; id < numValues; ++id) {
+        if (parent[id] < 0) continue;
+        size_t root = rootOf(id);
+        if (first[id] >= 0 && (first[root] < 0 || first[id] < first[root])) first[root] = first[id];
+        last[root] = std::max(last[root], last[id]);
+    }
     std::vector<BufferRequest> requests;
     std::vector<size_t> requestValue;
     for (size_t id = 0; id < numValues; ++id) {
         if (layout.residence[id] != Residence::kArena) continue;
-        const ValueInfo& info = infos[id];
+        layout.sumOfActivationBytes += bytesOf(id);
+        if (parent[id] >= 0) continue;  // lives inside another value's buffer
         BufferRequest r;
-        r.bytes = static_cast<size_t>(shapeElementCount(toConcrete(info.shape))) * dataTypeSize(info.dtype);
+        r.bytes = bytesOf(id);
         r.firstStep = first[id];
         r.lastStep = std::max(first[id], last[id]);  // an unread output still needs its bytes while written
         requests.push_back(r);
         requestValue.push_back(id);
-        layout.sumOfActivationBytes += r.bytes;
     }
     MemoryPlan plan = planMemory(requests, alignment);
     for (size_t i = 0; i < requests.size(); ++i) layout.arenaOffset[requestValue[i]] = plan.offsets[i];
+    for (size_t id = 0; id < numValues; ++id) {
+        if (parent[id] < 0) continue;
+        size_t offset = 0;
+        for (size_t v = id; parent[v] >= 0; v = static_cast<size_t>(parent[v])) offset += byteOffset[v];
+        layout.arenaOffset[id] = layout.arenaOffset[rootOf(id)] + offset;
+    }
     layout.arenaBytes = plan.totalBytes;
     layout.lowerBoundBytes = peakLiveBytes(requests, alignment);
     return layout;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "common/status.h"
@@ -28,13 +29,21 @@ struct ExecutionLayout {
     std::vector<Residence> residence;  // by value id
     std::vector<size_t> arenaOffset;   // by value id, for kArena
     std::vector<size_t> runNodes;      // indices into graph.nodes() that execute at run time
+    std::vector<size_t> elidedNodes;   // Concats whose inputs are written in place (concat_elision.h)
     size_t arenaBytes{0};              // activations, excluding kernel workspace
     size_t lowerBoundBytes{0};         // the largest sum of simultaneously live activations
     size_t sumOfActivationBytes{0};    // every activation with its own buffer
 };
 
+/// Whether a backend's kernel for `node` may write its output over input `input` (same size; the
+/// kernel reads each element before writing it). Default: never.
+using InPlacePolicy = std::function<bool(const Node& node, size_t input)>;
+
 /// Lays out a run. `infos` are concrete (every shape known); values with a known `value` that no
 /// engine constant holds are folded. Fails when some shape is still unknown (data-dependent).
-Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<ValueInfo>& infos, size_t alignment);
+/// An output takes over an input's buffer (in place) when `inPlace` allows it and the input dies at
+/// that layer.
+Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<ValueInfo>& infos, size_t alignment,
+                                          const InPlacePolicy& inPlace = {});
 
 }  // namespace kiln

@@ -57,6 +57,10 @@ public:
     }
     Status synchronize(Stream) override { return Status::ok(); }
     bool isHostMemory() const override { return true; }
+    bool canRunInPlace(const Node& node, size_t) const override {
+        const CpuKernelEntry* entry = CpuKernelRegistry::global().find(node);
+        return entry && entry->inPlace;
+    }
 };
 
 }  // namespace

@@ -26,6 +26,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerTensorKernels(registry);
     registerAttentionKernels(registry);
     registerFusedKernels(registry);
+    registerFusedPointwiseKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

@@ -18,6 +18,9 @@ struct CpuKernelEntry {
     std::function<bool(const Node&, std::string*)> supports;
     std::function<Expected<std::unique_ptr<Kernel>>(const Node&)> create;
     std::string domain;  // "" for the ONNX standard domain, "kiln" for Kiln's fused ops
+    /// The kernel computes output element i from input elements at i only, reading before
+    /// writing, so its output may share a same-sized input's buffer (Backend::canRunInPlace).
+    bool inPlace{false};
 };
 
 class CpuKernelRegistry {

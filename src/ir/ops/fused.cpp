@@ -4,9 +4,13 @@
 // `activation` is an ONNX activation op type ("Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
 // "HardSigmoid", "HardSwish", "Gelu") or absent; `activation_params` holds its parameters
 // (Clip: min, max; LeakyRelu: alpha; HardSigmoid: alpha, beta).
+//   FusedPointwise(X...)      = a program of elementwise ops over the broadcast inputs
+//                               (src/ir/pointwise_program.h)
 
 #include "ir/op_registry.h"
+#include "ir/ops/elementwise_inference.h"
 #include "ir/ops/op_families.h"
+#include "ir/pointwise_program.h"
 
 namespace kiln {
 
@@ -49,11 +53,19 @@ Status inferFusedMatMul(InferenceContext& ctx) {
     return Status::ok();
 }
 
+/// Every op of the program broadcasts, so the output is the float inputs' common broadcast shape.
+Status inferFusedPointwise(InferenceContext& ctx) {
+    KILN_RETURN_IF_ERROR(PointwiseProgram::fromNode(ctx.node()).status());
+    static const InferFunction broadcastFloats = pointwise::inferVariadic(pointwise::typeBit(DataType::kFLOAT));
+    return broadcastFloats(ctx);
+}
+
 }  // namespace
 
 void registerFusedOps(OpRegistry& registry) {
     registry.add({"FusedConv", "kiln", inferAs("Conv", 3), 2, 4});
     registry.add({"FusedMatMul", "kiln", inferFusedMatMul, 2, 3});
+    registry.add({"FusedPointwise", "kiln", inferFusedPointwise, 1, SIZE_MAX});
 }
 
 }  // namespace kiln

@@ -122,6 +122,42 @@ TEST_F(FusionTest, ConvWithResidualAndRelu) {
                                           1e-5, 1e-5);
 }
 
+TEST_F(FusionTest, TwoConvsSharingOneResidualAddFuseItOnce) {
+    // ResNet's downsample block: Add(conv_main, conv_shortcut). Only one Conv may take the Add.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{1, 4, 6, 6});
+    ITensor* main = net->addConvolution(*x, *constant(randomTensor(DataType::kFLOAT, {8, 4, 3, 3}, -0.5, 0.5, 40)),
+                                        nullptr, {1, 1}, {1, 1, 1, 1})->getOutput(0);
+    ITensor* shortcut = net->addConvolution(*x, *constant(randomTensor(DataType::kFLOAT, {8, 4, 1, 1}, -0.5, 0.5, 41)),
+                                            nullptr, {1, 1}, {0, 0, 0, 0})->getOutput(0);
+    ITensor* y = op("Relu", {op("Add", {main, shortcut})});
+    net->markOutput(*y);
+    ConvFusion pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "Add"), 0u);
+    EXPECT_EQ(countOps(*g, "Relu"), 0u);
+    EXPECT_EQ(countOps(*g, "FusedConv") + countOps(*g, "Conv"), 2u);
+    size_t withResidual = 0;
+    for (const auto& n : g->nodes()) withResidual += n->opType == "FusedConv" && n->inputs.size() == 4;
+    EXPECT_EQ(withResidual, 1u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {1, 4, 6, 6}, -1, 1, 42)}},
+                                          1e-5, 1e-5);
+}
+
+TEST_F(FusionTest, MatMulWithBiasAndGeluBecomesOneGemm) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 7, 16});
+    ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {16, 24}, -0.5, 0.5, 43))});
+    ITensor* y = op("Gelu", {op("Add", {mm, constant(randomTensor(DataType::kFLOAT, {24}, -1, 1, 44))})});
+    net->markOutput(*y);
+    MatMulFusion pass;
+    auto g = runPass(net->graph(), pass);
+    ASSERT_EQ(g->nodes().size(), 1u);
+    EXPECT_EQ(g->nodes()[0]->opType, "FusedMatMul");
+    EXPECT_EQ(g->nodes()[0]->attrs.getString("activation", ""), "Gelu");
+    EXPECT_EQ(g->nodes()[0]->inputs.size(), 3u);  // A, B, bias
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {3, 7, 16}, -1, 1, 45)}},
+                                          1e-5, 1e-5);
+}
+
 TEST_F(FusionTest, SiblingProjectionsBecomeOneGemm) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
     std::vector<ITensor*> outs;

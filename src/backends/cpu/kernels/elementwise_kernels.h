@@ -126,7 +126,7 @@ void addUnaryKernel(CpuKernelRegistry& registry, const std::string& opType, cons
                       return std::unique_ptr<Kernel>(
                           std::make_unique<UnaryKernel<Op, List>>(name, op, initialTacticName(name, node, 0)));
                   },
-                  ""});
+                  "", true});
 }
 
 /// Registers an op whose functor has no attributes.
@@ -214,7 +214,7 @@ void addBinaryKernel(CpuKernelRegistry& registry, const std::string& opType, con
                       return std::unique_ptr<Kernel>(std::make_unique<BinaryKernel>(
                           name, &selectSameTypeBinary<Op, List>, initialTacticName(name, node, 0)));
                   },
-                  ""});
+                  "", true});
 }
 
 // ---- pieces of the two families' registration (one per kernel file) ------------------------------

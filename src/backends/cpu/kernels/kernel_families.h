@@ -16,5 +16,6 @@ void registerShapeKernels(CpuKernelRegistry& registry);
 void registerTensorKernels(CpuKernelRegistry& registry);
 void registerAttentionKernels(CpuKernelRegistry& registry);
 void registerFusedKernels(CpuKernelRegistry& registry);
+void registerFusedPointwiseKernels(CpuKernelRegistry& registry);
 
 }  // namespace kiln

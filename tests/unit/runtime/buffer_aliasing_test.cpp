@@ -1,0 +1,141 @@
+// Values that share a buffer: Concat elision (slices written straight into the Concat's output,
+// the Concat not run) and in-place layers (an output written over a dying input), with the cases
+// where a value must keep its own buffer, and the engine's values unchanged.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backends/cpu/cpu_backend.h"
+#include "engine_runner.h"
+#include "ir/shape_inference.h"
+#include "runtime/execution_layout.h"
+#include "test_support.h"
+
+namespace kiln::test {
+namespace {
+
+struct Built {
+    std::unique_ptr<Graph> graph;
+    std::vector<ValueInfo> infos;
+};
+
+/// a = Relu(x), b = Sigmoid(x), c = Concat(a, b, axis 1), y = Tanh(c); x is [batch, 16, 4, 4].
+Built reluSigmoidConcat(int64_t batch, bool alsoReadA) {
+    Built b;
+    b.graph = std::make_unique<Graph>();
+    Graph& g = *b.graph;
+    Value* x = g.addInput("x", DataType::kFLOAT, {Dim(batch), Dim(16), Dim(4), Dim(4)});
+    Value* a = g.addNode("Relu", "relu", {x}, {"a"}, 1)->output(0);
+    Value* s = g.addNode("Sigmoid", "sigmoid", {x}, {"s"}, 1)->output(0);
+    Node* concat = g.addNode("Concat", "concat", {a, s}, {"c"}, 1);
+    concat->attrs.set("axis", int64_t{1});
+    g.markOutput(g.addNode("Tanh", "tanh", {concat->output(0)}, {"y"}, 1)->output(0));
+    if (alsoReadA) g.markOutput(g.addNode("Exp", "exp", {a}, {"e"}, 1)->output(0));
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    b.infos = initialValueInfos(g);
+    EXPECT_TRUE(inferShapes(g, b.infos, options).isOk());
+    return b;
+}
+
+size_t id(const Graph& g, const char* name) {
+    return static_cast<size_t>(g.findValue(name)->id);
+}
+
+TEST(ConcatElision, SlicesLiveInsideTheOutputAndTheConcatDoesNotRun) {
+    Built b = reluSigmoidConcat(1, false);
+    auto layout = layoutExecution(*b.graph, b.infos, 64);
+    ASSERT_TRUE(layout.isOk()) << layout.status().message();
+    ASSERT_EQ(layout->elidedNodes.size(), 1u);
+    EXPECT_EQ(b.graph->nodes()[layout->elidedNodes[0]]->opType, "Concat");
+    EXPECT_EQ(layout->runNodes.size(), 3u);
+    const Graph& g = *b.graph;
+    size_t c = layout->arenaOffset[id(g, "c")];
+    EXPECT_EQ(layout->arenaOffset[id(g, "a")], c);
+    EXPECT_EQ(layout->arenaOffset[id(g, "s")], c + 16 * 16 * sizeof(float));
+    // One buffer of c's size: the slices add nothing.
+    EXPECT_EQ(layout->arenaBytes, 32 * 16 * sizeof(float));
+}
+
+TEST(ConcatElision, NotWhenSlicesAreStridedOrReadElsewhere) {
+    Built strided = reluSigmoidConcat(2, false);  // batch 2: each slice is two separate runs
+    auto layout = layoutExecution(*strided.graph, strided.infos, 64);
+    ASSERT_TRUE(layout.isOk());
+    EXPECT_TRUE(layout->elidedNodes.empty());
+    Built shared = reluSigmoidConcat(1, true);  // a is read by Exp as well
+    layout = layoutExecution(*shared.graph, shared.infos, 64);
+    ASSERT_TRUE(layout.isOk());
+    EXPECT_TRUE(layout->elidedNodes.empty());
+}
+
+TEST(ConcatElision, EngineValuesMatchAReference) {
+    CapturingLogger logger;
+    auto builder = createBuilder(logger);
+    auto net = builder->createNetwork();
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{1, 16, 4, 4});
+    ITensor* a = net->addActivation(*x, ActivationType::kRELU)->getOutput(0);
+    ITensor* s = net->addActivation(*x, ActivationType::kSIGMOID)->getOutput(0);
+    LayerAttributes axis;
+    axis.setInt("axis", 1);
+    ITensor* c = net->addLayer("Concat", {a, s}, 1, axis)->getOutput(0);
+    ITensor* y = net->addActivation(*c, ActivationType::kTANH)->getOutput(0);
+    net->markOutput(*y);
+    Tensor in = randomTensor(DataType::kFLOAT, {1, 16, 4, 4}, -3, 3, 11);
+    auto config = builder->createBuilderConfig();
+    EngineRun run = buildAndRun(*builder, *net, *config, {{"x", in}}, logger);
+    ASSERT_TRUE(run.ok);
+    std::vector<double> expected;
+    for (int half = 0; half < 2; ++half)
+        for (int64_t i = 0; i < in.elementCount(); ++i) {
+            double v = in.data<float>()[i];
+            expected.push_back(std::tanh(half == 0 ? std::max(v, 0.0) : 1.0 / (1.0 + std::exp(-v))));
+        }
+    EXPECT_EQ(compareWithReference(run.outputs[0], expected, 1e-6, 1e-7), "");
+}
+
+/// x -> Relu (a) -> Sigmoid (b) -> Tanh (y, output); `keepA` also reads a at the end.
+Built activationChain(bool keepA) {
+    Built b;
+    b.graph = std::make_unique<Graph>();
+    Graph& g = *b.graph;
+    Value* x = g.addInput("x", DataType::kFLOAT, {Dim(8), Dim(32)});
+    Value* a = g.addNode("Relu", "relu", {x}, {"a"}, 1)->output(0);
+    Value* s = g.addNode("Sigmoid", "sigmoid", {a}, {"b"}, 1)->output(0);
+    Value* t = g.addNode("Tanh", "tanh", {s}, {"t"}, 1)->output(0);
+    g.markOutput(keepA ? g.addNode("Add", "add", {t, a}, {"y"}, 1)->output(0)
+                       : g.addNode("Exp", "exp", {t}, {"y"}, 1)->output(0));
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    b.infos = initialValueInfos(g);
+    EXPECT_TRUE(inferShapes(g, b.infos, options).isOk());
+    return b;
+}
+
+TEST(InPlace, AnOutputTakesOverTheInputThatDiesThere) {
+    Built b = activationChain(false);
+    const Graph& g = *b.graph;
+    auto anywhere = [](const Node&, size_t) { return true; };
+    auto layout = layoutExecution(g, b.infos, 64, anywhere);
+    ASSERT_TRUE(layout.isOk());
+    EXPECT_EQ(layout->arenaOffset[id(g, "b")], layout->arenaOffset[id(g, "a")]);
+    EXPECT_EQ(layout->arenaOffset[id(g, "t")], layout->arenaOffset[id(g, "a")]);
+    EXPECT_EQ(layout->arenaBytes, 8 * 32 * sizeof(float));
+    auto separate = layoutExecution(g, b.infos, 64);  // no policy: a and b are live together
+    ASSERT_TRUE(separate.isOk());
+    EXPECT_EQ(separate->arenaBytes, 2 * 8 * 32 * sizeof(float));
+}
+
+TEST(InPlace, NotOverAnInputThatIsReadLater) {
+    Built b = activationChain(true);
+    const Graph& g = *b.graph;
+    auto layout = layoutExecution(g, b.infos, 64, [](const Node&, size_t) { return true; });
+    ASSERT_TRUE(layout.isOk());
+    EXPECT_NE(layout->arenaOffset[id(g, "b")], layout->arenaOffset[id(g, "a")]);  // a is read by Add
+    EXPECT_EQ(layout->arenaOffset[id(g, "t")], layout->arenaOffset[id(g, "b")]);  // b dies at Tanh
+}
+
+}  // namespace
+}  // namespace kiln::test
