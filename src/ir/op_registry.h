@@ -72,6 +72,9 @@ struct OpSchema {
     /// Output values may be computed at build/prepare time when all inputs are known (false for
     /// random generators and ops whose output depends on anything but their inputs).
     bool foldable{true};
+    /// Outputs from this index on are optional (ONNX lets a model omit them): when nothing reads
+    /// one, the builder drops it and the kernel does not compute it.
+    size_t requiredOutputs{SIZE_MAX};
 };
 
 class OpRegistry {

@@ -2,6 +2,8 @@
 
 #include <unordered_set>
 
+#include "ir/op_registry.h"
+
 namespace kiln {
 
 Expected<bool> DeadLayerElimination::run(Graph& graph, PassContext& ctx) {
@@ -17,7 +19,26 @@ Expected<bool> DeadLayerElimination::run(Graph& graph, PassContext& ctx) {
         for (const Value* in : node.inputs)
             if (in) needed.insert(in);
     }
-    if (live.size() == nodes.size()) return false;
+    // Optional outputs nothing reads are dropped from live layers, so their kernels skip them
+    // (MaxPool's indices, LayerNormalization's mean and inverse deviation, Dropout's mask).
+    bool droppedOutputs = false;
+    for (const auto& node : nodes) {
+        if (!live.count(node.get())) continue;
+        const OpSchema* schema = OpRegistry::global().find(node->domain, node->opType);
+        if (!schema) continue;
+        for (size_t i = schema->requiredOutputs; i < node->outputs.size(); ++i) {
+            Value*& out = node->outputs[i];
+            if (!out || needed.count(out)) continue;
+            ctx.record("dropped unused output '" + out->name + "' of " + node->describe());
+            out->producer = nullptr;
+            out = nullptr;
+            droppedOutputs = true;
+        }
+    }
+    if (live.size() == nodes.size()) {
+        if (droppedOutputs) graph.removeUnusedValues();
+        return droppedOutputs;
+    }
     for (const auto& node : nodes)
         if (!live.count(node.get())) ctx.record("removed " + node->describe() + ": no output is used");
     graph.removeNodes([&](const Node& n) { return !live.count(&n); });

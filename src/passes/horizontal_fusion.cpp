@@ -18,7 +18,10 @@ std::string siblingKey(const Node& n) {
     const Tensor& w = *n.input(1)->constant;
     std::string key = n.opType + "|" + n.attrs.getString("activation", "") + "|" + std::to_string(n.hasInput(2)) + "|" +
                       std::to_string(w.shape()[0]);
-    for (float p : n.attrs.getFloats("activation_params").value_or(std::vector<float>{})) key += "|" + std::to_string(p);
+    for (float p : n.attrs.getFloats("activation_params").value_or(std::vector<float>{})) {
+        key += '|';
+        key += std::to_string(p);
+    }
     return key;
 }
 

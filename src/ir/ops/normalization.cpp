@@ -205,8 +205,8 @@ Status inferMeanVarianceNormalization(InferenceContext& ctx) {
 }  // namespace
 
 void registerNormalizationOps(OpRegistry& registry) {
-    registry.add({"BatchNormalization", "", inferBatchNormalization, 5, 5});
-    registry.add({"LayerNormalization", "", inferLayerNormalization, 2, 3});
+    registry.add({"BatchNormalization", "", inferBatchNormalization, 5, 5, true, 1});
+    registry.add({"LayerNormalization", "", inferLayerNormalization, 2, 3, true, 1});
     registry.add({"InstanceNormalization", "", inferInstanceNormalization, 3, 3});
     registry.add({"GroupNormalization", "", inferGroupNormalization, 3, 3});
     registry.add({"LpNormalization", "", inferLpNormalization, 1, 1});

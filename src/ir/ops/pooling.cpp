@@ -104,7 +104,7 @@ Status inferGlobalPool(InferenceContext& ctx) {
 }  // namespace
 
 void registerPoolingOps(OpRegistry& registry) {
-    registry.add({"MaxPool", "", inferMaxPool, 1, 1});
+    registry.add({"MaxPool", "", inferMaxPool, 1, 1, true, 1});
     registry.add({"AveragePool", "", inferAveragePool, 1, 1});
     registry.add({"LpPool", "", inferLpPool, 1, 1});
     registry.add({"GlobalAveragePool", "", inferGlobalPool, 1, 1});

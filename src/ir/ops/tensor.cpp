@@ -163,7 +163,7 @@ Status inferReverseSequence(InferenceContext& ctx) {
 void registerTensorOps(OpRegistry& registry) {
     registry.add({"Identity", "", inferIdentity, 1, 1});
     // Inference-mode Dropout is an identity; a training-mode one is refused by the kernel.
-    registry.add({"Dropout", "", inferDropout, 1, 3});
+    registry.add({"Dropout", "", inferDropout, 1, 3, true, 1});
     registry.add({"Concat", "", inferConcat, 1, SIZE_MAX});
     registry.add({"Split", "", inferSplit, 1, 2});
     registry.add({"Trilu", "", inferTrilu, 1, 2});

@@ -30,6 +30,31 @@ TEST_F(DeadAndIdentityTest, RemovesLayersWhoseOutputsAreUnused) {
     expectSameResultsWithAndWithoutPasses(*builder, *net, inputs);
 }
 
+TEST_F(DeadAndIdentityTest, DropsOptionalOutputsNothingReads) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3, 8});
+    float ones[8], zeros[8];
+    for (int i = 0; i < 8; ++i) ones[i] = 1.f + 0.1f * static_cast<float>(i), zeros[i] = 0.05f * static_cast<float>(i);
+    ITensor* scale = net->addConstant(Dims{8}, DataType::kFLOAT, ones);
+    ITensor* bias = net->addConstant(Dims{8}, DataType::kFLOAT, zeros);
+    LayerAttributes axis;
+    axis.setInt("axis", -1);
+    ILayer* ln = net->addLayer("LayerNormalization", {x, scale, bias}, 3, axis);  // Y, Mean, InvStdDev
+    ASSERT_NE(ln, nullptr);
+    net->markOutput(*ln->getOutput(0));
+    net->markOutput(*ln->getOutput(2));  // InvStdDev is read; Mean is not
+    DeadLayerElimination pass;
+    bool changed = false;
+    auto g = runPass(net->graph(), pass, &changed);
+    EXPECT_TRUE(changed);
+    ASSERT_EQ(g->nodes().size(), 1u);
+    const Node& node = *g->nodes()[0];
+    ASSERT_EQ(node.outputs.size(), 3u);
+    EXPECT_NE(node.outputs[0], nullptr);
+    EXPECT_EQ(node.outputs[1], nullptr);
+    EXPECT_NE(node.outputs[2], nullptr);
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {2, 3, 8}, -1, 1, 2)}});
+}
+
 TEST_F(DeadAndIdentityTest, RemovesNoOpsButKeepsNamedOutputs) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3});
     ITensor* a = net->addLayer("Identity", {x})->getOutput(0);

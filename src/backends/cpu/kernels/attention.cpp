@@ -165,7 +165,10 @@ bool supportsAttention(const Node& node, std::string* reason) {
 
 void registerAttentionKernels(CpuKernelRegistry& registry) {
     registry.add({"Attention", supportsAttention,
-                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(new AttentionKernel(node)); }});
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(new AttentionKernel(node));
+                  },
+                  ""});
 }
 
 }  // namespace kiln
