@@ -38,6 +38,7 @@ endfunction()
 
 kiln_export_model(resnet50 180)
 kiln_export_model(mobilenet_v2 180)
+kiln_export_model(vit_b_16 300)
 kiln_export_model(bert_base_opset14 420)
 kiln_export_model(bert_base_opset17 420)
 
@@ -50,6 +51,10 @@ kiln_check_model(model_resnet50 ${KILN_MODELS_DIR}/resnet50.onnx models_resnet50
 # Dynamic batch, run at a batch other than opt; BatchNormalization and Clip (ReLU6) in the graph.
 kiln_check_model(model_mobilenet_v2 ${KILN_MODELS_DIR}/mobilenet_v2.onnx models_mobilenet_v2 300
                  ${MOBILENET_PROFILE} --shapes=input:3x3x224x224)
+# ViT-B/16: attention written out as MatMul / Softmax chains by torch's exporter; dynamic batch.
+kiln_check_model(model_vit_b_16 ${KILN_MODELS_DIR}/vit_b_16.onnx models_vit_b_16 600
+                 --minShapes=input:1x3x224x224 --optShapes=input:2x3x224x224 --maxShapes=input:2x3x224x224
+                 --shapes=input:2x3x224x224)
 # Dynamic batch and sequence, run at shapes other than opt (one at the profile's minimum).
 kiln_check_model(model_bert_base_opset14 ${KILN_MODELS_DIR}/bert_base_opset14.onnx models_bert_base_opset14 600
                  ${BERT_PROFILE} --shapes=input_ids:3x64,attention_mask:3x64

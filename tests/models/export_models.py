@@ -83,8 +83,26 @@ def make_bert_exporter(opset):
     return export
 
 
+def export_vit_b_16(path, torch):
+    import torchvision
+
+    torch.manual_seed(SEED)
+    model = torchvision.models.vit_b_16(weights=None)
+    # torchvision starts the classifier at zero, which would make every output 0 and any engine
+    # "correct": give it random weights like the rest.
+    with torch.no_grad():
+        model.heads.head.weight.normal_(0.0, 0.02)
+        model.heads.head.bias.normal_(0.0, 0.02)
+    model.eval()
+    # torchvision's ViT attention is nn.MultiheadAttention, which the exporter writes out as
+    # MatMul / Softmax / Transpose chains; the batch is dynamic.
+    torch.onnx.export(model, torch.randn(1, 3, 224, 224), str(path), opset_version=14, input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+
+
 MODELS = {
     "resnet50": export_resnet50,
+    "vit_b_16": export_vit_b_16,
     "mobilenet_v2": export_mobilenet_v2,
     "bert_base_opset14": make_bert_exporter(14),
     "bert_base_opset17": make_bert_exporter(17),
