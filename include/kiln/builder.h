@@ -34,11 +34,21 @@ public:
     Dims getDimensions(const char* inputName, OptProfileSelector select) const noexcept;
     /// Names of the inputs this profile constrains.
     std::vector<std::string> getInputNames() const;
-    /// True when every constrained input has min <= opt <= max of equal ranks.
+    /// Values of a shape-tensor input (an int32 / int64 input whose contents decide shapes, e.g. a
+    /// Reshape target), element by element, as TensorRT's setShapeValues. At run time the context
+    /// reads such an input from host memory (setTensorAddress) before each run.
+    bool setShapeValues(const char* inputName, OptProfileSelector select, const int64_t* values,
+                        int32_t nbValues) noexcept;
+    /// The values set for `inputName` (empty when none).
+    std::vector<int64_t> getShapeValues(const char* inputName, OptProfileSelector select) const;
+    /// Names of the inputs given shape values.
+    std::vector<std::string> getShapeValueInputNames() const;
+    /// True when every constrained input has min <= opt <= max of equal ranks (dims and values).
     bool isValid() const noexcept;
 
 private:
     std::map<std::string, Dims> mDims[3];
+    std::map<std::string, std::vector<int64_t>> mValues[3];
 };
 
 enum class BuilderFlag : int32_t {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "kiln/logger.h"
@@ -32,6 +33,12 @@ public:
     int32_t getNbOptimizationProfiles() const noexcept;
     /// min/opt/max of an input in a profile; nbDims == -1 when out of range.
     Dims getProfileShape(const char* name, int32_t profileIndex, OptProfileSelector select) const noexcept;
+    /// True for a shape-tensor input: its contents decide shapes, so the context reads it from host
+    /// memory before each run (give its address in host memory).
+    bool isShapeInferenceIO(const char* name) const noexcept;
+    /// A shape-tensor input's min / opt / max values in a profile (empty when it has none).
+    std::vector<int64_t> getProfileShapeValues(const char* name, int32_t profileIndex,
+                                               OptProfileSelector select) const noexcept;
 
     int32_t getNbLayers() const noexcept;
     /// Bytes of activation memory a context needs for the largest shapes of any profile.

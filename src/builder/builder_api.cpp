@@ -38,7 +38,40 @@ std::vector<std::string> OptimizationProfile::getInputNames() const {
     return names;
 }
 
+bool OptimizationProfile::setShapeValues(const char* inputName, OptProfileSelector select, const int64_t* values,
+                                         int32_t nbValues) noexcept {
+    if (!inputName || nbValues < 0 || (nbValues > 0 && !values)) return false;
+    try {
+        mValues[static_cast<int>(select)][inputName] = std::vector<int64_t>(values, values + nbValues);
+    } catch (const std::exception&) {
+        return false;
+    }
+    return true;
+}
+
+std::vector<int64_t> OptimizationProfile::getShapeValues(const char* inputName, OptProfileSelector select) const {
+    const auto& m = mValues[static_cast<int>(select)];
+    auto it = inputName ? m.find(inputName) : m.end();
+    return it == m.end() ? std::vector<int64_t>{} : it->second;
+}
+
+std::vector<std::string> OptimizationProfile::getShapeValueInputNames() const {
+    std::vector<std::string> names;
+    for (const auto& m : mValues)
+        for (const auto& [name, values] : m)
+            if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    return names;
+}
+
 bool OptimizationProfile::isValid() const noexcept {
+    for (const std::string& name : getShapeValueInputNames()) {
+        auto lo = getShapeValues(name.c_str(), OptProfileSelector::kMIN);
+        auto opt = getShapeValues(name.c_str(), OptProfileSelector::kOPT);
+        auto hi = getShapeValues(name.c_str(), OptProfileSelector::kMAX);
+        if (lo.size() != opt.size() || opt.size() != hi.size()) return false;
+        for (size_t i = 0; i < lo.size(); ++i)
+            if (!(lo[i] <= opt[i] && opt[i] <= hi[i])) return false;
+    }
     for (const std::string& name : getInputNames()) {
         Dims lo = getDimensions(name.c_str(), OptProfileSelector::kMIN);
         Dims opt = getDimensions(name.c_str(), OptProfileSelector::kOPT);

@@ -45,6 +45,9 @@ Expected<std::vector<ValueInfo>> inferAt(const Graph& graph, const ProfileShapes
         ValueInfo& info = infos[static_cast<size_t>(in->id)];
         info.shape = fromConcrete(profile.inputs.at(in->name)[static_cast<size_t>(select)]);
         info.known = true;
+        auto values = profile.shapeValues.find(in->name);
+        if (values != profile.shapeValues.end())
+            info.value = shapeTensorValue(in->dtype, toConcrete(info.shape), values->second[static_cast<size_t>(select)]);
     }
     CpuNodeEvaluator evaluator;
     ShapeInferenceOptions options;
@@ -58,7 +61,11 @@ Expected<std::vector<ValueInfo>> inferAt(const Graph& graph, const ProfileShapes
 Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger& log) {
     const Graph& graph = *plan.graph;
     for (size_t p = 0; p < plan.profiles.size(); ++p) {
-        KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> infos, inferAt(graph, plan.profiles[p], 2));
+        auto inferred = inferAt(graph, plan.profiles[p], 2);
+        if (!inferred)
+            return inferred.status().withContext("optimization profile " + std::to_string(p) +
+                                                 " at its max shapes (and max shape-tensor values)");
+        std::vector<ValueInfo> infos = std::move(inferred).value();
         KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment(),
                                                    [&](const Node& n, size_t i) { return backend.canRunInPlace(n, i); }));
         size_t workspace = 0;

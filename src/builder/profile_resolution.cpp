@@ -6,7 +6,45 @@ namespace kiln {
 
 namespace {
 Shape toShape(const Dims& d) { return Shape(d.d, d.d + std::max(0, d.nbDims)); }
+
+/// The values of shape-tensor inputs: a 0-D or 1-D int32 / int64 input, one value per element of
+/// its shape at the same selector.
+Status resolveShapeValues(const Graph& graph, const OptimizationProfile& profile, int32_t p, ProfileShapes& resolved) {
+    for (const std::string& name : profile.getShapeValueInputNames()) {
+        std::string where = "optimization profile " + std::to_string(p) + ": shape values for '" + name + "'";
+        const Value* in = nullptr;
+        for (const Value* v : graph.inputs())
+            if (v->name == name) in = v;
+        if (!in) return invalidArgument(where + ": the network has no such input");
+        if ((in->dtype != DataType::kINT32 && in->dtype != DataType::kINT64) || in->shape.size() > 1)
+            return invalidArgument(where + ": only a 0-D or 1-D int32 / int64 input can be a shape tensor, the input is " +
+                                   dataTypeName(in->dtype) + " " + symShapeToString(in->shape));
+        std::array<std::vector<int64_t>, 3> values;
+        for (int sel = 0; sel < 3; ++sel) {
+            auto select = static_cast<OptProfileSelector>(sel);
+            values[static_cast<size_t>(sel)] = profile.getShapeValues(name.c_str(), select);
+            int64_t expected = shapeElementCount(resolved.inputs.at(name)[static_cast<size_t>(sel)]);
+            if (static_cast<int64_t>(values[static_cast<size_t>(sel)].size()) != expected)
+                return invalidArgument(where + ": " + std::to_string(values[static_cast<size_t>(sel)].size()) + " " +
+                                       (sel == 0 ? "min" : sel == 1 ? "opt" : "max") + " values given, the input holds " +
+                                       std::to_string(expected));
+        }
+        resolved.shapeValues[name] = values;
+    }
+    return Status::ok();
+}
 }  // namespace
+
+Tensor shapeTensorValue(DataType dtype, const Shape& shape, const std::vector<int64_t>& values) {
+    Tensor t = Tensor::allocate(dtype, shape);
+    for (size_t i = 0; i < values.size(); ++i) {
+        if (dtype == DataType::kINT32)
+            t.data<int32_t>()[i] = static_cast<int32_t>(values[i]);
+        else
+            t.data<int64_t>()[i] = values[i];
+    }
+    return t;
+}
 
 Expected<std::vector<ProfileShapes>> resolveProfiles(const Graph& graph, const BuilderConfig& config) {
     std::vector<const Value*> dynamicInputs;
@@ -59,6 +97,7 @@ Expected<std::vector<ProfileShapes>> resolveProfiles(const Graph& graph, const B
             }
             resolved.inputs[in->name] = shapes;
         }
+        if (count > 0) KILN_RETURN_IF_ERROR(resolveShapeValues(graph, config.getOptimizationProfile(p), p, resolved));
         profiles.push_back(std::move(resolved));
     }
     return profiles;

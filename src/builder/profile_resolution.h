@@ -13,4 +13,7 @@ namespace kiln {
 
 Expected<std::vector<ProfileShapes>> resolveProfiles(const Graph& graph, const BuilderConfig& config);
 
+/// The contents of a shape-tensor input (int32 or int64) at one profile point.
+Tensor shapeTensorValue(DataType dtype, const Shape& shape, const std::vector<int64_t>& values);
+
 }  // namespace kiln

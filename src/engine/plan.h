@@ -17,6 +17,8 @@ namespace kiln {
 /// min / opt / max concrete shapes of each input that a profile constrains.
 struct ProfileShapes {
     std::map<std::string, std::array<Shape, 3>> inputs;  // indexed by OptProfileSelector
+    /// min / opt / max contents of shape-tensor inputs (OptimizationProfile::setShapeValues).
+    std::map<std::string, std::array<std::vector<int64_t>, 3>> shapeValues;
 };
 
 /// What the builder decided for one node (reported by the layer JSON).

@@ -56,7 +56,7 @@
 namespace kiln {
 
 inline constexpr char kPlanMagic[8] = {'K', 'I', 'L', 'N', 'P', 'L', 'A', 'N'};
-inline constexpr uint32_t kPlanFormatVersion = 1;
+inline constexpr uint32_t kPlanFormatVersion = 2;  // 2: shape-tensor input values in profiles
 
 // Byte offsets of the fixed header fields.
 inline constexpr size_t kPlanVersionOffset = 8;

@@ -6,7 +6,7 @@ namespace kiln {
 
 namespace {
 
-constexpr size_t kMinProfileBytes = 4;               // inputs count
+constexpr size_t kMinProfileBytes = 4 + 4;           // inputs count, shape-value inputs count
 constexpr size_t kMinProfileInputBytes = 4 + 3 * 4;  // name, three dims counts
 constexpr size_t kMinLayerBytes = 4 + 4 + 4;         // node id, tactic, precision
 
@@ -26,6 +26,14 @@ void writeProfiles(ByteWriter& w, const std::vector<ProfileShapes>& profiles) {
             for (const Shape& shape : shapes) {
                 w.writeCount(shape.size());
                 for (int64_t d : shape) w.writeI64(d);
+            }
+        }
+        w.writeCount(profile.shapeValues.size());
+        for (const auto& [name, values] : profile.shapeValues) {
+            w.writeString(name);
+            for (const std::vector<int64_t>& v : values) {
+                w.writeCount(v.size());
+                for (int64_t x : v) w.writeI64(x);
             }
         }
     }
@@ -64,6 +72,20 @@ Status readProfiles(ByteReader& r, std::vector<ProfileShapes>& profiles) {
                 KILN_RETURN_IF_ERROR(r.readCount(rank, sizeof(int64_t), "dimensions"));
                 shape.resize(rank);
                 for (int64_t& d : shape) KILN_RETURN_IF_ERROR(r.readI64(d));
+            }
+        }
+        uint32_t valueInputs = 0;
+        KILN_RETURN_IF_ERROR(r.readCount(valueInputs, kMinProfileInputBytes, "shape-value inputs"));
+        for (uint32_t i = 0; i < valueInputs; ++i) {
+            std::string name;
+            KILN_RETURN_IF_ERROR(r.readString(name));
+            ByteReader::Context inputContext(r, "shape values of '" + name + "'");
+            if (profiles[p].shapeValues.count(name)) return r.corrupted("input appears twice");
+            for (std::vector<int64_t>& values : profiles[p].shapeValues[name]) {
+                uint32_t n = 0;
+                KILN_RETURN_IF_ERROR(r.readCount(n, sizeof(int64_t), "values"));
+                values.resize(n);
+                for (int64_t& x : values) KILN_RETURN_IF_ERROR(r.readI64(x));
             }
         }
     }

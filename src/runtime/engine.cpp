@@ -135,6 +135,21 @@ Dims Engine::getProfileShape(const char* name, int32_t profileIndex, OptProfileS
     return toPublicDims(it->second[static_cast<size_t>(select)]);
 }
 
+bool Engine::isShapeInferenceIO(const char* name) const noexcept {
+    if (!name) return false;
+    for (const ProfileShapes& profile : mImpl->plan.profiles)
+        if (profile.shapeValues.count(name)) return true;
+    return false;
+}
+
+std::vector<int64_t> Engine::getProfileShapeValues(const char* name, int32_t profileIndex,
+                                                   OptProfileSelector select) const noexcept {
+    if (!name || profileIndex < 0 || profileIndex >= getNbOptimizationProfiles()) return {};
+    const auto& values = mImpl->plan.profiles[static_cast<size_t>(profileIndex)].shapeValues;
+    auto it = values.find(name);
+    return it == values.end() ? std::vector<int64_t>{} : it->second[static_cast<size_t>(select)];
+}
+
 int32_t Engine::getNbLayers() const noexcept { return static_cast<int32_t>(mImpl->plan.graph->nodes().size()); }
 
 size_t Engine::getDeviceMemorySize() const noexcept {

@@ -43,6 +43,8 @@ struct ContextImpl {
     std::vector<Shape> inputShapes;     // by io index (inputs only); empty until set
     std::vector<bool> inputShapeSet;
     std::vector<void*> ioAddresses;     // by io index
+    /// Contents of the shape-tensor inputs the current preparation used (by io index).
+    std::vector<std::vector<int64_t>> shapeInputValues;
     std::vector<std::unique_ptr<Kernel>> kernels;  // by node index
     bool prepared{false};
 

@@ -2,6 +2,7 @@
 // change "prepares" (concrete shape inference with shape tensors computed on the host, memory
 // layout, kernel reshape); every run then only patches I/O addresses and runs the kernels.
 
+#include <array>
 #include <cstring>
 #include <sstream>
 
@@ -50,6 +51,37 @@ Status checkInputShape(const EngineImpl& engine, int32_t profile, const IOTensor
     return Status::ok();
 }
 
+/// The shape-value range of input `io` in the context's profile, or nullptr when it is not a
+/// shape-tensor input there.
+const std::array<std::vector<int64_t>, 3>* shapeValueRange(const ContextImpl& ctx, const IOTensor& io) {
+    const auto& profiles = ctx.engine.plan.profiles;
+    if (ctx.profile < 0 || static_cast<size_t>(ctx.profile) >= profiles.size()) return nullptr;
+    const auto& values = profiles[static_cast<size_t>(ctx.profile)].shapeValues;
+    auto it = values.find(io.name);
+    return it == values.end() ? nullptr : &it->second;
+}
+
+/// Reads a shape-tensor input from the caller's host buffer and checks it against the profile.
+Expected<std::vector<int64_t>> readShapeInput(const ContextImpl& ctx, size_t ioIndex, const Shape& shape) {
+    const IOTensor& io = ctx.engine.io[ioIndex];
+    const void* data = ctx.ioAddresses[ioIndex];
+    if (!data)
+        return invalidArgument("shape-tensor input '" + io.name +
+                               "' is read on the host before running: setTensorAddress() it to host memory first");
+    const auto& range = *shapeValueRange(ctx, io);
+    std::vector<int64_t> values(static_cast<size_t>(shapeElementCount(shape)));
+    for (size_t i = 0; i < values.size(); ++i)
+        values[i] = io.value->dtype == DataType::kINT32 ? static_cast<const int32_t*>(data)[i]
+                                                        : static_cast<const int64_t*>(data)[i];
+    for (size_t i = 0; i < values.size() && i < range[0].size(); ++i)
+        if (values[i] < range[0][i] || values[i] > range[2][i])
+            return invalidArgument("shape-tensor input '" + io.name + "': value " + std::to_string(values[i]) +
+                                   " at index " + std::to_string(i) + " is outside optimization profile " +
+                                   std::to_string(ctx.profile) + " (min " + std::to_string(range[0][i]) + ", max " +
+                                   std::to_string(range[2][i]) + ")");
+    return values;
+}
+
 void releaseArena(ContextImpl& ctx) {
     if (ctx.arena && ctx.arenaOwned) ctx.engine.backend->deallocate(ctx.arena);
     if (ctx.arenaOwned) {
@@ -85,6 +117,13 @@ Status prepare(ContextImpl& ctx) {
         ValueInfo& info = infos[static_cast<size_t>(io.value->id)];
         info.shape = fromConcrete(shape);
         info.known = true;
+        ctx.shapeInputValues[i].clear();
+        if (shapeValueRange(ctx, io)) {
+            KILN_ASSIGN_OR_RETURN(ctx.shapeInputValues[i], readShapeInput(ctx, i, shape));
+            Tensor value = Tensor::allocate(io.value->dtype, shape);
+            if (value.byteSize()) std::memcpy(value.data(), ctx.ioAddresses[i], value.byteSize());
+            info.value = std::move(value);
+        }
     }
     CpuNodeEvaluator evaluator;
     ShapeInferenceOptions options;
@@ -207,6 +246,13 @@ Status run(ContextImpl& ctx, Stream stream) {
                                        "' has no address: call setTensorAddress() before running");
         }
     }
+    // New contents of a shape-tensor input mean new shapes.
+    for (size_t i = 0; ctx.prepared && i < engine.io.size(); ++i) {
+        if (ctx.shapeInputValues[i].empty() && !shapeValueRange(ctx, engine.io[i])) continue;
+        const Shape shape = toConcrete(ctx.infos[static_cast<size_t>(engine.io[i].value->id)].shape);
+        KILN_ASSIGN_OR_RETURN(std::vector<int64_t> now, readShapeInput(ctx, i, shape));
+        if (now != ctx.shapeInputValues[i]) ctx.prepared = false;
+    }
     if (!ctx.prepared) KILN_RETURN_IF_ERROR(prepare(ctx));
     for (const auto& b : ctx.bindings) {
         auto& views = b.isOutput ? ctx.steps[b.step].outputs : ctx.steps[b.step].inputs;
@@ -273,6 +319,7 @@ std::unique_ptr<ExecutionContext> Engine::createExecutionContext() noexcept {
         ctx->inputShapes.resize(mImpl->io.size());
         ctx->inputShapeSet.assign(mImpl->io.size(), false);
         ctx->ioAddresses.assign(mImpl->io.size(), nullptr);
+        ctx->shapeInputValues.resize(mImpl->io.size());
         for (const auto& node : mImpl->plan.graph->nodes()) {
             auto kernel = mImpl->backend->createKernel(*node);
             if (!kernel) {

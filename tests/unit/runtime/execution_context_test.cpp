@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <thread>
+#include <tuple>
 
 #include "engine_runner.h"
 #include "test_support.h"
@@ -90,6 +91,106 @@ TEST_F(ExecutionContextTest, ProfileRunsInsideItsRangeAndRefusesOutside) {
     ASSERT_FALSE(logger.errors.empty());
     EXPECT_NE(logger.errors.back().find("outside optimization profile"), std::string::npos) << logger.errors.back();
     EXPECT_NE(logger.errors.back().find("'x'"), std::string::npos);
+}
+
+TEST_F(ExecutionContextTest, SeveralProfilesEachServeTheirOwnRange) {
+    makeDynamicMlp();
+    auto config = builder->createBuilderConfig();
+    for (auto [lo, opt, hi] : {std::tuple<int64_t, int64_t, int64_t>{1, 2, 4}, {5, 8, 16}}) {
+        auto profile = builder->createOptimizationProfile();
+        profile->setDimensions("x", OptProfileSelector::kMIN, Dims{lo, 4});
+        profile->setDimensions("x", OptProfileSelector::kOPT, Dims{opt, 4});
+        profile->setDimensions("x", OptProfileSelector::kMAX, Dims{hi, 4});
+        config->addOptimizationProfile(profile.get());
+    }
+    auto engine = buildEngine(*config);
+    ASSERT_TRUE(engine);
+    ASSERT_EQ(engine->getNbOptimizationProfiles(), 2);
+    EXPECT_EQ(engine->getProfileShape("x", 1, OptProfileSelector::kMIN), (Dims{5, 4}));
+    EXPECT_EQ(engine->getProfileShape("x", 1, OptProfileSelector::kMAX), (Dims{16, 4}));
+    auto ctx = engine->createExecutionContext();
+    EXPECT_EQ(ctx->getOptimizationProfile(), 0);
+    EXPECT_FALSE(ctx->setInputShape("x", Dims{12, 4}));  // profile 0 ends at 4
+    ASSERT_TRUE(ctx->setOptimizationProfile(1));
+    for (int64_t batch : {5, 12, 16}) {
+        Tensor in, out;
+        ASSERT_TRUE(runAt(*ctx, batch, &out, static_cast<uint32_t>(40 + batch), &in)) << "batch " << batch;
+        EXPECT_EQ(compareWithReference(out, reference(in), 1e-5, 1e-6), "");
+    }
+    EXPECT_FALSE(ctx->setInputShape("x", Dims{3, 4}));  // profile 1 starts at 5
+    EXPECT_FALSE(ctx->setOptimizationProfile(2));
+    // A second context can serve the other profile at the same time.
+    auto small = engine->createExecutionContext();
+    Tensor in, out;
+    ASSERT_TRUE(runAt(*small, 3, &out, 50, &in));
+    EXPECT_EQ(compareWithReference(out, reference(in), 1e-5, 1e-6), "");
+}
+
+TEST_F(ExecutionContextTest, ShapeTensorInputsAreReadOnTheHostEachRun) {
+    // y = Reshape(Relu(x), target): the contents of `target` decide y's shape.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{-1});
+    ITensor* target = net->addInput("target", DataType::kINT64, Dims{2});
+    ITensor* y = net->addLayer("Reshape", {net->addActivation(*x, ActivationType::kRELU)->getOutput(0), target})
+                     ->getOutput(0);
+    y->setName("y");
+    net->markOutput(*y);
+    auto config = builder->createBuilderConfig();
+    auto profile = builder->createOptimizationProfile();
+    profile->setDimensions("x", OptProfileSelector::kMIN, Dims{1});
+    profile->setDimensions("x", OptProfileSelector::kOPT, Dims{12});
+    profile->setDimensions("x", OptProfileSelector::kMAX, Dims{24});
+    const int64_t lo[2] = {1, 1}, opt[2] = {3, 4}, hi[2] = {4, 6};  // each point a valid reshape
+    ASSERT_TRUE(profile->setShapeValues("target", OptProfileSelector::kMIN, lo, 2));
+    ASSERT_TRUE(profile->setShapeValues("target", OptProfileSelector::kOPT, opt, 2));
+    ASSERT_TRUE(profile->setShapeValues("target", OptProfileSelector::kMAX, hi, 2));
+    ASSERT_EQ(config->addOptimizationProfile(profile.get()), 0);
+    auto engine = buildEngine(*config);
+    ASSERT_TRUE(engine) << (logger.errors.empty() ? "" : logger.errors.back());
+    EXPECT_TRUE(engine->isShapeInferenceIO("target"));
+    EXPECT_FALSE(engine->isShapeInferenceIO("x"));
+    EXPECT_EQ(engine->getProfileShapeValues("target", 0, OptProfileSelector::kMAX), (std::vector<int64_t>{4, 6}));
+
+    auto ctx = engine->createExecutionContext();
+    Tensor in = randomTensor(DataType::kFLOAT, {12}, -1, 1, 60);
+    Tensor out = Tensor::allocate(DataType::kFLOAT, {12});
+    int64_t shape[2] = {3, 4};
+    ASSERT_TRUE(ctx->setInputShape("x", Dims{12}));
+    ASSERT_TRUE(ctx->setTensorAddress("x", in.data()) && ctx->setTensorAddress("target", shape) &&
+                ctx->setTensorAddress("y", out.data()));
+    std::vector<double> relu;
+    for (int64_t i = 0; i < 12; ++i) relu.push_back(std::max(0.0, double(in.data<float>()[i])));
+    ASSERT_TRUE(ctx->execute());
+    EXPECT_EQ(ctx->getTensorShape("y"), (Dims{3, 4}));
+    EXPECT_EQ(compareWithReference(out, relu, 0, 0), "");
+    shape[0] = 2;  // new contents, same tensor shapes: the next run re-plans
+    shape[1] = 6;
+    ASSERT_TRUE(ctx->execute());
+    EXPECT_EQ(ctx->getTensorShape("y"), (Dims{2, 6}));
+    shape[0] = 30;
+    shape[1] = 1;
+    logger.errors.clear();
+    ASSERT_FALSE(ctx->execute());
+    ASSERT_FALSE(logger.errors.empty());
+    EXPECT_NE(logger.errors.back().find("'target'"), std::string::npos) << logger.errors.back();
+    EXPECT_NE(logger.errors.back().find("outside optimization profile"), std::string::npos) << logger.errors.back();
+}
+
+TEST_F(ExecutionContextTest, ShapeValuesMustFitTheInput) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{6});
+    ITensor* target = net->addInput("target", DataType::kINT64, Dims{2});
+    net->markOutput(*net->addLayer("Reshape", {x, target})->getOutput(0));
+    auto config = builder->createBuilderConfig();
+    auto profile = builder->createOptimizationProfile();
+    const int64_t three[3] = {1, 2, 3};
+    for (int sel = 0; sel < 3; ++sel)
+        profile->setShapeValues("target", static_cast<OptProfileSelector>(sel), three, 3);  // target holds 2
+    ASSERT_EQ(config->addOptimizationProfile(profile.get()), 0);
+    EXPECT_FALSE(builder->buildSerializedNetwork(*net, *config));
+    ASSERT_FALSE(logger.errors.empty());
+    EXPECT_NE(logger.errors.back().find("'target'"), std::string::npos) << logger.errors.back();
+    const int64_t bad[2] = {5, 1};
+    EXPECT_TRUE(profile->setShapeValues("target", OptProfileSelector::kMIN, bad, 2));
+    EXPECT_FALSE(profile->isValid());  // 2 min values against 3 opt and 3 max
 }
 
 TEST_F(ExecutionContextTest, DynamicInputWithoutProfileIsABuildError) {
