@@ -22,9 +22,13 @@ Status ExecOptions::parse(bool gpuAvailable) {
             "build options (shapes, --maxBatch, precision) are ignored with --loadEngine: the engine is "
             "already built");
     if (build.skipInference &&
-        (!inference.loadInputs.empty() || reporting.dumpOutput || !reporting.exportOutput.empty()))
+        (!inference.loadInputs.empty() || reporting.dumpOutput || !reporting.exportOutput.empty() ||
+         reporting.profiling() || !reporting.exportTimes.empty()))
         return invalidArgument(
-            "--skipInference runs nothing, so --loadInputs, --dumpOutput and --exportOutput cannot be used");
+            "--skipInference runs nothing, so --loadInputs, --dumpOutput, --exportOutput, --dumpProfile, "
+            "--exportProfile and --exportTimes cannot be used");
+    if (inference.separateProfileRun && !reporting.profiling())
+        mNotes.push_back("--separateProfileRun has nothing to separate without --dumpProfile or --exportProfile");
     return Status::ok();
 }
 
