@@ -50,6 +50,24 @@ TEST(ExecOptions, SkipInferenceRefusesInferenceOutputs) {
     EXPECT_NE(status.message().find("--skipInference"), std::string::npos);
 }
 
+TEST(ExecOptions, SkipInferenceRefusesProfilesAndTimes) {
+    for (const char* flag : {"--dumpProfile", "--exportProfile=p.json", "--exportTimes=t.json"}) {
+        ExecOptions options;
+        Status status = parseExec(options, {"--onnx=m.onnx", "--skipInference", flag});
+        ASSERT_FALSE(status.isOk()) << flag;
+        EXPECT_NE(status.message().find(std::string(flag).substr(0, std::string(flag).find('='))), std::string::npos);
+    }
+    ExecOptions layerInfo;
+    EXPECT_TRUE(parseExec(layerInfo, {"--onnx=m.onnx", "--skipInference", "--dumpLayerInfo"}).isOk());
+}
+
+TEST(ExecOptions, SeparateProfileRunWithoutAProfileIsNoted) {
+    ExecOptions options;
+    ASSERT_TRUE(parseExec(options, {"--onnx=m.onnx", "--separateProfileRun"}).isOk());
+    ASSERT_EQ(options.notes().size(), 1u);
+    EXPECT_NE(options.notes()[0].find("--separateProfileRun"), std::string::npos);
+}
+
 TEST(ExecOptions, NotesCollectDeprecatedAndIgnoredFlags) {
     ExecOptions options;
     ASSERT_TRUE(parseExec(options, {"--loadEngine=m.plan", "--fp16", "--batch=4"}).isOk());
@@ -65,7 +83,7 @@ TEST(ExecOptions, HelpHasEveryGroupAndEveryDefault) {
     options.addOptions(app);
     std::string help = app.help();
     size_t last = 0;
-    for (const char* group : {"Model:", "Build:", "Inference:", "Reporting:", "System:"}) {
+    for (const char* group : {"Model Options:", "Build Options:", "Inference Options:", "Reporting Options:", "System Options:"}) {
         size_t at = help.find(group);
         ASSERT_NE(at, std::string::npos) << group;
         EXPECT_GT(at, last) << group << " is out of order";
