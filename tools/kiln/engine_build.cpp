@@ -87,7 +87,7 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
         outputTypes.emplace_back(network->getOutput(i)->getName(), network->getOutput(i)->getType());
     KILN_RETURN_IF_ERROR(checkIoFormats("--inputIOFormats", options.build.inputFormats, inputTypes));
     KILN_RETURN_IF_ERROR(checkIoFormats("--outputIOFormats", options.build.outputFormats, outputTypes));
-    auto profile = makeBuildProfile(inputs, options.build, options.inference.shapes);
+    auto profile = makeBuildProfile(inputs, options.build, options.inference.shapes, options.inference.batch);
     if (!profile) return profile.status();
     for (const std::string& warning : profile->warnings) log.warning(warning);
 
