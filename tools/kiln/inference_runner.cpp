@@ -1,8 +1,6 @@
 #include "inference_runner.h"
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
