@@ -345,6 +345,18 @@ def case_malformed_command_lines(kiln, ctx):
     expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--skipInference", "--exportTimes=t.json"], r"--skipInference")
 
 
+def case_trtexec_status_lines(kiln, ctx):
+    # Scripts written for trtexec look for "&&&& PASSED" / "&&&& FAILED" and the echoed command line.
+    result = kiln.run("exec", "--onnx=mlp.onnx", "--shapes=x:2x8", "--iterations=1", *QUICK)
+    lines = result.stdout.strip().splitlines()
+    check(lines[0].startswith("&&&& RUNNING Kiln.kiln_exec") and lines[0].endswith("--shapes=x:2x8 --iterations=1 "
+                                                                                  "--warmUp=0 --duration=0"),
+          f"first line: {lines[0]}")
+    check(lines[-1].startswith("&&&& PASSED Kiln.kiln_exec") and "--onnx=mlp.onnx" in lines[-1], f"last: {lines[-1]}")
+    result = kiln.run("exec", "--loadEngine=missing.engine", expect=1)
+    check(result.stdout.strip().splitlines()[-1].startswith("&&&& FAILED Kiln.kiln_exec"), "no FAILED line")
+
+
 def case_help_groups_and_defaults(kiln, ctx):
     text = kiln.run("exec", "--help").stdout
     at = 0

@@ -1,6 +1,7 @@
 #include "exec_command.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <iostream>
 
 #include "cli_logger.h"
@@ -66,7 +67,16 @@ bool ExecCommand::selected() const {
     return mApp->parsed();
 }
 
-int ExecCommand::run() {
+int ExecCommand::run(const std::string& commandLine) {
+    std::cout << "&&&& RUNNING Kiln.kiln_exec [Kiln v" << getVersion() << "] # " << commandLine << std::endl;
+    int status = runSteps();
+    std::fflush(stderr);
+    std::cout << "&&&& " << (status == kExitSuccess ? "PASSED" : "FAILED") << " Kiln.kiln_exec [Kiln v"
+              << getVersion() << "] # " << commandLine << std::endl;
+    return status;
+}
+
+int ExecCommand::runSteps() {
     CliLogger logger;
     Logger log(&logger);
     std::unique_ptr<Builder> builder = createBuilder(logger);
