@@ -13,6 +13,7 @@
 #include "inference_runner.h"
 #include "kiln/builder.h"
 #include "kiln/runtime.h"
+#include "options_summary.h"
 
 namespace kiln::cli {
 
@@ -86,6 +87,7 @@ int ExecCommand::runSteps() {
         return kExitUsage;
     }
     logger.setVerbose(mOptions.reporting.verbose);
+    for (const std::string& line : describeOptions(mOptions)) log.info(line);
     for (const std::string& note : mOptions.notes()) log.warning(note);
 
     std::unique_ptr<HostMemory> built;
