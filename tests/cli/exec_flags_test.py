@@ -198,9 +198,10 @@ def case_sleep_time_and_spin_wait(kiln, ctx):
 
 def case_gpu_only_flags_on_cpu(kiln, ctx):
     result = kiln.run("exec", "--onnx=mlp.onnx", "--shapes=x:2x8", "--iterations=2", "--noDataTransfers",
-                      "--useCudaGraph", *QUICK)
+                      "--useCudaGraph", "--exposeDMA", *QUICK)
     check("CPU engine: --noDataTransfers" in result.stdout, "--noDataTransfers on the CPU is not explained")
     check("CPU engine: --useCudaGraph" in result.stdout, "--useCudaGraph on the CPU is not explained")
+    check("CPU engine: --exposeDMA" in result.stdout, "--exposeDMA on the CPU is not explained")
 
 
 def case_performance_summary(kiln, ctx):
@@ -337,6 +338,8 @@ def case_system_flags(kiln, ctx):
 
 def case_malformed_command_lines(kiln, ctx):
     expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--fastest"], r"--fastest")
+    expect_usage_error(kiln, ["exec", "--uff=model.uff", "--uffInput=in,3,224,224"], r"--uff: UFF .*ONNX")
+    expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--useDLACore=0"], r"--useDLACore: .*DLA")
     expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--shapes=x:2xq"], r"--shapes")
     expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--infStreams=0"], r"--infStreams")
     expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--sleepTime=-3"], r"--sleepTime")

@@ -48,7 +48,7 @@ COMMANDS = [
     # Its inference and reporting options at their documented defaults, on the engine just built.
     ("seed003_inference_options", ["--loadEngine=model.engine", "--batch=1", "--iterations=10", "--warmUp=200",
                                    "--duration=3", "--sleepTime=0", "--streams=1", "--avgRuns=10",
-                                   "--percentile=99", "--device=0"],
+                                   "--percentile=99", "--device=0", "--exposeDMA"],
      [r"\[W\] --batch is deprecated", r"\[W\] --streams is deprecated: use --infStreams=1",
       r"percentile\(99%\)"], None),
     # And its non-default switches, with the reports they ask for.

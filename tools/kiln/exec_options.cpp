@@ -8,9 +8,11 @@ void ExecOptions::addOptions(CLI::App& app) {
     inference.addOptions(app);
     reporting.addOptions(app);
     system.addOptions(app);
+    retired.addOptions(app);
 }
 
 Status ExecOptions::parse(bool gpuAvailable) {
+    KILN_RETURN_IF_ERROR(retired.parse());
     KILN_RETURN_IF_ERROR(model.parse());
     KILN_RETURN_IF_ERROR(build.parse(gpuAvailable));
     KILN_RETURN_IF_ERROR(inference.parse());

@@ -49,6 +49,10 @@ void InferenceOptions::addOptions(CLI::App& app) {
     app.add_flag("--noDataTransfers", noDataTransfers,
                  "Time inference without copying inputs to the device and outputs back (default: off)")
         ->group(group);
+    app.add_flag("--exposeDMA", exposeDma,
+                 "Do not overlap the copies to and from the device with compute, so their cost shows in the "
+                 "latency (default: off)")
+        ->group(group);
     app.add_flag("--separateProfileRun", separateProfileRun,
                  "With --dumpProfile/--exportProfile: profile in a second run so the timed run is not slowed "
                  "by it (default: off)")

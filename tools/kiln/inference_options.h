@@ -30,6 +30,7 @@ public:
     bool useSpinWait{false};            // busy-wait on completion instead of blocking
     bool useCudaGraph{false};           // capture the run in a CUDA graph (GPU engines)
     bool noDataTransfers{false};        // leave inputs/outputs on the device between runs
+    bool exposeDma{false};              // serialize the transfers with the compute (no overlap)
     bool separateProfileRun{false};     // profile in a second run, so the timed run is unprofiled
 
     std::vector<std::string> notes;

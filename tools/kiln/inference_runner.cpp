@@ -72,6 +72,7 @@ Expected<std::vector<HostInput>> prepareInputs(Engine& engine, const ExecOptions
 void noteFlagsWithoutEffect(const InferenceOptions& inference, const RunTraits& traits, const Logger& log) {
     std::vector<std::string> idle;
     if (!traits.transfersData && inference.noDataTransfers) idle.push_back("--noDataTransfers (nothing is copied)");
+    if (!traits.transfersData && inference.exposeDma) idle.push_back("--exposeDMA (nothing is copied)");
     if (!traits.asynchronous && inference.useSpinWait)
         idle.push_back("--useSpinWait (each inference has ended when enqueue returns; --sleepTime gaps spin)");
     if (traits.deviceWord == "CPU" && inference.useCudaGraph) idle.push_back("--useCudaGraph (no CUDA on this engine)");

@@ -73,6 +73,7 @@ std::vector<std::string> describeOptions(const ExecOptions& options) {
     add("Duration", number(inference.durationS) + "s (+ " + number(inference.warmUpMs) + "ms warm up)");
     add("Sleep time", number(inference.sleepTimeMs) + "ms");
     add("Inference Streams", std::to_string(inference.infStreams));
+    add("ExposeDMA", enabled(inference.exposeDma));
     add("Data transfers", enabled(!inference.noDataTransfers));
     add("Spin-wait", enabled(inference.useSpinWait));
     add("Multithreading", enabled(inference.threads));

@@ -90,10 +90,38 @@ TEST(ExecOptions, HelpHasEveryGroupAndEveryDefault) {
         last = at;
     }
     for (const CLI::Option* option : app.get_options()) {
-        if (option->get_name() == "--help") continue;
+        // --help, and the retired flags hidden from the help (group "").
+        if (option->get_name() == "--help" || option->get_group().empty()) continue;
         EXPECT_NE(option->get_description().find("efault"), std::string::npos)
             << option->get_name() << " does not state its default";
     }
+}
+
+TEST(ExecOptions, RetiredTrtexecFlagsAreRefusedWithTheirReason) {
+    const std::pair<std::vector<std::string>, const char*> cases[] = {
+        {{"--uff=model.uff"}, "convert the model to ONNX"},
+        {{"--uffNHWC"}, "UFF"},
+        {{"--model=net.caffemodel", "--deploy=net.prototxt"}, "Caffe"},
+        {{"--useDLACore=0"}, "DLA"},
+        {{"--refit"}, "refittable"},
+        {{"--tacticSources=-cublasLt"}, "tactic sources"},
+        {{"--minShapesCalib=x:1x3"}, "calibration"},
+    };
+    for (const auto& [args, reason] : cases) {
+        ExecOptions options;
+        std::vector<std::string> all = {"--onnx=m.onnx"};
+        all.insert(all.end(), args.begin(), args.end());
+        Status status = parseExec(options, all);
+        ASSERT_FALSE(status.isOk()) << args[0];
+        EXPECT_EQ(status.code(), StatusCode::kUnsupported);
+        std::string flag = args[0].substr(0, args[0].find('='));
+        EXPECT_EQ(status.message().rfind(flag + ": ", 0), 0u) << status.message();
+        EXPECT_NE(status.message().find(reason), std::string::npos) << status.message();
+    }
+    CLI::App app;
+    ExecOptions options;
+    options.addOptions(app);
+    EXPECT_EQ(app.help().find("--uff"), std::string::npos) << "retired flags are hidden from --help";
 }
 
 TEST(ExecOptions, UnknownFlagIsNamed) {

@@ -101,16 +101,16 @@ TEST(InferenceOptions, StreamAndTimingFlags) {
     EXPECT_EQ(defaults.infStreams, 1);
     EXPECT_DOUBLE_EQ(defaults.sleepTimeMs, 0);
     EXPECT_FALSE(defaults.threads || defaults.useSpinWait || defaults.useCudaGraph || defaults.noDataTransfers ||
-                 defaults.separateProfileRun);
+                 defaults.separateProfileRun || defaults.exposeDma);
 
     InferenceOptions options;
     ASSERT_TRUE(parseInference(options, {"--infStreams=3", "--threads", "--sleepTime=2.5", "--useSpinWait",
-                                         "--useCudaGraph", "--noDataTransfers", "--separateProfileRun"})
+                                         "--useCudaGraph", "--noDataTransfers", "--separateProfileRun", "--exposeDMA"})
                     .isOk());
     EXPECT_EQ(options.infStreams, 3);
     EXPECT_DOUBLE_EQ(options.sleepTimeMs, 2.5);
     EXPECT_TRUE(options.threads && options.useSpinWait && options.useCudaGraph && options.noDataTransfers &&
-                options.separateProfileRun);
+                options.separateProfileRun && options.exposeDma);
     EXPECT_TRUE(options.notes.empty());
 }
 
@@ -150,7 +150,7 @@ TEST(InferenceOptions, HelpSaysEveryDefault) {
     InferenceOptions options;
     options.addOptions(app);
     auto inGroup = app.get_options([](const CLI::Option* o) { return o->get_group() == "Inference Options"; });
-    EXPECT_EQ(inGroup.size(), 14u);
+    EXPECT_EQ(inGroup.size(), 15u);
     for (const CLI::Option* option : inGroup)
         EXPECT_NE(option->get_description().find("default"), std::string::npos) << option->get_name();
 }
