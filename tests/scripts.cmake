@@ -1,9 +1,9 @@
-# Script tests: end-to-end checks of real models against ONNX Runtime (label "models") and the
-# command line's handling of bad input (label "cli"). They drive the `kiln` binary, so they exist
+# Script tests: end-to-end checks of real models against ONNX Runtime (label "models") and of the
+# command line: bad input, every flag's effect, the seeds' trtexec commands (label "cli"). They drive the `kiln` binary, so they exist
 # only when it is built. Python is ${KILN_PYTHON} (the .venv with the pinned onnx/onnxruntime).
 #
 #   ctest -L models      ~ 5 minutes on 2 busy cores from scratch (exports included), 2 once exported
-#   ctest -L cli
+#   ctest -L cli         bad inputs, every exec/inspect flag, the seeds' trtexec commands (~30 s)
 #
 # Each real model is exported once into ${KILN_MODELS_DIR} by a setup test (fixture
 # models_<name>); later runs skip the export while the file is newer than the export script.
@@ -92,3 +92,13 @@ endif()
 add_test(NAME cli_bad_inputs
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs_test.py --kiln $<TARGET_FILE:kiln_exe>)
 set_tests_properties(cli_bad_inputs PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+
+# Every `kiln exec` / `kiln inspect` flag's effect, on small models made with onnx.helper.
+add_test(NAME cli_exec_flags
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/exec_flags_test.py --kiln $<TARGET_FILE:kiln_exe>)
+set_tests_properties(cli_exec_flags PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+# The seeds' trtexec command lines, verbatim with `kiln exec` (about 20 s: their default --duration=3).
+add_test(NAME cli_seed_commands
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/seed_commands_test.py --kiln $<TARGET_FILE:kiln_exe>
+                 --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
+set_tests_properties(cli_seed_commands PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")

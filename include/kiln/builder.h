@@ -51,6 +51,21 @@ private:
     std::map<std::string, std::vector<int64_t>> mValues[3];
 };
 
+/// Follows an engine build, as TensorRT's IProgressMonitor does. Phases nest: a phase started
+/// while another runs names it as `parentPhase` (nullptr for a top-level phase). Calls come from
+/// the thread that called buildSerializedNetwork().
+class IProgressMonitor {
+public:
+    virtual ~IProgressMonitor() = default;
+    /// A phase of `nbSteps` steps begins.
+    virtual void phaseStart(const char* phaseName, const char* parentPhase, int32_t nbSteps) noexcept = 0;
+    /// Step `step` (0-based) of `phaseName` is done. Returning false cancels the build, which then
+    /// fails with a message saying it was cancelled.
+    virtual bool stepComplete(const char* phaseName, int32_t step) noexcept = 0;
+    /// The phase ended (also when the build failed or was cancelled inside it).
+    virtual void phaseFinish(const char* phaseName) noexcept = 0;
+};
+
 enum class BuilderFlag : int32_t {
     kFP16 = 0,   ///< layers may run in FP16 where that is faster
     kBF16 = 1,   ///< layers may run in BF16 where that is faster
@@ -87,12 +102,17 @@ public:
     void setBuilderOptimizationLevel(int32_t level) noexcept { mOptimizationLevel = level; }
     int32_t getBuilderOptimizationLevel() const noexcept { return mOptimizationLevel; }
 
+    /// Reports the build's phases to `monitor` (not owned; nullptr: none).
+    void setProgressMonitor(IProgressMonitor* monitor) noexcept { mProgressMonitor = monitor; }
+    IProgressMonitor* getProgressMonitor() const noexcept { return mProgressMonitor; }
+
 private:
     uint32_t mFlags{1u << static_cast<uint32_t>(BuilderFlag::kTF32)};
     std::vector<OptimizationProfile> mProfiles;
     size_t mWorkspaceLimit{size_t(1) << 32};
     DeviceType mDeviceType{DeviceType::kCPU};
     int32_t mOptimizationLevel{3};
+    IProgressMonitor* mProgressMonitor{nullptr};
 };
 
 class Builder {

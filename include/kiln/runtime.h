@@ -15,6 +15,17 @@ namespace kiln {
 
 class ExecutionContext;
 struct EngineImpl;
+
+/// Receives per-layer run times, as TensorRT's IProfiler does. Attach one to an ExecutionContext
+/// with setProfiler(); each run then times every layer (waiting for the layer to finish before the
+/// next starts, so layers do not overlap) and calls reportLayerTime() once per layer, in run order.
+/// Profiling slows a run down; leave it off for throughput measurements.
+class IProfiler {
+public:
+    virtual ~IProfiler() = default;
+    /// `layerName` is the layer's name in Engine::getLayerInformationJson(); `ms` its wall time.
+    virtual void reportLayerTime(const char* layerName, float ms) noexcept = 0;
+};
 struct ContextImpl;
 
 /// A deserialized engine: the optimized network, its weights and its profiles. Immutable and
@@ -86,6 +97,9 @@ public:
     /// Gives the context `bytes` of activation memory owned by the caller (at least
     /// Engine::getDeviceMemorySizeForProfile()).
     bool setDeviceMemory(void* memory, size_t bytes) noexcept;
+    /// Attaches a profiler (not owned; nullptr detaches it) that every later run reports to.
+    void setProfiler(IProfiler* profiler) noexcept;
+    IProfiler* getProfiler() const noexcept;
     const Engine& getEngine() const noexcept { return mEngine; }
 
 private:

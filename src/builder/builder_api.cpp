@@ -106,7 +106,9 @@ std::unique_ptr<OptimizationProfile> Builder::createOptimizationProfile() noexce
 std::unique_ptr<HostMemory> Builder::buildSerializedNetwork(NetworkDefinition& network, const BuilderConfig& config) noexcept {
     Logger log(&mLogger);
     try {
-        auto plan = buildEnginePlan(network.graph(), config, log);
+        // The plan's steps, then serialization.
+        ProgressPhase build(config.getProgressMonitor(), "Building engine", nullptr, kPlanSteps + 1);
+        auto plan = buildEnginePlan(network.graph(), config, log, build);
         if (!plan) {
             log.error(plan.status().message());
             return nullptr;
@@ -114,6 +116,10 @@ std::unique_ptr<HostMemory> Builder::buildSerializedNetwork(NetworkDefinition& n
         auto bytes = serializePlan(plan.value());
         if (!bytes) {
             log.error(bytes.status().message());
+            return nullptr;
+        }
+        if (Status done = build.completeStep(); !done) {
+            log.error(done.message());
             return nullptr;
         }
         return std::make_unique<HostMemory>(std::move(bytes).value());

@@ -58,8 +58,9 @@ Expected<std::vector<ValueInfo>> inferAt(const Graph& graph, const ProfileShapes
 
 /// Activation bytes (arena + the largest kernel workspace) at a profile's max shapes, and each
 /// layer's tactic name.
-Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger& log) {
+Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger& log, const ProgressPhase& build) {
     const Graph& graph = *plan.graph;
+    ProgressPhase phase(build.monitor(), "Planning memory", &build, static_cast<int32_t>(plan.profiles.size()));
     for (size_t p = 0; p < plan.profiles.size(); ++p) {
         auto inferred = inferAt(graph, plan.profiles[p], 2);
         if (!inferred)
@@ -100,13 +101,15 @@ Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger&
             << ", lower bound " << layout.lowerBoundBytes << ", unshared sum " << layout.sumOfActivationBytes
             << ", workspace " << workspace << ")";
         log.info(oss.str());
+        KILN_RETURN_IF_ERROR(phase.completeStep());
     }
     return Status::ok();
 }
 
 }  // namespace
 
-Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& config, const Logger& log) {
+Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& config, const Logger& log,
+                                     ProgressPhase& build) {
     auto start = std::chrono::steady_clock::now();
     if (network.outputs().empty()) return invalidArgument("the network has no outputs: mark at least one tensor as output");
 
@@ -129,6 +132,7 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     options.evaluator = &evaluator;
     KILN_RETURN_IF_ERROR(verifyGraph(graph));
     KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
+    KILN_RETURN_IF_ERROR(build.completeStep());
 
     if (!config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION)) {
         size_t before = graph.nodes().size();
@@ -140,9 +144,12 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
         KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
         log.info("graph optimization: " + std::to_string(before) + " -> " + std::to_string(graph.nodes().size()) + " layers");
     }
+    KILN_RETURN_IF_ERROR(build.completeStep());
 
     KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
-    KILN_RETURN_IF_ERROR(planProfileMemory(plan, *backend, log));
+    KILN_RETURN_IF_ERROR(build.completeStep());
+    KILN_RETURN_IF_ERROR(planProfileMemory(plan, *backend, log, build));
+    KILN_RETURN_IF_ERROR(build.completeStep());
 
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::ostringstream oss;

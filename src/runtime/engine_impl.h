@@ -80,6 +80,7 @@ struct ContextImpl {
     void* arena{nullptr};
     size_t arenaCapacity{0};
     bool arenaOwned{true};
+    IProfiler* profiler{nullptr};  // not owned; when set, run() times each layer
     std::atomic<bool> running{false};
 
     explicit ContextImpl(EngineImpl& e) : engine(e) {}

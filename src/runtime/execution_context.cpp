@@ -3,6 +3,7 @@
 // layout, kernel reshape); every run then only patches I/O addresses and runs the kernels.
 
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 
@@ -234,6 +235,22 @@ Status prepare(ContextImpl& ctx) {
     return Status::ok();
 }
 
+/// The name a profiler sees: the layer's name in the layer report, or a stand-in for an unnamed node.
+std::string profiledLayerName(const Node& node) {
+    return node.name.empty() ? node.opType + "_" + std::to_string(node.id) : node.name;
+}
+
+/// Runs one kernel and reports its time. Waiting for the kernel before the clock stops makes the
+/// time the layer's own on an asynchronous backend too (layers then do not overlap).
+Status runProfiled(Kernel& kernel, const KernelIO& io, const Node& node, Backend& backend, IProfiler& profiler) {
+    auto start = std::chrono::steady_clock::now();
+    KILN_RETURN_IF_ERROR(kernel.run(io).withContext(node.describe()));
+    KILN_RETURN_IF_ERROR(backend.synchronize(io.stream).withContext(node.describe()));
+    float ms = std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - start).count();
+    profiler.reportLayerTime(profiledLayerName(node).c_str(), ms);
+    return Status::ok();
+}
+
 Status run(ContextImpl& ctx, Stream stream) {
     EngineImpl& engine = ctx.engine;
     for (size_t i = 0; i < engine.io.size(); ++i) {
@@ -269,7 +286,12 @@ Status run(ContextImpl& ctx, Stream stream) {
         io.workspace = workspace;
         io.workspaceBytes = ctx.workspaceBytes;
         io.stream = stream;
-        KILN_RETURN_IF_ERROR(ctx.kernels[step.nodeIndex]->run(io).withContext(graph.nodes()[step.nodeIndex]->describe()));
+        const Node& node = *graph.nodes()[step.nodeIndex];
+        if (ctx.profiler) {
+            KILN_RETURN_IF_ERROR(runProfiled(*ctx.kernels[step.nodeIndex], io, node, *engine.backend, *ctx.profiler));
+        } else {
+            KILN_RETURN_IF_ERROR(ctx.kernels[step.nodeIndex]->run(io).withContext(node.describe()));
+        }
     }
     for (const auto& copy : ctx.outputCopies) {
         const void* source = copy.sourceIO >= 0 ? ctx.ioAddresses[static_cast<size_t>(copy.sourceIO)] : copy.source;
@@ -436,6 +458,10 @@ bool ExecutionContext::execute() noexcept {
     if (!enqueue(nullptr)) return false;
     return guarded(mImpl->engine.log, "execute", [&] { return mImpl->engine.backend->synchronize(nullptr); });
 }
+
+void ExecutionContext::setProfiler(IProfiler* profiler) noexcept { mImpl->profiler = profiler; }
+
+IProfiler* ExecutionContext::getProfiler() const noexcept { return mImpl->profiler; }
 
 bool ExecutionContext::setDeviceMemory(void* memory, size_t bytes) noexcept {
     if (!memory) {

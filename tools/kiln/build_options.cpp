@@ -48,7 +48,7 @@ Expected<size_t> parseWorkspaceLimit(const std::vector<std::string>& args) {
 }
 
 void BuildOptions::addOptions(CLI::App& app) {
-    const char* group = "Build";
+    const char* group = "Build Options";
     const std::string shapeHelp =
         " (name:AxBxC[,name:...]; quote names holding ':' or ',', e.g. 'Input:0':1x3; default: none)";
     app.add_option("--minShapes", mMinShapesArgs, "Smallest shapes of the dynamic inputs' profile" + shapeHelp)
@@ -86,9 +86,35 @@ void BuildOptions::addOptions(CLI::App& app) {
         ->type_name("NAME")
         ->group(group);
     mMaxBatchOption = app.add_option("--maxBatch", maxBatch,
-                                     "Legacy: a profile 1/N/N on dimension 0 of every dynamic input (default: none)")
+                                     "Deprecated: a profile 1/N/N on dimension 0 of every dynamic input (default: none)")
                           ->type_name("N")
                           ->group(group);
+    const std::string formatHelp =
+        "type:fmt[+fmt][,type:fmt...], one per tensor in order or one for all; Kiln takes the model's types in "
+        "the linear format chw (default: ";
+    app.add_option("--inputIOFormats", mInputFormatsArg,
+                   "Type and format of the inputs, " + formatHelp + "every input in its model type:chw)")
+        ->type_name("SPEC")
+        ->group(group);
+    app.add_option("--outputIOFormats", mOutputFormatsArg,
+                   "Type and format of the outputs, " + formatHelp + "every output in its model type:chw)")
+        ->type_name("SPEC")
+        ->group(group);
+    app.add_option("--calib", calibrationCache, "INT8 calibration cache to read, with --int8 (default: none)")
+        ->type_name("FILE")
+        ->group(group);
+    app.add_option("--timingCacheFile", timingCacheFile,
+                   "Timing cache to read and update; Kiln chooses kernels without timing runs, so it stays "
+                   "unused (default: none)")
+        ->type_name("FILE")
+        ->group(group);
+    app.add_flag("--noBuilderCache", noBuilderCache,
+                 "Do not keep a timing cache while building (default: off; Kiln keeps none)")
+        ->group(group);
+    app.add_option("--avgTiming", avgTiming,
+                   "Timing runs averaged per kernel candidate; Kiln chooses kernels without timing runs (default: 8)")
+        ->type_name("N")
+        ->group(group);
     app.add_flag("--skipInference", skipInference, "Build (and save) the engine, run nothing (default: off)")
         ->group(group);
     mWorkspaceOption =
@@ -98,6 +124,33 @@ void BuildOptions::addOptions(CLI::App& app) {
     app.add_flag("--explicitBatch", mExplicitBatch, "Deprecated: every engine is explicit-batch (default: off)")
         ->group(group);
     app.add_flag("--buildOnly", mBuildOnly, "Deprecated: --skipInference (default: off)")->group(group);
+    mMinTimingOption = app.add_option("--minTiming", mLegacyMinTiming,
+                                      "Deprecated: removed from trtexec; --avgTiming remains (default: 1)")
+                           ->type_name("N")
+                           ->group(group);
+    app.add_option("--nvtxMode", mLegacyNvtxMode,
+                   "Deprecated: --profilingVerbosity in trtexec; Kiln emits no NVTX ranges (default: none)")
+        ->type_name("MODE")
+        ->group(group);
+}
+
+Status BuildOptions::parseLegacyTiming() {
+    if (mMinTimingOption && mMinTimingOption->count()) {
+        if (mLegacyMinTiming < 1)
+            return invalidArgument("--minTiming must be at least 1, got " + std::to_string(mLegacyMinTiming));
+        notes.push_back("--minTiming is deprecated and has no modern form (trtexec keeps --avgTiming); Kiln "
+                        "chooses kernels without timing runs, so it is ignored");
+    }
+    if (!mLegacyNvtxMode.empty()) {
+        if (mLegacyNvtxMode != "default" && mLegacyNvtxMode != "verbose" && mLegacyNvtxMode != "none")
+            return invalidArgument("--nvtxMode must be default, verbose or none, got '" + mLegacyNvtxMode + "'");
+        notes.push_back("--nvtxMode is deprecated: trtexec's modern form is --profilingVerbosity; Kiln emits no "
+                        "NVTX ranges, so it is ignored");
+    }
+    if (avgTiming < 1) return invalidArgument("--avgTiming must be at least 1, got " + std::to_string(avgTiming));
+    if (!timingCacheFile.empty() && noBuilderCache)
+        return invalidArgument("--timingCacheFile and --noBuilderCache contradict each other: give one");
+    return Status::ok();
 }
 
 Status BuildOptions::parseShapes() {
@@ -180,6 +233,19 @@ Status BuildOptions::parse(bool gpuAvailable) {
         return invalidArgument(
             "--stronglyTyped takes the types from the model: it cannot be combined with --fp16, "
             "--bf16, --int8 or --best");
+    KILN_RETURN_IF_ERROR(parseLegacyTiming());
+    if (!mInputFormatsArg.empty()) {
+        auto formats = parseIoFormats("--inputIOFormats", mInputFormatsArg);
+        if (!formats) return formats.status();
+        inputFormats = std::move(formats).value();
+    }
+    if (!mOutputFormatsArg.empty()) {
+        auto formats = parseIoFormats("--outputIOFormats", mOutputFormatsArg);
+        if (!formats) return formats.status();
+        outputFormats = std::move(formats).value();
+    }
+    if (!calibrationCache.empty() && !int8)
+        return invalidArgument("--calib reads an INT8 calibration cache: it needs --int8 (or --best)");
     if (mExplicitBatch) notes.push_back("--explicitBatch is deprecated: every engine is explicit-batch; drop the flag");
     if (mBuildOnly) {
         skipInference = true;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "io_formats.h"
 #include "kiln/builder.h"
 #include "shape_spec.h"
 
@@ -41,11 +42,17 @@ public:
     int32_t optimizationLevel{3};
     bool skipInference{false};
     DeviceType device{DeviceType::kCPU};
+    std::vector<IoFormat> inputFormats;   // --inputIOFormats (empty: the model's types, linear)
+    std::vector<IoFormat> outputFormats;  // --outputIOFormats
+    std::string calibrationCache;         // --calib: INT8 calibration cache (needs --int8)
+    std::string timingCacheFile;          // --timingCacheFile
+    bool noBuilderCache{false};
+    int32_t avgTiming{8};                 // --avgTiming: timing runs averaged per kernel candidate
 
     /// One line each for deprecated flags that were given: their modern form.
     std::vector<std::string> notes;
 
-    /// Registers the flags in the "Build" group of `app`.
+    /// Registers the flags in the "Build Options" group of `app`.
     void addOptions(CLI::App& app);
     /// Converts and checks the values after CLI11 has read the command line. `gpuAvailable` picks
     /// the default --backend (Builder::platformHasGpu()).
@@ -58,6 +65,7 @@ public:
 
 private:
     Status parseShapes();
+    Status parseLegacyTiming();
 
     std::vector<std::string> mMinShapesArgs;
     std::vector<std::string> mOptShapesArgs;
@@ -69,6 +77,11 @@ private:
     bool mBuildOnly{false};
     CLI::Option* mMaxBatchOption{nullptr};
     CLI::Option* mWorkspaceOption{nullptr};
+    std::string mInputFormatsArg;
+    std::string mOutputFormatsArg;
+    CLI::Option* mMinTimingOption{nullptr};
+    int32_t mLegacyMinTiming{1};
+    std::string mLegacyNvtxMode;
 };
 
 }  // namespace kiln::cli

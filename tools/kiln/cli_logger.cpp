@@ -29,10 +29,27 @@ void CliLogger::log(Severity severity, const char* message) noexcept {
             tag = "[V]";
             break;
     }
+    eraseTransientLine();
     // Flush stdout first so the two streams interleave in the order the messages were logged.
     std::fflush(stdout);
     std::fprintf(stream, "%s %s\n", tag, message);
     std::fflush(stream);
+    if (!mTransientLine.empty()) {
+        std::fputs(mTransientLine.c_str(), stdout);
+        std::fflush(stdout);
+    }
+}
+
+void CliLogger::eraseTransientLine() noexcept {
+    // Carriage return, then ANSI "erase to end of line".
+    if (!mTransientLine.empty()) std::fputs("\r\033[K", stdout);
+}
+
+void CliLogger::setTransientLine(const std::string& line) noexcept {
+    eraseTransientLine();
+    mTransientLine = line;
+    std::fputs(mTransientLine.c_str(), stdout);
+    std::fflush(stdout);
 }
 
 void CliLogger::reportFailure(const std::string& summary) noexcept {

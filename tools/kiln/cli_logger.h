@@ -21,8 +21,16 @@ public:
     /// line that a script (or a person) can take as the cause.
     void reportFailure(const std::string& summary) noexcept;
 
+    /// A status line kept at the bottom of the terminal (build progress): every message erases it,
+    /// prints itself and redraws it, so messages and progress never share a line. Only for a
+    /// terminal on stdout; "" removes the line.
+    void setTransientLine(const std::string& line) noexcept;
+
 private:
+    void eraseTransientLine() noexcept;
+
     int mErrorsLogged = 0;
+    std::string mTransientLine;
 };
 
 }  // namespace kiln::cli

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "build_progress_display.h"
 #include "file_io.h"
 #include "input_shapes.h"
 #include "kiln/parser.h"
@@ -30,38 +31,70 @@ std::string precisionFlagList(const BuildOptions& build) {
     return list;
 }
 
+// Files and knobs Kiln's builder has no use for: checked (a missing file is still an error, as a
+// typo should be) and named once, so nobody believes they changed the engine.
+Status reportUnusedBuildInputs(const BuildOptions& build, const Logger& log) {
+    if (!build.calibrationCache.empty()) {
+        KILN_RETURN_IF_ERROR(readFilePrefix(build.calibrationCache, 1).status().withContext("--calib"));
+        log.info("--calib: '" + build.calibrationCache + "' is not read: Kiln has no INT8 kernels yet, so " +
+                 "the engine keeps the model's precision");
+    }
+    if (!build.timingCacheFile.empty())
+        log.info("--timingCacheFile: '" + build.timingCacheFile +
+                 "' is neither read nor written: Kiln chooses kernels without timing runs");
+    if (build.avgTiming != 8)
+        log.info("--avgTiming: Kiln chooses kernels without timing runs, so it has no effect");
+    return Status::ok();
+}
+
 }  // namespace
 
-Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, ILogger& logger) {
+Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, CliLogger& logger) {
     Logger log(&logger);
     const std::string& path = options.model.onnxFile;
     auto network = builder.createNetwork();
     auto parser = createParser(*network, logger);
     if (!network || !parser) return internalError("cannot create the network or the ONNX parser");
 
+    BuildProgressDisplay progress(logger, stdoutIsTerminal());
     log.info("Parsing ONNX model '" + path + "'");
     auto parseStart = std::chrono::steady_clock::now();
-    // The parser logs every error as it finds it (unsupported operators as one line listing them
-    // all), so they are on the terminal already and are not printed a second time from getError().
-    if (!parser->parseFromFile(path.c_str()))
-        return invalidModel("cannot import '" + path + "': " + std::to_string(parser->getNbErrors()) +
-                            " error(s), listed above");
+    {
+        // The parser has no monitor of its own; its one step shows on the same display as the build's.
+        progress.phaseStart("Parsing ONNX model", nullptr, 1);
+        bool parsedOk = parser->parseFromFile(path.c_str());
+        if (parsedOk) progress.stepComplete("Parsing ONNX model", 0);
+        progress.phaseFinish("Parsing ONNX model");
+        // The parser logs every error as it finds it (unsupported operators as one line listing them
+        // all), so they are on the terminal already and are not printed a second time from getError().
+        if (!parsedOk)
+            return invalidModel("cannot import '" + path + "': " + std::to_string(parser->getNbErrors()) +
+                                " error(s), listed above");
+    }
     std::ostringstream parsed;
     parsed << "Parsed " << network->getNbLayers() << " layers, " << network->getNbInputs() << " input(s), "
            << network->getNbOutputs() << " output(s) in " << secondsSince(parseStart) << " s";
     log.info(parsed.str());
 
     std::vector<InputInfo> inputs;
+    std::vector<std::pair<std::string, DataType>> inputTypes, outputTypes;
     for (int32_t i = 0; i < network->getNbInputs(); ++i) {
         ITensor* input = network->getInput(i);
         inputs.push_back({input->getName(), input->getDimensions(), Dims{}});
+        inputTypes.emplace_back(input->getName(), input->getType());
     }
-    auto profile = makeBuildProfile(inputs, options.build, options.inference.shapes);
+    for (int32_t i = 0; i < network->getNbOutputs(); ++i)
+        outputTypes.emplace_back(network->getOutput(i)->getName(), network->getOutput(i)->getType());
+    KILN_RETURN_IF_ERROR(checkIoFormats("--inputIOFormats", options.build.inputFormats, inputTypes));
+    KILN_RETURN_IF_ERROR(checkIoFormats("--outputIOFormats", options.build.outputFormats, outputTypes));
+    auto profile = makeBuildProfile(inputs, options.build, options.inference.shapes, options.inference.batch);
     if (!profile) return profile.status();
     for (const std::string& warning : profile->warnings) log.warning(warning);
 
     auto config = builder.createBuilderConfig();
     options.build.applyTo(*config);
+    config->setProgressMonitor(&progress);
+    KILN_RETURN_IF_ERROR(reportUnusedBuildInputs(options.build, log));
     if (profile->needed && config->addOptimizationProfile(&profile->profile) < 0)
         return internalError("the optimization profile derived from the shape options is invalid");
     if (options.build.device == DeviceType::kCPU && options.build.anyPrecisionFlag())

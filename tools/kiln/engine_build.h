@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "cli_logger.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "exec_options.h"
@@ -12,6 +13,6 @@ namespace kiln::cli {
 
 /// Parses options.model.onnxFile, builds it for the configured target and writes --saveEngine.
 /// Parser errors are all logged before the Status is returned.
-Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, ILogger& logger);
+Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, CliLogger& logger);
 
 }  // namespace kiln::cli

@@ -1,6 +1,8 @@
 #include "exec_command.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
 
 #include "cli_logger.h"
 #include "common/logging.h"
@@ -11,6 +13,7 @@
 #include "inference_runner.h"
 #include "kiln/builder.h"
 #include "kiln/runtime.h"
+#include "options_summary.h"
 
 namespace kiln::cli {
 
@@ -28,6 +31,22 @@ int printPlanVersion(const std::vector<uint8_t>& bytes, CliLogger& logger) {
     return kExitSuccess;
 }
 
+// --dumpLayerInfo / --exportLayerInfo: the engine's own report, {"Layers": [...], "Bindings": [...]}.
+Status reportLayerInfo(const Engine& engine, const ReportingOptions& reporting, const Logger& log) {
+    if (!reporting.dumpLayerInfo && reporting.exportLayerInfo.empty()) return Status::ok();
+    std::string json = engine.getLayerInformationJson();
+    if (reporting.dumpLayerInfo) {
+        log.info("Layer information:");
+        std::cout << json << std::endl;
+    }
+    if (!reporting.exportLayerInfo.empty()) {
+        std::string text = json + "\n";
+        KILN_RETURN_IF_ERROR(writeFile(reporting.exportLayerInfo, text.data(), text.size()).withContext("--exportLayerInfo"));
+        log.info("Layer information written to '" + reporting.exportLayerInfo + "'");
+    }
+    return Status::ok();
+}
+
 }  // namespace
 
 ExecCommand::ExecCommand(CLI::App& parent)
@@ -36,6 +55,11 @@ ExecCommand::ExecCommand(CLI::App& parent)
                                  "as trtexec does")) {
     mOptions.addOptions(*mApp);
     mApp->footer(
+        "Build and Inference Shape Options:\n"
+        "  Shapes given only for inference (--shapes) are also the build profile's min, opt and max; shapes given\n"
+        "  only for the build use the profile's opt shapes at inference; --optShapes alone is also min and max;\n"
+        "  when both are given, --shapes must lie inside the profile. Without any, every input must be static.\n"
+        "  Deprecated flags are accepted and print their modern form once.\n\n"
         "Exit status: 0 on success; 1 when the command fails (model, engine, build, input data or "
         "inference); 2 for a malformed command line (unknown flag, malformed or conflicting values).");
 }
@@ -44,7 +68,16 @@ bool ExecCommand::selected() const {
     return mApp->parsed();
 }
 
-int ExecCommand::run() {
+int ExecCommand::run(const std::string& commandLine) {
+    std::cout << "&&&& RUNNING Kiln.kiln_exec [Kiln v" << getVersion() << "] # " << commandLine << std::endl;
+    int status = runSteps();
+    std::fflush(stderr);
+    std::cout << "&&&& " << (status == kExitSuccess ? "PASSED" : "FAILED") << " Kiln.kiln_exec [Kiln v"
+              << getVersion() << "] # " << commandLine << std::endl;
+    return status;
+}
+
+int ExecCommand::runSteps() {
     CliLogger logger;
     Logger log(&logger);
     std::unique_ptr<Builder> builder = createBuilder(logger);
@@ -54,6 +87,7 @@ int ExecCommand::run() {
         return kExitUsage;
     }
     logger.setVerbose(mOptions.reporting.verbose);
+    for (const std::string& line : describeOptions(mOptions)) log.info(line);
     for (const std::string& note : mOptions.notes()) log.warning(note);
 
     std::unique_ptr<HostMemory> built;
@@ -81,7 +115,8 @@ int ExecCommand::run() {
         engineSize = loaded.size();
         log.info("Loaded engine '" + mOptions.model.loadEngine + "' (" + std::to_string(engineSize) + " bytes)");
     }
-    if (mOptions.build.skipInference) {
+    bool layerInfo = mOptions.reporting.dumpLayerInfo || !mOptions.reporting.exportLayerInfo.empty();
+    if (mOptions.build.skipInference && !layerInfo) {
         log.info("Skipped inference (--skipInference)");
         return kExitSuccess;
     }
@@ -91,6 +126,14 @@ int ExecCommand::run() {
     if (!engine) {
         logger.reportFailure("cannot deserialize the engine (reason above)");
         return kExitFailure;
+    }
+    if (Status reported = reportLayerInfo(*engine, mOptions.reporting, log); !reported) {
+        logger.reportFailure(reported.message());
+        return kExitFailure;
+    }
+    if (mOptions.build.skipInference) {
+        log.info("Skipped inference (--skipInference)");
+        return kExitSuccess;
     }
     Status ran = runInference(*engine, mOptions, log);
     if (!ran) {

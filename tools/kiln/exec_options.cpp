@@ -8,9 +8,11 @@ void ExecOptions::addOptions(CLI::App& app) {
     inference.addOptions(app);
     reporting.addOptions(app);
     system.addOptions(app);
+    retired.addOptions(app);
 }
 
 Status ExecOptions::parse(bool gpuAvailable) {
+    KILN_RETURN_IF_ERROR(retired.parse());
     KILN_RETURN_IF_ERROR(model.parse());
     KILN_RETURN_IF_ERROR(build.parse(gpuAvailable));
     KILN_RETURN_IF_ERROR(inference.parse());
@@ -22,9 +24,13 @@ Status ExecOptions::parse(bool gpuAvailable) {
             "build options (shapes, --maxBatch, precision) are ignored with --loadEngine: the engine is "
             "already built");
     if (build.skipInference &&
-        (!inference.loadInputs.empty() || reporting.dumpOutput || !reporting.exportOutput.empty()))
+        (!inference.loadInputs.empty() || reporting.dumpOutput || !reporting.exportOutput.empty() ||
+         reporting.profiling() || !reporting.exportTimes.empty()))
         return invalidArgument(
-            "--skipInference runs nothing, so --loadInputs, --dumpOutput and --exportOutput cannot be used");
+            "--skipInference runs nothing, so --loadInputs, --dumpOutput, --exportOutput, --dumpProfile, "
+            "--exportProfile and --exportTimes cannot be used");
+    if (inference.separateProfileRun && !reporting.profiling())
+        mNotes.push_back("--separateProfileRun has nothing to separate without --dumpProfile or --exportProfile");
     return Status::ok();
 }
 

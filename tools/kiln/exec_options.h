@@ -9,6 +9,7 @@
 #include "inference_options.h"
 #include "model_options.h"
 #include "reporting_options.h"
+#include "retired_options.h"
 #include "system_options.h"
 
 namespace CLI {
@@ -23,6 +24,7 @@ struct ExecOptions {
     InferenceOptions inference;
     ReportingOptions reporting;
     SystemOptions system;
+    RetiredOptions retired;  // trtexec flags Kiln refuses with a reason; hidden from --help
 
     /// Registers every unit's flags on `app`, one help group each.
     void addOptions(CLI::App& app);

@@ -24,10 +24,18 @@ public:
     double warmUpMs{200};               // run untimed for this long first
     double durationS{3};                // keep running at least this long (0: only --iterations)
     int64_t batch{0};                   // 0: not given; N sets dimension 0 of dynamic inputs
+    double sleepTimeMs{0};              // pause between launching an inference and its compute
+    int32_t infStreams{1};              // execution contexts run side by side
+    bool threads{false};                // one host thread per context instead of one for all
+    bool useSpinWait{false};            // busy-wait on completion instead of blocking
+    bool useCudaGraph{false};           // capture the run in a CUDA graph (GPU engines)
+    bool noDataTransfers{false};        // leave inputs/outputs on the device between runs
+    bool exposeDma{false};              // serialize the transfers with the compute (no overlap)
+    bool separateProfileRun{false};     // profile in a second run, so the timed run is unprofiled
 
     std::vector<std::string> notes;
 
-    /// Registers the flags in the "Inference" group of `app`.
+    /// Registers the flags in the "Inference Options" group of `app`.
     void addOptions(CLI::App& app);
     /// Converts and checks the values after CLI11 has read the command line.
     Status parse();
@@ -36,6 +44,8 @@ private:
     std::vector<std::string> mShapesArgs;
     std::vector<std::string> mLoadInputsArgs;
     CLI::Option* mBatchOption{nullptr};
+    CLI::Option* mStreamsOption{nullptr};
+    int32_t mLegacyStreams{1};
 };
 
 }  // namespace kiln::cli

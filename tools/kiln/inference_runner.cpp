@@ -1,55 +1,32 @@
 #include "inference_runner.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <random>
 #include <sstream>
+#include <thread>
 
+#include "inference_stream.h"
 #include "input_data.h"
 #include "input_shapes.h"
-#include "latency_stats.h"
+#include "layer_profiler.h"
 #include "output_export.h"
+#include "performance_report.h"
 #include "shape_spec.h"
 
 namespace kiln::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // Random inputs are the same on every run, so two engines can be compared by their outputs.
 constexpr uint64_t kInputSeed = 0x4b494c4e;
-// Buffers are aligned for the widest vector loads the CPU kernels use.
-constexpr size_t kBufferAlignment = 64;
 constexpr int64_t kDumpedValues = 32;
-
-struct AlignedDelete {
-    void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(kBufferAlignment)); }
-};
-using Buffer = std::unique_ptr<uint8_t[], AlignedDelete>;
-
-// At least one byte, so that an empty tensor still has a distinct, non-null address.
-Buffer allocateBuffer(size_t bytes) {
-    size_t size = bytes == 0 ? 1 : bytes;
-    return Buffer(new (std::align_val_t(kBufferAlignment)) uint8_t[size]);
-}
 
 double msBetween(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-struct IoTensor {
-    std::string name;
-    DataType dtype;
-    Dims dims;
-    Buffer buffer;
-};
-
-Expected<std::vector<IoTensor>> prepareInputs(Engine& engine, ExecutionContext& context, const ExecOptions& options,
-                                              const Logger& log) {
+/// Each input's run-time shape and data (from --loadInputs or random), the same for every stream.
+Expected<std::vector<HostInput>> prepareInputs(Engine& engine, const ExecOptions& options, const Logger& log) {
     std::vector<InputInfo> infos;
     for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
         const char* name = engine.getIOTensorName(i);
@@ -70,133 +47,201 @@ Expected<std::vector<IoTensor>> prepareInputs(Engine& engine, ExecutionContext& 
     if (!shapes) return shapes.status();
 
     std::mt19937_64 rng(kInputSeed);
-    std::vector<IoTensor> inputs;
+    std::vector<HostInput> inputs;
     for (const auto& [name, dims] : shapes.value()) {
-        if (!context.setInputShape(name.c_str(), dims))
-            return invalidArgument("cannot run input '" + name + "' with shape " + describeDims(dims) +
-                                   " (reason above)");
-        DataType dtype = engine.getTensorDataType(name.c_str());
-        std::vector<uint8_t> data;
+        HostInput input{name, engine.getTensorDataType(name.c_str()), dims, {}};
         std::string source = "random data";
         const NameValue* load = nullptr;
         for (const NameValue& entry : options.inference.loadInputs)
             if (entry.name == name) load = &entry;
         if (load) {
-            auto loaded = loadInputFile(name, dtype, dims, load->value);
+            auto loaded = loadInputFile(name, input.dtype, dims, load->value);
             if (!loaded) return loaded.status();
-            data = std::move(loaded).value();
+            input.data = std::move(loaded).value();
             source = "'" + load->value + "'";
         } else {
-            data = randomInput(dtype, elementCount(dims), rng);
+            input.data = randomInput(input.dtype, elementCount(dims), rng);
         }
-        log.info("Input '" + name + "': " + dataTypeName(dtype) + " " + describeDims(dims) + " from " + source);
-        IoTensor tensor{name, dtype, dims, allocateBuffer(data.size())};
-        if (!data.empty()) std::memcpy(tensor.buffer.get(), data.data(), data.size());
-        inputs.push_back(std::move(tensor));
+        log.info("Input '" + name + "': " + dataTypeName(input.dtype) + " " + describeDims(dims) + " from " + source);
+        inputs.push_back(std::move(input));
     }
     return inputs;
 }
 
-Expected<std::vector<IoTensor>> prepareOutputs(Engine& engine, ExecutionContext& context) {
-    std::vector<IoTensor> outputs;
-    for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
-        const char* name = engine.getIOTensorName(i);
-        if (engine.getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
-        Dims dims = context.getTensorShape(name);
-        bool known = dims.nbDims >= 0;
-        for (int32_t d = 0; known && d < dims.nbDims; ++d) known = dims.d[d] >= 0;
-        if (!known)
-            return unsupported(std::string("output '") + name + "' has a data-dependent shape (" + dimsToString(dims) +
-                               "), which kiln exec cannot run yet");
-        DataType dtype = engine.getTensorDataType(name);
-        size_t bytes = static_cast<size_t>(elementCount(dims)) * dataTypeSize(dtype);
-        outputs.push_back({name, dtype, dims, allocateBuffer(bytes)});
-    }
-    return outputs;
+/// Flags that act on GPU engines only, named once when the engine runs on the CPU.
+void noteFlagsWithoutEffect(const InferenceOptions& inference, const RunTraits& traits, const Logger& log) {
+    std::vector<std::string> idle;
+    if (!traits.transfersData && inference.noDataTransfers) idle.push_back("--noDataTransfers (nothing is copied)");
+    if (!traits.transfersData && inference.exposeDma) idle.push_back("--exposeDMA (nothing is copied)");
+    if (!traits.asynchronous && inference.useSpinWait)
+        idle.push_back("--useSpinWait (each inference has ended when enqueue returns; --sleepTime gaps spin)");
+    if (traits.deviceWord == "CPU" && inference.useCudaGraph) idle.push_back("--useCudaGraph (no CUDA on this engine)");
+    for (const std::string& flag : idle) log.info("CPU engine: " + flag);
 }
 
-void printSummary(const std::vector<double>& latenciesMs, double walltimeMs, const ReportingOptions& reporting,
-                  const Logger& log) {
-    if (reporting.verbose) {
-        for (size_t start = 0; start < latenciesMs.size(); start += static_cast<size_t>(reporting.avgRuns)) {
-            size_t end = std::min(latenciesMs.size(), start + static_cast<size_t>(reporting.avgRuns));
-            double sum = 0;
-            for (size_t i = start; i < end; ++i) sum += latenciesMs[i];
-            std::ostringstream line;
-            line << "Average on " << end - start << " runs - latency: " << sum / static_cast<double>(end - start)
-                 << " ms";
-            log.verbose(line.str());
+struct StreamRun {
+    std::vector<IterationTimes> times;
+    Status status;
+};
+
+/// Runs `stream` until it has done `iterations` runs and `durationMs` has passed since `epoch`.
+void runUntilDone(InferenceStream& stream, Clock::time_point epoch, const InferenceOptions& options, StreamRun& out) {
+    double durationMs = options.durationS * 1000.0;
+    while (static_cast<int64_t>(out.times.size()) < options.iterations || msBetween(epoch, Clock::now()) < durationMs) {
+        IterationTimes times;
+        out.status = stream.runOnce(epoch, !options.noDataTransfers, times);
+        if (!out.status) return;
+        out.times.push_back(times);
+    }
+}
+
+/// The timed run: each stream in its own thread with --threads, else all of them in turns on this one.
+Expected<std::vector<IterationTimes>> timedRun(std::vector<std::unique_ptr<InferenceStream>>& streams,
+                                               const InferenceOptions& options) {
+    std::vector<StreamRun> runs(streams.size());
+    Clock::time_point epoch = Clock::now();
+    if (options.threads && streams.size() > 1) {
+        std::vector<std::thread> threads;
+        for (size_t s = 0; s < streams.size(); ++s)
+            threads.emplace_back([&, s] { runUntilDone(*streams[s], epoch, options, runs[s]); });
+        for (std::thread& thread : threads) thread.join();
+    } else {
+        double durationMs = options.durationS * 1000.0;
+        bool more = true;
+        while (more) {
+            more = false;
+            for (size_t s = 0; s < streams.size(); ++s) {
+                IterationTimes times;
+                runs[s].status = streams[s]->runOnce(epoch, !options.noDataTransfers, times);
+                if (!runs[s].status) return runs[s].status;
+                runs[s].times.push_back(times);
+                more = more || static_cast<int64_t>(runs[s].times.size()) < options.iterations ||
+                       msBetween(epoch, Clock::now()) < durationMs;
+            }
         }
     }
-    double computeMs = 0;
-    for (double ms : latenciesMs) computeMs += ms;
-    LatencyStats stats = computeLatencyStats(latenciesMs, reporting.percentiles);
-    std::ostringstream throughput, walltime, compute;
-    throughput << "Throughput: " << static_cast<double>(latenciesMs.size()) / (walltimeMs / 1000.0) << " qps";
-    walltime << "Total Host Walltime: " << walltimeMs / 1000.0 << " s";
-    compute << "Total Compute Time: " << computeMs / 1000.0 << " s";
-    log.info("=== Performance summary ===");
-    log.info(throughput.str());
-    log.info("Latency: " + formatLatencyStats(stats));
-    log.info(walltime.str());
-    log.info(compute.str());
+    std::vector<IterationTimes> all;
+    for (size_t s = 0; s < runs.size(); ++s) {
+        if (!runs[s].status) return runs[s].status.withContext("stream " + std::to_string(s));
+        all.insert(all.end(), runs[s].times.begin(), runs[s].times.end());
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.startMs < b.startMs; });
+    return all;
+}
+
+Status warmUp(std::vector<std::unique_ptr<InferenceStream>>& streams, const InferenceOptions& options,
+              const Logger& log) {
+    auto start = Clock::now();
+    int64_t runs = 0;
+    while (msBetween(start, Clock::now()) < options.warmUpMs) {
+        for (auto& stream : streams) {
+            IterationTimes ignored;
+            KILN_RETURN_IF_ERROR(stream->runOnce(start, !options.noDataTransfers, ignored).withContext("warm-up"));
+            ++runs;
+        }
+    }
+    std::ostringstream line;
+    line << "Warm-up: " << runs << " runs in " << msBetween(start, Clock::now()) << " ms";
+    log.info(line.str());
+    return Status::ok();
+}
+
+Status reportProfile(const LayerProfiler& profiler, const ReportingOptions& reporting, const Logger& log) {
+    if (reporting.dumpProfile) {
+        std::istringstream lines(profiler.format());
+        for (std::string line; std::getline(lines, line);) log.info(line);
+    }
+    if (!reporting.exportProfile.empty()) {
+        KILN_RETURN_IF_ERROR(profiler.exportJson(reporting.exportProfile));
+        log.info("Per-layer profile written to '" + reporting.exportProfile + "'");
+    }
+    return Status::ok();
+}
+
+Status reportOutputs(InferenceStream& stream, const ReportingOptions& reporting, const Logger& log) {
+    if (!reporting.dumpOutput && reporting.exportOutput.empty()) return Status::ok();
+    auto views = stream.outputs();
+    if (!views) return views.status();
+    if (reporting.dumpOutput) {
+        log.info("Output tensors:");
+        for (const TensorView& view : views.value()) log.info(formatTensor(view, kDumpedValues));
+    }
+    if (!reporting.exportOutput.empty()) {
+        KILN_RETURN_IF_ERROR(exportOutputs(reporting.exportOutput, views.value()));
+        log.info("Outputs written to '" + reporting.exportOutput + "'");
+    }
+    return Status::ok();
 }
 
 }  // namespace
 
 Status runInference(Engine& engine, const ExecOptions& options, const Logger& log) {
-    std::string backend = engine.getBackendName();
-    if (backend != "cpu")
-        return unsupported("GPU inference is not available in this build of kiln exec yet (the engine targets '" +
-                           backend + "'): build with --backend=cpu, or add --skipInference to only build");
-    std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
-    if (!context) return internalError("cannot create an execution context (reason above)");
-
-    auto inputs = prepareInputs(engine, *context, options, log);
-    if (!inputs) return inputs.status();
-    if (!context->allInputDimensionsSpecified()) return invalidArgument("not every input shape is set");
-    auto outputs = prepareOutputs(engine, *context);
-    if (!outputs) return outputs.status();
-    for (std::vector<IoTensor>* group : {&inputs.value(), &outputs.value()})
-        for (IoTensor& tensor : *group)
-            if (!context->setTensorAddress(tensor.name.c_str(), tensor.buffer.get()))
-                return internalError("cannot set the address of '" + tensor.name + "' (reason above)");
-
     const InferenceOptions& inference = options.inference;
-    auto warmUpStart = Clock::now();
-    int64_t warmUpRuns = 0;
-    while (msBetween(warmUpStart, Clock::now()) < inference.warmUpMs) {
-        if (!context->execute()) return internalError("inference failed during warm-up (reason above)");
-        ++warmUpRuns;
+    const ReportingOptions& reporting = options.reporting;
+    auto inputs = prepareInputs(engine, options, log);
+    if (!inputs) return inputs.status();
+    std::vector<std::unique_ptr<InferenceStream>> streams;
+    for (int32_t s = 0; s < inference.infStreams; ++s) {
+        auto stream = createInferenceStream(engine, inputs.value(), inference);
+        if (!stream) return stream.status();
+        streams.push_back(std::move(stream).value());
     }
-    std::ostringstream warm;
-    warm << "Warm-up: " << warmUpRuns << " runs in " << msBetween(warmUpStart, Clock::now()) << " ms";
-    log.info(warm.str());
+    RunTraits traits = streams.front()->traits(inference);
+    noteFlagsWithoutEffect(inference, traits, log);
+    if (inference.infStreams > 1)
+        log.info(std::to_string(inference.infStreams) + " streams (execution contexts), driven by " +
+                 (inference.threads ? "one thread each" : "one thread in turns"));
 
-    std::vector<double> latenciesMs;
-    auto start = Clock::now();
-    auto last = start;
-    while (static_cast<int64_t>(latenciesMs.size()) < inference.iterations ||
-           msBetween(start, last) < inference.durationS * 1000.0) {
-        auto runStart = Clock::now();
-        if (!context->execute())
-            return internalError("inference " + std::to_string(latenciesMs.size() + 1) + " failed (reason above)");
-        last = Clock::now();
-        latenciesMs.push_back(msBetween(runStart, last));
-    }
-    printSummary(latenciesMs, msBetween(start, last), options.reporting, log);
+    KILN_RETURN_IF_ERROR(warmUp(streams, inference, log));
 
-    std::vector<TensorView> views;
-    for (const IoTensor& out : outputs.value()) views.push_back({out.name, out.dtype, out.dims, out.buffer.get()});
-    if (options.reporting.dumpOutput) {
-        log.info("Output tensors:");
-        for (const TensorView& view : views) log.info(formatTensor(view, kDumpedValues));
+    // The profiler slows every run down, so with --separateProfileRun it stays off the timed run.
+    LayerProfiler profiler;
+    bool profileTimedRun = reporting.profiling() && !inference.separateProfileRun;
+    if (profileTimedRun) {
+        streams.front()->context().setProfiler(&profiler);
+        log.warning("The per-layer profiler is attached to the timed run, which makes it slower: add "
+                    "--separateProfileRun for an unprofiled performance summary");
     }
-    if (!options.reporting.exportOutput.empty()) {
-        KILN_RETURN_IF_ERROR(exportOutputs(options.reporting.exportOutput, views));
-        log.info("Outputs written to '" + options.reporting.exportOutput + "'");
+    auto times = timedRun(streams, inference);
+    streams.front()->context().setProfiler(nullptr);
+    if (!times) return times.status();
+
+    if (reporting.verbose)
+        for (const std::string& line : formatAveragedRuns(times.value(), static_cast<size_t>(reporting.avgRuns), traits))
+            log.verbose(line);
+    PerformanceSummary summary = summarizePerformance(times.value(), reporting.percentiles);
+    std::ostringstream trace;
+    trace << "Timing trace has " << summary.queries << " queries over " << summary.walltimeMs / 1000.0 << " s";
+    log.info(trace.str());
+    for (const ReportLine& line : formatPerformanceSummary(summary, traits)) {
+        if (line.warning)
+            log.warning(line.text);
+        else
+            log.info(line.text);
     }
-    return Status::ok();
+    for (const std::string& line : explainPerformanceMetrics(traits)) log.verbose(line);
+    if (!reporting.exportTimes.empty()) {
+        KILN_RETURN_IF_ERROR(exportTimes(reporting.exportTimes, times.value()));
+        log.info("Per-inference times written to '" + reporting.exportTimes + "'");
+    }
+
+    if (reporting.profiling() && inference.separateProfileRun) {
+        log.info("Profile run: " + std::to_string(inference.iterations) + " inferences with the per-layer profiler");
+        InferenceStream& stream = *streams.front();
+        stream.context().setProfiler(&profiler);
+        Clock::time_point epoch = Clock::now();
+        for (int64_t i = 0; i < inference.iterations; ++i) {
+            IterationTimes ignored;
+            Status ran = stream.runOnce(epoch, !inference.noDataTransfers, ignored);
+            if (!ran) {
+                stream.context().setProfiler(nullptr);
+                return ran.withContext("profile run");
+            }
+        }
+        stream.context().setProfiler(nullptr);
+    }
+    if (reporting.profiling()) KILN_RETURN_IF_ERROR(reportProfile(profiler, reporting, log));
+    return reportOutputs(*streams.front(), reporting, log);
 }
 
 }  // namespace kiln::cli

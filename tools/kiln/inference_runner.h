@@ -1,6 +1,6 @@
 #pragma once
-// `kiln exec`'s inference step: shapes, input data, warm-up, the timed loop, the performance
-// summary and the output dumps.
+// `kiln exec`'s inference step: shapes, input data, the streams (--infStreams, --threads),
+// warm-up, the timed loop, the performance summary, the per-layer profile and the output dumps.
 
 #include "common/logging.h"
 #include "common/status.h"
@@ -9,8 +9,8 @@
 
 namespace kiln::cli {
 
-/// Runs `engine` as the inference and reporting options say. Only CPU engines run for now: a CUDA
-/// engine is refused with a message saying so.
+/// Runs `engine` as the inference and reporting options say. The engine's backend picks the kind
+/// of stream (inference_stream.h); a backend without one is refused with a message saying so.
 Status runInference(Engine& engine, const ExecOptions& options, const Logger& log);
 
 }  // namespace kiln::cli

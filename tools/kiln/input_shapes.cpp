@@ -48,7 +48,7 @@ Dims defaultDynamicToOne(Dims dims) {
 }  // namespace
 
 Expected<BuildProfile> makeBuildProfile(const std::vector<InputInfo>& inputs, const BuildOptions& build,
-                                        const ShapeSpecs& runShapes) {
+                                        const ShapeSpecs& runShapes, int64_t runBatch) {
     const bool fromShapeFlags = build.anyShapeFlag();
     const ShapeSpecs& minSpecs = fromShapeFlags ? build.minShapes : runShapes;
     const ShapeSpecs& optSpecs = fromShapeFlags ? build.optShapes : runShapes;
@@ -78,10 +78,11 @@ Expected<BuildProfile> makeBuildProfile(const std::vector<InputInfo>& inputs, co
         }
         if (!isDynamic(input.dims)) continue;
         Dims lo = input.dims, opt = input.dims, hi = input.dims;
-        bool batchFromMaxBatch = build.maxBatch > 0 && input.dims.nbDims > 0 && input.dims.d[0] < 0;
+        int64_t maxBatch = build.maxBatch > 0 ? build.maxBatch : runBatch;
+        bool batchFromMaxBatch = maxBatch > 0 && input.dims.nbDims > 0 && input.dims.d[0] < 0;
         if (batchFromMaxBatch) {
             lo.d[0] = 1;
-            opt.d[0] = hi.d[0] = build.maxBatch;
+            opt.d[0] = hi.d[0] = maxBatch;
         }
         if (isDynamic(lo)) {
             lo = defaultDynamicToOne(lo);

@@ -29,10 +29,12 @@ struct BuildProfile {
 };
 
 /// The profile for a network with `inputs`; `runShapes` are --shapes, used as min = opt = max when
-/// no --minShapes/--optShapes/--maxShapes were given. Names that are not inputs, ranks that differ
-/// and static extents that disagree are errors.
+/// no --minShapes/--optShapes/--maxShapes were given. `runBatch` is --batch (0: none): without
+/// --maxBatch it is also the largest batch, as trtexec sets an implicit-batch engine's max batch
+/// to the inference batch. Names that are not inputs, ranks that differ and static extents that
+/// disagree are errors.
 Expected<BuildProfile> makeBuildProfile(const std::vector<InputInfo>& inputs, const BuildOptions& build,
-                                        const ShapeSpecs& runShapes);
+                                        const ShapeSpecs& runShapes, int64_t runBatch = 0);
 
 /// The shape each engine input runs with, in the order of `inputs`.
 Expected<std::vector<std::pair<std::string, Dims>>> chooseInferenceShapes(const std::vector<InputInfo>& inputs,

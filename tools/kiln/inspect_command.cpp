@@ -5,14 +5,16 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "cli_logger.h"
 #include "common/logging.h"
 #include "engine/plan_format.h"
 #include "engine/plan_serializer.h"
 #include "exit_codes.h"
+#include "backends/cpu/kernel_registry.h"
 #include "file_io.h"
-#include "ir/graph.h"
+#include "frontend/onnx/model_summary.h"
 #include "kiln/builder.h"
 #include "kiln/parser.h"
 #include "kiln/runtime.h"
@@ -29,12 +31,56 @@ bool looksLikeEngine(const std::vector<uint8_t>& bytes) {
     return n > 0 && std::memcmp(bytes.data(), kPlanMagic, n) == 0;
 }
 
-void printValue(const Value& value) {
-    std::cout << "  " << value.name << ": " << dataTypeName(value.dtype) << " " << symShapeToString(value.shape)
-              << "\n";
+// Which of the op's IR types have a CPU kernel (a node may still be refused for its dtypes or
+// attributes; the build says which).
+bool hasCpuKernels(const onnx_import::OnnxOpSummary& op) {
+    const CpuKernelRegistry& kernels = CpuKernelRegistry::global();
+    for (const std::string& irOp : op.irOps)
+        if (!kernels.find(op.domain, irOp)) return false;
+    return true;
+}
+
+void printModelSummary(const std::string& path, const onnx_import::OnnxModelSummary& model) {
+    std::cout << "ONNX model: " << path << "\n"
+              << "  IR version: " << model.irVersion << "\n"
+              << "  producer: " << (model.producer.empty() ? "(none)" : model.producer) << "\n";
+    if (!model.graphName.empty()) std::cout << "  graph: " << model.graphName << "\n";
+    std::cout << "Opsets:";
+    for (const auto& [domain, version] : model.opsets)
+        std::cout << " " << (domain.empty() ? "ai.onnx" : domain) << "=" << version;
+    std::cout << "\n";
+    std::cout << "Inputs (" << model.inputs.size() << "):\n";
+    for (const auto& input : model.inputs) std::cout << "  " << input.name << ": " << input.dtype << " " << input.shape << "\n";
+    std::cout << "Outputs (" << model.outputs.size() << "):\n";
+    for (const auto& output : model.outputs)
+        std::cout << "  " << output.name << ": " << output.dtype << " " << output.shape << "\n";
+    std::cout << "Initializers: " << model.initializers << "\n";
+    std::cout << "Operators (" << model.nodes << " nodes, " << model.ops.size() << " types; import: Kiln's ONNX "
+              << "importer reads it, cpu: the CPU backend has a kernel for it):\n";
+    int unsupported = 0;
+    for (const auto& op : model.ops) {
+        bool cpu = op.importable && hasCpuKernels(op);
+        if (!op.importable || !cpu) ++unsupported;
+        std::string name = op.domain.empty() ? op.opType : op.domain + "::" + op.opType;
+        std::cout << "  " << name << ": " << op.count << "  import " << (op.importable ? "yes" : "NO") << ", cpu "
+                  << (cpu ? "yes" : "NO") << "\n";
+    }
+    std::cout << "Supported by Kiln: " << (model.ops.size() - static_cast<size_t>(unsupported)) << " of "
+              << model.ops.size() << " operator types" << (unsupported ? " (see NO above)" : "") << "\n";
 }
 
 int inspectOnnx(const std::string& path, CliLogger& logger) {
+    // The summary reads the file without importing it, so it lists the operators of models that
+    // Kiln cannot import too.
+    auto summary = onnx_import::summarizeOnnxModel(path);
+    if (!summary) {
+        logger.reportFailure("cannot read '" + path + "' as an ONNX model: " + summary.status().message());
+        return kExitFailure;
+    }
+    printModelSummary(path, summary.value());
+    bool importable = std::all_of(summary->ops.begin(), summary->ops.end(), [](const auto& op) { return op.importable; });
+    if (!importable) return kExitSuccess;
+
     std::unique_ptr<Builder> builder = createBuilder(logger);
     std::unique_ptr<NetworkDefinition> network = builder->createNetwork();
     std::unique_ptr<Parser> parser = createParser(*network, logger);
@@ -44,13 +90,6 @@ int inspectOnnx(const std::string& path, CliLogger& logger) {
                              " error(s), listed above");
         return kExitFailure;
     }
-    const Graph& graph = network->graph();
-    std::cout << "ONNX model: " << path << "\n";
-    if (!graph.name.empty()) std::cout << "Graph: " << graph.name << "\n";
-    std::cout << "Inputs (" << graph.inputs().size() << "):\n";
-    for (const Value* input : graph.inputs()) printValue(*input);
-    std::cout << "Outputs (" << graph.outputs().size() << "):\n";
-    for (const Value* output : graph.outputs()) printValue(*output);
     std::map<std::string, int> histogram;
     for (int32_t i = 0; i < network->getNbLayers(); ++i) ++histogram[network->getLayer(i)->getType()];
     std::vector<std::pair<std::string, int>> ops(histogram.begin(), histogram.end());
@@ -99,8 +138,20 @@ int inspectEngine(const std::string& path, const std::vector<uint8_t>& bytes, Cl
         std::cout << "  profile " << p << " activation memory: " << engine->getDeviceMemorySizeForProfile(p)
                   << " bytes\n";
     }
-    std::cout << "Layers: " << engine->getNbLayers() << "\n"
-              << "Device memory (largest profile): " << engine->getDeviceMemorySize() << " bytes\n";
+    std::cout << "Layers (" << engine->getNbLayers() << "):\n";
+    // The layer report is JSON whose fields may grow; read only the ones shown, each if present.
+    nlohmann::json info = nlohmann::json::parse(engine->getLayerInformationJson(), nullptr, false);
+    if (info.is_object() && info.contains("Layers") && info["Layers"].is_array()) {
+        for (const auto& layer : info["Layers"]) {
+            if (!layer.is_object()) continue;
+            std::cout << "  " << layer.value("Name", std::string("?")) << " ("
+                      << layer.value("LayerType", std::string("?")) << ")";
+            if (layer.contains("TacticName")) std::cout << " tactic " << layer.value("TacticName", std::string());
+            if (layer.contains("Precision")) std::cout << ", " << layer.value("Precision", std::string());
+            std::cout << "\n";
+        }
+    }
+    std::cout << "Device memory (largest profile): " << engine->getDeviceMemorySize() << " bytes\n";
     if (layerInfo) std::cout << engine->getLayerInformationJson() << "\n";
     return kExitSuccess;
 }

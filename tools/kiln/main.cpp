@@ -2,6 +2,7 @@
 // library, where it is tested; this file only dispatches.
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "cli_app.h"
 #include "exec_command.h"
@@ -17,6 +18,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& error) {
         return kiln::cli::handleParseError(app, error);
     }
-    if (exec.selected()) return exec.run();
+    if (exec.selected()) {
+        std::string commandLine;
+        for (int i = 0; i < argc; ++i) commandLine += (i ? " " : "") + std::string(argv[i]);
+        return exec.run(commandLine);
+    }
     return inspect.run();
 }

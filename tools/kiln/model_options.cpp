@@ -5,7 +5,7 @@
 namespace kiln::cli {
 
 void ModelOptions::addOptions(CLI::App& app) {
-    const char* group = "Model";
+    const char* group = "Model Options";
     app.add_option("--onnx", onnxFile, "ONNX model to build an engine from (default: none)")
         ->type_name("FILE")
         ->group(group);

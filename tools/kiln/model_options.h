@@ -17,7 +17,7 @@ struct ModelOptions {
     std::string saveEngine;          // --saveEngine: write the built engine here
     bool getPlanVersionOnly{false};  // --getPlanVersionOnly: print the --loadEngine file's version, stop
 
-    /// Registers the flags in the "Model" group of `app`; their descriptions are the group's help.
+    /// Registers the flags in the "Model Options" group of `app`; their descriptions are the group's help.
     void addOptions(CLI::App& app);
     /// Checks the combination after CLI11 has read the command line: exactly one of --onnx and
     /// --loadEngine, --saveEngine only with --onnx, --getPlanVersionOnly only with --loadEngine.

@@ -31,8 +31,7 @@ nlohmann::ordered_json elementToJson(T value) {
         return value;  // bool included: it becomes true / false
     } else {
         double v = static_cast<double>(value);
-        if (std::isnan(v)) return "NaN";
-        if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+        if (!std::isfinite(v)) return jsonNumber(v);
         if constexpr (std::is_same_v<T, double>) return v;
         return shortestAsDouble(static_cast<float>(value));
     }
@@ -46,6 +45,12 @@ T loadElement(const void* data, int64_t index) {
 }
 
 }  // namespace
+
+nlohmann::ordered_json jsonNumber(double value) {
+    if (std::isnan(value)) return "NaN";
+    if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+    return value;
+}
 
 nlohmann::ordered_json tensorValuesToJson(DataType dtype, const void* data, int64_t count) {
     nlohmann::ordered_json values = nlohmann::ordered_json::array();

@@ -23,6 +23,10 @@ struct TensorView {
     const void* data{nullptr};
 };
 
+/// `value` as JSON: a number, or "NaN" / "Infinity" / "-Infinity" (every JSON file kiln writes
+/// spells them so).
+nlohmann::ordered_json jsonNumber(double value);
+
 /// The `count` elements at `data` as a JSON array.
 nlohmann::ordered_json tensorValuesToJson(DataType dtype, const void* data, int64_t count);
 

@@ -23,7 +23,7 @@ Expected<std::vector<double>> parsePercentiles(const std::string& text) {
 }
 
 void ReportingOptions::addOptions(CLI::App& app) {
-    const char* group = "Reporting";
+    const char* group = "Reporting Options";
     app.add_flag("--verbose", verbose, "Log everything: import, passes, per-batch latencies (default: off)")
         ->group(group);
     app.add_flag("--dumpOutput", dumpOutput, "Print each output's name, shape and first values (default: off)")
@@ -39,6 +39,25 @@ void ReportingOptions::addOptions(CLI::App& app) {
         ->group(group);
     app.add_option("--percentile", mPercentileArg, "Latency percentiles to report, each in [0,100] (default: 90,95,99)")
         ->type_name("P[,P]")
+        ->group(group);
+    app.add_flag("--dumpProfile", dumpProfile,
+                 "Print each layer's total, average and median time and share of the run (default: off)")
+        ->group(group);
+    app.add_option("--exportProfile", exportProfile,
+                   "Write the per-layer times as JSON: [{\"count\"}, {\"name\", \"timeMs\", \"averageMs\", "
+                   "\"medianMs\", \"percentage\"}, ...] (default: none)")
+        ->type_name("FILE")
+        ->group(group);
+    app.add_option("--exportTimes", exportTimes,
+                   "Write each timed inference as JSON: startMs, endMs, enqueueMs, h2dMs, computeMs, d2hMs, "
+                   "latencyMs (default: none)")
+        ->type_name("FILE")
+        ->group(group);
+    app.add_flag("--dumpLayerInfo", dumpLayerInfo, "Print the engine's layers and bindings as JSON (default: off)")
+        ->group(group);
+    app.add_option("--exportLayerInfo", exportLayerInfo,
+                   "Write the engine's layers and bindings as JSON {\"Layers\", \"Bindings\"} (default: none)")
+        ->type_name("FILE")
         ->group(group);
 }
 

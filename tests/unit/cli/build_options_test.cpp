@@ -183,6 +183,59 @@ TEST(BuildOptions, DeprecatedFlagsMapToTheirModernForms) {
     EXPECT_FALSE(parseBuild(both, {"--workspace=256", "--memPoolSize=workspace:1G"}).isOk());
 }
 
+TEST(BuildOptions, IoFormatsAreParsedAndMalformedOnesRefused) {
+    BuildOptions options;
+    ASSERT_TRUE(parseBuild(options, {"--inputIOFormats=fp32:chw,int64:chw", "--outputIOFormats=fp32:chw"}).isOk());
+    ASSERT_EQ(options.inputFormats.size(), 2u);
+    EXPECT_EQ(options.inputFormats[1].dtype, DataType::kINT64);
+    ASSERT_EQ(options.outputFormats.size(), 1u);
+    BuildOptions bad;
+    Status status = parseBuild(bad, {"--inputIOFormats=float:chw"});
+    ASSERT_FALSE(status.isOk());
+    EXPECT_NE(status.message().find("--inputIOFormats"), std::string::npos);
+}
+
+TEST(BuildOptions, CalibNeedsInt8) {
+    BuildOptions alone;
+    Status status = parseBuild(alone, {"--calib=cache.bin"});
+    ASSERT_FALSE(status.isOk());
+    EXPECT_NE(status.message().find("--int8"), std::string::npos);
+    BuildOptions withInt8;
+    ASSERT_TRUE(parseBuild(withInt8, {"--calib=cache.bin", "--int8"}).isOk());
+    EXPECT_EQ(withInt8.calibrationCache, "cache.bin");
+    BuildOptions withBest;
+    EXPECT_TRUE(parseBuild(withBest, {"--calib=cache.bin", "--best"}).isOk());
+}
+
+TEST(BuildOptions, TimingFlags) {
+    BuildOptions defaults;
+    ASSERT_TRUE(parseBuild(defaults, {}).isOk());
+    EXPECT_EQ(defaults.avgTiming, 8);
+    EXPECT_FALSE(defaults.noBuilderCache);
+    BuildOptions options;
+    ASSERT_TRUE(parseBuild(options, {"--avgTiming=3", "--timingCacheFile=t.cache"}).isOk());
+    EXPECT_EQ(options.avgTiming, 3);
+    EXPECT_EQ(options.timingCacheFile, "t.cache");
+    BuildOptions zero;
+    EXPECT_FALSE(parseBuild(zero, {"--avgTiming=0"}).isOk());
+    BuildOptions conflict;
+    Status status = parseBuild(conflict, {"--timingCacheFile=t.cache", "--noBuilderCache"});
+    ASSERT_FALSE(status.isOk());
+    EXPECT_NE(status.message().find("--noBuilderCache"), std::string::npos);
+}
+
+TEST(BuildOptions, SeedEraTimingAndNvtxFlagsAreNoted) {
+    BuildOptions options;
+    ASSERT_TRUE(parseBuild(options, {"--minTiming=2", "--nvtxMode=verbose"}).isOk());
+    ASSERT_EQ(options.notes.size(), 2u);
+    EXPECT_NE(options.notes[0].find("--minTiming is deprecated"), std::string::npos);
+    EXPECT_NE(options.notes[1].find("--profilingVerbosity"), std::string::npos);
+    BuildOptions badMode;
+    EXPECT_FALSE(parseBuild(badMode, {"--nvtxMode=loud"}).isOk());
+    BuildOptions badTiming;
+    EXPECT_FALSE(parseBuild(badTiming, {"--minTiming=0"}).isOk());
+}
+
 TEST(BuildOptions, NonNumericValueIsACli11Error) {
     BuildOptions options;
     EXPECT_THROW(parseInto(options, {"--maxBatch=lots"}), CLI::ParseError);

@@ -50,6 +50,24 @@ TEST(ExecOptions, SkipInferenceRefusesInferenceOutputs) {
     EXPECT_NE(status.message().find("--skipInference"), std::string::npos);
 }
 
+TEST(ExecOptions, SkipInferenceRefusesProfilesAndTimes) {
+    for (const char* flag : {"--dumpProfile", "--exportProfile=p.json", "--exportTimes=t.json"}) {
+        ExecOptions options;
+        Status status = parseExec(options, {"--onnx=m.onnx", "--skipInference", flag});
+        ASSERT_FALSE(status.isOk()) << flag;
+        EXPECT_NE(status.message().find(std::string(flag).substr(0, std::string(flag).find('='))), std::string::npos);
+    }
+    ExecOptions layerInfo;
+    EXPECT_TRUE(parseExec(layerInfo, {"--onnx=m.onnx", "--skipInference", "--dumpLayerInfo"}).isOk());
+}
+
+TEST(ExecOptions, SeparateProfileRunWithoutAProfileIsNoted) {
+    ExecOptions options;
+    ASSERT_TRUE(parseExec(options, {"--onnx=m.onnx", "--separateProfileRun"}).isOk());
+    ASSERT_EQ(options.notes().size(), 1u);
+    EXPECT_NE(options.notes()[0].find("--separateProfileRun"), std::string::npos);
+}
+
 TEST(ExecOptions, NotesCollectDeprecatedAndIgnoredFlags) {
     ExecOptions options;
     ASSERT_TRUE(parseExec(options, {"--loadEngine=m.plan", "--fp16", "--batch=4"}).isOk());
@@ -65,17 +83,45 @@ TEST(ExecOptions, HelpHasEveryGroupAndEveryDefault) {
     options.addOptions(app);
     std::string help = app.help();
     size_t last = 0;
-    for (const char* group : {"Model:", "Build:", "Inference:", "Reporting:", "System:"}) {
+    for (const char* group : {"Model Options:", "Build Options:", "Inference Options:", "Reporting Options:", "System Options:"}) {
         size_t at = help.find(group);
         ASSERT_NE(at, std::string::npos) << group;
         EXPECT_GT(at, last) << group << " is out of order";
         last = at;
     }
     for (const CLI::Option* option : app.get_options()) {
-        if (option->get_name() == "--help") continue;
+        // --help, and the retired flags hidden from the help (group "").
+        if (option->get_name() == "--help" || option->get_group().empty()) continue;
         EXPECT_NE(option->get_description().find("efault"), std::string::npos)
             << option->get_name() << " does not state its default";
     }
+}
+
+TEST(ExecOptions, RetiredTrtexecFlagsAreRefusedWithTheirReason) {
+    const std::pair<std::vector<std::string>, const char*> cases[] = {
+        {{"--uff=model.uff"}, "convert the model to ONNX"},
+        {{"--uffNHWC"}, "UFF"},
+        {{"--model=net.caffemodel", "--deploy=net.prototxt"}, "Caffe"},
+        {{"--useDLACore=0"}, "DLA"},
+        {{"--refit"}, "refittable"},
+        {{"--tacticSources=-cublasLt"}, "tactic sources"},
+        {{"--minShapesCalib=x:1x3"}, "calibration"},
+    };
+    for (const auto& [args, reason] : cases) {
+        ExecOptions options;
+        std::vector<std::string> all = {"--onnx=m.onnx"};
+        all.insert(all.end(), args.begin(), args.end());
+        Status status = parseExec(options, all);
+        ASSERT_FALSE(status.isOk()) << args[0];
+        EXPECT_EQ(status.code(), StatusCode::kUnsupported);
+        std::string flag = args[0].substr(0, args[0].find('='));
+        EXPECT_EQ(status.message().rfind(flag + ": ", 0), 0u) << status.message();
+        EXPECT_NE(status.message().find(reason), std::string::npos) << status.message();
+    }
+    CLI::App app;
+    ExecOptions options;
+    options.addOptions(app);
+    EXPECT_EQ(app.help().find("--uff"), std::string::npos) << "retired flags are hidden from --help";
 }
 
 TEST(ExecOptions, UnknownFlagIsNamed) {

@@ -95,12 +95,62 @@ TEST(InferenceOptions, BatchIsLegacyWithANote) {
     EXPECT_NE(status.message().find("--batch cannot be combined with --shapes"), std::string::npos);
 }
 
+TEST(InferenceOptions, StreamAndTimingFlags) {
+    InferenceOptions defaults;
+    ASSERT_TRUE(parseInference(defaults, {}).isOk());
+    EXPECT_EQ(defaults.infStreams, 1);
+    EXPECT_DOUBLE_EQ(defaults.sleepTimeMs, 0);
+    EXPECT_FALSE(defaults.threads || defaults.useSpinWait || defaults.useCudaGraph || defaults.noDataTransfers ||
+                 defaults.separateProfileRun || defaults.exposeDma);
+
+    InferenceOptions options;
+    ASSERT_TRUE(parseInference(options, {"--infStreams=3", "--threads", "--sleepTime=2.5", "--useSpinWait",
+                                         "--useCudaGraph", "--noDataTransfers", "--separateProfileRun", "--exposeDMA"})
+                    .isOk());
+    EXPECT_EQ(options.infStreams, 3);
+    EXPECT_DOUBLE_EQ(options.sleepTimeMs, 2.5);
+    EXPECT_TRUE(options.threads && options.useSpinWait && options.useCudaGraph && options.noDataTransfers &&
+                options.separateProfileRun && options.exposeDma);
+    EXPECT_TRUE(options.notes.empty());
+}
+
+TEST(InferenceOptions, BadStreamAndSleepValues) {
+    for (std::vector<std::string> args :
+         std::vector<std::vector<std::string>>{{"--infStreams=0"}, {"--sleepTime=-1"}, {"--streams=0"}}) {
+        InferenceOptions options;
+        Status status = parseInference(options, args);
+        ASSERT_FALSE(status.isOk()) << args[0];
+        EXPECT_NE(status.message().find(args[0] == "--streams=0" ? "--infStreams" : args[0].substr(0, args[0].find('='))),
+                  std::string::npos)
+            << status.message();
+    }
+    InferenceOptions text;
+    EXPECT_THROW(parseInto(text, {"--infStreams=two"}), CLI::ParseError);
+}
+
+TEST(InferenceOptions, StreamsIsDeprecatedForInfStreams) {
+    InferenceOptions options;
+    ASSERT_TRUE(parseInference(options, {"--streams=4"}).isOk());
+    EXPECT_EQ(options.infStreams, 4);
+    ASSERT_EQ(options.notes.size(), 1u);
+    EXPECT_NE(options.notes[0].find("--infStreams=4"), std::string::npos);
+    InferenceOptions conflict;
+    EXPECT_FALSE(parseInference(conflict, {"--streams=4", "--infStreams=2"}).isOk());
+}
+
+TEST(InferenceOptions, ThreadsWithOneStreamSaysItDoesNothing) {
+    InferenceOptions options;
+    ASSERT_TRUE(parseInference(options, {"--threads"}).isOk());
+    ASSERT_EQ(options.notes.size(), 1u);
+    EXPECT_NE(options.notes[0].find("--infStreams"), std::string::npos);
+}
+
 TEST(InferenceOptions, HelpSaysEveryDefault) {
     CLI::App app;
     InferenceOptions options;
     options.addOptions(app);
-    auto inGroup = app.get_options([](const CLI::Option* o) { return o->get_group() == "Inference"; });
-    EXPECT_EQ(inGroup.size(), 6u);
+    auto inGroup = app.get_options([](const CLI::Option* o) { return o->get_group() == "Inference Options"; });
+    EXPECT_EQ(inGroup.size(), 15u);
     for (const CLI::Option* option : inGroup)
         EXPECT_NE(option->get_description().find("default"), std::string::npos) << option->get_name();
 }

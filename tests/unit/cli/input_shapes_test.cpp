@@ -76,6 +76,19 @@ TEST(BuildProfile, MaxBatchSetsDimensionZeroAndDefaultsTheRest) {
     EXPECT_NE(profile->warnings[0].find("'pixels'"), std::string::npos);
 }
 
+TEST(BuildProfile, InferenceBatchIsTheMaxBatchWhenNoneIsGiven) {
+    std::vector<InputInfo> inputs = {{"tokens", Dims({-1, 128}), noProfile()}};
+    auto profile = makeBuildProfile(inputs, buildWith({}), {}, 6);
+    ASSERT_TRUE(profile.isOk());
+    EXPECT_EQ(profileDims(*profile, "tokens", OptProfileSelector::kMIN), Dims({1, 128}));
+    EXPECT_EQ(profileDims(*profile, "tokens", OptProfileSelector::kMAX), Dims({6, 128}));
+    EXPECT_TRUE(profile->warnings.empty());
+    // --maxBatch, when given, wins.
+    auto both = makeBuildProfile(inputs, buildWith({"--maxBatch=16"}), {}, 6);
+    ASSERT_TRUE(both.isOk());
+    EXPECT_EQ(profileDims(*both, "tokens", OptProfileSelector::kMAX), Dims({16, 128}));
+}
+
 TEST(BuildProfile, UnspecifiedDynamicInputDefaultsToOneWithAWarning) {
     auto profile = makeBuildProfile(kInputs, buildWith({}), {});
     ASSERT_TRUE(profile.isOk());

@@ -62,7 +62,7 @@ TEST(ModelOptions, HelpIsGroupedWithDefaults) {
     EXPECT_NE(help.find("Model"), std::string::npos);
     for (const char* flag : {"--onnx", "--loadEngine", "--saveEngine", "--getPlanVersionOnly"})
         EXPECT_NE(help.find(flag), std::string::npos) << flag;
-    for (const CLI::Option* option : app.get_options([](const CLI::Option* o) { return o->get_group() == "Model"; }))
+    for (const CLI::Option* option : app.get_options([](const CLI::Option* o) { return o->get_group() == "Model Options"; }))
         EXPECT_NE(option->get_description().find("default"), std::string::npos) << option->get_name();
 }
 

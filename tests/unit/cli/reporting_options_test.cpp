@@ -44,6 +44,30 @@ TEST(ReportingOptions, BadPercentiles) {
     EXPECT_EQ(edges.value(), (std::vector<double>{0, 100}));
 }
 
+TEST(ReportingOptions, ProfileTimesAndLayerInfoFlags) {
+    ReportingOptions defaults;
+    parseInto(defaults, {});
+    ASSERT_TRUE(defaults.parse().isOk());
+    EXPECT_FALSE(defaults.profiling());
+    EXPECT_FALSE(defaults.dumpLayerInfo);
+    EXPECT_TRUE(defaults.exportTimes.empty() && defaults.exportLayerInfo.empty());
+
+    ReportingOptions dump;
+    parseInto(dump, {"--dumpProfile"});
+    ASSERT_TRUE(dump.parse().isOk());
+    EXPECT_TRUE(dump.profiling());
+
+    ReportingOptions options;
+    parseInto(options, {"--exportProfile=p.json", "--exportTimes=t.json", "--dumpLayerInfo",
+                        "--exportLayerInfo=l.json"});
+    ASSERT_TRUE(options.parse().isOk());
+    EXPECT_TRUE(options.profiling());
+    EXPECT_EQ(options.exportProfile, "p.json");
+    EXPECT_EQ(options.exportTimes, "t.json");
+    EXPECT_TRUE(options.dumpLayerInfo);
+    EXPECT_EQ(options.exportLayerInfo, "l.json");
+}
+
 TEST(ReportingOptions, BadAvgRuns) {
     ReportingOptions options;
     parseInto(options, {"--avgRuns=0"});
@@ -60,7 +84,7 @@ TEST(ReportingOptions, HelpDocumentsTheJsonSpellingOfNonFiniteValues) {
     for (const char* text : {"\"NaN\"", "\"Infinity\"", "\"-Infinity\""})
         EXPECT_NE(description.find(text), std::string::npos) << text;
     for (const CLI::Option* option :
-         app.get_options([](const CLI::Option* o) { return o->get_group() == "Reporting"; }))
+         app.get_options([](const CLI::Option* o) { return o->get_group() == "Reporting Options"; }))
         EXPECT_NE(option->get_description().find("default"), std::string::npos) << option->get_name();
 }
 

@@ -13,6 +13,28 @@ TEST(SystemOptions, NoPluginsIsFine) {
     EXPECT_TRUE(options.parse().isOk());
 }
 
+TEST(SystemOptions, DeviceIsAValidatedGpuIndex) {
+    SystemOptions defaults;
+    test::parseInto(defaults, {});
+    EXPECT_EQ(defaults.device, 0);
+    SystemOptions zero;
+    test::parseInto(zero, {"--device=0"});
+    EXPECT_TRUE(zero.parse().isOk());
+    SystemOptions negative;
+    test::parseInto(negative, {"--device=-1"});
+    Status status = negative.parse();
+    ASSERT_FALSE(status.isOk());
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(status.message().find("--device"), std::string::npos);
+    SystemOptions other;
+    test::parseInto(other, {"--device=2"});
+    status = other.parse();
+    ASSERT_FALSE(status.isOk());
+    EXPECT_NE(status.message().find("CUDA_VISIBLE_DEVICES=2"), std::string::npos) << status.message();
+    SystemOptions text;
+    EXPECT_THROW(test::parseInto(text, {"--device=gpu1"}), CLI::ParseError);
+}
+
 TEST(SystemOptions, PluginsAreAcceptedByTheParserAndRefusedClearly) {
     SystemOptions options;
     test::parseInto(options, {"--plugins=libnms.so"});

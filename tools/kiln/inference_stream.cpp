@@ -1,0 +1,28 @@
+#include "inference_stream.h"
+
+#include <string>
+#include <thread>
+
+#include "host_inference_stream.h"
+
+namespace kiln::cli {
+
+Expected<std::unique_ptr<InferenceStream>> createInferenceStream(Engine& engine, const std::vector<HostInput>& inputs,
+                                                                 const InferenceOptions& options) {
+    std::string backend = engine.getBackendName();
+    if (backend == "cpu") return createHostInferenceStream(engine, inputs, options);
+    return unsupported("GPU inference is not available in this build of kiln exec yet (the engine targets '" +
+                       backend + "'): build with --backend=cpu, or add --skipInference to only build");
+}
+
+void waitMilliseconds(double ms, bool spin) {
+    auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(ms));
+    if (!spin) {
+        std::this_thread::sleep_until(until);
+        return;
+    }
+    while (Clock::now() < until) {
+    }
+}
+
+}  // namespace kiln::cli
