@@ -61,6 +61,12 @@ kiln_check_model(model_bert_base_opset14 ${KILN_MODELS_DIR}/bert_base_opset14.on
                  --shapes=input_ids:1x16,attention_mask:1x16)
 kiln_check_model(model_bert_base_opset17 ${KILN_MODELS_DIR}/bert_base_opset17.onnx models_bert_base_opset17 600
                  ${BERT_PROFILE} --shapes=input_ids:3x64,attention_mask:3x64)
+# The same checks with Kiln's graph passes off: optimized and unoptimized engines must both match.
+kiln_check_model(model_resnet50_no_passes ${KILN_MODELS_DIR}/resnet50.onnx models_resnet50 300 --no-graph-optimization)
+kiln_check_model(model_mobilenet_v2_no_passes ${KILN_MODELS_DIR}/mobilenet_v2.onnx models_mobilenet_v2 300
+                 ${MOBILENET_PROFILE} --shapes=input:3x3x224x224 --no-graph-optimization)
+kiln_check_model(model_bert_base_opset14_no_passes ${KILN_MODELS_DIR}/bert_base_opset14.onnx models_bert_base_opset14 600
+                 ${BERT_PROFILE} --shapes=input_ids:3x64,attention_mask:3x64 --no-graph-optimization)
 # The README quickstart's bundled model.
 kiln_check_model(model_example_tiny_cnn ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx "" 120
                  --minShapes=input:1x3x32x32 --optShapes=input:4x3x32x32 --maxShapes=input:8x3x32x32

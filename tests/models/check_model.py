@@ -126,6 +126,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the engine file after a successful check")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="largest relative L2 error of a float output")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-graph-optimization", action="store_true",
+                        help="build with --noGraphOptimization: the same check without Kiln's passes")
     parser.add_argument("--timeout", type=int, default=900, help="seconds each kiln process may take")
     args = parser.parse_args()
 
@@ -146,6 +148,8 @@ def main():
     print(f"[model] {model_path} -> {workdir}")
 
     build = ["exec", f"--onnx={model_path}", f"--saveEngine={engine}", "--skipInference"]
+    if args.no_graph_optimization:
+        build.append("--noGraphOptimization")
     if all(profile):
         build += [f"--minShapes={args.minShapes}", f"--optShapes={args.optShapes}", f"--maxShapes={args.maxShapes}"]
     elif args.shapes:

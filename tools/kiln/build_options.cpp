@@ -117,6 +117,14 @@ void BuildOptions::addOptions(CLI::App& app) {
         ->group(group);
     app.add_flag("--skipInference", skipInference, "Build (and save) the engine, run nothing (default: off)")
         ->group(group);
+    app.add_flag("--noGraphOptimization", noGraphOptimization,
+                 "Kiln: build without the graph passes (folding, fusion), to compare with an optimized engine "
+                 "when hunting a wrong result (default: off)")
+        ->group(group);
+    app.add_flag("--verifyPasses", verifyPasses,
+                 "Kiln: verify the graph after every optimization pass; --verbose lists each pass's changes "
+                 "(default: off)")
+        ->group(group);
     mWorkspaceOption =
         app.add_option("--workspace", mLegacyWorkspaceMiB, "Deprecated: --memPoolSize=workspace:NM (default: none)")
             ->type_name("MiB")
@@ -262,6 +270,8 @@ void BuildOptions::applyTo(BuilderConfig& config) const {
     if (workspaceBytes) config.setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, *workspaceBytes);
     config.setBuilderOptimizationLevel(optimizationLevel);
     config.setDefaultDeviceType(device);
+    if (noGraphOptimization) config.setFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION);
+    if (verifyPasses) config.setFlag(BuilderFlag::kDEBUG);
 }
 
 }  // namespace kiln::cli

@@ -41,6 +41,8 @@ public:
     std::optional<size_t> workspaceBytes;  // unset: the builder's default
     int32_t optimizationLevel{3};
     bool skipInference{false};
+    bool noGraphOptimization{false};  // --noGraphOptimization: Kiln's, for hunting a wrong rewrite
+    bool verifyPasses{false};         // --verifyPasses: Kiln's, graph verified after every pass
     DeviceType device{DeviceType::kCPU};
     std::vector<IoFormat> inputFormats;   // --inputIOFormats (empty: the model's types, linear)
     std::vector<IoFormat> outputFormats;  // --outputIOFormats

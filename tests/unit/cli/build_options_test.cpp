@@ -130,6 +130,21 @@ TEST(BuildOptions, PrecisionFlagsReachTheConfig) {
     EXPECT_EQ(config.getDefaultDeviceType(), DeviceType::kCPU);
 }
 
+TEST(BuildOptions, GraphOptimizationSwitchesReachTheConfig) {
+    BuildOptions options;
+    ASSERT_TRUE(parseBuild(options, {"--noGraphOptimization", "--verifyPasses"}).isOk());
+    BuilderConfig config;
+    options.applyTo(config);
+    EXPECT_TRUE(config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION));
+    EXPECT_TRUE(config.getFlag(BuilderFlag::kDEBUG));
+    BuildOptions plain;
+    ASSERT_TRUE(parseBuild(plain, {}).isOk());
+    BuilderConfig defaults;
+    plain.applyTo(defaults);
+    EXPECT_FALSE(defaults.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION));
+    EXPECT_FALSE(defaults.getFlag(BuilderFlag::kDEBUG));
+}
+
 TEST(BuildOptions, DefaultsLeaveTheConfigAlone) {
     BuildOptions options;
     ASSERT_TRUE(parseBuild(options, {}).isOk());
