@@ -42,6 +42,11 @@ void registerAllOps(OpRegistry& registry) {
     registerTensorOps(registry);
     registerAttentionOps(registry);
     registerFusedOps(registry);
+    registerSelectionOps(registry);
+    registerQuantizationOps(registry);
+    registerEinsumOps(registry);
+    registerResizeOps(registry);
+    registerImageOps(registry);
 }
 
 }  // namespace kiln

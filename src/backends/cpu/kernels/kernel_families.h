@@ -16,5 +16,10 @@ void registerShapeKernels(CpuKernelRegistry& registry);
 void registerTensorKernels(CpuKernelRegistry& registry);
 void registerAttentionKernels(CpuKernelRegistry& registry);
 void registerFusedKernels(CpuKernelRegistry& registry);
+void registerQuantizationKernels(CpuKernelRegistry& registry);  // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
+void registerEinsumKernels(CpuKernelRegistry& registry);  // Einsum
+void registerResizeKernels(CpuKernelRegistry& registry);  // Resize
+void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample
+void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 
 }  // namespace kiln
