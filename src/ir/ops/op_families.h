@@ -19,7 +19,7 @@ void registerFusedOps(OpRegistry& registry);          // kiln::FusedConv, kiln::
 void registerQuantizationOps(OpRegistry& registry);   // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
 void registerEinsumOps(OpRegistry& registry);         // Einsum
 void registerResizeOps(OpRegistry& registry);         // Resize (Upsample is upgraded to it)
-void registerImageOps(OpRegistry& registry);          // LRN GridSample
+void registerImageOps(OpRegistry& registry);          // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
 void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
 
 }  // namespace kiln

@@ -1,4 +1,5 @@
-// CPU kernels of the image ops: LRN, and GridSample (N-d; nearest, linear and cubic sampling with
+// CPU kernels of the image ops, general part (AffineGrid RoiAlign Col2Im CenterCropPad live in
+// image_geometry.cpp): LRN, and GridSample (N-d; nearest, linear and cubic sampling with
 // zeros, border or reflection padding), following ONNX's reference: the grid's coordinates are
 // denormalized in float32, out-of-range coordinates are clamped or reflected before sampling, and
 // each tap reads its pixel through the padding mode.
@@ -7,6 +8,7 @@
 #include <cmath>
 
 #include "backends/cpu/kernel_registry.h"
+#include "backends/cpu/kernels/image_parts.h"
 #include "backends/cpu/kernels/kernel_families.h"
 
 namespace kiln {
@@ -223,6 +225,7 @@ void registerImageKernels(CpuKernelRegistry& registry) {
                       return std::unique_ptr<Kernel>(std::make_unique<GridSampleKernel>(m, p, node.attrs.getInt("align_corners", 0) != 0));
                   },
                   ""});
+    imagekernels::registerGeometryKernels(registry);
 }
 
 }  // namespace kiln
