@@ -47,6 +47,7 @@ void registerAllOps(OpRegistry& registry) {
     registerEinsumOps(registry);
     registerResizeOps(registry);
     registerImageOps(registry);
+    registerSignalOps(registry);
 }
 
 }  // namespace kiln

@@ -31,6 +31,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerEinsumKernels(registry);
     registerResizeKernels(registry);
     registerImageKernels(registry);
+    registerSignalKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

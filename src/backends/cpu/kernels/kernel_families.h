@@ -20,6 +20,7 @@ void registerQuantizationKernels(CpuKernelRegistry& registry);  // QuantizeLinea
 void registerEinsumKernels(CpuKernelRegistry& registry);  // Einsum
 void registerResizeKernels(CpuKernelRegistry& registry);  // Resize
 void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
+void registerSignalKernels(CpuKernelRegistry& registry);  // DFT HannWindow HammingWindow BlackmanWindow
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 
 }  // namespace kiln
