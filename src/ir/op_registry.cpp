@@ -48,6 +48,7 @@ void registerAllOps(OpRegistry& registry) {
     registerResizeOps(registry);
     registerImageOps(registry);
     registerSignalOps(registry);
+    registerRandomOps(registry);
 }
 
 }  // namespace kiln

@@ -32,6 +32,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerResizeKernels(registry);
     registerImageKernels(registry);
     registerSignalKernels(registry);
+    registerRandomKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

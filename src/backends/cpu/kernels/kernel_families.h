@@ -21,6 +21,7 @@ void registerEinsumKernels(CpuKernelRegistry& registry);  // Einsum
 void registerResizeKernels(CpuKernelRegistry& registry);  // Resize
 void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
 void registerSignalKernels(CpuKernelRegistry& registry);  // DFT HannWindow HammingWindow BlackmanWindow
+void registerRandomKernels(CpuKernelRegistry& registry);  // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 
 }  // namespace kiln
