@@ -1,4 +1,4 @@
-// Signal ops: DFT (opset-20 form: dft_length and axis are inputs) and the window generators
+// Signal ops: DFT (opset-20 form: dft_length and axis are inputs), STFT and the window generators
 // HannWindow HammingWindow BlackmanWindow. Their output lengths follow from input values: known
 // when the values are, else inferred again at run time.
 
@@ -64,10 +64,41 @@ Status inferWindow(InferenceContext& ctx) {
     return Status::ok();
 }
 
+Status inferStft(InferenceContext& ctx) {
+    if (!isFloatingType(ctx.inputType(0))) return ctx.error("signal must be floating-point");
+    const SymShape& x = ctx.inputShape(0);
+    if (x.size() != 3) return ctx.error("signal must have rank 3 [batch, length, 1 or 2]");
+    KILN_RETURN_IF_ERROR(shapeinfer::checkScalarInput(ctx, 1, "frame_step"));
+    if (ctx.hasInput(2) && ctx.inputRank(2) != 1) return ctx.error("window must be 1-D");
+    std::optional<int64_t> frameLength;
+    if (ctx.hasInput(3)) {
+        if (auto v = shapeinfer::knownInts(ctx, 3)) frameLength = (*v)[0];
+    } else if (ctx.hasInput(2) && ctx.inputShape(2)[0].isKnown()) {
+        frameLength = ctx.inputShape(2)[0].value;
+    } else if (!ctx.hasInput(2) && x[1].isKnown()) {
+        frameLength = x[1].value;
+    }
+    auto step = shapeinfer::knownInts(ctx, 1);
+    const bool onesided = ctx.attrs().getInt("onesided", 1) != 0;
+    Dim frames = Dim::unknown(), bins = Dim::unknown();
+    if (frameLength) {
+        if (*frameLength < 1) return ctx.error("frame_length must be >= 1");
+        bins = Dim(onesided ? *frameLength / 2 + 1 : *frameLength);
+        if (step && x[1].isKnown()) {
+            if ((*step)[0] < 1) return ctx.error("frame_step must be >= 1");
+            if (x[1].value < *frameLength) return ctx.error("the signal is shorter than one frame");
+            frames = Dim(1 + (x[1].value - *frameLength) / (*step)[0]);
+        }
+    }
+    ctx.setOutput(0, ctx.inputType(0), {x[0], frames, bins, Dim(2)});
+    return Status::ok();
+}
+
 }  // namespace
 
 void registerSignalOps(OpRegistry& registry) {
     registry.add({"DFT", "", inferDft, 1, 3});
+    registry.add({"STFT", "", inferStft, 2, 4});
     for (const char* op : {"HannWindow", "HammingWindow", "BlackmanWindow"}) registry.add({op, "", inferWindow, 1, 1});
 }
 

@@ -1,5 +1,5 @@
 // Signal family: DFT (forward, inverse, one-sided, padded and truncated lengths, any signal axis)
-// against a direct complex sum in double precision, and the window generators against their
+// and STFT against a direct complex sum in double precision, and the window generators against their
 // cosine-sum formulas.
 
 #include <cmath>
@@ -100,6 +100,38 @@ TEST(DftOp, InverseOneSidedRestoresTheRealSignal) {
         ASSERT_EQ(run.outputs[0].shape(), (Shape{3, n, 1}));
         EXPECT_EQ(compareWithReference(run.outputs[0], signal.toDoubleVector(), 1e-9, 1e-9), "") << n;
     }
+}
+
+TEST(StftOp, WindowedFramesWithAndWithoutOneSided) {
+    for (int64_t onesided : {0, 1})
+        for (int64_t components : {1, 2}) {
+            const int64_t length = 23, frame = 8, step = 5;
+            Tensor x = randomData(DataType::kFLOAT, {2, length, components}, 51);
+            Tensor stepTensor = Tensor::fromInt64({step}, {});
+            Tensor window = randomTensor(DataType::kFLOAT, {frame}, 0, 1, 52);
+            AttributeMap attrs;
+            attrs.set("onesided", onesided);
+            SingleNodeRun run = runOp("STFT", {&x, &stepTensor, &window}, attrs);
+            ASSERT_TRUE(run.status) << run.status.message();
+            const int64_t frames = 1 + (length - frame) / step, bins = onesided ? frame / 2 + 1 : frame;
+            ASSERT_EQ(run.outputs[0].shape(), (Shape{2, frames, bins, 2}));
+            std::vector<double> ref;
+            for (int64_t b = 0; b < 2; ++b)
+                for (int64_t f = 0; f < frames; ++f) {
+                    std::vector<std::complex<double>> s;
+                    for (int64_t n = 0; n < frame; ++n) {
+                        int64_t at = (b * length + f * step + n) * components;
+                        double w = window.elementAsDouble(n);
+                        s.emplace_back(x.elementAsDouble(at) * w, components == 2 ? x.elementAsDouble(at + 1) * w : 0.0);
+                    }
+                    auto spectrum = dft(s, frame, false);
+                    for (int64_t k = 0; k < bins; ++k) {
+                        ref.push_back(spectrum[static_cast<size_t>(k)].real());
+                        ref.push_back(spectrum[static_cast<size_t>(k)].imag());
+                    }
+                }
+            EXPECT_EQ(compareWithReference(run.outputs[0], ref, 1e-4, 1e-4), "") << onesided << " " << components;
+        }
 }
 
 TEST(WindowOps, PeriodicAndSymmetricCosineSums) {

@@ -1,6 +1,6 @@
 // CPU kernels of the signal ops: DFT as a direct sum in double precision (forward, inverse,
-// one-sided both ways; the signal is zero-padded or truncated to dft_length), and the cosine-sum
-// windows HannWindow HammingWindow BlackmanWindow.
+// one-sided both ways; the signal is zero-padded or truncated to dft_length), STFT (the same sum
+// per windowed frame), and the cosine-sum windows HannWindow HammingWindow BlackmanWindow.
 
 #include <cmath>
 
@@ -101,6 +101,45 @@ private:
     bool mInverse, mOnesided;
 };
 
+/// STFT: the DFT of each windowed frame, frames frame_step apart.
+class StftKernel : public Kernel {
+public:
+    explicit StftKernel(bool onesided) : mOnesided(onesided) {}
+    std::string tacticName() const override { return "cpu.stft_direct"; }
+    Status run(const KernelIO& io) override {
+        const TensorView& x = io.input(0);
+        const TensorView& y = io.output(0);
+        const int64_t batch = x.shape[0], length = x.shape[1], components = x.shape[2];
+        const int64_t step = static_cast<int64_t>(valueAt(io.input(1), 0));
+        const bool hasWindow = io.hasInput(2);
+        const int64_t frameLength = io.hasInput(3) ? static_cast<int64_t>(valueAt(io.input(3), 0)) : hasWindow ? io.input(2).elementCount() : length;
+        if (hasWindow && io.input(2).elementCount() != frameLength)
+            return invalidArgument("the window has " + std::to_string(io.input(2).elementCount()) + " entries for frames of " + std::to_string(frameLength));
+        const int64_t frames = y.shape[1], bins = y.shape[2];
+        if (step < 1 || frames != 1 + (length - frameLength) / step || bins != (mOnesided ? frameLength / 2 + 1 : frameLength))
+            return internalError("output shape " + shapeToString(y.shape, true) + " does not match the frames");
+        for (int64_t b = 0; b < batch; ++b)
+            for (int64_t f = 0; f < frames; ++f)
+                for (int64_t k = 0; k < bins; ++k) {
+                    double sr = 0, si = 0;
+                    for (int64_t n = 0; n < frameLength; ++n) {
+                        const int64_t at = (b * length + f * step + n) * components;
+                        const double w = hasWindow ? valueAt(io.input(2), n) : 1.0;
+                        const double re = valueAt(x, at) * w, im = components == 2 ? valueAt(x, at + 1) * w : 0.0;
+                        const double angle = -2 * kPi * static_cast<double>((k * n) % frameLength) / static_cast<double>(frameLength);
+                        sr += re * std::cos(angle) - im * std::sin(angle);
+                        si += re * std::sin(angle) + im * std::cos(angle);
+                    }
+                    storeAt(y, ((b * frames + f) * bins + k) * 2, sr);
+                    storeAt(y, ((b * frames + f) * bins + k) * 2 + 1, si);
+                }
+        return Status::ok();
+    }
+
+private:
+    bool mOnesided;
+};
+
 enum class WindowKind { kHann, kHamming, kBlackman };
 
 class WindowKernel : public Kernel {
@@ -135,6 +174,11 @@ void registerSignalKernels(CpuKernelRegistry& registry) {
     registry.add({"DFT", nullptr,
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<DftKernel>(node.attrs.getInt("inverse", 0) != 0, node.attrs.getInt("onesided", 0) != 0));
+                  },
+                  ""});
+    registry.add({"STFT", nullptr,
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<StftKernel>(node.attrs.getInt("onesided", 1) != 0));
                   },
                   ""});
     for (auto [op, kind] : {std::pair{"HannWindow", WindowKind::kHann}, std::pair{"HammingWindow", WindowKind::kHamming},
