@@ -109,6 +109,42 @@ TEST(EinsumOp, ThreeOperandsOuterProductsAndIntegers) {
     expectExact(outer.outputs[0], outerRef);
 }
 
+TEST(EinsumOp, BatchedContractionsWithPermutedOperandsAndOutput) {
+    // Attention scores: batch (b, h), rows q, columns k, contracted d; the second operand
+    // holds its contracted axis last and the output comes out permuted.
+    for (DataType type : {DataType::kFLOAT, DataType::kDOUBLE, DataType::kHALF}) {
+        Tensor q = randomData(type == DataType::kHALF ? DataType::kHALF : type, {2, 3, 4, 5}, 11);
+        Tensor k = randomData(type == DataType::kHALF ? DataType::kHALF : type, {2, 3, 6, 5}, 12);
+        SingleNodeRun run = einsum("bhqd,bhkd->hkbq", {&q, &k});
+        ASSERT_TRUE(run.status) << run.status.message();
+        ASSERT_EQ(run.outputs[0].shape(), (Shape{3, 6, 2, 4}));
+        std::vector<double> ref;
+        for (int64_t h = 0; h < 3; ++h)
+            for (int64_t j = 0; j < 6; ++j)
+                for (int64_t b = 0; b < 2; ++b)
+                    for (int64_t i = 0; i < 4; ++i) {
+                        double acc = 0;
+                        for (int64_t d = 0; d < 5; ++d) acc += at(q, {b, h, i, d}) * at(k, {b, h, j, d});
+                        ref.push_back(acc);
+                    }
+        double tolerance = type == DataType::kHALF ? 2e-2 : 1e-5;
+        EXPECT_EQ(compareWithReference(run.outputs[0], ref, tolerance, tolerance * 10), "") << dataTypeName(type);
+    }
+    // A full contraction to a scalar, and an outer product (no contracted label: depth 1).
+    Tensor u = randomData(DataType::kFLOAT, {7}, 13), v = randomData(DataType::kFLOAT, {7}, 14);
+    SingleNodeRun dot = einsum("i,i->", {&u, &v});
+    ASSERT_TRUE(dot.status) << dot.status.message();
+    double acc = 0;
+    for (int64_t i = 0; i < 7; ++i) acc += at(u, {i}) * at(v, {i});
+    EXPECT_EQ(compareWithReference(dot.outputs[0], {acc}, 1e-5, 1e-5), "");
+    SingleNodeRun outer = einsum("i,j->ji", {&u, &v});
+    ASSERT_TRUE(outer.status) << outer.status.message();
+    std::vector<double> ref;
+    for (int64_t j = 0; j < 7; ++j)
+        for (int64_t i = 0; i < 7; ++i) ref.push_back(at(u, {i}) * at(v, {j}));
+    EXPECT_EQ(compareWithReference(outer.outputs[0], ref, 1e-5, 1e-5), "");
+}
+
 TEST(EinsumOp, BadEquationsAreErrorsNamingThem) {
     Tensor a = randomData(DataType::kFLOAT, {3, 5}, 1);
     for (const char* eq : {"ijk->i", "ij,jk->ik", "ij->k", "i.j->i"}) {
