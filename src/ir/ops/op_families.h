@@ -20,7 +20,7 @@ void registerQuantizationOps(OpRegistry& registry);   // QuantizeLinear Dequanti
 void registerEinsumOps(OpRegistry& registry);         // Einsum
 void registerResizeOps(OpRegistry& registry);         // Resize (Upsample is upgraded to it)
 void registerImageOps(OpRegistry& registry);          // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
-void registerSignalOps(OpRegistry& registry);         // DFT STFT HannWindow HammingWindow BlackmanWindow
+void registerSignalOps(OpRegistry& registry);         // DFT STFT MelWeightMatrix HannWindow HammingWindow BlackmanWindow
 void registerRandomOps(OpRegistry& registry);         // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
 

@@ -1,4 +1,4 @@
-// Signal ops: DFT (opset-20 form: dft_length and axis are inputs), STFT and the window generators
+// Signal ops: DFT (opset-20 form: dft_length and axis are inputs), STFT, MelWeightMatrix and the window generators
 // HannWindow HammingWindow BlackmanWindow. Their output lengths follow from input values: known
 // when the values are, else inferred again at run time.
 
@@ -94,9 +94,23 @@ Status inferStft(InferenceContext& ctx) {
     return Status::ok();
 }
 
+Status inferMelWeightMatrix(InferenceContext& ctx) {
+    for (size_t i = 0; i < 5; ++i) KILN_RETURN_IF_ERROR(shapeinfer::checkScalarInput(ctx, i, "input " + std::to_string(i)));
+    for (size_t i = 0; i < 3; ++i)
+        if (ctx.inputType(i) != DataType::kINT32 && ctx.inputType(i) != DataType::kINT64)
+            return ctx.error("num_mel_bins, dft_length and sample_rate must be integers");
+    auto type = dataTypeFromOnnx(ctx.attrs().getInt("output_datatype", 1));
+    if (!type) return ctx.error("output_datatype " + std::to_string(ctx.attrs().getInt("output_datatype", 1)) + " is not supported");
+    auto bins = shapeinfer::knownInts(ctx, 0);
+    auto length = shapeinfer::knownInts(ctx, 1);
+    ctx.setOutput(0, *type, {length ? Dim((*length)[0] / 2 + 1) : Dim::unknown(), bins ? Dim((*bins)[0]) : Dim::unknown()});
+    return Status::ok();
+}
+
 }  // namespace
 
 void registerSignalOps(OpRegistry& registry) {
+    registry.add({"MelWeightMatrix", "", inferMelWeightMatrix, 5, 5});
     registry.add({"DFT", "", inferDft, 1, 3});
     registry.add({"STFT", "", inferStft, 2, 4});
     for (const char* op : {"HannWindow", "HammingWindow", "BlackmanWindow"}) registry.add({op, "", inferWindow, 1, 1});

@@ -1,5 +1,6 @@
 // Signal family: DFT (forward, inverse, one-sided, padded and truncated lengths, any signal axis)
-// and STFT against a direct complex sum in double precision, and the window generators against their
+// and STFT against a direct complex sum in double precision, MelWeightMatrix against its
+// triangular filters, and the window generators against their
 // cosine-sum formulas.
 
 #include <cmath>
@@ -132,6 +133,35 @@ TEST(StftOp, WindowedFramesWithAndWithoutOneSided) {
                 }
             EXPECT_EQ(compareWithReference(run.outputs[0], ref, 1e-4, 1e-4), "") << onesided << " " << components;
         }
+}
+
+TEST(MelWeightMatrixOp, TriangularFiltersBetweenMelSpacedEdges) {
+    const int64_t melBins = 8, dftLength = 64, sampleRate = 16000;
+    const float lower = 100.0f, upper = 6000.0f;
+    std::vector<Tensor> inputs = {Tensor::fromInt64({melBins}, {}), Tensor::fromInt64({dftLength}, {}), Tensor::fromInt64({sampleRate}, {}),
+                                  Tensor::scalarFloat(lower), Tensor::scalarFloat(upper)};
+    SingleNodeRun run = runOp("MelWeightMatrix", {&inputs[0], &inputs[1], &inputs[2], &inputs[3], &inputs[4]});
+    ASSERT_TRUE(run.status) << run.status.message();
+    ASSERT_EQ(run.outputs[0].shape(), (Shape{dftLength / 2 + 1, melBins}));
+    // Edges: num_mel_bins + 2 points, the mel range split in num_mel_bins + 2 steps (ONNX's
+    // reference), mapped back to hertz and to spectrogram bins.
+    auto toMel = [](double hz) { return 2595 * std::log10(1 + hz / 700); };
+    double lowMel = toMel(lower), highMel = toMel(upper);
+    std::vector<int64_t> edge;
+    for (int64_t i = 0; i < melBins + 2; ++i) {
+        double hz = 700 * (std::pow(10.0, (lowMel + double(i) * (highMel - lowMel) / double(melBins + 2)) / 2595) - 1);
+        edge.push_back(static_cast<int64_t>(std::floor(double(dftLength + 1) * hz / sampleRate)));
+    }
+    std::vector<double> ref(static_cast<size_t>((dftLength / 2 + 1) * melBins), 0.0);
+    for (int64_t m = 0; m < melBins; ++m)
+        for (int64_t j = 0; j <= dftLength / 2; ++j) {
+            int64_t l = edge[static_cast<size_t>(m)], c = edge[static_cast<size_t>(m + 1)], r = edge[static_cast<size_t>(m + 2)];
+            double v = 0;
+            if (j >= l && j <= c) v = c == l ? 1.0 : double(j - l) / double(c - l);
+            if (j >= c && j < r) v = double(r - j) / double(r - c);
+            ref[static_cast<size_t>(j * melBins + m)] = v;
+        }
+    EXPECT_EQ(compareWithReference(run.outputs[0], ref, 1e-6, 1e-6), "");
 }
 
 TEST(WindowOps, PeriodicAndSymmetricCosineSums) {

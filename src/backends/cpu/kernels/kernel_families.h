@@ -20,7 +20,7 @@ void registerQuantizationKernels(CpuKernelRegistry& registry);  // QuantizeLinea
 void registerEinsumKernels(CpuKernelRegistry& registry);  // Einsum
 void registerResizeKernels(CpuKernelRegistry& registry);  // Resize
 void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
-void registerSignalKernels(CpuKernelRegistry& registry);  // DFT STFT HannWindow HammingWindow BlackmanWindow
+void registerSignalKernels(CpuKernelRegistry& registry);  // DFT STFT MelWeightMatrix HannWindow HammingWindow BlackmanWindow
 void registerRandomKernels(CpuKernelRegistry& registry);  // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 

@@ -1,6 +1,7 @@
 // CPU kernels of the signal ops: DFT as a direct sum in double precision (forward, inverse,
 // one-sided both ways; the signal is zero-padded or truncated to dft_length), STFT (the same sum
-// per windowed frame), and the cosine-sum windows HannWindow HammingWindow BlackmanWindow.
+// per windowed frame), MelWeightMatrix, and the cosine-sum windows HannWindow HammingWindow
+// BlackmanWindow.
 
 #include <cmath>
 
@@ -140,6 +141,47 @@ private:
     bool mOnesided;
 };
 
+/// MelWeightMatrix: triangular filters between mel-spaced bin edges, by ONNX's reference (whose
+/// mel step divides the range by num_mel_bins + 2, and whose edges are float32 mel values).
+class MelWeightMatrixKernel : public Kernel {
+public:
+    std::string tacticName() const override { return "cpu.mel_weight_matrix"; }
+    Status run(const KernelIO& io) override {
+        const int64_t melBins = static_cast<int64_t>(valueAt(io.input(0), 0));
+        const int64_t dftLength = static_cast<int64_t>(valueAt(io.input(1), 0));
+        const int64_t sampleRate = static_cast<int64_t>(valueAt(io.input(2), 0));
+        const float lower = static_cast<float>(valueAt(io.input(3), 0)), upper = static_cast<float>(valueAt(io.input(4), 0));
+        const TensorView& y = io.output(0);
+        if (sampleRate <= 0) return invalidArgument("sample_rate must be positive");
+        const int64_t spectrogramBins = dftLength / 2 + 1;
+        const float lowMel = 2595.0f * std::log1p(lower / 700.0f) / std::log(10.0f);
+        const float highMel = 2595.0f * std::log1p(upper / 700.0f) / std::log(10.0f);
+        const double step = static_cast<double>((highMel - lowMel) / static_cast<float>(melBins + 2));
+        std::vector<int64_t> edges(static_cast<size_t>(melBins + 2));
+        for (int64_t i = 0; i < melBins + 2; ++i) {
+            double mel = static_cast<double>(i) * step + static_cast<double>(lowMel);
+            double hertz = 700.0 * std::expm1(mel / 2595.0 * std::log(10.0));
+            edges[static_cast<size_t>(i)] = static_cast<int64_t>(std::floor(static_cast<double>(dftLength + 1) * hertz / static_cast<double>(sampleRate)));
+        }
+        std::vector<double> out(static_cast<size_t>(spectrogramBins * melBins), 0.0);
+        auto set = [&](int64_t row, int64_t column, double v) {
+            if (row >= 0 && row < spectrogramBins) out[static_cast<size_t>(row * melBins + column)] = v;
+        };
+        for (int64_t i = 0; i < melBins; ++i) {
+            const int64_t left = edges[static_cast<size_t>(i)], center = edges[static_cast<size_t>(i + 1)], right = edges[static_cast<size_t>(i + 2)];
+            if (center == left) {
+                set(center, i, 1.0);
+            } else {
+                for (int64_t j = left; j <= center; ++j) set(j, i, static_cast<double>(j - left) / static_cast<double>(center - left));
+            }
+            for (int64_t j = center; j < right; ++j) set(j, i, static_cast<double>(right - j) / static_cast<double>(right - center));
+        }
+        if (y.shape != Shape{spectrogramBins, melBins}) return internalError("output shape " + shapeToString(y.shape, true) + " does not match the inputs");
+        for (size_t i = 0; i < out.size(); ++i) storeAt(y, static_cast<int64_t>(i), out[i]);
+        return Status::ok();
+    }
+};
+
 enum class WindowKind { kHann, kHamming, kBlackman };
 
 class WindowKernel : public Kernel {
@@ -175,6 +217,9 @@ void registerSignalKernels(CpuKernelRegistry& registry) {
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<DftKernel>(node.attrs.getInt("inverse", 0) != 0, node.attrs.getInt("onesided", 0) != 0));
                   },
+                  ""});
+    registry.add({"MelWeightMatrix", nullptr,
+                  [](const Node&) -> Expected<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<MelWeightMatrixKernel>()); },
                   ""});
     registry.add({"STFT", nullptr,
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
