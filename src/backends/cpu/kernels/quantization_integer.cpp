@@ -1,12 +1,15 @@
 // CPU kernels of the integer compute ops: MatMulInteger and ConvInteger (int32 results of
 // (a - a_zero_point) x (b - b_zero_point)), and QLinearMatMul and QLinearConv, which requantize
 // that int32 accumulator: y = saturate(round(acc * a_scale * b_scale / y_scale) + y_zero_point).
-// Accumulation is exact (int64); the loops are direct, written for correctness on every layout
-// of zero points and scales (per tensor, per row / output channel, per column).
+// The zero-point-shifted operands become doubles and multiply in BLAS's double GEMM: every
+// product and partial sum of 8-bit values is an integer far below 2^53, so the accumulator is
+// exact. Convolutions go through an im2col of the shifted input. Zero points and scales may be
+// per tensor, per row / output channel, or per column.
 
 #include <vector>
 
 #include "backends/cpu/kernel_registry.h"
+#include "backends/cpu/kernels/matmul_gemm.h"
 #include "backends/cpu/kernels/quantization_parts.h"
 #include "ir/ops/conv_window.h"
 
@@ -30,11 +33,24 @@ std::vector<double> quantParameter(const KernelIO& io, size_t index, int64_t ent
     return values;
 }
 
+/// `count` elements of an integer view from `offset`, as doubles.
+void loadDoubles(const TensorView& v, int64_t offset, int64_t count, double* out) {
+    dispatchDataType(v.dtype, [&](auto tag) {
+        const auto* p = v.as<const decltype(tag)>() + offset;
+        for (int64_t i = 0; i < count; ++i) out[i] = static_cast<double>(p[i]);
+    });
+}
+
+/// Reusable buffers of the shifted operands and the product (grown on a shape change only).
+struct GemmScratch {
+    std::vector<double> lhs, rhs, product;
+};
+
 /// A numpy matmul of int8/uint8 operands with per-row (A) and per-column (B) zero points over
 /// broadcast batch dimensions; calls emit(outputIndex, acc, row, column).
 template <typename Emit>
 Status integerMatMul(const TensorView& a, const TensorView& b, const std::vector<double>& aZero,
-                     const std::vector<double>& bZero, Emit&& emit) {
+                     const std::vector<double>& bZero, GemmScratch& scratch, Emit&& emit) {
     Shape as = a.shape, bs = b.shape;
     if (as.size() == 1) as.insert(as.begin(), 1);
     if (bs.size() == 1) bs.push_back(1);
@@ -51,7 +67,19 @@ Status integerMatMul(const TensorView& a, const TensorView& b, const std::vector
         batch[d] = std::max(batchA[d], batchB[d]);
     }
     const int64_t batches = shapeElementCount(batch);
-    std::vector<int64_t> lhs(static_cast<size_t>(m * k)), rhs(static_cast<size_t>(k * n));
+    scratch.lhs.resize(static_cast<size_t>(m * k));
+    scratch.rhs.resize(static_cast<size_t>(k * n));
+    scratch.product.resize(static_cast<size_t>(m * n));
+    double* lhs = scratch.lhs.data();
+    double* rhs = scratch.rhs.data();
+    double* product = scratch.product.data();
+    cpu::GemmShape shape;
+    shape.m = m;
+    shape.n = n;
+    shape.k = k;
+    shape.lda = std::max<int64_t>(k, 1);
+    shape.ldb = std::max<int64_t>(n, 1);
+    shape.ldc = std::max<int64_t>(n, 1);
     for (int64_t t = 0; t < batches; ++t) {
         int64_t offA = 0, offB = 0, rest = t;
         int64_t strideA = 1, strideB = 1;
@@ -63,20 +91,15 @@ Status integerMatMul(const TensorView& a, const TensorView& b, const std::vector
             strideA *= batchA[d];
             strideB *= batchB[d];
         }
+        loadDoubles(a, offA * m * k, m * k, lhs);
+        loadDoubles(b, offB * k * n, k * n, rhs);
         for (int64_t r = 0; r < m; ++r)
-            for (int64_t j = 0; j < k; ++j)
-                lhs[static_cast<size_t>(r * k + j)] = static_cast<int64_t>(elementAt(a, (offA * m + r) * k + j)) -
-                                                      static_cast<int64_t>(aZero[static_cast<size_t>(aZero.size() == 1 ? 0 : r)]);
+            for (int64_t j = 0; j < k; ++j) lhs[r * k + j] -= aZero[aZero.size() == 1 ? 0 : static_cast<size_t>(r)];
         for (int64_t j = 0; j < k; ++j)
-            for (int64_t c = 0; c < n; ++c)
-                rhs[static_cast<size_t>(j * n + c)] = static_cast<int64_t>(elementAt(b, (offB * k + j) * n + c)) -
-                                                      static_cast<int64_t>(bZero[static_cast<size_t>(bZero.size() == 1 ? 0 : c)]);
+            for (int64_t c = 0; c < n; ++c) rhs[j * n + c] -= bZero[bZero.size() == 1 ? 0 : static_cast<size_t>(c)];
+        if (m * n > 0) cpu::gemmRowMajor(shape, 1.0, lhs, rhs, 0.0, product);
         for (int64_t r = 0; r < m; ++r)
-            for (int64_t c = 0; c < n; ++c) {
-                int64_t acc = 0;
-                for (int64_t j = 0; j < k; ++j) acc += lhs[static_cast<size_t>(r * k + j)] * rhs[static_cast<size_t>(j * n + c)];
-                emit((t * m + r) * n + c, acc, r, c);
-            }
+            for (int64_t c = 0; c < n; ++c) emit((t * m + r) * n + c, static_cast<int64_t>(std::llround(product[r * n + c])), r, c);
     }
     return Status::ok();
 }
@@ -94,9 +117,12 @@ public:
         auto bZero = quantParameter(io, 3, columnsOf(io.input(1)), "b_zero_point", status);
         KILN_RETURN_IF_ERROR(status);
         int32_t* y = io.output(0).as<int32_t>();
-        return integerMatMul(io.input(0), io.input(1), aZero, bZero,
+        return integerMatMul(io.input(0), io.input(1), aZero, bZero, mScratch,
                              [&](int64_t i, int64_t acc, int64_t, int64_t) { y[i] = static_cast<int32_t>(acc); });
     }
+
+private:
+    GemmScratch mScratch;
 };
 
 /// Writes saturate(round(acc * multiplier) + zeroPoint) into a int8 or uint8 output.
@@ -122,15 +148,19 @@ public:
         auto yZero = quantParameter(io, 7, 1, "y_zero_point", status);
         KILN_RETURN_IF_ERROR(status);
         const TensorView& y = io.output(0);
-        return integerMatMul(io.input(0), io.input(3), aZero, bZero, [&](int64_t i, int64_t acc, int64_t r, int64_t c) {
+        return integerMatMul(io.input(0), io.input(3), aZero, bZero, mScratch, [&](int64_t i, int64_t acc, int64_t r, int64_t c) {
             float multiplier = static_cast<float>(aScale[aScale.size() == 1 ? 0 : static_cast<size_t>(r)]) *
                                static_cast<float>(bScale[bScale.size() == 1 ? 0 : static_cast<size_t>(c)]) / static_cast<float>(yScale[0]);
             requantize(y, i, acc, multiplier, yZero[0]);
         });
     }
+
+private:
+    GemmScratch mScratch;
 };
 
-/// A direct N-d grouped convolution of zero-point-shifted integers; calls emit(outputIndex, acc, oc).
+/// An N-d grouped convolution of zero-point-shifted integers as im2col + GEMM per (image, group);
+/// calls emit(outputIndex, acc, outputChannel).
 class IntegerConvolution {
 public:
     IntegerConvolution(AttributeMap attrs) : mAttrs(std::move(attrs)) {}
@@ -138,77 +168,101 @@ public:
     Status reshape(const Shape& x, const Shape& w) {
         if (x.size() < 3 || w.size() != x.size()) return invalidArgument("x " + shapeToString(x, true) + " and w " + shapeToString(w, true) + " must have one rank >= 3");
         const size_t n = x.size() - 2;
-        KILN_ASSIGN_OR_RETURN(mSpec, parseWindowSpec(mAttrs, n, Shape(w.begin() + 2, w.end()), WindowKind::kConvolution));
+        KILN_ASSIGN_OR_RETURN(WindowSpec spec, parseWindowSpec(mAttrs, n, Shape(w.begin() + 2, w.end()), WindowKind::kConvolution));
         mGroup = mAttrs.getInt("group", 1);
         if (mGroup < 1 || x[1] != w[1] * mGroup || w[0] % mGroup != 0)
             return invalidArgument("channels of x " + shapeToString(x, true) + " and w " + shapeToString(w, true) + " do not fit group " + std::to_string(mGroup));
         mX = x;
         mW = w;
         mY = {x[0], w[0]};
-        mWindows.clear();
+        std::vector<AxisWindow> windows;
         for (size_t i = 0; i < n; ++i) {
-            mWindows.push_back(forwardWindow(mSpec, i, x[2 + i]));
-            mY.push_back(mWindows.back().output);
+            windows.push_back(forwardWindow(spec, i, x[2 + i]));
+            mY.push_back(windows.back().output);
+        }
+        // For each kernel tap and output position, the input offset it reads (-1 in the padding).
+        mKernelSize = shapeElementCount(spec.kernel);
+        mOutPlane = shapeElementCount(Shape(mY.begin() + 2, mY.end()));
+        mInPlane = shapeElementCount(Shape(mX.begin() + 2, mX.end()));
+        mTapOffsets.assign(static_cast<size_t>(mKernelSize * mOutPlane), -1);
+        std::vector<int64_t> outPos(n), kPos(n);
+        for (int64_t kk = 0; kk < mKernelSize; ++kk) {
+            for (size_t d = n, rest = static_cast<size_t>(kk); d-- > 0;) {
+                kPos[d] = static_cast<int64_t>(rest) % spec.kernel[d];
+                rest /= static_cast<size_t>(spec.kernel[d]);
+            }
+            for (int64_t p = 0; p < mOutPlane; ++p) {
+                for (size_t d = n, rest = static_cast<size_t>(p); d-- > 0;) {
+                    outPos[d] = static_cast<int64_t>(rest) % mY[2 + d];
+                    rest /= static_cast<size_t>(mY[2 + d]);
+                }
+                int64_t offset = 0;
+                bool inside = true;
+                for (size_t d = 0; d < n && inside; ++d) {
+                    int64_t at = outPos[d] * spec.strides[d] - windows[d].padBegin + kPos[d] * spec.dilations[d];
+                    inside = at >= 0 && at < mX[2 + d];
+                    offset = offset * mX[2 + d] + at;
+                }
+                if (inside) mTapOffsets[static_cast<size_t>(kk * mOutPlane + p)] = offset;
+            }
         }
         return Status::ok();
     }
-    const Shape& outputShape() const { return mY; }
     int64_t outputChannels() const { return mW[0]; }
 
     template <typename Emit>
-    void run(const TensorView& x, const TensorView& w, double xZero, const std::vector<double>& wZero, Emit&& emit) const {
-        const size_t n = mX.size() - 2;
+    void run(const TensorView& x, const TensorView& w, double xZero, const std::vector<double>& wZero, Emit&& emit) {
         const int64_t inPerGroup = mW[1], outPerGroup = mW[0] / mGroup;
-        const int64_t outPlane = shapeElementCount(Shape(mY.begin() + 2, mY.end()));
-        const int64_t inPlane = shapeElementCount(Shape(mX.begin() + 2, mX.end()));
-        const int64_t kernelSize = shapeElementCount(mSpec.kernel);
-        std::vector<int64_t> outPos(n), kPos(n);
+        const int64_t depth = inPerGroup * mKernelSize;
+        mWeights.resize(static_cast<size_t>(mW[0] * depth));
+        loadDoubles(w, 0, mW[0] * depth, mWeights.data());
+        for (int64_t oc = 0; oc < mW[0]; ++oc) {
+            const double wz = wZero[wZero.size() == 1 ? 0 : static_cast<size_t>(oc)];
+            for (int64_t j = 0; j < depth; ++j) mWeights[static_cast<size_t>(oc * depth + j)] -= wz;
+        }
+        mPlane.resize(static_cast<size_t>(mInPlane));
+        mColumns.resize(static_cast<size_t>(depth * mOutPlane));
+        mProduct.resize(static_cast<size_t>(outPerGroup * mOutPlane));
+        cpu::GemmShape shape;
+        shape.m = outPerGroup;
+        shape.n = mOutPlane;
+        shape.k = depth;
+        shape.lda = std::max<int64_t>(depth, 1);
+        shape.ldb = std::max<int64_t>(mOutPlane, 1);
+        shape.ldc = std::max<int64_t>(mOutPlane, 1);
         for (int64_t b = 0; b < mX[0]; ++b)
-            for (int64_t oc = 0; oc < mW[0]; ++oc) {
-                const int64_t g = oc / outPerGroup;
-                const int64_t wz = static_cast<int64_t>(wZero[wZero.size() == 1 ? 0 : static_cast<size_t>(oc)]);
-                for (int64_t p = 0; p < outPlane; ++p) {
-                    for (size_t d = n, rest = static_cast<size_t>(p); d-- > 0;) {
-                        outPos[d] = static_cast<int64_t>(rest) % mY[2 + d];
-                        rest /= static_cast<size_t>(mY[2 + d]);
+            for (int64_t g = 0; g < mGroup; ++g) {
+                // im2col of the shifted input; padding taps read the zero point, i.e. 0.
+                for (int64_t ic = 0; ic < inPerGroup; ++ic) {
+                    loadDoubles(x, (b * mX[1] + g * inPerGroup + ic) * mInPlane, mInPlane, mPlane.data());
+                    for (int64_t kk = 0; kk < mKernelSize; ++kk) {
+                        double* column = mColumns.data() + (ic * mKernelSize + kk) * mOutPlane;
+                        const int64_t* taps = mTapOffsets.data() + kk * mOutPlane;
+                        for (int64_t p = 0; p < mOutPlane; ++p) column[p] = taps[p] < 0 ? 0.0 : mPlane[static_cast<size_t>(taps[p])] - xZero;
                     }
-                    int64_t acc = 0;
-                    for (int64_t kk = 0; kk < kernelSize; ++kk) {
-                        int64_t rest = kk, inOffset = 0;
-                        bool inside = true;
-                        for (size_t d = n; d-- > 0;) {
-                            kPos[d] = rest % mSpec.kernel[d];
-                            rest /= mSpec.kernel[d];
-                        }
-                        for (size_t d = 0; d < n && inside; ++d) {
-                            int64_t at = outPos[d] * mSpec.strides[d] - mWindows[d].padBegin + kPos[d] * mSpec.dilations[d];
-                            inside = at >= 0 && at < mX[2 + d];
-                            inOffset = inOffset * mX[2 + d] + at;
-                        }
-                        if (!inside) continue;  // padding holds the zero point: contributes 0
-                        for (int64_t ic = 0; ic < inPerGroup; ++ic) {
-                            int64_t xv = static_cast<int64_t>(elementAt(x, (b * mX[1] + g * inPerGroup + ic) * inPlane + inOffset)) - static_cast<int64_t>(xZero);
-                            int64_t wv = static_cast<int64_t>(elementAt(w, (oc * inPerGroup + ic) * kernelSize + kk)) - wz;
-                            acc += xv * wv;
-                        }
-                    }
-                    emit((b * mW[0] + oc) * outPlane + p, acc, oc);
+                }
+                if (outPerGroup * mOutPlane > 0)
+                    cpu::gemmRowMajor(shape, 1.0, mWeights.data() + g * outPerGroup * depth, mColumns.data(), 0.0, mProduct.data());
+                for (int64_t o = 0; o < outPerGroup; ++o) {
+                    const int64_t oc = g * outPerGroup + o;
+                    for (int64_t p = 0; p < mOutPlane; ++p)
+                        emit((b * mW[0] + oc) * mOutPlane + p, static_cast<int64_t>(std::llround(mProduct[static_cast<size_t>(o * mOutPlane + p)])), oc);
                 }
             }
     }
 
 private:
     AttributeMap mAttrs;
-    WindowSpec mSpec;
-    int64_t mGroup{1};
+    int64_t mGroup{1}, mKernelSize{0}, mOutPlane{0}, mInPlane{0};
     Shape mX, mW, mY;
-    std::vector<AxisWindow> mWindows;
+    std::vector<int64_t> mTapOffsets;  // [kernel tap][output position]
+    std::vector<double> mWeights, mPlane, mColumns, mProduct;
 };
 
 class ConvIntegerKernel : public Kernel {
 public:
     explicit ConvIntegerKernel(AttributeMap attrs) : mConv(std::move(attrs)) {}
-    std::string tacticName() const override { return "cpu.conv_integer_direct"; }
+    std::string tacticName() const override { return "cpu.conv_integer_im2col_dgemm"; }
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
         return mConv.reshape(inputs[0].shape, inputs[1].shape);
     }
@@ -229,7 +283,7 @@ private:
 class QLinearConvKernel : public Kernel {
 public:
     explicit QLinearConvKernel(AttributeMap attrs) : mConv(std::move(attrs)) {}
-    std::string tacticName() const override { return "cpu.qlinear_conv_direct"; }
+    std::string tacticName() const override { return "cpu.qlinear_conv_im2col_dgemm"; }
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
         return mConv.reshape(inputs[0].shape, inputs[3].shape);
     }
