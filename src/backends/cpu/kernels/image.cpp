@@ -152,6 +152,7 @@ public:
                     }
                     int64_t combos = 1;
                     for (size_t d = 0; d < dims; ++d) combos *= taps;
+                    std::vector<int64_t> index(dims);
                     for (int64_t c = 0; c < channels; ++c) {
                         const T* plane = in + (n * channels + c) * inPlane;
                         double sum = 0;
@@ -166,7 +167,6 @@ public:
                             }
                             if (w == 0) continue;
                             rest = k;
-                            std::vector<int64_t> index(dims);
                             for (size_t axis = dims; axis-- > 0;) {
                                 index[axis] = first[axis] + rest % taps;
                                 rest /= taps;

@@ -62,6 +62,13 @@ private:
     int64_t mExtent{1}, mInner{1}, mBlockSize{0}, mBlocks{1};
 };
 
+/// Every element of a (small) scale or zero-point view as double.
+std::vector<double> allValues(const TensorView& v) {
+    std::vector<double> out(static_cast<size_t>(v.elementCount()));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = elementAt(v, static_cast<int64_t>(i));
+    return out;
+}
+
 class QuantizeLinearKernel : public Kernel {
 public:
     QuantizeLinearKernel(int64_t axis, int64_t blockSize) : mAxis(axis), mBlockSize(blockSize) {}
@@ -77,18 +84,24 @@ public:
         const int64_t count = x.elementCount();
         // int32 and double data divide in double (numpy promotes); the float types in float32.
         const bool inDouble = x.dtype == DataType::kINT32 || x.dtype == DataType::kDOUBLE || scale.dtype == DataType::kDOUBLE;
-        return dispatchDataType(y.dtype, [&](auto tag) -> Status {
-            using Q = decltype(tag);
+        const std::vector<double> scales = allValues(scale);
+        const std::vector<double> zeros = hasZeroPoint ? allValues(io.input(2)) : std::vector<double>(scales.size(), 0.0);
+        return dispatchDataType(y.dtype, [&](auto qtag) -> Status {
+            using Q = decltype(qtag);
             if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool> && sizeof(Q) <= 2) {
-                Q* out = y.as<Q>();
-                for (int64_t i = 0; i < count; ++i) {
-                    int64_t p = mIndex(i);
-                    double zp = hasZeroPoint ? elementAt(io.input(2), p) : 0.0;
-                    double q = inDouble ? elementAt(x, i) / elementAt(scale, p)
-                                        : static_cast<double>(static_cast<float>(elementAt(x, i)) / static_cast<float>(elementAt(scale, p)));
-                    out[i] = saturateRound<Q>(std::nearbyint(q) + zp);
-                }
-                return Status::ok();
+                return dispatchDataType(x.dtype, [&](auto xtag) -> Status {
+                    using X = decltype(xtag);
+                    const X* in = x.as<const X>();
+                    Q* out = y.as<Q>();
+#pragma omp parallel for schedule(static) if (count >= 65536)
+                    for (int64_t i = 0; i < count; ++i) {
+                        const size_t p = static_cast<size_t>(mIndex(i));
+                        double q = inDouble ? static_cast<double>(in[i]) / scales[p]
+                                            : static_cast<double>(static_cast<float>(in[i]) / static_cast<float>(scales[p]));
+                        out[i] = saturateRound<Q>(std::nearbyint(q) + zeros[p]);
+                    }
+                    return Status::ok();
+                });
             } else {
                 return unsupported(std::string("no QuantizeLinear kernel for output type ") + dataTypeName(y.dtype));
             }
@@ -113,23 +126,25 @@ public:
         const bool hasZeroPoint = io.hasInput(2);
         const TensorView& y = io.output(0);
         const int64_t count = x.elementCount();
-        const bool inDouble = y.dtype == DataType::kDOUBLE;
+        const std::vector<double> scales = allValues(scale);
+        const std::vector<double> zeros = hasZeroPoint ? allValues(io.input(2)) : std::vector<double>(scales.size(), 0.0);
         return dispatchDataType(y.dtype, [&](auto tag) -> Status {
             using T = decltype(tag);
             if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-                T* out = y.as<T>();
-                for (int64_t i = 0; i < count; ++i) {
-                    int64_t p = mIndex(i);
-                    double zp = hasZeroPoint ? elementAt(io.input(2), p) : 0.0;
-                    double v = inDouble ? (elementAt(x, i) - zp) * elementAt(scale, p)
-                                        : static_cast<double>((static_cast<float>(elementAt(x, i)) - static_cast<float>(zp)) *
-                                                              static_cast<float>(elementAt(scale, p)));
-                    if constexpr (std::is_same_v<T, double>)
-                        out[i] = v;
-                    else
-                        out[i] = static_cast<T>(static_cast<float>(v));
-                }
-                return Status::ok();
+                return dispatchDataType(x.dtype, [&](auto xtag) -> Status {
+                    using X = decltype(xtag);
+                    const X* in = x.as<const X>();
+                    T* out = y.as<T>();
+#pragma omp parallel for schedule(static) if (count >= 65536)
+                    for (int64_t i = 0; i < count; ++i) {
+                        const size_t p = static_cast<size_t>(mIndex(i));
+                        if constexpr (std::is_same_v<T, double>)
+                            out[i] = (static_cast<double>(in[i]) - zeros[p]) * scales[p];
+                        else
+                            out[i] = static_cast<T>((static_cast<float>(in[i]) - static_cast<float>(zeros[p])) * static_cast<float>(scales[p]));
+                    }
+                    return Status::ok();
+                });
             } else {
                 return unsupported(std::string("no DequantizeLinear kernel for output type ") + dataTypeName(y.dtype));
             }
