@@ -1,9 +1,11 @@
 // Graphs whose shapes depend on values computed during the run, through the public API: NonZero
-// (shape from the kernel), Reshape by a shape given at run time (shape from inference knowing the
-// value), nodes downstream of both, output allocators, and re-runs with other data.
+// (shape from the kernel), Reshape and TopK by a shape or count given at run time (shape from
+// inference knowing the value), nodes downstream of both, output allocators, and re-runs with
+// other data.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine_runner.h"
@@ -130,6 +132,34 @@ TEST_F(DataDependentRunTest, ReshapeByARunTimeShapeInput) {
         std::vector<double> ref;
         for (int64_t i = 0; i < 24; ++i) ref.push_back(std::max(0.0, in.elementAsDouble(i)));
         EXPECT_EQ(compareWithReference(run.outputs[0], ref, 0, 0), "");
+    }
+}
+
+TEST_F(DataDependentRunTest, TopKWithKGivenAtRunTime) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 7});
+    ITensor* k = net->addInput("k", DataType::kINT64, Dims{1});
+    ILayer* topk = net->addLayer("TopK", {x, k}, 2);
+    topk->getOutput(0)->setName("values");
+    topk->getOutput(1)->setName("indices");
+    net->markOutput(*topk->getOutput(0));
+    net->markOutput(*topk->getOutput(1));
+    for (int64_t count : {2, 5}) {
+        Tensor in = randomTensor(DataType::kFLOAT, {3, 7}, -1, 1, static_cast<uint32_t>(count));
+        EngineRun run = buildAndRun(*builder, *net, *builder->createBuilderConfig(), {{"x", in}, {"k", Tensor::fromInt64({count}, {1})}}, logger);
+        ASSERT_TRUE(run.ok);
+        ASSERT_EQ(run.outputs[0].shape(), (Shape{3, count}));
+        std::vector<double> values, indices;
+        for (int64_t r = 0; r < 3; ++r) {
+            std::vector<std::pair<double, int64_t>> row;
+            for (int64_t j = 0; j < 7; ++j) row.push_back({-in.elementAsDouble(r * 7 + j), j});  // ascending -v: largest first
+            std::sort(row.begin(), row.end());
+            for (int64_t j = 0; j < count; ++j) {
+                values.push_back(-row[static_cast<size_t>(j)].first);
+                indices.push_back(static_cast<double>(row[static_cast<size_t>(j)].second));
+            }
+        }
+        EXPECT_EQ(compareWithReference(run.outputs[0], values, 0, 0), "");
+        EXPECT_EQ(compareWithReference(run.outputs[1], indices, 0, 0), "");
     }
 }
 
