@@ -48,6 +48,14 @@ public:
     /// Scratch bytes run() needs at the shapes of the last reshape().
     virtual size_t workspaceSize() const { return 0; }
     virtual Status run(const KernelIO& io) = 0;
+    /// For ops whose output shapes depend on input values (OpSchema::dataDependentShape): the
+    /// output shapes for the inputs bound in `io` (its outputs are not bound yet). Called before
+    /// reshape() and run() when inference could not know the shapes; a kernel may keep what it
+    /// computed here for the run() that follows.
+    virtual Expected<std::vector<Shape>> computeOutputShapes(const KernelIO& io) {
+        (void)io;
+        return unsupported(tacticName() + " cannot report data-dependent output shapes");
+    }
     /// The implementation's readable name, for logs and layer reports ("cpu.conv2d_im2col_sgemm").
     virtual std::string tacticName() const = 0;
 };

@@ -42,6 +42,13 @@ void registerAllOps(OpRegistry& registry) {
     registerTensorOps(registry);
     registerAttentionOps(registry);
     registerFusedOps(registry);
+    registerSelectionOps(registry);
+    registerQuantizationOps(registry);
+    registerEinsumOps(registry);
+    registerResizeOps(registry);
+    registerImageOps(registry);
+    registerSignalOps(registry);
+    registerRandomOps(registry);
 }
 
 }  // namespace kiln

@@ -75,6 +75,11 @@ struct OpSchema {
     /// Outputs from this index on are optional (ONNX lets a model omit them): when nothing reads
     /// one, the builder drops it and the kernel does not compute it.
     size_t requiredOutputs{SIZE_MAX};
+    /// Output shapes depend on input *values* (NonZero, Unique, NonMaxSuppression, ...). When those
+    /// values are unknown, inference leaves the data-dependent dims unknown; the runtime then asks
+    /// the kernel for the shapes once the inputs are computed (Kernel::computeOutputShapes) and
+    /// infers the nodes downstream at the shapes it reports (runtime/data_dependent_run.h).
+    bool dataDependentShape{false};
 };
 
 class OpRegistry {

@@ -45,11 +45,16 @@ struct ContextImpl {
     std::vector<void*> ioAddresses;     // by io index
     /// Contents of the shape-tensor inputs the current preparation used (by io index).
     std::vector<std::vector<int64_t>> shapeInputValues;
+    std::vector<IOutputAllocator*> outputAllocators;  // by io index (outputs only); nullptr when none
     std::vector<std::unique_ptr<Kernel>> kernels;  // by node index
     bool prepared{false};
 
     // Prepared at the current shapes:
-    std::vector<ValueInfo> infos;
+    std::vector<ValueInfo> infos;  // after a data-dependent run: the shapes of that run
+    /// Some shape depends on values computed during the run: every run infers, allocates and runs
+    /// node by node from `preparedInfos` (runtime/data_dependent_run.h) instead of the static plan.
+    bool dataDependent{false};
+    std::vector<ValueInfo> preparedInfos;
     ExecutionLayout layout;
     struct Step {
         size_t nodeIndex;

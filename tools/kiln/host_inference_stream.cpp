@@ -35,6 +35,34 @@ struct HostTensor {
     Buffer buffer;
 };
 
+/// An output's buffer, given to the context through its output allocator: outputs whose shape
+/// depends on computed values (NonZero, NonMaxSuppression, ...) learn their size only during a run.
+/// The buffer grows when a run needs more and is reused otherwise.
+class OutputBuffer : public IOutputAllocator {
+public:
+    OutputBuffer(std::string name, DataType dtype) : mName(std::move(name)), mDtype(dtype) {}
+    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
+        if (!mBuffer || size > mCapacity) {
+            try {
+                mBuffer = allocateBuffer(static_cast<size_t>(size));
+            } catch (const std::bad_alloc&) {
+                return nullptr;
+            }
+            mCapacity = static_cast<size_t>(size);
+        }
+        return mBuffer.get();
+    }
+    void notifyShape(const char*, const Dims& dims) noexcept override { mDims = dims; }
+    TensorView view() const { return {mName, mDtype, mDims, mBuffer.get()}; }
+
+private:
+    std::string mName;
+    DataType mDtype;
+    Dims mDims;
+    Buffer mBuffer;
+    size_t mCapacity{0};
+};
+
 class HostInferenceStream : public InferenceStream {
 public:
     HostInferenceStream(std::unique_ptr<ExecutionContext> context, double sleepTimeMs, bool spinWait)
@@ -50,23 +78,17 @@ public:
             mInputs.push_back(std::move(tensor));
         }
         if (!mContext->allInputDimensionsSpecified()) return invalidArgument("not every input shape is set");
+        for (HostTensor& tensor : mInputs)
+            if (!mContext->setTensorAddress(tensor.name.c_str(), tensor.buffer.get()))
+                return internalError("cannot set the address of '" + tensor.name + "' (reason above)");
+        // Outputs come through allocators, so outputs whose size only a run tells work too.
         for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
             const char* name = engine.getIOTensorName(i);
             if (engine.getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
-            Dims dims = mContext->getTensorShape(name);
-            bool known = dims.nbDims >= 0;
-            for (int32_t d = 0; known && d < dims.nbDims; ++d) known = dims.d[d] >= 0;
-            if (!known)
-                return unsupported(std::string("output '") + name + "' has a data-dependent shape (" +
-                                   dimsToString(dims) + "), which kiln exec cannot run yet");
-            DataType dtype = engine.getTensorDataType(name);
-            size_t bytes = static_cast<size_t>(elementCount(dims)) * dataTypeSize(dtype);
-            mOutputs.push_back({name, dtype, dims, allocateBuffer(bytes)});
+            mOutputs.push_back(std::make_unique<OutputBuffer>(name, engine.getTensorDataType(name)));
+            if (!mContext->setOutputAllocator(name, mOutputs.back().get()))
+                return internalError(std::string("cannot set the output allocator of '") + name + "' (reason above)");
         }
-        for (std::vector<HostTensor>* group : {&mInputs, &mOutputs})
-            for (HostTensor& tensor : *group)
-                if (!mContext->setTensorAddress(tensor.name.c_str(), tensor.buffer.get()))
-                    return internalError("cannot set the address of '" + tensor.name + "' (reason above)");
         return Status::ok();
     }
 
@@ -89,7 +111,7 @@ public:
 
     Expected<std::vector<TensorView>> outputs() override {
         std::vector<TensorView> views;
-        for (const HostTensor& out : mOutputs) views.push_back({out.name, out.dtype, out.dims, out.buffer.get()});
+        for (const auto& out : mOutputs) views.push_back(out->view());
         return views;
     }
 
@@ -108,7 +130,7 @@ private:
     double mSleepTimeMs;
     bool mSpinWait;
     std::vector<HostTensor> mInputs;
-    std::vector<HostTensor> mOutputs;
+    std::vector<std::unique_ptr<OutputBuffer>> mOutputs;
 };
 
 }  // namespace

@@ -27,6 +27,13 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerAttentionKernels(registry);
     registerFusedKernels(registry);
     registerFusedPointwiseKernels(registry);
+    registerSelectionKernels(registry);
+    registerQuantizationKernels(registry);
+    registerEinsumKernels(registry);
+    registerResizeKernels(registry);
+    registerImageKernels(registry);
+    registerSignalKernels(registry);
+    registerRandomKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

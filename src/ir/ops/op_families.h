@@ -16,5 +16,12 @@ void registerShapeOps(OpRegistry& registry);          // Shape Size Reshape Flat
 void registerTensorOps(OpRegistry& registry);         // Concat Split Slice Gather Transpose Pad Tile Identity ...
 void registerAttentionOps(OpRegistry& registry);      // Attention (scaled dot-product attention)
 void registerFusedOps(OpRegistry& registry);          // kiln::FusedConv, kiln::FusedMatMul: layers the builder fuses
+void registerQuantizationOps(OpRegistry& registry);   // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
+void registerEinsumOps(OpRegistry& registry);         // Einsum
+void registerResizeOps(OpRegistry& registry);         // Resize (Upsample is upgraded to it)
+void registerImageOps(OpRegistry& registry);          // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
+void registerSignalOps(OpRegistry& registry);         // DFT STFT MelWeightMatrix HannWindow HammingWindow BlackmanWindow
+void registerRandomOps(OpRegistry& registry);         // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
+void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
 
 }  // namespace kiln
