@@ -15,6 +15,8 @@ void registerReductionKernels(CpuKernelRegistry& registry);
 void registerShapeKernels(CpuKernelRegistry& registry);
 void registerTensorKernels(CpuKernelRegistry& registry);
 void registerAttentionKernels(CpuKernelRegistry& registry);
+void registerRecurrentKernels(CpuKernelRegistry& registry);
+void registerControlFlowKernels(CpuKernelRegistry& registry);
 void registerFusedKernels(CpuKernelRegistry& registry);
 
 }  // namespace kiln

@@ -1,0 +1,242 @@
+// If, Loop and Scan through the whole path: ONNX import (subgraphs capturing outer values, nested
+// scopes), engine build, serialization and deserialization (subgraphs in the graph codec), and a
+// CPU run; results against double-precision references computed here on random data.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "ir/control_flow.h"
+#include "ir/verifier.h"
+#include "kiln/runtime.h"
+#include "onnx_test_models.h"
+#include "test_support.h"
+
+namespace kiln::test {
+namespace {
+
+/// Adds a graph attribute to `node` and returns the (empty) graph.
+onnx::GraphProto* addGraphAttr(onnx::NodeProto* node, const std::string& name) {
+    auto* attr = node->add_attribute();
+    attr->set_name(name);
+    attr->set_type(onnx::AttributeProto::GRAPH);
+    attr->mutable_g()->set_name(name);
+    return attr->mutable_g();
+}
+
+Tensor floatInput(const Shape& shape, uint32_t seed) {
+    return randomTensor(DataType::kFLOAT, shape, -1.0, 1.0, seed);
+}
+
+Tensor boolScalar(bool value) {
+    Tensor t = Tensor::allocate(DataType::kBOOL, {});
+    t.data<bool>()[0] = value;
+    return t;
+}
+
+/// Parses `model`, builds an engine, round-trips it through its bytes and runs it once.
+std::vector<Tensor> parseBuildRun(const onnx::ModelProto& model, const std::map<std::string, Tensor>& inputs) {
+    Import im;
+    EXPECT_TRUE(im.parse(model)) << im.errors();
+    if (im.parser->getNbErrors() > 0) return {};
+    EXPECT_TRUE(verifyGraph(im.graph())) << verifyGraph(im.graph()).message();
+    auto config = im.builder->createBuilderConfig();
+    auto plan = im.builder->buildSerializedNetwork(*im.network, *config);
+    EXPECT_TRUE(plan) << "build failed";
+    if (!plan) return {};
+    auto runtime = createRuntime(im.logger);
+    auto engine = runtime->deserializeEngine(plan->data(), plan->size());
+    EXPECT_TRUE(engine) << "deserialization failed";
+    if (!engine) return {};
+    auto context = engine->createExecutionContext();
+    EXPECT_TRUE(context);
+    if (!context) return {};
+    for (const auto& [name, tensor] : inputs) {
+        Dims dims;
+        dims.nbDims = static_cast<int32_t>(tensor.rank());
+        for (int32_t i = 0; i < dims.nbDims; ++i) dims.d[i] = tensor.shape()[static_cast<size_t>(i)];
+        EXPECT_TRUE(context->setInputShape(name.c_str(), dims));
+        EXPECT_TRUE(context->setTensorAddress(name.c_str(), const_cast<void*>(tensor.data())));
+    }
+    std::vector<Tensor> outputs;
+    for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
+        const char* name = engine->getIOTensorName(i);
+        if (engine->getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
+        Dims d = context->getTensorShape(name);
+        if (d.nbDims < 0) {
+            ADD_FAILURE() << "no shape for output " << name;
+            return {};
+        }
+        outputs.push_back(Tensor::allocate(engine->getTensorDataType(name), Shape(d.d, d.d + d.nbDims)));
+        context->setTensorAddress(name, outputs.back().data());
+    }
+    bool ran = context->execute();
+    EXPECT_TRUE(ran);
+    for (const auto& [severity, message] : im.logger.messages)
+        if (severity <= ILogger::Severity::kERROR) ADD_FAILURE() << message;
+    return ran ? outputs : std::vector<Tensor>{};
+}
+
+TEST(OnnxControlFlow, IfRunsTheChosenBranchWithCapturedValues) {
+    const std::vector<float> w = randomFloats(6, 3);
+    onnx::ModelProto model = makeModel(13);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "x", {2, 3});
+    addInput(g, "c", {}, onnx::TensorProto::BOOL);
+    addInitializer(g, floatTensor("w", {2, 3}, w));
+    addNode(g, "Relu", {"x"}, {"r"});
+    onnx::NodeProto* ifNode = addNode(g, "If", {"c"}, {"y"}, "branch");
+    onnx::GraphProto* thenBranch = addGraphAttr(ifNode, "then_branch");
+    addNode(thenBranch, "Add", {"r", "w"}, {"then_out"});  // an outer node output and an outer initializer
+    addOutput(thenBranch, "then_out");
+    onnx::GraphProto* elseBranch = addGraphAttr(ifNode, "else_branch");
+    addNode(elseBranch, "Mul", {"x", "r"}, {"else_out"});  // a graph input, then the value then_branch reads
+    addOutput(elseBranch, "else_out");
+    addOutput(g, "y");
+
+    {
+        // Both branches list the union of the captures in one order, and so does the node.
+        Import im;
+        ASSERT_TRUE(im.parse(model)) << im.errors();
+        const Node* node = im.graph().findNode("branch");
+        ASSERT_NE(node, nullptr);
+        ASSERT_EQ(node->inputs.size(), 3u);
+        EXPECT_EQ(node->inputs[1]->name, "r");
+        EXPECT_EQ(node->inputs[2]->name, "x");
+        EXPECT_EQ(node->attrs.getInt(kCapturedInputsAttr, 0), 2);
+        for (const char* branch : {"then_branch", "else_branch"})
+            EXPECT_EQ(node->attrs.getGraph(branch)->inputs().size(), 2u) << branch;
+    }
+
+    const Tensor x = floatInput({2, 3}, 11);
+    const std::vector<double> vx = x.toDoubleVector();
+    for (bool cond : {true, false}) {
+        std::vector<Tensor> out = parseBuildRun(model, {{"x", x}, {"c", boolScalar(cond)}});
+        ASSERT_EQ(out.size(), 1u);
+        std::vector<double> ref(6);
+        for (size_t i = 0; i < 6; ++i) {
+            const double relu = std::max(0.0, vx[i]);
+            ref[i] = cond ? relu + w[i] : vx[i] * relu;
+        }
+        EXPECT_EQ(out[0].shape(), (Shape{2, 3}));
+        EXPECT_EQ(compareWithReference(out[0], ref, 1e-6, 1e-6), "") << "cond " << cond;
+    }
+}
+
+TEST(OnnxControlFlow, ScanCarriesStateAndStacksOutputsBothWays) {
+    // state' = state + slice * scale (scale captured); each step also emits state' along axis 1 of
+    // the output. The input is scanned along axis 1, backwards.
+    onnx::ModelProto model = makeModel(16);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "init", {3});
+    addInput(g, "xs", {3, 4});
+    addInput(g, "scale", {3});
+    onnx::NodeProto* scan = addNode(g, "Scan", {"init", "xs"}, {"final", "stacked"}, "scan");
+    setInt(scan, "num_scan_inputs", 1);
+    setInts(scan, "scan_input_axes", {-1});
+    setInts(scan, "scan_input_directions", {1});
+    setInts(scan, "scan_output_axes", {1});
+    onnx::GraphProto* body = addGraphAttr(scan, "body");
+    addInput(body, "state_in", {3});
+    addInput(body, "slice", {3});
+    addNode(body, "Mul", {"slice", "scale"}, {"scaled"});
+    addNode(body, "Add", {"state_in", "scaled"}, {"state_out"});
+    addNode(body, "Identity", {"state_out"}, {"emitted"});
+    addOutput(body, "state_out");
+    addOutput(body, "emitted");
+    addOutput(g, "final");
+    addOutput(g, "stacked");
+
+    const Tensor init = floatInput({3}, 21), xs = floatInput({3, 4}, 22), scale = floatInput({3}, 23);
+    std::vector<Tensor> out = parseBuildRun(model, {{"init", init}, {"xs", xs}, {"scale", scale}});
+    ASSERT_EQ(out.size(), 2u);
+    std::vector<double> state = init.toDoubleVector();
+    const std::vector<double> vx = xs.toDoubleVector(), vs = scale.toDoubleVector();
+    std::vector<double> stacked(12);
+    for (int64_t t = 0; t < 4; ++t) {
+        const int64_t column = 3 - t;  // reverse direction
+        for (int64_t i = 0; i < 3; ++i) {
+            state[static_cast<size_t>(i)] += vx[static_cast<size_t>(i * 4 + column)] * vs[static_cast<size_t>(i)];
+            stacked[static_cast<size_t>(i * 4 + t)] = state[static_cast<size_t>(i)];
+        }
+    }
+    EXPECT_EQ(out[0].shape(), (Shape{3}));
+    EXPECT_EQ(out[1].shape(), (Shape{3, 4}));
+    EXPECT_EQ(compareWithReference(out[0], state, 1e-6, 1e-6), "");
+    EXPECT_EQ(compareWithReference(out[1], stacked, 1e-6, 1e-6), "");
+}
+
+TEST(OnnxControlFlow, LoopWithKnownTripCountAndANestedIf) {
+    // for i in 0..M-1: v = v * decay + x; each iteration emits v, or -v on odd i (through an If
+    // whose branches read v, computed in the body, and x, captured from two levels up).
+    const int64_t trips = 5;
+    onnx::ModelProto model = makeModel(16);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "v0", {4});
+    addInput(g, "x", {4});
+    addInitializer(g, int64Tensor("M", {}, {trips}));
+    addInitializer(g, floatTensor("decay", {}, {0.5f}));
+    addInitializer(g, int64Tensor("two", {}, {2}));
+    onnx::NodeProto* loop = addNode(g, "Loop", {"M", "", "v0"}, {"v_final", "emitted"}, "loop");
+    onnx::GraphProto* body = addGraphAttr(loop, "body");
+    addInput(body, "i", {}, onnx::TensorProto::INT64);
+    addInput(body, "cond_in", {}, onnx::TensorProto::BOOL);
+    addInput(body, "v_in", {4});
+    addNode(body, "Mul", {"v_in", "decay"}, {"decayed"});
+    addNode(body, "Add", {"decayed", "x"}, {"v_out"});
+    addNode(body, "Identity", {"cond_in"}, {"cond_out"});
+    addNode(body, "Mod", {"i", "two"}, {"parity"});
+    addNode(body, "Cast", {"parity"}, {"odd"});
+    setInt(body->mutable_node(body->node_size() - 1), "to", onnx::TensorProto::BOOL);
+    onnx::NodeProto* sign = addNode(body, "If", {"odd"}, {"signed"}, "sign");
+    onnx::GraphProto* negate = addGraphAttr(sign, "then_branch");
+    addNode(negate, "Neg", {"v_out"}, {"negated"});
+    addNode(negate, "Sub", {"negated", "x"}, {"negated_minus_x"});
+    addNode(negate, "Add", {"negated_minus_x", "x"}, {"neg_out"});
+    addOutput(negate, "neg_out");
+    onnx::GraphProto* keep = addGraphAttr(sign, "else_branch");
+    addNode(keep, "Identity", {"v_out"}, {"kept"});
+    addOutput(keep, "kept");
+    addOutput(body, "cond_out");
+    addOutput(body, "v_out");
+    addOutput(body, "signed");
+    addOutput(g, "v_final");
+    addOutput(g, "emitted");
+
+    const Tensor v0 = floatInput({4}, 31), x = floatInput({4}, 32);
+    std::vector<Tensor> out = parseBuildRun(model, {{"v0", v0}, {"x", x}});
+    ASSERT_EQ(out.size(), 2u);
+    std::vector<double> v = v0.toDoubleVector();
+    const std::vector<double> vx = x.toDoubleVector();
+    std::vector<double> emitted;
+    for (int64_t i = 0; i < trips; ++i)
+        for (size_t j = 0; j < 4; ++j) {
+            v[j] = v[j] * 0.5 + vx[j];
+            emitted.push_back(i % 2 ? -v[j] : v[j]);
+        }
+    EXPECT_EQ(out[1].shape(), (Shape{trips, 4}));
+    EXPECT_EQ(compareWithReference(out[0], v, 1e-5, 1e-6), "");
+    EXPECT_EQ(compareWithReference(out[1], emitted, 1e-5, 1e-6), "");
+}
+
+TEST(OnnxControlFlow, BranchOutputsOfDifferentTypesAreAnError) {
+    onnx::ModelProto model = makeModel(13);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "x", {2});
+    addInput(g, "c", {}, onnx::TensorProto::BOOL);
+    onnx::NodeProto* ifNode = addNode(g, "If", {"c"}, {"y"}, "mixed");
+    onnx::GraphProto* thenBranch = addGraphAttr(ifNode, "then_branch");
+    addNode(thenBranch, "Identity", {"x"}, {"a"});
+    addOutput(thenBranch, "a");
+    onnx::GraphProto* elseBranch = addGraphAttr(ifNode, "else_branch");
+    addNode(elseBranch, "Shape", {"x"}, {"b"});
+    addOutput(elseBranch, "b");
+    addOutput(g, "y");
+    Import im;
+    EXPECT_FALSE(im.parse(model));
+    EXPECT_NE(im.errors().find("float in then_branch but int64 in else_branch"), std::string::npos) << im.errors();
+}
+
+}  // namespace
+}  // namespace kiln::test
