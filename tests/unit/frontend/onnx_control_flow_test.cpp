@@ -238,5 +238,65 @@ TEST(OnnxControlFlow, BranchOutputsOfDifferentTypesAreAnError) {
     EXPECT_NE(im.errors().find("float in then_branch but int64 in else_branch"), std::string::npos) << im.errors();
 }
 
+TEST(OnnxControlFlow, MalformedControlFlowIsANamedError) {
+    // A Loop body with too few outputs, a Scan axis out of range and an If without else_branch:
+    // each an import error naming the node, never a crash.
+    onnx::ModelProto model = makeModel(16);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "x", {3, 2});
+    addInitializer(g, int64Tensor("M", {}, {2}));
+    onnx::NodeProto* loop = addNode(g, "Loop", {"M", "", "x"}, {"x_final", "extra"}, "short_loop");
+    onnx::GraphProto* body = addGraphAttr(loop, "body");
+    addInput(body, "i", {}, onnx::TensorProto::INT64);
+    addInput(body, "c", {}, onnx::TensorProto::BOOL);
+    addInput(body, "v", {3, 2});
+    addNode(body, "Identity", {"c"}, {"c_out"});
+    addNode(body, "Neg", {"v"}, {"v_out"});
+    addOutput(body, "c_out");
+    addOutput(body, "v_out");
+    onnx::NodeProto* scan = addNode(g, "Scan", {"x"}, {"ys"}, "bad_axis");
+    setInt(scan, "num_scan_inputs", 1);
+    setInts(scan, "scan_input_axes", {2});
+    onnx::GraphProto* scanBody = addGraphAttr(scan, "body");
+    addInput(scanBody, "s", {2});
+    addNode(scanBody, "Neg", {"s"}, {"s_out"});
+    addOutput(scanBody, "s_out");
+    onnx::NodeProto* ifNode = addNode(g, "If", {"c0"}, {"half"}, "half_if");
+    addInitializer(g, rawTensor("c0", onnx::TensorProto::BOOL, {}, "\1", 1));
+    onnx::GraphProto* thenBranch = addGraphAttr(ifNode, "then_branch");
+    addNode(thenBranch, "Neg", {"x"}, {"t_out"});
+    addOutput(thenBranch, "t_out");
+    addOutput(g, "x_final");
+    addOutput(g, "ys");
+    addOutput(g, "half");
+    Import im;
+    EXPECT_FALSE(im.parse(model));
+    const std::string errors = im.errors();
+    EXPECT_NE(errors.find("'short_loop' (Loop): the body produces 2 outputs"), std::string::npos) << errors;
+    EXPECT_NE(errors.find("'bad_axis' (Scan): scan_input_axes[0] = 2 is out of range"), std::string::npos) << errors;
+    EXPECT_NE(errors.find("'half_if' (If): graph attribute 'else_branch' is missing"), std::string::npos) << errors;
+}
+
+TEST(OnnxControlFlow, VerifierChecksTheSubgraphBinding) {
+    // An If whose branch lists fewer inputs than the node captures cannot bind by position.
+    Graph graph;
+    Value* cond = graph.addInput("cond", DataType::kBOOL, {});
+    Value* x = graph.addInput("x", DataType::kFLOAT, {2});
+    auto branch = std::make_shared<Graph>();
+    Value* inner = branch->addInput("x", DataType::kFLOAT, {2});
+    branch->markOutput(inner);
+    Node* node = graph.addNode("If", "if", {cond, x}, {"y"});
+    node->attrs.set("then_branch", branch);
+    node->attrs.set("else_branch", branch);
+    node->attrs.set(kCapturedInputsAttr, int64_t{1});
+    graph.markOutput(node->outputs[0]);
+    EXPECT_TRUE(verifyGraph(graph)) << verifyGraph(graph).message();
+    node->attrs.set(kCapturedInputsAttr, int64_t{0});
+    Status status = verifyGraph(graph);
+    EXPECT_FALSE(status);
+    EXPECT_NE(status.message().find("subgraph 'else_branch' has 1 inputs, its binding gives 0"), std::string::npos)
+        << status.message();
+}
+
 }  // namespace
 }  // namespace kiln::test
