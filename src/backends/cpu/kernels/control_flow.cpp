@@ -292,9 +292,9 @@ Expected<std::unique_ptr<Kernel>> createScan(const Node& node) {
 }  // namespace
 
 void registerControlFlowKernels(CpuKernelRegistry& registry) {
-    registry.add({"If", supportsSubgraphs({"then_branch", "else_branch"}), createIf});
-    registry.add({"Loop", supportsSubgraphs({"body"}), createLoop});
-    registry.add({"Scan", supportsSubgraphs({"body"}), createScan});
+    registry.add({"If", supportsSubgraphs({"then_branch", "else_branch"}), createIf, ""});
+    registry.add({"Loop", supportsSubgraphs({"body"}), createLoop, ""});
+    registry.add({"Scan", supportsSubgraphs({"body"}), createScan, ""});
 }
 
 }  // namespace kiln

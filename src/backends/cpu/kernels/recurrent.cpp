@@ -123,12 +123,14 @@ private:
         T* recurrent;  // [batch, gates * hidden]: H R^T of this step
         T* hidden;     // [batch, hidden]
         T* cell;       // [batch, hidden] (LSTM)
-        T* reset;      // [batch, hidden] (GRU): r (.) H, then its product with Rh^T
-        T* resetProduct;
+        T* reset;         // [batch, hidden] (GRU): r (.) H
+        T* resetProduct;  // [batch, hidden] (GRU): (r (.) H) Rh^T
+        T* gates;         // [gates * hidden]: one batch entry's gate values
+        T* zeros;         // [3 * hidden]: stands for absent peepholes / recurrent hidden bias
     };
 
     Buffers carve(void* base) const {
-        Buffers b{cpu::WorkspaceCarver(base), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+        Buffers b{cpu::WorkspaceCarver(base), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
         const int64_t gateWidth = mConfig.gates * mDims.hidden;
         b.projected = b.carver.template take<T>(mDims.seq * mDims.batch * gateWidth);
         b.recurrent = b.carver.template take<T>(mDims.batch * gateWidth);
@@ -136,13 +138,16 @@ private:
         b.cell = b.carver.template take<T>(mDims.batch * mDims.hidden);
         b.reset = b.carver.template take<T>(mDims.batch * mDims.hidden);
         b.resetProduct = b.carver.template take<T>(mDims.batch * mDims.hidden);
+        b.gates = b.carver.template take<T>(gateWidth);
+        b.zeros = b.carver.template take<T>(3 * mDims.hidden);
         return b;
     }
 
-    T clipped(T v) const {
-        if (!mConfig.hasClip) return v;
+    /// Clips pre-activation gate values to [-clip, clip] when the node asks for it.
+    void clip(T* x, int64_t n) const {
+        if (!mConfig.hasClip) return;
         const T c = static_cast<T>(mConfig.clip);
-        return std::min(std::max(v, -c), c);
+        for (int64_t i = 0; i < n; ++i) x[i] = std::fmin(std::fmax(x[i], -c), c);
     }
 
     /// C = A B^T for row-major A [m, k], B [n, k] and C [m, n] with C's rows `ldc` apart.
@@ -189,18 +194,28 @@ private:
             else std::fill(c, c + H, T{0});
         }
 
+        // Absent peepholes and recurrent hidden bias read as zeros, which keeps the gate loops
+        // free of branches.
+        std::fill(buf.zeros, buf.zeros + 3 * H, T{0});
+        const T* peep = peephole ? peephole : buf.zeros;
+        const T* rbh = recurrentHiddenBias ? recurrentHiddenBias : buf.zeros;
+        const bool gruResetFirst = mConfig.kind == CellKind::kGru && !mConfig.linearBeforeReset;
+        T* g = buf.gates;
         for (int64_t step = 0; step < mDims.seq; ++step) {
-            const bool gruResetFirst = mConfig.kind == CellKind::kGru && !mConfig.linearBeforeReset;
             // GRU without linear_before_reset needs r before the hidden gate's recurrent product.
             gemmTransB(batch, gruResetFirst ? 2 * H : gateWidth, H, buf.hidden, r, buf.recurrent, gateWidth);
             if (gruResetFirst) {
                 for (int64_t b = 0; b < batch; ++b) {
                     if (step >= lengths[static_cast<size_t>(b)]) continue;
                     const int64_t t = reverse ? lengths[static_cast<size_t>(b)] - 1 - step : step;
-                    const T* p = buf.projected + mDims.xRow(t, b) * gateWidth;
-                    const T* hr = buf.recurrent + b * gateWidth;
-                    for (int64_t j = 0; j < H; ++j)
-                        buf.reset[b * H + j] = act[0](clipped(p[H + j] + hr[H + j])) * buf.hidden[b * H + j];
+                    const T* p = buf.projected + mDims.xRow(t, b) * gateWidth + H;
+                    const T* hr = buf.recurrent + b * gateWidth + H;
+                    for (int64_t j = 0; j < H; ++j) g[j] = p[j] + hr[j];
+                    clip(g, H);
+                    act[0].apply(g, H);
+                    const T* h = buf.hidden + b * H;
+                    T* reset = buf.reset + b * H;
+                    for (int64_t j = 0; j < H; ++j) reset[j] = g[j] * h[j];
                 }
                 gemmTransB(batch, H, H, buf.reset, r + 2 * H * H, buf.resetProduct, H);
             }
@@ -213,39 +228,62 @@ private:
                 T* c = buf.cell + b * H;
                 switch (mConfig.kind) {
                     case CellKind::kRnn:
-                        for (int64_t j = 0; j < H; ++j) h[j] = act[0](clipped(p[j] + hr[j]));
+                        for (int64_t j = 0; j < H; ++j) h[j] = p[j] + hr[j];
+                        clip(h, H);
+                        act[0].apply(h, H);
                         break;
-                    case CellKind::kGru:
-                        for (int64_t j = 0; j < H; ++j) {
-                            const T z = act[0](clipped(p[j] + hr[j]));
-                            const T rbh = recurrentHiddenBias ? recurrentHiddenBias[j] : T{0};
-                            T gate;
-                            if (mConfig.linearBeforeReset) {
-                                const T reset = act[0](clipped(p[H + j] + hr[H + j]));
-                                gate = p[2 * H + j] + reset * (hr[2 * H + j] + rbh);
-                            } else {
-                                gate = p[2 * H + j] + buf.resetProduct[b * H + j] + rbh;
-                            }
-                            const T candidate = act[1](clipped(gate));
-                            h[j] = (T{1} - z) * candidate + z * h[j];
+                    case CellKind::kGru: {
+                        // g: z, then the candidate (and r when linear_before_reset).
+                        T* z = g;
+                        T* candidate = g + H;
+                        for (int64_t j = 0; j < H; ++j) z[j] = p[j] + hr[j];
+                        if (mConfig.linearBeforeReset) {
+                            T* reset = g + 2 * H;
+                            for (int64_t j = 0; j < H; ++j) reset[j] = p[H + j] + hr[H + j];
+                            clip(reset, H);
+                            act[0].apply(reset, H);
+                            for (int64_t j = 0; j < H; ++j) candidate[j] = p[2 * H + j] + reset[j] * (hr[2 * H + j] + rbh[j]);
+                        } else {
+                            const T* product = buf.resetProduct + b * H;
+                            for (int64_t j = 0; j < H; ++j) candidate[j] = p[2 * H + j] + product[j] + rbh[j];
                         }
+                        clip(z, H);
+                        act[0].apply(z, H);
+                        clip(candidate, H);
+                        act[1].apply(candidate, H);
+                        for (int64_t j = 0; j < H; ++j) h[j] = (T{1} - z[j]) * candidate[j] + z[j] * h[j];
                         break;
-                    case CellKind::kLstm:
+                    }
+                    case CellKind::kLstm: {
+                        // g: input, output, forget and cell gates (W's order); peepholes are i, o, f.
+                        T* in = g;
+                        T* out = g + H;
+                        T* forget = g + 2 * H;
+                        T* cell = g + 3 * H;
                         for (int64_t j = 0; j < H; ++j) {
-                            const T cPrev = c[j];
-                            const T pi = peephole ? peephole[j] : T{0};
-                            const T po = peephole ? peephole[H + j] : T{0};
-                            const T pf = peephole ? peephole[2 * H + j] : T{0};
-                            const T in = act[0](clipped(p[j] + hr[j] + pi * cPrev));
-                            const T forget =
-                                mConfig.inputForget ? T{1} - in : act[0](clipped(p[2 * H + j] + hr[2 * H + j] + pf * cPrev));
-                            const T candidate = act[1](clipped(p[3 * H + j] + hr[3 * H + j]));
-                            const T cNew = forget * cPrev + in * candidate;
-                            const T out = act[0](clipped(p[H + j] + hr[H + j] + po * cNew));
-                            c[j] = cNew;
-                            h[j] = out * act[2](cNew);
+                            in[j] = p[j] + hr[j] + peep[j] * c[j];
+                            forget[j] = p[2 * H + j] + hr[2 * H + j] + peep[2 * H + j] * c[j];
+                            cell[j] = p[3 * H + j] + hr[3 * H + j];
                         }
+                        clip(in, H);
+                        act[0].apply(in, H);
+                        if (mConfig.inputForget) {
+                            for (int64_t j = 0; j < H; ++j) forget[j] = T{1} - in[j];
+                        } else {
+                            clip(forget, H);
+                            act[0].apply(forget, H);
+                        }
+                        clip(cell, H);
+                        act[1].apply(cell, H);
+                        for (int64_t j = 0; j < H; ++j) c[j] = forget[j] * c[j] + in[j] * cell[j];
+                        for (int64_t j = 0; j < H; ++j) out[j] = p[H + j] + hr[H + j] + peep[H + j] * c[j];
+                        clip(out, H);
+                        act[0].apply(out, H);
+                        std::copy(c, c + H, cell);
+                        act[2].apply(cell, H);
+                        for (int64_t j = 0; j < H; ++j) h[j] = out[j] * cell[j];
                         break;
+                    }
                 }
                 if (y) std::memcpy(y + mDims.yOffset(t, d, b), h, sizeof(T) * H);
             }
@@ -316,7 +354,8 @@ CpuKernelEntry recurrentEntry(const char* opType, CellKind kind) {
                 if (node.input(0)->dtype == DataType::kDOUBLE)
                     return std::unique_ptr<Kernel>(new RecurrentKernel<double>(std::move(config)));
                 return std::unique_ptr<Kernel>(new RecurrentKernel<float>(std::move(config)));
-            }};
+            },
+            ""};
 }
 
 }  // namespace
