@@ -6,7 +6,9 @@
 // other shapes (a data-dependent trip count, branches of different shapes) fails with a message
 // saying so rather than writing out of bounds.
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
@@ -72,12 +74,30 @@ public:
     LoopKernel(std::unique_ptr<SubgraphExecutor> body, size_t captured) : mBody(std::move(body)), mCaptured(captured) {}
 
     Status run(const KernelIO& io) override {
+        std::vector<Shape> emptyScanShapes;
+        for (size_t k = io.numInputs - mCaptured - 2; k < io.numOutputs; ++k) {
+            Shape planned = io.output(k).shape;
+            if (!planned.empty()) planned[0] = 0;
+            emptyScanShapes.push_back(planned);
+        }
+        KILN_ASSIGN_OR_RETURN(std::vector<Tensor> results, iterate(io, emptyScanShapes));
+        for (size_t i = 0; i < results.size() && i < io.numOutputs; ++i)
+            KILN_RETURN_IF_ERROR(writeOutput(viewOf(results[i]), io.output(i), i));
+        return Status::ok();
+    }
+    std::string tacticName() const override { return "cpu.loop_interpreted"; }
+
+private:
+    /// Runs the loop: the final loop-carried values, then each scan output stacked over the
+    /// iterations (of shape `emptyScanShapes[k]` when no iteration ran). Separate from writing the
+    /// outputs, so that the results can also be had before the outputs' shapes are known.
+    Expected<std::vector<Tensor>> iterate(const KernelIO& io, const std::vector<Shape>& emptyScanShapes) {
         const size_t carried = io.numInputs - mCaptured - 2;
         const size_t scanned = io.numOutputs - carried;
-        int64_t tripLimit = -1;  // none
+        std::optional<int64_t> tripLimit;  // none: loop while cond holds
         if (io.hasInput(0)) {
             const TensorView& m = io.input(0);
-            tripLimit = m.dtype == DataType::kINT32 ? m.as<int32_t>()[0] : m.as<int64_t>()[0];
+            tripLimit = std::max<int64_t>(0, m.dtype == DataType::kINT32 ? m.as<int32_t>()[0] : m.as<int64_t>()[0]);
         }
         const bool useCond = io.hasInput(1);
         bool cond = useCond ? scalarTrue(io.input(1)) : true;
@@ -91,7 +111,7 @@ public:
         const std::vector<TensorView> captures = capturedViews(io, mCaptured);
 
         int64_t trips = 0;
-        for (; (tripLimit < 0 || trips < tripLimit) && cond; ++trips) {
+        for (; (!tripLimit || trips < *tripLimit) && cond; ++trips) {
             iteration.data<int64_t>()[0] = trips;
             condIn.data<bool>()[0] = cond;
             std::vector<TensorView> inputs = {viewOf(iteration), viewOf(condIn)};
@@ -113,25 +133,21 @@ public:
                 scans[k].insert(scans[k].end(), bytes, bytes + slice.byteSize());
             }
         }
-        for (size_t i = 0; i < carried; ++i) KILN_RETURN_IF_ERROR(writeOutput(viewOf(state[i]), io.output(i), i));
+        std::vector<Tensor> results = std::move(state);
         for (size_t k = 0; k < scanned; ++k) {
-            TensorView stacked = scanSlices[k];
             if (trips == 0) {
-                // No iteration ran: the slice shape is the planned one's.
-                stacked.dtype = io.output(carried + k).dtype;
-                stacked.shape = io.output(carried + k).shape;
-                if (!stacked.shape.empty()) stacked.shape[0] = 0;
-            } else {
-                stacked.shape.insert(stacked.shape.begin(), trips);
+                results.push_back(Tensor::allocate(io.output(carried + k).dtype, emptyScanShapes[k]));
+                continue;
             }
-            stacked.data = scans[k].data();
-            KILN_RETURN_IF_ERROR(writeOutput(stacked, io.output(carried + k), carried + k));
+            Shape stacked = scanSlices[k].shape;
+            stacked.insert(stacked.begin(), trips);
+            Tensor t = Tensor::allocate(scanSlices[k].dtype, stacked);
+            if (!scans[k].empty()) std::memcpy(t.data(), scans[k].data(), scans[k].size());
+            results.push_back(std::move(t));
         }
-        return Status::ok();
+        return results;
     }
-    std::string tacticName() const override { return "cpu.loop_interpreted"; }
 
-private:
     std::unique_ptr<SubgraphExecutor> mBody;
     size_t mCaptured;
 };
