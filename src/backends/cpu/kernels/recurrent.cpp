@@ -300,6 +300,77 @@ private:
     RecurrentDims mDims;
 };
 
+/// float16 / bfloat16 layers compute in float: the inputs are widened into the workspace, the
+/// float kernel runs on them, and the outputs are rounded back.
+template <typename S>
+class WidenedRecurrentKernel : public Kernel {
+public:
+    explicit WidenedRecurrentKernel(CellConfig config) : mInner(std::move(config)) {}
+
+    Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+        mInputs = widened(in);
+        mOutputs = widened(out);
+        return mInner.reshape(mInputs, mOutputs);
+    }
+
+    size_t workspaceSize() const override { return carve(nullptr).used(); }
+
+    Status run(const KernelIO& io) override {
+        cpu::WorkspaceCarver buffers(static_cast<unsigned char*>(io.workspace) + alignedInnerBytes());
+        std::vector<TensorView> in = mInputs, out = mOutputs;
+        for (size_t i = 0; i < in.size(); ++i) {
+            if (!io.hasInput(i)) {
+                in[i].data = nullptr;
+            } else if (isWidened(i)) {
+                float* f = buffers.template take<float>(in[i].elementCount());
+                cpu::toFloat(io.input(i).template as<S>(), f, in[i].elementCount());
+                in[i].data = f;
+            } else {
+                in[i].data = io.input(i).data;
+            }
+        }
+        for (size_t i = 0; i < out.size(); ++i)
+            out[i].data = io.output(i).data ? buffers.template take<float>(out[i].elementCount()) : nullptr;
+        KernelIO inner = io;
+        inner.inputs = in.data();
+        inner.outputs = out.data();
+        inner.workspace = io.workspace;
+        inner.workspaceBytes = mInner.workspaceSize();
+        KILN_RETURN_IF_ERROR(mInner.run(inner));
+        for (size_t i = 0; i < out.size(); ++i)
+            if (out[i].data) cpu::fromFloat(out[i].template as<float>(), io.output(i).template as<S>(), out[i].elementCount());
+        return Status::ok();
+    }
+
+    std::string tacticName() const override { return mInner.tacticName() + "_widened"; }
+
+private:
+    /// Input 4 (sequence_lens) is an integer tensor and passes through; the rest are S.
+    static bool isWidened(size_t input) { return input != 4; }
+
+    static std::vector<TensorView> widened(const std::vector<TensorView>& views) {
+        std::vector<TensorView> out = views;
+        for (TensorView& v : out)
+            if (v.dtype == DataTypeOf<S>::value) v.dtype = DataType::kFLOAT;
+        return out;
+    }
+
+    size_t alignedInnerBytes() const { return (mInner.workspaceSize() + 63) / 64 * 64; }
+
+    /// The float kernel's workspace, then one float buffer per present widened input and output.
+    cpu::WorkspaceCarver carve(void* base) const {
+        cpu::WorkspaceCarver carver(base);
+        carver.template take<unsigned char>(static_cast<int64_t>(alignedInnerBytes()));
+        for (size_t i = 0; i < mInputs.size(); ++i)
+            if (isWidened(i)) carver.template take<float>(mInputs[i].elementCount());
+        for (const TensorView& v : mOutputs) carver.template take<float>(v.elementCount());
+        return carver;
+    }
+
+    RecurrentKernel<float> mInner;
+    std::vector<TensorView> mInputs, mOutputs;  // float views at the shapes of the last reshape
+};
+
 Expected<CellConfig> configOf(const Node& node, CellKind kind) {
     CellConfig config;
     config.kind = kind;
@@ -340,7 +411,8 @@ Expected<CellConfig> configOf(const Node& node, CellKind kind) {
 }
 
 bool supportsRecurrent(const Node& node, std::string* reason) {
-    if (!inputTypeIsOneOf(node, 0, {DataType::kFLOAT, DataType::kDOUBLE}, reason)) return false;
+    if (!inputTypeIsOneOf(node, 0, {DataType::kFLOAT, DataType::kDOUBLE, DataType::kHALF, DataType::kBF16}, reason))
+        return false;
     if (node.hasInput(4) && !isIntegerType(node.input(4)->dtype)) {
         if (reason) *reason = "sequence_lens must be an integer tensor";
         return false;
@@ -351,8 +423,11 @@ bool supportsRecurrent(const Node& node, std::string* reason) {
 CpuKernelEntry recurrentEntry(const char* opType, CellKind kind) {
     return {opType, supportsRecurrent, [kind](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                 KILN_ASSIGN_OR_RETURN(CellConfig config, configOf(node, kind));
-                if (node.input(0)->dtype == DataType::kDOUBLE)
-                    return std::unique_ptr<Kernel>(new RecurrentKernel<double>(std::move(config)));
+                const DataType type = node.input(0)->dtype;
+                if (type == DataType::kDOUBLE) return std::unique_ptr<Kernel>(new RecurrentKernel<double>(std::move(config)));
+                if (type == DataType::kHALF) return std::unique_ptr<Kernel>(new WidenedRecurrentKernel<Half>(std::move(config)));
+                if (type == DataType::kBF16)
+                    return std::unique_ptr<Kernel>(new WidenedRecurrentKernel<BFloat16>(std::move(config)));
                 return std::unique_ptr<Kernel>(new RecurrentKernel<float>(std::move(config)));
             },
             ""};
