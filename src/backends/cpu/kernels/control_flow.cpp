@@ -41,6 +41,15 @@ Status writeOutput(const TensorView& result, const TensorView& output, size_t in
     return Status::ok();
 }
 
+/// A subgraph must return what its node's outputs need (inference checks it; an engine file
+/// built otherwise is refused here rather than read out of bounds).
+Status checkResultCount(const std::vector<TensorView>& results, size_t expected) {
+    if (results.size() != expected)
+        return invalidEngine("the subgraph returns " + std::to_string(results.size()) + " values, " +
+                             std::to_string(expected) + " are needed");
+    return Status::ok();
+}
+
 /// The node's captured inputs (its trailing kCapturedInputsAttr inputs).
 std::vector<TensorView> capturedViews(const KernelIO& io, size_t captured) {
     std::vector<TensorView> views;
@@ -58,6 +67,7 @@ public:
     Status run(const KernelIO& io) override {
         SubgraphExecutor& branch = scalarTrue(io.input(0)) ? *mThen : *mElse;
         KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, branch.run(capturedViews(io, mCaptured)));
+        KILN_RETURN_IF_ERROR(checkResultCount(results, io.numOutputs));
         for (size_t i = 0; i < io.numOutputs && i < results.size(); ++i)
             KILN_RETURN_IF_ERROR(writeOutput(results[i], io.output(i), i));
         return Status::ok();
@@ -118,6 +128,7 @@ private:
             for (Tensor& t : state) inputs.push_back(viewOf(t));
             inputs.insert(inputs.end(), captures.begin(), captures.end());
             KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mBody->run(inputs));
+            KILN_RETURN_IF_ERROR(checkResultCount(results, 1 + io.numOutputs));
             // Without a cond input the body's cond is ignored (ONNX's "for loop" form).
             if (useCond) cond = scalarTrue(results[0]);
             // Copies, not views: the next iteration overwrites the body's buffers while reading these.
@@ -230,6 +241,7 @@ public:
             }
             inputs.insert(inputs.end(), captures.begin(), captures.end());
             KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mBody->run(inputs));
+            KILN_RETURN_IF_ERROR(checkResultCount(results, io.numOutputs));
             for (size_t i = 0; i < states; ++i) state[i] = cpu::copyOfView(results[i]);
             for (size_t k = 0; k < mOutputAxes.size(); ++k) {
                 const TensorView& slice = results[states + k];
