@@ -56,6 +56,21 @@ private:
     std::unique_ptr<EngineImpl> mImpl;
 };
 
+/// Receives an output whose size is known only during a run: data-dependent shapes (NonZero,
+/// NonMaxSuppression, Unique, ...), as TensorRT's IOutputAllocator. Also usable for outputs of
+/// static shape: the context then asks it for the buffer on every run.
+class IOutputAllocator {
+public:
+    virtual ~IOutputAllocator() = default;
+    /// A buffer (device memory for a GPU engine) of at least `size` bytes for `tensorName`.
+    /// `currentMemory` is the buffer given last (or by setTensorAddress), which may be returned when
+    /// large enough. Returning nullptr fails the run.
+    virtual void* reallocateOutput(const char* tensorName, void* currentMemory, uint64_t size,
+                                   uint64_t alignment) noexcept = 0;
+    /// The output's shape in this run, once its data is written.
+    virtual void notifyShape(const char* tensorName, const Dims& dims) noexcept = 0;
+};
+
 /// Per-inference state: the shapes in use, the tensor addresses and activation memory. One
 /// context runs one inference at a time; use one context per concurrent stream.
 class ExecutionContext {
@@ -72,6 +87,11 @@ public:
     /// The address of an input or output buffer (device memory for a GPU engine, host memory for CPU).
     bool setTensorAddress(const char* name, void* address) noexcept;
     const void* getTensorAddress(const char* name) const noexcept;
+    /// Makes `allocator` provide the buffer of output `name` on each run (nullptr removes it).
+    /// Required for an output whose shape depends on input values (getTensorShape() reports -1
+    /// there until a run); after a run, getTensorShape() reports the shape of that run.
+    bool setOutputAllocator(const char* name, IOutputAllocator* allocator) noexcept;
+    IOutputAllocator* getOutputAllocator(const char* name) const noexcept;
     /// Runs the engine asynchronously on `stream`.
     bool enqueue(Stream stream) noexcept;
     /// Runs the engine and waits for it to finish.

@@ -17,7 +17,7 @@ namespace kiln {
 
 /// Bumped whenever Backend or Kernel change shape; a backend library built against another
 /// version is refused at load.
-constexpr int kBackendInterfaceVersion = 1;
+constexpr int kBackendInterfaceVersion = 2;
 
 /// Everything a kernel's run needs. Views are prepared by the context when shapes change; only
 /// data pointers of I/O tensors change between runs, so run() allocates nothing.
@@ -48,6 +48,14 @@ public:
     /// Scratch bytes run() needs at the shapes of the last reshape().
     virtual size_t workspaceSize() const { return 0; }
     virtual Status run(const KernelIO& io) = 0;
+    /// For ops whose output shapes depend on input values (OpSchema::dataDependentShape): the
+    /// output shapes for the inputs bound in `io` (its outputs are not bound yet). Called before
+    /// reshape() and run() when inference could not know the shapes; a kernel may keep what it
+    /// computed here for the run() that follows.
+    virtual Expected<std::vector<Shape>> computeOutputShapes(const KernelIO& io) {
+        (void)io;
+        return unsupported(tacticName() + " cannot report data-dependent output shapes");
+    }
     /// The implementation's readable name, for logs and layer reports ("cpu.conv2d_im2col_sgemm").
     virtual std::string tacticName() const = 0;
 };

@@ -9,6 +9,7 @@
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
 #include "passes/pipeline.h"
+#include "runtime/data_dependent_run.h"
 #include "runtime/execution_layout.h"
 
 namespace kiln {
@@ -53,12 +54,30 @@ Expected<std::vector<ValueInfo>> inferAt(const Graph& graph, const ProfileShapes
     return infos;
 }
 
+/// The layers' tactic names when shapes are known only at run time (no reshape possible here).
+Status recordTacticsWithoutShapes(EnginePlan& plan, const Backend& backend) {
+    if (!plan.layers.empty()) return Status::ok();
+    for (const auto& node : plan.graph->nodes()) {
+        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, backend.createKernel(*node));
+        plan.layers[node->id] = LayerDecision{kernel->tacticName(), node->outputs.empty() || !node->outputs[0] ? DataType::kFLOAT : node->outputs[0]->dtype};
+    }
+    return Status::ok();
+}
+
 /// Activation bytes (arena + the largest kernel workspace) at a profile's max shapes, and each
 /// layer's tactic name.
 Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger& log) {
     const Graph& graph = *plan.graph;
     for (size_t p = 0; p < plan.profiles.size(); ++p) {
         KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> infos, inferAt(graph, plan.profiles[p], 2));
+        if (hasDataDependentShapes(graph, infos)) {
+            // Sizes known only while running: a context allocates per run, not from an arena.
+            KILN_RETURN_IF_ERROR(recordTacticsWithoutShapes(plan, backend));
+            plan.activationBytesPerProfile.push_back(0);
+            log.info("profile " + std::to_string(p) +
+                     ": some shapes depend on computed values; activation memory is allocated during each run");
+            continue;
+        }
         KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment()));
         size_t workspace = 0;
         for (size_t nodeIndex : layout.runNodes) {

@@ -44,6 +44,11 @@ void registerAllOps(OpRegistry& registry) {
     registerRecurrentOps(registry);
     registerControlFlowOps(registry);
     registerFusedOps(registry);
+    registerSelectionOps(registry);
+    registerQuantizationOps(registry);
+    registerEinsumOps(registry);
+    registerResizeOps(registry);
+    registerImageOps(registry);
 }
 
 }  // namespace kiln

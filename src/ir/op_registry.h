@@ -72,6 +72,11 @@ struct OpSchema {
     /// Output values may be computed at build/prepare time when all inputs are known (false for
     /// random generators and ops whose output depends on anything but their inputs).
     bool foldable{true};
+    /// Output shapes depend on input *values* (NonZero, Unique, NonMaxSuppression, ...). When those
+    /// values are unknown, inference leaves the data-dependent dims unknown; the runtime then asks
+    /// the kernel for the shapes once the inputs are computed (Kernel::computeOutputShapes) and
+    /// infers the nodes downstream at the shapes it reports (runtime/data_dependent_run.h).
+    bool dataDependentShape{false};
 };
 
 class OpRegistry {

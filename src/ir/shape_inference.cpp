@@ -70,8 +70,10 @@ Status inferNode(const Node& node, std::vector<ValueInfo>& infos, const ShapeInf
         if (!node.outputs[i]) continue;
         if (!results[i].known) return internalError(node.describe() + ": inference left output " + std::to_string(i) + " unset");
         if (!results[i].value) {
+            // A data-dependent shape is worth evaluating whatever its size: it is the only way to
+            // learn the shape before running.
             auto count = knownElementCount(results[i].shape);
-            if (count && *count <= options.maxPropagatedElements) needValues = true;
+            if (count ? *count <= options.maxPropagatedElements : schema->dataDependentShape) needValues = true;
         }
     }
     if (needValues && allValuesKnown && schema->foldable && options.evaluator) {

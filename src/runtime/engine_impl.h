@@ -43,11 +43,16 @@ struct ContextImpl {
     std::vector<Shape> inputShapes;     // by io index (inputs only); empty until set
     std::vector<bool> inputShapeSet;
     std::vector<void*> ioAddresses;     // by io index
+    std::vector<IOutputAllocator*> outputAllocators;  // by io index (outputs only); nullptr when none
     std::vector<std::unique_ptr<Kernel>> kernels;  // by node index
     bool prepared{false};
 
     // Prepared at the current shapes:
-    std::vector<ValueInfo> infos;
+    std::vector<ValueInfo> infos;  // after a data-dependent run: the shapes of that run
+    /// Some shape depends on values computed during the run: every run infers, allocates and runs
+    /// node by node from `preparedInfos` (runtime/data_dependent_run.h) instead of the static plan.
+    bool dataDependent{false};
+    std::vector<ValueInfo> preparedInfos;
     ExecutionLayout layout;
     struct Step {
         size_t nodeIndex;

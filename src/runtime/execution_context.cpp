@@ -8,6 +8,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "ir/shape_inference.h"
 #include "kiln/runtime.h"
+#include "runtime/data_dependent_run.h"
 #include "runtime/engine_impl.h"
 
 namespace kiln {
@@ -15,6 +16,13 @@ namespace kiln {
 namespace {
 
 Shape fromDims(const Dims& dims) { return Shape(dims.d, dims.d + std::max(0, dims.nbDims)); }
+
+Dims fromDimsShape(const Shape& shape) {
+    Dims d;
+    d.nbDims = static_cast<int32_t>(std::min<size_t>(shape.size(), kMaxDims));
+    for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = shape[static_cast<size_t>(i)];
+    return d;
+}
 
 size_t alignUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
@@ -90,9 +98,20 @@ Status prepare(ContextImpl& ctx) {
     ShapeInferenceOptions options;
     options.evaluator = &evaluator;
     KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
+    releaseFolded(ctx);
+    ctx.dataDependent = hasDataDependentShapes(graph, infos);
+    if (ctx.dataDependent) {
+        // No static plan: each run infers, allocates and runs node by node.
+        ctx.steps.clear();
+        ctx.bindings.clear();
+        ctx.outputCopies.clear();
+        ctx.preparedInfos = infos;
+        ctx.infos = std::move(infos);
+        ctx.prepared = true;
+        return Status::ok();
+    }
     KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment()));
 
-    releaseFolded(ctx);
     // Views of every value that a run-time node reads or writes (data of I/O patched per run).
     std::vector<void*> address(graph.valueCapacity(), nullptr);
     std::vector<int64_t> ioIndexOf(graph.valueCapacity(), -1);
@@ -194,8 +213,45 @@ Status prepare(ContextImpl& ctx) {
     return Status::ok();
 }
 
+/// Asks the output allocators (where set) for this run's output buffers; the static plan knows
+/// every output's size before running.
+Status allocateOutputs(ContextImpl& ctx) {
+    EngineImpl& engine = ctx.engine;
+    for (size_t i = 0; i < engine.io.size(); ++i) {
+        IOutputAllocator* allocator = ctx.outputAllocators[i];
+        if (!allocator) continue;
+        const IOTensor& io = engine.io[i];
+        const ValueInfo& info = ctx.infos[static_cast<size_t>(io.value->id)];
+        size_t bytes = static_cast<size_t>(shapeElementCount(toConcrete(info.shape))) * dataTypeSize(info.dtype);
+        void* p = allocator->reallocateOutput(io.name.c_str(), ctx.ioAddresses[i], bytes, engine.backend->alignment());
+        if (!p && bytes != 0)
+            return invalidArgument("the output allocator of '" + io.name + "' gave no buffer for " + std::to_string(bytes) + " bytes");
+        ctx.ioAddresses[i] = p;
+    }
+    return Status::ok();
+}
+
+void notifyOutputShapes(ContextImpl& ctx) {
+    EngineImpl& engine = ctx.engine;
+    for (size_t i = 0; i < engine.io.size(); ++i) {
+        IOutputAllocator* allocator = ctx.outputAllocators[i];
+        if (!allocator) continue;
+        Shape shape = toConcrete(ctx.infos[static_cast<size_t>(engine.io[i].value->id)].shape);
+        allocator->notifyShape(engine.io[i].name.c_str(), fromDimsShape(shape));
+    }
+}
+
 Status run(ContextImpl& ctx, Stream stream) {
     EngineImpl& engine = ctx.engine;
+    if (!ctx.prepared) KILN_RETURN_IF_ERROR(prepare(ctx));
+    if (ctx.dataDependent) {
+        for (size_t i = 0; i < engine.io.size(); ++i)
+            if (engine.io[i].mode == TensorIOMode::kINPUT && !ctx.ioAddresses[i] &&
+                shapeElementCount(toConcrete(ctx.preparedInfos[static_cast<size_t>(engine.io[i].value->id)].shape)) != 0)
+                return invalidArgument("input '" + engine.io[i].name + "' has no address: call setTensorAddress() before running");
+        return runWithDataDependentShapes(ctx, stream);
+    }
+    KILN_RETURN_IF_ERROR(allocateOutputs(ctx));
     for (size_t i = 0; i < engine.io.size(); ++i) {
         if (!ctx.ioAddresses[i]) {
             const IOTensor& io = engine.io[i];
@@ -206,7 +262,6 @@ Status run(ContextImpl& ctx, Stream stream) {
                                        "' has no address: call setTensorAddress() before running");
         }
     }
-    if (!ctx.prepared) KILN_RETURN_IF_ERROR(prepare(ctx));
     for (const auto& b : ctx.bindings) {
         auto& views = b.isOutput ? ctx.steps[b.step].outputs : ctx.steps[b.step].inputs;
         views[b.slot].data = ctx.ioAddresses[b.ioIndex];
@@ -228,6 +283,7 @@ Status run(ContextImpl& ctx, Stream stream) {
         const void* source = copy.sourceIO >= 0 ? ctx.ioAddresses[static_cast<size_t>(copy.sourceIO)] : copy.source;
         KILN_RETURN_IF_ERROR(engine.backend->copyOnDevice(ctx.ioAddresses[copy.ioIndex], source, copy.bytes, stream));
     }
+    notifyOutputShapes(ctx);
     return Status::ok();
 }
 
@@ -272,6 +328,7 @@ std::unique_ptr<ExecutionContext> Engine::createExecutionContext() noexcept {
         ctx->inputShapes.resize(mImpl->io.size());
         ctx->inputShapeSet.assign(mImpl->io.size(), false);
         ctx->ioAddresses.assign(mImpl->io.size(), nullptr);
+        ctx->outputAllocators.assign(mImpl->io.size(), nullptr);
         for (const auto& node : mImpl->plan.graph->nodes()) {
             auto kernel = mImpl->backend->createKernel(*node);
             if (!kernel) {
@@ -368,6 +425,21 @@ bool ExecutionContext::setTensorAddress(const char* name, void* address) noexcep
     }
     mImpl->ioAddresses[static_cast<size_t>(io - mImpl->engine.io.data())] = address;
     return true;
+}
+
+bool ExecutionContext::setOutputAllocator(const char* name, IOutputAllocator* allocator) noexcept {
+    const IOTensor* io = mImpl->engine.findIO(name);
+    if (!io || io->mode != TensorIOMode::kOUTPUT) {
+        mImpl->engine.log.error(std::string("setOutputAllocator: '") + (name ? name : "") + "' is not an output of this engine");
+        return false;
+    }
+    mImpl->outputAllocators[static_cast<size_t>(io - mImpl->engine.io.data())] = allocator;
+    return true;
+}
+
+IOutputAllocator* ExecutionContext::getOutputAllocator(const char* name) const noexcept {
+    const IOTensor* io = mImpl->engine.findIO(name);
+    return io && io->mode == TensorIOMode::kOUTPUT ? mImpl->outputAllocators[static_cast<size_t>(io - mImpl->engine.io.data())] : nullptr;
 }
 
 const void* ExecutionContext::getTensorAddress(const char* name) const noexcept {

@@ -1,6 +1,9 @@
 #include "engine_runner.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 
 namespace kiln::test {
 
@@ -11,6 +14,22 @@ void CapturingLogger::log(Severity severity, const char* message) noexcept {
         std::fprintf(stderr, "[E] %s\n", message);
     }
 }
+
+namespace {
+
+/// Receives an output whose shape is known only during the run (data-dependent shapes).
+class TensorOutputAllocator : public IOutputAllocator {
+public:
+    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
+        storage.resize(std::max<uint64_t>(size, 1));
+        return storage.data();
+    }
+    void notifyShape(const char*, const Dims& dims) noexcept override { shape.assign(dims.d, dims.d + dims.nbDims); }
+    std::vector<uint8_t> storage;
+    Shape shape;
+};
+
+}  // namespace
 
 EngineRun buildAndRun(Builder& builder, NetworkDefinition& network, const BuilderConfig& config,
                       const std::map<std::string, Tensor>& inputs, ILogger& logger) {
@@ -31,16 +50,36 @@ EngineRun buildAndRun(Builder& builder, NetworkDefinition& network, const Builde
         if (!context->setInputShape(name.c_str(), dims)) return result;
         if (!context->setTensorAddress(name.c_str(), const_cast<void*>(tensor.data()))) return result;
     }
+    std::vector<std::unique_ptr<TensorOutputAllocator>> allocators;  // by output; nullptr for a static shape
     for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
         const char* name = engine->getIOTensorName(i);
         if (engine->getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
         Dims d = context->getTensorShape(name);
         if (d.nbDims < 0) return result;
         Shape shape(d.d, d.d + d.nbDims);
-        result.outputs.push_back(Tensor::allocate(engine->getTensorDataType(name), shape));
-        context->setTensorAddress(name, result.outputs.back().data());
+        bool dataDependent = std::any_of(shape.begin(), shape.end(), [](int64_t e) { return e < 0; });
+        if (dataDependent) {
+            allocators.push_back(std::make_unique<TensorOutputAllocator>());
+            context->setOutputAllocator(name, allocators.back().get());
+            result.outputs.emplace_back();
+        } else {
+            allocators.push_back(nullptr);
+            result.outputs.push_back(Tensor::allocate(engine->getTensorDataType(name), shape));
+            context->setTensorAddress(name, result.outputs.back().data());
+        }
     }
     result.ok = context->execute();
+    size_t outputIndex = 0;
+    for (int32_t i = 0; result.ok && i < engine->getNbIOTensors(); ++i) {
+        const char* name = engine->getIOTensorName(i);
+        if (engine->getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
+        if (const auto& allocator = allocators[outputIndex]) {
+            Tensor t = Tensor::allocate(engine->getTensorDataType(name), allocator->shape);
+            if (t.byteSize() != 0) std::memcpy(t.data(), allocator->storage.data(), t.byteSize());
+            result.outputs[outputIndex] = std::move(t);
+        }
+        ++outputIndex;
+    }
     return result;
 }
 

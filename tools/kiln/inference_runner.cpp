@@ -97,20 +97,43 @@ Expected<std::vector<IoTensor>> prepareInputs(Engine& engine, ExecutionContext& 
     return inputs;
 }
 
-Expected<std::vector<IoTensor>> prepareOutputs(Engine& engine, ExecutionContext& context) {
-    std::vector<IoTensor> outputs;
+/// An output's buffer, given to the context through its output allocator: outputs whose shape
+/// depends on computed values (NonZero, NonMaxSuppression, ...) learn their size only during a run.
+/// The buffer grows when a run needs more and is reused otherwise.
+class OutputBuffer : public IOutputAllocator {
+public:
+    OutputBuffer(std::string name, DataType dtype) : mName(std::move(name)), mDtype(dtype) {}
+    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
+        if (!mBuffer || size > mCapacity) {
+            try {
+                mBuffer = allocateBuffer(static_cast<size_t>(size));
+            } catch (const std::bad_alloc&) {
+                return nullptr;
+            }
+            mCapacity = static_cast<size_t>(size);
+        }
+        return mBuffer.get();
+    }
+    void notifyShape(const char*, const Dims& dims) noexcept override { mDims = dims; }
+    TensorView view() const { return {mName, mDtype, mDims, mBuffer.get()}; }
+    const std::string& name() const { return mName; }
+
+private:
+    std::string mName;
+    DataType mDtype;
+    Dims mDims;
+    Buffer mBuffer;
+    size_t mCapacity{0};
+};
+
+Expected<std::vector<std::unique_ptr<OutputBuffer>>> prepareOutputs(Engine& engine, ExecutionContext& context) {
+    std::vector<std::unique_ptr<OutputBuffer>> outputs;
     for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
         const char* name = engine.getIOTensorName(i);
         if (engine.getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
-        Dims dims = context.getTensorShape(name);
-        bool known = dims.nbDims >= 0;
-        for (int32_t d = 0; known && d < dims.nbDims; ++d) known = dims.d[d] >= 0;
-        if (!known)
-            return unsupported(std::string("output '") + name + "' has a data-dependent shape (" + dimsToString(dims) +
-                               "), which kiln exec cannot run yet");
-        DataType dtype = engine.getTensorDataType(name);
-        size_t bytes = static_cast<size_t>(elementCount(dims)) * dataTypeSize(dtype);
-        outputs.push_back({name, dtype, dims, allocateBuffer(bytes)});
+        outputs.push_back(std::make_unique<OutputBuffer>(name, engine.getTensorDataType(name)));
+        if (!context.setOutputAllocator(name, outputs.back().get()))
+            return internalError(std::string("cannot set the output allocator of '") + name + "' (reason above)");
     }
     return outputs;
 }
@@ -157,10 +180,9 @@ Status runInference(Engine& engine, const ExecOptions& options, const Logger& lo
     if (!context->allInputDimensionsSpecified()) return invalidArgument("not every input shape is set");
     auto outputs = prepareOutputs(engine, *context);
     if (!outputs) return outputs.status();
-    for (std::vector<IoTensor>* group : {&inputs.value(), &outputs.value()})
-        for (IoTensor& tensor : *group)
-            if (!context->setTensorAddress(tensor.name.c_str(), tensor.buffer.get()))
-                return internalError("cannot set the address of '" + tensor.name + "' (reason above)");
+    for (IoTensor& tensor : inputs.value())
+        if (!context->setTensorAddress(tensor.name.c_str(), tensor.buffer.get()))
+            return internalError("cannot set the address of '" + tensor.name + "' (reason above)");
 
     const InferenceOptions& inference = options.inference;
     auto warmUpStart = Clock::now();
@@ -187,7 +209,7 @@ Status runInference(Engine& engine, const ExecOptions& options, const Logger& lo
     printSummary(latenciesMs, msBetween(start, last), options.reporting, log);
 
     std::vector<TensorView> views;
-    for (const IoTensor& out : outputs.value()) views.push_back({out.name, out.dtype, out.dims, out.buffer.get()});
+    for (const auto& out : outputs.value()) views.push_back(out->view());
     if (options.reporting.dumpOutput) {
         log.info("Output tensors:");
         for (const TensorView& view : views) log.info(formatTensor(view, kDumpedValues));

@@ -70,18 +70,32 @@ Expected<std::vector<Tensor>> CpuNodeEvaluator::evaluate(const Node& node, const
     KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, entry->create(node));
     std::vector<TensorView> inViews;
     for (const Tensor* t : inputs) inViews.push_back(t ? viewOf(*t) : TensorView{});
+    KernelIO io;
+    io.inputs = inViews.data();
+    io.numInputs = inViews.size();
+    // Shapes that depend on the input values come from the kernel itself.
+    std::vector<Shape> shapes;
+    bool shapesKnown = true;
+    for (const ValueInfo& info : outputs) shapesKnown = shapesKnown && info.known && isFullyKnown(info.shape);
+    if (shapesKnown) {
+        for (const ValueInfo& info : outputs) shapes.push_back(toConcrete(info.shape));
+    } else {
+        const OpSchema* schema = OpRegistry::global().find(node.domain, node.opType);
+        if (!schema || !schema->dataDependentShape)
+            return unsupported(node.describe() + ": output shape unknown before evaluation");
+        KILN_ASSIGN_OR_RETURN(shapes, kernel->computeOutputShapes(io));
+        if (shapes.size() != outputs.size())
+            return internalError(node.describe() + ": the kernel reported " + std::to_string(shapes.size()) +
+                                 " output shapes for " + std::to_string(outputs.size()) + " outputs");
+    }
     std::vector<Tensor> results;
     std::vector<TensorView> outViews;
-    for (const ValueInfo& info : outputs) {
-        if (!info.known || !isFullyKnown(info.shape)) return unsupported(node.describe() + ": output shape unknown before evaluation");
-        results.push_back(Tensor::allocate(info.dtype, toConcrete(info.shape)));
+    for (size_t i = 0; i < outputs.size(); ++i) {
+        results.push_back(Tensor::allocate(outputs[i].dtype, shapes[i]));
         outViews.push_back(viewOf(results.back()));
     }
     KILN_RETURN_IF_ERROR(kernel->reshape(inViews, outViews));
     std::vector<uint8_t> workspace(kernel->workspaceSize());
-    KernelIO io;
-    io.inputs = inViews.data();
-    io.numInputs = inViews.size();
     io.outputs = outViews.data();
     io.numOutputs = outViews.size();
     io.workspace = workspace.data();

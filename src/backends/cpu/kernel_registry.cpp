@@ -28,6 +28,11 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerRecurrentKernels(registry);
     registerControlFlowKernels(registry);
     registerFusedKernels(registry);
+    registerSelectionKernels(registry);
+    registerQuantizationKernels(registry);
+    registerEinsumKernels(registry);
+    registerResizeKernels(registry);
+    registerImageKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

@@ -18,5 +18,10 @@ void registerAttentionOps(OpRegistry& registry);      // Attention (scaled dot-p
 void registerRecurrentOps(OpRegistry& registry);     // RNN GRU LSTM
 void registerControlFlowOps(OpRegistry& registry);   // If Loop Scan
 void registerFusedOps(OpRegistry& registry);          // kiln::FusedConv, kiln::FusedMatMul: layers the builder fuses
+void registerQuantizationOps(OpRegistry& registry);   // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
+void registerEinsumOps(OpRegistry& registry);         // Einsum
+void registerResizeOps(OpRegistry& registry);         // Resize (Upsample is upgraded to it)
+void registerImageOps(OpRegistry& registry);          // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
+void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
 
 }  // namespace kiln

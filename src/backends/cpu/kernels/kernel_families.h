@@ -18,5 +18,10 @@ void registerAttentionKernels(CpuKernelRegistry& registry);
 void registerRecurrentKernels(CpuKernelRegistry& registry);
 void registerControlFlowKernels(CpuKernelRegistry& registry);
 void registerFusedKernels(CpuKernelRegistry& registry);
+void registerQuantizationKernels(CpuKernelRegistry& registry);  // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
+void registerEinsumKernels(CpuKernelRegistry& registry);  // Einsum
+void registerResizeKernels(CpuKernelRegistry& registry);  // Resize
+void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
+void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 
 }  // namespace kiln

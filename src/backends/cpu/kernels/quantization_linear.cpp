@@ -1,0 +1,186 @@
+// CPU kernels of the linear quantizers: QuantizeLinear y = saturate(round(x / scale) + zero_point),
+// DequantizeLinear y = (x - zero_point) * scale, each with a per-tensor, per-axis or blocked scale,
+// and DynamicQuantizeLinear (uint8, scale and zero point from the input's range). The arithmetic
+// follows ONNX's reference: float32 for float, float16 and bfloat16 data, round half to even.
+
+#include "backends/cpu/kernel_registry.h"
+#include "backends/cpu/kernels/kernel_families.h"
+#include "backends/cpu/kernels/quantization_parts.h"
+
+namespace kiln {
+
+namespace {
+
+using quantkernels::elementAt;
+using quantkernels::saturateRound;
+
+/// Which scale entry each element of X uses: X viewed as outer x extent x inner around `axis`.
+class ScaleIndexer {
+public:
+    Status reshape(const Shape& x, const Shape& scale, int64_t axisAttr, int64_t blockSize) {
+        const int64_t scaleCount = shapeElementCount(scale);
+        mMode = Mode::kTensor;
+        if (scale.empty() || (scale.size() == 1 && scaleCount == 1 && blockSize == 0)) return Status::ok();
+        auto axis = normalizeAxis(axisAttr, static_cast<int64_t>(x.size()));
+        if (!axis) return invalidArgument("axis " + std::to_string(axisAttr) + " is out of range for rank " + std::to_string(x.size()));
+        const size_t a = static_cast<size_t>(*axis);
+        mExtent = x[a];
+        mInner = 1;
+        for (size_t d = a + 1; d < x.size(); ++d) mInner *= x[d];
+        if (blockSize <= 0) {
+            if (scaleCount != mExtent)
+                return invalidArgument("the scale has " + std::to_string(scaleCount) + " entries for axis " + std::to_string(a) +
+                                       " of extent " + std::to_string(mExtent));
+            mMode = Mode::kAxis;
+            return Status::ok();
+        }
+        mBlockSize = blockSize;
+        mBlocks = (mExtent + blockSize - 1) / blockSize;
+        if (scale.size() != x.size() || scale[a] != mBlocks)
+            return invalidArgument("the blocked scale " + shapeToString(scale, true) + " does not fit blocks of " +
+                                   std::to_string(blockSize) + " of " + shapeToString(x, true));
+        mMode = Mode::kBlocked;
+        return Status::ok();
+    }
+    int64_t operator()(int64_t i) const {
+        switch (mMode) {
+            case Mode::kTensor: return 0;
+            case Mode::kAxis: return (i / mInner) % mExtent;
+            case Mode::kBlocked: {
+                int64_t inner = i % mInner;
+                int64_t along = (i / mInner) % mExtent;
+                int64_t outer = i / (mInner * mExtent);
+                return (outer * mBlocks + along / mBlockSize) * mInner + inner;
+            }
+        }
+        return 0;
+    }
+
+private:
+    enum class Mode { kTensor, kAxis, kBlocked };
+    Mode mMode{Mode::kTensor};
+    int64_t mExtent{1}, mInner{1}, mBlockSize{0}, mBlocks{1};
+};
+
+class QuantizeLinearKernel : public Kernel {
+public:
+    QuantizeLinearKernel(int64_t axis, int64_t blockSize) : mAxis(axis), mBlockSize(blockSize) {}
+    std::string tacticName() const override { return "cpu.quantize_linear"; }
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
+        return mIndex.reshape(inputs[0].shape, inputs[1].shape, mAxis, mBlockSize);
+    }
+    Status run(const KernelIO& io) override {
+        const TensorView& x = io.input(0);
+        const TensorView& scale = io.input(1);
+        const bool hasZeroPoint = io.hasInput(2);
+        const TensorView& y = io.output(0);
+        const int64_t count = x.elementCount();
+        // int32 and double data divide in double (numpy promotes); the float types in float32.
+        const bool inDouble = x.dtype == DataType::kINT32 || x.dtype == DataType::kDOUBLE || scale.dtype == DataType::kDOUBLE;
+        return dispatchDataType(y.dtype, [&](auto tag) -> Status {
+            using Q = decltype(tag);
+            if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool> && sizeof(Q) <= 2) {
+                Q* out = y.as<Q>();
+                for (int64_t i = 0; i < count; ++i) {
+                    int64_t p = mIndex(i);
+                    double zp = hasZeroPoint ? elementAt(io.input(2), p) : 0.0;
+                    double q = inDouble ? elementAt(x, i) / elementAt(scale, p)
+                                        : static_cast<double>(static_cast<float>(elementAt(x, i)) / static_cast<float>(elementAt(scale, p)));
+                    out[i] = saturateRound<Q>(std::nearbyint(q) + zp);
+                }
+                return Status::ok();
+            } else {
+                return unsupported(std::string("no QuantizeLinear kernel for output type ") + dataTypeName(y.dtype));
+            }
+        });
+    }
+
+private:
+    int64_t mAxis, mBlockSize;
+    ScaleIndexer mIndex;
+};
+
+class DequantizeLinearKernel : public Kernel {
+public:
+    DequantizeLinearKernel(int64_t axis, int64_t blockSize) : mAxis(axis), mBlockSize(blockSize) {}
+    std::string tacticName() const override { return "cpu.dequantize_linear"; }
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
+        return mIndex.reshape(inputs[0].shape, inputs[1].shape, mAxis, mBlockSize);
+    }
+    Status run(const KernelIO& io) override {
+        const TensorView& x = io.input(0);
+        const TensorView& scale = io.input(1);
+        const bool hasZeroPoint = io.hasInput(2);
+        const TensorView& y = io.output(0);
+        const int64_t count = x.elementCount();
+        const bool inDouble = y.dtype == DataType::kDOUBLE;
+        return dispatchDataType(y.dtype, [&](auto tag) -> Status {
+            using T = decltype(tag);
+            if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+                T* out = y.as<T>();
+                for (int64_t i = 0; i < count; ++i) {
+                    int64_t p = mIndex(i);
+                    double zp = hasZeroPoint ? elementAt(io.input(2), p) : 0.0;
+                    double v = inDouble ? (elementAt(x, i) - zp) * elementAt(scale, p)
+                                        : static_cast<double>((static_cast<float>(elementAt(x, i)) - static_cast<float>(zp)) *
+                                                              static_cast<float>(elementAt(scale, p)));
+                    if constexpr (std::is_same_v<T, double>)
+                        out[i] = v;
+                    else
+                        out[i] = static_cast<T>(static_cast<float>(v));
+                }
+                return Status::ok();
+            } else {
+                return unsupported(std::string("no DequantizeLinear kernel for output type ") + dataTypeName(y.dtype));
+            }
+        });
+    }
+
+private:
+    int64_t mAxis, mBlockSize;
+    ScaleIndexer mIndex;
+};
+
+class DynamicQuantizeLinearKernel : public Kernel {
+public:
+    std::string tacticName() const override { return "cpu.dynamic_quantize_linear"; }
+    Status run(const KernelIO& io) override {
+        const TensorView& x = io.input(0);
+        const float* in = x.as<const float>();
+        const int64_t count = x.elementCount();
+        float lo = 0, hi = 0;  // the range always includes 0, so that 0 is exact
+        for (int64_t i = 0; i < count; ++i) {
+            lo = std::min(lo, in[i]);
+            hi = std::max(hi, in[i]);
+        }
+        const float scale = (hi - lo) / 255.0f;
+        const float zeroPoint = scale == 0 ? 0.0f : std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
+        uint8_t* y = io.output(0).as<uint8_t>();
+        for (int64_t i = 0; i < count; ++i)
+            y[i] = scale == 0 ? static_cast<uint8_t>(zeroPoint) : saturateRound<uint8_t>(std::nearbyint(in[i] / scale) + zeroPoint);
+        if (io.numOutputs > 1 && io.output(1).data) io.output(1).as<float>()[0] = scale;
+        if (io.numOutputs > 2 && io.output(2).data) io.output(2).as<uint8_t>()[0] = static_cast<uint8_t>(zeroPoint);
+        return Status::ok();
+    }
+};
+
+}  // namespace
+
+void registerQuantizationKernels(CpuKernelRegistry& registry) {
+    registry.add({"QuantizeLinear", nullptr,
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<QuantizeLinearKernel>(node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0)));
+                  },
+                  ""});
+    registry.add({"DequantizeLinear", nullptr,
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<DequantizeLinearKernel>(node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0)));
+                  },
+                  ""});
+    registry.add({"DynamicQuantizeLinear", nullptr,
+                  [](const Node&) -> Expected<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<DynamicQuantizeLinearKernel>()); },
+                  ""});
+    quantkernels::registerIntegerKernels(registry);
+}
+
+}  // namespace kiln

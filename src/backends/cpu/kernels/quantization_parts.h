@@ -1,0 +1,36 @@
+#pragma once
+// The quantization kernel family is split over two files: the linear (de)quantizers
+// (quantization_linear.cpp, which registers the family) and the integer compute ops
+// (quantization_integer.cpp).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "backends/tensor_view.h"
+#include "ir/dtype.h"
+
+namespace kiln {
+
+class CpuKernelRegistry;
+
+namespace quantkernels {
+
+void registerIntegerKernels(CpuKernelRegistry& registry);  // MatMulInteger ConvInteger QLinearMatMul QLinearConv
+
+/// Round half to even (the current rounding mode, which is never changed), then clamp to Q's range.
+template <typename Q>
+Q saturateRound(double v) {
+    double r = std::nearbyint(v);
+    r = std::clamp(r, static_cast<double>(std::numeric_limits<Q>::lowest()), static_cast<double>(std::numeric_limits<Q>::max()));
+    return static_cast<Q>(r);
+}
+
+/// Element `i` of an integer or floating view as double.
+inline double elementAt(const TensorView& view, int64_t i) {
+    return dispatchDataType(view.dtype, [&](auto tag) { return static_cast<double>(view.as<const decltype(tag)>()[i]); });
+}
+
+}  // namespace quantkernels
+}  // namespace kiln
