@@ -188,11 +188,7 @@ Status inferScan(InferenceContext& ctx) {
                              " and " + std::to_string(length.value));
         if (!sequence.isKnown()) sequence = length;
         shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(axis));
-        ValueInfo info;
-        info.dtype = ctx.inputType(index);
-        info.shape = std::move(shape);
-        info.known = true;
-        bodyInputs.push_back(std::move(info));
+        bodyInputs.push_back(ValueInfo{ctx.inputType(index), std::move(shape), true, std::nullopt});
     }
     bodyInputs.insert(bodyInputs.end(), captures.begin(), captures.end());
     KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> bodyOut, inferBody(ctx, "body", bodyInputs));
