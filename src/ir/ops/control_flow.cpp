@@ -82,6 +82,9 @@ Expected<std::vector<ValueInfo>> capturedInfos(const InferenceContext& ctx) {
     return infos;
 }
 
+/// What holds of a value in every iteration: its type and shape, not its contents.
+ValueInfo typeOnly(const ValueInfo& info) { return ValueInfo{info.dtype, info.shape, info.known, std::nullopt}; }
+
 ValueInfo scalarInfo(DataType type) {
     ValueInfo info;
     info.dtype = type;
@@ -132,9 +135,7 @@ Status inferLoop(InferenceContext& ctx) {
     std::vector<ValueInfo> bodyInputs = {scalarInfo(DataType::kINT64), scalarInfo(DataType::kBOOL)};
     for (size_t i = 0; i < carried; ++i) {
         if (!ctx.hasInput(2 + i)) return ctx.error("loop-carried input " + std::to_string(2 + i) + " is missing");
-        ValueInfo info = ctx.input(2 + i);
-        info.value.reset();  // it changes from one iteration to the next
-        bodyInputs.push_back(info);
+        bodyInputs.push_back(typeOnly(ctx.input(2 + i)));
     }
     bodyInputs.insert(bodyInputs.end(), captures.begin(), captures.end());
     KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> bodyOut, inferBody(ctx, "body", bodyInputs));
@@ -172,11 +173,7 @@ Status inferScan(InferenceContext& ctx) {
                                                           [&](size_t i) { return ctx.inputRank(i); }));
     Dim sequence = Dim::unknown();
     std::vector<ValueInfo> bodyInputs;
-    for (size_t i = 0; i < layout.states; ++i) {
-        ValueInfo info = ctx.input(i);
-        info.value.reset();
-        bodyInputs.push_back(info);
-    }
+    for (size_t i = 0; i < layout.states; ++i) bodyInputs.push_back(typeOnly(ctx.input(i)));
     for (size_t j = 0; j < layout.scanInputAxes.size(); ++j) {
         const size_t index = layout.states + j;
         if (!ctx.hasInput(index)) return ctx.error("scan input " + std::to_string(index) + " is missing");
@@ -188,11 +185,7 @@ Status inferScan(InferenceContext& ctx) {
                              " and " + std::to_string(length.value));
         if (!sequence.isKnown()) sequence = length;
         shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(axis));
-        ValueInfo info;
-        info.dtype = ctx.inputType(index);
-        info.shape = std::move(shape);
-        info.known = true;
-        bodyInputs.push_back(std::move(info));
+        bodyInputs.push_back(ValueInfo{ctx.inputType(index), std::move(shape), true, std::nullopt});
     }
     bodyInputs.insert(bodyInputs.end(), captures.begin(), captures.end());
     KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> bodyOut, inferBody(ctx, "body", bodyInputs));

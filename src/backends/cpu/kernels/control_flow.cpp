@@ -79,18 +79,20 @@ private:
     size_t mCaptured;
 };
 
+/// What a Loop scan output is when no iteration runs: its dtype, and its inferred shape with the
+/// trip count (and any dimension only the body's run would tell) 0.
+struct EmptyScanOutput {
+    DataType dtype;
+    Shape shape;
+};
+
 class LoopKernel : public Kernel {
 public:
-    LoopKernel(std::unique_ptr<SubgraphExecutor> body, size_t captured) : mBody(std::move(body)), mCaptured(captured) {}
+    LoopKernel(std::unique_ptr<SubgraphExecutor> body, size_t captured, std::vector<EmptyScanOutput> emptyScans)
+        : mBody(std::move(body)), mCaptured(captured), mEmptyScans(std::move(emptyScans)) {}
 
     Status run(const KernelIO& io) override {
-        std::vector<Shape> emptyScanShapes;
-        for (size_t k = io.numInputs - mCaptured - 2; k < io.numOutputs; ++k) {
-            Shape planned = io.output(k).shape;
-            if (!planned.empty()) planned[0] = 0;
-            emptyScanShapes.push_back(planned);
-        }
-        KILN_ASSIGN_OR_RETURN(std::vector<Tensor> results, iterate(io, emptyScanShapes));
+        KILN_ASSIGN_OR_RETURN(std::vector<Tensor> results, iterate(io));
         for (size_t i = 0; i < results.size() && i < io.numOutputs; ++i)
             KILN_RETURN_IF_ERROR(writeOutput(viewOf(results[i]), io.output(i), i));
         return Status::ok();
@@ -99,11 +101,11 @@ public:
 
 private:
     /// Runs the loop: the final loop-carried values, then each scan output stacked over the
-    /// iterations (of shape `emptyScanShapes[k]` when no iteration ran). Separate from writing the
-    /// outputs, so that the results can also be had before the outputs' shapes are known.
-    Expected<std::vector<Tensor>> iterate(const KernelIO& io, const std::vector<Shape>& emptyScanShapes) {
+    /// iterations. Reads only the inputs of `io`, so that the results can also be had before the
+    /// outputs' shapes are known.
+    Expected<std::vector<Tensor>> iterate(const KernelIO& io) {
         const size_t carried = io.numInputs - mCaptured - 2;
-        const size_t scanned = io.numOutputs - carried;
+        const size_t scanned = mEmptyScans.size();
         std::optional<int64_t> tripLimit;  // none: loop while cond holds
         if (io.hasInput(0)) {
             const TensorView& m = io.input(0);
@@ -128,7 +130,7 @@ private:
             for (Tensor& t : state) inputs.push_back(viewOf(t));
             inputs.insert(inputs.end(), captures.begin(), captures.end());
             KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mBody->run(inputs));
-            KILN_RETURN_IF_ERROR(checkResultCount(results, 1 + io.numOutputs));
+            KILN_RETURN_IF_ERROR(checkResultCount(results, 1 + carried + scanned));
             // Without a cond input the body's cond is ignored (ONNX's "for loop" form).
             if (useCond) cond = scalarTrue(results[0]);
             // Copies, not views: the next iteration overwrites the body's buffers while reading these.
@@ -147,7 +149,7 @@ private:
         std::vector<Tensor> results = std::move(state);
         for (size_t k = 0; k < scanned; ++k) {
             if (trips == 0) {
-                results.push_back(Tensor::allocate(io.output(carried + k).dtype, emptyScanShapes[k]));
+                results.push_back(Tensor::allocate(mEmptyScans[k].dtype, mEmptyScans[k].shape));
                 continue;
             }
             Shape stacked = scanSlices[k].shape;
@@ -161,6 +163,7 @@ private:
 
     std::unique_ptr<SubgraphExecutor> mBody;
     size_t mCaptured;
+    std::vector<EmptyScanOutput> mEmptyScans;
 };
 
 /// Element (outer, index, inner) of a tensor viewed as [outer, length, inner] around one axis.
@@ -304,7 +307,19 @@ Expected<std::unique_ptr<Kernel>> createIf(const Node& node) {
 Expected<std::unique_ptr<Kernel>> createLoop(const Node& node) {
     KILN_ASSIGN_OR_RETURN(size_t captured, capturedCount(node, 2));
     KILN_ASSIGN_OR_RETURN(std::unique_ptr<SubgraphExecutor> body, executorFor(node, "body"));
-    return std::unique_ptr<Kernel>(new LoopKernel(std::move(body), captured));
+    const size_t carried = node.inputs.size() - captured - 2;
+    if (node.outputs.size() < carried) return invalidModel(node.describe() + ": Loop needs an output per loop-carried value");
+    std::vector<EmptyScanOutput> emptyScans;
+    for (size_t k = carried; k < node.outputs.size(); ++k) {
+        EmptyScanOutput empty{node.outputs[k] ? node.outputs[k]->dtype : DataType::kFLOAT, {0}};
+        if (node.outputs[k] && !node.outputs[k]->shape.empty()) {
+            empty.shape.clear();
+            for (const Dim& d : node.outputs[k]->shape) empty.shape.push_back(d.isKnown() ? d.value : 0);
+            empty.shape[0] = 0;
+        }
+        emptyScans.push_back(std::move(empty));
+    }
+    return std::unique_ptr<Kernel>(new LoopKernel(std::move(body), captured, std::move(emptyScans)));
 }
 
 Expected<std::unique_ptr<Kernel>> createScan(const Node& node) {
