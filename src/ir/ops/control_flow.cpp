@@ -215,8 +215,14 @@ Status inferScan(InferenceContext& ctx) {
 }  // namespace
 
 void registerControlFlowOps(OpRegistry& registry) {
-    registry.add({"If", "", inferIf, 1, SIZE_MAX});
-    registry.add({"Loop", "", inferLoop, 2, SIZE_MAX});
+    // An If whose branches disagree on a shape and a Loop whose trip count is not known before
+    // running learn their output shapes by running (Kernel::computeOutputShapes).
+    OpSchema ifSchema{"If", "", inferIf, 1, SIZE_MAX};
+    ifSchema.dataDependentShape = true;
+    registry.add(std::move(ifSchema));
+    OpSchema loopSchema{"Loop", "", inferLoop, 2, SIZE_MAX};
+    loopSchema.dataDependentShape = true;
+    registry.add(std::move(loopSchema));
     registry.add({"Scan", "", inferScan, 1, SIZE_MAX});
 }
 

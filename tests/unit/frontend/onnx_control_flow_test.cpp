@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
+#include <memory>
 
 #include "ir/control_flow.h"
 #include "ir/verifier.h"
@@ -35,6 +38,18 @@ Tensor boolScalar(bool value) {
     return t;
 }
 
+/// Receives an output whose shape is known only during the run.
+class OutputBuffer : public IOutputAllocator {
+public:
+    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
+        storage.resize(std::max<uint64_t>(size, 1));
+        return storage.data();
+    }
+    void notifyShape(const char*, const Dims& dims) noexcept override { shape.assign(dims.d, dims.d + dims.nbDims); }
+    std::vector<uint8_t> storage;
+    Shape shape;
+};
+
 /// Parses `model`, builds an engine, round-trips it through its bytes and runs it once.
 std::vector<Tensor> parseBuildRun(const onnx::ModelProto& model, const std::map<std::string, Tensor>& inputs) {
     Import im;
@@ -60,6 +75,7 @@ std::vector<Tensor> parseBuildRun(const onnx::ModelProto& model, const std::map<
         EXPECT_TRUE(context->setTensorAddress(name.c_str(), const_cast<void*>(tensor.data())));
     }
     std::vector<Tensor> outputs;
+    std::vector<std::unique_ptr<OutputBuffer>> buffers;  // by output; set for shapes known only by running
     for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
         const char* name = engine->getIOTensorName(i);
         if (engine->getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
@@ -68,10 +84,27 @@ std::vector<Tensor> parseBuildRun(const onnx::ModelProto& model, const std::map<
             ADD_FAILURE() << "no shape for output " << name;
             return {};
         }
-        outputs.push_back(Tensor::allocate(engine->getTensorDataType(name), Shape(d.d, d.d + d.nbDims)));
-        context->setTensorAddress(name, outputs.back().data());
+        const Shape shape(d.d, d.d + d.nbDims);
+        if (std::any_of(shape.begin(), shape.end(), [](int64_t e) { return e < 0; })) {
+            buffers.push_back(std::make_unique<OutputBuffer>());
+            context->setOutputAllocator(name, buffers.back().get());
+            outputs.emplace_back();
+        } else {
+            buffers.push_back(nullptr);
+            outputs.push_back(Tensor::allocate(engine->getTensorDataType(name), shape));
+            context->setTensorAddress(name, outputs.back().data());
+        }
     }
     bool ran = context->execute();
+    for (size_t i = 0, output = 0; ran && i < static_cast<size_t>(engine->getNbIOTensors()); ++i) {
+        const char* name = engine->getIOTensorName(static_cast<int32_t>(i));
+        if (engine->getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
+        if (const auto& buffer = buffers[output]) {
+            outputs[output] = Tensor::allocate(engine->getTensorDataType(name), buffer->shape);
+            if (outputs[output].byteSize()) std::memcpy(outputs[output].data(), buffer->storage.data(), outputs[output].byteSize());
+        }
+        ++output;
+    }
     EXPECT_TRUE(ran);
     for (const auto& [severity, message] : im.logger.messages)
         if (severity <= ILogger::Severity::kERROR) ADD_FAILURE() << message;
@@ -218,6 +251,75 @@ TEST(OnnxControlFlow, LoopWithKnownTripCountAndANestedIf) {
     EXPECT_EQ(out[1].shape(), (Shape{trips, 4}));
     EXPECT_EQ(compareWithReference(out[0], v, 1e-5, 1e-6), "");
     EXPECT_EQ(compareWithReference(out[1], emitted, 1e-5, 1e-6), "");
+}
+
+TEST(OnnxControlFlow, RunTimeTripCountsAndBranchShapes) {
+    // A while-loop (M and cond are graph inputs; the body stops once the running sum passes a
+    // limit) emits its state each iteration; an If picks between a 3- and a 2-element result.
+    onnx::ModelProto model = makeModel(16);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "M", {}, onnx::TensorProto::INT64);
+    addInput(g, "go", {}, onnx::TensorProto::BOOL);
+    addInput(g, "v0", {2});
+    addInput(g, "step", {2});
+    addInput(g, "limit", {});
+    addInput(g, "pick", {}, onnx::TensorProto::BOOL);
+    onnx::NodeProto* loop = addNode(g, "Loop", {"M", "go", "v0"}, {"v_final", "trace"}, "while_loop");
+    onnx::GraphProto* body = addGraphAttr(loop, "body");
+    addInput(body, "i", {}, onnx::TensorProto::INT64);
+    addInput(body, "c", {}, onnx::TensorProto::BOOL);
+    addInput(body, "v", {2});
+    addNode(body, "Add", {"v", "step"}, {"v_out"});
+    addNode(body, "ReduceSum", {"v_out"}, {"total"});
+    setInt(body->mutable_node(1), "keepdims", 0);
+    addNode(body, "Less", {"total", "limit"}, {"c_out"});
+    addNode(body, "Identity", {"v_out"}, {"v_emit"});
+    addOutput(body, "c_out");
+    addOutput(body, "v_out");
+    addOutput(body, "v_emit");
+    onnx::NodeProto* ifNode = addNode(g, "If", {"pick"}, {"picked"}, "pick_shape");
+    onnx::GraphProto* three = addGraphAttr(ifNode, "then_branch");
+    addNode(three, "Concat", {"v_final", "limit_1d"}, {"three_out"});
+    setInt(three->mutable_node(0), "axis", 0);
+    addOutput(three, "three_out");
+    onnx::GraphProto* two = addGraphAttr(ifNode, "else_branch");
+    addNode(two, "Neg", {"v_final"}, {"two_out"});
+    addOutput(two, "two_out");
+    addNode(g, "Unsqueeze", {"limit", "zero_axis"}, {"limit_1d"});
+    addInitializer(g, int64Tensor("zero_axis", {1}, {0}));
+    // The If reads limit_1d: move it before the If (ONNX wants topological order).
+    g->mutable_node()->SwapElements(g->node_size() - 1, g->node_size() - 2);
+    addOutput(g, "v_final");
+    addOutput(g, "trace");
+    addOutput(g, "picked");
+
+    const Tensor v0 = randomTensor(DataType::kFLOAT, {2}, 0.0, 1.0, 41);
+    const Tensor step = randomTensor(DataType::kFLOAT, {2}, 0.5, 1.0, 42);
+    const Tensor limit = randomTensor(DataType::kFLOAT, {}, 6.0, 12.0, 43);
+    for (int64_t m : {20, 2})
+        for (bool pick : {true, false}) {
+            std::vector<Tensor> out = parseBuildRun(
+                model, {{"M", Tensor::fromInt64({m}, {})}, {"go", boolScalar(true)}, {"v0", v0}, {"step", step},
+                        {"limit", limit}, {"pick", boolScalar(pick)}});
+            ASSERT_EQ(out.size(), 3u);
+            std::vector<double> v = v0.toDoubleVector(), trace;
+            const std::vector<double> s = step.toDoubleVector();
+            bool cond = true;
+            for (int64_t i = 0; i < m && cond; ++i) {
+                v[0] += s[0];
+                v[1] += s[1];
+                cond = v[0] + v[1] < limit.elementAsDouble(0);
+                trace.insert(trace.end(), v.begin(), v.end());
+            }
+            const int64_t trips = static_cast<int64_t>(trace.size() / 2);
+            EXPECT_EQ(out[1].shape(), (Shape{trips, 2})) << "M " << m;
+            EXPECT_EQ(compareWithReference(out[0], v, 1e-5, 1e-6), "");
+            EXPECT_EQ(compareWithReference(out[1], trace, 1e-5, 1e-6), "");
+            std::vector<double> picked = pick ? std::vector<double>{v[0], v[1], limit.elementAsDouble(0)}
+                                              : std::vector<double>{-v[0], -v[1]};
+            EXPECT_EQ(out[2].shape(), (Shape{static_cast<int64_t>(picked.size())})) << "pick " << pick;
+            EXPECT_EQ(compareWithReference(out[2], picked, 1e-5, 1e-6), "");
+        }
 }
 
 TEST(OnnxControlFlow, BranchOutputsOfDifferentTypesAreAnError) {

@@ -2,9 +2,9 @@
 // are created once with the node's kernel. Captured outer values are the node's trailing inputs
 // and bind by position to the subgraph's trailing inputs (ir/control_flow.h).
 //
-// The runtime plans the node's outputs at the shapes inference gave; a run whose results have
-// other shapes (a data-dependent trip count, branches of different shapes) fails with a message
-// saying so rather than writing out of bounds.
+// When inference cannot know an output's shape (If branches that disagree, a Loop whose trip
+// count depends on data), the runtime asks the kernel for it (computeOutputShapes): the kernel
+// runs the subgraph then and keeps the results for the run() that follows.
 
 #include <algorithm>
 #include <cstring>
@@ -35,8 +35,7 @@ Status writeOutput(const TensorView& result, const TensorView& output, size_t in
     if (result.dtype != output.dtype || result.shape != output.shape)
         return unsupported("output " + std::to_string(index) + " came out as " + dataTypeName(result.dtype) + " " +
                            shapeToString(result.shape, true) + " but was planned as " + dataTypeName(output.dtype) + " " +
-                           shapeToString(output.shape, true) +
-                           " (its shape depends on data, which the runtime cannot plan for yet)");
+                           shapeToString(output.shape, true));
     if (result.byteSize() && result.data != output.data) std::memmove(output.data, result.data, result.byteSize());
     return Status::ok();
 }
@@ -61,13 +60,27 @@ bool scalarTrue(const TensorView& view) { return view.elementCount() > 0 && view
 
 class IfKernel : public Kernel {
 public:
-    IfKernel(std::unique_ptr<SubgraphExecutor> thenBranch, std::unique_ptr<SubgraphExecutor> elseBranch, size_t captured)
-        : mThen(std::move(thenBranch)), mElse(std::move(elseBranch)), mCaptured(captured) {}
+    IfKernel(std::unique_ptr<SubgraphExecutor> thenBranch, std::unique_ptr<SubgraphExecutor> elseBranch, size_t captured,
+             size_t numOutputs)
+        : mThen(std::move(thenBranch)), mElse(std::move(elseBranch)), mCaptured(captured), mNumOutputs(numOutputs) {}
+
+    /// Runs the chosen branch; its results stay valid until the branch runs again.
+    Expected<std::vector<Shape>> computeOutputShapes(const KernelIO& io) override {
+        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, runBranch(io));
+        std::vector<Shape> shapes;
+        for (const TensorView& r : results) shapes.push_back(r.shape);
+        mPending = std::move(results);
+        return shapes;
+    }
 
     Status run(const KernelIO& io) override {
-        SubgraphExecutor& branch = scalarTrue(io.input(0)) ? *mThen : *mElse;
-        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, branch.run(capturedViews(io, mCaptured)));
-        KILN_RETURN_IF_ERROR(checkResultCount(results, io.numOutputs));
+        std::vector<TensorView> results;
+        if (mPending) {
+            results = std::move(*mPending);
+            mPending.reset();
+        } else {
+            KILN_ASSIGN_OR_RETURN(results, runBranch(io));
+        }
         for (size_t i = 0; i < io.numOutputs && i < results.size(); ++i)
             KILN_RETURN_IF_ERROR(writeOutput(results[i], io.output(i), i));
         return Status::ok();
@@ -75,8 +88,17 @@ public:
     std::string tacticName() const override { return "cpu.if_interpreted"; }
 
 private:
+    Expected<std::vector<TensorView>> runBranch(const KernelIO& io) {
+        SubgraphExecutor& branch = scalarTrue(io.input(0)) ? *mThen : *mElse;
+        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, branch.run(capturedViews(io, mCaptured)));
+        KILN_RETURN_IF_ERROR(checkResultCount(results, mNumOutputs));
+        return results;
+    }
+
     std::unique_ptr<SubgraphExecutor> mThen, mElse;
     size_t mCaptured;
+    size_t mNumOutputs;
+    std::optional<std::vector<TensorView>> mPending;  // results computed for computeOutputShapes
 };
 
 /// What a Loop scan output is when no iteration runs: its dtype, and its inferred shape with the
@@ -91,8 +113,23 @@ public:
     LoopKernel(std::unique_ptr<SubgraphExecutor> body, size_t captured, std::vector<EmptyScanOutput> emptyScans)
         : mBody(std::move(body)), mCaptured(captured), mEmptyScans(std::move(emptyScans)) {}
 
-    Status run(const KernelIO& io) override {
+    /// Runs the loop; the results wait for the run() that follows.
+    Expected<std::vector<Shape>> computeOutputShapes(const KernelIO& io) override {
         KILN_ASSIGN_OR_RETURN(std::vector<Tensor> results, iterate(io));
+        std::vector<Shape> shapes;
+        for (const Tensor& r : results) shapes.push_back(r.shape());
+        mPending = std::move(results);
+        return shapes;
+    }
+
+    Status run(const KernelIO& io) override {
+        std::vector<Tensor> results;
+        if (mPending) {
+            results = std::move(*mPending);
+            mPending.reset();
+        } else {
+            KILN_ASSIGN_OR_RETURN(results, iterate(io));
+        }
         for (size_t i = 0; i < results.size() && i < io.numOutputs; ++i)
             KILN_RETURN_IF_ERROR(writeOutput(viewOf(results[i]), io.output(i), i));
         return Status::ok();
@@ -164,6 +201,7 @@ private:
     std::unique_ptr<SubgraphExecutor> mBody;
     size_t mCaptured;
     std::vector<EmptyScanOutput> mEmptyScans;
+    std::optional<std::vector<Tensor>> mPending;  // results computed for computeOutputShapes
 };
 
 /// Element (outer, index, inner) of a tensor viewed as [outer, length, inner] around one axis.
@@ -301,7 +339,8 @@ Expected<std::unique_ptr<Kernel>> createIf(const Node& node) {
     KILN_ASSIGN_OR_RETURN(size_t captured, capturedCount(node, 1));
     KILN_ASSIGN_OR_RETURN(std::unique_ptr<SubgraphExecutor> thenBranch, executorFor(node, "then_branch"));
     KILN_ASSIGN_OR_RETURN(std::unique_ptr<SubgraphExecutor> elseBranch, executorFor(node, "else_branch"));
-    return std::unique_ptr<Kernel>(new IfKernel(std::move(thenBranch), std::move(elseBranch), captured));
+    return std::unique_ptr<Kernel>(
+        new IfKernel(std::move(thenBranch), std::move(elseBranch), captured, node.outputs.size()));
 }
 
 Expected<std::unique_ptr<Kernel>> createLoop(const Node& node) {
