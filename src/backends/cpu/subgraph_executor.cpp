@@ -86,6 +86,26 @@ Expected<std::vector<TensorView>> SubgraphExecutor::run(const std::vector<Tensor
     return outputs;
 }
 
+Status SubgraphExecutor::learnDataDependentShapes(const Node& node, Kernel& kernel, const std::vector<TensorView>& inputs) {
+    bool known = true;
+    for (const Value* out : node.outputs)
+        if (out && !isFullyKnown(mInfos[static_cast<size_t>(out->id)].shape)) known = false;
+    const OpSchema* schema = OpRegistry::global().find(node.domain, node.opType);
+    if (known || !schema || !schema->dataDependentShape) return Status::ok();
+    KernelIO io;
+    io.inputs = inputs.data();
+    io.numInputs = inputs.size();
+    auto shapes = kernel.computeOutputShapes(io);
+    if (!shapes) return shapes.status().withContext("in " + mScope + ": " + node.describe());
+    if (shapes->size() != node.outputs.size())
+        return internalError("in " + mScope + ": " + node.describe() + ": the kernel reported " +
+                             std::to_string(shapes->size()) + " output shapes for " + std::to_string(node.outputs.size()) +
+                             " outputs");
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+        if (node.outputs[i]) mInfos[static_cast<size_t>(node.outputs[i]->id)].shape = fromConcrete((*shapes)[i]);
+    return Status::ok();
+}
+
 Status SubgraphExecutor::runNode(size_t index) {
     const Node& node = *mGraph->nodes()[index];
     KILN_RETURN_IF_ERROR(inferNode(node, mInfos, ShapeInferenceOptions{}).withContext("in " + mScope));
@@ -95,6 +115,8 @@ Status SubgraphExecutor::runNode(size_t index) {
         inViews.push_back(in ? mViews[static_cast<size_t>(in->id)] : TensorView{});
         shapes.push_back(inViews.back().shape);
     }
+    Kernel& kernel = *mKernels[index];
+    KILN_RETURN_IF_ERROR(learnDataDependentShapes(node, kernel, inViews));
     for (const Value* out : node.outputs) {
         if (!out) {
             outViews.emplace_back();
@@ -114,7 +136,6 @@ Status SubgraphExecutor::runNode(size_t index) {
         outViews.push_back(mViews[id]);
         shapes.push_back(shape);
     }
-    Kernel& kernel = *mKernels[index];
     if (shapes != mReshapedWith[index]) {
         KILN_RETURN_IF_ERROR(kernel.reshape(inViews, outViews).withContext("in " + mScope + ": " + node.describe()));
         mReshapedWith[index] = shapes;

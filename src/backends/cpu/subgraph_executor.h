@@ -1,7 +1,8 @@
 #pragma once
 // Runs a subgraph (the body of If / Loop / Scan) on host tensors with the CPU kernels: the kernels
 // are created once, then every run infers the nodes' shapes from the actual inputs (their values
-// included, so shapes computed from data inside a body work), reshapes the kernels whose shapes
+// included, so shapes computed from data inside a body work; ops whose shapes depend on values,
+// such as NonZero or a nested If or Loop, report theirs), reshapes the kernels whose shapes
 // changed and runs them in order. Node outputs live in buffers the executor keeps and reuses
 // while their shapes stay the same.
 
@@ -31,6 +32,9 @@ public:
 private:
     SubgraphExecutor(std::shared_ptr<const Graph> graph, std::string scope);
     Status runNode(size_t index);
+    /// For an op whose output shapes depend on input values (OpSchema::dataDependentShape) and
+    /// that inference could not shape: asks the kernel, which keeps its results for the run.
+    Status learnDataDependentShapes(const Node& node, Kernel& kernel, const std::vector<TensorView>& inputs);
 
     std::shared_ptr<const Graph> mGraph;
     std::string mScope;

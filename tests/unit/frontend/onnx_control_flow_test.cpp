@@ -322,6 +322,62 @@ TEST(OnnxControlFlow, RunTimeTripCountsAndBranchShapes) {
         }
 }
 
+TEST(OnnxControlFlow, ShapesOnlyARunTellsInsideABody) {
+    // Each Scan step runs a while-loop (doubling the element until it passes a limit) whose
+    // stacked output has as many elements as it iterated: a length only running the inner loop
+    // tells. The body sums it to a scalar, so the Scan itself has static shapes.
+    onnx::ModelProto model = makeModel(16);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "total0", {});
+    addInput(g, "xs", {5});
+    addInitializer(g, floatTensor("two", {}, {2.0f}));
+    addInitializer(g, floatTensor("limit", {}, {10.0f}));
+    addInitializer(g, rawTensor("yes", onnx::TensorProto::BOOL, {}, "\1", 1));
+    onnx::NodeProto* scan = addNode(g, "Scan", {"total0", "xs"}, {"total", "per_x"}, "scan_xs");
+    setInt(scan, "num_scan_inputs", 1);
+    onnx::GraphProto* body = addGraphAttr(scan, "body");
+    addInput(body, "acc", {});
+    addInput(body, "x", {});
+    onnx::NodeProto* loop = addNode(body, "Loop", {"", "yes", "x"}, {"x_final", "doublings"}, "doubling");
+    onnx::GraphProto* inner = addGraphAttr(loop, "body");
+    addInput(inner, "i", {}, onnx::TensorProto::INT64);
+    addInput(inner, "c", {}, onnx::TensorProto::BOOL);
+    addInput(inner, "v", {});
+    addNode(inner, "Mul", {"v", "two"}, {"v2"});
+    addNode(inner, "Less", {"v2", "limit"}, {"again"});
+    addNode(inner, "Identity", {"v2"}, {"v2_emit"});
+    addOutput(inner, "again");
+    addOutput(inner, "v2");
+    addOutput(inner, "v2_emit");
+    addNode(body, "ReduceSum", {"doublings"}, {"value"});
+    setInt(body->mutable_node(body->node_size() - 1), "keepdims", 0);
+    addNode(body, "Add", {"acc", "value"}, {"acc_out"});
+    addNode(body, "Identity", {"value"}, {"emitted"});
+    addOutput(body, "acc_out");
+    addOutput(body, "emitted");
+    addOutput(g, "total");
+    addOutput(g, "per_x");
+
+    const Tensor total0 = randomTensor(DataType::kFLOAT, {}, -1.0, 1.0, 51);
+    const Tensor xs = randomTensor(DataType::kFLOAT, {5}, 0.05, 1.0, 52);
+    std::vector<Tensor> out = parseBuildRun(model, {{"total0", total0}, {"xs", xs}});
+    ASSERT_EQ(out.size(), 2u);
+    double total = total0.elementAsDouble(0);
+    std::vector<double> perX;
+    for (double x : xs.toDoubleVector()) {
+        double sum = 0;
+        for (bool again = true; again;) {
+            x *= 2;
+            sum += x;
+            again = x < 10.0;
+        }
+        perX.push_back(sum);
+        total += sum;
+    }
+    EXPECT_EQ(compareWithReference(out[0], {total}, 1e-5, 1e-5), "");
+    EXPECT_EQ(compareWithReference(out[1], perX, 1e-5, 1e-5), "");
+}
+
 TEST(OnnxControlFlow, BranchOutputsOfDifferentTypesAreAnError) {
     onnx::ModelProto model = makeModel(13);
     onnx::GraphProto* g = model.mutable_graph();
