@@ -200,6 +200,51 @@ TEST(OnnxControlFlow, ScanCarriesStateAndStacksOutputsBothWays) {
     EXPECT_EQ(compareWithReference(out[1], stacked, 1e-6, 1e-6), "");
 }
 
+TEST(OnnxControlFlow, Scan8RunsEachBatchEntry) {
+    // Opset 8: states [batch, 2], scan input [batch, 4, 2] read backwards, a captured graph input;
+    // each batch entry scans its own rows.
+    onnx::ModelProto model = makeModel(8);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "init", {3, 2});
+    addInput(g, "xs", {3, 4, 2});
+    addInput(g, "w", {2});
+    onnx::NodeProto* scan = addNode(g, "Scan", {"", "init", "xs"}, {"final", "stacked"}, "scan8");
+    setInt(scan, "num_scan_inputs", 1);
+    setInts(scan, "directions", {1});
+    onnx::GraphProto* body = addGraphAttr(scan, "body");
+    addInput(body, "state_in", {2});
+    addInput(body, "row", {2});
+    addNode(body, "Mul", {"row", "w"}, {"weighted"});
+    addNode(body, "Add", {"state_in", "weighted"}, {"state_out"});
+    addNode(body, "Identity", {"state_out"}, {"emitted"});
+    addOutput(body, "state_out");
+    addOutput(body, "emitted");
+    addOutput(g, "final");
+    addOutput(g, "stacked");
+
+    const Tensor init = floatInput({3, 2}, 61), xs = floatInput({3, 4, 2}, 62), w = floatInput({2}, 63);
+    std::vector<Tensor> out = parseBuildRun(model, {{"init", init}, {"xs", xs}, {"w", w}});
+    ASSERT_EQ(out.size(), 2u);
+    const std::vector<double> vi = init.toDoubleVector(), vx = xs.toDoubleVector(), vw = w.toDoubleVector();
+    std::vector<double> final(6), stacked(24);
+    for (size_t b = 0; b < 3; ++b) {
+        double state[2] = {vi[b * 2], vi[b * 2 + 1]};
+        for (size_t t = 0; t < 4; ++t) {
+            const size_t row = 3 - t;  // reverse direction
+            for (size_t j = 0; j < 2; ++j) {
+                state[j] += vx[(b * 4 + row) * 2 + j] * vw[j];
+                stacked[(b * 4 + t) * 2 + j] = state[j];
+            }
+        }
+        final[b * 2] = state[0];
+        final[b * 2 + 1] = state[1];
+    }
+    EXPECT_EQ(out[0].shape(), (Shape{3, 2}));
+    EXPECT_EQ(out[1].shape(), (Shape{3, 4, 2}));
+    EXPECT_EQ(compareWithReference(out[0], final, 1e-5, 1e-6), "");
+    EXPECT_EQ(compareWithReference(out[1], stacked, 1e-5, 1e-6), "");
+}
+
 TEST(OnnxControlFlow, LoopWithKnownTripCountAndANestedIf) {
     // for i in 0..M-1: v = v * decay + x; each iteration emits v, or -v on odd i (through an If
     // whose branches read v, computed in the body, and x, captured from two levels up).
