@@ -245,6 +245,48 @@ TEST(OnnxControlFlow, Scan8RunsEachBatchEntry) {
     EXPECT_EQ(compareWithReference(out[1], stacked, 1e-5, 1e-6), "");
 }
 
+TEST(OnnxControlFlow, Scan8WithSequenceLengths) {
+    // Entry b scans its first lens[b] rows (backwards); its scan outputs are zero past that.
+    onnx::ModelProto model = makeModel(8);
+    onnx::GraphProto* g = model.mutable_graph();
+    addInput(g, "lens", {3}, onnx::TensorProto::INT64);
+    addInput(g, "init", {3, 2});
+    addInput(g, "xs", {3, 4, 2});
+    onnx::NodeProto* scan = addNode(g, "Scan", {"lens", "init", "xs"}, {"final", "stacked"}, "scan8_lens");
+    setInt(scan, "num_scan_inputs", 1);
+    setInts(scan, "directions", {1});
+    onnx::GraphProto* body = addGraphAttr(scan, "body");
+    addInput(body, "state_in", {2});
+    addInput(body, "row", {2});
+    addNode(body, "Add", {"state_in", "row"}, {"state_out"});
+    addNode(body, "Identity", {"state_out"}, {"emitted"});
+    addOutput(body, "state_out");
+    addOutput(body, "emitted");
+    addOutput(g, "final");
+    addOutput(g, "stacked");
+
+    const std::vector<int64_t> lengths = {4, 2, 1};
+    const Tensor init = floatInput({3, 2}, 71), xs = floatInput({3, 4, 2}, 72);
+    std::vector<Tensor> out = parseBuildRun(model, {{"lens", Tensor::fromInt64(lengths, {3})}, {"init", init}, {"xs", xs}});
+    ASSERT_EQ(out.size(), 2u);
+    const std::vector<double> vi = init.toDoubleVector(), vx = xs.toDoubleVector();
+    std::vector<double> final(6), stacked(24, 0.0);
+    for (size_t b = 0; b < 3; ++b) {
+        double state[2] = {vi[b * 2], vi[b * 2 + 1]};
+        const size_t length = static_cast<size_t>(lengths[b]);
+        for (size_t t = 0; t < length; ++t)
+            for (size_t j = 0; j < 2; ++j) {
+                state[j] += vx[(b * 4 + (length - 1 - t)) * 2 + j];
+                stacked[(b * 4 + t) * 2 + j] = state[j];
+            }
+        final[b * 2] = state[0];
+        final[b * 2 + 1] = state[1];
+    }
+    EXPECT_EQ(out[1].shape(), (Shape{3, 4, 2}));
+    EXPECT_EQ(compareWithReference(out[0], final, 1e-5, 1e-6), "");
+    EXPECT_EQ(compareWithReference(out[1], stacked, 1e-5, 1e-6), "");
+}
+
 TEST(OnnxControlFlow, LoopWithKnownTripCountAndANestedIf) {
     // for i in 0..M-1: v = v * decay + x; each iteration emits v, or -v on odd i (through an If
     // whose branches read v, computed in the body, and x, captured from two levels up).
