@@ -41,6 +41,8 @@ void registerAllOps(OpRegistry& registry) {
     registerShapeOps(registry);
     registerTensorOps(registry);
     registerAttentionOps(registry);
+    registerRecurrentOps(registry);
+    registerControlFlowOps(registry);
     registerFusedOps(registry);
     registerSelectionOps(registry);
     registerQuantizationOps(registry);

@@ -2,9 +2,37 @@
 
 #include <unordered_set>
 
+#include "ir/control_flow.h"
 #include "ir/op_registry.h"
 
 namespace kiln {
+
+namespace {
+
+/// How many inputs each subgraph of a control-flow node must have for the positional binding of
+/// ir/control_flow.h: If's branches take only the captures; Loop's and Scan's bodies take one
+/// input per node input (Loop's M and cond become the iteration number and condition).
+Status verifySubgraphBinding(const Node& node) {
+    const int64_t captured = capturedInputCount(node);
+    if (captured < 0 || static_cast<size_t>(captured) > node.inputs.size())
+        return internalError(node.describe() + ": " + kCapturedInputsAttr + " = " + std::to_string(captured) +
+                             " does not fit its " + std::to_string(node.inputs.size()) + " inputs");
+    const bool isIf = node.opType == "If";
+    for (const auto& [name, value] : node.attrs.all()) {
+        const auto* graph = std::get_if<std::shared_ptr<Graph>>(&value);
+        if (!graph || !*graph) continue;
+        const size_t expected = isIf ? static_cast<size_t>(captured) : node.inputs.size();
+        if ((*graph)->inputs().size() != expected)
+            return internalError(node.describe() + ": subgraph '" + name + "' has " +
+                                 std::to_string((*graph)->inputs().size()) + " inputs, its binding gives " +
+                                 std::to_string(expected));
+        Status inner = verifyGraph(**graph);
+        if (!inner) return internalError(node.describe() + ": in subgraph '" + name + "': " + inner.message());
+    }
+    return Status::ok();
+}
+
+}  // namespace
 
 Status verifyGraph(const Graph& graph) {
     std::unordered_set<const Value*> defined;
@@ -24,6 +52,8 @@ Status verifyGraph(const Graph& graph) {
     for (const auto& node : graph.nodes()) {
         if (!OpRegistry::global().find(node->domain, node->opType))
             return internalError(node->describe() + ": no schema for this op");
+        if (node->domain.empty() && (node->opType == "If" || node->opType == "Loop" || node->opType == "Scan"))
+            KILN_RETURN_IF_ERROR(verifySubgraphBinding(*node));
         for (size_t i = 0; i < node->inputs.size(); ++i) {
             const Value* in = node->inputs[i];
             if (in && !defined.count(in))

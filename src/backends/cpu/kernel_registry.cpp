@@ -25,6 +25,8 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerShapeKernels(registry);
     registerTensorKernels(registry);
     registerAttentionKernels(registry);
+    registerRecurrentKernels(registry);
+    registerControlFlowKernels(registry);
     registerFusedKernels(registry);
     registerFusedPointwiseKernels(registry);
     registerSelectionKernels(registry);

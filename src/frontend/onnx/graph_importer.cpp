@@ -6,6 +6,7 @@
 #include "frontend/onnx/constant_node.h"
 #include "frontend/onnx/import_log.h"
 #include "frontend/onnx/tensor_proto.h"
+#include "ir/control_flow.h"
 #include "ir/onnx_types.h"
 
 namespace kiln::onnx_import {
@@ -105,6 +106,7 @@ void GraphImporter::importGraph(onnx::GraphProto& proto) {
 
     importInitializers(proto);
     importInputs(proto);
+    for (Value* outer : mPredeclaredCaptures) captureOuter(outer);
     for (int i = 0; i < proto.node_size(); ++i) importNode(i, *proto.mutable_node(i));
     importOutputs(proto);
     // Drops the values of omitted outputs and initializers nothing reads. After a failure the
@@ -203,8 +205,15 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
     const SubgraphImport subgraphImport = [this, &where](onnx::GraphProto& g, const std::string& attr) {
         return importSubgraph(g, attr, where);
     };
+    mNodeCaptures.clear();
+    mNodeSubgraphs.clear();
     Status attrs = importAttributes(proto, mSession.modelDir, subgraphImport, draft.attrs);
     if (!attrs) nodeError(where, attrs.message());
+    // The outer values the subgraphs read become the node's trailing inputs (ir/control_flow.h).
+    if (!mNodeCaptures.empty()) {
+        draft.inputs.insert(draft.inputs.end(), mNodeCaptures.begin(), mNodeCaptures.end());
+        draft.attrs.set(kCapturedInputsAttr, static_cast<int64_t>(mNodeCaptures.size()));
+    }
     if (mSession.errors.size() > errorsBefore) {
         definePlaceholders(outputNames);
         return;

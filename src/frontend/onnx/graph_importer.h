@@ -79,6 +79,8 @@ private:
 
     /// The value called `name` in this graph or, captured, in an enclosing one (subgraph_import.cpp).
     Value* resolve(const std::string& name);
+    /// A new input of this (sub)graph standing for the enclosing graph's `outer`.
+    Value* captureOuter(Value* outer);
     std::shared_ptr<Graph> importSubgraph(onnx::GraphProto& proto, const std::string& attrName, const NodeRef& owner);
 
     Value* resolveInput(const NodeRef& where, size_t position, const std::string& name);
@@ -104,6 +106,15 @@ private:
     std::unordered_set<std::string> mReserved;            // every name the GraphProto uses, nested ones too
     std::unordered_set<std::string> mFresh;               // names made up for helper values
     std::vector<ValueInfo> mInfos;                        // by value id
+
+    // Captures (subgraph_import.cpp). In a subgraph: the enclosing graph's value behind each
+    // capture input, in input order, and the values to capture before any node (those its sibling
+    // subgraphs captured already). In the enclosing graph, while one node's subgraphs import:
+    // everything they captured so far, in order, and the subgraphs imported so far.
+    std::vector<Value*> mCapturedOuter;
+    std::vector<Value*> mPredeclaredCaptures;
+    std::vector<Value*> mNodeCaptures;
+    std::vector<std::shared_ptr<Graph>> mNodeSubgraphs;
 };
 
 }  // namespace kiln::onnx_import

@@ -45,6 +45,7 @@ const std::vector<OpsetUpgrade>& upgradeTable() {
         addActivationUpgrades(t);
         addResizeUpgrades(t);
         addLegacyUpgrades(t);
+        addScan8Upgrades(t);
         return t;
     }();
     return table;

@@ -92,7 +92,8 @@ void addShapeUpgrades(std::vector<OpsetUpgrade>& table);       // Squeeze Unsque
 void addReduceUpgrades(std::vector<OpsetUpgrade>& table);      // ReduceSum and the other Reduce*
 void addActivationUpgrades(std::vector<OpsetUpgrade>& table);  // Clip Softmax LogSoftmax Hardmax
 void addResizeUpgrades(std::vector<OpsetUpgrade>& table);      // Upsample Resize GridSample RoiAlign
-void addLegacyUpgrades(std::vector<OpsetUpgrade>& table);  // Dropout BatchNormalization Scatter ImageScaler Scan DFT
+void addLegacyUpgrades(std::vector<OpsetUpgrade>& table);  // Dropout BatchNormalization Scatter ImageScaler DFT
+void addScan8Upgrades(std::vector<OpsetUpgrade>& table);   // Scan-8 (batched) into a Loop of Scan-9
 
 /// The upgrades that apply to a default-domain node of `opType` in a model of `opset`, in order.
 std::vector<const OpsetUpgrade*> upgradesFor(const std::string& opType, int64_t opset);

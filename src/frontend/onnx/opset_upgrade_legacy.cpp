@@ -1,5 +1,5 @@
 // Upgrades of ops whose training-era or experimental forms appear in older models: Dropout,
-// BatchNormalization, Scatter, ImageScaler, Scan-8 and DFT-17.
+// BatchNormalization, Scatter, ImageScaler and DFT-17.
 
 #include "frontend/onnx/opset_upgrade.h"
 
@@ -63,14 +63,6 @@ Status imageScalerToMulAdd(UpgradeContext& ctx) {
     return Status::ok();
 }
 
-// Scan-9 dropped Scan-8's batch axis and sequence_lens input; the batched form has no newer
-// equivalent without a loop over the batch.
-Status scan8Unsupported(UpgradeContext& ctx) {
-    return unsupported(
-        "Scan before opset 9 (with a batch axis and sequence_lens) is not supported; convert the "
-        "model to opset 9 or newer");
-}
-
 // DFT-20: `axis` moved from an attribute (default 1) to optional input 2, whose default is -2; the
 // old default is therefore written out.
 Status dftAxisToInput(UpgradeContext& ctx) {
@@ -88,7 +80,6 @@ void addLegacyUpgrades(std::vector<OpsetUpgrade>& table) {
     table.push_back({"BatchNormalization", 14, {}, batchNormInferenceOnly});
     table.push_back({"Scatter", kEveryOpset, {"ScatterElements"}, scatterToScatterElements});
     table.push_back({"ImageScaler", kEveryOpset, {"Mul", "Add"}, imageScalerToMulAdd});
-    table.push_back({"Scan", 9, {}, scan8Unsupported});
     table.push_back({"DFT", 20, {}, dftAxisToInput});
 }
 

@@ -15,6 +15,8 @@ void registerReductionOps(OpRegistry& registry);      // ReduceMean ReduceSum ..
 void registerShapeOps(OpRegistry& registry);          // Shape Size Reshape Flatten Squeeze Unsqueeze Expand ...
 void registerTensorOps(OpRegistry& registry);         // Concat Split Slice Gather Transpose Pad Tile Identity ...
 void registerAttentionOps(OpRegistry& registry);      // Attention (scaled dot-product attention)
+void registerRecurrentOps(OpRegistry& registry);     // RNN GRU LSTM
+void registerControlFlowOps(OpRegistry& registry);   // If Loop Scan
 void registerFusedOps(OpRegistry& registry);          // kiln::FusedConv, kiln::FusedMatMul: layers the builder fuses
 void registerQuantizationOps(OpRegistry& registry);   // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
 void registerEinsumOps(OpRegistry& registry);         // Einsum

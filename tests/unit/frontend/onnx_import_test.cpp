@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ir/control_flow.h"
 #include "ir/op_registry.h"
 #include "ir/verifier.h"
 #include "onnx_test_models.h"
@@ -216,8 +217,7 @@ void registerTestOps() {
         OpSchema schema;
         schema.opType = "WithBody";
         schema.domain = "kiln.test";
-        schema.minInputs = 1;
-        schema.maxInputs = 1;
+        schema.minInputs = 1;  // then the captured outer values
         schema.infer = [](InferenceContext& ctx) {
             ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
             return Status::ok();
@@ -254,6 +254,10 @@ TEST(OnnxImport, SubgraphCapturesOuterValuesAsTrailingInputs) {
     const Node* node = im.graph().findNode("outer");
     ASSERT_NE(node, nullptr);
     EXPECT_EQ(node->domain, "kiln.test");
+    // The captured outer value is also the node's trailing input, counted by an attribute.
+    ASSERT_EQ(node->inputs.size(), 2u);
+    EXPECT_EQ(node->inputs[1]->name, "r");
+    EXPECT_EQ(node->attrs.getInt(kCapturedInputsAttr, 0), 1);
     std::shared_ptr<Graph> sub = node->attrs.getGraph("body");
     ASSERT_TRUE(sub);
     ASSERT_EQ(sub->inputs().size(), 2u);

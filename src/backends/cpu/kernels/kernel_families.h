@@ -15,6 +15,8 @@ void registerReductionKernels(CpuKernelRegistry& registry);
 void registerShapeKernels(CpuKernelRegistry& registry);
 void registerTensorKernels(CpuKernelRegistry& registry);
 void registerAttentionKernels(CpuKernelRegistry& registry);
+void registerRecurrentKernels(CpuKernelRegistry& registry);
+void registerControlFlowKernels(CpuKernelRegistry& registry);
 void registerFusedKernels(CpuKernelRegistry& registry);
 void registerFusedPointwiseKernels(CpuKernelRegistry& registry);
 void registerQuantizationKernels(CpuKernelRegistry& registry);  // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
