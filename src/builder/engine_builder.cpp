@@ -5,6 +5,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/precision_attributes.h"
 #include "builder/profile_resolution.h"
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
@@ -127,6 +128,10 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
         KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
         log.info("graph optimization: " + std::to_string(before) + " -> " + std::to_string(graph.nodes().size()) + " layers");
     }
+
+    // GPU kernels read the TF32 choice from their node, so it travels inside the engine file.
+    if (plan.backend == "cuda" && !config.getFlag(BuilderFlag::kTF32))
+        for (const auto& node : graph.nodes()) node->attrs.set(kAllowTf32Attribute, int64_t{0});
 
     KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
     KILN_RETURN_IF_ERROR(planProfileMemory(plan, *backend, log));

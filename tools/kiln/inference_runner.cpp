@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "inference_io.h"
 #include "input_data.h"
 #include "input_shapes.h"
 #include "latency_stats.h"
@@ -145,10 +146,14 @@ void printSummary(const std::vector<double>& latenciesMs, double walltimeMs, con
 }  // namespace
 
 Status runInference(Engine& engine, const ExecOptions& options, const Logger& log) {
-    std::string backend = engine.getBackendName();
-    if (backend != "cpu")
-        return unsupported("GPU inference is not available in this build of kiln exec yet (the engine targets '" +
-                           backend + "'): build with --backend=cpu, or add --skipInference to only build");
+    std::unique_ptr<InferenceIo> io;
+    if (std::string(engine.getBackendName()) == "cpu") {
+        io = createHostInferenceIo();
+    } else {
+        auto cudaIo = createCudaInferenceIo();
+        if (!cudaIo) return cudaIo.status();
+        io = std::move(cudaIo).value();
+    }
     std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
     if (!context) return internalError("cannot create an execution context (reason above)");
 
@@ -157,16 +162,18 @@ Status runInference(Engine& engine, const ExecOptions& options, const Logger& lo
     if (!context->allInputDimensionsSpecified()) return invalidArgument("not every input shape is set");
     auto outputs = prepareOutputs(engine, *context);
     if (!outputs) return outputs.status();
-    for (std::vector<IoTensor>* group : {&inputs.value(), &outputs.value()})
-        for (IoTensor& tensor : *group)
-            if (!context->setTensorAddress(tensor.name.c_str(), tensor.buffer.get()))
-                return internalError("cannot set the address of '" + tensor.name + "' (reason above)");
+    std::vector<HostBinding> bindings[2];
+    for (int g = 0; g < 2; ++g)
+        for (IoTensor& tensor : g == 0 ? inputs.value() : outputs.value())
+            bindings[g].push_back({tensor.name, tensor.buffer.get(),
+                                   static_cast<size_t>(elementCount(tensor.dims)) * dataTypeSize(tensor.dtype)});
+    KILN_RETURN_IF_ERROR(io->bind(*context, bindings[0], bindings[1]));
 
     const InferenceOptions& inference = options.inference;
     auto warmUpStart = Clock::now();
     int64_t warmUpRuns = 0;
     while (msBetween(warmUpStart, Clock::now()) < inference.warmUpMs) {
-        if (!context->execute()) return internalError("inference failed during warm-up (reason above)");
+        if (auto run = io->runOnce(*context); !run) return run.status().withContext("warm-up");
         ++warmUpRuns;
     }
     std::ostringstream warm;
@@ -174,17 +181,23 @@ Status runInference(Engine& engine, const ExecOptions& options, const Logger& lo
     log.info(warm.str());
 
     std::vector<double> latenciesMs;
+    std::vector<double> gpuComputeMs;
     auto start = Clock::now();
     auto last = start;
     while (static_cast<int64_t>(latenciesMs.size()) < inference.iterations ||
            msBetween(start, last) < inference.durationS * 1000.0) {
         auto runStart = Clock::now();
-        if (!context->execute())
-            return internalError("inference " + std::to_string(latenciesMs.size() + 1) + " failed (reason above)");
+        auto run = io->runOnce(*context);
+        if (!run) return run.status().withContext("inference " + std::to_string(latenciesMs.size() + 1));
         last = Clock::now();
         latenciesMs.push_back(msBetween(runStart, last));
+        if (*run >= 0) gpuComputeMs.push_back(*run);
     }
     printSummary(latenciesMs, msBetween(start, last), options.reporting, log);
+    // Device engines: the latency above includes the host<->device copies; the GPU's own time is apart.
+    if (!gpuComputeMs.empty())
+        log.info("GPU Compute Time: " + formatLatencyStats(computeLatencyStats(gpuComputeMs, options.reporting.percentiles)));
+    KILN_RETURN_IF_ERROR(io->fetchOutputs());
 
     std::vector<TensorView> views;
     for (const IoTensor& out : outputs.value()) views.push_back({out.name, out.dtype, out.dims, out.buffer.get()});

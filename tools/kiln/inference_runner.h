@@ -9,8 +9,8 @@
 
 namespace kiln::cli {
 
-/// Runs `engine` as the inference and reporting options say. Only CPU engines run for now: a CUDA
-/// engine is refused with a message saying so.
+/// Runs `engine` as the inference and reporting options say: CPU engines on the host buffers, CUDA
+/// engines through device buffers (inference_io.h).
 Status runInference(Engine& engine, const ExecOptions& options, const Logger& log);
 
 }  // namespace kiln::cli

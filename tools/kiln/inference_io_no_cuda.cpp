@@ -1,0 +1,13 @@
+// The CUDA inference IO of a kiln built without the CUDA toolkit (KILN_WITH_CUDA=OFF or no nvcc).
+
+#include "inference_io.h"
+
+namespace kiln::cli {
+
+Expected<std::unique_ptr<InferenceIo>> createCudaInferenceIo() {
+    return unsupported(
+        "this kiln was built without CUDA, so it cannot run CUDA engines: rebuild with the CUDA toolkit "
+        "(-DKILN_WITH_CUDA=ON), or build the engine with --backend=cpu");
+}
+
+}  // namespace kiln::cli
