@@ -32,7 +32,7 @@ is_left_out() {
     case "$(basename "$1")" in
         linux-vdso.so* | ld-linux*.so* | libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | \
             libstdc++.so* | libgcc_s.so* | libutil.so* | libresolv.so* | \
-            libcuda.so* | libnvidia-*.so* | libcublas.so* | libcublasLt.so* | libcudnn*.so*) return 0 ;;
+            libcuda.so* | libnvidia-*.so* | libcublas.so* | libcublasLt.so* | libcudnn*.so* | libnvrtc*.so*) return 0 ;;
     esac
     [[ "$1" == "$BUILD_ABS/lib/"* ]]  # the build's own libraries
 }

@@ -13,7 +13,10 @@
 # status: 0 when all passed and no GPU test was skipped.
 #
 # Usage: scripts/gpu_test.sh [BUILD_DIR=build-gpu] [extra ctest arguments, e.g. -R Softmax]
-#        KILN_SKIP_UNIT_TESTS=1 runs the GPU tests alone; KILN_MODEL_CHECK=1 adds the model check.
+#        KILN_SKIP_UNIT_TESTS=1 runs the GPU tests alone; KILN_MODEL_CHECK=1 adds the model check
+#        (KILN_MODEL_CHECK_ARGS: more arguments for it, e.g. "--batch 32 --bert-batch 8");
+#        KILN_COMPUTE_SANITIZER=1 adds compute-sanitizer memcheck and racecheck over the tests of
+#        Kiln's own kernels (not the cuDNN / cuBLASLt ones, whose libraries are not ours to check).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -90,7 +93,7 @@ if [[ -n "$cudnn_dir" ]]; then
 else
     note "libcudnn.so.9: NOT FOUND on this machine (the CUDA backend cannot load)"
 fi
-for lib in libcublasLt.so.13 libcudart.so.13; do
+for lib in libcublasLt.so.13 libcudart.so.13 libnvrtc.so.13; do
     if dir=$(find_library_dir "$lib"); then
         if [[ -n "$dir" ]]; then
             LIB_PATH="$LIB_PATH:$dir"
@@ -147,11 +150,31 @@ else
     unit_rc=$?
 fi
 
+sanitizer_rc=0
+if [[ "${KILN_COMPUTE_SANITIZER:-0}" == 1 ]]; then
+    note ""
+    if ! command -v compute-sanitizer >/dev/null; then
+        note "compute-sanitizer: not found on this machine"
+        sanitizer_rc=1
+    else
+        for test in cuda_elementwise_test cuda_tensor_ops_test cuda_transformer_ops_test; do
+            for tool in memcheck racecheck; do
+                log="$LOG_DIR/sanitizer.log"
+                echo "=== $tool $test" >>"$log"
+                timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 99 "$BUILD_ABS/tests/$test" >>"$log" 2>&1
+                rc=$?
+                note "compute-sanitizer --tool $tool $test: exit $rc$([[ $rc -eq 0 ]] && echo ' (clean)')"
+                [[ $rc -ne 0 ]] && sanitizer_rc=1
+            done
+        done
+    fi
+fi
+
 model_rc=0
 if [[ "${KILN_MODEL_CHECK:-0}" == 1 ]]; then
     note ""
     PYTHONUNBUFFERED=1 python3 "$ROOT/tests/models/gpu_model_check.py" --kiln "$BUILD_ABS/bin/kiln" \
-        --out "$LOG_DIR/models" >"$LOG_DIR/model_check.log" 2>&1
+        --out "$LOG_DIR/models" --work "${TMPDIR:-/tmp}/kiln_gpu_models" ${KILN_MODEL_CHECK_ARGS:-} >"$LOG_DIR/model_check.log" 2>&1
     model_rc=$?
     note "model check (tests/models/gpu_model_check.py): exit $model_rc"
     [[ -f "$LOG_DIR/models/gpu_model_check.md" ]] && note "$(cat "$LOG_DIR/models/gpu_model_check.md")"
@@ -159,5 +182,5 @@ if [[ "${KILN_MODEL_CHECK:-0}" == 1 ]]; then
 fi
 
 note ""
-note "result: gpu exit $gpu_rc, unit exit $unit_rc, model check exit $model_rc (logs in $LOG_DIR)"
-[[ $gpu_rc -eq 0 && $unit_rc -eq 0 && $model_rc -eq 0 ]]
+note "result: gpu exit $gpu_rc, unit exit $unit_rc, sanitizer exit $sanitizer_rc, model check exit $model_rc (logs in $LOG_DIR)"
+[[ $gpu_rc -eq 0 && $unit_rc -eq 0 && $sanitizer_rc -eq 0 && $model_rc -eq 0 ]]

@@ -101,8 +101,8 @@ def reference_outputs(model, inputs, output_names, torch):
     return [(n, r.numpy()) for n, r in zip(output_names, result)]
 
 
-def run_kiln(kiln, onnx_path, inputs, work, tf32, timeout):
-    """Builds and runs the engine; returns (outputs or None, build+run seconds, GPU compute line, log)."""
+def run_kiln(kiln, backend, onnx_path, inputs, work, tf32, timeout):
+    """Builds and runs the engine; returns (outputs or None, build+run seconds, median GPU compute ms, log)."""
     files = []
     for name, value in inputs.items():
         path = work / f"{name}.npy"
@@ -110,7 +110,7 @@ def run_kiln(kiln, onnx_path, inputs, work, tf32, timeout):
         files.append(f"{name}:{path}")
     shapes = ",".join(f"{n}:{'x'.join(str(d) for d in v.shape)}" for n, v in inputs.items())
     output_json = work / f"outputs_{'tf32' if tf32 else 'notf32'}.json"
-    command = [str(kiln), "exec", f"--onnx={onnx_path}", "--backend=cuda", f"--shapes={shapes}",
+    command = [str(kiln), "exec", f"--onnx={onnx_path}", f"--backend={backend}", f"--shapes={shapes}",
                f"--loadInputs={','.join(files)}", f"--exportOutput={output_json}", "--iterations=20",
                "--warmUp=200", "--duration=0"]
     if not tf32:
@@ -122,7 +122,7 @@ def run_kiln(kiln, onnx_path, inputs, work, tf32, timeout):
         return None, time.monotonic() - start, "", f"no result after {timeout} s"
     seconds = time.monotonic() - start
     log = result.stdout + result.stderr
-    gpu = re.search(r"GPU Compute Time: (.*)", log)
+    gpu = re.search(r"GPU Compute Time: .*median = ([0-9.]+) ms", log)
     if result.returncode != 0:
         return None, seconds, "", f"exit {result.returncode}\n{' '.join(command)}\n{log[-6000:]}"
     return read_export_output(output_json), seconds, gpu.group(1).strip() if gpu else "", log
@@ -131,21 +131,25 @@ def run_kiln(kiln, onnx_path, inputs, work, tf32, timeout):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kiln", type=Path, required=True, help="the kiln executable")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the models, logs and results")
-    parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2", "bert_base"])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the results (table and JSON)")
+    parser.add_argument("--work", type=Path, help="folder for the exported models, inputs and kiln logs "
+                        "(default: OUT/work)")
+    parser.add_argument("--models", nargs="+", default=["mobilenet_v2", "resnet50", "bert_base"])
     parser.add_argument("--batch", type=int, default=1, help="batch of the vision models")
     parser.add_argument("--bert-batch", type=int, default=2)
     parser.add_argument("--bert-seq", type=int, default=128)
+    parser.add_argument("--backend", default="cuda", help="kiln's --backend (cpu checks this script itself)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per kiln run")
     args = parser.parse_args()
 
     import torch
 
     args.out.mkdir(parents=True, exist_ok=True)
+    work_root = args.work or args.out / "work"
     rows, failures = [], []
     for name in args.models:
-        work = args.out / f"work_{name}"
-        work.mkdir(exist_ok=True)
+        work = work_root / name
+        work.mkdir(parents=True, exist_ok=True)
         batch = args.bert_batch if name == "bert_base" else args.batch
         model, inputs, output_names, axes, opset = make_case(name, torch, batch, args.bert_seq)
         onnx_path = work / f"{name}.onnx"
@@ -155,10 +159,11 @@ def main():
               flush=True)
         reference = reference_outputs(model, inputs, output_names, torch)
         for mode in ("noTF32", "TF32"):
-            outputs, seconds, gpu, log = run_kiln(args.kiln, onnx_path, inputs, work, mode == "TF32", args.timeout)
+            outputs, seconds, gpu, log = run_kiln(args.kiln, args.backend, onnx_path, inputs, work, mode == "TF32",
+                                                  args.timeout)
             (work / f"kiln_{mode}.log").write_text(log)
             row = {"model": name, "mode": mode, "shapes": {k: list(v.shape) for k, v in inputs.items()},
-                   "seconds": round(seconds, 1), "gpu_compute": gpu, "tolerance": TOLERANCE[mode], "errors": {}}
+                   "seconds": round(seconds, 1), "gpu_median_ms": gpu, "tolerance": TOLERANCE[mode], "errors": {}}
             if outputs is None:
                 row["status"] = "FAIL (kiln failed)"
                 failures.append(f"{name} {mode}: kiln failed")
@@ -173,21 +178,28 @@ def main():
                 if not ok:
                     failures.append(f"{name} {mode}: {row['errors']}")
                 print(f"[{'ok' if ok else 'fail'}] {name} {mode}: rel L2 {row['errors']}, {seconds:.1f} s, "
-                      f"GPU compute {gpu}", flush=True)
+                      f"GPU compute median {gpu} ms", flush=True)
             rows.append(row)
+            write_results(args.out, rows)  # after every run, so a run cut short still leaves its table
 
-    (args.out / "gpu_model_check.json").write_text(json.dumps(rows, indent=2))
-    table = ["| model | inputs | mode | rel L2 error (per output) | tolerance | GPU compute time (ms) | result |",
+    table = write_results(args.out, rows)
+    print("\n".join(table))
+    print(f"\n{len(rows) - len(failures)} of {len(rows)} runs passed")
+    return 1 if failures else 0
+
+
+def write_results(out, rows):
+    """Writes the runs so far as JSON and as a markdown table; returns the table's lines."""
+    (out / "gpu_model_check.json").write_text(json.dumps(rows, indent=2))
+    table = ["| model | inputs | mode | rel L2 error (per output) | tolerance | GPU compute median (ms) | result |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         errors = ", ".join(f"{k} {v:.2e}" for k, v in r["errors"].items()) or "-"
         shapes = " ".join(f"{k} {'x'.join(map(str, v))}" for k, v in r["shapes"].items())
         table.append(f"| {r['model']} | {shapes} | {r['mode']} | {errors} | {r['tolerance']:g} | "
-                     f"{r['gpu_compute'] or '-'} | {r['status']} |")
-    (args.out / "gpu_model_check.md").write_text("\n".join(table) + "\n")
-    print("\n".join(table))
-    print(f"\n{len(rows) - len(failures)} of {len(rows)} runs passed")
-    return 1 if failures else 0
+                     f"{r['gpu_median_ms'] or '-'} | {r['status']} |")
+    (out / "gpu_model_check.md").write_text("\n".join(table) + "\n")
+    return table
 
 
 if __name__ == "__main__":

@@ -175,12 +175,18 @@ TEST_F(CudaTensorOpsTest, CastCompareAndWhereMatchCpu) {
                              std::string(op) + " " + dataTypeName(type));
         }
     }
-    for (DataType type : {DataType::kFLOAT, DataType::kINT64, DataType::kHALF}) {
+    // One type of each element size: 1, 2, 4 and 8 bytes. The CPU reference runs on the same types
+    // (expectMatchesCpu would give it float copies of half inputs, keyed on input 0, the condition).
+    for (DataType type : {DataType::kUINT8, DataType::kHALF, DataType::kFLOAT, DataType::kINT64}) {
         Tensor condition = test::randomTensor(DataType::kBOOL, {2, 1, 4}, 0.0, 1.0, seed++);
-        Tensor x = test::randomTensor(type, {3, 4}, -9.0, 9.0, seed++);
-        Tensor y = test::randomTensor(type, {2, 3, 1}, -9.0, 9.0, seed++);
-        expectMatchesCpu(*mBackend, mStream, "Where", {&condition, &x, &y}, {}, 0.0, 0.0,
-                         std::string("Where ") + dataTypeName(type));
+        Tensor x = test::randomTensor(type, {3, 4}, 0.0, 9.0, seed++);
+        Tensor y = test::randomTensor(type, {2, 3, 1}, 0.0, 9.0, seed++);
+        std::vector<Tensor> reference = cpuReference("Where", {&condition, &x, &y}, 1, {});
+        ASSERT_EQ(reference.size(), 1u);
+        auto gpu = runOnCuda(*mBackend, mStream, "Where", {&condition, &x, &y}, {type}, {reference[0].shape()}, {});
+        ASSERT_TRUE(gpu.isOk()) << gpu.status().message();
+        EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference[0].toDoubleVector(), 0.0, 0.0), "")
+            << "Where " << dataTypeName(type);
     }
 }
 

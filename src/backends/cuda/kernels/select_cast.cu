@@ -170,6 +170,10 @@ __global__ void whereKernel(const bool* condition, const Word* x, const Word* y,
 class WhereKernel : public Kernel {
 public:
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        if (inputs[1].dtype != outputs[0].dtype || inputs[2].dtype != outputs[0].dtype)
+            return invalidArgument(std::string("cuda.where: X, Y and the output must share one type; they are ") +
+                                   dataTypeName(inputs[1].dtype) + ", " + dataTypeName(inputs[2].dtype) + " and " +
+                                   dataTypeName(outputs[0].dtype));
         KILN_ASSIGN_OR_RETURN(mPlan, planBroadcast({inputs[0].shape, inputs[1].shape, inputs[2].shape}, outputs[0].shape));
         mElementSize = dataTypeSize(outputs[0].dtype);
         return Status::ok();
