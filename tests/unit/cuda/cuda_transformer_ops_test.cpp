@@ -82,8 +82,8 @@ TEST_F(CudaTransformerOpsTest, ReductionsMatchCpu) {
     uint32_t seed = 200;
     const std::vector<std::pair<std::vector<int64_t>, int64_t>> axesCases = {
         {{-1}, 1}, {{1}, 0}, {{0, 2}, 1}, {{}, 0}, {{1, 3}, 1}};
-    for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceSumSquare", "ReduceL2",
-                           "ReduceLogSumExp"}) {
+    for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceSumSquare", "ReduceL1",
+                           "ReduceL2", "ReduceLogSumExp"}) {
         for (const auto& [axes, keepdims] : axesCases) {
             Tensor x = test::randomTensor(DataType::kFLOAT, {3, 4, 5, 6}, -2.0, 2.0, seed++);
             AttributeMap attrs;

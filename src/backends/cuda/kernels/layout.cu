@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,7 +110,9 @@ private:
 
 class SliceKernel : public Kernel {
 public:
-    explicit SliceKernel(const Node& node) : mName(node.describe()) {}
+    explicit SliceKernel(const Node& node) : mName(node.describe()) {
+        for (size_t i = 1; i <= 4; ++i) mIndex[i - 1] = IndexInput(node.input(i));
+    }
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         mInShape = inputs[0].shape;
@@ -117,47 +120,44 @@ public:
         mElementSize = dataTypeSize(inputs[0].dtype);
         if (mInShape.size() != mOutShape.size()) return invalidArgument(mName + ": output rank differs from the input's");
         if (!fitsStridedRank(mOutShape)) return unsupported(mName + ": more than 8 dims of extent > 1");
-        // The index inputs are read once here when their values are on the device already (constants,
-        // shape computations); inputs the caller binds per run are read at run.
+        // Constant starts/ends/axes/steps (the usual case) are resolved once here; computed ones at each run.
         mResolved = false;
-        if (indexInputsBound(inputs)) return resolve(inputs);
-        return Status::ok();
+        for (const IndexInput& index : mIndex)
+            if (index.present() && !index.isConstant()) return Status::ok();
+        std::vector<TensorView> none(5);
+        return resolve(none, nullptr);
     }
 
     Status run(const KernelIO& io) override {
+        auto stream = static_cast<cudaStream_t>(io.stream);
         if (!mResolved) {
             std::vector<TensorView> inputs(io.inputs, io.inputs + io.numInputs);
-            KILN_RETURN_IF_ERROR(resolve(inputs));
+            inputs.resize(5);
+            KILN_RETURN_IF_ERROR(resolve(inputs, stream));
+            mResolved = false;  // computed values may differ on the next run
         }
-        return launchStridedCopy(mView, mElementSize, io.input(0).data, io.output(0).data,
-                                 static_cast<cudaStream_t>(io.stream));
+        return launchStridedCopy(mView, mElementSize, io.input(0).data, io.output(0).data, stream);
     }
     std::string tacticName() const override { return "cuda.slice_strided"; }
 
 private:
-    static bool indexInputsBound(const std::vector<TensorView>& inputs) {
-        for (size_t i = 1; i < inputs.size(); ++i)
-            if (inputs[i].data == nullptr && (i <= 2)) return false;
-        for (size_t i = 3; i < inputs.size(); ++i)
-            if (inputs[i].data == nullptr && !inputs[i].shape.empty()) return false;
-        return inputs.size() >= 3;
-    }
-
-    Status resolve(const std::vector<TensorView>& inputs) {
-        KILN_ASSIGN_OR_RETURN(std::vector<int64_t> starts, readIndexValues(inputs[1], mName + " starts"));
-        KILN_ASSIGN_OR_RETURN(std::vector<int64_t> ends, readIndexValues(inputs[2], mName + " ends"));
-        std::vector<int64_t> axes, steps;
-        if (inputs.size() > 3 && inputs[3].data) {
-            KILN_ASSIGN_OR_RETURN(axes, readIndexValues(inputs[3], mName + " axes"));
-        } else {
+    /// Reads the index inputs (constants from the node, the rest from `inputs` on `stream`) and plans the copy.
+    Status resolve(const std::vector<TensorView>& inputs, cudaStream_t stream) {
+        static const char* kRoles[4] = {" starts", " ends", " axes", " steps"};
+        std::vector<int64_t> values[4];
+        for (size_t i = 0; i < 4; ++i) {
+            if (!mIndex[i].present()) continue;
+            KILN_ASSIGN_OR_RETURN(values[i], mIndex[i].read(inputs[i + 1], stream, mName + kRoles[i]));
+        }
+        const std::vector<int64_t>& starts = values[0];
+        const std::vector<int64_t>& ends = values[1];
+        std::vector<int64_t> axes = values[2];
+        std::vector<int64_t> steps = values[3];
+        if (!mIndex[2].present()) {
             axes.resize(starts.size());
             std::iota(axes.begin(), axes.end(), int64_t{0});
         }
-        if (inputs.size() > 4 && inputs[4].data) {
-            KILN_ASSIGN_OR_RETURN(steps, readIndexValues(inputs[4], mName + " steps"));
-        } else {
-            steps.assign(starts.size(), 1);
-        }
+        if (!mIndex[3].present()) steps.assign(starts.size(), 1);
         if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
             return invalidArgument(mName + ": starts, ends, axes and steps must have the same length");
         const int64_t rank = static_cast<int64_t>(mInShape.size());
@@ -188,6 +188,7 @@ private:
     }
 
     std::string mName;
+    IndexInput mIndex[4];  // starts, ends, axes, steps
     Shape mInShape, mOutShape;
     size_t mElementSize{4};
     StridedView mView;

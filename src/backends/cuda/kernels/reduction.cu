@@ -79,6 +79,7 @@ public:
     ReduceKernel(const Node& node, ReduceKind kind)
         : mKind(kind),
           mAxesAttr(node.attrs.getInts("axes")),
+          mAxesInput(node.input(1)),
           mNoop(node.attrs.getInt("noop_with_empty_axes", 0) != 0),
           mName(node.describe()) {}
 
@@ -86,17 +87,18 @@ public:
         mInputShape = inputs[0].shape;
         mOutputCount = outputs[0].elementCount();
         mResolved = false;
-        const bool axesInput = inputs.size() > 1 && !inputs[1].shape.empty() && inputs[1].elementCount() > 0;
-        if (!axesInput) return plan(mAxesAttr.value_or(std::vector<int64_t>{}));
-        if (!inputs[1].data) return Status::ok();  // bound per run: planned at run
-        KILN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, readIndexValues(inputs[1], mName + " axes"));
-        return plan(axes);
+        // Constant axes (attribute or input: the usual case) are planned once here; computed ones at each run.
+        if (!mAxesInput.present()) return plan(mAxesAttr.value_or(std::vector<int64_t>{}));
+        if (mAxesInput.isConstant()) return plan(mAxesInput.constantValues());
+        return Status::ok();
     }
 
     Status run(const KernelIO& io) override {
         if (!mResolved) {
-            KILN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, readIndexValues(io.input(1), mName + " axes"));
+            KILN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, mAxesInput.read(io.input(1), static_cast<cudaStream_t>(io.stream),
+                                                                              mName + " axes"));
             KILN_RETURN_IF_ERROR(plan(axes));
+            mResolved = false;  // computed axes may differ on the next run
         }
         if (mPlan.outputCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
@@ -160,6 +162,7 @@ private:
 
     ReduceKind mKind;
     std::optional<std::vector<int64_t>> mAxesAttr;
+    IndexInput mAxesInput;
     bool mNoop;
     std::string mName;
     Shape mInputShape;
