@@ -4,12 +4,12 @@
 #   1. strips the build's shared libraries and executables (strip --strip-unneeded);
 #   2. copies the non-system shared libraries they load into BUILD/lib/bundled/;
 #   3. with CARRY_DIR, packs a slim runnable copy into CARRY_DIR/kiln_carry.tar.gz (gpu_test.sh unpacks
-#      it): lib/ (with bundled/), tests/ (the test executables and CTest files), tools/kiln/kiln, and
+#      it): lib/ (with bundled/), tests/ (the test executables and CTest files), bin/kiln, and
 #      kiln_carry_origin.txt (the build's and the source's original paths, which gpu_test.sh rewrites
 #      in the CTest files).
 # Left out of the bundle: the C/C++ runtime (libc, libm, libstdc++, libgcc_s, ...), which every Linux
-# has, the CUDA driver (libcuda, libnvidia-*), and cuBLAS/cuBLASLt (over 500 MiB, found on the GPU
-# machine by gpu_test.sh). libcudart (under 1 MiB) is bundled so the runtime is the one built against.
+# has, the CUDA driver (libcuda, libnvidia-*), cuBLAS/cuBLASLt (over 500 MiB) and cuDNN (its engines
+# are over 300 MiB), found on the GPU machine by gpu_test.sh. libcudart (under 1 MiB) is bundled so the runtime is the one built against.
 #
 # Usage: scripts/bundle_runtime_libs.sh [BUILD_DIR=build-gpu] [CARRY_DIR]
 set -euo pipefail
@@ -23,7 +23,7 @@ SOURCE_ABS=$(pwd)
 BUNDLE="$BUILD_ABS/lib/bundled"
 
 # ELF executables and shared libraries of the build (object files and CMake's scratch left out).
-mapfile -t ELVES < <(find "$BUILD_ABS/lib" "$BUILD_ABS/tests" "$BUILD_ABS/tools" -maxdepth 2 -type f \
+mapfile -t ELVES < <(find "$BUILD_ABS/lib" "$BUILD_ABS/tests" "$BUILD_ABS/tools" "$BUILD_ABS/bin" -maxdepth 2 -type f \
     \( -name '*.so' -o -name '*.so.*' -o -perm -u+x \) -not -path "$BUNDLE/*" 2>/dev/null |
     while read -r f; do [[ "$(head -c4 "$f" | tr -d '\0')" == $'\x7fELF' ]] && echo "$f"; done)
 [[ ${#ELVES[@]} -gt 0 ]] || { echo "error: no executables or libraries under $BUILD" >&2; exit 1; }
@@ -32,7 +32,7 @@ is_left_out() {
     case "$(basename "$1")" in
         linux-vdso.so* | ld-linux*.so* | libc.so* | libm.so* | libpthread.so* | libdl.so* | librt.so* | \
             libstdc++.so* | libgcc_s.so* | libutil.so* | libresolv.so* | \
-            libcuda.so* | libnvidia-*.so* | libcublas.so* | libcublasLt.so*) return 0 ;;
+            libcuda.so* | libnvidia-*.so* | libcublas.so* | libcublasLt.so* | libcudnn*.so* | libnvrtc*.so*) return 0 ;;
     esac
     [[ "$1" == "$BUILD_ABS/lib/"* ]]  # the build's own libraries
 }
@@ -67,6 +67,8 @@ if [[ -n "$CARRY" ]]; then
     # CTest's files (CTestTestfile.cmake, <test>[1]_include.cmake, <test>[1]_tests.cmake) and the tests.
     find "$BUILD_ABS/tests" -maxdepth 1 -type f \( -name '*.cmake' -o -perm -u+x \) -exec cp -a {} "$SLIM/tests/" \;
     if [[ -f "$BUILD_ABS/tools/kiln/kiln" ]]; then cp -a "$BUILD_ABS/tools/kiln/kiln" "$SLIM/tools/kiln/"; fi
+    # The CLI (tools/kiln's kiln_exe) is written to bin/.
+    if [[ -f "$BUILD_ABS/bin/kiln" ]]; then mkdir -p "$SLIM/bin" && cp -a "$BUILD_ABS/bin/kiln" "$SLIM/bin/"; fi
     printf 'build %s\nsource %s\n' "$BUILD_ABS" "$SOURCE_ABS" >"$SLIM/kiln_carry_origin.txt"
     mkdir -p "$CARRY"
     rm -f "$CARRY/kiln_carry.tar.gz"

@@ -7,12 +7,16 @@
 #
 # What it does: points LD_LIBRARY_PATH at the build's lib/, its bundled libraries and the machine's
 # cuBLASLt; rewrites the CTest files' paths when the build was made under another path; runs the GPU
-# tests (ctest -L gpu), then the unit tests (ctest -L unit); writes a summary, and the logs, to $OUT
-# when it is set (else to BUILD_DIR/gpu_test_logs). Exit status: 0 when both passed and no GPU test
-# was skipped.
+# tests (ctest -L gpu), then the unit tests (ctest -L unit), then (KILN_MODEL_CHECK=1) the real-model
+# check on the CUDA backend (tests/models/gpu_model_check.py, with the machine's python3 and PyTorch);
+# writes a summary, and the logs, to $OUT when it is set (else to BUILD_DIR/gpu_test_logs). Exit
+# status: 0 when all passed and no GPU test was skipped.
 #
 # Usage: scripts/gpu_test.sh [BUILD_DIR=build-gpu] [extra ctest arguments, e.g. -R Softmax]
-#        KILN_SKIP_UNIT_TESTS=1 runs the GPU tests alone.
+#        KILN_SKIP_UNIT_TESTS=1 runs the GPU tests alone; KILN_MODEL_CHECK=1 adds the model check
+#        (KILN_MODEL_CHECK_ARGS: more arguments for it, e.g. "--batch 32 --bert-batch 8");
+#        KILN_COMPUTE_SANITIZER=1 adds compute-sanitizer memcheck and racecheck over the tests of
+#        Kiln's own kernels (not the cuDNN / cuBLASLt ones, whose libraries are not ours to check).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -76,7 +80,20 @@ find_library_dir() {  # the folder of $1 where the dynamic loader would not find
     return 1
 }
 LIB_PATH="$BUILD_ABS/lib:$BUILD_ABS/lib/bundled"
-for lib in libcublasLt.so.13 libcudart.so.13; do
+# cuDNN: the newest on the machine first (a PyTorch wheel's nvidia-cudnn often is newer than the
+# system's); the frontend is built against 9.19, and cuDNN 9 loads its engines from beside libcudnn.
+cudnn_dir=""
+for dir in /opt/*/.venv/lib/python3*/site-packages/nvidia/cudnn/lib /usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib \
+    /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu; do
+    if [[ -e "$dir/libcudnn.so.9" ]]; then cudnn_dir=$dir; break; fi
+done
+if [[ -n "$cudnn_dir" ]]; then
+    LIB_PATH="$LIB_PATH:$cudnn_dir"
+    note "libcudnn.so.9: from $cudnn_dir"
+else
+    note "libcudnn.so.9: NOT FOUND on this machine (the CUDA backend cannot load)"
+fi
+for lib in libcublasLt.so.13 libcudart.so.13 libnvrtc.so.13; do
     if dir=$(find_library_dir "$lib"); then
         if [[ -n "$dir" ]]; then
             LIB_PATH="$LIB_PATH:$dir"
@@ -133,6 +150,37 @@ else
     unit_rc=$?
 fi
 
+sanitizer_rc=0
+if [[ "${KILN_COMPUTE_SANITIZER:-0}" == 1 ]]; then
+    note ""
+    if ! command -v compute-sanitizer >/dev/null; then
+        note "compute-sanitizer: not found on this machine"
+        sanitizer_rc=1
+    else
+        for test in cuda_elementwise_test cuda_tensor_ops_test cuda_transformer_ops_test; do
+            for tool in memcheck racecheck; do
+                log="$LOG_DIR/sanitizer.log"
+                echo "=== $tool $test" >>"$log"
+                timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 99 "$BUILD_ABS/tests/$test" >>"$log" 2>&1
+                rc=$?
+                note "compute-sanitizer --tool $tool $test: exit $rc$([[ $rc -eq 0 ]] && echo ' (clean)')"
+                [[ $rc -ne 0 ]] && sanitizer_rc=1
+            done
+        done
+    fi
+fi
+
+model_rc=0
+if [[ "${KILN_MODEL_CHECK:-0}" == 1 ]]; then
+    note ""
+    PYTHONUNBUFFERED=1 python3 "$ROOT/tests/models/gpu_model_check.py" --kiln "$BUILD_ABS/bin/kiln" \
+        --out "$LOG_DIR/models" --work "${TMPDIR:-/tmp}/kiln_gpu_models" ${KILN_MODEL_CHECK_ARGS:-} >"$LOG_DIR/model_check.log" 2>&1
+    model_rc=$?
+    note "model check (tests/models/gpu_model_check.py): exit $model_rc"
+    [[ -f "$LOG_DIR/models/gpu_model_check.md" ]] && note "$(cat "$LOG_DIR/models/gpu_model_check.md")"
+    [[ $model_rc -ne 0 ]] && note "$(grep -E '^\[fail\]' -A30 "$LOG_DIR/model_check.log" | head -80)"
+fi
+
 note ""
-note "result: gpu exit $gpu_rc, unit exit $unit_rc (logs: gpu_ctest.log, unit_ctest.log in $LOG_DIR)"
-[[ $gpu_rc -eq 0 && $unit_rc -eq 0 ]]
+note "result: gpu exit $gpu_rc, unit exit $unit_rc, sanitizer exit $sanitizer_rc, model check exit $model_rc (logs in $LOG_DIR)"
+[[ $gpu_rc -eq 0 && $unit_rc -eq 0 && $sanitizer_rc -eq 0 && $model_rc -eq 0 ]]

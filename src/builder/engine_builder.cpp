@@ -5,6 +5,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/precision_attributes.h"
 #include "builder/profile_resolution.h"
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
@@ -164,6 +165,13 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
         log.info("graph optimization: " + std::to_string(before) + " -> " + std::to_string(graph.nodes().size()) + " layers");
     }
     KILN_RETURN_IF_ERROR(build.completeStep());
+
+    // GPU kernels read the TF32 choice from their node, so it travels inside the engine file.
+    if (plan.backend == "cuda" && !config.getFlag(BuilderFlag::kTF32))
+        for (const auto& node : graph.nodes()) node->attrs.set(kAllowTf32Attribute, int64_t{0});
+    if (plan.backend == "cuda" && (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kBF16)))
+        log.warning("FP16/BF16 layers are not implemented in the CUDA backend yet: every layer runs in FP32" +
+                    std::string(config.getFlag(BuilderFlag::kTF32) ? " (TF32 tensor-core math where allowed)" : ""));
 
     KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
     KILN_RETURN_IF_ERROR(build.completeStep());

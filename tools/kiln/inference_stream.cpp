@@ -3,6 +3,7 @@
 #include <string>
 #include <thread>
 
+#include "device_inference_stream.h"
 #include "host_inference_stream.h"
 
 namespace kiln::cli {
@@ -11,8 +12,8 @@ Expected<std::unique_ptr<InferenceStream>> createInferenceStream(Engine& engine,
                                                                  const InferenceOptions& options) {
     std::string backend = engine.getBackendName();
     if (backend == "cpu") return createHostInferenceStream(engine, inputs, options);
-    return unsupported("GPU inference is not available in this build of kiln exec yet (the engine targets '" +
-                       backend + "'): build with --backend=cpu, or add --skipInference to only build");
+    if (backend == "cuda") return createDeviceInferenceStream(engine, inputs, options);
+    return unsupported("kiln exec cannot run engines of backend '" + backend + "'");
 }
 
 void waitMilliseconds(double ms, bool spin) {

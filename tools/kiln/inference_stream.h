@@ -2,8 +2,8 @@
 // One execution context of `kiln exec` with its own I/O buffers: the unit that --infStreams
 // multiplies. Each backend has its own kind of stream, made by createInferenceStream():
 //   - a CPU engine reads and writes host buffers in place and runs inside enqueue (HostInferenceStream);
-//   - a GPU engine keeps device buffers and copies inputs in and outputs out around each run; its
-//     stream is the place where the device I/O path plugs in (timing with device events).
+//   - a GPU engine keeps device buffers and copies inputs in and outputs out around each run,
+//     timing each part with CUDA events (DeviceInferenceStream).
 // The runner (inference_runner.cpp) only sees this interface.
 
 #include <chrono>

@@ -4,6 +4,7 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/precision_attributes.h"
 
 namespace kiln::cuda {
 
@@ -11,23 +12,37 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::create() {
     KILN_ASSIGN_OR_RETURN(DeviceInfo device, probeDevice());
     cublasLtHandle_t handle = nullptr;
     KILN_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&handle));
-    return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(device), handle));
+    cudnnHandle_t cudnn = nullptr;
+    Status cudnnCreated = cudnnStatus(cudnnCreate(&cudnn), "cudnnCreate");
+    if (!cudnnCreated.isOk()) {
+        cublasLtDestroy(handle);
+        return cudnnCreated;
+    }
+    return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(device), handle, cudnn));
 }
 
 CudaBackend::~CudaBackend() {
     // The backend lives until the process exits (backend_registry.cpp keeps it in a static map), when
     // the CUDA runtime may already be torn down: a failing destroy is of no consequence then.
     if (mCublasLt) cublasLtDestroy(mCublasLt);
+    if (mCudnn) cudnnDestroy(mCudnn);
 }
 
+namespace {
+
+/// The registry key of a node: its op type, qualified by its domain outside the default ONNX one.
+std::string registryKey(const Node& node) {
+    return node.domain.empty() || node.domain == "ai.onnx" ? node.opType : node.domain + "::" + node.opType;
+}
+
+bool allowsTf32(const Node& node) { return node.attrs.getInt(kAllowTf32Attribute, 1) != 0; }
+
+}  // namespace
+
 bool CudaBackend::supports(const Node& node, std::string* reason) const {
-    if (!node.domain.empty()) {
-        if (reason) *reason = "no CUDA kernel for domain '" + node.domain + "'";
-        return false;
-    }
-    const CudaKernelEntry* entry = CudaKernelRegistry::global().find(node.opType);
+    const CudaKernelEntry* entry = CudaKernelRegistry::global().find(registryKey(node));
     if (!entry) {
-        if (reason) *reason = "no CUDA kernel for " + node.opType;
+        if (reason) *reason = "no CUDA kernel for " + registryKey(node);
         return false;
     }
     return !entry->supports || entry->supports(node, reason);
@@ -36,8 +51,8 @@ bool CudaBackend::supports(const Node& node, std::string* reason) const {
 Expected<std::unique_ptr<Kernel>> CudaBackend::createKernel(const Node& node) const {
     std::string reason;
     if (!supports(node, &reason)) return unsupported(node.describe() + ": " + reason);
-    CudaContext context{mCublasLt, &mDevice};
-    auto kernel = CudaKernelRegistry::global().find(node.opType)->create(node, context);
+    CudaContext context{mCublasLt, mCudnn, &mDevice, allowsTf32(node)};
+    auto kernel = CudaKernelRegistry::global().find(registryKey(node))->create(node, context);
     if (!kernel) return kernel.status().withContext(node.describe());
     return kernel;
 }

@@ -1,9 +1,10 @@
 #pragma once
 // The CUDA backend: device memory through cudaMalloc, copies and kernels on the caller's stream
-// (kiln::Stream is a cudaStream_t), cuBLASLt for matrix products. Built as libkiln_backend_cuda.so and
+// (kiln::Stream is a cudaStream_t), cuBLASLt for matrix products, cuDNN for convolutions. Built as libkiln_backend_cuda.so and
 // loaded by the core through the exported kilnCreateBackend (backends/backend_registry.cpp).
 
 #include <cublasLt.h>
+#include <cudnn.h>
 
 #include <memory>
 #include <string>
@@ -38,10 +39,12 @@ public:
     const DeviceInfo& device() const { return mDevice; }
 
 private:
-    CudaBackend(DeviceInfo device, cublasLtHandle_t cublasLt) : mDevice(std::move(device)), mCublasLt(cublasLt) {}
+    CudaBackend(DeviceInfo device, cublasLtHandle_t cublasLt, cudnnHandle_t cudnn)
+        : mDevice(std::move(device)), mCublasLt(cublasLt), mCudnn(cudnn) {}
 
     DeviceInfo mDevice;
     cublasLtHandle_t mCublasLt;
+    cudnnHandle_t mCudnn;
 };
 
 }  // namespace kiln::cuda

@@ -1,5 +1,6 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 
 #include <cstdio>
 
@@ -24,7 +25,8 @@ std::string DeviceInfo::targetDescription() const {
     size_t major = cublasLtVersion / 10000;
     size_t minor = (cublasLtVersion / 100) % 100;
     return "sm_" + std::to_string(computeMajor) + std::to_string(computeMinor) + " / CUDA " +
-           versionString(runtimeVersion) + " / cuBLAS " + std::to_string(major) + "." + std::to_string(minor);
+           versionString(runtimeVersion) + " / cuBLAS " + std::to_string(major) + "." + std::to_string(minor) +
+           " / cuDNN " + std::to_string(cudnnVersion / 10000) + "." + std::to_string((cudnnVersion / 100) % 100);
 }
 
 std::string DeviceInfo::describe() const {
@@ -53,6 +55,7 @@ Expected<DeviceInfo> probeDevice() {
     KILN_CUDA_RETURN_IF_ERROR(cudaRuntimeGetVersion(&info.runtimeVersion));
     KILN_CUDA_RETURN_IF_ERROR(cudaDriverGetVersion(&info.driverVersion));
     info.cublasLtVersion = cublasLtGetVersion();
+    info.cudnnVersion = cudnnGetVersion();
 
     // Ampere is the oldest generation the kernels are written for (bf16, async copies, 164 KiB shared memory).
     if (info.computeMajor < 8)

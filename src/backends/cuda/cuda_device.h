@@ -18,8 +18,9 @@ struct DeviceInfo {
     int runtimeVersion{0};      // cudaRuntimeGetVersion: 13000 for 13.0
     int driverVersion{0};       // cudaDriverGetVersion: the newest CUDA version the driver supports
     size_t cublasLtVersion{0};  // cublasLtGetVersion: 130100 for 13.1.0
+    size_t cudnnVersion{0};     // cudnnGetVersion: 91900 for 9.19.0
 
-    /// "sm_90 / CUDA 13.0 / cuBLAS 13.1": what an engine built here needs to run. Two cards of one
+    /// "sm_90 / CUDA 13.0 / cuBLAS 13.1 / cuDNN 9.19": what an engine built here needs to run. Two cards of one
     /// generation share it; patch releases of the libraries are compatible, so they are left out.
     std::string targetDescription() const;
     /// "device 0 'NVIDIA H100 80GB HBM3' sm_90, 132 SMs, 79.1 GiB, driver CUDA 13.0": for logs.

@@ -19,6 +19,14 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerActivationKernels(registry);
     registerMatMulKernels(registry);
     registerExpandKernels(registry);
+    registerConvKernels(registry);
+    registerPoolingKernels(registry);
+    registerShapeKernels(registry);
+    registerLayoutKernels(registry);
+    registerSelectCastKernels(registry);
+    registerNormalizationKernels(registry);
+    registerReductionKernels(registry);
+    registerAttentionKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, std::initializer_list<DataType> types,

@@ -4,6 +4,7 @@
 // list in registerAllCudaKernels().
 
 #include <cublasLt.h>
+#include <cudnn.h>
 
 #include <functional>
 #include <initializer_list>
@@ -19,7 +20,10 @@ namespace kiln::cuda {
 /// What kernels get from the backend at creation: shared library handles and the device.
 struct CudaContext {
     cublasLtHandle_t cublasLt{nullptr};
+    cudnnHandle_t cudnn{nullptr};
     const DeviceInfo* device{nullptr};
+    /// Whether float products may round their inputs to TF32 on the tensor cores (BuilderFlag::kTF32).
+    bool allowTf32{true};
 };
 
 struct CudaKernelEntry {
@@ -33,6 +37,7 @@ class CudaKernelRegistry {
 public:
     static const CudaKernelRegistry& global();
     void add(CudaKernelEntry entry) { mEntries[entry.opType] = std::move(entry); }
+    /// `opType` of the default ONNX domain, or "<domain>::<opType>" (Kiln's fused layers: "kiln::FusedConv").
     const CudaKernelEntry* find(const std::string& opType) const {
         auto it = mEntries.find(opType);
         return it == mEntries.end() ? nullptr : &it->second;

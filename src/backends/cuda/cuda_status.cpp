@@ -50,6 +50,14 @@ Status cublasStatus(cublasStatus_t status, const char* call) {
     return {code, std::string(call) + " failed: " + cublasStatusName(status)};
 }
 
+Status cudnnStatus(cudnnStatus_t status, const char* call) {
+    if (status == CUDNN_STATUS_SUCCESS) return Status::ok();
+    StatusCode code = status == CUDNN_STATUS_ALLOC_FAILED ? StatusCode::kOutOfMemory
+                      : status == CUDNN_STATUS_NOT_SUPPORTED ? StatusCode::kUnsupported
+                                                              : StatusCode::kInternal;
+    return {code, std::string(call) + " failed: " + cudnnGetErrorString(status)};
+}
+
 Status launchStatus(const char* kernel) {
     cudaError_t error = cudaGetLastError();
     if (error == cudaSuccess) return Status::ok();

@@ -33,7 +33,7 @@ TEST_F(CudaBackendTest, DescribesItsTarget) {
     EXPECT_FALSE(mBackend->isHostMemory());
     EXPECT_EQ(mBackend->alignment(), 256u);
     const std::string target = mBackend->targetDescription();
-    EXPECT_TRUE(std::regex_match(target, std::regex(R"(sm_[0-9]+ / CUDA [0-9]+\.[0-9]+ / cuBLAS [0-9]+\.[0-9]+)")))
+    EXPECT_TRUE(std::regex_match(target, std::regex(R"(sm_[0-9]+ / CUDA [0-9]+\.[0-9]+ / cuBLAS [0-9]+\.[0-9]+ / cuDNN [0-9]+\.[0-9]+)")))
         << target;
     std::cout << "[ INFO     ] CUDA target: " << target << std::endl;
 }
@@ -102,10 +102,12 @@ TEST_F(CudaBackendTest, SupportsSaysPreciselyWhyNot) {
     EXPECT_TRUE(mBackend->supports(*SupportQuery("Add", {DataType::kFLOAT, DataType::kFLOAT}, shape).node, nullptr));
     EXPECT_TRUE(mBackend->supports(*SupportQuery("Relu", {DataType::kHALF}, shape).node, nullptr));
 
-    EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("Conv", {DataType::kFLOAT, DataType::kFLOAT}, shape)),
-              "no CUDA kernel for Conv");
+    EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("TopK", {DataType::kFLOAT, DataType::kINT64}, shape)),
+              "no CUDA kernel for TopK");
     EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("Add", {DataType::kFLOAT}, shape, "com.microsoft")),
-              "no CUDA kernel for domain 'com.microsoft'");
+              "no CUDA kernel for com.microsoft::Add");
+    EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("Conv", {DataType::kFLOAT, DataType::kFLOAT}, shape)),
+              "the CUDA convolution handles 2-D convolutions (4-D X); X has rank 2");
     std::string reason = whyUnsupported(*mBackend, SupportQuery("Add", {DataType::kINT32, DataType::kINT32}, shape));
     EXPECT_NE(reason.find("int32"), std::string::npos) << reason;
     EXPECT_NE(reason.find("Add"), std::string::npos) << reason;

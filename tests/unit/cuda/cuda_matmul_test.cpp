@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "backends/precision_attributes.h"
 #include "cuda_test_support.h"
 
 namespace kiln::cudatest {
@@ -23,6 +24,13 @@ struct Tolerance {
 Tolerance gemmTolerance(DataType type, int64_t k) {
     const double scale = std::sqrt(static_cast<double>(std::max<int64_t>(k, 1)));
     return type == DataType::kHALF ? Tolerance{1e-2, 1e-3 * scale} : Tolerance{1e-4, 1e-4 * scale};
+}
+
+/// The attributes of a product held to FP32 math (these tests check FP32 accuracy; TF32, the builder's
+/// default, is checked by the FusedMatMul test of cuda_transformer_ops_test.cpp).
+AttributeMap fp32Math(AttributeMap attrs = {}) {
+    attrs.set(kAllowTf32Attribute, int64_t{0});
+    return attrs;
 }
 
 TEST_F(CudaMatMulTest, MatMulMatchesCpuInEveryBatchingMode) {
@@ -51,7 +59,7 @@ TEST_F(CudaMatMulTest, MatMulMatchesCpuInEveryBatchingMode) {
             Tensor b = test::randomTensor(type, shapeB, -1.0, 1.0, seed++);
             Tolerance tol = gemmTolerance(type, shapeA.back());
             expectMatchesCpu(
-                *mBackend, mStream, "MatMul", {&a, &b}, {}, tol.rtol, tol.atol,
+                *mBackend, mStream, "MatMul", {&a, &b}, fp32Math(), tol.rtol, tol.atol,
                 std::string("MatMul ") + dataTypeName(type) + " " + shapeLabel(shapeA) + " x " + shapeLabel(shapeB));
         }
     }
@@ -79,7 +87,7 @@ TEST_F(CudaMatMulTest, MatMulOnRandomShapesMatchesCpu) {
         Tensor b = test::randomTensor(type, shapeB, -1.0, 1.0, seed++);
         Tolerance tol = gemmTolerance(type, k);
         expectMatchesCpu(
-            *mBackend, mStream, "MatMul", {&a, &b}, {}, tol.rtol, tol.atol,
+            *mBackend, mStream, "MatMul", {&a, &b}, fp32Math(), tol.rtol, tol.atol,
             std::string("MatMul ") + dataTypeName(type) + " " + shapeLabel(shapeA) + " x " + shapeLabel(shapeB));
     }
 }
@@ -118,7 +126,7 @@ TEST_F(CudaMatMulTest, GemmMatchesCpuWithTransposesScalesAndBroadcastC) {
             if (bias) inputs.push_back(&*bias);
             Tolerance tol = gemmTolerance(type, c.k);
             expectMatchesCpu(
-                *mBackend, mStream, "Gemm", inputs, attrs, tol.rtol, tol.atol * std::max(1.f, std::fabs(c.alpha)),
+                *mBackend, mStream, "Gemm", inputs, fp32Math(attrs), tol.rtol, tol.atol * std::max(1.f, std::fabs(c.alpha)),
                 std::string("Gemm ") + dataTypeName(type) + " m" + std::to_string(c.m) + " k" + std::to_string(c.k) +
                     " n" + std::to_string(c.n) + " transA " + std::to_string(c.transA) + " transB " +
                     std::to_string(c.transB) + " C " + (c.c ? shapeLabel(*c.c) : "none"));

@@ -98,9 +98,11 @@ struct CudaRun {
 /// Runs one `opType` node on the CUDA backend: inputs copied to the device, outputs of `outputTypes` and
 /// `outputShapes` (poisoned with NaN bytes first, so an element the kernel never writes fails the
 /// comparison), copied back after the stream synchronizes. A nullptr input is an omitted optional one.
+/// `domain` is "kiln" for Kiln's fused layers.
 inline Expected<CudaRun> runOnCuda(Backend& backend, Stream stream, const std::string& opType,
                                    const std::vector<const Tensor*>& inputs, const std::vector<DataType>& outputTypes,
-                                   const std::vector<Shape>& outputShapes, const AttributeMap& attrs) {
+                                   const std::vector<Shape>& outputShapes, const AttributeMap& attrs,
+                                   const std::string& domain = "") {
     Graph graph;
     std::vector<Value*> ins;
     for (size_t i = 0; i < inputs.size(); ++i)
@@ -108,6 +110,7 @@ inline Expected<CudaRun> runOnCuda(Backend& backend, Stream stream, const std::s
             inputs[i] ? graph.addInput("in" + std::to_string(i), inputs[i]->dtype(), fromConcrete(inputs[i]->shape()))
                       : nullptr);
     Node* node = graph.addNode(opType, "node", ins, {}, outputTypes.size());
+    node->domain = domain;
     node->attrs = attrs;
     for (size_t i = 0; i < outputTypes.size(); ++i) {
         node->outputs[i]->dtype = outputTypes[i];

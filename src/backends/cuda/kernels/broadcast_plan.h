@@ -12,7 +12,7 @@
 namespace kiln::cuda {
 
 constexpr int kMaxBroadcastRank = 8;
-constexpr int kMaxBroadcastInputs = 2;
+constexpr int kMaxBroadcastInputs = 3;  // Where: condition, X, Y
 
 /// The output's dims with 1-sized dims dropped and adjacent dims merged wherever every input walks
 /// them alike (contiguously, or broadcast), and each input's element stride per dim (0 where the input

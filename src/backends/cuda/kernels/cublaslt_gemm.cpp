@@ -76,7 +76,22 @@ Status CublasLtGemm::configure(cublasLtHandle_t handle, const GemmProblem& p, ui
                            std::to_string(p.k) + " (batch " + std::to_string(p.batch) + ") exceeds int32 extents");
     const cudaDataType type = p.type == DataType::kHALF ? CUDA_R_16F : CUDA_R_32F;
     const ColumnMajorProduct c = toColumnMajor(p);
-    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&mDesc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    // FAST_TF32 lets float products round their inputs to TF32 on the tensor cores; half products
+    // always run on them, with float accumulation either way.
+    const cublasComputeType_t compute =
+        p.allowTf32 && p.type == DataType::kFLOAT ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&mDesc, compute, CUDA_R_32F));
+    mEpilogue = p.epilogue;
+    if (p.epilogue != GemmEpilogue::kNone) {
+        // The bias runs along cuBLASLt's rows, which are our columns (see toColumnMajor).
+        cublasLtEpilogue_t epilogue =
+            p.epilogue == GemmEpilogue::kReluBias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+        KILN_CUBLAS_RETURN_IF_ERROR(
+            cublasLtMatmulDescSetAttribute(mDesc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+        const cudaDataType biasType = type;
+        KILN_CUBLAS_RETURN_IF_ERROR(
+            cublasLtMatmulDescSetAttribute(mDesc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &biasType, sizeof biasType));
+    }
     cublasOperation_t opA = c.transposeA ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t opB = c.transposeB ? CUBLAS_OP_T : CUBLAS_OP_N;
     KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(mDesc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof opA));
@@ -108,8 +123,13 @@ Status CublasLtGemm::configure(cublasLtHandle_t handle, const GemmProblem& p, ui
 }
 
 Status CublasLtGemm::run(const void* a, const void* b, void* d, float alpha, float beta, void* workspace,
-                         size_t workspaceBytes, cudaStream_t stream) const {
+                         size_t workspaceBytes, cudaStream_t stream, const void* bias) const {
     if (!mDesc) return internalError("cuBLASLt product run before configure");
+    if (mEpilogue != GemmEpilogue::kNone) {
+        if (!bias) return internalError("cuBLASLt product with a bias epilogue run without a bias");
+        KILN_CUBLAS_RETURN_IF_ERROR(
+            cublasLtMatmulDescSetAttribute(mDesc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    }
     if (workspaceBytes < mWorkspaceBytes)
         return internalError("cuBLASLt product needs " + std::to_string(mWorkspaceBytes) + " workspace bytes, got " +
                              std::to_string(workspaceBytes));

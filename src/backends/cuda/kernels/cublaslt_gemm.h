@@ -17,6 +17,9 @@ namespace kiln::cuda {
 /// A row-major product D[b] (m x n) = alpha * op(A[b]) (m x k) * op(B[b]) (k x n) + beta * D[b]. A is
 /// stored (k x m) when transA, B is stored (n x k) when transB. Strides are in elements; a stride of 0
 /// gives every batch the same matrix.
+/// What cuBLASLt applies to D on its way out: a bias per output column (our n), then an optional ReLU.
+enum class GemmEpilogue { kNone, kBias, kReluBias };
+
 struct GemmProblem {
     DataType type{DataType::kFLOAT};  // of A, B and D; accumulation is in float
     int64_t m{0};
@@ -28,6 +31,9 @@ struct GemmProblem {
     int64_t strideA{0};
     int64_t strideB{0};
     int64_t strideD{0};
+    /// Float products may round their inputs to TF32 on the tensor cores (BuilderFlag::kTF32).
+    bool allowTf32{false};
+    GemmEpilogue epilogue{GemmEpilogue::kNone};
 };
 
 /// One column-major matrix operand as cuBLASLt is told it.
@@ -63,9 +69,10 @@ public:
     Status configure(cublasLtHandle_t handle, const GemmProblem& problem, uint32_t alignment, size_t maxWorkspace);
     /// Scratch bytes the chosen algorithm needs.
     size_t workspaceSize() const { return mWorkspaceBytes; }
-    /// Runs the product; C is D (cuBLASLt accumulates in place when their layouts are equal).
+    /// Runs the product; C is D (cuBLASLt accumulates in place when their layouts are equal). `bias`
+    /// (n elements of the product's type) is read when the problem has a bias epilogue.
     Status run(const void* a, const void* b, void* d, float alpha, float beta, void* workspace, size_t workspaceBytes,
-               cudaStream_t stream) const;
+               cudaStream_t stream, const void* bias = nullptr) const;
 
 private:
     void release();
@@ -77,6 +84,7 @@ private:
     cublasLtMatrixLayout_t mLayoutD{nullptr};
     cublasLtMatmulAlgo_t mAlgo{};
     size_t mWorkspaceBytes{0};
+    GemmEpilogue mEpilogue{GemmEpilogue::kNone};
 };
 
 /// Largest power of two <= `cap` that divides `bytes` (0 divides by everything: `cap`).

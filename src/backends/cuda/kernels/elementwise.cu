@@ -1,5 +1,6 @@
-// Element-wise math: Add Sub Mul Div with numpy broadcasting, and the unary Exp Neg Abs Sqrt, on float
-// and float16 (computed in float, rounded once to half).
+// Element-wise math: Add Sub Mul Div Pow (and two-input Max Min) with numpy broadcasting, and the unary
+// Exp Log Neg Abs Sqrt Reciprocal Floor Ceil Erf Gelu, on float and float16 (computed in float, rounded
+// once to half).
 
 #include <cuda_fp16.h>
 
@@ -30,6 +31,16 @@ struct DivFn {
     __device__ float operator()(float a, float b) const { return a / b; }
 };
 
+struct PowFn {
+    __device__ float operator()(float a, float b) const { return powf(a, b); }
+};
+struct MaxFn {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+struct MinFn {
+    __device__ float operator()(float a, float b) const { return fminf(a, b); }
+};
+
 struct ExpFn {
     __device__ float operator()(float x) const { return expf(x); }
 };
@@ -41,6 +52,29 @@ struct AbsFn {
 };
 struct SqrtFn {
     __device__ float operator()(float x) const { return sqrtf(x); }
+};
+struct LogFn {
+    __device__ float operator()(float x) const { return logf(x); }
+};
+struct ReciprocalFn {
+    __device__ float operator()(float x) const { return 1.f / x; }
+};
+struct FloorFn {
+    __device__ float operator()(float x) const { return floorf(x); }
+};
+struct CeilFn {
+    __device__ float operator()(float x) const { return ceilf(x); }
+};
+struct ErfFn {
+    __device__ float operator()(float x) const { return erff(x); }
+};
+struct GeluFn {  // the exact form (approximate = "none")
+    __device__ float operator()(float x) const { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+};
+struct GeluTanhFn {  // approximate = "tanh"
+    __device__ float operator()(float x) const {
+        return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    }
 };
 
 // No __restrict__: the runtime may run an element-wise op in place (out aliasing an input).
@@ -116,6 +150,10 @@ template <typename Fn>
 void registerBinaryKernel(CudaKernelRegistry& registry, const std::string& opType, const std::string& name) {
     registry.add({opType,
                   [](const Node& node, std::string* reason) {
+                      if (node.inputs.size() != 2) {  // Max and Min are variadic in ONNX
+                          if (reason) *reason = "the CUDA kernel takes exactly two inputs";
+                          return false;
+                      }
                       return inputsHaveType(node, 0, 2, {DataType::kFLOAT, DataType::kHALF}, reason) &&
                              ranksAtMost(node, kMaxBroadcastRank, reason);
                   },
@@ -137,6 +175,32 @@ void registerElementwiseKernels(CudaKernelRegistry& registry) {
     registerUnaryKernel<NegFn>(registry, "Neg", "neg");
     registerUnaryKernel<AbsFn>(registry, "Abs", "abs");
     registerUnaryKernel<SqrtFn>(registry, "Sqrt", "sqrt");
+    registerBinaryKernel<PowFn>(registry, "Pow", "pow");
+    registerBinaryKernel<MaxFn>(registry, "Max", "max");
+    registerBinaryKernel<MinFn>(registry, "Min", "min");
+    registerUnaryKernel<LogFn>(registry, "Log", "log");
+    registerUnaryKernel<ReciprocalFn>(registry, "Reciprocal", "reciprocal");
+    registerUnaryKernel<FloorFn>(registry, "Floor", "floor");
+    registerUnaryKernel<CeilFn>(registry, "Ceil", "ceil");
+    registerUnaryKernel<ErfFn>(registry, "Erf", "erf");
+    // Gelu's two forms are two functors; the node's `approximate` attribute picks one.
+    registry.add({"Gelu",
+                  [](const Node& node, std::string* reason) {
+                      const std::string approximate = node.attrs.getString("approximate", "none");
+                      if (approximate != "none" && approximate != "tanh") {
+                          if (reason) *reason = "Gelu approximate='" + approximate + "' is neither 'none' nor 'tanh'";
+                          return false;
+                      }
+                      return inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF}, reason);
+                  },
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      DataType type = node.input(0)->dtype;
+                      const std::string suffix = std::string("_") + tacticTypeSuffix(type);
+                      if (node.attrs.getString("approximate", "none") == "tanh")
+                          return std::unique_ptr<Kernel>(
+                              std::make_unique<UnaryMapKernel<GeluTanhFn>>("cuda.gelu_tanh" + suffix, type));
+                      return std::unique_ptr<Kernel>(std::make_unique<UnaryMapKernel<GeluFn>>("cuda.gelu" + suffix, type));
+                  }});
 }
 
 }  // namespace kiln::cuda

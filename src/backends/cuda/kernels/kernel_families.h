@@ -5,9 +5,17 @@ namespace kiln::cuda {
 
 class CudaKernelRegistry;
 
-void registerElementwiseKernels(CudaKernelRegistry& registry);  // Add Sub Mul Div, Exp Neg Abs Sqrt
+void registerElementwiseKernels(CudaKernelRegistry& registry);  // Add Sub Mul Div Pow, Exp Neg Abs Sqrt Erf ...
 void registerActivationKernels(CudaKernelRegistry& registry);   // Relu Sigmoid Tanh Softmax
-void registerMatMulKernels(CudaKernelRegistry& registry);       // MatMul Gemm (cuBLASLt)
+void registerMatMulKernels(CudaKernelRegistry& registry);       // MatMul kiln::FusedMatMul Gemm (cuBLASLt)
 void registerExpandKernels(CudaKernelRegistry& registry);       // Expand (broadcast copy)
+void registerConvKernels(CudaKernelRegistry& registry);         // Conv, kiln::FusedConv (cuDNN)
+void registerPoolingKernels(CudaKernelRegistry& registry);      // MaxPool AveragePool GlobalAveragePool
+void registerShapeKernels(CudaKernelRegistry& registry);        // Reshape Flatten Squeeze Unsqueeze Identity Shape
+void registerLayoutKernels(CudaKernelRegistry& registry);       // Transpose Slice Gather Concat Split
+void registerSelectCastKernels(CudaKernelRegistry& registry);   // Cast Equal Less Greater Where
+void registerNormalizationKernels(CudaKernelRegistry& registry);  // LayerNormalization
+void registerReductionKernels(CudaKernelRegistry& registry);    // ReduceMean ReduceSum ReduceMax ReduceMin
+void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 
 }  // namespace kiln::cuda

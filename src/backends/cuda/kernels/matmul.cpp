@@ -1,6 +1,8 @@
-// MatMul (numpy semantics: batched, broadcast batch dims, 1-D operands) and Gemm (2-D, transposes,
-// alpha, beta, broadcast C) through cuBLASLt, on float (FP32 compute) and float16 (FP32 accumulation).
-// No device code of its own: Gemm's C is laid into the output by the broadcast copy of expand.cu.
+// MatMul (numpy semantics: batched, broadcast batch dims, 1-D operands), Kiln's FusedMatMul (MatMul +
+// bias over the last dim + activation) and Gemm (2-D, transposes, alpha, beta, broadcast C) through
+// cuBLASLt, on float (FP32 or TF32 compute) and float16 (FP32 accumulation). FusedMatMul's bias and ReLU
+// are cuBLASLt epilogues; other activations (GELU: cuBLASLt's is the tanh approximation, ONNX's the
+// exact erf) run in fused_epilogue.cu. Gemm's C is laid into the output by expand.cu's broadcast copy.
 
 #include <cuda_runtime.h>
 
@@ -15,6 +17,7 @@
 #include "backends/cuda/kernels/broadcast_copy.h"
 #include "backends/cuda/kernels/broadcast_plan.h"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
+#include "backends/cuda/kernels/fused_activation.h"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/kernels/matmul_plan.h"
 
@@ -30,7 +33,9 @@ Status checkPointerAlignment(const void* ptr, uint32_t alignment, const char* wh
 
 class MatMulKernel : public Kernel {
 public:
-    MatMulKernel(DataType type, const CudaContext& context) : mType(type), mContext(context) {}
+    /// A plain MatMul without `hasBias` and activation; FusedMatMul with them.
+    MatMulKernel(DataType type, const CudaContext& context, bool hasBias = false, FusedActivation activation = {})
+        : mType(type), mContext(context), mHasBias(hasBias), mActivation(activation) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         if (inputs.size() < 2 || outputs.empty()) return invalidArgument(tacticName() + ": needs A, B and Y");
@@ -41,8 +46,23 @@ public:
         if (!plan) return plan.status().withContext(tacticName());
         mPlan = std::move(plan).value();
         mOutputBytes = outputs[0].byteSize();
-        if (mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch)
-            return mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace);
+        mOutputCount = outputs[0].elementCount();
+        mColumns = outputs[0].rank() == 0 ? 1 : outputs[0].shape.back();
+        if (mHasBias && (inputs.size() < 3 || inputs[2].dtype != mType || inputs[2].elementCount() != mColumns))
+            return invalidArgument(tacticName() + ": the bias must be " + std::to_string(mColumns) + " " +
+                                   dataTypeName(mType) + " elements, one per output column");
+        mPlan.problem.allowTf32 = mContext.allowTf32;
+        // cuBLASLt applies the bias, and ReLU, itself; any other activation follows in our own pass.
+        const bool cublasEpilogue = mHasBias && (mActivation.kind == ActivationKind::kNone ||
+                                                 mActivation.kind == ActivationKind::kRelu);
+        mPlan.problem.epilogue = !cublasEpilogue ? GemmEpilogue::kNone
+                                 : mActivation.kind == ActivationKind::kRelu ? GemmEpilogue::kReluBias
+                                                                             : GemmEpilogue::kBias;
+        const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
+        mSeparateEpilogue = (mHasBias || mActivation.kind != ActivationKind::kNone) && !(products && cublasEpilogue);
+        if (mSeparateEpilogue && mType != DataType::kFLOAT)
+            return unsupported(tacticName() + ": this bias/activation epilogue runs on float only");
+        if (products) return mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace);
         return Status::ok();
     }
 
@@ -52,10 +72,29 @@ public:
     }
 
     Status run(const KernelIO& io) override {
+        KILN_RETURN_IF_ERROR(runProduct(io));
+        if (!mSeparateEpilogue) return Status::ok();
+        const float* bias = mHasBias ? static_cast<const float*>(io.input(2).data) : nullptr;
+        return launchBiasResidualActivation(static_cast<float*>(io.output(0).data), bias, nullptr, mActivation,
+                                            mOutputCount, mColumns, 1, static_cast<cudaStream_t>(io.stream));
+    }
+
+    std::string tacticName() const override {
+        return std::string("cuda.cublaslt_matmul_") + tacticTypeSuffix(mType) +
+               (mPlan.mode == MatMulPlan::Mode::kPerBatch ? "_per_batch" : "") +
+               (mPlan.problem.epilogue == GemmEpilogue::kReluBias ? "_relu_bias"
+                : mPlan.problem.epilogue == GemmEpilogue::kBias  ? "_bias"
+                                                                 : "") +
+               (mSeparateEpilogue ? "+epilogue" : "") + (mPlan.problem.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
+    }
+
+private:
+    Status runProduct(const KernelIO& io) {
         auto stream = static_cast<cudaStream_t>(io.stream);
         const void* a = io.input(0).data;
         const void* b = io.input(1).data;
         void* y = io.output(0).data;
+        const void* bias = mPlan.problem.epilogue != GemmEpilogue::kNone ? io.input(2).data : nullptr;
         switch (mPlan.mode) {
             case MatMulPlan::Mode::kNothing:
                 return Status::ok();
@@ -64,7 +103,7 @@ public:
                 return Status::ok();
             case MatMulPlan::Mode::kSingle:
                 KILN_RETURN_IF_ERROR(checkAligned(a, b, y));
-                return mGemm.run(a, b, y, 1.f, 0.f, io.workspace, io.workspaceBytes, stream);
+                return mGemm.run(a, b, y, 1.f, 0.f, io.workspace, io.workspaceBytes, stream, bias);
             case MatMulPlan::Mode::kPerBatch: {
                 // The offsets keep the plan's alignment, so aligned base pointers keep every operand aligned.
                 KILN_RETURN_IF_ERROR(checkAligned(a, b, y));
@@ -72,19 +111,13 @@ public:
                 for (const MatMulPlan::Offsets& o : mPlan.perBatch)
                     KILN_RETURN_IF_ERROR(mGemm.run(
                         static_cast<const char*>(a) + o.a * size, static_cast<const char*>(b) + o.b * size,
-                        static_cast<char*>(y) + o.y * size, 1.f, 0.f, io.workspace, io.workspaceBytes, stream));
+                        static_cast<char*>(y) + o.y * size, 1.f, 0.f, io.workspace, io.workspaceBytes, stream, bias));
                 return Status::ok();
             }
         }
         return internalError("MatMul: unknown mode");
     }
 
-    std::string tacticName() const override {
-        return std::string("cuda.cublaslt_matmul_") + tacticTypeSuffix(mType) +
-               (mPlan.mode == MatMulPlan::Mode::kPerBatch ? "_per_batch" : "");
-    }
-
-private:
     Status checkAligned(const void* a, const void* b, const void* y) const {
         KILN_RETURN_IF_ERROR(checkPointerAlignment(a, mPlan.alignment, "MatMul input A"));
         KILN_RETURN_IF_ERROR(checkPointerAlignment(b, mPlan.alignment, "MatMul input B"));
@@ -93,9 +126,14 @@ private:
 
     DataType mType;
     CudaContext mContext;
+    bool mHasBias;
+    FusedActivation mActivation;
     MatMulPlan mPlan;
     CublasLtGemm mGemm;
     size_t mOutputBytes{0};
+    int64_t mOutputCount{0};
+    int64_t mColumns{1};
+    bool mSeparateEpilogue{false};
 };
 
 class GemmKernel : public Kernel {
@@ -147,7 +185,14 @@ public:
             return Status::ok();
         }
         mMode = Mode::kProduct;
-        GemmProblem problem{mType, m, n, k, mTransA, mTransB};
+        GemmProblem problem;
+        problem.type = mType;
+        problem.allowTf32 = mContext.allowTf32;
+        problem.m = m;
+        problem.n = n;
+        problem.k = k;
+        problem.transA = mTransA;
+        problem.transB = mTransB;
         return mGemm.configure(mContext.cublasLt, problem, kGemmAlignment, kCublasLtMaxWorkspace);
     }
 
@@ -178,7 +223,10 @@ public:
         return internalError("Gemm: unknown mode");
     }
 
-    std::string tacticName() const override { return std::string("cuda.cublaslt_gemm_") + tacticTypeSuffix(mType); }
+    std::string tacticName() const override {
+        return std::string("cuda.cublaslt_gemm_") + tacticTypeSuffix(mType) +
+               (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
+    }
 
 private:
     enum class Mode { kNothing, kZeroFill, kCopyC, kProduct };
@@ -207,6 +255,20 @@ bool matMulSupported(const Node& node, std::string* reason) {
     return true;
 }
 
+bool fusedMatMulSupported(const Node& node, std::string* reason) {
+    if (!matMulSupported(node, reason)) return false;
+    if (node.input(2) && node.input(2)->dtype != node.input(0)->dtype) {
+        if (reason) *reason = "the bias type differs from the operands'";
+        return false;
+    }
+    auto activation = parseFusedActivation(node);
+    if (!activation) {
+        if (reason) *reason = activation.status().message();
+        return false;
+    }
+    return true;
+}
+
 bool gemmSupported(const Node& node, std::string* reason) {
     if (!inputsHaveType(node, 0, 3, {DataType::kFLOAT, DataType::kHALF}, reason)) return false;
     for (size_t i = 0; i < 2; ++i) {
@@ -230,6 +292,12 @@ void registerMatMulKernels(CudaKernelRegistry& registry) {
     registry.add({"MatMul", matMulSupported,
                   [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(node.input(0)->dtype, context));
+                  }});
+    registry.add({"kiln::FusedMatMul", fusedMatMulSupported,
+                  [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
+                      KILN_ASSIGN_OR_RETURN(FusedActivation activation, parseFusedActivation(node));
+                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(
+                          node.input(0)->dtype, context, node.hasInput(2), activation));
                   }});
     registry.add(
         {"Gemm", gemmSupported, [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {

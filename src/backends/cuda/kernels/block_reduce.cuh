@@ -1,0 +1,57 @@
+#pragma once
+// Block-wide reductions of one float per thread, for kernels that give a whole block to one row.
+
+#include <cuda_runtime.h>
+
+namespace kiln::cuda {
+
+/// Every thread of a block of kBlock threads (a multiple of 32) gets the sum of `v` over the block.
+/// `scratch` holds kBlock / 32 + 1 floats and may be reused as soon as the call returns.
+template <int kBlock>
+__device__ __forceinline__ float blockSum(float v, float* scratch) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    constexpr int kWarps = kBlock / 32;
+    if constexpr (kWarps == 1) {
+        return v;
+    } else {
+        const int warp = threadIdx.x / 32;
+        const int lane = threadIdx.x % 32;
+        if (lane == 0) scratch[warp] = v;
+        __syncthreads();
+        if (warp == 0) {
+            v = lane < kWarps ? scratch[lane] : 0.f;
+            for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+            if (lane == 0) scratch[kWarps] = v;
+        }
+        __syncthreads();
+        const float result = scratch[kWarps];
+        __syncthreads();
+        return result;
+    }
+}
+
+/// As blockSum, for the maximum.
+template <int kBlock>
+__device__ __forceinline__ float blockMax(float v, float* scratch) {
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    constexpr int kWarps = kBlock / 32;
+    if constexpr (kWarps == 1) {
+        return v;
+    } else {
+        const int warp = threadIdx.x / 32;
+        const int lane = threadIdx.x % 32;
+        if (lane == 0) scratch[warp] = v;
+        __syncthreads();
+        if (warp == 0) {
+            v = lane < kWarps ? scratch[lane] : -INFINITY;
+            for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+            if (lane == 0) scratch[kWarps] = v;
+        }
+        __syncthreads();
+        const float result = scratch[kWarps];
+        __syncthreads();
+        return result;
+    }
+}
+
+}  // namespace kiln::cuda

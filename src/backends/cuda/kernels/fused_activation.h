@@ -1,0 +1,67 @@
+#pragma once
+// The activation a fused layer ends with (FusedConv, FusedMatMul: src/ir/ops/fused.cpp), read once from
+// the node's `activation` / `activation_params` attributes on the host and applied by the epilogue
+// kernels on the device. The formulas are the CPU backend's, in float.
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ir/graph.h"
+
+namespace kiln::cuda {
+
+enum class ActivationKind : int { kNone, kRelu, kClip, kLeakyRelu, kSigmoid, kTanh, kHardSigmoid, kHardSwish, kGelu };
+
+struct FusedActivation {
+    ActivationKind kind{ActivationKind::kNone};
+    float alpha{0.f};  // Clip: min; LeakyRelu: slope; HardSigmoid: alpha
+    float beta{0.f};   // Clip: max; HardSigmoid: beta
+};
+
+/// The node's fused activation; an unknown activation name is an error naming the node.
+inline Expected<FusedActivation> parseFusedActivation(const Node& node) {
+    const std::string name = node.attrs.getString("activation", "");
+    const std::vector<float> params = node.attrs.getFloats("activation_params").value_or(std::vector<float>{});
+    auto param = [&](size_t i, float fallback) { return i < params.size() ? params[i] : fallback; };
+    FusedActivation a;
+    if (name.empty()) a.kind = ActivationKind::kNone;
+    else if (name == "Relu") a.kind = ActivationKind::kRelu;
+    else if (name == "Clip") a = {ActivationKind::kClip, param(0, -INFINITY), param(1, INFINITY)};
+    else if (name == "LeakyRelu") a = {ActivationKind::kLeakyRelu, param(0, 0.01f), 0.f};
+    else if (name == "Sigmoid") a.kind = ActivationKind::kSigmoid;
+    else if (name == "Tanh") a.kind = ActivationKind::kTanh;
+    else if (name == "HardSigmoid") a = {ActivationKind::kHardSigmoid, param(0, 0.2f), param(1, 0.5f)};
+    else if (name == "HardSwish") a.kind = ActivationKind::kHardSwish;
+    else if (name == "Gelu") a.kind = ActivationKind::kGelu;
+    else return unsupported(node.describe() + ": fused activation '" + name + "' has no CUDA epilogue");
+    return a;
+}
+
+#ifdef __CUDACC__
+__device__ __forceinline__ float applyActivation(const FusedActivation& a, float x) {
+    switch (a.kind) {
+        case ActivationKind::kNone: return x;
+        case ActivationKind::kRelu: return x > 0.f ? x : 0.f;
+        case ActivationKind::kClip: return fminf(fmaxf(x, a.alpha), a.beta);
+        case ActivationKind::kLeakyRelu: return x >= 0.f ? x : a.alpha * x;
+        case ActivationKind::kSigmoid: return 1.f / (1.f + expf(-x));
+        case ActivationKind::kTanh: return tanhf(x);
+        case ActivationKind::kHardSigmoid: return fminf(1.f, fmaxf(0.f, a.alpha * x + a.beta));
+        case ActivationKind::kHardSwish: return x * fminf(1.f, fmaxf(0.f, x / 6.f + 0.5f));
+        case ActivationKind::kGelu: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    }
+    return x;
+}
+#endif
+
+/// y[i] = act(y[i] + bias[(i / inner) % channels] + residual[i]) over `count` float elements, in place;
+/// bias and residual may be null. Serves a convolution's NCHW output (inner = H*W) and a product's
+/// rows (inner = 1, channels = N).
+Status launchBiasResidualActivation(float* y, const float* bias, const float* residual, FusedActivation activation,
+                                    int64_t count, int64_t channels, int64_t inner, cudaStream_t stream);
+
+}  // namespace kiln::cuda

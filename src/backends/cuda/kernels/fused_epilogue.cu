@@ -1,0 +1,41 @@
+// The epilogue of fused layers when the library that computed the product cannot fuse it: bias,
+// residual and activation in one pass over the output.
+
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/fused_activation.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+template <typename IndexT>
+__global__ void biasResidualActivationKernel(float* y, const float* bias, const float* residual,
+                                             FusedActivation activation, IndexT count, IndexT channels, IndexT inner) {
+    const IndexT step = static_cast<IndexT>(gridDim.x) * blockDim.x;
+    for (IndexT i = static_cast<IndexT>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
+        float v = y[i];
+        if (bias) v += bias[(i / inner) % channels];
+        if (residual) v += residual[i];
+        y[i] = applyActivation(activation, v);
+    }
+}
+
+}  // namespace
+
+Status launchBiasResidualActivation(float* y, const float* bias, const float* residual, FusedActivation activation,
+                                    int64_t count, int64_t channels, int64_t inner, cudaStream_t stream) {
+    if (count == 0) return Status::ok();
+    if (channels <= 0 || inner <= 0) return invalidArgument("bias epilogue: channels and inner extent must be positive");
+    const unsigned grid = elementwiseGrid(count);
+    if (count < (int64_t{1} << 31))
+        biasResidualActivationKernel<uint32_t><<<grid, kElementwiseBlock, 0, stream>>>(
+            y, bias, residual, activation, static_cast<uint32_t>(count), static_cast<uint32_t>(channels),
+            static_cast<uint32_t>(inner));
+    else
+        biasResidualActivationKernel<int64_t>
+            <<<grid, kElementwiseBlock, 0, stream>>>(y, bias, residual, activation, count, channels, inner);
+    return launchStatus("biasResidualActivationKernel");
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,413 @@
+// Data movement without arithmetic, on any element type (moved as 1, 2, 4 or 8-byte words): Transpose
+// and Slice (a strided view of the input read in output order), Gather (rows picked by int32/int64
+// indices), and Concat / Split (one 2-D strided copy per input or output, cudaMemcpy2DAsync).
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_kernel_registry.h"
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/index_values.h"
+#include "backends/cuda/kernels/kernel_families.h"
+#include "backends/cuda/kernels/strided_index.cuh"
+#include "ir/ops/tensor_slice_math.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+template <typename Word>
+__global__ void stridedCopyKernel(const Word* in, Word* out, StridedView view) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < view.count; i += step)
+        out[i] = in[stridedInputOffset(view, i)];
+}
+
+Status launchStridedCopy(const StridedView& view, size_t elementSize, const void* in, void* out, cudaStream_t stream) {
+    if (view.count == 0) return Status::ok();
+    const unsigned grid = elementwiseGrid(view.count);
+    switch (elementSize) {
+        case 1: stridedCopyKernel<uint8_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint8_t*>(in), static_cast<uint8_t*>(out), view); break;
+        case 2: stridedCopyKernel<uint16_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), view); break;
+        case 4: stridedCopyKernel<uint32_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), view); break;
+        case 8: stridedCopyKernel<uint64_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint64_t*>(in), static_cast<uint64_t*>(out), view); break;
+        default: return unsupported("no strided copy for " + std::to_string(elementSize) + "-byte elements");
+    }
+    return launchStatus("stridedCopyKernel");
+}
+
+std::vector<int64_t> contiguousStrides(const Shape& shape) {
+    std::vector<int64_t> strides(shape.size(), 1);
+    for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+    return strides;
+}
+
+/// Drops output dims of extent 1 (they add nothing to any offset), so deep shapes of size-1 dims fit.
+StridedView compactView(const Shape& outShape, const std::vector<int64_t>& inputStrides, int64_t inputOffset) {
+    StridedView view;
+    view.inputOffset = inputOffset;
+    view.count = shapeElementCount(outShape);
+    for (size_t d = 0; d < outShape.size(); ++d) {
+        if (outShape[d] == 1) continue;
+        view.dims[view.rank] = outShape[d];
+        view.inputStrides[view.rank] = inputStrides[d];
+        ++view.rank;
+    }
+    return view;
+}
+
+bool fitsStridedRank(const Shape& outShape) {
+    return std::count_if(outShape.begin(), outShape.end(), [](int64_t d) { return d != 1; }) <= kMaxStridedRank;
+}
+
+// ---------------------------------------------------------------------------------------------- Transpose
+
+class TransposeKernel : public Kernel {
+public:
+    explicit TransposeKernel(const Node& node) : mPermAttr(node.attrs.getInts("perm")), mName(node.describe()) {}
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        const Shape& in = inputs[0].shape;
+        std::vector<int64_t> perm(in.size());
+        std::iota(perm.rbegin(), perm.rend(), int64_t{0});
+        if (mPermAttr) perm = *mPermAttr;
+        if (perm.size() != in.size()) return invalidArgument(mName + ": perm does not match the input rank");
+        const std::vector<int64_t> inStrides = contiguousStrides(in);
+        std::vector<int64_t> strides(perm.size());
+        for (size_t d = 0; d < perm.size(); ++d) {
+            auto axis = normalizeAxis(perm[d], static_cast<int64_t>(in.size()));
+            if (!axis) return invalidArgument(mName + ": perm is not a permutation");
+            strides[d] = inStrides[static_cast<size_t>(*axis)];
+        }
+        if (!fitsStridedRank(outputs[0].shape))
+            return unsupported(mName + ": more than 8 dims of extent > 1");
+        mView = compactView(outputs[0].shape, strides, 0);
+        mElementSize = dataTypeSize(inputs[0].dtype);
+        return Status::ok();
+    }
+
+    Status run(const KernelIO& io) override {
+        return launchStridedCopy(mView, mElementSize, io.input(0).data, io.output(0).data,
+                                 static_cast<cudaStream_t>(io.stream));
+    }
+    std::string tacticName() const override { return "cuda.transpose_strided"; }
+
+private:
+    std::optional<std::vector<int64_t>> mPermAttr;
+    std::string mName;
+    StridedView mView;
+    size_t mElementSize{4};
+};
+
+// -------------------------------------------------------------------------------------------------- Slice
+
+class SliceKernel : public Kernel {
+public:
+    explicit SliceKernel(const Node& node) : mName(node.describe()) {
+        for (size_t i = 1; i <= 4; ++i) mIndex[i - 1] = IndexInput(node.input(i));
+    }
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        mInShape = inputs[0].shape;
+        mOutShape = outputs[0].shape;
+        mElementSize = dataTypeSize(inputs[0].dtype);
+        if (mInShape.size() != mOutShape.size()) return invalidArgument(mName + ": output rank differs from the input's");
+        if (!fitsStridedRank(mOutShape)) return unsupported(mName + ": more than 8 dims of extent > 1");
+        // Constant starts/ends/axes/steps (the usual case) are resolved once here; computed ones at each run.
+        mResolved = false;
+        for (const IndexInput& index : mIndex)
+            if (index.present() && !index.isConstant()) return Status::ok();
+        std::vector<TensorView> none(5);
+        return resolve(none, nullptr);
+    }
+
+    Status run(const KernelIO& io) override {
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        if (!mResolved) {
+            std::vector<TensorView> inputs(io.inputs, io.inputs + io.numInputs);
+            inputs.resize(5);
+            KILN_RETURN_IF_ERROR(resolve(inputs, stream));
+            mResolved = false;  // computed values may differ on the next run
+        }
+        return launchStridedCopy(mView, mElementSize, io.input(0).data, io.output(0).data, stream);
+    }
+    std::string tacticName() const override { return "cuda.slice_strided"; }
+
+private:
+    /// Reads the index inputs (constants from the node, the rest from `inputs` on `stream`) and plans the copy.
+    Status resolve(const std::vector<TensorView>& inputs, cudaStream_t stream) {
+        static const char* kRoles[4] = {" starts", " ends", " axes", " steps"};
+        std::vector<int64_t> values[4];
+        for (size_t i = 0; i < 4; ++i) {
+            if (!mIndex[i].present()) continue;
+            KILN_ASSIGN_OR_RETURN(values[i], mIndex[i].read(inputs[i + 1], stream, mName + kRoles[i]));
+        }
+        const std::vector<int64_t>& starts = values[0];
+        const std::vector<int64_t>& ends = values[1];
+        std::vector<int64_t> axes = values[2];
+        std::vector<int64_t> steps = values[3];
+        if (!mIndex[2].present()) {
+            axes.resize(starts.size());
+            std::iota(axes.begin(), axes.end(), int64_t{0});
+        }
+        if (!mIndex[3].present()) steps.assign(starts.size(), 1);
+        if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+            return invalidArgument(mName + ": starts, ends, axes and steps must have the same length");
+        const int64_t rank = static_cast<int64_t>(mInShape.size());
+        const std::vector<int64_t> inStrides = contiguousStrides(mInShape);
+        std::vector<int64_t> strides(inStrides);
+        std::vector<bool> sliced(mInShape.size(), false);
+        int64_t offset = 0;
+        for (size_t i = 0; i < starts.size(); ++i) {
+            auto axis = normalizeAxis(axes[i], rank);
+            if (!axis || sliced[static_cast<size_t>(*axis)])
+                return invalidArgument(mName + ": axis " + std::to_string(axes[i]) + " is invalid or repeated");
+            if (steps[i] == 0) return invalidArgument(mName + ": steps must not be 0");
+            const size_t a = static_cast<size_t>(*axis);
+            tensorops::SliceRange range = tensorops::resolveSlice(mInShape[a], starts[i], ends[i], steps[i]);
+            if (range.count != mOutShape[a])
+                return invalidArgument(mName + ": axis " + std::to_string(a) + " slices " + std::to_string(range.count) +
+                                       " elements but the output has " + std::to_string(mOutShape[a]));
+            if (range.count > 0) offset += range.start * inStrides[a];
+            strides[a] = range.step * inStrides[a];
+            sliced[a] = true;
+        }
+        for (size_t a = 0; a < mInShape.size(); ++a)
+            if (!sliced[a] && mInShape[a] != mOutShape[a])
+                return invalidArgument(mName + ": unsliced axis " + std::to_string(a) + " changes extent");
+        mView = compactView(mOutShape, strides, offset);
+        mResolved = true;
+        return Status::ok();
+    }
+
+    std::string mName;
+    IndexInput mIndex[4];  // starts, ends, axes, steps
+    Shape mInShape, mOutShape;
+    size_t mElementSize{4};
+    StridedView mView;
+    bool mResolved{false};
+};
+
+// ------------------------------------------------------------------------------------------------- Gather
+
+template <typename Word, typename Index>
+__global__ void gatherKernel(const Word* data, const Index* indices, Word* out, int64_t count, int64_t numIndices,
+                             int64_t extent, int64_t inner) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
+        const int64_t within = i % inner;
+        const int64_t rest = i / inner;
+        const int64_t position = rest % numIndices;
+        const int64_t outer = rest / numIndices;
+        int64_t index = static_cast<int64_t>(indices[position]);
+        if (index < 0) index += extent;
+        // An index outside [-extent, extent) has no element: the output gets zero there rather than a
+        // read out of bounds (the CPU backend reports it as an error).
+        out[i] = index >= 0 && index < extent ? data[(outer * extent + index) * inner + within] : Word(0);
+    }
+}
+
+template <typename Index>
+Status launchGather(size_t elementSize, const void* data, const void* indices, void* out, int64_t count,
+                    int64_t numIndices, int64_t extent, int64_t inner, cudaStream_t stream) {
+    const unsigned grid = elementwiseGrid(count);
+    const Index* idx = static_cast<const Index*>(indices);
+#define KILN_GATHER_CASE(BYTES, WORD)                                                                          \
+    case BYTES:                                                                                                \
+        gatherKernel<WORD, Index><<<grid, kElementwiseBlock, 0, stream>>>(                                     \
+            static_cast<const WORD*>(data), idx, static_cast<WORD*>(out), count, numIndices, extent, inner); \
+        break;
+    switch (elementSize) {
+        KILN_GATHER_CASE(1, uint8_t)
+        KILN_GATHER_CASE(2, uint16_t)
+        KILN_GATHER_CASE(4, uint32_t)
+        KILN_GATHER_CASE(8, uint64_t)
+        default: return unsupported("no Gather for " + std::to_string(elementSize) + "-byte elements");
+    }
+#undef KILN_GATHER_CASE
+    return launchStatus("gatherKernel");
+}
+
+class GatherKernel : public Kernel {
+public:
+    explicit GatherKernel(const Node& node) : mAxisAttr(node.attrs.getInt("axis", 0)), mName(node.describe()) {}
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        const Shape& data = inputs[0].shape;
+        auto axis = normalizeAxis(mAxisAttr, static_cast<int64_t>(data.size()));
+        if (!axis) return invalidArgument(mName + ": axis " + std::to_string(mAxisAttr) + " is out of range");
+        const size_t a = static_cast<size_t>(*axis);
+        mExtent = data[a];
+        mInner = shapeElementCount(Shape(data.begin() + static_cast<std::ptrdiff_t>(a) + 1, data.end()));
+        mNumIndices = inputs[1].elementCount();
+        mCount = outputs[0].elementCount();
+        mElementSize = dataTypeSize(inputs[0].dtype);
+        mIndexType = inputs[1].dtype;
+        return Status::ok();
+    }
+
+    Status run(const KernelIO& io) override {
+        if (mCount == 0) return Status::ok();
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        if (mIndexType == DataType::kINT32)
+            return launchGather<int32_t>(mElementSize, io.input(0).data, io.input(1).data, io.output(0).data, mCount,
+                                         mNumIndices, mExtent, std::max<int64_t>(mInner, 1), stream);
+        return launchGather<int64_t>(mElementSize, io.input(0).data, io.input(1).data, io.output(0).data, mCount,
+                                     mNumIndices, mExtent, std::max<int64_t>(mInner, 1), stream);
+    }
+    std::string tacticName() const override { return "cuda.gather_rows"; }
+
+private:
+    int64_t mAxisAttr;
+    std::string mName;
+    int64_t mExtent{0}, mInner{1}, mNumIndices{0}, mCount{0};
+    size_t mElementSize{4};
+    DataType mIndexType{DataType::kINT64};
+};
+
+// ---------------------------------------------------------------------------------------- Concat / Split
+
+/// One 2-D copy per piece: `outer` rows of `pieceBytes`, between a tensor of rows of `pieceBytes` and a
+/// wider one of rows of `wholeBytes`, at byte column `columnOffset` of the wider one.
+struct PieceCopy {
+    size_t columnOffset{0};
+    size_t pieceBytes{0};
+};
+
+struct AxisPieces {
+    int64_t outer{1};
+    size_t wholeBytes{0};
+    std::vector<PieceCopy> pieces;
+};
+
+/// `pieces` are the shapes cut from `whole` along `axis` (the other dims equal).
+Expected<AxisPieces> planPieces(const std::string& name, const Shape& whole, const std::vector<Shape>& pieces,
+                                int64_t axisAttr, size_t elementSize) {
+    auto axis = normalizeAxis(axisAttr, static_cast<int64_t>(whole.size()));
+    if (!axis) return invalidArgument(name + ": axis " + std::to_string(axisAttr) + " is out of range");
+    const size_t a = static_cast<size_t>(*axis);
+    AxisPieces plan;
+    plan.outer = shapeElementCount(Shape(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(a)));
+    const int64_t inner = shapeElementCount(Shape(whole.begin() + static_cast<std::ptrdiff_t>(a) + 1, whole.end()));
+    plan.wholeBytes = static_cast<size_t>(whole[a] * inner) * elementSize;
+    int64_t along = 0;
+    for (const Shape& piece : pieces) {
+        if (piece.size() != whole.size()) return invalidArgument(name + ": pieces differ in rank");
+        plan.pieces.push_back({static_cast<size_t>(along * inner) * elementSize,
+                               static_cast<size_t>(piece[a] * inner) * elementSize});
+        along += piece[a];
+    }
+    if (along != whole[a])
+        return invalidArgument(name + ": the pieces cover " + std::to_string(along) + " of extent " +
+                               std::to_string(whole[a]) + " along the axis");
+    return plan;
+}
+
+class ConcatKernel : public Kernel {
+public:
+    explicit ConcatKernel(const Node& node) : mAxis(node.attrs.getInt("axis", 0)), mName(node.describe()) {}
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        std::vector<Shape> shapes;
+        for (const TensorView& in : inputs) shapes.push_back(in.shape);
+        KILN_ASSIGN_OR_RETURN(mPlan, planPieces(mName, outputs[0].shape, shapes, mAxis, dataTypeSize(outputs[0].dtype)));
+        return Status::ok();
+    }
+
+    Status run(const KernelIO& io) override {
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        char* out = static_cast<char*>(io.output(0).data);
+        for (size_t i = 0; i < mPlan.pieces.size(); ++i) {
+            const PieceCopy& p = mPlan.pieces[i];
+            if (p.pieceBytes == 0 || mPlan.outer == 0) continue;
+            KILN_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(out + p.columnOffset, mPlan.wholeBytes, io.input(i).data,
+                                                        p.pieceBytes, p.pieceBytes, static_cast<size_t>(mPlan.outer),
+                                                        cudaMemcpyDeviceToDevice, stream));
+        }
+        return Status::ok();
+    }
+    std::string tacticName() const override { return "cuda.concat_copy2d"; }
+
+private:
+    int64_t mAxis;
+    std::string mName;
+    AxisPieces mPlan;
+};
+
+class SplitKernel : public Kernel {
+public:
+    explicit SplitKernel(const Node& node) : mAxis(node.attrs.getInt("axis", 0)), mName(node.describe()) {}
+
+    // The split sizes are the outputs' extents along the axis (shape inference made them so), so the
+    // optional `split` input is never read.
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        std::vector<Shape> shapes;
+        for (const TensorView& out : outputs) shapes.push_back(out.shape);
+        KILN_ASSIGN_OR_RETURN(mPlan, planPieces(mName, inputs[0].shape, shapes, mAxis, dataTypeSize(inputs[0].dtype)));
+        return Status::ok();
+    }
+
+    Status run(const KernelIO& io) override {
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        const char* in = static_cast<const char*>(io.input(0).data);
+        for (size_t i = 0; i < mPlan.pieces.size(); ++i) {
+            const PieceCopy& p = mPlan.pieces[i];
+            if (p.pieceBytes == 0 || mPlan.outer == 0 || !io.output(i).data) continue;
+            KILN_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(io.output(i).data, p.pieceBytes, in + p.columnOffset,
+                                                        mPlan.wholeBytes, p.pieceBytes,
+                                                        static_cast<size_t>(mPlan.outer), cudaMemcpyDeviceToDevice,
+                                                        stream));
+        }
+        return Status::ok();
+    }
+    std::string tacticName() const override { return "cuda.split_copy2d"; }
+
+private:
+    int64_t mAxis;
+    std::string mName;
+    AxisPieces mPlan;
+};
+
+bool anyTypeSupported(const Node& node, std::string* reason) {
+    if (!node.input(0)) {
+        if (reason) *reason = "input 0 is missing";
+        return false;
+    }
+    return true;
+}
+
+bool gatherSupported(const Node& node, std::string* reason) {
+    if (!anyTypeSupported(node, reason)) return false;
+    const Value* indices = node.input(1);
+    if (!indices || (indices->dtype != DataType::kINT64 && indices->dtype != DataType::kINT32)) {
+        if (reason) *reason = "Gather indices must be int32 or int64";
+        return false;
+    }
+    return true;
+}
+
+template <typename K>
+CudaKernelEntry simpleEntry(const std::string& op, std::function<bool(const Node&, std::string*)> supports) {
+    return {op, std::move(supports), [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                return std::unique_ptr<Kernel>(std::make_unique<K>(node));
+            }};
+}
+
+}  // namespace
+
+void registerLayoutKernels(CudaKernelRegistry& registry) {
+    registry.add(simpleEntry<TransposeKernel>("Transpose", anyTypeSupported));
+    registry.add(simpleEntry<SliceKernel>("Slice", anyTypeSupported));
+    registry.add(simpleEntry<GatherKernel>("Gather", gatherSupported));
+    registry.add(simpleEntry<ConcatKernel>("Concat", anyTypeSupported));
+    registry.add(simpleEntry<SplitKernel>("Split", anyTypeSupported));
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,200 @@
+// ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ReduceSumSquare ReduceL1 ReduceL2 ReduceLogSum
+// ReduceLogSumExp on float, over any set of axes (attribute, or the opset-18 axes input). One thread per
+// output element walks its reduced elements through their strides, accumulating in double as the CPU
+// backend does: simple and exact enough for every shape; not the fastest for long contiguous rows.
+
+#include <cfloat>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_kernel_registry.h"
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/index_values.h"
+#include "backends/cuda/kernels/kernel_families.h"
+#include "ir/ops/reduction_axes.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+enum class ReduceKind : int { kSum, kMean, kMax, kMin, kProd, kSumSquare, kL1, kL2, kLogSum, kLogSumExp };
+
+constexpr int kMaxReduceRank = 8;
+
+struct ReducePlan {
+    int keptRank{0};
+    int64_t keptDims[kMaxReduceRank]{};
+    int64_t keptStrides[kMaxReduceRank]{};
+    int reducedRank{0};
+    int64_t reducedDims[kMaxReduceRank]{};
+    int64_t reducedStrides[kMaxReduceRank]{};
+    int64_t outputCount{0};
+    int64_t reducedCount{1};
+};
+
+__device__ __forceinline__ int64_t decompose(int rank, const int64_t* dims, const int64_t* strides, int64_t index) {
+    int64_t offset = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+        offset += (index % dims[d]) * strides[d];
+        index /= dims[d];
+    }
+    return offset;
+}
+
+template <ReduceKind kKind>
+__global__ void reduceKernel(const float* in, float* out, ReducePlan plan) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < plan.outputCount; o += step) {
+        const float* base = in + decompose(plan.keptRank, plan.keptDims, plan.keptStrides, o);
+        double acc = kKind == ReduceKind::kMax ? -DBL_MAX : kKind == ReduceKind::kMin ? DBL_MAX
+                     : kKind == ReduceKind::kProd                                      ? 1.0
+                                                                                       : 0.0;
+        double maxValue = -DBL_MAX;  // LogSumExp: shifts the exponentials so none overflows
+        if constexpr (kKind == ReduceKind::kLogSumExp)
+            for (int64_t r = 0; r < plan.reducedCount; ++r)
+                maxValue = fmax(maxValue, static_cast<double>(
+                                              base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]));
+        for (int64_t r = 0; r < plan.reducedCount; ++r) {
+            const double v = base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)];
+            if constexpr (kKind == ReduceKind::kMax) acc = fmax(acc, v);
+            else if constexpr (kKind == ReduceKind::kMin) acc = fmin(acc, v);
+            else if constexpr (kKind == ReduceKind::kProd) acc *= v;
+            else if constexpr (kKind == ReduceKind::kSumSquare || kKind == ReduceKind::kL2) acc += v * v;
+            else if constexpr (kKind == ReduceKind::kL1) acc += fabs(v);
+            else if constexpr (kKind == ReduceKind::kLogSumExp) acc += exp(v - maxValue);
+            else acc += v;
+        }
+        if constexpr (kKind == ReduceKind::kMean) acc /= static_cast<double>(plan.reducedCount);
+        if constexpr (kKind == ReduceKind::kL2) acc = sqrt(acc);
+        if constexpr (kKind == ReduceKind::kLogSum) acc = log(acc);
+        if constexpr (kKind == ReduceKind::kLogSumExp) acc = plan.reducedCount ? log(acc) + maxValue : log(0.0);
+        out[o] = static_cast<float>(acc);
+    }
+}
+
+class ReduceKernel : public Kernel {
+public:
+    ReduceKernel(const Node& node, ReduceKind kind)
+        : mKind(kind),
+          mAxesAttr(node.attrs.getInts("axes")),
+          mAxesInput(node.input(1)),
+          mNoop(node.attrs.getInt("noop_with_empty_axes", 0) != 0),
+          mName(node.describe()) {}
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        mInputShape = inputs[0].shape;
+        mOutputCount = outputs[0].elementCount();
+        mResolved = false;
+        // Constant axes (attribute or input: the usual case) are planned once here; computed ones at each run.
+        if (!mAxesInput.present()) return plan(mAxesAttr.value_or(std::vector<int64_t>{}));
+        if (mAxesInput.isConstant()) return plan(mAxesInput.constantValues());
+        return Status::ok();
+    }
+
+    Status run(const KernelIO& io) override {
+        if (!mResolved) {
+            KILN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, mAxesInput.read(io.input(1), static_cast<cudaStream_t>(io.stream),
+                                                                              mName + " axes"));
+            KILN_RETURN_IF_ERROR(plan(axes));
+            mResolved = false;  // computed axes may differ on the next run
+        }
+        if (mPlan.outputCount == 0) return Status::ok();
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        const float* in = static_cast<const float*>(io.input(0).data);
+        float* out = static_cast<float*>(io.output(0).data);
+        const unsigned grid = elementwiseGrid(mPlan.outputCount);
+        switch (mKind) {
+#define KILN_REDUCE_CASE(KIND) \
+    case KIND: reduceKernel<KIND><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan); break;
+            KILN_REDUCE_CASE(ReduceKind::kSum)
+            KILN_REDUCE_CASE(ReduceKind::kMean)
+            KILN_REDUCE_CASE(ReduceKind::kMax)
+            KILN_REDUCE_CASE(ReduceKind::kMin)
+            KILN_REDUCE_CASE(ReduceKind::kProd)
+            KILN_REDUCE_CASE(ReduceKind::kSumSquare)
+            KILN_REDUCE_CASE(ReduceKind::kL1)
+            KILN_REDUCE_CASE(ReduceKind::kL2)
+            KILN_REDUCE_CASE(ReduceKind::kLogSum)
+            KILN_REDUCE_CASE(ReduceKind::kLogSumExp)
+#undef KILN_REDUCE_CASE
+        }
+        return launchStatus("reduceKernel");
+    }
+
+    std::string tacticName() const override { return "cuda.reduce_strided_f32"; }
+
+private:
+    Status plan(const std::vector<int64_t>& axes) {
+        const int64_t rank = static_cast<int64_t>(mInputShape.size());
+        if (rank > kMaxReduceRank) return unsupported(mName + ": inputs of rank > 8 have no CUDA reduction");
+        bool reduced[kMaxReduceRank] = {};
+        KILN_RETURN_IF_ERROR(markReducedAxes(axes.data(), static_cast<int64_t>(axes.size()), rank, mNoop, reduced)
+                                 .withContext(mName));
+        mPlan = ReducePlan{};
+        int64_t stride = 1;
+        int64_t strides[kMaxReduceRank] = {};
+        for (int64_t d = rank - 1; d >= 0; --d) {
+            strides[d] = stride;
+            stride *= mInputShape[static_cast<size_t>(d)];
+        }
+        for (int64_t d = 0; d < rank; ++d) {
+            const int64_t extent = mInputShape[static_cast<size_t>(d)];
+            if (reduced[d]) {
+                mPlan.reducedDims[mPlan.reducedRank] = extent;
+                mPlan.reducedStrides[mPlan.reducedRank++] = strides[d];
+                mPlan.reducedCount *= extent;
+            } else {
+                mPlan.keptDims[mPlan.keptRank] = extent;
+                mPlan.keptStrides[mPlan.keptRank++] = strides[d];
+            }
+        }
+        int64_t kept = 1;
+        for (int d = 0; d < mPlan.keptRank; ++d) kept *= mPlan.keptDims[d];
+        if (kept != mOutputCount)
+            return invalidArgument(mName + ": the output holds " + std::to_string(mOutputCount) +
+                                   " elements, the axes give " + std::to_string(kept));
+        mPlan.outputCount = kept;
+        mResolved = true;
+        return Status::ok();
+    }
+
+    ReduceKind mKind;
+    std::optional<std::vector<int64_t>> mAxesAttr;
+    IndexInput mAxesInput;
+    bool mNoop;
+    std::string mName;
+    Shape mInputShape;
+    int64_t mOutputCount{0};
+    ReducePlan mPlan;
+    bool mResolved{false};
+};
+
+void registerReduce(CudaKernelRegistry& registry, const std::string& op, ReduceKind kind) {
+    registry.add({op,
+                  [](const Node& node, std::string* reason) {
+                      return inputsHaveType(node, 0, 1, {DataType::kFLOAT}, reason) &&
+                             ranksAtMost(node, kMaxReduceRank, reason);
+                  },
+                  [kind](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<ReduceKernel>(node, kind));
+                  }});
+}
+
+}  // namespace
+
+void registerReductionKernels(CudaKernelRegistry& registry) {
+    registerReduce(registry, "ReduceSum", ReduceKind::kSum);
+    registerReduce(registry, "ReduceMean", ReduceKind::kMean);
+    registerReduce(registry, "ReduceMax", ReduceKind::kMax);
+    registerReduce(registry, "ReduceMin", ReduceKind::kMin);
+    registerReduce(registry, "ReduceProd", ReduceKind::kProd);
+    registerReduce(registry, "ReduceSumSquare", ReduceKind::kSumSquare);
+    registerReduce(registry, "ReduceL1", ReduceKind::kL1);
+    registerReduce(registry, "ReduceL2", ReduceKind::kL2);
+    registerReduce(registry, "ReduceLogSum", ReduceKind::kLogSum);
+    registerReduce(registry, "ReduceLogSumExp", ReduceKind::kLogSumExp);
+}
+
+}  // namespace kiln::cuda
