@@ -125,8 +125,9 @@ Expected<PointwiseProgram> PointwiseProgram::fromNode(const Node& node) {
     auto betas = node.attrs.getFloats("betas");
     if (!ops || !operands || !alphas || !betas) return bad("attributes ops, operands, alphas and betas are required");
     size_t n = ops->size();
-    if (node.inputs.size() + n > kMaxPointwiseSlots)
-        return bad("more than " + std::to_string(kMaxPointwiseSlots) + " inputs and ops");
+    if (node.inputs.size() + n > kMaxPointwiseSlots || node.inputs.size() > kMaxPointwiseInputs)
+        return bad("more than " + std::to_string(kMaxPointwiseInputs) + " inputs or " +
+                   std::to_string(kMaxPointwiseSlots) + " inputs and ops");
     if (n == 0 || operands->size() != 2 * n || alphas->size() != n || betas->size() != n)
         return bad("ops, operands (2 per op), alphas and betas disagree in length");
     PointwiseProgram program;

@@ -27,6 +27,8 @@ namespace kiln {
 /// Inputs plus instructions of one program: bounds what a backend keeps per block (the fusion
 /// pass stops growing a group before it).
 constexpr size_t kMaxPointwiseSlots = 64;
+/// Inputs of one program: a GPU backend passes their addresses and strides as kernel arguments.
+constexpr size_t kMaxPointwiseInputs = 16;
 
 enum class PointwiseOp : uint8_t {
     // Unary

@@ -40,7 +40,9 @@ Group growGroup(Node* root, const PointwiseInstruction& rootInstruction, const U
             auto instruction = pointwiseInstructionFor(*producer);
             // Each absorbed layer adds one instruction and at most its operands as new inputs.
             size_t growth = 1 + operandsOf(*producer).size();
-            if (!instruction || group.members.size() + inputs + growth > kMaxPointwiseSlots) continue;
+            if (!instruction || group.members.size() + inputs + growth > kMaxPointwiseSlots ||
+                inputs + growth - 1 > kMaxPointwiseInputs)
+                continue;
             inputs += growth - 1;
             group.members.push_back(producer);
             group.code.emplace(producer, *instruction);

@@ -27,6 +27,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerNormalizationKernels(registry);
     registerReductionKernels(registry);
     registerAttentionKernels(registry);
+    registerFusedPointwiseKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, std::initializer_list<DataType> types,

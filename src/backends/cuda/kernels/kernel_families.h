@@ -17,5 +17,6 @@ void registerSelectCastKernels(CudaKernelRegistry& registry);   // Cast Equal Le
 void registerNormalizationKernels(CudaKernelRegistry& registry);  // LayerNormalization
 void registerReductionKernels(CudaKernelRegistry& registry);    // ReduceMean ReduceSum ReduceMax ReduceMin
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
+void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
 
 }  // namespace kiln::cuda
