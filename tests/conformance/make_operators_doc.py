@@ -50,11 +50,14 @@ def main():
     # op -> set -> [passed, total]; op -> reason -> count
     tally = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0]))
     reasons = collections.defaultdict(collections.Counter)
+    passing_opsets = collections.defaultdict(set)
     for r in results:
         for op in r["op_types"]:
             cell = tally[op][r["set"]]
             cell[1] += 1
             cell[0] += r["status"] == "pass"
+            if r["status"] == "pass" and r["opset"]:
+                passing_opsets[op].add(r["opset"])
         if r["status"] != "pass":
             reasons[blamed_op(r)][r["deny_reason"] or r["message"]] += 1
 
@@ -75,13 +78,13 @@ def main():
         out.append(f"- `{s}`: {passed} of {len(in_set)} ({100.0 * passed / max(1, len(in_set)):.1f} %)")
     out.append("")
     out.append("Columns: whether Kiln imports the op (registered in the IR), whether the CPU backend has a")
-    out.append("kernel, the cases using the op that pass (passed/total) per test set, and why the rest do")
-    out.append("not (deny-list reasons of the cases that fail on this op, with their counts). The CUDA")
-    out.append("backend is not measured here.")
+    out.append("kernel, the model opsets of the passing cases that use the op, the cases using the op that")
+    out.append("pass (passed/total) per test set, and why the rest do not (deny-list reasons of the cases")
+    out.append("that fail on this op, with their counts). The CUDA backend is not measured here.")
     out.append("")
-    header = "| Operator | Imported | CPU kernel | " + " | ".join(f"`{s}`" for s in sets) + " | Gaps |"
+    header = "| Operator | Imported | CPU kernel | Opsets passing | " + " | ".join(f"`{s}`" for s in sets) + " | Gaps |"
     out.append(header)
-    out.append("|" + "---|" * (4 + len(sets)))
+    out.append("|" + "---|" * (5 + len(sets)))
     for op in ops:
         info = registered.get(op)
         imported = "yes" if info else "no"
@@ -92,7 +95,9 @@ def main():
             cells.append(f"{passed}/{total}" if total else "")
         gaps = "; ".join(f"{reason} ({n})" for reason, n in reasons[op].most_common())
         gaps = gaps.replace("|", "\\|")
-        out.append(f"| {op} | {imported} | {cpu} | " + " | ".join(cells) + f" | {gaps} |")
+        opsets = sorted(passing_opsets[op])
+        opset_range = "" if not opsets else f"{opsets[0]}" if len(opsets) == 1 else f"{opsets[0]}-{opsets[-1]}"
+        out.append(f"| {op} | {imported} | {cpu} | {opset_range} | " + " | ".join(cells) + f" | {gaps} |")
     out.append("")
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(out))

@@ -45,6 +45,7 @@ const std::vector<OpsetUpgrade>& upgradeTable() {
         addActivationUpgrades(t);
         addResizeUpgrades(t);
         addLegacyUpgrades(t);
+        addBroadcastUpgrades(t);
         return t;
     }();
     return table;
