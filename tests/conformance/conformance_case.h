@@ -22,6 +22,7 @@ struct CaseSpec {
 /// reports its operators).
 struct ModelSummary {
     std::vector<std::string> opTypes;  // distinct, in first-use order, subgraphs included; "domain::Op" outside ai.onnx
+    std::vector<std::string> inputTypes;  // element types of the graph's tensor inputs ("float", "int64"), distinct
     int64_t opsetVersion{0};           // of the standard domain
     bool usesTrainingDomain{false};    // an op of ai.onnx.preview.training (Gradient, Adam, ...)
     std::string readError;             // non-empty when model.onnx could not be read

@@ -1,9 +1,9 @@
 """Generates docs/operators.md from Kiln's operator registry and a conformance run.
 
     kiln_conformance --list-ops build/conformance/ops.json
-    kiln_conformance --data ... --results build/conformance/results_cpu.jsonl
+    kiln_conformance --data ... --results build/conformance/results_conformance_cpu.jsonl
     python tests/conformance/make_operators_doc.py --ops build/conformance/ops.json \
-        --results build/conformance/results_cpu.jsonl \
+        --results build/conformance/results_conformance_cpu.jsonl \
         --out docs/operators.md
 
 A case counts for every operator its model uses (an expanded function case uses several). A gap's
@@ -51,6 +51,7 @@ def main():
     tally = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0]))
     reasons = collections.defaultdict(collections.Counter)
     passing_opsets = collections.defaultdict(set)
+    passing_types = collections.defaultdict(set)
     for r in results:
         for op in r["op_types"]:
             cell = tally[op][r["set"]]
@@ -58,6 +59,8 @@ def main():
             cell[0] += r["status"] == "pass"
             if r["status"] == "pass" and r["opset"]:
                 passing_opsets[op].add(r["opset"])
+            if r["status"] == "pass":
+                passing_types[op].update(r.get("input_types", []))
         if r["status"] != "pass":
             reasons[blamed_op(r)][r["deny_reason"] or r["message"]] += 1
 
@@ -78,13 +81,14 @@ def main():
         out.append(f"- `{s}`: {passed} of {len(in_set)} ({100.0 * passed / max(1, len(in_set)):.1f} %)")
     out.append("")
     out.append("Columns: whether Kiln imports the op (registered in the IR), whether the CPU backend has a")
-    out.append("kernel, the model opsets of the passing cases that use the op, the cases using the op that")
+    out.append("kernel, the model opsets and the graph-input element types of the passing cases that use the")
+    out.append("op (for a node case, the op's own input types), the cases using the op that")
     out.append("pass (passed/total) per test set, and why the rest do not (deny-list reasons of the cases")
     out.append("that fail on this op, with their counts). The CUDA backend is not measured here.")
     out.append("")
-    header = "| Operator | Imported | CPU kernel | Opsets passing | " + " | ".join(f"`{s}`" for s in sets) + " | Gaps |"
+    header = "| Operator | Imported | CPU kernel | Opsets passing | Input types passing | " + " | ".join(f"`{s}`" for s in sets) + " | Gaps |"
     out.append(header)
-    out.append("|" + "---|" * (5 + len(sets)))
+    out.append("|" + "---|" * (6 + len(sets)))
     for op in ops:
         info = registered.get(op)
         imported = "yes" if info else "no"
@@ -97,7 +101,8 @@ def main():
         gaps = gaps.replace("|", "\\|")
         opsets = sorted(passing_opsets[op])
         opset_range = "" if not opsets else f"{opsets[0]}" if len(opsets) == 1 else f"{opsets[0]}-{opsets[-1]}"
-        out.append(f"| {op} | {imported} | {cpu} | {opset_range} | " + " | ".join(cells) + f" | {gaps} |")
+        types = ", ".join(sorted(passing_types[op]))
+        out.append(f"| {op} | {imported} | {cpu} | {opset_range} | {types} | " + " | ".join(cells) + f" | {gaps} |")
     out.append("")
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(out))

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "frontend/onnx/tensor_proto.h"
 #include "onnx.pb.h"
 
 namespace kiln::conformance {
@@ -46,6 +47,12 @@ ModelSummary summarizeModel(const std::string& modelPath) {
     for (const onnx::OperatorSetIdProto& opset : model.opset_import())
         if (isStandardDomain(opset.domain())) summary.opsetVersion = opset.version();
     collectOps(model.graph(), summary);
+    for (const onnx::ValueInfoProto& input : model.graph().input()) {
+        if (!input.type().has_tensor_type()) continue;
+        std::string type = onnx_import::onnxTypeName(input.type().tensor_type().elem_type());
+        if (std::find(summary.inputTypes.begin(), summary.inputTypes.end(), type) == summary.inputTypes.end())
+            summary.inputTypes.push_back(std::move(type));
+    }
     return summary;
 }
 

@@ -27,6 +27,7 @@ bool RunReport::writeResults(const std::string& path) const {
                                {"message", r->result.message},
                                {"failing_op", r->result.failingOp},
                                {"op_types", r->model.opTypes},
+                               {"input_types", r->model.inputTypes},
                                {"opset", r->model.opsetVersion},
                                {"data_sets", r->spec->dataSetDirectories.size()},
                                {"seconds", r->result.seconds},

@@ -34,8 +34,8 @@ struct SetTotals {
 class RunReport {
 public:
     void add(CaseRecord record) { mRecords.push_back(std::move(record)); }
-    /// One JSON object a line: set, case, status, message, failing_op, op_types, opset, seconds,
-    /// training, denied, deny_reason.
+    /// One JSON object a line: set, case, status, message, failing_op, op_types, input_types,
+    /// opset, data_sets, seconds, training, denied, deny_reason.
     bool writeResults(const std::string& path) const;
     std::map<std::string, SetTotals> totalsBySet() const;
     /// Prints unexpected results, deny-listed cases that pass, the per-set table and the

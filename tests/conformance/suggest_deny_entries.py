@@ -1,6 +1,6 @@
 """Drafts deny-list entries for the unexpected failures of a conformance run.
 
-    python tests/conformance/suggest_deny_entries.py build/conformance/results_cpu.jsonl >> draft.txt
+    python tests/conformance/suggest_deny_entries.py build/conformance/results_conformance_cpu.jsonl >> draft.txt
 
 Each failing inference case that is not on the deny-list gets a `gap` entry whose reason is drafted
 from its error (the operator, then what is missing), grouped under one comment per reason. Read the
