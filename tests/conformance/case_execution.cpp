@@ -118,7 +118,7 @@ private:
 bool engineHasTensor(const Engine& engine, const std::string& name, TensorIOMode mode) {
     for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
         const char* ioName = engine.getIOTensorName(i);
-        if (name == ioName) return const_cast<Engine&>(engine).getTensorIOMode(ioName) == mode;
+        if (name == ioName) return engine.getTensorIOMode(ioName) == mode;
     }
     return false;
 }

@@ -99,7 +99,13 @@ int run(const Options& options) {
         for (CaseSpec& spec : *found) cases.push_back(std::move(spec));
     }
     if (!options.filter.empty()) {
-        const std::regex filter(options.filter);
+        std::regex filter;
+        try {
+            filter = std::regex(options.filter);
+        } catch (const std::regex_error& e) {
+            std::fprintf(stderr, "--filter '%s' is not a valid regex: %s\n", options.filter.c_str(), e.what());
+            return kExitUsage;
+        }
         std::erase_if(cases, [&](const CaseSpec& c) { return !std::regex_search(c.qualifiedName(), filter); });
     }
     DenyList deny;

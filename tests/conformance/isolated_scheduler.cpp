@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -115,6 +116,8 @@ bool startChild(const std::vector<CaseSpec>& cases, size_t index, const Isolatio
         ::close(reportPipe[1]);
         return false;
     }
+    // A child must not inherit (and later write out) the parent's unflushed output.
+    std::fflush(nullptr);
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::close(reportPipe[0]);
