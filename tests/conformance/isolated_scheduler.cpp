@@ -20,8 +20,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// How much of a child's own output is kept to explain a crash.
-constexpr size_t kOutputTailBytes = 4096;
+/// How much of a child's own output is kept to explain a crash (sanitizer reports run long).
+constexpr size_t kOutputTailBytes = 64 * 1024;
 
 struct RunningChild {
     size_t caseIndex{0};
@@ -73,18 +73,28 @@ bool drain(int fd, std::string& into, size_t keepTail) {
     return true;
 }
 
-/// The last non-empty line of a child's output, for a crash's message.
-std::string lastLine(const std::string& text) {
-    size_t end = text.find_last_not_of("\n\r ");
+/// The line of a child's output that says most about its end: a sanitizer's or the C++ runtime's
+/// report when there is one (the stack trace after it says less), else the last non-empty line.
+std::string tellingLine(const std::string& text) {
+    for (const char* marker : {"runtime error:", "ERROR: AddressSanitizer", "ERROR: UndefinedBehaviorSanitizer",
+                               "terminate called", "Assertion", "SUMMARY:"}) {
+        const size_t at = text.find(marker);
+        if (at == std::string::npos) continue;
+        const size_t begin = text.rfind('\n', at);
+        const size_t start = begin == std::string::npos ? 0 : begin + 1;
+        return text.substr(start, text.find('\n', at) - start);
+    }
+    const size_t end = text.find_last_not_of("\n\r ");
     if (end == std::string::npos) return "";
-    size_t begin = text.rfind('\n', end);
-    return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+    const size_t begin = text.rfind('\n', end);
+    const size_t start = begin == std::string::npos ? 0 : begin + 1;
+    return text.substr(start, end - start + 1);
 }
 
 CaseResult resultOfFinishedChild(RunningChild& child, int waitStatus) {
     CaseResult result;
     result.seconds = std::chrono::duration<double>(Clock::now() - child.start).count();
-    const std::string said = lastLine(child.outputTail);
+    const std::string said = tellingLine(child.outputTail);
     if (WIFSIGNALED(waitStatus)) {
         const int signal = WTERMSIG(waitStatus);
         result.outcome = Outcome::kCrash;
