@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev                # unit tests
   python3 python3-venv                     # test tooling
   python3-torch python3-torchvision        # exporting real models on a CPU machine
+  libonnx-testdata                         # ONNX 1.12's node cases (tests/conformance)
 )
 
 missing=()
@@ -35,4 +36,6 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+# The pinned onnx's backend test cases for tests/conformance (quick when already there).
+./scripts/fetch_onnx_node_tests.sh
 echo "[setup] done"

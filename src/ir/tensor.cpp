@@ -50,7 +50,8 @@ Tensor Tensor::wrap(DataType type, Shape shape, void* data, std::shared_ptr<void
 
 Tensor Tensor::fromInt64(const std::vector<int64_t>& values, Shape shape) {
     Tensor t = allocate(DataType::kINT64, std::move(shape));
-    std::memcpy(t.mData, values.data(), values.size() * sizeof(int64_t));
+    // An empty vector may hold no storage at all: memcpy's pointers must not be null, even for 0 bytes.
+    if (!values.empty()) std::memcpy(t.mData, values.data(), values.size() * sizeof(int64_t));
     return t;
 }
 

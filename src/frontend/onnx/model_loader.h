@@ -16,7 +16,7 @@ namespace kiln::onnx_import {
 constexpr int64_t kNewestOpset = 28;
 /// The oldest: opset 7 (ONNX 1.2) brought numpy-style broadcasting; older models predate it and
 /// need onnx.version_converter first.
-constexpr int64_t kOldestOpset = 7;
+constexpr int64_t kOldestOpset = 6;
 /// IR version 3 introduced opset imports; 14 is onnx.IR_VERSION of the pinned onnx package.
 constexpr int64_t kOldestIrVersion = 3;
 constexpr int64_t kNewestIrVersion = 14;

@@ -46,6 +46,7 @@ const std::vector<OpsetUpgrade>& upgradeTable() {
         addResizeUpgrades(t);
         addLegacyUpgrades(t);
         addScan8Upgrades(t);
+        addBroadcastUpgrades(t);
         return t;
     }();
     return table;

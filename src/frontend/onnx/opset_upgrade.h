@@ -92,6 +92,7 @@ void addShapeUpgrades(std::vector<OpsetUpgrade>& table);       // Squeeze Unsque
 void addReduceUpgrades(std::vector<OpsetUpgrade>& table);      // ReduceSum and the other Reduce*
 void addActivationUpgrades(std::vector<OpsetUpgrade>& table);  // Clip Softmax LogSoftmax Hardmax
 void addResizeUpgrades(std::vector<OpsetUpgrade>& table);      // Upsample Resize GridSample RoiAlign
+void addBroadcastUpgrades(std::vector<OpsetUpgrade>& table);  // opset-6 broadcast / axis of Add, Mul, ..., Gemm
 void addLegacyUpgrades(std::vector<OpsetUpgrade>& table);  // Dropout BatchNormalization Scatter ImageScaler DFT
 void addScan8Upgrades(std::vector<OpsetUpgrade>& table);   // Scan-8 (batched) into a Loop of Scan-9
 

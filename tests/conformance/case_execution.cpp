@@ -1,0 +1,237 @@
+#include "case_execution.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+
+#include "kiln/kiln.h"
+#include "test_data_loading.h"
+
+namespace kiln::conformance {
+namespace {
+
+/// Keeps Kiln's error messages: the first one is the case's reason.
+class ErrorKeepingLogger : public ILogger {
+public:
+    void log(Severity severity, const char* message) noexcept override {
+        if (severity <= Severity::kERROR) mErrors.emplace_back(message);
+    }
+    std::string firstError(const std::string& fallback) const { return mErrors.empty() ? fallback : mErrors.front(); }
+
+private:
+    std::vector<std::string> mErrors;
+};
+
+/// A failed step: the outcome, its reason and the op it blames.
+struct StepFailure {
+    Outcome outcome;
+    std::string message;
+    std::string failingOp;
+};
+
+StepFailure errorFrom(const std::string& message, std::string failingOp = "") {
+    if (failingOp.empty()) failingOp = opTypeNamedIn(message);
+    return {Outcome::kError, message, std::move(failingOp)};
+}
+
+Dims dimsOf(const Shape& shape) {
+    Dims dims;
+    dims.nbDims = static_cast<int32_t>(shape.size());
+    for (size_t i = 0; i < shape.size() && i < static_cast<size_t>(kMaxDims); ++i) dims.d[i] = shape[i];
+    return dims;
+}
+
+bool hasDynamicDimension(const Dims& dims) {
+    for (int32_t i = 0; i < dims.nbDims; ++i)
+        if (dims.d[i] < 0) return true;
+    return false;
+}
+
+/// An engine and the runtime it came from, built for one set of input shapes.
+struct BuiltEngine {
+    std::unique_ptr<Runtime> runtime;
+    std::unique_ptr<Engine> engine;
+    bool dynamic{false};  // the network had dynamic input dimensions (so it is shape-specific)
+};
+
+/// Parses the case's model into `network`; the first import problem when it cannot.
+std::optional<StepFailure> importModel(const CaseSpec& spec, NetworkDefinition& network, ErrorKeepingLogger& logger) {
+    auto parser = createParser(network, logger);
+    const std::string modelPath = spec.directory + "/model.onnx";
+    if (parser->parseFromFile(modelPath.c_str())) return std::nullopt;
+    const ParserError* first = parser->getError(0);
+    return first ? errorFrom("import: " + first->describe(), first->opType)
+                 : errorFrom("import: " + logger.firstError("the parser gave no reason"));
+}
+
+/// Parses the model, builds it (with a profile at `inputs`' shapes when some input dimension is
+/// dynamic), serializes and deserializes the engine into `built`.
+std::optional<StepFailure> buildEngine(const CaseSpec& spec, const std::vector<NamedTensor>& inputs,
+                                       const ExecutionSettings& settings, ErrorKeepingLogger& logger,
+                                       BuiltEngine& built) {
+    auto builder = createBuilder(logger);
+    auto network = builder->createNetwork();
+    if (auto failure = importModel(spec, *network, logger)) return failure;
+    auto config = builder->createBuilderConfig();
+    config->setDefaultDeviceType(settings.device);
+    if (settings.noGraphOptimization) config->setFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION);
+
+    built.dynamic = false;
+    auto profile = builder->createOptimizationProfile();
+    for (int32_t i = 0; i < network->getNbInputs(); ++i) {
+        ITensor* input = network->getInput(i);
+        if (!hasDynamicDimension(input->getDimensions())) continue;
+        built.dynamic = true;
+        const NamedTensor* data = nullptr;
+        for (const NamedTensor& candidate : inputs)
+            if (candidate.name == input->getName()) data = &candidate;
+        if (!data) return errorFrom(std::string("network input '") + input->getName() + "' is dynamic and has no test data");
+        const Dims exact = dimsOf(data->tensor.shape());
+        for (OptProfileSelector s : {OptProfileSelector::kMIN, OptProfileSelector::kOPT, OptProfileSelector::kMAX})
+            profile->setDimensions(input->getName(), s, exact);
+    }
+    if (built.dynamic && config->addOptimizationProfile(profile.get()) < 0)
+        return errorFrom("build: " + logger.firstError("the optimization profile at the test shapes is invalid"));
+    auto plan = builder->buildSerializedNetwork(*network, *config);
+    if (!plan) return errorFrom("build: " + logger.firstError("buildSerializedNetwork failed without a reason"));
+    built.runtime = createRuntime(logger);
+    built.engine = built.runtime->deserializeEngine(plan->data(), plan->size());
+    if (!built.engine) return errorFrom("deserialize: " + logger.firstError("deserializeEngine failed without a reason"));
+    return std::nullopt;
+}
+
+/// Host memory for one I/O tensor, 64-byte aligned and never null (zero-element tensors too).
+class AlignedBuffer {
+public:
+    explicit AlignedBuffer(size_t bytes)
+        : mData(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 64) / 64 * 64)), &std::free) {}
+    void* data() const { return mData.get(); }
+
+private:
+    std::unique_ptr<uint8_t, decltype(&std::free)> mData;
+};
+
+bool engineHasTensor(const Engine& engine, const std::string& name, TensorIOMode mode) {
+    for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
+        const char* ioName = engine.getIOTensorName(i);
+        if (name == ioName) return engine.getTensorIOMode(ioName) == mode;
+    }
+    return false;
+}
+
+/// Runs `engine` on one data set and compares its outputs. Nothing when it passes.
+std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const ExecutionSettings& settings,
+                                      ErrorKeepingLogger& logger) {
+    auto context = engine.createExecutionContext();
+    if (!context) return errorFrom("context: " + logger.firstError("createExecutionContext failed without a reason"));
+    std::vector<AlignedBuffer> buffers;
+    buffers.reserve(static_cast<size_t>(engine.getNbIOTensors()));
+    for (const NamedTensor& input : data.inputs) {
+        // An input the engine dropped (unused by any output) needs no data.
+        if (!engineHasTensor(engine, input.name, TensorIOMode::kINPUT)) continue;
+        const DataType expected = engine.getTensorDataType(input.name.c_str());
+        if (expected != input.tensor.dtype())
+            return errorFrom("input '" + input.name + "': the engine takes " + dataTypeName(expected) +
+                             ", the test data is " + dataTypeName(input.tensor.dtype()));
+        if (!context->setInputShape(input.name.c_str(), dimsOf(input.tensor.shape())))
+            return errorFrom("setInputShape: " + logger.firstError("input '" + input.name + "' was refused"));
+        buffers.emplace_back(input.tensor.byteSize());
+        if (input.tensor.byteSize() > 0) std::memcpy(buffers.back().data(), input.tensor.data(), input.tensor.byteSize());
+        context->setTensorAddress(input.name.c_str(), buffers.back().data());
+    }
+    std::map<std::string, Tensor> actualOutputs;
+    for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
+        const char* name = engine.getIOTensorName(i);
+        if (engine.getTensorIOMode(name) == TensorIOMode::kINPUT) {
+            if (!context->getTensorAddress(name))
+                return errorFrom(std::string("engine input '") + name + "' has no test data");
+            continue;
+        }
+        const Dims dims = context->getTensorShape(name);
+        if (dims.nbDims < 0 || hasDynamicDimension(dims))
+            return errorFrom(std::string("output '") + name + "' has a data-dependent shape (" + dimsToString(dims) +
+                             "), which the runtime cannot allocate for yet");
+        Shape shape(dims.d, dims.d + dims.nbDims);
+        const DataType type = engine.getTensorDataType(name);
+        buffers.emplace_back(static_cast<size_t>(shapeElementCount(shape)) * dataTypeSize(type));
+        context->setTensorAddress(name, buffers.back().data());
+        actualOutputs[name] = Tensor::wrap(type, shape, buffers.back().data(), nullptr);
+    }
+    if (!context->execute()) return errorFrom("execute: " + logger.firstError("execute failed without a reason"));
+    for (const NamedTensor& expected : data.expectedOutputs) {
+        auto actual = actualOutputs.find(expected.name);
+        if (actual == actualOutputs.end()) return errorFrom("the engine has no output '" + expected.name + "'");
+        if (auto mismatch = compareOutput(expected.name, actual->second, expected.tensor, settings.tolerance))
+            return StepFailure{Outcome::kFail, *mismatch, ""};
+    }
+    return std::nullopt;
+}
+
+/// Every data set in order; an engine built for static shapes serves them all.
+CaseResult executeSteps(const CaseSpec& spec, const ExecutionSettings& settings) {
+    ErrorKeepingLogger logger;
+    CaseResult result;
+    auto fail = [&](const StepFailure& failure, size_t dataSetIndex, size_t dataSetCount) {
+        result.outcome = failure.outcome;
+        result.message = failure.message;
+        if (dataSetCount > 1) result.message = "data set " + std::to_string(dataSetIndex) + ": " + result.message;
+        result.failingOp = failure.failingOp;
+        return result;
+    };
+    Expected<GraphPorts> ports = readGraphPorts(spec.directory + "/model.onnx");
+    if (!ports) return fail(errorFrom(ports.status().message()), 0, 1);
+
+    BuiltEngine built;
+    const size_t count = spec.dataSetDirectories.size();
+    for (size_t k = 0; k < count; ++k) {
+        Expected<DataSet> data = loadDataSet(spec.dataSetDirectories[k], *ports);
+        if (!data) {
+            // An unsupported op says more about the case than its data's types: import first.
+            auto builder = createBuilder(logger);
+            auto network = builder->createNetwork();
+            if (auto failure = importModel(spec, *network, logger)) return fail(*failure, k, count);
+            return fail(errorFrom("test data: " + data.status().message()), k, count);
+        }
+        if (!built.engine || built.dynamic) {
+            if (auto failure = buildEngine(spec, data->inputs, settings, logger, built)) return fail(*failure, k, count);
+        }
+        if (auto failure = runDataSet(*built.engine, *data, settings, logger)) return fail(*failure, k, count);
+    }
+    result.outcome = Outcome::kPass;
+    return result;
+}
+
+/// One line for the results file. A build report's first line only counts the unsupported layers
+/// ("1 layer is not supported by the cpu backend:"): the layer on the next line is the reason.
+std::string firstLineOf(const std::string& message) {
+    const size_t newline = message.find('\n');
+    if (newline == std::string::npos) return message;
+    std::string line = message.substr(0, newline);
+    if (line.empty() || line.back() != ':') return line;
+    const size_t next = message.find('\n', newline + 1);
+    std::string detail = message.substr(newline + 1, next == std::string::npos ? std::string::npos : next - newline - 1);
+    detail.erase(0, detail.find_first_not_of(" \t-*"));
+    return line + " " + detail;
+}
+
+}  // namespace
+
+std::string opTypeNamedIn(const std::string& message) {
+    static const std::regex nodeDescription(R"(\(([A-Za-z_][A-Za-z0-9_.:]*)\):)");
+    std::smatch match;
+    return std::regex_search(message, match, nodeDescription) ? match[1].str() : std::string();
+}
+
+CaseResult executeCase(const CaseSpec& spec, const ExecutionSettings& settings) {
+    const auto start = std::chrono::steady_clock::now();
+    CaseResult result = executeSteps(spec, settings);
+    result.message = firstLineOf(result.message);
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+}  // namespace kiln::conformance
