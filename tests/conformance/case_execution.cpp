@@ -115,6 +115,36 @@ private:
     std::unique_ptr<uint8_t, decltype(&std::free)> mData;
 };
 
+/// An output's host buffer, sized by the context during the run: outputs whose shape depends on
+/// computed values (NonZero, ConstantOfShape of a computed shape, ...) learn their size only then.
+class OutputCollector : public IOutputAllocator {
+public:
+    explicit OutputCollector(DataType type) : mType(type) {}
+    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
+        if (!mBuffer || size > mCapacity) {
+            mBuffer = std::make_unique<AlignedBuffer>(static_cast<size_t>(size));
+            mCapacity = static_cast<size_t>(size);
+        }
+        return mBuffer->data();
+    }
+    void notifyShape(const char*, const Dims& dims) noexcept override {
+        mShape.assign(dims.d, dims.d + std::max(0, dims.nbDims));
+        mShapeKnown = true;
+    }
+    /// The run's output, or nullopt when the context never reported its shape.
+    std::optional<Tensor> tensor() const {
+        if (!mShapeKnown || !mBuffer) return std::nullopt;
+        return Tensor::wrap(mType, mShape, mBuffer->data(), nullptr);
+    }
+
+private:
+    DataType mType;
+    std::unique_ptr<AlignedBuffer> mBuffer;
+    size_t mCapacity{0};
+    Shape mShape;
+    bool mShapeKnown{false};
+};
+
 bool engineHasTensor(const Engine& engine, const std::string& name, TensorIOMode mode) {
     for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
         const char* ioName = engine.getIOTensorName(i);
@@ -143,7 +173,7 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
         if (input.tensor.byteSize() > 0) std::memcpy(buffers.back().data(), input.tensor.data(), input.tensor.byteSize());
         context->setTensorAddress(input.name.c_str(), buffers.back().data());
     }
-    std::map<std::string, Tensor> actualOutputs;
+    std::map<std::string, std::unique_ptr<OutputCollector>> collectors;
     for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
         const char* name = engine.getIOTensorName(i);
         if (engine.getTensorIOMode(name) == TensorIOMode::kINPUT) {
@@ -151,21 +181,18 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
                 return errorFrom(std::string("engine input '") + name + "' has no test data");
             continue;
         }
-        const Dims dims = context->getTensorShape(name);
-        if (dims.nbDims < 0 || hasDynamicDimension(dims))
-            return errorFrom(std::string("output '") + name + "' has a data-dependent shape (" + dimsToString(dims) +
-                             "), which the runtime cannot allocate for yet");
-        Shape shape(dims.d, dims.d + dims.nbDims);
-        const DataType type = engine.getTensorDataType(name);
-        buffers.emplace_back(static_cast<size_t>(shapeElementCount(shape)) * dataTypeSize(type));
-        context->setTensorAddress(name, buffers.back().data());
-        actualOutputs[name] = Tensor::wrap(type, shape, buffers.back().data(), nullptr);
+        auto& collector = collectors[name];
+        collector = std::make_unique<OutputCollector>(engine.getTensorDataType(name));
+        if (!context->setOutputAllocator(name, collector.get()))
+            return errorFrom("setOutputAllocator: " + logger.firstError("refused for '" + std::string(name) + "'"));
     }
     if (!context->execute()) return errorFrom("execute: " + logger.firstError("execute failed without a reason"));
     for (const NamedTensor& expected : data.expectedOutputs) {
-        auto actual = actualOutputs.find(expected.name);
-        if (actual == actualOutputs.end()) return errorFrom("the engine has no output '" + expected.name + "'");
-        if (auto mismatch = compareOutput(expected.name, actual->second, expected.tensor, settings.tolerance))
+        auto collector = collectors.find(expected.name);
+        if (collector == collectors.end()) return errorFrom("the engine has no output '" + expected.name + "'");
+        std::optional<Tensor> actual = collector->second->tensor();
+        if (!actual) return errorFrom("the run reported no shape for output '" + expected.name + "'");
+        if (auto mismatch = compareOutput(expected.name, *actual, expected.tensor, settings.tolerance))
             return StepFailure{Outcome::kFail, *mismatch, ""};
     }
     return std::nullopt;
