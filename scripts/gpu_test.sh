@@ -15,6 +15,8 @@
 # Usage: scripts/gpu_test.sh [BUILD_DIR=build-gpu] [extra ctest arguments, e.g. -R Softmax]
 #        KILN_SKIP_UNIT_TESTS=1 runs the GPU tests alone; KILN_MODEL_CHECK=1 adds the model check
 #        (KILN_MODEL_CHECK_ARGS: more arguments for it, e.g. "--batch 32 --bert-batch 8");
+#        KILN_CONFORMANCE=1 adds the ONNX node cases on the CUDA backend (tests/conformance; measured,
+#        not gating);
 #        KILN_COMPUTE_SANITIZER=1 adds compute-sanitizer memcheck and racecheck over the tests of
 #        Kiln's own kernels (not the cuDNN / cuBLASLt ones, whose libraries are not ours to check).
 set -uo pipefail
@@ -181,6 +183,23 @@ if [[ "${KILN_MODEL_CHECK:-0}" == 1 ]]; then
     [[ $model_rc -ne 0 ]] && note "$(grep -E '^\[fail\]' -A30 "$LOG_DIR/model_check.log" | head -80)"
 fi
 
+conformance_rc=0
+if [[ "${KILN_CONFORMANCE:-0}" == 1 ]]; then
+    # The ONNX node cases, written by the machine's own onnx (the pinned version's generators), run
+    # through the CUDA backend. Cases no CUDA kernel covers end in a build error; the summary counts them.
+    note ""
+    node_dir="${TMPDIR:-/tmp}/kiln_onnx_node_tests"
+    if [[ ! -d "$node_dir/node" ]]; then
+        python3 "$ROOT/scripts/generate_onnx_node_tests.py" --output "$node_dir" >"$LOG_DIR/conformance_data.log" 2>&1
+    fi
+    "$BUILD_ABS/tests/kiln_conformance" --backend cuda --data "node=$node_dir/node" --jobs "$(nproc)" \
+        --deny "$ROOT/tests/conformance/deny_list.txt" --tolerances "$ROOT/tests/conformance/tolerances.txt" \
+        --results "$LOG_DIR/conformance_cuda.jsonl" >"$LOG_DIR/conformance_cuda.log" 2>&1
+    conformance_rc=$?
+    note "conformance on cuda (kiln_conformance --backend cuda): exit $conformance_rc"
+    note "$(grep -E '^(set|node) |passed, ' "$LOG_DIR/conformance_cuda.log")"
+fi
+
 note ""
-note "result: gpu exit $gpu_rc, unit exit $unit_rc, sanitizer exit $sanitizer_rc, model check exit $model_rc (logs in $LOG_DIR)"
+note "result: gpu exit $gpu_rc, unit exit $unit_rc, sanitizer exit $sanitizer_rc, model check exit $model_rc, conformance exit $conformance_rc (logs in $LOG_DIR)"
 [[ $gpu_rc -eq 0 && $unit_rc -eq 0 && $sanitizer_rc -eq 0 && $model_rc -eq 0 ]]
