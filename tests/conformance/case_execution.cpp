@@ -8,6 +8,7 @@
 #include <optional>
 #include <regex>
 
+#include "backends/backend.h"
 #include "kiln/kiln.h"
 #include "test_data_loading.h"
 
@@ -115,31 +116,54 @@ private:
     std::unique_ptr<uint8_t, decltype(&std::free)> mData;
 };
 
-/// An output's host buffer, sized by the context during the run: outputs whose shape depends on
+/// Memory of the engine's backend (device memory for CUDA), freed on scope exit.
+class BackendBuffer {
+public:
+    BackendBuffer(Backend& backend, size_t bytes) : mBackend(backend), mData(backend.allocate(bytes ? bytes : 1)) {}
+    ~BackendBuffer() { mBackend.deallocate(mData); }
+    BackendBuffer(const BackendBuffer&) = delete;
+    BackendBuffer& operator=(const BackendBuffer&) = delete;
+    void* data() const { return mData; }
+
+private:
+    Backend& mBackend;
+    void* mData;
+};
+
+/// An output's buffer, sized by the context during the run: outputs whose shape depends on
 /// computed values (NonZero, ConstantOfShape of a computed shape, ...) learn their size only then.
+/// `device` is the backend whose memory the engine writes when it is not host memory.
 class OutputCollector : public IOutputAllocator {
 public:
-    explicit OutputCollector(DataType type) : mType(type) {}
+    OutputCollector(DataType type, Backend* device) : mType(type), mDevice(device) {}
     void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
-        if (!mBuffer || size > mCapacity) {
-            mBuffer = std::make_unique<AlignedBuffer>(static_cast<size_t>(size));
+        if (!mHost || size > mCapacity) {
+            mHost = std::make_unique<AlignedBuffer>(static_cast<size_t>(size));
+            if (mDevice) mDeviceBuffer = std::make_unique<BackendBuffer>(*mDevice, static_cast<size_t>(size));
             mCapacity = static_cast<size_t>(size);
         }
-        return mBuffer->data();
+        return mDevice ? mDeviceBuffer->data() : mHost->data();
     }
     void notifyShape(const char*, const Dims& dims) noexcept override {
         mShape.assign(dims.d, dims.d + std::max(0, dims.nbDims));
         mShapeKnown = true;
     }
-    /// The run's output, or nullopt when the context never reported its shape.
-    std::optional<Tensor> tensor() const {
-        if (!mShapeKnown || !mBuffer) return std::nullopt;
-        return Tensor::wrap(mType, mShape, mBuffer->data(), nullptr);
+    /// The run's output on the host, or nullopt when the context never reported its shape.
+    Expected<std::optional<Tensor>> tensor() const {
+        if (!mShapeKnown || !mHost) return std::optional<Tensor>();
+        Tensor t = Tensor::wrap(mType, mShape, mHost->data(), nullptr);
+        if (mDevice && t.byteSize() > 0) {
+            KILN_RETURN_IF_ERROR(mDevice->copyToHost(mHost->data(), mDeviceBuffer->data(), t.byteSize(), nullptr));
+            KILN_RETURN_IF_ERROR(mDevice->synchronize(nullptr));
+        }
+        return std::optional<Tensor>(std::move(t));
     }
 
 private:
     DataType mType;
-    std::unique_ptr<AlignedBuffer> mBuffer;
+    Backend* mDevice;
+    std::unique_ptr<AlignedBuffer> mHost;
+    std::unique_ptr<BackendBuffer> mDeviceBuffer;
     size_t mCapacity{0};
     Shape mShape;
     bool mShapeKnown{false};
@@ -158,7 +182,11 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
                                       ErrorKeepingLogger& logger) {
     auto context = engine.createExecutionContext();
     if (!context) return errorFrom("context: " + logger.firstError("createExecutionContext failed without a reason"));
+    // A device engine (CUDA) reads and writes device memory: the data goes through its backend.
+    Backend* device = getBackend(engine.getBackendName());
+    if (device && device->isHostMemory()) device = nullptr;
     std::vector<AlignedBuffer> buffers;
+    std::vector<std::unique_ptr<BackendBuffer>> deviceBuffers;
     buffers.reserve(static_cast<size_t>(engine.getNbIOTensors()));
     for (const NamedTensor& input : data.inputs) {
         // An input the engine dropped (unused by any output) needs no data.
@@ -171,7 +199,16 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
             return errorFrom("setInputShape: " + logger.firstError("input '" + input.name + "' was refused"));
         buffers.emplace_back(input.tensor.byteSize());
         if (input.tensor.byteSize() > 0) std::memcpy(buffers.back().data(), input.tensor.data(), input.tensor.byteSize());
-        context->setTensorAddress(input.name.c_str(), buffers.back().data());
+        void* address = buffers.back().data();
+        if (device) {
+            deviceBuffers.push_back(std::make_unique<BackendBuffer>(*device, input.tensor.byteSize()));
+            address = deviceBuffers.back()->data();
+            if (input.tensor.byteSize() > 0)
+                if (Status copied = device->copyToDevice(address, input.tensor.data(), input.tensor.byteSize(), nullptr);
+                    !copied)
+                    return errorFrom("input '" + input.name + "': " + copied.message());
+        }
+        context->setTensorAddress(input.name.c_str(), address);
     }
     std::map<std::string, std::unique_ptr<OutputCollector>> collectors;
     for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
@@ -182,7 +219,7 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
             continue;
         }
         auto& collector = collectors[name];
-        collector = std::make_unique<OutputCollector>(engine.getTensorDataType(name));
+        collector = std::make_unique<OutputCollector>(engine.getTensorDataType(name), device);
         if (!context->setOutputAllocator(name, collector.get()))
             return errorFrom("setOutputAllocator: " + logger.firstError("refused for '" + std::string(name) + "'"));
     }
@@ -190,7 +227,9 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
     for (const NamedTensor& expected : data.expectedOutputs) {
         auto collector = collectors.find(expected.name);
         if (collector == collectors.end()) return errorFrom("the engine has no output '" + expected.name + "'");
-        std::optional<Tensor> actual = collector->second->tensor();
+        auto fetched = collector->second->tensor();
+        if (!fetched) return errorFrom("output '" + expected.name + "': " + fetched.status().message());
+        std::optional<Tensor> actual = std::move(fetched).value();
         if (!actual) return errorFrom("the run reported no shape for output '" + expected.name + "'");
         if (auto mismatch = compareOutput(expected.name, *actual, expected.tensor, settings.tolerance))
             return StepFailure{Outcome::kFail, *mismatch, ""};
