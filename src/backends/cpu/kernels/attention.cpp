@@ -64,7 +64,8 @@ public:
         float scale = mScale ? *mScale : 1.0f / std::sqrt(static_cast<float>(mQ.headSize));
         int64_t groups = mQ.heads / mK.heads;
         int64_t sq = mQ.seq, sk = mK.seq;
-        int64_t causalOffset = sk - sq;  // bottom-right alignment when there is no cache
+        // Without a KV cache ONNX aligns the causal mask top-left: query i sees keys 0..i.
+        const int64_t causalOffset = 0;
         auto* workspace = static_cast<float*>(io.workspace);
         int64_t tasks = mQ.batch * mQ.heads;
 #pragma omp parallel for schedule(static) if (tasks > 1)

@@ -63,7 +63,7 @@ __global__ void attentionRowKernel(const float* q, const float* k, const float* 
     const int64_t b = blockIdx.z;
     const int64_t hk = h / (p.q.heads / p.k.heads);
     const int64_t sk = p.k.seq;
-    const int64_t causalOffset = sk - p.q.seq;  // bottom-right alignment, as the CPU backend
+    const int64_t causalOffset = 0;  // without a KV cache ONNX aligns the causal mask top-left, as the CPU backend
 
     const float* qi = q + p.q.offset(b, h) + i * p.q.rowStride();
     for (int64_t d = threadIdx.x; d < p.q.headSize; d += kAttentionBlock) qRow[d] = qi[d] * p.scale;
@@ -207,6 +207,14 @@ bool attentionSupported(const Node& node, std::string* reason) {
     }
     if (node.attrs.getFloat("softcap", 0.f) != 0.f) {
         if (reason) *reason = "the CUDA Attention has no softcap";
+        return false;
+    }
+    if (node.attrs.getInt("left_window_size", -1) != -1 || node.attrs.getInt("right_window_size", -1) != -1) {
+        if (reason) *reason = "the CUDA Attention has no sliding window";
+        return false;
+    }
+    if (node.attrs.getInt("softmax_precision", 1) != 1) {
+        if (reason) *reason = "the CUDA Attention computes its softmax in float only";
         return false;
     }
     return true;
