@@ -13,6 +13,8 @@ namespace kiln {
 bool isFloatingType(DataType type);
 bool isIntegerType(DataType type);  // signed or unsigned, not bool
 bool isSignedType(DataType type);
+/// The short spelling kernels use in tactic names: "f32", "f16", "i64", "bool", ...
+const char* dataTypeShortName(DataType type) noexcept;
 
 /// Parses "float", "fp32", "float16", "fp16", "half", "int64", ... (case-insensitive).
 std::optional<DataType> parseDataType(const std::string& name);

@@ -29,21 +29,11 @@ import numpy as np
 
 SCRIPT_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPT_DIR))
+from export_models import randomize_batch_norms  # noqa: E402
 from kiln_io import read_export_output, relative_l2  # noqa: E402
 
 SEED = 0
 TOLERANCE = {"noTF32": 1e-4, "TF32": 2e-3}
-
-
-def randomize_batch_norms(model, torch):
-    """Non-trivial BatchNorm statistics and affine parameters (a fresh model's would hide errors)."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            with torch.no_grad():
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0.0, 0.1)
-                module.running_mean.normal_(0.0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
 
 
 def vision_model(name, torch):

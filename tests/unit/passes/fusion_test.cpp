@@ -17,28 +17,7 @@
 namespace kiln::test {
 namespace {
 
-class FusionTest : public ::testing::Test {
-protected:
-    CapturingLogger logger;
-    std::unique_ptr<Builder> builder = createBuilder(logger);
-    std::unique_ptr<NetworkDefinition> net = builder->createNetwork();
-
-    ITensor* scalar(float v) { return net->addConstant(Dims{}, DataType::kFLOAT, &v); }
-    ITensor* constant(const Tensor& t) {
-        Dims d;
-        d.nbDims = static_cast<int32_t>(t.rank());
-        for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = t.shape()[static_cast<size_t>(i)];
-        return net->addConstant(d, t.dtype(), t.data());
-    }
-    ITensor* op(const char* type, std::vector<ITensor*> in, LayerAttributes attrs = {}) {
-        ILayer* l = net->addLayer(type, in, 1, attrs);
-        EXPECT_NE(l, nullptr) << type;
-        return l ? l->getOutput(0) : nullptr;
-    }
-    ITensor* ints(std::vector<int64_t> v) {
-        return net->addConstant(Dims{static_cast<int64_t>(v.size())}, DataType::kINT64, v.data());
-    }
-};
+using FusionTest = NetworkTest;
 
 TEST_F(FusionTest, GeluInBothAssociations) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 8});

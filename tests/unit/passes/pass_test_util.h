@@ -18,6 +18,30 @@ inline size_t countOps(const Graph& g, const std::string& op) {
     return n;
 }
 
+/// A fixture with a network to build by hand and the small helpers the pass tests share.
+class NetworkTest : public ::testing::Test {
+protected:
+    CapturingLogger logger;
+    std::unique_ptr<Builder> builder = createBuilder(logger);
+    std::unique_ptr<NetworkDefinition> net = builder->createNetwork();
+
+    ITensor* scalar(float v) { return net->addConstant(Dims{}, DataType::kFLOAT, &v); }
+    ITensor* constant(const Tensor& t) {
+        Dims d;
+        d.nbDims = static_cast<int32_t>(t.rank());
+        for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = t.shape()[static_cast<size_t>(i)];
+        return net->addConstant(d, t.dtype(), t.data());
+    }
+    ITensor* op(const char* type, std::vector<ITensor*> in, LayerAttributes attrs = {}) {
+        ILayer* l = net->addLayer(type, in, 1, attrs);
+        EXPECT_NE(l, nullptr) << type;
+        return l ? l->getOutput(0) : nullptr;
+    }
+    ITensor* ints(std::vector<int64_t> v) {
+        return net->addConstant(Dims{static_cast<int64_t>(v.size())}, DataType::kINT64, v.data());
+    }
+};
+
 /// Runs `pass` on a clone of the network's graph after symbolic shape inference; returns the clone.
 inline std::unique_ptr<Graph> runPass(const Graph& network, Pass& pass, bool* changed = nullptr) {
     auto g = network.clone();

@@ -12,24 +12,8 @@
 namespace kiln::test {
 namespace {
 
-class PointwiseFusionTest : public ::testing::Test {
+class PointwiseFusionTest : public NetworkTest {
 protected:
-    CapturingLogger logger;
-    std::unique_ptr<Builder> builder = createBuilder(logger);
-    std::unique_ptr<NetworkDefinition> net = builder->createNetwork();
-
-    ITensor* scalar(float v) { return net->addConstant(Dims{}, DataType::kFLOAT, &v); }
-    ITensor* constant(const Tensor& t) {
-        Dims d;
-        d.nbDims = static_cast<int32_t>(t.rank());
-        for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = t.shape()[static_cast<size_t>(i)];
-        return net->addConstant(d, t.dtype(), t.data());
-    }
-    ITensor* op(const char* type, std::vector<ITensor*> in, LayerAttributes attrs = {}) {
-        ILayer* l = net->addLayer(type, in, 1, attrs);
-        EXPECT_NE(l, nullptr) << type;
-        return l ? l->getOutput(0) : nullptr;
-    }
     const Node* only(const Graph& g, const std::string& type) {
         const Node* found = nullptr;
         for (const auto& n : g.nodes())

@@ -3,35 +3,7 @@
 namespace kiln::cpu {
 
 const char* shortTypeName(DataType type) {
-    switch (type) {
-        case DataType::kFLOAT:
-            return "f32";
-        case DataType::kHALF:
-            return "f16";
-        case DataType::kBF16:
-            return "bf16";
-        case DataType::kDOUBLE:
-            return "f64";
-        case DataType::kINT8:
-            return "i8";
-        case DataType::kUINT8:
-            return "u8";
-        case DataType::kINT16:
-            return "i16";
-        case DataType::kUINT16:
-            return "u16";
-        case DataType::kINT32:
-            return "i32";
-        case DataType::kUINT32:
-            return "u32";
-        case DataType::kINT64:
-            return "i64";
-        case DataType::kUINT64:
-            return "u64";
-        case DataType::kBOOL:
-            return "bool";
-    }
-    return "unknown";
+    return dataTypeShortName(type);
 }
 
 std::string typedTacticName(const std::string& name, DataType type) {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "backends/cpu/kernels/element_access.h"
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
 
@@ -14,21 +15,8 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-double valueAt(const TensorView& v, int64_t i) {
-    return dispatchDataType(v.dtype, [&](auto tag) { return static_cast<double>(v.as<const decltype(tag)>()[i]); });
-}
-
-void storeAt(const TensorView& v, int64_t i, double value) {
-    dispatchDataType(v.dtype, [&](auto tag) {
-        using T = decltype(tag);
-        if constexpr (std::is_same_v<T, bool>)
-            v.as<T>()[i] = value != 0;
-        else if constexpr (std::is_integral_v<T>)
-            v.as<T>()[i] = static_cast<T>(value);
-        else
-            v.as<T>()[i] = static_cast<T>(static_cast<std::conditional_t<std::is_same_v<T, double>, double, float>>(value));
-    });
-}
+using cpu::storeAt;
+using cpu::valueAt;
 
 class DftKernel : public Kernel {
 public:
