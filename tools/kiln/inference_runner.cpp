@@ -68,15 +68,19 @@ Expected<std::vector<HostInput>> prepareInputs(Engine& engine, const ExecOptions
     return inputs;
 }
 
-/// Flags that act on GPU engines only, named once when the engine runs on the CPU.
+/// Flags that have no effect on this engine, named once.
 void noteFlagsWithoutEffect(const InferenceOptions& inference, const RunTraits& traits, const Logger& log) {
     std::vector<std::string> idle;
-    if (!traits.transfersData && inference.noDataTransfers) idle.push_back("--noDataTransfers (nothing is copied)");
-    if (!traits.transfersData && inference.exposeDma) idle.push_back("--exposeDMA (nothing is copied)");
-    if (!traits.asynchronous && inference.useSpinWait)
-        idle.push_back("--useSpinWait (each inference has ended when enqueue returns; --sleepTime gaps spin)");
-    if (traits.deviceWord == "CPU" && inference.useCudaGraph) idle.push_back("--useCudaGraph (no CUDA on this engine)");
-    for (const std::string& flag : idle) log.info("CPU engine: " + flag);
+    if (traits.deviceWord == "CPU") {
+        if (inference.noDataTransfers) idle.push_back("--noDataTransfers (nothing is copied)");
+        if (inference.exposeDma) idle.push_back("--exposeDMA (nothing is copied)");
+        if (!traits.asynchronous && inference.useSpinWait)
+            idle.push_back("--useSpinWait (each inference has ended when enqueue returns; --sleepTime gaps spin)");
+        if (inference.useCudaGraph) idle.push_back("--useCudaGraph (no CUDA on this engine)");
+    } else if (inference.useCudaGraph && !traits.usingCudaGraph) {
+        idle.push_back("--useCudaGraph (CUDA graph capture is not implemented yet: the kernels are launched directly)");
+    }
+    for (const std::string& flag : idle) log.info(traits.deviceWord + " engine: " + flag);
 }
 
 struct StreamRun {
