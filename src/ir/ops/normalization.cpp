@@ -1,4 +1,4 @@
-// BatchNormalization, LayerNormalization, InstanceNormalization, GroupNormalization,
+// BatchNormalization, LayerNormalization, RMSNormalization, InstanceNormalization, GroupNormalization,
 // LpNormalization and MeanVarianceNormalization: type and shape inference.
 
 #include <algorithm>
@@ -207,6 +207,9 @@ Status inferMeanVarianceNormalization(InferenceContext& ctx) {
 void registerNormalizationOps(OpRegistry& registry) {
     registry.add({"BatchNormalization", "", inferBatchNormalization, 5, 5, true, 1});
     registry.add({"LayerNormalization", "", inferLayerNormalization, 2, 3, true, 1});
+    // RMSNormalization (opset 23): LayerNormalization's inputs and attributes without the bias and
+    // the statistics outputs, so its inference is LayerNormalization's.
+    registry.add({"RMSNormalization", "", inferLayerNormalization, 2, 2});
     registry.add({"InstanceNormalization", "", inferInstanceNormalization, 3, 3});
     registry.add({"GroupNormalization", "", inferGroupNormalization, 3, 3});
     registry.add({"LpNormalization", "", inferLpNormalization, 1, 1});

@@ -2,6 +2,7 @@
 // LpNormalization and MeanVarianceNormalization against double-precision references; and their
 // shape inference.
 
+#include <cmath>
 #include <map>
 
 #include "matmul_test_util.h"
@@ -164,6 +165,31 @@ std::vector<double> groupNormReference(const Tensor& x, const Tensor& scale, con
         }
     }
     return out;
+}
+
+TEST(RMSNormalization, MatchesTheRootMeanSquareReference) {
+    // Inputs far from zero mean: RMS does not center, so a kernel that subtracted the mean would fail.
+    for (int64_t axis : {-1, 1}) {
+        Tensor x = randomTensor(DataType::kFLOAT, {3, 4, 6}, 0.5, 3.0, 31 + static_cast<uint32_t>(axis + 2));
+        Shape normalized = axis == -1 ? Shape{6} : Shape{4, 6};
+        Tensor scale = randomTensor(DataType::kFLOAT, normalized, 0.5, 1.5, 40);
+        AttributeMap attrs;
+        attrs.set("axis", axis);
+        attrs.set("epsilon", 1e-3f);
+        SingleNodeRun run = runSingleNode("RMSNormalization", {&x, &scale}, 1, attrs);
+        ASSERT_TRUE(run.status.isOk()) << run.status.message();
+        const int64_t inner = axis == -1 ? 6 : 24, outer = 72 / inner;
+        std::vector<double> expected(72);
+        for (int64_t o = 0; o < outer; ++o) {
+            double squares = 0;
+            for (int64_t j = 0; j < inner; ++j) squares += std::pow(double(x.data<float>()[o * inner + j]), 2);
+            const double inv = 1.0 / std::sqrt(squares / static_cast<double>(inner) + 1e-3);
+            for (int64_t j = 0; j < inner; ++j)
+                expected[static_cast<size_t>(o * inner + j)] =
+                    double(x.data<float>()[o * inner + j]) * inv * scale.data<float>()[j];
+        }
+        EXPECT_EQ(compareWithReference(run.outputs[0], expected, 1e-5, 1e-6), "") << "axis " << axis;
+    }
 }
 
 TEST(InstanceAndGroupNormalization, Statistics) {

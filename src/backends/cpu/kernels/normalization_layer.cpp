@@ -1,4 +1,5 @@
-// LayerNormalization, LpNormalization and MeanVarianceNormalization on the CPU.
+// LayerNormalization (and RMSNormalization, its form without the mean), LpNormalization and
+// MeanVarianceNormalization on the CPU.
 
 #include <cmath>
 
@@ -67,8 +68,9 @@ Expected<std::vector<int64_t>> parameterMap(const Shape& param, const Shape& x, 
 
 class LayerNormKernel : public Kernel {
 public:
-    LayerNormKernel(DataType type, int64_t axis, double epsilon, bool hasBias)
-        : mType(type), mAxisAttr(axis), mEpsilon(epsilon), mHasBias(hasBias) {}
+    /// `rootMeanSquare`: RMSNormalization, x / sqrt(mean(x^2) + epsilon) * scale (no centering, no bias).
+    LayerNormKernel(DataType type, int64_t axis, double epsilon, bool hasBias, bool rootMeanSquare = false)
+        : mType(type), mAxisAttr(axis), mEpsilon(epsilon), mHasBias(hasBias), mRootMeanSquare(rootMeanSquare) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
         const Shape& x = inputs[0].shape;
@@ -97,7 +99,9 @@ public:
         });
     }
 
-    std::string tacticName() const override { return std::string("cpu.layernorm_") + dataTypeName(mType); }
+    std::string tacticName() const override {
+        return std::string(mRootMeanSquare ? "cpu.rmsnorm_" : "cpu.layernorm_") + dataTypeName(mType);
+    }
 
 private:
     template <typename T>
@@ -110,8 +114,10 @@ private:
             const T* src = x + o * mInner;
             T* dst = y + o * mInner;
             const Moments m = contiguousMoments(src, mInner);
-            const double invStd = 1.0 / std::sqrt(m.variance + mEpsilon);
-            const F fMean = static_cast<F>(m.mean), fInvStd = static_cast<F>(invStd);
+            // RMS: the mean square is the variance plus the squared mean (both in double).
+            const double spread = mRootMeanSquare ? m.variance + m.mean * m.mean : m.variance;
+            const double invStd = 1.0 / std::sqrt(spread + mEpsilon);
+            const F fMean = mRootMeanSquare ? F{0} : static_cast<F>(m.mean), fInvStd = static_cast<F>(invStd);
             if (direct) {
                 for (int64_t j = 0; j < mInner; ++j) {
                     F v = (static_cast<F>(src[j]) - fMean) * fInvStd * static_cast<F>(scale[j]);
@@ -136,6 +142,7 @@ private:
     int64_t mAxisAttr;
     double mEpsilon;
     bool mHasBias;
+    bool mRootMeanSquare;
     int64_t mOuter{1}, mInner{1};
     std::vector<int64_t> mScaleMap, mBiasMap;
 };
@@ -303,6 +310,13 @@ void registerLayerNormalizationKernels(CpuKernelRegistry& registry) {
                       return std::unique_ptr<Kernel>(new LayerNormKernel(
                           node.input(0)->dtype, node.attrs.getInt("axis", -1),
                           static_cast<double>(node.attrs.getFloat("epsilon", 1e-5f)), node.hasInput(2)));
+                  },
+                  ""});
+    registry.add({"RMSNormalization", supportsLayerNorm,
+                  [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(new LayerNormKernel(
+                          node.input(0)->dtype, node.attrs.getInt("axis", -1),
+                          static_cast<double>(node.attrs.getFloat("epsilon", 1e-5f)), false, true));
                   },
                   ""});
     registry.add({"LpNormalization", supportsFloat,
