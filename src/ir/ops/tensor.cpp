@@ -1,4 +1,5 @@
-// Tensor (data movement) ops, general part: Identity Dropout Concat Split Trilu CumSum ReverseSequence.
+// Tensor (data movement) ops, general part: Identity Dropout Concat Split Trilu CumSum CumProd
+// ReverseSequence.
 // The indexing and layout parts live in tensor_indexing.cpp and tensor_layout.cpp.
 
 #include "ir/ops/op_families.h"
@@ -168,6 +169,7 @@ void registerTensorOps(OpRegistry& registry) {
     registry.add({"Split", "", inferSplit, 1, 2});
     registry.add({"Trilu", "", inferTrilu, 1, 2});
     registry.add({"CumSum", "", inferCumSum, 2, 2});
+    registry.add({"CumProd", "", inferCumSum, 2, 2});  // opset 26: CumSum's inputs, attributes and types
     registry.add({"ReverseSequence", "", inferReverseSequence, 2, 2});
     tensorops::registerIndexingOps(registry);
     tensorops::registerLayoutOps(registry);

@@ -1,4 +1,4 @@
-// Tensor family, general part: Identity Dropout Concat Split Trilu CumSum ReverseSequence.
+// Tensor family, general part: Identity Dropout Concat Split Trilu CumSum CumProd ReverseSequence.
 
 #include "tensor_test_helpers.h"
 
@@ -176,6 +176,34 @@ TEST(TriluOp, UpperLowerAndDiagonalOffsets) {
     ref[3] = ref[6] = ref[7] = 0;
     expectExact(run.outputs[0], ref);
     EXPECT_FALSE(inferOp("Trilu", {symbolic(DataType::kFLOAT, {3})}).status);
+}
+
+TEST(CumProdOp, ExclusiveAndReverseProductsAlongAnAxis) {
+    const Shape shape{2, 5, 3};
+    Tensor x = randomTensor(DataType::kFLOAT, shape, 0.5, 1.5, 21);  // products stay well scaled
+    Tensor xi = Tensor::allocate(DataType::kINT64, shape);
+    for (int64_t e = 0; e < xi.elementCount(); ++e) xi.data<int64_t>()[e] = (e % 5) - 2;  // signs and zeros
+    for (const Tensor* input : {&x, &xi})
+        for (int64_t exclusive : {0, 1})
+            for (int64_t reverse : {0, 1}) {
+                Tensor axisTensor = int64Scalar(1);
+                SingleNodeRun run =
+                    runOp("CumProd", {input, &axisTensor}, attrsOf({{"exclusive", exclusive}, {"reverse", reverse}}));
+                ASSERT_TRUE(run.status) << run.status.message();
+                std::vector<double> ref(static_cast<size_t>(input->elementCount()), 1.0);
+                for (size_t e = 0; e < ref.size(); ++e) {
+                    std::vector<int64_t> idx = unravel(static_cast<int64_t>(e), shape);
+                    const int64_t t = idx[1];
+                    for (int64_t j = 0; j < shape[1]; ++j) {
+                        bool included = reverse ? (exclusive ? j > t : j >= t) : (exclusive ? j < t : j <= t);
+                        if (!included) continue;
+                        idx[1] = j;
+                        ref[e] *= input->elementAsDouble(ravel(idx, shape));
+                    }
+                }
+                EXPECT_EQ(compareWithReference(run.outputs[0], ref, 1e-6, 1e-7), "")
+                    << dataTypeName(input->dtype()) << " exclusive " << exclusive << " reverse " << reverse;
+            }
 }
 
 TEST(CumSumOp, ExclusiveReverseAndTypes) {

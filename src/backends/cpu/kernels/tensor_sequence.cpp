@@ -1,4 +1,4 @@
-// CPU kernels that work along one axis or matrix of a tensor: Trilu CumSum ReverseSequence.
+// CPU kernels that work along one axis or matrix of a tensor: Trilu CumSum CumProd ReverseSequence.
 
 #include <algorithm>
 #include <type_traits>
@@ -55,15 +55,25 @@ template <typename T>
 using CumSumAccumulator =
     std::conditional_t<std::is_integral_v<T>, std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>, double>;
 
-template <typename T>
-void cumSum(const T* in, T* out, int64_t outer, int64_t extent, int64_t inner, bool exclusive, bool reverse) {
+/// The running sum (CumSum) or product (CumProd) along the axis. Integer products wrap, as
+/// numpy's do, computed unsigned so that overflow is defined.
+template <bool kProduct, typename T>
+void cumulate(const T* in, T* out, int64_t outer, int64_t extent, int64_t inner, bool exclusive, bool reverse) {
     using Acc = CumSumAccumulator<T>;
     const int64_t lanes = outer * inner;
     const bool parallel = lanes > 1 && static_cast<size_t>(outer * extent * inner) * sizeof(T) >= kParallelBytes;
 #pragma omp parallel for if (parallel) schedule(static)
     for (int64_t lane = 0; lane < lanes; ++lane) {
         const int64_t base = (lane / inner) * extent * inner + lane % inner;
-        Acc sum = 0;
+        Acc sum = kProduct ? 1 : 0;
+        auto combine = [&](Acc value) {
+            if constexpr (!kProduct)
+                sum += value;
+            else if constexpr (std::is_integral_v<Acc>)
+                sum = static_cast<Acc>(static_cast<uint64_t>(sum) * static_cast<uint64_t>(value));
+            else
+                sum *= value;
+        };
         for (int64_t step = 0; step < extent; ++step) {
             const int64_t t = reverse ? extent - 1 - step : step;
             const int64_t at = base + t * inner;
@@ -72,21 +82,24 @@ void cumSum(const T* in, T* out, int64_t outer, int64_t extent, int64_t inner, b
                 value = static_cast<double>(static_cast<float>(in[at]));
             else
                 value = static_cast<Acc>(in[at]);
-            if (!exclusive) sum += value;
+            if (!exclusive) combine(value);
             if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
                 out[at] = T(static_cast<float>(sum));
             else
                 out[at] = static_cast<T>(sum);
-            if (exclusive) sum += value;
+            if (exclusive) combine(value);
         }
     }
 }
 
-Expected<std::unique_ptr<Kernel>> createCumSum(const Node& node) {
+template <bool kProduct>
+Expected<std::unique_ptr<Kernel>> createCumulative(const Node& node) {
+    const char* op = kProduct ? "CumProd" : "CumSum";
     const bool exclusive = node.attrs.getInt("exclusive", 0) != 0;
     const bool reverse = node.attrs.getInt("reverse", 0) != 0;
     std::string name = node.describe();
-    return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>("cpu.cumsum", [=](const KernelIO& io) -> Status {
+    return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>(kProduct ? "cpu.cumprod" : "cpu.cumsum",
+                                                                    [=](const KernelIO& io) -> Status {
         const TensorView& in = io.input(0);
         const int64_t axisValue = readIndex(io.input(1), 0);
         auto axis = normalizeAxis(axisValue, in.rank());
@@ -98,9 +111,9 @@ Expected<std::unique_ptr<Kernel>> createCumSum(const Node& node) {
             using T = decltype(tag);
             if constexpr (std::is_same_v<T, bool> || sizeof(T) == 1 || std::is_same_v<T, int16_t> ||
                           std::is_same_v<T, uint16_t>) {
-                return unsupported(name + ": CumSum of " + dataTypeName(in.dtype) + " is not supported");
+                return unsupported(name + ": " + op + " of " + dataTypeName(in.dtype) + " is not supported");
             } else {
-                cumSum(in.as<const T>(), io.output(0).as<T>(), outer, extent, inner, exclusive, reverse);
+                cumulate<kProduct>(in.as<const T>(), io.output(0).as<T>(), outer, extent, inner, exclusive, reverse);
                 return Status::ok();
             }
         });
@@ -160,7 +173,8 @@ Expected<std::unique_ptr<Kernel>> createReverseSequence(const Node& node) {
 
 void registerSequenceKernels(CpuKernelRegistry& registry) {
     registry.add({"Trilu", {}, createTrilu, ""});
-    registry.add({"CumSum", supportsCumSum, createCumSum, ""});
+    registry.add({"CumSum", supportsCumSum, createCumulative<false>, ""});
+    registry.add({"CumProd", supportsCumSum, createCumulative<true>, ""});
     registry.add({"ReverseSequence",
                   [](const Node& node, std::string* reason) {
                       return inputTypeIsOneOf(node, 1, {DataType::kINT32, DataType::kINT64}, reason);
