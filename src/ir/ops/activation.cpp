@@ -74,7 +74,7 @@ void registerActivationOps(OpRegistry& registry) {
     registry.add({"Relu", "", inferUnary(kFloatTypes | kSignedIntTypes), 1, 1});
     const InferFunction floatUnary = inferUnary(kFloatTypes);
     for (const char* op : {"LeakyRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softplus",
-                           "Softsign", "Mish", "ThresholdedRelu"})
+                           "Softsign", "Mish", "ThresholdedRelu", "Swish"})
         registry.add({op, "", floatUnary, 1, 1});
     registry.add({"Celu", "", inferCelu, 1, 1});
     registry.add({"Gelu", "", inferGelu, 1, 1});

@@ -63,6 +63,8 @@ std::vector<ActivationCase> activationCases() {
         {"Gelu", tanhGelu,
          [](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }},
         {"Mish", {}, [](double x) { return x * std::tanh(softplus(x)); }},
+        {"Swish", {}, [](double x) { return x / (1 + std::exp(-x)); }},
+        {"Swish", floatAttrs({{"alpha", 0.3f}}), [=](double x) { return x / (1 + std::exp(-alpha * x)); }},
         {"ThresholdedRelu", {}, [](double x) { return x > 1.0 ? x : 0.0; }},
         {"ThresholdedRelu", floatAttrs({{"alpha", 0.3f}}), [=](double x) { return x > alpha ? x : 0.0; }},
         {"Shrink", {}, [](double x) { return x < -0.5 ? x : (x > 0.5 ? x : 0.0); }},

@@ -148,6 +148,9 @@ void registerActivationKernels(CpuKernelRegistry& registry) {
     addUnaryKernel<SoftsignOp, FloatTypes>(registry, "Softsign", "softsign");
     registry.add({"Gelu", supportsGelu, createGelu, ""});
     addUnaryKernel<MishOp, FloatTypes>(registry, "Mish", "mish");
+    addUnaryKernel<SwishOp, FloatTypes>(registry, "Swish", "swish", [](const Node& node) {
+        return Expected<SwishOp>(SwishOp{node.attrs.getFloat("alpha", 1.0f)});
+    });
     addUnaryKernel<ThresholdedReluOp, FloatTypes>(
         registry, "ThresholdedRelu", "thresholded_relu", [](const Node& node) {
             return Expected<ThresholdedReluOp>(ThresholdedReluOp{node.attrs.getFloat("alpha", 1.0f)});

@@ -137,6 +137,15 @@ struct GeluTanhOp {
     }
 };
 
+/// Swish (opset 24): x * sigmoid(alpha * x).
+struct SwishOp {
+    float alpha{1.0f};
+    template <typename T>
+    T operator()(T x) const {
+        return x * SigmoidOp{}(static_cast<T>(alpha) * x);
+    }
+};
+
 struct MishOp {
     template <typename T>
     T operator()(T x) const {
