@@ -59,6 +59,23 @@ Status inferCast(InferenceContext& ctx) {
     return Status::ok();
 }
 
+/// BitCast (opset 26): the same bytes read as another type of the same width, same shape.
+Status inferBitCast(InferenceContext& ctx) {
+    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes));
+    auto to = ctx.attrs().getInt("to");
+    if (!to) return ctx.error("attribute to (the target element type) is required");
+    auto type = dataTypeFromOnnx(*to);
+    if (!type)
+        return unsupported(ctx.node().describe() + ": cannot bit-cast to ONNX element type " + std::to_string(*to) +
+                           " (Kiln has no such type)");
+    if (dataTypeSize(*type) != dataTypeSize(ctx.inputType(0)))
+        return ctx.error(std::string("BitCast needs types of one width: ") + dataTypeName(ctx.inputType(0)) + " is " +
+                         std::to_string(dataTypeSize(ctx.inputType(0))) + " bytes, " + dataTypeName(*type) + " " +
+                         std::to_string(dataTypeSize(*type)));
+    ctx.setOutput(0, *type, ctx.inputShape(0));
+    return Status::ok();
+}
+
 Status inferCastLike(InferenceContext& ctx) {
     KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes));
     KILN_RETURN_IF_ERROR(checkInputType(ctx, 1, kAllTypes));
@@ -93,6 +110,7 @@ void registerElementwiseOps(OpRegistry& registry) {
     registry.add({"BitwiseNot", "", inferUnary(kIntegerTypes), 1, 1});
 
     registry.add({"Cast", "", inferCast, 1, 1});
+    registry.add({"BitCast", "", inferBitCast, 1, 1});
     registry.add({"CastLike", "", inferCastLike, 2, 2});
 
     registry.add({"Neg", "", inferUnary(kFloatTypes | kSignedIntTypes), 1, 1});

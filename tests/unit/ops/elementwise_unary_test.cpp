@@ -1,6 +1,7 @@
 // Unary math (Neg Abs Sign, float functions, IsNaN, IsInf) and Cast / CastLike on the CPU.
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "elementwise_test_util.h"
@@ -146,6 +147,27 @@ TEST(ElementwiseCast, EveryTypePair) {
             Tensor castLike = runOk("CastLike", {&x, &like});
             expectMatches(castLike, to, {3, 1, 5}, ref, {0, 0},
                           std::string("CastLike ") + dataTypeName(from) + " -> " + dataTypeName(to));
+        }
+    }
+}
+
+TEST(ElementwiseCast, BitCastKeepsEveryByteAndRefusesOtherWidths) {
+    uint32_t seed = 300;
+    for (DataType from : allTypes()) {
+        Tensor x = randomTensor(from, {2, 3}, -50.0, 50.0, seed++);
+        for (DataType to : allTypes()) {
+            AttributeMap attrs;
+            attrs.set("to", dataTypeToOnnx(to));
+            if (dataTypeSize(to) != dataTypeSize(from)) {
+                EXPECT_FALSE(runSingleNode("BitCast", {&x}, 1, attrs).status)
+                    << dataTypeName(from) << " -> " << dataTypeName(to);
+                continue;
+            }
+            Tensor out = runOk("BitCast", {&x}, attrs);
+            ASSERT_EQ(out.dtype(), to);
+            ASSERT_EQ(out.shape(), x.shape());
+            EXPECT_EQ(std::memcmp(out.data(), x.data(), x.byteSize()), 0)
+                << dataTypeName(from) << " -> " << dataTypeName(to);
         }
     }
 }

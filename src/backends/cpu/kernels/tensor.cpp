@@ -150,6 +150,13 @@ void registerTensorKernels(CpuKernelRegistry& registry) {
                       return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>("cpu.copy", runIdentity));
                   },
                   ""});
+    // BitCast keeps the bytes (same width, same shape): a copy, like Identity.
+    registry.add({"BitCast",
+                  {},
+                  [](const Node&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>("cpu.bitcast_copy", runIdentity));
+                  },
+                  ""});
     registry.add({"Dropout", supportsDropout, createDropout, ""});
     registry.add({"Concat", {}, createConcat, ""});
     registry.add({"Split", supportsSplit, createSplit, ""});
