@@ -104,11 +104,25 @@ Status inferGemm(InferenceContext& ctx) {
     return Status::ok();
 }
 
+/// Det: X [*, M, M] of a float type -> [*].
+Status inferDet(InferenceContext& ctx) {
+    const SymShape& x = ctx.inputShape(0);
+    if (!isFloatingType(ctx.inputType(0))) return ctx.error("Det takes a float tensor");
+    if (x.size() < 2) return ctx.error("Det needs rank >= 2, got " + symShapeToString(x));
+    const Dim& rows = x[x.size() - 2];
+    const Dim& cols = x[x.size() - 1];
+    if (rows.isKnown() && cols.isKnown() && rows.value != cols.value)
+        return ctx.error("Det needs square matrices, got " + symShapeToString(x));
+    ctx.setOutput(0, ctx.inputType(0), SymShape(x.begin(), x.end() - 2));
+    return Status::ok();
+}
+
 }  // namespace
 
 void registerMatMulOps(OpRegistry& registry) {
     registry.add({"MatMul", "", inferMatMul, 2, 2});
     registry.add({"Gemm", "", inferGemm, 2, 3});
+    registry.add({"Det", "", inferDet, 1, 1});
 }
 
 }  // namespace kiln

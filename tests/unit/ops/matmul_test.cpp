@@ -184,6 +184,43 @@ TEST(Gemm, TransposesScalesAndBroadcastC) {
     }
 }
 
+/// The determinant by cofactor expansion along the first row, in double: independent of LU.
+double cofactorDeterminant(const std::vector<double>& a, int64_t n) {
+    if (n == 0) return 1.0;
+    if (n == 1) return a[0];
+    double det = 0;
+    for (int64_t c = 0; c < n; ++c) {
+        std::vector<double> minor;
+        for (int64_t r = 1; r < n; ++r)
+            for (int64_t k = 0; k < n; ++k)
+                if (k != c) minor.push_back(a[static_cast<size_t>(r * n + k)]);
+        det += (c % 2 ? -1.0 : 1.0) * a[static_cast<size_t>(c)] * cofactorDeterminant(minor, n - 1);
+    }
+    return det;
+}
+
+TEST(Det, BatchedMatricesMatchCofactorExpansion) {
+    for (int64_t n : {1, 2, 3, 5}) {
+        Tensor x = randomTensor(DataType::kFLOAT, {2, 3, n, n}, -2, 2, static_cast<uint32_t>(50 + n));
+        SingleNodeRun run = runSingleNode("Det", {&x}, 1, {});
+        ASSERT_TRUE(run.status.isOk()) << run.status.message();
+        ASSERT_EQ(run.outputs[0].shape(), (Shape{2, 3}));
+        std::vector<double> expected;
+        std::vector<double> all = x.toDoubleVector();
+        for (int64_t m = 0; m < 6; ++m)
+            expected.push_back(cofactorDeterminant(
+                std::vector<double>(all.begin() + m * n * n, all.begin() + (m + 1) * n * n), n));
+        EXPECT_EQ(compareWithReference(run.outputs[0], expected, 1e-5, 1e-5), "") << "n " << n;
+    }
+    Tensor singular = Tensor::allocate(DataType::kFLOAT, {2, 2});
+    for (int i = 0; i < 4; ++i) singular.data<float>()[i] = 1.5f;  // equal rows
+    SingleNodeRun run = runSingleNode("Det", {&singular}, 1, {});
+    ASSERT_TRUE(run.status.isOk());
+    EXPECT_EQ(run.outputs[0].data<float>()[0], 0.f);
+    Tensor notSquare = randomTensor(DataType::kFLOAT, {2, 3}, -1, 1, 60);
+    EXPECT_FALSE(runSingleNode("Det", {&notSquare}, 1, {}).status.isOk());
+}
+
 TEST(MatMulInference, SymbolicBatchAndPromotion) {
     const Dim batch = Dim::named("batch"), seq = Dim::named("seq");
     auto infer = [](SymShape a, SymShape b) {

@@ -8,6 +8,7 @@ class CpuKernelRegistry;
 void registerElementwiseKernels(CpuKernelRegistry& registry);
 void registerActivationKernels(CpuKernelRegistry& registry);
 void registerMatMulKernels(CpuKernelRegistry& registry);
+void registerDeterminantKernels(CpuKernelRegistry& registry);  // Det (called by registerMatMulKernels)
 void registerConvKernels(CpuKernelRegistry& registry);
 void registerPoolingKernels(CpuKernelRegistry& registry);
 void registerNormalizationKernels(CpuKernelRegistry& registry);

@@ -293,6 +293,7 @@ void registerMatMulKernels(CpuKernelRegistry& registry) {
     cpu::configureBlasThreading();
     registry.add({"MatMul", supportsMatMul, createMatMul, ""});
     registry.add({"Gemm", supportsMatMul, createGemm, ""});
+    registerDeterminantKernels(registry);
 }
 
 }  // namespace kiln
