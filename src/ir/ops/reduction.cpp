@@ -64,8 +64,19 @@ Status inferReduce(InferenceContext& ctx) {
     const Tensor* axesValue = ctx.inputValue(1);
     if (ctx.hasInput(1) && !axesValue) {
         // Unknown axes: with keepdims the rank stays; an extent 1 stays 1 whether reduced or not.
-        if (!keepDims)
-            return ctx.error("axes (input 1) must be a constant when keepdims=0: the output rank depends on it");
+        if (!keepDims) {
+            // Without keepdims the rank is the input's less the number of axes (all of them for an
+            // empty list unless noop_with_empty_axes), which the axes' own shape tells; the extents
+            // follow once the axes are computed (the runtime re-infers the node then).
+            const SymShape& axesShape = ctx.inputShape(1);
+            const Dim count = axesShape.empty() ? Dim(1) : axesShape[0];
+            if (!count.isKnown())
+                return ctx.error("axes (input 1) of unknown length with keepdims=0: the output rank is unknown");
+            if (count.value > rank) return ctx.error("more axes than dimensions");
+            const int64_t outRank = count.value == 0 ? (noop ? rank : 0) : rank - count.value;
+            ctx.setOutput(0, type, SymShape(static_cast<size_t>(outRank), Dim::unknown()));
+            return Status::ok();
+        }
         SymShape out(x.size());
         for (size_t i = 0; i < x.size(); ++i)
             out[i] = (x[i].isKnown() && x[i].value == 1) ? Dim(1) : Dim::unknown();

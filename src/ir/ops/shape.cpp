@@ -146,6 +146,12 @@ Status inferFlatten(InferenceContext& ctx) {
     return Status::ok();
 }
 
+/// How many axes input 1 lists, from its shape (a scalar counts one).
+Dim axesCount(const InferenceContext& ctx) {
+    const SymShape& shape = ctx.inputShape(1);
+    return shape.empty() ? Dim(1) : shape[0];
+}
+
 Status inferSqueeze(InferenceContext& ctx) {
     const SymShape& in = ctx.inputShape(0);
     int64_t rank = static_cast<int64_t>(in.size());
@@ -153,9 +159,15 @@ Status inferSqueeze(InferenceContext& ctx) {
     if (ctx.hasInput(1)) {
         KILN_RETURN_IF_ERROR(checkIntVectorInput(ctx, 1, "axes", true));
         auto axes = knownInts(ctx, 1);
-        if (!axes)
-            return unsupported(ctx.node().describe() +
-                               ": axes are not known at build time, so the output rank would be unknown");
+        if (!axes) {
+            // Axes computed at run time: the rank is known from their count, the extents once the
+            // runtime re-infers the node with the values.
+            const Dim count = axesCount(ctx);
+            if (!count.isKnown() || count.value > rank)
+                return unsupported(ctx.node().describe() + ": axes of unknown length: the output rank would be unknown");
+            ctx.setOutput(0, ctx.inputType(0), SymShape(static_cast<size_t>(rank - count.value), Dim::unknown()));
+            return Status::ok();
+        }
         KILN_RETURN_IF_ERROR(normalizeAxes(ctx, *axes, rank, "axes"));
         for (int64_t axis : *axes) {
             const Dim& d = in[static_cast<size_t>(axis)];
@@ -185,9 +197,13 @@ Status inferUnsqueeze(InferenceContext& ctx) {
     const SymShape& in = ctx.inputShape(0);
     KILN_RETURN_IF_ERROR(checkIntVectorInput(ctx, 1, "axes", true));
     auto axes = knownInts(ctx, 1);
-    if (!axes)
-        return unsupported(ctx.node().describe() +
-                           ": axes are not known at build time, so the output rank would be unknown");
+    if (!axes) {
+        const Dim count = axesCount(ctx);  // axes computed at run time: see Squeeze
+        if (!count.isKnown())
+            return unsupported(ctx.node().describe() + ": axes of unknown length: the output rank would be unknown");
+        ctx.setOutput(0, ctx.inputType(0), SymShape(in.size() + static_cast<size_t>(count.value), Dim::unknown()));
+        return Status::ok();
+    }
     int64_t outRank = static_cast<int64_t>(in.size() + axes->size());
     KILN_RETURN_IF_ERROR(normalizeAxes(ctx, *axes, outRank, "axes"));
     std::vector<bool> inserted(static_cast<size_t>(outRank), false);
