@@ -43,11 +43,12 @@ constexpr bool kIsLossStorage =
 class LossKernel : public Kernel {
 public:
     LossKernel(std::string nodeName, DataType type, Reduction reduction, std::optional<int64_t> ignoreIndex,
-               bool softmax)
+               bool hasWeight, bool softmax)
         : mNodeName(std::move(nodeName)),
           mType(type),
           mReduction(reduction),
           mIgnoreIndex(ignoreIndex),
+          mHasWeight(hasWeight),
           mSoftmax(softmax) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
@@ -64,7 +65,7 @@ public:
         mClasses = scores[1];
         mInner = 1;
         for (size_t i = 2; i < scores.size(); ++i) mInner *= scores[i];
-        if (inputs.size() > 2 && inputs[2].data && inputs[2].elementCount() != mClasses)
+        if (mHasWeight && inputs[2].elementCount() != mClasses)
             return invalidArgument(mNodeName + ": weight has " + std::to_string(inputs[2].elementCount()) +
                                    " entries for " + std::to_string(mClasses) + " classes");
         return Status::ok();
@@ -117,7 +118,7 @@ private:
     Status compute(const KernelIO& io) const {
         const T* scores = io.input(0).as<const T>();
         const Index* target = io.input(1).as<const Index>();
-        const T* weight = io.hasInput(2) ? io.input(2).as<const T>() : nullptr;
+        const T* weight = mHasWeight ? io.input(2).as<const T>() : nullptr;
         T* loss = io.output(0).as<T>();
         auto* logSumExp = static_cast<double*>(io.workspace);
         if (mSoftmax) {
@@ -154,6 +155,7 @@ private:
     DataType mType;
     Reduction mReduction;
     std::optional<int64_t> mIgnoreIndex;
+    bool mHasWeight;
     bool mSoftmax;
     int64_t mBatch{0}, mClasses{0}, mInner{1};
 };
@@ -170,8 +172,9 @@ Expected<std::unique_ptr<Kernel>> createLoss(const Node& node, bool softmax) {
     else if (text == "sum") reduction = Reduction::kSum;
     else if (text == "mean") reduction = Reduction::kMean;
     else return invalidModel(node.describe() + ": attribute reduction must be none, sum or mean, got \"" + text + "\"");
-    return std::unique_ptr<Kernel>(
-        new LossKernel(node.describe(), node.input(0)->dtype, reduction, node.attrs.getInt("ignore_index"), softmax));
+    const bool hasWeight = node.input(2) != nullptr;
+    return std::unique_ptr<Kernel>(new LossKernel(node.describe(), node.input(0)->dtype, reduction,
+                                                  node.attrs.getInt("ignore_index"), hasWeight, softmax));
 }
 
 }  // namespace
