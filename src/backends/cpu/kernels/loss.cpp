@@ -145,7 +145,8 @@ private:
             if (mReduction == Reduction::kNone) loss[p] = narrow<T>(value);
             total += value;
         }
-        // "mean" divides by the summed weights of the targets that are not ignored.
+        // "mean" divides by the summed weights of the targets that are not ignored; with every target
+        // ignored that is 0 / 0 = NaN, as in the ONNX reference implementation.
         if (mReduction == Reduction::kSum) loss[0] = narrow<T>(total);
         if (mReduction == Reduction::kMean) loss[0] = narrow<T>(total / weightTotal);
         return Status::ok();
