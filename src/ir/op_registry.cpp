@@ -51,6 +51,7 @@ void registerAllOps(OpRegistry& registry) {
     registerImageOps(registry);
     registerSignalOps(registry);
     registerRandomOps(registry);
+    registerLossOps(registry);
 }
 
 }  // namespace kiln

@@ -36,6 +36,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerImageKernels(registry);
     registerSignalKernels(registry);
     registerRandomKernels(registry);
+    registerLossKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

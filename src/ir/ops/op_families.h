@@ -25,5 +25,6 @@ void registerImageOps(OpRegistry& registry);          // LRN GridSample AffineGr
 void registerSignalOps(OpRegistry& registry);         // DFT STFT MelWeightMatrix HannWindow HammingWindow BlackmanWindow
 void registerRandomOps(OpRegistry& registry);         // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
+void registerLossOps(OpRegistry& registry);           // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 
 }  // namespace kiln

@@ -27,5 +27,6 @@ void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample Affin
 void registerSignalKernels(CpuKernelRegistry& registry);  // DFT STFT MelWeightMatrix HannWindow HammingWindow BlackmanWindow
 void registerRandomKernels(CpuKernelRegistry& registry);  // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
+void registerLossKernels(CpuKernelRegistry& registry);  // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 
 }  // namespace kiln
