@@ -45,34 +45,35 @@ Status inferWhere(InferenceContext& ctx) {
     return Status::ok();
 }
 
-// `saturate` and `round_mode` only change casts to float8 types, which Kiln does not represent, so
-// they are accepted and have no effect.
-Status inferCast(InferenceContext& ctx) {
+/// The element type named by the `to` attribute (Cast, BitCast), with `verb` in the error.
+Expected<DataType> targetType(const InferenceContext& ctx, const char* verb) {
     KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes));
     auto to = ctx.attrs().getInt("to");
     if (!to) return ctx.error("attribute to (the target element type) is required");
     auto type = dataTypeFromOnnx(*to);
     if (!type)
-        return unsupported(ctx.node().describe() + ": cannot cast to ONNX element type " + std::to_string(*to) +
+        return unsupported(ctx.node().describe() + ": cannot " + verb + " to ONNX element type " + std::to_string(*to) +
                            " (Kiln has no such type)");
-    ctx.setOutput(0, *type, ctx.inputShape(0));
+    return *type;
+}
+
+// `saturate` and `round_mode` only change casts to float8 types, which Kiln does not represent, so
+// they are accepted and have no effect.
+Status inferCast(InferenceContext& ctx) {
+    KILN_ASSIGN_OR_RETURN(DataType type, targetType(ctx, "cast"));
+    ctx.setOutput(0, type, ctx.inputShape(0));
     return Status::ok();
 }
 
 /// BitCast (opset 26): the same bytes read as another type of the same width, same shape.
 Status inferBitCast(InferenceContext& ctx) {
-    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes));
-    auto to = ctx.attrs().getInt("to");
-    if (!to) return ctx.error("attribute to (the target element type) is required");
-    auto type = dataTypeFromOnnx(*to);
-    if (!type)
-        return unsupported(ctx.node().describe() + ": cannot bit-cast to ONNX element type " + std::to_string(*to) +
-                           " (Kiln has no such type)");
-    if (dataTypeSize(*type) != dataTypeSize(ctx.inputType(0)))
-        return ctx.error(std::string("BitCast needs types of one width: ") + dataTypeName(ctx.inputType(0)) + " is " +
-                         std::to_string(dataTypeSize(ctx.inputType(0))) + " bytes, " + dataTypeName(*type) + " " +
-                         std::to_string(dataTypeSize(*type)));
-    ctx.setOutput(0, *type, ctx.inputShape(0));
+    KILN_ASSIGN_OR_RETURN(DataType type, targetType(ctx, "bit-cast"));
+    const DataType from = ctx.inputType(0);
+    if (dataTypeSize(type) != dataTypeSize(from))
+        return ctx.error(std::string("BitCast needs types of one width: ") + dataTypeName(from) + " is " +
+                         std::to_string(dataTypeSize(from)) + " bytes, " + dataTypeName(type) + " " +
+                         std::to_string(dataTypeSize(type)));
+    ctx.setOutput(0, type, ctx.inputShape(0));
     return Status::ok();
 }
 
