@@ -1,5 +1,5 @@
-// CPU Attention: per (batch, query head), scores = scale * Q K^T (sgemm), plus the mask / causal
-// bias, a numerically stable softmax per row, then Y = P V (sgemm). Heads run in parallel, each
+// CPU Attention: per (batch, query head), scores = scale * Q K^T (sgemm), softcap, plus the mask,
+// causal and sliding-window biases, a numerically stable softmax per row, then Y = P V (sgemm). Heads run in parallel, each
 // with its own score rows in the workspace.
 
 #include <cblas.h>
@@ -35,6 +35,9 @@ public:
     explicit AttentionKernel(const Node& node)
         : mScale(node.attrs.getFloat("scale")),
           mCausal(node.attrs.getInt("is_causal", 0) != 0),
+          mSoftcap(node.attrs.getFloat("softcap", 0.f)),
+          mLeftWindow(node.attrs.getInt("left_window_size", -1)),
+          mRightWindow(node.attrs.getInt("right_window_size", -1)),
           mQHeads(node.attrs.getInt("q_num_heads", 0)),
           mKvHeads(node.attrs.getInt("kv_num_heads", 0)) {}
 
@@ -77,7 +80,14 @@ public:
                         k + mK.offset(b, hk), static_cast<int>(mK.rowStride()), 0.0f, scores, static_cast<int>(sk));
             for (int64_t i = 0; i < sq; ++i) {
                 float* row = scores + i * sk;
+                // softcap bends the scores before any mask, so -inf stays -inf.
+                if (mSoftcap > 0.f)
+                    for (int64_t j = 0; j < sk; ++j) row[j] = mSoftcap * std::tanh(row[j] / mSoftcap);
                 if (mask) addMask(*mask, b, h, i, row, sk);
+                // Sliding window: query i sees keys i - left .. i + right (either side unbounded at -1).
+                for (int64_t j = 0; j < sk; ++j)
+                    if ((mLeftWindow >= 0 && j < i - mLeftWindow) || (mRightWindow >= 0 && j > i + mRightWindow))
+                        row[j] = -std::numeric_limits<float>::infinity();
                 if (mCausal)
                     for (int64_t j = std::max<int64_t>(0, i + causalOffset + 1); j < sk; ++j)
                         row[j] = -std::numeric_limits<float>::infinity();
@@ -136,6 +146,8 @@ private:
 
     std::optional<float> mScale;
     bool mCausal;
+    float mSoftcap;  // 0: none
+    int64_t mLeftWindow, mRightWindow;  // -1: unbounded
     int64_t mQHeads, mKvHeads;
     HeadLayout mQ{}, mK{}, mV{}, mY{};
     size_t mThreads{1};
@@ -154,9 +166,9 @@ bool supportsAttention(const Node& node, std::string* reason) {
         return fail("past_key / past_value / nonpad_kv_seqlen inputs are not supported by the CPU kernel yet");
     for (size_t i = 1; i < node.outputs.size(); ++i)
         if (node.outputs[i]) return fail("the optional outputs present_key / present_value / qk_matmul_output are not supported yet");
-    if (node.attrs.getFloat("softcap", 0.f) != 0.f) return fail("softcap is not supported yet");
-    if (node.attrs.getInt("left_window_size", -1) != -1 || node.attrs.getInt("right_window_size", -1) != -1)
-        return fail("sliding windows are not supported yet");
+    if (node.attrs.getFloat("softcap", 0.f) < 0.f) return fail("softcap must be >= 0");
+    if (node.attrs.getInt("left_window_size", -1) < -1 || node.attrs.getInt("right_window_size", -1) < -1)
+        return fail("window sizes must be -1 (unbounded) or >= 0");
     if (node.attrs.has("softmax_precision") && node.attrs.getInt("softmax_precision", 1) != 1)
         return fail("softmax_precision other than float is not supported yet");
     return true;
