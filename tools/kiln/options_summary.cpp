@@ -67,7 +67,10 @@ std::vector<std::string> describeOptions(const ExecOptions& options) {
     add("Skip inference", enabled(build.skipInference));
 
     lines.push_back("=== Inference Options ===");
-    add("Input inference shapes", inference.shapes.empty() ? "profile opt shapes" : shapeList(inference.shapes));
+    std::string runShapes = inference.shapes.empty() ? "profile opt shapes" : shapeList(inference.shapes);
+    if (inference.shapes.empty() && inference.batch > 0)
+        runShapes = "profile opt shapes, batch " + std::to_string(inference.batch) + " (--batch)";
+    add("Input inference shapes", runShapes);
     add("Input data", inference.loadInputs.empty() ? "random" : std::to_string(inference.loadInputs.size()) + " file(s)");
     add("Iterations", std::to_string(inference.iterations));
     add("Duration", number(inference.durationS) + "s (+ " + number(inference.warmUpMs) + "ms warm up)");

@@ -54,6 +54,9 @@ TEST(OptionsSummary, EachFlagShowsItsValue) {
     for (const char* line : {"Input build shapes: min x:1x8, opt x:4x8, max x:9x8", "Precision: FP32+FP16",
                              "Memory pool workspace: 512 MiB"})
         EXPECT_TRUE(has(build, line)) << line;
+    // The legacy --batch sets the run's batch: the summary says so rather than "opt shapes" alone.
+    EXPECT_TRUE(has(describe({"--loadEngine=e.plan", "--batch=3"}),
+                    "Input inference shapes: profile opt shapes, batch 3 (--batch)"));
 }
 
 }  // namespace
