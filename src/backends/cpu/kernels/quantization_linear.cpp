@@ -62,30 +62,48 @@ private:
     int64_t mExtent{1}, mInner{1}, mBlockSize{0}, mBlocks{1};
 };
 
-/// Every element of a (small) scale or zero-point view as double.
-std::vector<double> allValues(const TensorView& v) {
-    std::vector<double> out(static_cast<size_t>(v.elementCount()));
-    for (size_t i = 0; i < out.size(); ++i) out[i] = elementAt(v, static_cast<int64_t>(i));
-    return out;
-}
-
-class QuantizeLinearKernel : public Kernel {
+/// What QuantizeLinear and DequantizeLinear share: the axis / block layout of the scales, and the
+/// scale and zero-point values read as double at each run (kept in the kernel, so a run reuses
+/// their storage instead of allocating it).
+class LinearQuantizationKernel : public Kernel {
 public:
-    QuantizeLinearKernel(int64_t axis, int64_t blockSize) : mAxis(axis), mBlockSize(blockSize) {}
-    std::string tacticName() const override { return "cpu.quantize_linear"; }
+    LinearQuantizationKernel(int64_t axis, int64_t blockSize) : mAxis(axis), mBlockSize(blockSize) {}
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
         return mIndex.reshape(inputs[0].shape, inputs[1].shape, mAxis, mBlockSize);
     }
+
+protected:
+    /// Reads input 1 (scales) and input 2 (zero points, 0 when absent) into mScales / mZeros.
+    void readScales(const KernelIO& io) {
+        const TensorView& scale = io.input(1);
+        mScales.resize(static_cast<size_t>(scale.elementCount()));
+        for (size_t i = 0; i < mScales.size(); ++i) mScales[i] = elementAt(scale, static_cast<int64_t>(i));
+        mZeros.assign(mScales.size(), 0.0);
+        if (io.hasInput(2))
+            for (size_t i = 0; i < mZeros.size(); ++i) mZeros[i] = elementAt(io.input(2), static_cast<int64_t>(i));
+    }
+
+    ScaleIndexer mIndex;
+    std::vector<double> mScales, mZeros;
+
+private:
+    int64_t mAxis, mBlockSize;
+};
+
+class QuantizeLinearKernel : public LinearQuantizationKernel {
+public:
+    using LinearQuantizationKernel::LinearQuantizationKernel;
+    std::string tacticName() const override { return "cpu.quantize_linear"; }
     Status run(const KernelIO& io) override {
         const TensorView& x = io.input(0);
-        const TensorView& scale = io.input(1);
-        const bool hasZeroPoint = io.hasInput(2);
         const TensorView& y = io.output(0);
         const int64_t count = x.elementCount();
         // int32 and double data divide in double (numpy promotes); the float types in float32.
-        const bool inDouble = x.dtype == DataType::kINT32 || x.dtype == DataType::kDOUBLE || scale.dtype == DataType::kDOUBLE;
-        const std::vector<double> scales = allValues(scale);
-        const std::vector<double> zeros = hasZeroPoint ? allValues(io.input(2)) : std::vector<double>(scales.size(), 0.0);
+        const bool inDouble =
+            x.dtype == DataType::kINT32 || x.dtype == DataType::kDOUBLE || io.input(1).dtype == DataType::kDOUBLE;
+        readScales(io);
+        const std::vector<double>& scales = mScales;
+        const std::vector<double>& zeros = mZeros;
         return dispatchDataType(y.dtype, [&](auto qtag) -> Status {
             using Q = decltype(qtag);
             if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool> && sizeof(Q) <= 2) {
@@ -107,27 +125,19 @@ public:
             }
         });
     }
-
-private:
-    int64_t mAxis, mBlockSize;
-    ScaleIndexer mIndex;
 };
 
-class DequantizeLinearKernel : public Kernel {
+class DequantizeLinearKernel : public LinearQuantizationKernel {
 public:
-    DequantizeLinearKernel(int64_t axis, int64_t blockSize) : mAxis(axis), mBlockSize(blockSize) {}
+    using LinearQuantizationKernel::LinearQuantizationKernel;
     std::string tacticName() const override { return "cpu.dequantize_linear"; }
-    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
-        return mIndex.reshape(inputs[0].shape, inputs[1].shape, mAxis, mBlockSize);
-    }
     Status run(const KernelIO& io) override {
         const TensorView& x = io.input(0);
-        const TensorView& scale = io.input(1);
-        const bool hasZeroPoint = io.hasInput(2);
         const TensorView& y = io.output(0);
         const int64_t count = x.elementCount();
-        const std::vector<double> scales = allValues(scale);
-        const std::vector<double> zeros = hasZeroPoint ? allValues(io.input(2)) : std::vector<double>(scales.size(), 0.0);
+        readScales(io);
+        const std::vector<double>& scales = mScales;
+        const std::vector<double>& zeros = mZeros;
         return dispatchDataType(y.dtype, [&](auto tag) -> Status {
             using T = decltype(tag);
             if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
@@ -150,10 +160,6 @@ public:
             }
         });
     }
-
-private:
-    int64_t mAxis, mBlockSize;
-    ScaleIndexer mIndex;
 };
 
 class DynamicQuantizeLinearKernel : public Kernel {
