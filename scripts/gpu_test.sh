@@ -18,7 +18,9 @@
 #        KILN_CONFORMANCE=1 adds the ONNX node cases on the CUDA backend (tests/conformance; measured,
 #        not gating);
 #        KILN_COMPUTE_SANITIZER=1 adds compute-sanitizer memcheck and racecheck over the tests of
-#        Kiln's own kernels (not the cuDNN / cuBLASLt ones, whose libraries are not ours to check).
+#        Kiln's own kernels (not the cuDNN / cuBLASLt ones, whose libraries are not ours to check);
+#        KILN_BENCH=1 adds the side-by-side benchmark with PyTorch (bench/side_by_side.py; measured,
+#        not gating; KILN_BENCH_ARGS: more arguments, e.g. "--models resnet50 --compile-mode default").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -201,6 +203,17 @@ if [[ "${KILN_CONFORMANCE:-0}" == 1 ]]; then
     note "$(grep -E '^(set|node) |passed, ' "$LOG_DIR/conformance_cuda.log")"
 fi
 
+bench_rc=0
+if [[ "${KILN_BENCH:-0}" == 1 ]]; then
+    note ""
+    PYTHONUNBUFFERED=1 python3 "$ROOT/bench/side_by_side.py" --kiln "$BUILD_ABS/bin/kiln" --out "$LOG_DIR/bench" \
+        ${KILN_BENCH_ARGS:-} >"$LOG_DIR/bench.log" 2>&1
+    bench_rc=$?
+    note "side-by-side benchmark (bench/side_by_side.py): exit $bench_rc"
+    [[ -f "$LOG_DIR/bench/side_by_side.md" ]] && note "$(cat "$LOG_DIR/bench/side_by_side.md")"
+    [[ $bench_rc -ne 0 ]] && note "$(tail -n 30 "$LOG_DIR/bench.log")"
+fi
+
 note ""
-note "result: gpu exit $gpu_rc, unit exit $unit_rc, sanitizer exit $sanitizer_rc, model check exit $model_rc, conformance exit $conformance_rc (logs in $LOG_DIR)"
+note "result: gpu exit $gpu_rc, unit exit $unit_rc, sanitizer exit $sanitizer_rc, model check exit $model_rc, conformance exit $conformance_rc, bench exit $bench_rc (logs in $LOG_DIR)"
 [[ $gpu_rc -eq 0 && $unit_rc -eq 0 && $sanitizer_rc -eq 0 && $model_rc -eq 0 ]]

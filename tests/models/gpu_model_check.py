@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Real models on Kiln's CUDA backend against PyTorch, on a machine with a GPU and PyTorch.
 
-For each model (torchvision ResNet-50 and MobileNetV2, the BERT-base encoder of bert_encoder.py; random
-weights from a fixed seed, BatchNorms given non-trivial statistics as export_models.py does):
+For each model (torchvision ResNet-50, MobileNetV2, MobileNetV3-Large, EfficientNet-B0, ConvNeXt-T,
+ViT-B/16 and Swin-T, the BERT-base encoder of bert_encoder.py, and transformers' GPT-2; random weights
+from a fixed seed, BatchNorms given non-trivial statistics as export_models.py does):
 1. the model is exported to ONNX with this machine's torch (TorchScript exporter);
 2. the reference is PyTorch's output in float64 on the CPU (above FP32, so the check measures Kiln's
    error alone) on seeded random inputs;
@@ -13,7 +14,7 @@ weights from a fixed seed, BatchNorms given non-trivial statistics as export_mod
 It prints one line per run and a table last, and writes the table (markdown) and every number (JSON)
 to --out. Exit status 0 when every run passed.
 
-    gpu_model_check.py --kiln BUILD/bin/kiln --out DIR [--models resnet50 mobilenet_v2 bert_base]
+    gpu_model_check.py --kiln BUILD/bin/kiln --out DIR [--models resnet50 mobilenet_v2 bert_base ...]
 """
 
 import argparse
@@ -45,6 +46,30 @@ def vision_model(name, torch):
     return model.eval()
 
 
+VISION_MODELS = ("resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16",
+                 "swin_t")
+ALL_MODELS = VISION_MODELS + ("bert_base", "gpt2")
+
+
+def gpt2_model(torch):
+    """transformers' GPT-2 (124M configuration, random weights) returning the last hidden state only,
+    with the eager attention path (the one torch.onnx's TorchScript exporter traces)."""
+    from transformers import GPT2Config, GPT2Model
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            config = GPT2Config()
+            config._attn_implementation = "eager"
+            self.gpt2 = GPT2Model(config)
+
+        def forward(self, input_ids, attention_mask):
+            return self.gpt2(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+
+    torch.manual_seed(SEED)
+    return LastHiddenState().eval()
+
+
 def bert_model(torch):
     from bert_encoder import BertConfig, BertEncoderModel
 
@@ -55,7 +80,7 @@ def bert_model(torch):
 def make_case(name, torch, batch, seq):
     """(model, ordered input dict of numpy arrays, input names, output names, dynamic axes, opset)."""
     rng = np.random.default_rng(SEED)
-    if name in ("resnet50", "mobilenet_v2"):
+    if name in VISION_MODELS:
         model = vision_model(name, torch)
         inputs = {"input": rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)}
         return model, inputs, ["output"], {"input": {0: "batch"}, "output": {0: "batch"}}, 13
@@ -68,6 +93,14 @@ def make_case(name, torch, batch, seq):
         return (model, {"input_ids": ids, "attention_mask": mask}, ["last_hidden_state", "pooler_output"],
                 {"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes, "pooler_output": {0: "batch"}},
                 17)
+    if name == "gpt2":
+        model = gpt2_model(torch)
+        ids = rng.integers(0, 50257, size=(batch, seq), dtype=np.int64)
+        mask = np.ones((batch, seq), dtype=np.int64)
+        mask[1:, seq * 3 // 4:] = 0
+        axes = {0: "batch", 1: "seq"}
+        return (model, {"input_ids": ids, "attention_mask": mask}, ["last_hidden_state"],
+                {"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes}, 17)
     raise SystemExit(f"unknown model {name}")
 
 
@@ -124,10 +157,11 @@ def main():
     parser.add_argument("--out", type=Path, required=True, help="folder for the results (table and JSON)")
     parser.add_argument("--work", type=Path, help="folder for the exported models, inputs and kiln logs "
                         "(default: OUT/work)")
-    parser.add_argument("--models", nargs="+", default=["mobilenet_v2", "resnet50", "bert_base"])
+    parser.add_argument("--models", nargs="+", default=list(ALL_MODELS),
+                        choices=ALL_MODELS)
     parser.add_argument("--batch", type=int, default=1, help="batch of the vision models")
-    parser.add_argument("--bert-batch", type=int, default=2)
-    parser.add_argument("--bert-seq", type=int, default=128)
+    parser.add_argument("--bert-batch", type=int, default=2, help="batch of BERT and GPT-2")
+    parser.add_argument("--bert-seq", type=int, default=128, help="sequence length of BERT and GPT-2")
     parser.add_argument("--backend", default="cuda", help="kiln's --backend (cpu checks this script itself)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per kiln run")
     args = parser.parse_args()
@@ -140,7 +174,7 @@ def main():
     for name in args.models:
         work = work_root / name
         work.mkdir(parents=True, exist_ok=True)
-        batch = args.bert_batch if name == "bert_base" else args.batch
+        batch = args.batch if name in VISION_MODELS else args.bert_batch
         model, inputs, output_names, axes, opset = make_case(name, torch, batch, args.bert_seq)
         onnx_path = work / f"{name}.onnx"
         start = time.monotonic()

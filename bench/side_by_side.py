@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Kiln next to PyTorch eager and torch.compile on one GPU, in one run (issue: GPU speed).
+
+For each model (ResNet-50, MobileNetV2, ViT-B/16, BERT-base at seq 128; random weights from a fixed
+seed, built by tests/models/gpu_model_check.py) and each batch (1 and a large one):
+1. export to ONNX (dynamic batch) once per model;
+2. build Kiln engines with `kiln exec` for each precision (TF32, and FP16 with --fp16), save them, and
+   check their outputs against PyTorch FP32 (relative L2, --noTF32 reference on the GPU);
+3. time, the same way for all: CUDA events around the compute only (inputs already on the GPU, no
+   host copies), warm-up, then the median of >= 100 runs:
+   - Kiln: `kiln exec --loadEngine ... --noDataTransfers` (its GPU Compute Time median; the events
+     enclose enqueue), with --useCudaGraph at batch 1;
+   - PyTorch eager in FP16 (channels-last for the CNNs) and FP32/TF32;
+   - torch.compile(mode=...) in FP16, with its compile time (first call's wall time).
+It writes a markdown table and JSON to --out and prints Kiln / best-PyTorch ratios last.
+
+    side_by_side.py --kiln BUILD/bin/kiln --out DIR [--models resnet50 ...] [--compile-mode max-autotune]
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests" / "models"))
+from gpu_model_check import export, make_case  # noqa: E402
+from kiln_io import read_export_output, relative_l2  # noqa: E402
+
+LARGE_BATCH = {"resnet50": [256], "mobilenet_v2": [256], "vit_b_16": [64], "bert_base": [32, 128]}
+SEQ = 128
+CNNS = ("resnet50", "mobilenet_v2")
+
+
+def median_ms_torch(fn, torch, warmup, runs):
+    """Median of per-run CUDA-event times of fn() (inputs already on the GPU)."""
+    with torch.no_grad():
+        for _ in range(warmup):
+            fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(runs):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+    return float(np.median(times))
+
+
+def torch_inputs(inputs, torch, half, channels_last):
+    out = []
+    for value in inputs.values():
+        t = torch.from_numpy(value).cuda()
+        if t.is_floating_point():
+            t = t.half() if half else t
+            if channels_last and t.dim() == 4:
+                t = t.contiguous(memory_format=torch.channels_last)
+        out.append(t)
+    return out
+
+
+def run_kiln(command, timeout):
+    start = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(f"exit {result.returncode}: {' '.join(command)}\n{log[-4000:]}")
+    return log, time.monotonic() - start
+
+
+def gpu_median(log):
+    match = re.search(r"GPU Compute Time: .*median = ([0-9.]+) ms", log)
+    return float(match.group(1)) if match else None
+
+
+def shapes_arg(inputs):
+    return ",".join(f"{n}:{'x'.join(str(d) for d in v.shape)}" for n, v in inputs.items())
+
+
+def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference):
+    """Builds (timed), checks accuracy, then times the saved engine. Returns a result dict."""
+    shapes = shapes_arg(inputs)
+    tag = f"{name}_b{batch}_{precision}"
+    engine = work / f"{tag}.engine"
+    files = []
+    for input_name, value in inputs.items():
+        path = work / f"{tag}_{input_name}.npy"
+        np.save(path, value)
+        files.append(f"{input_name}:{path}")
+    output_json = work / f"{tag}_outputs.json"
+    build = [str(args.kiln), "exec", f"--onnx={onnx_path}", "--backend=cuda", f"--minShapes={shapes}",
+             f"--optShapes={shapes}", f"--maxShapes={shapes}", f"--saveEngine={engine}", f"--loadInputs={','.join(files)}",
+             f"--exportOutput={output_json}", "--iterations=1", "--warmUp=0", "--duration=0"]
+    if precision == "fp16":
+        build.append("--fp16")
+    log, build_seconds = run_kiln(build, args.timeout)
+    (work / f"{tag}_build.log").write_text(log)
+    outputs = read_export_output(output_json)
+    error = max(relative_l2(o.values, r) for o, (_, r) in zip(outputs, reference))
+    fp16_fallback = precision == "fp16" and "FP16" in log and "not implemented" in log
+    timing = [str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
+              "--noDataTransfers", f"--iterations={args.runs}", f"--warmUp={args.warmup_ms}", "--duration=0"]
+    if batch == 1:
+        timing.append("--useCudaGraph")
+    log, _ = run_kiln(timing, args.timeout)
+    (work / f"{tag}_time.log").write_text(log)
+    return {"build_s": round(build_seconds, 1), "rel_l2": error, "median_ms": gpu_median(log),
+            "cuda_graph": batch == 1 and "CUDA graph" in log and "captured" in log, "fp16_kernels": not fp16_fallback}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kiln", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2", "vit_b_16", "bert_base"],
+                        choices=list(LARGE_BATCH))
+    parser.add_argument("--batches", nargs="+", type=int, help="instead of 1 and each model's large batch")
+    parser.add_argument("--compile-mode", default="max-autotune",
+                        help="torch.compile mode ('none' leaves torch.compile out)")
+    parser.add_argument("--precisions", nargs="+", default=["tf32", "fp16"], choices=["tf32", "fp16"])
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--warmup-ms", type=int, default=500, help="Kiln's --warmUp")
+    parser.add_argument("--warmup-runs", type=int, default=20, help="PyTorch warm-up calls")
+    parser.add_argument("--timeout", type=int, default=600)
+    args = parser.parse_args()
+
+    import torch
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in args.models:
+        work = args.out / "work" / name
+        work.mkdir(parents=True, exist_ok=True)
+        onnx_path = work / f"{name}.onnx"
+        for batch in args.batches or [1] + LARGE_BATCH[name]:
+            model, inputs, output_names, axes, opset = make_case(name, torch, batch, SEQ)
+            if not onnx_path.exists():
+                export(model, inputs, output_names, axes, opset, onnx_path, torch)
+            model = model.cuda().float()
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+            with torch.no_grad():
+                result = model(*torch_inputs(inputs, torch, False, False))
+            result = result if isinstance(result, (tuple, list)) else [result]
+            reference = [(n, r.double().cpu().numpy()) for n, r in zip(output_names, result)]
+            row = {"model": name, "batch": batch}
+            for precision in args.precisions:
+                try:
+                    row[f"kiln_{precision}"] = bench_kiln(args, name, onnx_path, inputs, batch, precision, work,
+                                                          reference)
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    row[f"kiln_{precision}"] = {"error": str(error)[-2000:]}
+                print(f"[kiln] {name} b{batch} {precision}: {row[f'kiln_{precision}']}", flush=True)
+            channels_last = name in CNNS
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            fp32_in = torch_inputs(inputs, torch, False, channels_last)
+            fp32_model = model.to(memory_format=torch.channels_last) if channels_last else model
+            row["eager_tf32_ms"] = median_ms_torch(lambda: fp32_model(*fp32_in), torch, args.warmup_runs, args.runs)
+            half_model = fp32_model.half()
+            half_in = torch_inputs(inputs, torch, True, channels_last)
+            row["eager_fp16_ms"] = median_ms_torch(lambda: half_model(*half_in), torch, args.warmup_runs, args.runs)
+            if args.compile_mode != "none":
+                torch._dynamo.reset()
+                compiled = torch.compile(half_model, mode=args.compile_mode)
+                start = time.monotonic()
+                with torch.no_grad():
+                    compiled(*half_in)
+                torch.cuda.synchronize()
+                row["compile_s"] = round(time.monotonic() - start, 1)
+                row["compiled_fp16_ms"] = median_ms_torch(lambda: compiled(*half_in), torch, args.warmup_runs,
+                                                          args.runs)
+            print(f"[torch] {name} b{batch}: {({k: v for k, v in row.items() if k.endswith(('_ms', '_s'))})}",
+                  flush=True)
+            rows.append(row)
+            write_results(args, rows)
+            del model, half_model, fp32_model
+            torch.cuda.empty_cache()
+    print("\n".join(write_results(args, rows)))
+    return 0
+
+
+def fmt(value, digits=3):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def write_results(args, rows):
+    """Writes the runs so far (JSON and markdown) and returns the ratio lines."""
+    (args.out / "side_by_side.json").write_text(json.dumps(rows, indent=2))
+    mode = args.compile_mode
+    lines = [f"| model | batch | Kiln TF32 ms | Kiln FP16 ms (FP16 kernels?) | eager TF32 ms | eager FP16 ms | "
+             f"compile({mode}) FP16 ms | Kiln build s (TF32/FP16) | compile s | Kiln rel L2 (TF32/FP16) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    ratios = []
+    for r in rows:
+        tf32, fp16 = r.get("kiln_tf32", {}), r.get("kiln_fp16", {})
+        lines.append(f"| {r['model']} | {r['batch']} | {fmt(tf32.get('median_ms'))} | {fmt(fp16.get('median_ms'))} "
+                     f"({'yes' if fp16.get('fp16_kernels') else 'no'}) | {fmt(r['eager_tf32_ms'])} | "
+                     f"{fmt(r['eager_fp16_ms'])} | {fmt(r.get('compiled_fp16_ms'))} | "
+                     f"{tf32.get('build_s', '-')}/{fp16.get('build_s', '-')} | {r.get('compile_s', '-')} | "
+                     f"{fmt(tf32.get('rel_l2'), 6) if 'rel_l2' in tf32 else '-'}/"
+                     f"{fmt(fp16.get('rel_l2'), 6) if 'rel_l2' in fp16 else '-'} |")
+        best_torch = min(v for v in (r["eager_fp16_ms"], r.get("compiled_fp16_ms")) if v is not None)
+        kiln = [v.get("median_ms") for v in (tf32, fp16) if v.get("median_ms")]
+        if kiln:
+            ratios.append(f"{r['model']} b{r['batch']}: best PyTorch FP16 {best_torch:.3f} ms / best Kiln "
+                          f"{min(kiln):.3f} ms = {best_torch / min(kiln):.2f}x")
+    (args.out / "side_by_side.md").write_text("\n".join(lines + [""] + ratios) + "\n")
+    return lines + [""] + ratios
+
+
+if __name__ == "__main__":
+    sys.exit(main())
