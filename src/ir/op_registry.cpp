@@ -41,6 +41,7 @@ void registerAllOps(OpRegistry& registry) {
     registerShapeOps(registry);
     registerTensorOps(registry);
     registerAttentionOps(registry);
+    registerRotaryEmbeddingOps(registry);
     registerRecurrentOps(registry);
     registerControlFlowOps(registry);
     registerFusedOps(registry);

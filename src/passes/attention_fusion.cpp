@@ -36,6 +36,9 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
             if (!mask->typeKnown || mask->shape.size() > 4 ||
                 (mask->dtype != DataType::kFLOAT && mask->dtype != DataType::kBOOL))
                 continue;
+            // Attention pads a mask's short key axis with "masked" where Add would broadcast it, so
+            // only a mask spanning every key keeps the chain's meaning.
+            if (mask->shape.empty() || mask->shape.back() != scores->shape[3]) continue;
             chain.push_back(add);
         }
         double scale = 1.0;

@@ -25,6 +25,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerShapeKernels(registry);
     registerTensorKernels(registry);
     registerAttentionKernels(registry);
+    registerRotaryEmbeddingKernels(registry);
     registerRecurrentKernels(registry);
     registerControlFlowKernels(registry);
     registerFusedKernels(registry);

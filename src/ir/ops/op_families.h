@@ -15,6 +15,7 @@ void registerReductionOps(OpRegistry& registry);      // ReduceMean ReduceSum ..
 void registerShapeOps(OpRegistry& registry);          // Shape Size Reshape Flatten Squeeze Unsqueeze Expand ...
 void registerTensorOps(OpRegistry& registry);         // Concat Split Slice Gather Transpose Pad Tile Identity ...
 void registerAttentionOps(OpRegistry& registry);      // Attention (scaled dot-product attention)
+void registerRotaryEmbeddingOps(OpRegistry& registry);  // RotaryEmbedding
 void registerRecurrentOps(OpRegistry& registry);     // RNN GRU LSTM
 void registerControlFlowOps(OpRegistry& registry);   // If Loop Scan
 void registerFusedOps(OpRegistry& registry);          // kiln::FusedConv, kiln::FusedMatMul: layers the builder fuses

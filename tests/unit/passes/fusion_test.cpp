@@ -83,6 +83,28 @@ TEST_F(FusionTest, ScaledDotProductAttentionWithMask) {
                                           1e-4, 1e-5);
 }
 
+TEST_F(FusionTest, AMaskBroadcastAlongTheKeysStaysUnfused) {
+    // Add broadcasts a one-key mask over every key; Attention would pad it as masked instead.
+    ITensor* q = net->addInput("q", DataType::kFLOAT, Dims{1, 2, 5, 4});
+    ITensor* k = net->addInput("k", DataType::kFLOAT, Dims{1, 2, 5, 4});
+    ITensor* v = net->addInput("v", DataType::kFLOAT, Dims{1, 2, 5, 4});
+    ITensor* mask = net->addInput("mask", DataType::kFLOAT, Dims{1, 1, 5, 1});
+    LayerAttributes swapLast;
+    swapLast.setInts("perm", {0, 1, 3, 2});
+    ITensor* scores = op("Mul", {op("MatMul", {q, op("Transpose", {k}, swapLast)}), scalar(0.5f)});
+    ITensor* y = op("MatMul", {op("Softmax", {op("Add", {scores, mask})}), v});
+    net->markOutput(*y);
+    AttentionFusion pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "Attention"), 0u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                          {{"q", randomTensor(DataType::kFLOAT, {1, 2, 5, 4}, -1, 1, 20)},
+                                           {"k", randomTensor(DataType::kFLOAT, {1, 2, 5, 4}, -1, 1, 21)},
+                                           {"v", randomTensor(DataType::kFLOAT, {1, 2, 5, 4}, -1, 1, 22)},
+                                           {"mask", randomTensor(DataType::kFLOAT, {1, 1, 5, 1}, -2, 0, 23)}},
+                                          1e-4, 1e-5);
+}
+
 TEST_F(FusionTest, ConvWithResidualAndRelu) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{1, 4, 6, 6});
     ITensor* w = constant(randomTensor(DataType::kFLOAT, {4, 4, 3, 3}, -0.5, 0.5, 9));

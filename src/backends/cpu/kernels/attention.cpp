@@ -1,176 +1,339 @@
-// CPU Attention: per (batch, query head), scores = scale * Q K^T (sgemm), softcap, plus the mask,
-// causal and sliding-window biases, a numerically stable softmax per row, then Y = P V (sgemm). Heads run in parallel, each
-// with its own score rows in the workspace.
+// CPU Attention: per (batch, query head), the scores scale * Q K^T come from sgemm in two column
+// blocks of one score matrix, past keys then new ones, so a KV cache is never concatenated for the
+// math; then per row softcap, the additive bias (attention_bias.cpp) and a numerically stable
+// softmax; Y = P V the same way in two blocks. present_key/present_value are the byte-wise
+// concatenation of past and new. float16/bfloat16 inputs are widened to float once and the outputs
+// rounded once. Heads run in parallel, each thread with its own score rows in the workspace.
 
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "backends/cpu/kernel_registry.h"
+#include "backends/cpu/kernels/attention_parts.h"
 #include "backends/cpu/kernels/kernel_families.h"
 
 namespace kiln {
 
 namespace {
 
-/// Where element (b, h, s, 0) of a Q/K/V/Y tensor starts, and the stride between rows s.
-struct HeadLayout {
-    int64_t batch, heads, seq, headSize;
-    bool packed;  // 3-D [batch, seq, heads * headSize]
-    int64_t offset(int64_t b, int64_t h) const {
-        return packed ? b * seq * heads * headSize + h * headSize : ((b * heads + h) * seq) * headSize;
-    }
-    int64_t rowStride() const { return packed ? heads * headSize : headSize; }
-};
+using cpu::AttentionBias;
+using cpu::AttentionSizes;
+using cpu::HeadLayout;
+using cpu::headLayoutOf;
 
-HeadLayout layoutOf(const Shape& s, int64_t numHeads) {
-    if (s.size() == 4) return {s[0], s[1], s[2], s[3], false};
-    return {s[0], numHeads, s[1], numHeads > 0 ? s[2] / numHeads : 0, true};
+constexpr size_t kQ = 0, kK = 1, kV = 2, kMask = 3, kPastKey = 4, kPastValue = 5, kNonpad = 6;
+constexpr size_t kPresentKey = 1, kPresentValue = 2, kQkOutput = 3;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+/// What qk_matmul_output holds (ONNX qk_matmul_output_mode).
+enum class QkStage { kScaled = 0, kSoftcapped = 1, kBiased = 2, kSoftmax = 3 };
+
+bool isFloat16Family(DataType t) {
+    return t == DataType::kHALF || t == DataType::kBF16;
 }
+bool isKernelType(DataType t) {
+    return t == DataType::kFLOAT || isFloat16Family(t);
+}
+
+/// The tensor's elements as float: its own data when float, else widened into `scratch`.
+const float* floatView(const TensorView& v, float* scratch) {
+    const int64_t n = v.elementCount();
+    if (v.dtype == DataType::kHALF) {
+        for (int64_t i = 0; i < n; ++i) scratch[i] = static_cast<float>(v.as<const Half>()[i]);
+        return scratch;
+    }
+    if (v.dtype == DataType::kBF16) {
+        for (int64_t i = 0; i < n; ++i) scratch[i] = static_cast<float>(v.as<const BFloat16>()[i]);
+        return scratch;
+    }
+    return v.as<const float>();
+}
+
+/// Writes n floats to `dst` (float, float16 or bfloat16) from element `at` on, rounding once.
+void storeFloats(const float* src, int64_t n, const TensorView& dst, int64_t at) {
+    if (dst.dtype == DataType::kHALF) {
+        for (int64_t j = 0; j < n; ++j) dst.as<Half>()[at + j] = Half(src[j]);
+    } else if (dst.dtype == DataType::kBF16) {
+        for (int64_t j = 0; j < n; ++j) dst.as<BFloat16>()[at + j] = BFloat16(src[j]);
+    } else {
+        std::memcpy(dst.as<float>() + at, src, static_cast<size_t>(n) * sizeof(float));
+    }
+}
+
+/// present = concat(past, new) along the sequence, in [batch, kv_heads, total, head_size]; the new
+/// part in either layout. Element bytes are copied as they are: the cache keeps the input's type.
+void writeCache(const TensorView* past, const HeadLayout& pastLayout, const TensorView& fresh,
+                const HeadLayout& freshLayout, const TensorView& present) {
+    const size_t bytes = dataTypeSize(present.dtype);
+    const int64_t heads = freshLayout.heads, d = freshLayout.headSize, pastLen = past ? pastLayout.seq : 0;
+    const int64_t total = pastLen + freshLayout.seq;
+    auto* out = static_cast<unsigned char*>(present.data);
+    const auto* in = static_cast<const unsigned char*>(fresh.data);
+    for (int64_t b = 0; b < freshLayout.batch; ++b)
+        for (int64_t h = 0; h < heads; ++h) {
+            unsigned char* dst = out + static_cast<size_t>((b * heads + h) * total * d) * bytes;
+            if (pastLen > 0)
+                std::memcpy(dst,
+                            static_cast<const unsigned char*>(past->data) +
+                                static_cast<size_t>(pastLayout.offset(b, h)) * bytes,
+                            static_cast<size_t>(pastLen * d) * bytes);
+            for (int64_t s = 0; s < freshLayout.seq; ++s)
+                std::memcpy(dst + static_cast<size_t>((pastLen + s) * d) * bytes,
+                            in + static_cast<size_t>(freshLayout.offset(b, h) + s * freshLayout.rowStride()) * bytes,
+                            static_cast<size_t>(d) * bytes);
+        }
+}
+
+/// Softmax in place, accumulating in Acc; a row with no finite score gets zero probabilities.
+template <typename Acc>
+void softmaxRow(float* row, int64_t n) {
+    float top = kNegInf;
+    for (int64_t j = 0; j < n; ++j) top = std::max(top, row[j]);
+    if (top == kNegInf) {
+        std::fill(row, row + n, 0.0f);
+        return;
+    }
+    Acc sum = 0;
+    for (int64_t j = 0; j < n; ++j) {
+        const Acc e = std::exp(static_cast<Acc>(row[j]) - static_cast<Acc>(top));
+        row[j] = static_cast<float>(e);
+        sum += e;
+    }
+    const Acc inverse = Acc(1) / sum;
+    for (int64_t j = 0; j < n; ++j) row[j] = static_cast<float>(static_cast<Acc>(row[j]) * inverse);
+}
+
+/// Where the float copies of non-float inputs and the per-thread rows sit in the workspace (in floats).
+struct WorkspacePlan {
+    size_t q{0}, k{0}, v{0}, pastKey{0}, pastValue{0}, y{0}, rows{0};
+    size_t rowsPerThread{0}, total{0};
+};
 
 class AttentionKernel : public Kernel {
 public:
     explicit AttentionKernel(const Node& node)
-        : mScale(node.attrs.getFloat("scale")),
-          mCausal(node.attrs.getInt("is_causal", 0) != 0),
+        : mName(node.describe()),
+          mScale(node.attrs.getFloat("scale")),
+          mRules{node.attrs.getInt("is_causal", 0) != 0, node.attrs.getInt("left_window_size", -1),
+                 node.attrs.getInt("right_window_size", -1)},
           mSoftcap(node.attrs.getFloat("softcap", 0.f)),
-          mLeftWindow(node.attrs.getInt("left_window_size", -1)),
-          mRightWindow(node.attrs.getInt("right_window_size", -1)),
           mQHeads(node.attrs.getInt("q_num_heads", 0)),
-          mKvHeads(node.attrs.getInt("kv_num_heads", 0)) {}
+          mKvHeads(node.attrs.getInt("kv_num_heads", 0)),
+          mQkStage(static_cast<QkStage>(node.attrs.getInt("qk_matmul_output_mode", 0))),
+          // softmax_precision DOUBLE (11) sums in double; float16/bfloat16 precisions get float's.
+          mDoubleSoftmax(node.attrs.getInt("softmax_precision", 1) == 11),
+          mHasMask(node.hasInput(kMask)),
+          mHasPast(node.hasInput(kPastKey)),
+          mHasNonpad(node.hasInput(kNonpad)),
+          mHasPresentKey(node.output(kPresentKey) != nullptr),
+          mHasPresentValue(node.output(kPresentValue) != nullptr),
+          mHasQk(node.output(kQkOutput) != nullptr) {}
 
     Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
-        mQ = layoutOf(in[0].shape, mQHeads);
-        mK = layoutOf(in[1].shape, mKvHeads);
-        mV = layoutOf(in[2].shape, mKvHeads);
-        mY = layoutOf(out[0].shape, mQHeads);
-        if (mQ.headSize != mK.headSize || mK.seq != mV.seq || mK.heads != mV.heads || mK.heads == 0 ||
-            mQ.heads % mK.heads != 0 || mQ.batch != mK.batch)
-            return invalidArgument("Attention: Q " + shapeToString(in[0].shape) + ", K " + shapeToString(in[1].shape) +
-                                   ", V " + shapeToString(in[2].shape) + " do not fit together");
-        mThreads = static_cast<size_t>(std::max(1, omp_get_max_threads()));
+        // The constant folder evaluates without asking supportsAttention(), so the types are checked here too.
+        for (size_t i : {kQ, kK, kV})
+            if (!isKernelType(in[i].dtype))
+                return unsupported(mName +
+                                   ": the CPU Attention computes in float and takes float, float16 or bfloat16, not " +
+                                   dataTypeName(in[i].dtype));
+        KILN_RETURN_IF_ERROR(planLayouts(in, out));
+        mSizes = {mQ.batch, mQ.heads, mK.heads, mQ.seq, mPastK.seq, mPastK.seq + mK.seq};
+        KILN_RETURN_IF_ERROR(mBias.plan(mHasMask ? &in[kMask] : nullptr, mHasNonpad, mSizes, mRules, mName));
+        if (mHasNonpad && in[kNonpad].shape != Shape{mSizes.batch})
+            return invalidArgument(mName + ": nonpad_kv_seqlen " + shapeToString(in[kNonpad].shape) +
+                                   " must hold one length per batch entry (" + std::to_string(mSizes.batch) + ")");
+        planWorkspace(in, out);
         return Status::ok();
     }
 
-    size_t workspaceSize() const override {
-        return mThreads * static_cast<size_t>(mQ.seq * mK.seq) * sizeof(float);
-    }
+    size_t workspaceSize() const override { return mWorkspace.total * sizeof(float); }
 
     Status run(const KernelIO& io) override {
-        const float* q = io.input(0).as<float>();
-        const float* k = io.input(1).as<float>();
-        const float* v = io.input(2).as<float>();
-        float* y = io.output(0).as<float>();
-        const TensorView* mask = io.hasInput(3) ? &io.input(3) : nullptr;
-        float scale = mScale ? *mScale : 1.0f / std::sqrt(static_cast<float>(mQ.headSize));
-        int64_t groups = mQ.heads / mK.heads;
-        int64_t sq = mQ.seq, sk = mK.seq;
-        // Without a KV cache ONNX aligns the causal mask top-left: query i sees keys 0..i.
-        const int64_t causalOffset = 0;
-        auto* workspace = static_cast<float*>(io.workspace);
-        int64_t tasks = mQ.batch * mQ.heads;
+        const int64_t* nonpad = mHasNonpad ? io.input(kNonpad).as<const int64_t>() : nullptr;
+        for (int64_t b = 0; nonpad && b < mSizes.batch; ++b)
+            if (nonpad[b] < 0 || nonpad[b] > mSizes.total)
+                return invalidArgument(mName + ": nonpad_kv_seqlen[" + std::to_string(b) +
+                                       "] = " + std::to_string(nonpad[b]) + " is outside [0, " +
+                                       std::to_string(mSizes.total) + "]");
+        const TensorView* pastKey = mHasPast ? &io.input(kPastKey) : nullptr;
+        const TensorView* pastValue = mHasPast ? &io.input(kPastValue) : nullptr;
+        if (mHasPresentKey) writeCache(pastKey, mPastK, io.input(kK), mK, io.output(kPresentKey));
+        if (mHasPresentValue) writeCache(pastValue, mPastV, io.input(kV), mV, io.output(kPresentValue));
+        if (mSizes.qSeq == 0 || mSizes.batch == 0 || mSizes.qHeads == 0) return Status::ok();
+
+        auto* ws = static_cast<float*>(io.workspace);
+        Operands o;
+        o.q = floatView(io.input(kQ), ws + mWorkspace.q);
+        o.k = floatView(io.input(kK), ws + mWorkspace.k);
+        o.v = floatView(io.input(kV), ws + mWorkspace.v);
+        o.pastKey = pastKey ? floatView(*pastKey, ws + mWorkspace.pastKey) : nullptr;
+        o.pastValue = pastValue ? floatView(*pastValue, ws + mWorkspace.pastValue) : nullptr;
+        const TensorView& y = io.output(0);
+        o.y = y.dtype == DataType::kFLOAT ? y.as<float>() : ws + mWorkspace.y;
+        o.mask = mHasMask ? &io.input(kMask) : nullptr;
+        o.nonpad = nonpad;
+        o.qk = mHasQk ? &io.output(kQkOutput) : nullptr;
+        o.scale = mScale ? *mScale : 1.0f / std::sqrt(static_cast<float>(mQ.headSize));
+
+        const int64_t tasks = mSizes.batch * mSizes.qHeads;
 #pragma omp parallel for schedule(static) if (tasks > 1)
         for (int64_t t = 0; t < tasks; ++t) {
-            int64_t b = t / mQ.heads, h = t % mQ.heads, hk = h / groups;
-            float* scores = workspace + static_cast<size_t>(omp_get_thread_num()) * static_cast<size_t>(sq * sk);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(sq), static_cast<int>(sk),
-                        static_cast<int>(mQ.headSize), scale, q + mQ.offset(b, h), static_cast<int>(mQ.rowStride()),
-                        k + mK.offset(b, hk), static_cast<int>(mK.rowStride()), 0.0f, scores, static_cast<int>(sk));
-            for (int64_t i = 0; i < sq; ++i) {
-                float* row = scores + i * sk;
-                // softcap bends the scores before any mask, so -inf stays -inf.
-                if (mSoftcap > 0.f)
-                    for (int64_t j = 0; j < sk; ++j) row[j] = mSoftcap * std::tanh(row[j] / mSoftcap);
-                if (mask) addMask(*mask, b, h, i, row, sk);
-                // Sliding window: query i sees keys i - left .. i + right (either side unbounded at -1).
-                for (int64_t j = 0; j < sk; ++j)
-                    if ((mLeftWindow >= 0 && j < i - mLeftWindow) || (mRightWindow >= 0 && j > i + mRightWindow))
-                        row[j] = -std::numeric_limits<float>::infinity();
-                if (mCausal)
-                    for (int64_t j = std::max<int64_t>(0, i + causalOffset + 1); j < sk; ++j)
-                        row[j] = -std::numeric_limits<float>::infinity();
-                softmaxRow(row, sk);
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(sq), static_cast<int>(mV.headSize),
-                        static_cast<int>(sk), 1.0f, scores, static_cast<int>(sk), v + mV.offset(b, hk),
-                        static_cast<int>(mV.rowStride()), 0.0f, y + mY.offset(b, h), static_cast<int>(mY.rowStride()));
+            float* rows = ws + mWorkspace.rows + static_cast<size_t>(omp_get_thread_num()) * mWorkspace.rowsPerThread;
+            runHead(o, t / mSizes.qHeads, t % mSizes.qHeads, rows);
+        }
+        if (y.dtype != DataType::kFLOAT) storeFloats(o.y, y.elementCount(), y, 0);
+        return Status::ok();
+    }
+
+    std::string tacticName() const override {
+        return "cpu.attention_sgemm_softmax_f32";
+    }
+
+private:
+    /// One run's data, every float tensor already widened.
+    struct Operands {
+        const float *q{nullptr}, *k{nullptr}, *v{nullptr}, *pastKey{nullptr}, *pastValue{nullptr};
+        float* y{nullptr};
+        const TensorView* mask{nullptr};
+        const int64_t* nonpad{nullptr};
+        const TensorView* qk{nullptr};
+        float scale{1.f};
+    };
+
+    Status planLayouts(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+        mQ = headLayoutOf(in[kQ].shape, mQHeads);
+        mK = headLayoutOf(in[kK].shape, mKvHeads);
+        mV = headLayoutOf(in[kV].shape, mKvHeads);
+        mY = headLayoutOf(out[0].shape, mQHeads);
+        auto packedFits = [](const Shape& s, const HeadLayout& l) {
+            return s.size() == 4 || l.heads * l.headSize == s[2];
+        };
+        if (!packedFits(in[kQ].shape, mQ) || !packedFits(in[kK].shape, mK) || !packedFits(in[kV].shape, mV) ||
+            mQ.headSize != mK.headSize || mK.seq != mV.seq || mK.heads != mV.heads || mK.heads <= 0 ||
+            mQ.heads % mK.heads != 0 || mQ.batch != mK.batch || mQ.batch != mV.batch || mY.heads != mQ.heads ||
+            mY.seq != mQ.seq || mY.headSize != mV.headSize)
+            return invalidArgument(mName + ": Q " + shapeToString(in[kQ].shape) + ", K " + shapeToString(in[kK].shape) +
+                                   ", V " + shapeToString(in[kV].shape) + ", Y " + shapeToString(out[0].shape) +
+                                   " do not fit together");
+        mPastK = HeadLayout{mK.batch, mK.heads, 0, mK.headSize, false};
+        mPastV = HeadLayout{mV.batch, mV.heads, 0, mV.headSize, false};
+        if (mHasPast) {
+            const Shape& pk = in[kPastKey].shape;
+            const Shape& pv = in[kPastValue].shape;
+            if (pk.size() != 4 || pv.size() != 4 || pk[0] != mK.batch || pk[1] != mK.heads || pk[3] != mK.headSize ||
+                pv[0] != mV.batch || pv[1] != mV.heads || pv[2] != pk[2] || pv[3] != mV.headSize)
+                return invalidArgument(mName + ": past_key " + shapeToString(pk) + " and past_value " +
+                                       shapeToString(pv) + " do not fit K and V (batch, kv_heads, past, head_size)");
+            mPastK = headLayoutOf(pk, 0);
+            mPastV = headLayoutOf(pv, 0);
         }
         return Status::ok();
     }
 
-    std::string tacticName() const override { return "cpu.attention_sgemm_softmax_f32"; }
-
-private:
-    /// Adds mask row (b, h, i) (broadcast from the right to [batch, heads, sq, sk]).
-    void addMask(const TensorView& mask, int64_t b, int64_t h, int64_t i, float* row, int64_t sk) const {
-        const Shape& s = mask.shape;
-        int64_t r = static_cast<int64_t>(s.size());
-        int64_t idx[4] = {b, h, i, 0};
-        int64_t offset = 0, stride = 1;
-        int64_t colStride = 0;
-        for (int64_t d = r - 1; d >= 0; --d) {
-            int64_t full = 4 - r + d;
-            int64_t extent = s[static_cast<size_t>(d)];
-            if (full == 3) colStride = extent == 1 ? 0 : stride;
-            else if (extent != 1) offset += idx[full] * stride;
-            stride *= extent;
-        }
-        if (mask.dtype == DataType::kBOOL) {
-            const bool* m = mask.as<bool>() + offset;
-            for (int64_t j = 0; j < sk; ++j)
-                if (!m[j * colStride]) row[j] = -std::numeric_limits<float>::infinity();
-        } else {
-            const float* m = mask.as<float>() + offset;
-            for (int64_t j = 0; j < sk; ++j) row[j] += m[j * colStride];
-        }
+    void planWorkspace(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+        WorkspacePlan& w = mWorkspace;
+        w.total = 0;
+        auto reserve = [&](const TensorView* v) {
+            const size_t at = w.total;
+            if (v && isFloat16Family(v->dtype)) w.total += static_cast<size_t>(v->elementCount());
+            return at;
+        };
+        w.q = reserve(&in[kQ]);
+        w.k = reserve(&in[kK]);
+        w.v = reserve(&in[kV]);
+        w.pastKey = reserve(mHasPast ? &in[kPastKey] : nullptr);
+        w.pastValue = reserve(mHasPast ? &in[kPastValue] : nullptr);
+        w.y = reserve(&out[0]);
+        // Per thread: the head's score matrix [q_seq, total] and one bias row.
+        w.rowsPerThread = static_cast<size_t>((mSizes.qSeq + 1) * mSizes.total);
+        w.rows = w.total;
+        w.total += static_cast<size_t>(std::max(1, omp_get_max_threads())) * w.rowsPerThread;
     }
 
-    /// Softmax in place; a row masked out entirely becomes zeros rather than NaN.
-    static void softmaxRow(float* row, int64_t n) {
-        float maxValue = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < n; ++j) maxValue = std::max(maxValue, row[j]);
-        if (maxValue == -std::numeric_limits<float>::infinity()) {
-            std::fill(row, row + n, 0.0f);
+    /// scores[:, 0:keys) (row stride total) = scale * Q K^T for one block of keys.
+    void scoreBlock(const float* q, const float* k, int64_t kStride, int64_t keys, float scale, float* scores) const {
+        const int64_t sq = mSizes.qSeq, total = mSizes.total, d = mQ.headSize;
+        if (keys == 0) return;
+        if (d == 0) {  // empty dot products
+            for (int64_t i = 0; i < sq; ++i) std::fill(scores + i * total, scores + i * total + keys, 0.f);
             return;
         }
-        float sum = 0;
-        for (int64_t j = 0; j < n; ++j) {
-            row[j] = std::exp(row[j] - maxValue);
-            sum += row[j];
-        }
-        float inv = 1.0f / sum;
-        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(sq), static_cast<int>(keys),
+                    static_cast<int>(d), scale, q, static_cast<int>(mQ.rowStride()), k, static_cast<int>(kStride), 0.0f,
+                    scores, static_cast<int>(total));
     }
 
+    /// y (+)= P[:, 0:keys) V for one block of keys; `accumulate` adds to the previous block's result.
+    void valueBlock(const float* probs, const float* v, int64_t vStride, int64_t keys, bool accumulate,
+                    float* y) const {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(mSizes.qSeq),
+                    static_cast<int>(mV.headSize), static_cast<int>(keys), 1.0f, probs, static_cast<int>(mSizes.total),
+                    v, static_cast<int>(vStride), accumulate ? 1.0f : 0.0f, y, static_cast<int>(mY.rowStride()));
+    }
+
+    void runHead(const Operands& o, int64_t b, int64_t h, float* rows) const {
+        const int64_t sq = mSizes.qSeq, total = mSizes.total, past = mSizes.past, fresh = mK.seq;
+        const int64_t hk = h / (mSizes.qHeads / mSizes.kvHeads);
+        float* scores = rows;
+        float* bias = rows + sq * total;
+        const float* q = o.q + mQ.offset(b, h);
+        if (past > 0) scoreBlock(q, o.pastKey + mPastK.offset(b, hk), mPastK.rowStride(), past, o.scale, scores);
+        scoreBlock(q, o.k + mK.offset(b, hk), mK.rowStride(), fresh, o.scale, scores + past);
+
+        for (int64_t i = 0; i < sq; ++i) {
+            float* row = scores + i * total;
+            const int64_t qkAt = ((b * mSizes.qHeads + h) * sq + i) * total;
+            if (o.qk && mQkStage == QkStage::kScaled) storeFloats(row, total, *o.qk, qkAt);
+            // softcap bends the scores before any mask, so -inf stays -inf.
+            if (mSoftcap > 0.f)
+                for (int64_t j = 0; j < total; ++j) row[j] = mSoftcap * std::tanh(row[j] / mSoftcap);
+            if (o.qk && mQkStage == QkStage::kSoftcapped) storeFloats(row, total, *o.qk, qkAt);
+            const bool anyKey = mBias.fill(o.mask, o.nonpad, b, h, i, bias);
+            for (int64_t j = 0; j < total; ++j) row[j] += bias[j];
+            if (o.qk && mQkStage == QkStage::kBiased) storeFloats(row, total, *o.qk, qkAt);
+            if (!anyKey)
+                std::fill(row, row + total, 0.f);
+            else if (mDoubleSoftmax)
+                softmaxRow<double>(row, total);
+            else
+                softmaxRow<float>(row, total);
+            if (o.qk && mQkStage == QkStage::kSoftmax) storeFloats(row, total, *o.qk, qkAt);
+        }
+
+        float* y = o.y + mY.offset(b, h);
+        if (mV.headSize == 0) return;
+        if (total == 0) {  // no keys at all: every row is fully masked
+            for (int64_t i = 0; i < sq; ++i)
+                std::fill(y + i * mY.rowStride(), y + i * mY.rowStride() + mV.headSize, 0.f);
+            return;
+        }
+        if (past > 0) valueBlock(scores, o.pastValue + mPastV.offset(b, hk), mPastV.rowStride(), past, false, y);
+        if (fresh > 0) valueBlock(scores + past, o.v + mV.offset(b, hk), mV.rowStride(), fresh, past > 0, y);
+    }
+
+    std::string mName;
     std::optional<float> mScale;
-    bool mCausal;
+    AttentionBias::Rules mRules;
     float mSoftcap;  // 0: none
-    int64_t mLeftWindow, mRightWindow;  // -1: unbounded
     int64_t mQHeads, mKvHeads;
-    HeadLayout mQ{}, mK{}, mV{}, mY{};
-    size_t mThreads{1};
+    QkStage mQkStage;
+    bool mDoubleSoftmax;
+    bool mHasMask, mHasPast, mHasNonpad, mHasPresentKey, mHasPresentValue, mHasQk;
+    HeadLayout mQ{}, mK{}, mV{}, mPastK{}, mPastV{}, mY{};
+    AttentionSizes mSizes;
+    AttentionBias mBias;
+    WorkspacePlan mWorkspace;
 };
 
 bool supportsAttention(const Node& node, std::string* reason) {
-    auto fail = [&](const std::string& why) {
-        if (reason) *reason = why;
-        return false;
-    };
-    for (size_t i = 0; i < 3; ++i)
-        if (!inputTypeIsOneOf(node, i, {DataType::kFLOAT}, reason)) return false;
-    if (node.hasInput(3) && !inputTypeIsOneOf(node, 3, {DataType::kFLOAT, DataType::kBOOL}, reason)) return false;
-    if (node.hasInput(3) && node.input(3)->shape.size() > 4) return fail("attn_mask of rank > 4");
-    if (node.hasInput(4) || node.hasInput(5) || node.hasInput(6))
-        return fail("past_key / past_value / nonpad_kv_seqlen inputs are not supported by the CPU kernel yet");
-    for (size_t i = 1; i < node.outputs.size(); ++i)
-        if (node.outputs[i]) return fail("the optional outputs present_key / present_value / qk_matmul_output are not supported yet");
-    if (node.attrs.getFloat("softcap", 0.f) < 0.f) return fail("softcap must be >= 0");
-    if (node.attrs.getInt("left_window_size", -1) < -1 || node.attrs.getInt("right_window_size", -1) < -1)
-        return fail("window sizes must be -1 (unbounded) or >= 0");
-    if (node.attrs.has("softmax_precision") && node.attrs.getInt("softmax_precision", 1) != 1)
-        return fail("softmax_precision other than float is not supported yet");
+    // float64 would lose precision in this kernel's float arithmetic; the other types widen exactly.
+    for (size_t i : {kQ, kK, kV})
+        if (!inputTypeIsOneOf(node, i, {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}, reason)) return false;
     return true;
 }
 

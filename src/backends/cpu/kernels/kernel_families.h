@@ -16,6 +16,7 @@ void registerReductionKernels(CpuKernelRegistry& registry);
 void registerShapeKernels(CpuKernelRegistry& registry);
 void registerTensorKernels(CpuKernelRegistry& registry);
 void registerAttentionKernels(CpuKernelRegistry& registry);
+void registerRotaryEmbeddingKernels(CpuKernelRegistry& registry);
 void registerRecurrentKernels(CpuKernelRegistry& registry);
 void registerControlFlowKernels(CpuKernelRegistry& registry);
 void registerFusedKernels(CpuKernelRegistry& registry);

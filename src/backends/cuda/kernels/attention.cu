@@ -174,6 +174,8 @@ private:
         for (int64_t d = static_cast<int64_t>(s.size()) - 1; d >= 0; --d) {
             const int64_t axis = 4 - static_cast<int64_t>(s.size()) + d;
             const int64_t extent = s[static_cast<size_t>(d)];
+            if (axis == 3 && extent < full[3])
+                return unsupported(mName + ": the CUDA Attention has no attn_mask shorter than the keys (padded)");
             if (extent != 1 && extent != full[axis])
                 return invalidArgument(mName + ": mask " + shapeToString(s) + " does not broadcast to the scores");
             m.strides[axis] = extent == 1 ? 0 : stride;
@@ -195,13 +197,28 @@ bool attentionSupported(const Node& node, std::string* reason) {
     if (!inputsHaveType(node, 0, 3, {DataType::kFLOAT}, reason)) return false;
     for (size_t i = 4; i < node.inputs.size(); ++i) {
         if (node.inputs[i]) {
-            if (reason) *reason = "the CUDA Attention has no past key/value cache inputs";
+            if (reason) *reason = "the CUDA Attention has no KV cache (past_key/past_value) and no nonpad_kv_seqlen";
             return false;
         }
     }
     for (size_t i = 1; i < node.outputs.size(); ++i) {
         if (node.outputs[i]) {
-            if (reason) *reason = "the CUDA Attention computes output Y only";
+            if (reason)
+                *reason = "the CUDA Attention computes output Y only (no present_key/present_value/qk_matmul_output)";
+            return false;
+        }
+    }
+    if (const Value* mask = node.input(3)) {
+        if (mask->dtype != DataType::kFLOAT && mask->dtype != DataType::kBOOL) {
+            if (reason) *reason = "the CUDA Attention takes float or bool masks only";
+            return false;
+        }
+        // ONNX pads a mask's key axis shorter than the keys with "masked"; this kernel only broadcasts.
+        const Value* k = node.input(1);
+        const Dim keys = k->shape.size() == 4 ? k->shape[2] : k->shape.size() == 3 ? k->shape[1] : Dim::unknown();
+        if (mask->shape.empty() ||
+            (mask->shape.back().isKnown() && keys.isKnown() && mask->shape.back().value < keys.value)) {
+            if (reason) *reason = "the CUDA Attention has no attn_mask shorter than the keys (padded) or of rank 0";
             return false;
         }
     }
