@@ -53,6 +53,7 @@ void registerAllOps(OpRegistry& registry) {
     registerRandomOps(registry);
     registerLossOps(registry);
     registerSwiGLUOps(registry);
+    registerTensorScatterOps(registry);
 }
 
 }  // namespace kiln

@@ -38,6 +38,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerRandomKernels(registry);
     registerLossKernels(registry);
     registerSwiGLUKernels(registry);
+    registerTensorScatterKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

@@ -27,5 +27,6 @@ void registerRandomOps(OpRegistry& registry);         // RandomUniform RandomNor
 void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
 void registerLossOps(OpRegistry& registry);           // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerSwiGLUOps(OpRegistry& registry);         // SwiGLU
+void registerTensorScatterOps(OpRegistry& registry);  // TensorScatter (KV-cache update)
 
 }  // namespace kiln

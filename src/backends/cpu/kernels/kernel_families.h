@@ -29,5 +29,6 @@ void registerRandomKernels(CpuKernelRegistry& registry);  // RandomUniform Rando
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 void registerLossKernels(CpuKernelRegistry& registry);  // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerSwiGLUKernels(CpuKernelRegistry& registry);  // SwiGLU
+void registerTensorScatterKernels(CpuKernelRegistry& registry);  // TensorScatter (KV-cache update)
 
 }  // namespace kiln
