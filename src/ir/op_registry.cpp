@@ -54,6 +54,7 @@ void registerAllOps(OpRegistry& registry) {
     registerLossOps(registry);
     registerSwiGLUOps(registry);
     registerTensorScatterOps(registry);
+    registerCausalConvWithStateOps(registry);
 }
 
 }  // namespace kiln

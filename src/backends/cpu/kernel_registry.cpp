@@ -39,6 +39,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerLossKernels(registry);
     registerSwiGLUKernels(registry);
     registerTensorScatterKernels(registry);
+    registerCausalConvWithStateKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

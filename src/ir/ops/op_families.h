@@ -28,5 +28,6 @@ void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique
 void registerLossOps(OpRegistry& registry);           // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerSwiGLUOps(OpRegistry& registry);         // SwiGLU
 void registerTensorScatterOps(OpRegistry& registry);  // TensorScatter (KV-cache update)
+void registerCausalConvWithStateOps(OpRegistry& registry);  // CausalConvWithState
 
 }  // namespace kiln

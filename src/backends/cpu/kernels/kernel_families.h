@@ -30,5 +30,6 @@ void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress
 void registerLossKernels(CpuKernelRegistry& registry);  // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerSwiGLUKernels(CpuKernelRegistry& registry);  // SwiGLU
 void registerTensorScatterKernels(CpuKernelRegistry& registry);  // TensorScatter (KV-cache update)
+void registerCausalConvWithStateKernels(CpuKernelRegistry& registry);  // CausalConvWithState
 
 }  // namespace kiln
