@@ -55,6 +55,7 @@ void registerAllOps(OpRegistry& registry) {
     registerSwiGLUOps(registry);
     registerTensorScatterOps(registry);
     registerCausalConvWithStateOps(registry);
+    registerLinearAttentionOps(registry);
 }
 
 }  // namespace kiln

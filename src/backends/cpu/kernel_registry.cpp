@@ -40,6 +40,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerSwiGLUKernels(registry);
     registerTensorScatterKernels(registry);
     registerCausalConvWithStateKernels(registry);
+    registerLinearAttentionKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

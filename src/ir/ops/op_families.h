@@ -29,5 +29,6 @@ void registerLossOps(OpRegistry& registry);           // NegativeLogLikelihoodLo
 void registerSwiGLUOps(OpRegistry& registry);         // SwiGLU
 void registerTensorScatterOps(OpRegistry& registry);  // TensorScatter (KV-cache update)
 void registerCausalConvWithStateOps(OpRegistry& registry);  // CausalConvWithState
+void registerLinearAttentionOps(OpRegistry& registry);      // LinearAttention
 
 }  // namespace kiln

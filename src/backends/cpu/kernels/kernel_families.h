@@ -31,5 +31,6 @@ void registerLossKernels(CpuKernelRegistry& registry);  // NegativeLogLikelihood
 void registerSwiGLUKernels(CpuKernelRegistry& registry);  // SwiGLU
 void registerTensorScatterKernels(CpuKernelRegistry& registry);  // TensorScatter (KV-cache update)
 void registerCausalConvWithStateKernels(CpuKernelRegistry& registry);  // CausalConvWithState
+void registerLinearAttentionKernels(CpuKernelRegistry& registry);  // LinearAttention
 
 }  // namespace kiln
