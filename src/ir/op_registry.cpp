@@ -56,6 +56,7 @@ void registerAllOps(OpRegistry& registry) {
     registerTensorScatterOps(registry);
     registerCausalConvWithStateOps(registry);
     registerLinearAttentionOps(registry);
+    registerFlexAttentionOps(registry);
 }
 
 }  // namespace kiln

@@ -41,6 +41,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerTensorScatterKernels(registry);
     registerCausalConvWithStateKernels(registry);
     registerLinearAttentionKernels(registry);
+    registerFlexAttentionKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

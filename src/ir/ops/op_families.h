@@ -30,5 +30,6 @@ void registerSwiGLUOps(OpRegistry& registry);         // SwiGLU
 void registerTensorScatterOps(OpRegistry& registry);  // TensorScatter (KV-cache update)
 void registerCausalConvWithStateOps(OpRegistry& registry);  // CausalConvWithState
 void registerLinearAttentionOps(OpRegistry& registry);      // LinearAttention
+void registerFlexAttentionOps(OpRegistry& registry);        // ai.onnx.preview::FlexAttention
 
 }  // namespace kiln

@@ -32,5 +32,6 @@ void registerSwiGLUKernels(CpuKernelRegistry& registry);  // SwiGLU
 void registerTensorScatterKernels(CpuKernelRegistry& registry);  // TensorScatter (KV-cache update)
 void registerCausalConvWithStateKernels(CpuKernelRegistry& registry);  // CausalConvWithState
 void registerLinearAttentionKernels(CpuKernelRegistry& registry);  // LinearAttention
+void registerFlexAttentionKernels(CpuKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
 
 }  // namespace kiln
