@@ -4,6 +4,7 @@
 // Sums are taken in double and rounded once to the output type (float16 / bfloat16 included).
 
 #include <cmath>
+#include <type_traits>
 
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"

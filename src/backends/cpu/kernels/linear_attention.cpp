@@ -97,6 +97,13 @@ public:
         for (size_t i : {kKey, kValue, kDecay, kBeta})
             if ((i < kDecay || (i == kDecay ? mGated : mDelta)) && in[i].dtype != in[kQuery].dtype)
                 return bad("inputs of different element types");
+        mRun = nullptr;
+        dispatchAttentionType(in[kQuery].dtype, [&](auto t) {
+            dispatchAttentionType(mStateType, [&](auto s) { mRun = &LinearAttentionKernel::runTyped<decltype(t), decltype(s)>; });
+        });
+        if (!mRun)
+            return unsupported(std::string("cpu.linear_attention: no kernel for ") + dataTypeName(in[kQuery].dtype) +
+                               " inputs with a " + dataTypeName(mStateType) + " state");
         return Status::ok();
     }
 
@@ -106,12 +113,9 @@ public:
     }
 
     Status run(const KernelIO& io) override {
-        Status status = unsupported(std::string("cpu.linear_attention: no kernel for ") + dataTypeName(io.input(kQuery).dtype) +
-                                    " inputs with a " + dataTypeName(mStateType) + " state");
-        dispatchAttentionType(io.input(kQuery).dtype, [&](auto t) {
-            dispatchAttentionType(mStateType, [&](auto s) { status = runTyped<decltype(t), decltype(s)>(io); });
-        });
-        return status;
+        if (!mRun) return internalError("cpu.linear_attention: run before reshape");
+        (this->*mRun)(io);
+        return Status::ok();
     }
 
     std::string tacticName() const override { return "cpu.linear_attention_recurrent"; }
@@ -120,7 +124,7 @@ private:
     int64_t taskFloats() const { return mDk * mDv + 2 * mDk + mDv; }
 
     template <typename T, typename S>
-    Status runTyped(const KernelIO& io) {
+    void runTyped(const KernelIO& io) {
         const T* q = io.input(kQuery).as<const T>();
         const T* k = io.input(kKey).as<const T>();
         const T* v = io.input(kValue).as<const T>();
@@ -177,7 +181,6 @@ private:
             if (present)
                 for (int64_t e = 0; e < stateSize; ++e) present[task * stateSize + e] = storeFloat<S>(state[e]);
         }
-        return Status::ok();
     }
 
     bool mGated, mDelta, mHasPast, mHasPresent;
@@ -188,6 +191,7 @@ private:
     bool mDecayPerHead{false};
     int64_t mBetaWidth{0};
     DataType mStateType{DataType::kFLOAT};
+    void (LinearAttentionKernel::*mRun)(const KernelIO&){nullptr};  // runTyped for the input and state types
 };
 
 }  // namespace
