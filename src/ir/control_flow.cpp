@@ -1,8 +1,58 @@
 #include "ir/control_flow.h"
 
+#include "ir/shape_inference.h"
+
 namespace kiln {
 
 int64_t capturedInputCount(const Node& node) { return node.attrs.getInt(kCapturedInputsAttr, 0); }
+
+Expected<std::vector<ValueInfo>> inferSubgraph(const InferenceContext& ctx, const std::string& attr,
+                                               const std::vector<ValueInfo>& inputs) {
+    std::shared_ptr<Graph> body = ctx.attrs().getGraph(attr);
+    if (!body) return ctx.error("graph attribute '" + attr + "' is missing");
+    if (body->inputs().size() != inputs.size())
+        return ctx.error("subgraph '" + attr + "' has " + std::to_string(body->inputs().size()) + " inputs; " +
+                         std::to_string(inputs.size()) + " are bound to it");
+    std::vector<ValueInfo> infos = initialValueInfos(*body);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        if (!inputs[i].known) return ctx.error("input " + std::to_string(i) + " of subgraph '" + attr + "' has no known type");
+        const Value* in = body->inputs()[i];
+        if (in->typeKnown && in->dtype != inputs[i].dtype)
+            return ctx.error("subgraph '" + attr + "' declares input '" + in->name + "' as " + dataTypeName(in->dtype) +
+                             " but is given " + dataTypeName(inputs[i].dtype));
+        infos[static_cast<size_t>(in->id)] = inputs[i];
+    }
+    Status status = inferShapes(*body, infos, ShapeInferenceOptions{});
+    if (!status) return ctx.error("in subgraph '" + attr + "': " + status.message());
+    for (const auto& v : body->values()) {
+        if (!v || v->typeKnown) continue;
+        const ValueInfo& info = infos[static_cast<size_t>(v->id)];
+        if (!info.known) continue;
+        v->dtype = info.dtype;
+        v->shape = info.shape;
+        v->typeKnown = true;
+    }
+    std::vector<ValueInfo> outputs;
+    for (const Value* out : body->outputs()) {
+        const ValueInfo& info = infos[static_cast<size_t>(out->id)];
+        if (!info.known) return ctx.error("subgraph '" + attr + "' output '" + out->name + "' has no known type");
+        outputs.push_back(info);
+    }
+    return outputs;
+}
+
+Expected<std::vector<ValueInfo>> capturedInputInfos(const InferenceContext& ctx) {
+    const int64_t captured = capturedInputCount(ctx.node());
+    if (captured < 0 || static_cast<size_t>(captured) > ctx.numInputs())
+        return ctx.error("attribute " + std::string(kCapturedInputsAttr) + " = " + std::to_string(captured) +
+                         " does not fit the node's " + std::to_string(ctx.numInputs()) + " inputs");
+    std::vector<ValueInfo> infos;
+    for (size_t i = ctx.numInputs() - static_cast<size_t>(captured); i < ctx.numInputs(); ++i) {
+        if (!ctx.hasInput(i)) return ctx.error("captured input " + std::to_string(i) + " is missing");
+        infos.push_back(ctx.input(i));
+    }
+    return infos;
+}
 
 Expected<ScanLayout> scanLayoutOf(const Node& node, size_t formalInputs, size_t numOutputs,
                                   const std::function<int64_t(size_t)>& inputRank) {

@@ -1,7 +1,8 @@
 #pragma once
-// What the IR, the importer and the kernels agree on about control-flow nodes (If, Loop, Scan):
-// how a node lists the outer values its subgraphs capture, and how Scan's attributes lay out its
-// inputs and outputs.
+// What the IR, the importer and the kernels agree on about nodes with subgraphs (If, Loop, Scan,
+// and FlexAttention's score_mod / prob_mod): how a node lists the outer values its subgraphs
+// capture, how their inference types a subgraph, and how Scan's attributes lay out its inputs and
+// outputs.
 
 #include <cstdint>
 #include <functional>
@@ -9,6 +10,7 @@
 
 #include "common/status.h"
 #include "ir/graph.h"
+#include "ir/op_registry.h"
 
 namespace kiln {
 
@@ -18,6 +20,16 @@ namespace kiln {
 inline constexpr const char* kCapturedInputsAttr = "kiln_captured_inputs";
 
 int64_t capturedInputCount(const Node& node);
+
+/// The infos of the node's captured inputs (its trailing kCapturedInputsAttr inputs).
+Expected<std::vector<ValueInfo>> capturedInputInfos(const InferenceContext& ctx);
+
+/// Infers the subgraph of graph attribute `attr` with its inputs described by `inputs` (one per
+/// subgraph input) and returns what it knows of the subgraph's outputs. The first inference also
+/// writes the types into the subgraph's values that the model left untyped: kernels are created
+/// from them.
+Expected<std::vector<ValueInfo>> inferSubgraph(const InferenceContext& ctx, const std::string& attr,
+                                               const std::vector<ValueInfo>& inputs);
 
 /// Scan's partition of its inputs and outputs (opset 9 and newer).
 struct ScanLayout {

@@ -53,6 +53,11 @@ void registerAllOps(OpRegistry& registry) {
     registerSignalOps(registry);
     registerRandomOps(registry);
     registerLossOps(registry);
+    registerSwiGLUOps(registry);
+    registerTensorScatterOps(registry);
+    registerCausalConvWithStateOps(registry);
+    registerLinearAttentionOps(registry);
+    registerFlexAttentionOps(registry);
 }
 
 }  // namespace kiln

@@ -1,5 +1,6 @@
 #include "ir/verifier.h"
 
+#include <optional>
 #include <unordered_set>
 
 #include "ir/control_flow.h"
@@ -9,19 +10,23 @@ namespace kiln {
 
 namespace {
 
-/// How many inputs each subgraph of a control-flow node must have for the positional binding of
-/// ir/control_flow.h: If's branches take only the captures; Loop's and Scan's bodies take one
-/// input per node input (Loop's M and cond become the iteration number and condition).
-Status verifySubgraphBinding(const Node& node) {
+/// How many formal inputs (before the captures) each subgraph of `node` takes, for the ops whose
+/// subgraphs bind by position (ir/control_flow.h): none for If's branches; one per formal node
+/// input for Loop's and Scan's bodies (Loop's M and cond become the iteration number and
+/// condition); the score or probability tensor for FlexAttention's modifiers.
+std::optional<size_t> formalSubgraphInputs(const Node& node, size_t captured) {
+    if (node.domain.empty() && node.opType == "If") return 0;
+    if (node.domain.empty() && (node.opType == "Loop" || node.opType == "Scan")) return node.inputs.size() - captured;
+    if (node.domain == "ai.onnx.preview" && node.opType == "FlexAttention") return 1;
+    return std::nullopt;
+}
+
+Status verifySubgraphBinding(const Node& node, size_t formal) {
     const int64_t captured = capturedInputCount(node);
-    if (captured < 0 || static_cast<size_t>(captured) > node.inputs.size())
-        return internalError(node.describe() + ": " + kCapturedInputsAttr + " = " + std::to_string(captured) +
-                             " does not fit its " + std::to_string(node.inputs.size()) + " inputs");
-    const bool isIf = node.opType == "If";
     for (const auto& [name, value] : node.attrs.all()) {
         const auto* graph = std::get_if<std::shared_ptr<Graph>>(&value);
         if (!graph || !*graph) continue;
-        const size_t expected = isIf ? static_cast<size_t>(captured) : node.inputs.size();
+        const size_t expected = formal + static_cast<size_t>(captured);
         if ((*graph)->inputs().size() != expected)
             return internalError(node.describe() + ": subgraph '" + name + "' has " +
                                  std::to_string((*graph)->inputs().size()) + " inputs, its binding gives " +
@@ -52,8 +57,12 @@ Status verifyGraph(const Graph& graph) {
     for (const auto& node : graph.nodes()) {
         if (!OpRegistry::global().find(node->domain, node->opType))
             return internalError(node->describe() + ": no schema for this op");
-        if (node->domain.empty() && (node->opType == "If" || node->opType == "Loop" || node->opType == "Scan"))
-            KILN_RETURN_IF_ERROR(verifySubgraphBinding(*node));
+        const int64_t captured = capturedInputCount(*node);
+        if (captured < 0 || static_cast<size_t>(captured) > node->inputs.size())
+            return internalError(node->describe() + ": " + kCapturedInputsAttr + " = " + std::to_string(captured) +
+                                 " does not fit its " + std::to_string(node->inputs.size()) + " inputs");
+        if (std::optional<size_t> formal = formalSubgraphInputs(*node, static_cast<size_t>(captured)))
+            KILN_RETURN_IF_ERROR(verifySubgraphBinding(*node, *formal));
         for (size_t i = 0; i < node->inputs.size(); ++i) {
             const Value* in = node->inputs[i];
             if (in && !defined.count(in))

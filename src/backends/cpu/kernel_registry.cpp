@@ -38,6 +38,11 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerSignalKernels(registry);
     registerRandomKernels(registry);
     registerLossKernels(registry);
+    registerSwiGLUKernels(registry);
+    registerTensorScatterKernels(registry);
+    registerCausalConvWithStateKernels(registry);
+    registerLinearAttentionKernels(registry);
+    registerFlexAttentionKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

@@ -4,16 +4,16 @@
 // how the importer builds them), and each subgraph lists the same captures, in the same order, as
 // its trailing inputs, so they bind by position.
 //
-// Inference types the subgraph from the node's inputs. Its first run also writes the types back
-// into the subgraph's values that the model left untyped (Loop's and Scan's formal inputs may
-// carry no type), as inferGraphShapes does for a model's graph: kernels are created from those types.
+// Inference types the subgraph from the node's inputs (inferSubgraph, ir/control_flow.h). Its
+// first run also writes the types back into the subgraph's values that the model left untyped
+// (Loop's and Scan's formal inputs may carry no type), as inferGraphShapes does for a model's
+// graph: kernels are created from those types.
 
 #include <algorithm>
 
 #include "ir/control_flow.h"
 #include "ir/op_registry.h"
 #include "ir/ops/op_families.h"
-#include "ir/shape_inference.h"
 
 namespace kiln {
 
@@ -31,57 +31,6 @@ Expected<SymShape> mergedShape(const InferenceContext& ctx, const SymShape& a, c
     return out;
 }
 
-/// Infers `body` with its inputs described by `inputs` (one per body input) and returns what it
-/// knows of the body's outputs.
-Expected<std::vector<ValueInfo>> inferBody(const InferenceContext& ctx, const std::string& attr,
-                                           const std::vector<ValueInfo>& inputs) {
-    std::shared_ptr<Graph> body = ctx.attrs().getGraph(attr);
-    if (!body) return ctx.error("graph attribute '" + attr + "' is missing");
-    if (body->inputs().size() != inputs.size())
-        return ctx.error("subgraph '" + attr + "' has " + std::to_string(body->inputs().size()) + " inputs; " +
-                         std::to_string(inputs.size()) + " are bound to it");
-    std::vector<ValueInfo> infos = initialValueInfos(*body);
-    for (size_t i = 0; i < inputs.size(); ++i) {
-        if (!inputs[i].known) return ctx.error("input " + std::to_string(i) + " of subgraph '" + attr + "' has no known type");
-        const Value* in = body->inputs()[i];
-        if (in->typeKnown && in->dtype != inputs[i].dtype)
-            return ctx.error("subgraph '" + attr + "' declares input '" + in->name + "' as " + dataTypeName(in->dtype) +
-                             " but is given " + dataTypeName(inputs[i].dtype));
-        infos[static_cast<size_t>(in->id)] = inputs[i];
-    }
-    Status status = inferShapes(*body, infos, ShapeInferenceOptions{});
-    if (!status) return ctx.error("in subgraph '" + attr + "': " + status.message());
-    for (const auto& v : body->values()) {
-        if (!v || v->typeKnown) continue;
-        const ValueInfo& info = infos[static_cast<size_t>(v->id)];
-        if (!info.known) continue;
-        v->dtype = info.dtype;
-        v->shape = info.shape;
-        v->typeKnown = true;
-    }
-    std::vector<ValueInfo> outputs;
-    for (const Value* out : body->outputs()) {
-        const ValueInfo& info = infos[static_cast<size_t>(out->id)];
-        if (!info.known) return ctx.error("subgraph '" + attr + "' output '" + out->name + "' has no known type");
-        outputs.push_back(info);
-    }
-    return outputs;
-}
-
-/// The infos of the node's captured inputs (its trailing kCapturedInputsAttr inputs).
-Expected<std::vector<ValueInfo>> capturedInfos(const InferenceContext& ctx) {
-    const int64_t captured = capturedInputCount(ctx.node());
-    if (captured < 0 || static_cast<size_t>(captured) > ctx.numInputs())
-        return ctx.error("attribute " + std::string(kCapturedInputsAttr) + " = " + std::to_string(captured) +
-                         " does not fit the node's " + std::to_string(ctx.numInputs()) + " inputs");
-    std::vector<ValueInfo> infos;
-    for (size_t i = ctx.numInputs() - static_cast<size_t>(captured); i < ctx.numInputs(); ++i) {
-        if (!ctx.hasInput(i)) return ctx.error("captured input " + std::to_string(i) + " is missing");
-        infos.push_back(ctx.input(i));
-    }
-    return infos;
-}
-
 /// What holds of a value in every iteration: its type and shape, not its contents.
 ValueInfo typeOnly(const ValueInfo& info) { return ValueInfo{info.dtype, info.shape, info.known, std::nullopt}; }
 
@@ -93,12 +42,12 @@ ValueInfo scalarInfo(DataType type) {
 }
 
 Status inferIf(InferenceContext& ctx) {
-    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> captures, capturedInfos(ctx));
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> captures, capturedInputInfos(ctx));
     if (ctx.numInputs() - captures.size() != 1) return ctx.error("If takes exactly one input, cond");
     if (ctx.inputType(0) != DataType::kBOOL || knownElementCount(ctx.inputShape(0)).value_or(1) > 1)
         return ctx.error("cond must be a single bool");
-    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> thenOut, inferBody(ctx, "then_branch", captures));
-    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> elseOut, inferBody(ctx, "else_branch", captures));
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> thenOut, inferSubgraph(ctx, "then_branch", captures));
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> elseOut, inferSubgraph(ctx, "else_branch", captures));
     if (thenOut.size() != ctx.numOutputs() || elseOut.size() != ctx.numOutputs())
         return ctx.error("the branches produce " + std::to_string(thenOut.size()) + " and " +
                          std::to_string(elseOut.size()) + " outputs; the node has " + std::to_string(ctx.numOutputs()));
@@ -122,7 +71,7 @@ Status inferIf(InferenceContext& ctx) {
 }
 
 Status inferLoop(InferenceContext& ctx) {
-    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> captures, capturedInfos(ctx));
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> captures, capturedInputInfos(ctx));
     const size_t formal = ctx.numInputs() - captures.size();
     if (formal < 2) return ctx.error("Loop takes M, cond and the loop-carried values");
     const size_t carried = formal - 2;
@@ -138,7 +87,7 @@ Status inferLoop(InferenceContext& ctx) {
         bodyInputs.push_back(typeOnly(ctx.input(2 + i)));
     }
     bodyInputs.insert(bodyInputs.end(), captures.begin(), captures.end());
-    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> bodyOut, inferBody(ctx, "body", bodyInputs));
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> bodyOut, inferSubgraph(ctx, "body", bodyInputs));
     if (bodyOut.size() != 1 + ctx.numOutputs())
         return ctx.error("the body produces " + std::to_string(bodyOut.size()) + " outputs; cond plus the node's " +
                          std::to_string(ctx.numOutputs()) + " are needed");
@@ -168,7 +117,7 @@ Status inferLoop(InferenceContext& ctx) {
 }
 
 Status inferScan(InferenceContext& ctx) {
-    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> captures, capturedInfos(ctx));
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> captures, capturedInputInfos(ctx));
     KILN_ASSIGN_OR_RETURN(ScanLayout layout, scanLayoutOf(ctx.node(), ctx.numInputs() - captures.size(), ctx.numOutputs(),
                                                           [&](size_t i) { return ctx.inputRank(i); }));
     Dim sequence = Dim::unknown();
@@ -188,7 +137,7 @@ Status inferScan(InferenceContext& ctx) {
         bodyInputs.push_back(ValueInfo{ctx.inputType(index), std::move(shape), true, std::nullopt});
     }
     bodyInputs.insert(bodyInputs.end(), captures.begin(), captures.end());
-    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> bodyOut, inferBody(ctx, "body", bodyInputs));
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> bodyOut, inferSubgraph(ctx, "body", bodyInputs));
     if (bodyOut.size() != ctx.numOutputs())
         return ctx.error("the body produces " + std::to_string(bodyOut.size()) + " outputs; the node has " +
                          std::to_string(ctx.numOutputs()));

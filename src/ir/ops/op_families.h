@@ -27,5 +27,10 @@ void registerSignalOps(OpRegistry& registry);         // DFT STFT MelWeightMatri
 void registerRandomOps(OpRegistry& registry);         // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
 void registerLossOps(OpRegistry& registry);           // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
+void registerSwiGLUOps(OpRegistry& registry);         // SwiGLU
+void registerTensorScatterOps(OpRegistry& registry);  // TensorScatter (KV-cache update)
+void registerCausalConvWithStateOps(OpRegistry& registry);  // CausalConvWithState
+void registerLinearAttentionOps(OpRegistry& registry);      // LinearAttention
+void registerFlexAttentionOps(OpRegistry& registry);        // ai.onnx.preview::FlexAttention
 
 }  // namespace kiln

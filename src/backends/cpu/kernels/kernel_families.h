@@ -29,5 +29,10 @@ void registerSignalKernels(CpuKernelRegistry& registry);  // DFT STFT MelWeightM
 void registerRandomKernels(CpuKernelRegistry& registry);  // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 void registerLossKernels(CpuKernelRegistry& registry);  // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
+void registerSwiGLUKernels(CpuKernelRegistry& registry);  // SwiGLU
+void registerTensorScatterKernels(CpuKernelRegistry& registry);  // TensorScatter (KV-cache update)
+void registerCausalConvWithStateKernels(CpuKernelRegistry& registry);  // CausalConvWithState
+void registerLinearAttentionKernels(CpuKernelRegistry& registry);  // LinearAttention
+void registerFlexAttentionKernels(CpuKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
 
 }  // namespace kiln
