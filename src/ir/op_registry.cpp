@@ -52,6 +52,7 @@ void registerAllOps(OpRegistry& registry) {
     registerSignalOps(registry);
     registerRandomOps(registry);
     registerLossOps(registry);
+    registerMlOps(registry);
 }
 
 }  // namespace kiln

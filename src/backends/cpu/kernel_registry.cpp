@@ -37,6 +37,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerSignalKernels(registry);
     registerRandomKernels(registry);
     registerLossKernels(registry);
+    registerMlKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

@@ -26,5 +26,6 @@ void registerSignalOps(OpRegistry& registry);         // DFT STFT MelWeightMatri
 void registerRandomOps(OpRegistry& registry);         // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionOps(OpRegistry& registry);      // NonZero Compress Unique TopK NonMaxSuppression (data-dependent shapes)
 void registerLossOps(OpRegistry& registry);           // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
+void registerMlOps(OpRegistry& registry);             // ai.onnx.ml TreeEnsemble ArrayFeatureExtractor Binarizer; TfIdfVectorizer
 
 }  // namespace kiln

@@ -28,5 +28,6 @@ void registerSignalKernels(CpuKernelRegistry& registry);  // DFT STFT MelWeightM
 void registerRandomKernels(CpuKernelRegistry& registry);  // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression
 void registerLossKernels(CpuKernelRegistry& registry);  // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
+void registerMlKernels(CpuKernelRegistry& registry);  // ai.onnx.ml TreeEnsemble ArrayFeatureExtractor Binarizer; TfIdfVectorizer
 
 }  // namespace kiln
