@@ -58,6 +58,7 @@ void registerAllOps(OpRegistry& registry) {
     registerCausalConvWithStateOps(registry);
     registerLinearAttentionOps(registry);
     registerFlexAttentionOps(registry);
+    registerMlOps(registry);
 }
 
 }  // namespace kiln

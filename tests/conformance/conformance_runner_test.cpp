@@ -1,5 +1,5 @@
 // Unit tests of the conformance runner's own parts: the isolation of crashing and hanging cases,
-// the ONNX-style output comparison, the deny-list, tolerance table and ratchet files.
+// the ONNX-style output comparison, the test-data loading, the deny-list, tolerance table and ratchet files.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,8 +12,10 @@
 
 #include "deny_list.h"
 #include "isolated_scheduler.h"
+#include "onnx.pb.h"
 #include "output_comparison.h"
 #include "ratchet.h"
+#include "test_data_loading.h"
 #include "test_support.h"
 #include "tolerance_table.h"
 
@@ -94,6 +96,42 @@ TEST(OutputComparison, NaNMatchesOnlyNaNAndShapeAndTypeMustMatch) {
     auto typeMismatch = compareOutput("y", asDouble, expected, tolerance);
     ASSERT_TRUE(typeMismatch.has_value());
     EXPECT_NE(typeMismatch->find("double"), std::string::npos) << *typeMismatch;
+}
+
+TEST(TestDataLoading, Uint16DataOfABFloat16PortIsReadAsItsBitPatterns) {
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("kiln_bf16_case_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "test_data_set_0");
+    onnx::ModelProto model;
+    for (const auto& [name, type] :
+         {std::pair<const char*, int>{"x", onnx::TensorProto::BFLOAT16}, {"y", onnx::TensorProto::UINT16}}) {
+        onnx::ValueInfoProto* in = model.mutable_graph()->add_input();
+        in->set_name(name);
+        in->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+    }
+    std::ofstream(dir / "model.onnx", std::ios::binary) << model.SerializeAsString();
+    // 0x3FC0 is bfloat16 1.5 and 0xC020 is -2.5; as uint16 they are 16320 and 49184.
+    const std::vector<uint16_t> bits = {0x3FC0, 0xC020};
+    for (const char* file : {"input_0.pb", "input_1.pb"}) {
+        onnx::TensorProto t;
+        t.set_data_type(onnx::TensorProto::UINT16);
+        t.add_dims(2);
+        for (uint16_t b : bits) t.add_int32_data(b);
+        std::ofstream(dir / "test_data_set_0" / file, std::ios::binary) << t.SerializeAsString();
+    }
+    Expected<GraphPorts> ports = readGraphPorts((dir / "model.onnx").string());
+    ASSERT_TRUE(ports) << ports.status().message();
+    Expected<DataSet> data = loadDataSet((dir / "test_data_set_0").string(), *ports);
+    ASSERT_TRUE(data) << data.status().message();
+    ASSERT_EQ(data->inputs.size(), 2u);
+    const Tensor& bf16 = data->inputs[0].tensor;
+    EXPECT_EQ(bf16.dtype(), DataType::kBF16);
+    EXPECT_EQ(bf16.elementAsDouble(0), 1.5);
+    EXPECT_EQ(bf16.elementAsDouble(1), -2.5);
+    // A port declared uint16 keeps its integers.
+    EXPECT_EQ(data->inputs[1].tensor.dtype(), DataType::kUINT16);
+    EXPECT_EQ(data->inputs[1].tensor.elementAsDouble(0), 16320.0);
+    std::filesystem::remove_all(dir);
 }
 
 TEST(DenyList, MatchesWholeNamesOrSetQualifiedNames) {

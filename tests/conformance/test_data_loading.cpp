@@ -1,5 +1,6 @@
 #include "test_data_loading.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -31,6 +32,14 @@ Expected<std::string> readFile(const std::string& path) {
     return bytes.str();
 }
 
+/// ONNX 1.12 wrote bfloat16 test data as uint16 tensors of the bfloat16 bit patterns, numpy having no
+/// bfloat16 type; the data means those bfloat16 values.
+Tensor bitsAsBFloat16(const Tensor& bits) {
+    Tensor out = Tensor::allocate(DataType::kBF16, bits.shape());
+    std::memcpy(out.data(), bits.data(), bits.byteSize());
+    return out;
+}
+
 /// The tensors of input_*.pb or output_*.pb, matched to `ports` by position.
 Status loadTensors(const std::string& directory, const std::string& prefix, const std::vector<GraphPort>& ports,
                    std::vector<NamedTensor>& into) {
@@ -49,6 +58,10 @@ Status loadTensors(const std::string& directory, const std::string& prefix, cons
         const std::string name = proto.name().empty() ? ports[j].name : proto.name();
         Expected<Tensor> tensor = onnx_import::tensorFromProto(proto, fileName + " ('" + name + "')", directory);
         if (!tensor) return tensor.status();
+        if (ports[j].elementType == onnx::TensorProto::BFLOAT16 && proto.data_type() == onnx::TensorProto::UINT16) {
+            into.push_back({name, bitsAsBFloat16(*tensor)});
+            continue;
+        }
         into.push_back({name, std::move(tensor).value()});
     }
     return Status::ok();
@@ -63,10 +76,13 @@ Expected<GraphPorts> readGraphPorts(const std::string& modelPath) {
     std::set<std::string> initializers;
     for (const onnx::TensorProto& initializer : model.graph().initializer()) initializers.insert(initializer.name());
     GraphPorts ports;
+    auto portOf = [](const onnx::ValueInfoProto& info) {
+        const int32_t elementType = info.type().has_tensor_type() ? info.type().tensor_type().elem_type() : 0;
+        return GraphPort{info.name(), portKind(info.type()), elementType};
+    };
     for (const onnx::ValueInfoProto& input : model.graph().input())
-        if (!initializers.count(input.name())) ports.inputs.push_back({input.name(), portKind(input.type())});
-    for (const onnx::ValueInfoProto& output : model.graph().output())
-        ports.outputs.push_back({output.name(), portKind(output.type())});
+        if (!initializers.count(input.name())) ports.inputs.push_back(portOf(input));
+    for (const onnx::ValueInfoProto& output : model.graph().output()) ports.outputs.push_back(portOf(output));
     return ports;
 }
 

@@ -2,6 +2,7 @@
 // Reads a case's test data: which graph inputs and outputs the numbered .pb files belong to, and
 // the TensorProtos themselves, decoded by the ONNX frontend's own tensor_proto code.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace kiln::conformance {
 struct GraphPort {
     std::string name;
     std::string kind;  // "tensor", "sequence", "optional", "map", "sparse tensor" or "unknown"
+    int32_t elementType{0};  // the declared ONNX element type of a tensor port; 0 when not declared
 };
 
 struct GraphPorts {
@@ -35,7 +37,8 @@ struct DataSet {
 
 /// input_j.pb belongs to ports.inputs[j] and output_j.pb to ports.outputs[j] (the TensorProto's own
 /// name is kept when it has one). Non-tensor ports and element types Kiln lacks are errors naming
-/// the file.
+/// the file. A uint16 TensorProto for a port declared bfloat16 holds the bfloat16 bit patterns
+/// (ONNX 1.12's data: numpy had no bfloat16) and is read as bfloat16.
 Expected<DataSet> loadDataSet(const std::string& dataSetDirectory, const GraphPorts& ports);
 
 }  // namespace kiln::conformance

@@ -60,7 +60,7 @@ std::string compareWithReference(const Tensor& actual, const std::vector<double>
 }
 
 SingleNodeRun runSingleNode(const std::string& opType, const std::vector<const Tensor*>& inputs, size_t numOutputs,
-                            const AttributeMap& attrs) {
+                            const AttributeMap& attrs, const std::string& domain) {
     SingleNodeRun result;
     Graph graph;
     std::vector<Value*> ins;
@@ -72,6 +72,7 @@ SingleNodeRun runSingleNode(const std::string& opType, const std::vector<const T
         ins.push_back(graph.addInput("in" + std::to_string(i), inputs[i]->dtype(), fromConcrete(inputs[i]->shape())));
     }
     Node* node = graph.addNode(opType, "node", ins, {}, numOutputs);
+    node->domain = domain;
     node->attrs = attrs;
     for (Value* out : node->outputs) graph.markOutput(out);
 

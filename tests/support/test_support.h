@@ -28,6 +28,6 @@ struct SingleNodeRun {
     Status status;
 };
 SingleNodeRun runSingleNode(const std::string& opType, const std::vector<const Tensor*>& inputs, size_t numOutputs,
-                            const AttributeMap& attrs);
+                            const AttributeMap& attrs, const std::string& domain = "");
 
 }  // namespace kiln::test

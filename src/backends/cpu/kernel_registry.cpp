@@ -43,6 +43,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerCausalConvWithStateKernels(registry);
     registerLinearAttentionKernels(registry);
     registerFlexAttentionKernels(registry);
+    registerMlKernels(registry);
 }
 
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {

@@ -202,6 +202,8 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
     checkOutputNames(where, outputNames);
     for (int i = 0; i < proto.input_size(); ++i)
         draft.inputs.push_back(resolveInput(where, static_cast<size_t>(i), proto.input(i)));
+    if (mSession.errors.size() == errorsBefore && importIfWithKnownCondition(where, proto, draft.inputs, outputNames))
+        return;
     const SubgraphImport subgraphImport = [this, &where](onnx::GraphProto& g, const std::string& attr) {
         return importSubgraph(g, attr, where);
     };

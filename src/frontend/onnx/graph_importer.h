@@ -83,6 +83,12 @@ private:
     Value* captureOuter(Value* outer);
     std::shared_ptr<Graph> importSubgraph(onnx::GraphProto& proto, const std::string& attrName, const NodeRef& owner);
 
+    /// An If whose condition is known at import imports as its taken branch, inlined
+    /// (if_inlining.cpp). False when the node is not such an If.
+    bool importIfWithKnownCondition(const NodeRef& where, onnx::NodeProto& proto, const std::vector<Value*>& inputs,
+                                    const std::vector<std::string>& outputNames);
+    void inlineBranch(const NodeRef& where, const Graph& branch, const std::vector<std::string>& outputNames);
+
     Value* resolveInput(const NodeRef& where, size_t position, const std::string& name);
     bool checkOutputNames(const NodeRef& where, const std::vector<std::string>& names);
     void definePlaceholders(const std::vector<std::string>& names);

@@ -76,8 +76,7 @@ Expected<int64_t> checkModel(const onnx::ModelProto& model) {
     }
     if (opset < kOldestOpset || opset > kNewestOpset)
         return unsupported("it uses default-domain opset " + std::to_string(opset) + "; Kiln imports opsets " +
-                           std::to_string(kOldestOpset) + " to " + std::to_string(kNewestOpset) +
-                           (opset < kOldestOpset ? " (onnx.version_converter can upgrade the model)" : ""));
+                           std::to_string(kOldestOpset) + " to " + std::to_string(kNewestOpset));
     return opset;
 }
 

@@ -14,9 +14,10 @@ namespace kiln::onnx_import {
 /// The newest default-domain opset Kiln imports: onnx.defs.onnx_opset_version() of the pinned onnx
 /// package (1.23, scripts/requirements.txt). Raise it together with the opset upgrades.
 constexpr int64_t kNewestOpset = 28;
-/// The oldest: opset 7 (ONNX 1.2) brought numpy-style broadcasting; older models predate it and
-/// need onnx.version_converter first.
-constexpr int64_t kOldestOpset = 6;
+/// The oldest: opset 1. The opset upgrades bring every older form to the newest one
+/// (opset_upgrade_early.cpp covers the ops that changed up to opset 6), or refuse the node with
+/// the reason.
+constexpr int64_t kOldestOpset = 1;
 /// IR version 3 introduced opset imports; 14 is onnx.IR_VERSION of the pinned onnx package.
 constexpr int64_t kOldestIrVersion = 3;
 constexpr int64_t kNewestIrVersion = 14;

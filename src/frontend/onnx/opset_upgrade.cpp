@@ -40,6 +40,8 @@ const std::vector<OpsetUpgrade>& upgradeTable() {
     // Static linking cannot drop a family: each is listed here by name.
     static const std::vector<OpsetUpgrade> table = [] {
         std::vector<OpsetUpgrade> t;
+        // First: it brings the forms of opsets 1 to 5 to opset 6's, where the other tables start.
+        addEarlyOpsetUpgrades(t);
         addShapeUpgrades(t);
         addReduceUpgrades(t);
         addActivationUpgrades(t);

@@ -88,6 +88,7 @@ struct OpsetUpgrade {
 };
 
 // One table per op family, next to its upgrades.
+void addEarlyOpsetUpgrades(std::vector<OpsetUpgrade>& table);  // opsets 1-5 into opset 6's form (consumed_inputs, ...)
 void addShapeUpgrades(std::vector<OpsetUpgrade>& table);       // Squeeze Unsqueeze Split Slice Pad TopK
 void addReduceUpgrades(std::vector<OpsetUpgrade>& table);      // ReduceSum and the other Reduce*
 void addActivationUpgrades(std::vector<OpsetUpgrade>& table);  // Clip Softmax LogSoftmax Hardmax

@@ -167,6 +167,11 @@ Expected<TransposeSpec> parseTransposeSpec(const AttributeMap& attrs, const Wind
     return spec;
 }
 
+int64_t unpoolExtent(const WindowSpec& spec, size_t axis, int64_t input) {
+    const size_t n = spec.spatialRank();
+    return (input - 1) * spec.strides[axis] - (spec.pads[axis] + spec.pads[axis + n]) + spec.kernel[axis];
+}
+
 AxisWindow transposeWindow(const WindowSpec& spec, const TransposeSpec& transpose, size_t axis, int64_t input) {
     const size_t n = spec.spatialRank();
     const int64_t stride = spec.strides[axis];

@@ -56,6 +56,10 @@ AxisWindow forwardWindow(const WindowSpec& spec, size_t axis, int64_t input);
 /// or SAME with stride 1), so a symbolic extent passes through unchanged.
 bool forwardWindowPreservesExtent(const WindowSpec& spec, size_t axis);
 
+/// MaxUnpool: the extent of spatial axis `axis` that inverts a pooling window over an input
+/// extent `input` (the pooling input's extent before its padding): (input - 1) * stride - pads + kernel.
+int64_t unpoolExtent(const WindowSpec& spec, size_t axis, int64_t input);
+
 /// ConvTranspose's extra attributes, validated per spatial axis.
 struct TransposeSpec {
     Shape outputPadding;              // one per spatial axis

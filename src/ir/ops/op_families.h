@@ -32,5 +32,6 @@ void registerTensorScatterOps(OpRegistry& registry);  // TensorScatter (KV-cache
 void registerCausalConvWithStateOps(OpRegistry& registry);  // CausalConvWithState
 void registerLinearAttentionOps(OpRegistry& registry);      // LinearAttention
 void registerFlexAttentionOps(OpRegistry& registry);        // ai.onnx.preview::FlexAttention
+void registerMlOps(OpRegistry& registry);             // ai.onnx.ml TreeEnsemble ArrayFeatureExtractor Binarizer; TfIdfVectorizer
 
 }  // namespace kiln

@@ -1,4 +1,4 @@
-// MaxPool, AveragePool, LpPool and their global forms: type and shape inference.
+// MaxPool, AveragePool, LpPool, their global forms and MaxUnpool: type and shape inference.
 
 #include <sstream>
 
@@ -6,6 +6,7 @@
 #include "ir/op_registry.h"
 #include "ir/ops/conv_window.h"
 #include "ir/ops/op_families.h"
+#include "ir/ops/shape_infer_helpers.h"
 
 namespace kiln {
 
@@ -101,6 +102,63 @@ Status inferGlobalPool(InferenceContext& ctx) {
     return Status::ok();
 }
 
+/// MaxUnpool scatters X into a tensor of the pooling input's shape: the unpool extents, or the
+/// output_shape input, which may only add zeros at the end of each spatial axis (ONNX's reference
+/// writes the unpooled tensor into its leading corner).
+Status inferMaxUnpool(InferenceContext& ctx) {
+    KILN_RETURN_IF_ERROR(checkPoolInput(ctx, false, 3));
+    KILN_RETURN_IF_ERROR(checkOutputCount(ctx, 1));
+    const SymShape& x = ctx.inputShape(0);
+    const SymShape& indices = ctx.inputShape(1);
+    if (ctx.inputType(1) != DataType::kINT64) return ctx.error("indices I must be int64");
+    if (indices.size() != x.size())
+        return ctx.error("indices I " + symShapeToString(indices) + " must have the shape of X " + symShapeToString(x));
+    for (size_t i = 0; i < x.size(); ++i)
+        if (x[i].isKnown() && indices[i].isKnown() && x[i].value != indices[i].value)
+            return ctx.error("indices I " + symShapeToString(indices) + " must have the shape of X " +
+                             symShapeToString(x));
+    const size_t n = x.size() - 2;
+    auto spec = parseWindowSpec(ctx.attrs(), n, std::nullopt, WindowKind::kPooling);
+    if (!spec) return ctx.error(spec.status().message());
+    SymShape unpooled{x[0], x[1]};
+    for (size_t i = 0; i < n; ++i) {
+        if (!x[2 + i].isKnown()) {
+            unpooled.push_back(Dim::unknown());
+            continue;
+        }
+        const int64_t extent = unpoolExtent(*spec, i, x[2 + i].value);
+        if (extent < 1)
+            return ctx.error("spatial axis " + std::to_string(i) + " unpools to the non-positive extent " +
+                             std::to_string(extent));
+        unpooled.emplace_back(extent);
+    }
+    if (!ctx.hasInput(2)) {
+        ctx.setOutput(0, ctx.inputType(0), std::move(unpooled));
+        return Status::ok();
+    }
+    if (ctx.inputType(2) != DataType::kINT64 || ctx.inputRank(2) != 1)
+        return ctx.error("output_shape must be a 1-D int64 tensor");
+    const Dim& length = ctx.inputShape(2)[0];
+    if (length.isKnown() && length.value != static_cast<int64_t>(x.size()))
+        return ctx.error("output_shape has " + std::to_string(length.value) + " entries for an input of rank " +
+                         std::to_string(x.size()));
+    SymShape out(x.size(), Dim::unknown());
+    if (auto values = shapeinfer::knownInts(ctx, 2)) {
+        for (size_t i = 0; i < x.size(); ++i) {
+            const int64_t v = (*values)[i];
+            const Dim& least = unpooled[i];
+            const bool mustEqual = i < 2;
+            if (least.isKnown() && (mustEqual ? v != least.value : v < least.value))
+                return ctx.error("output_shape " + shapeToString((*values), true) + " must " +
+                                 (mustEqual ? "keep X's N and C" : "hold the unpooled extents") + " " +
+                                 symShapeToString(unpooled) + (mustEqual ? "" : " or more"));
+            out[i] = Dim(v);
+        }
+    }
+    ctx.setOutput(0, ctx.inputType(0), std::move(out));
+    return Status::ok();
+}
+
 }  // namespace
 
 void registerPoolingOps(OpRegistry& registry) {
@@ -110,6 +168,7 @@ void registerPoolingOps(OpRegistry& registry) {
     registry.add({"GlobalAveragePool", "", inferGlobalPool, 1, 1});
     registry.add({"GlobalMaxPool", "", inferGlobalPool, 1, 1});
     registry.add({"GlobalLpPool", "", inferGlobalPool, 1, 1});
+    registry.add({"MaxUnpool", "", inferMaxUnpool, 2, 3});
 }
 
 }  // namespace kiln

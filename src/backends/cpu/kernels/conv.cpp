@@ -208,6 +208,7 @@ Expected<std::unique_ptr<Kernel>> createConv(const Node& node) {
 void registerConvKernels(CpuKernelRegistry& registry) {
     registry.add({"Conv", cpu::supportsConvNode, createConv, ""});
     registry.add({"ConvTranspose", cpu::supportsConvNode, cpu::createConvTransposeKernel, ""});
+    cpu::registerDeformConvKernels(registry);
 }
 
 }  // namespace kiln

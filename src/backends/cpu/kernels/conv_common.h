@@ -15,6 +15,10 @@
 #include "backends/cpu/kernels/matmul_gemm.h"
 #include "ir/graph.h"
 
+namespace kiln {
+class CpuKernelRegistry;
+}
+
 namespace kiln::cpu {
 
 /// Spatial axes a convolution kernel handles (index arrays live on the stack).
@@ -138,6 +142,9 @@ bool supportsConvNode(const Node& node, std::string* reason);
 
 /// The weights' spatial extents from the node's declared shapes, when all are known.
 std::optional<Shape> declaredKernel(const Node& node);
+
+/// DeformConv (conv_deform.cpp).
+void registerDeformConvKernels(CpuKernelRegistry& registry);
 
 Expected<std::unique_ptr<Kernel>> createConvTransposeKernel(const Node& node);
 

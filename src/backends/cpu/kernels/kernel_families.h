@@ -34,5 +34,6 @@ void registerTensorScatterKernels(CpuKernelRegistry& registry);  // TensorScatte
 void registerCausalConvWithStateKernels(CpuKernelRegistry& registry);  // CausalConvWithState
 void registerLinearAttentionKernels(CpuKernelRegistry& registry);  // LinearAttention
 void registerFlexAttentionKernels(CpuKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
+void registerMlKernels(CpuKernelRegistry& registry);  // ai.onnx.ml TreeEnsemble ArrayFeatureExtractor Binarizer; TfIdfVectorizer
 
 }  // namespace kiln

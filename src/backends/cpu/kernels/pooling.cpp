@@ -256,6 +256,7 @@ void registerPoolingKernels(CpuKernelRegistry& registry) {
                   [](const Node& node) { return createPool(node, PoolKind::kAverage); }, ""});
     registry.add({"LpPool", supportsFloatPool, [](const Node& node) { return createPool(node, PoolKind::kLp); }, ""});
     cpu::registerGlobalPoolingKernels(registry);
+    cpu::registerUnpoolingKernels(registry);
 }
 
 }  // namespace kiln

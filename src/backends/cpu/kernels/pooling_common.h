@@ -27,4 +27,7 @@ bool supportsPoolNode(const Node& node, std::initializer_list<DataType> types, s
 /// GlobalAveragePool, GlobalMaxPool, GlobalLpPool (pooling_global.cpp).
 void registerGlobalPoolingKernels(CpuKernelRegistry& registry);
 
+/// MaxUnpool (pooling_unpool.cpp).
+void registerUnpoolingKernels(CpuKernelRegistry& registry);
+
 }  // namespace kiln::cpu
