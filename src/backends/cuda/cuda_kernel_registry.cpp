@@ -26,6 +26,9 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerSelectCastKernels(registry);
     registerNormalizationKernels(registry);
     registerReductionKernels(registry);
+    registerSoftmaxKernels(registry);
+    registerArgReduceKernels(registry);
+    registerCumulativeKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
 }

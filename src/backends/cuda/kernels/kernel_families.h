@@ -6,7 +6,7 @@ namespace kiln::cuda {
 class CudaKernelRegistry;
 
 void registerElementwiseKernels(CudaKernelRegistry& registry);  // Add Sub Mul Div Pow, Exp Neg Abs Sqrt Erf ...
-void registerActivationKernels(CudaKernelRegistry& registry);   // Relu Sigmoid Tanh Softmax
+void registerActivationKernels(CudaKernelRegistry& registry);   // Relu Sigmoid Tanh
 void registerMatMulKernels(CudaKernelRegistry& registry);       // MatMul kiln::FusedMatMul Gemm (cuBLASLt)
 void registerExpandKernels(CudaKernelRegistry& registry);       // Expand (broadcast copy)
 void registerConvKernels(CudaKernelRegistry& registry);         // Conv, kiln::FusedConv (cuDNN)
@@ -16,6 +16,9 @@ void registerLayoutKernels(CudaKernelRegistry& registry);       // Transpose Sli
 void registerSelectCastKernels(CudaKernelRegistry& registry);   // Cast Equal Less Greater Where
 void registerNormalizationKernels(CudaKernelRegistry& registry);  // LayerNormalization
 void registerReductionKernels(CudaKernelRegistry& registry);    // ReduceMean ReduceSum ReduceMax ReduceMin
+void registerSoftmaxKernels(CudaKernelRegistry& registry);      // Softmax LogSoftmax Hardmax
+void registerArgReduceKernels(CudaKernelRegistry& registry);    // ArgMax ArgMin
+void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
 
