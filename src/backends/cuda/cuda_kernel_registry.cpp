@@ -28,6 +28,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerReductionKernels(registry);
     registerSoftmaxKernels(registry);
     registerArgReduceKernels(registry);
+    registerPadKernels(registry);
     registerCumulativeKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);

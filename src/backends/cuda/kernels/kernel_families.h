@@ -18,6 +18,7 @@ void registerNormalizationKernels(CudaKernelRegistry& registry);  // LayerNormal
 void registerReductionKernels(CudaKernelRegistry& registry);    // ReduceMean ReduceSum ReduceMax ReduceMin
 void registerSoftmaxKernels(CudaKernelRegistry& registry);      // Softmax LogSoftmax Hardmax
 void registerArgReduceKernels(CudaKernelRegistry& registry);    // ArgMax ArgMin
+void registerPadKernels(CudaKernelRegistry& registry);          // Pad
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
