@@ -29,6 +29,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerSoftmaxKernels(registry);
     registerArgReduceKernels(registry);
     registerPadKernels(registry);
+    registerScatterGatherKernels(registry);
     registerCumulativeKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);

@@ -19,6 +19,7 @@ void registerReductionKernels(CudaKernelRegistry& registry);    // ReduceMean Re
 void registerSoftmaxKernels(CudaKernelRegistry& registry);      // Softmax LogSoftmax Hardmax
 void registerArgReduceKernels(CudaKernelRegistry& registry);    // ArgMax ArgMin
 void registerPadKernels(CudaKernelRegistry& registry);          // Pad
+void registerScatterGatherKernels(CudaKernelRegistry& registry);  // GatherElements ScatterElements ScatterND
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
