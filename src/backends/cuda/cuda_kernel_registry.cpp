@@ -31,6 +31,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerPadKernels(registry);
     registerScatterGatherKernels(registry);
     registerCumulativeKernels(registry);
+    registerDropoutKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
 }

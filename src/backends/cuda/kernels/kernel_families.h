@@ -21,6 +21,7 @@ void registerArgReduceKernels(CudaKernelRegistry& registry);    // ArgMax ArgMin
 void registerPadKernels(CudaKernelRegistry& registry);          // Pad
 void registerScatterGatherKernels(CudaKernelRegistry& registry);  // GatherElements ScatterElements ScatterND
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
+void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference)
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
 
