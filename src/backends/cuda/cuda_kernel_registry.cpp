@@ -32,6 +32,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerScatterGatherKernels(registry);
     registerCumulativeKernels(registry);
     registerDropoutKernels(registry);
+    registerLossKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
 }

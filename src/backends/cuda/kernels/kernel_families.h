@@ -22,6 +22,7 @@ void registerPadKernels(CudaKernelRegistry& registry);          // Pad
 void registerScatterGatherKernels(CudaKernelRegistry& registry);  // GatherElements ScatterElements ScatterND
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
 void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference)
+void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
 
