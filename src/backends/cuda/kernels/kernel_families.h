@@ -10,7 +10,7 @@ void registerActivationKernels(CudaKernelRegistry& registry);   // Relu Sigmoid 
 void registerMatMulKernels(CudaKernelRegistry& registry);       // MatMul kiln::FusedMatMul Gemm (cuBLASLt)
 void registerExpandKernels(CudaKernelRegistry& registry);       // Expand (broadcast copy)
 void registerConvKernels(CudaKernelRegistry& registry);         // Conv, kiln::FusedConv (cuDNN)
-void registerPoolingKernels(CudaKernelRegistry& registry);      // MaxPool AveragePool GlobalAveragePool
+void registerPoolingKernels(CudaKernelRegistry& registry);      // MaxPool AveragePool LpPool GlobalAveragePool
 void registerShapeKernels(CudaKernelRegistry& registry);        // Reshape Flatten Squeeze Unsqueeze Identity Shape
 void registerLayoutKernels(CudaKernelRegistry& registry);       // Transpose Slice Gather Concat Split
 void registerSelectCastKernels(CudaKernelRegistry& registry);   // Cast Equal Less Greater Where
