@@ -26,6 +26,13 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerSelectCastKernels(registry);
     registerNormalizationKernels(registry);
     registerReductionKernels(registry);
+    registerSoftmaxKernels(registry);
+    registerArgReduceKernels(registry);
+    registerPadKernels(registry);
+    registerScatterGatherKernels(registry);
+    registerCumulativeKernels(registry);
+    registerDropoutKernels(registry);
+    registerLossKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
 }

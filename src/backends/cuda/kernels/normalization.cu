@@ -1,91 +1,197 @@
-// LayerNormalization on float: each row (the dims from `axis` on, flattened) normalized by its mean and
-// variance, then scaled and shifted. One block per row; the mean first, then the variance around it
-// (two passes, so a large mean does not cancel the variance's digits), both in float.
+// LayerNormalization and RMSNormalization on float, float16 and double, over the dims from `axis` on
+// (flattened into one row), with LayerNormalization's optional Mean and InvStdDev outputs (float, the
+// default stash_type). One block per row: the mean first, then the spread around it (two passes, so a
+// large mean does not cancel the variance's digits); RMSNormalization uses the mean square instead and
+// does not centre. float16 is computed in float, double in double.
+//
+// Scale and B are read per column: they must hold one value per normalized element laid out like the
+// row (leading 1s aside), or a single value. Other broadcasts have no CUDA kernel.
 
+#include <cuda_fp16.h>
+
+#include <climits>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/block_reduce.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "ir/ops/normalization_attrs.h"
 
 namespace kiln::cuda {
 
 namespace {
 
-constexpr int kLayerNormBlock = 256;
+template <typename T>
+using NormCompute = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
-__global__ void layerNormKernel(const float* in, const float* scale, const float* bias, float* out, int64_t cols,
-                                float epsilon) {
-    __shared__ float scratch[kLayerNormBlock / 32 + 1];
-    const float* x = in + static_cast<int64_t>(blockIdx.x) * cols;
-    float* y = out + static_cast<int64_t>(blockIdx.x) * cols;
-    float sum = 0.f;
-    for (int64_t c = threadIdx.x; c < cols; c += kLayerNormBlock) sum += x[c];
-    const float mean = blockSum<kLayerNormBlock>(sum, scratch) / static_cast<float>(cols);
-    float squares = 0.f;
-    for (int64_t c = threadIdx.x; c < cols; c += kLayerNormBlock) {
-        const float d = x[c] - mean;
+template <typename T>
+__device__ __forceinline__ NormCompute<T> loadNorm(T v) {
+    return static_cast<NormCompute<T>>(v);
+}
+template <>
+__device__ __forceinline__ float loadNorm<__half>(__half v) {
+    return __half2float(v);
+}
+
+template <typename T>
+__device__ __forceinline__ T storeNorm(NormCompute<T> v) {
+    return static_cast<T>(v);
+}
+template <>
+__device__ __forceinline__ __half storeNorm<__half>(float v) {
+    return __float2half_rn(v);
+}
+
+struct NormParams {
+    int64_t cols{0};
+    double epsilon{1e-5};
+    int64_t scaleStride{1};  // 1: one value per column; 0: one value for all
+    int64_t biasStride{1};
+};
+
+template <typename T, bool kRms, int kBlock>
+__global__ void normRowsKernel(const T* in, const T* scale, const T* bias, T* out, float* meanOut, float* invStdOut,
+                               NormParams p) {
+    using F = NormCompute<T>;
+    __shared__ F scratch[kBlock / 32 + 1];
+    const int64_t row = blockIdx.x;
+    const T* x = in + row * p.cols;
+    T* y = out + row * p.cols;
+    const F count = static_cast<F>(p.cols);
+    F mean = 0;
+    if constexpr (!kRms) {
+        F sum = 0;
+        for (int64_t c = threadIdx.x; c < p.cols; c += kBlock) sum += loadNorm(x[c]);
+        mean = blockSum<kBlock>(sum, scratch) / count;
+    }
+    F squares = 0;
+    for (int64_t c = threadIdx.x; c < p.cols; c += kBlock) {
+        const F d = loadNorm(x[c]) - mean;
         squares += d * d;
     }
-    const float variance = blockSum<kLayerNormBlock>(squares, scratch) / static_cast<float>(cols);
-    const float inverse = rsqrtf(variance + epsilon);
-    for (int64_t c = threadIdx.x; c < cols; c += kLayerNormBlock) {
-        float v = (x[c] - mean) * inverse * scale[c];
-        if (bias) v += bias[c];
-        y[c] = v;
+    const F spread = blockSum<kBlock>(squares, scratch) / count;
+    const F inverse = F(1) / sqrt(spread + static_cast<F>(p.epsilon));
+    for (int64_t c = threadIdx.x; c < p.cols; c += kBlock) {
+        F v = (loadNorm(x[c]) - mean) * inverse * loadNorm(scale[c * p.scaleStride]);
+        if (bias) v += loadNorm(bias[c * p.biasStride]);
+        y[c] = storeNorm<T>(v);
+    }
+    if (threadIdx.x == 0) {
+        if (meanOut) meanOut[row] = static_cast<float>(mean);
+        if (invStdOut) invStdOut[row] = static_cast<float>(inverse);
     }
 }
 
-class LayerNormKernel : public Kernel {
+template <typename T, bool kRms>
+void launchNormRows(const KernelIO& io, int64_t rows, const NormParams& p, bool hasBias, cudaStream_t stream) {
+    const T* x = static_cast<const T*>(io.input(0).data);
+    const T* scale = static_cast<const T*>(io.input(1).data);
+    const T* bias = hasBias && io.hasInput(2) ? static_cast<const T*>(io.input(2).data) : nullptr;
+    T* y = static_cast<T*>(io.output(0).data);
+    float* mean = io.numOutputs > 1 && io.output(1).data ? static_cast<float*>(io.output(1).data) : nullptr;
+    float* invStd = io.numOutputs > 2 && io.output(2).data ? static_cast<float*>(io.output(2).data) : nullptr;
+    const unsigned grid = static_cast<unsigned>(rows);
+    // The narrowest block that still gives each thread work: short rows waste fewer idle threads.
+    if (p.cols <= 32)
+        normRowsKernel<T, kRms, 32><<<grid, 32, 0, stream>>>(x, scale, bias, y, mean, invStd, p);
+    else if (p.cols <= 128)
+        normRowsKernel<T, kRms, 128><<<grid, 128, 0, stream>>>(x, scale, bias, y, mean, invStd, p);
+    else
+        normRowsKernel<T, kRms, 256><<<grid, 256, 0, stream>>>(x, scale, bias, y, mean, invStd, p);
+}
+
+/// The per-column stride of a Scale or B of `param` shape for rows of X.shape[axis:]: 1 when it holds
+/// one value per column in the row's layout, 0 for a single value; nullopt otherwise.
+std::optional<int64_t> parameterStride(const Shape& param, const Shape& x, size_t axis) {
+    if (shapeElementCount(param) == 1) return 0;
+    auto trimmed = [](Shape s) {
+        size_t lead = 0;
+        while (lead < s.size() && s[lead] == 1) ++lead;
+        return Shape(s.begin() + static_cast<std::ptrdiff_t>(lead), s.end());
+    };
+    if (trimmed(param) == trimmed(Shape(x.begin() + static_cast<std::ptrdiff_t>(axis), x.end()))) return 1;
+    return std::nullopt;
+}
+
+template <bool kRms>
+class NormKernel : public Kernel {
 public:
-    explicit LayerNormKernel(const Node& node)
-        : mAxisAttr(node.attrs.getInt("axis", -1)),
+    explicit NormKernel(const Node& node)
+        : mType(node.input(0)->dtype),
+          mAxisAttr(node.attrs.getInt("axis", -1)),
           mEpsilon(node.attrs.getFloat("epsilon", 1e-5f)),
-          mHasBias(node.hasInput(2)),
+          mHasBias(!kRms && node.hasInput(2)),
           mName(node.describe()) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         const Shape& x = inputs[0].shape;
         auto axis = normalizeAxis(mAxisAttr, static_cast<int64_t>(x.size()));
         if (!axis) return invalidArgument(mName + ": axis " + std::to_string(mAxisAttr) + " is out of range");
-        mCols = shapeElementCount(Shape(x.begin() + *axis, x.end()));
-        mRows = mCols == 0 ? 0 : inputs[0].elementCount() / mCols;
-        // Scale and B broadcast over the normalized dims; the kernel reads them per column, so they must
-        // hold one value per column (a smaller, broadcast Scale has no CUDA kernel).
-        if (inputs[1].elementCount() != mCols || (mHasBias && inputs[2].elementCount() != mCols))
+        const size_t a = static_cast<size_t>(*axis);
+        mParams.cols = shapeElementCount(Shape(x.begin() + static_cast<std::ptrdiff_t>(a), x.end()));
+        mParams.epsilon = mEpsilon;
+        mRows = mParams.cols == 0 ? 0 : inputs[0].elementCount() / mParams.cols;
+        auto scaleStride = parameterStride(inputs[1].shape, x, a);
+        auto biasStride = mHasBias ? parameterStride(inputs[2].shape, x, a) : std::optional<int64_t>(0);
+        if (!scaleStride || !biasStride)
             return unsupported(mName + ": Scale and B must hold one value per normalized element (" +
-                               std::to_string(mCols) + ")");
-        if (mRows > INT32_MAX) return unsupported(mName + ": too many rows for one launch");
+                               std::to_string(mParams.cols) + ", laid out like X.shape[axis:]) or a single value");
+        mParams.scaleStride = *scaleStride;
+        mParams.biasStride = *biasStride;
+        for (size_t i = 1; i < outputs.size(); ++i)
+            if (!outputs[i].shape.empty() && outputs[i].elementCount() != mRows)
+                return invalidArgument(mName + ": output " + std::to_string(i) + " must hold one value per row (" +
+                                       std::to_string(mRows) + ")");
+        if (mRows > INT_MAX) return unsupported(mName + ": too many rows for one launch");
         return Status::ok();
     }
 
     Status run(const KernelIO& io) override {
         if (mRows == 0) return Status::ok();
-        layerNormKernel<<<static_cast<unsigned>(mRows), kLayerNormBlock, 0, static_cast<cudaStream_t>(io.stream)>>>(
-            static_cast<const float*>(io.input(0).data), static_cast<const float*>(io.input(1).data),
-            mHasBias ? static_cast<const float*>(io.input(2).data) : nullptr, static_cast<float*>(io.output(0).data),
-            mCols, mEpsilon);
-        return launchStatus("layerNormKernel");
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        if (mType == DataType::kHALF) launchNormRows<__half, kRms>(io, mRows, mParams, mHasBias, stream);
+        else if (mType == DataType::kDOUBLE) launchNormRows<double, kRms>(io, mRows, mParams, mHasBias, stream);
+        else launchNormRows<float, kRms>(io, mRows, mParams, mHasBias, stream);
+        return launchStatus("normRowsKernel");
     }
 
-    std::string tacticName() const override { return "cuda.layernorm_f32"; }
+    std::string tacticName() const override {
+        return std::string(kRms ? "cuda.rmsnorm_" : "cuda.layernorm_") + tacticTypeSuffix(mType);
+    }
 
 private:
+    DataType mType;
     int64_t mAxisAttr;
     float mEpsilon;
     bool mHasBias;
     std::string mName;
     int64_t mRows{0};
-    int64_t mCols{0};
+    NormParams mParams;
 };
 
-bool layerNormSupported(const Node& node, std::string* reason) {
-    if (!inputsHaveType(node, 0, 3, {DataType::kFLOAT}, reason)) return false;
+bool normSupported(const Node& node, std::string* reason) {
+    const size_t parameters = node.opType == "RMSNormalization" ? 2 : 3;
+    if (!inputsHaveType(node, 0, parameters, {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE}, reason))
+        return false;
+    if (!node.input(1)) {
+        if (reason) *reason = node.opType + " needs its Scale input";
+        return false;
+    }
+    auto axis = layerNormAxis(node.attrs, static_cast<int64_t>(node.input(0)->shape.size()));
+    if (!axis) {
+        if (reason) *reason = axis.status().message();
+        return false;
+    }
     for (size_t i = 1; i < node.outputs.size(); ++i) {
-        if (node.outputs[i]) {
-            if (reason) *reason = "LayerNormalization's Mean and InvStdDev outputs have no CUDA kernel";
+        const Value* stat = node.outputs[i];
+        if (stat && stat->dtype != DataType::kFLOAT) {
+            if (reason)
+                *reason = node.opType + "'s Mean and InvStdDev outputs have a CUDA kernel in float (stash_type 1) " +
+                          "only, not " + dataTypeName(stat->dtype);
             return false;
         }
     }
@@ -95,9 +201,13 @@ bool layerNormSupported(const Node& node, std::string* reason) {
 }  // namespace
 
 void registerNormalizationKernels(CudaKernelRegistry& registry) {
-    registry.add({"LayerNormalization", layerNormSupported,
+    registry.add({"LayerNormalization", normSupported,
                   [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<LayerNormKernel>(node));
+                      return std::unique_ptr<Kernel>(std::make_unique<NormKernel<false>>(node));
+                  }});
+    registry.add({"RMSNormalization", normSupported,
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<NormKernel<true>>(node));
                   }});
 }
 

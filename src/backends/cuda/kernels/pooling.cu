@@ -1,6 +1,9 @@
-// Pooling on float NCHW tensors: MaxPool and AveragePool over 2-D windows (pads, strides, dilations,
-// ceil_mode and auto_pad through ir/ops/conv_window.h, as shape inference reads them), one thread per
-// output element; GlobalAveragePool and GlobalMaxPool, one warp per (n, c) plane.
+// Pooling: MaxPool (with its optional Indices), AveragePool and LpPool over 1-D to 3-D windows on
+// float, float16 and double (pads, strides, dilations, ceil_mode and auto_pad through
+// ir/ops/conv_window.h, as shape inference reads them), one thread per output element;
+// GlobalAveragePool and GlobalMaxPool on float, one warp per (n, c) plane.
+
+#include <cuda_fp16.h>
 
 #include <cfloat>
 #include <memory>
@@ -16,76 +19,159 @@ namespace kiln::cuda {
 
 namespace {
 
-struct Window2d {
-    int64_t inH, inW, outH, outW;
-    int64_t kernelH, kernelW, strideH, strideW, dilationH, dilationW, padTop, padLeft, padBottom, padRight;
+constexpr int kPoolDims = 3;  // spatial axes of a window; 1-D and 2-D pools lead with unit axes
+
+/// The window of every spatial axis (unit leading axes pad 1-D and 2-D pools to three).
+struct WindowNd {
+    int64_t in[kPoolDims];
+    int64_t out[kPoolDims];
+    int64_t kernel[kPoolDims];
+    int64_t stride[kPoolDims];
+    int64_t dilation[kPoolDims];
+    int64_t padBegin[kPoolDims];
+    int64_t padEnd[kPoolDims];
 };
 
-template <bool kMax>
-__global__ void pool2dKernel(const float* in, float* out, int64_t planes, Window2d w, bool countIncludePad) {
-    const int64_t count = planes * w.outH * w.outW;
+enum class PoolKind : int { kMax, kAverage, kLp };
+
+__device__ __forceinline__ double poolLoad(float v) {
+    return v;
+}
+__device__ __forceinline__ double poolLoad(double v) {
+    return v;
+}
+__device__ __forceinline__ double poolLoad(__half v) {
+    return __half2float(v);
+}
+
+template <typename T>
+__device__ __forceinline__ T poolStore(double v) {
+    return static_cast<T>(v);
+}
+template <>
+__device__ __forceinline__ __half poolStore<__half>(double v) {
+    return __float2half_rn(static_cast<float>(v));
+}
+
+// One thread per output element, walking its window's taps inside the input (as the CPU kernel does:
+// max keeps the first of equal maxima; average and Lp accumulate in double). count_include_pad counts
+// the taps inside the padded input (not beyond the end padding that ceil_mode may add), as ONNX
+// Runtime does. MaxPool's Indices are flat over the input, row-major or (storage_order 1) column-major
+// over the spatial axes.
+template <typename T, PoolKind kKind>
+__global__ void poolKernel(const T* in, T* out, int64_t* indices, int64_t planes, WindowNd w, bool countIncludePad,
+                           double p, bool columnMajor) {
+    const int64_t outPlane = w.out[0] * w.out[1] * w.out[2];
+    const int64_t inPlane = w.in[0] * w.in[1] * w.in[2];
+    const int64_t count = planes * outPlane;
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
-        const int64_t ox = i % w.outW;
-        const int64_t oy = (i / w.outW) % w.outH;
-        const int64_t plane = i / (w.outW * w.outH);
-        const float* x = in + plane * w.inH * w.inW;
-        const int64_t y0 = oy * w.strideH - w.padTop;
-        const int64_t x0 = ox * w.strideW - w.padLeft;
-        float acc = kMax ? -FLT_MAX : 0.f;
-        bool any = false;
+        int64_t rest = i;
+        int64_t start[kPoolDims];
+        for (int d = kPoolDims - 1; d >= 0; --d) {
+            start[d] = (rest % w.out[d]) * w.stride[d] - w.padBegin[d];
+            rest /= w.out[d];
+        }
+        const int64_t plane = rest;
+        const T* x = in + plane * inPlane;
+        double best = -INFINITY;
+        int64_t bestPixel[kPoolDims] = {-1, -1, -1};
+        double sum = 0;
         int64_t taps = 0;
-        for (int64_t ky = 0; ky < w.kernelH; ++ky) {
-            const int64_t yy = y0 + ky * w.dilationH;
-            if (yy < 0 || yy >= w.inH) continue;
-            for (int64_t kx = 0; kx < w.kernelW; ++kx) {
-                const int64_t xx = x0 + kx * w.dilationW;
-                if (xx < 0 || xx >= w.inW) continue;
-                const float v = x[yy * w.inW + xx];
-                if constexpr (kMax) acc = any ? fmaxf(acc, v) : v;
-                else acc += v;
-                any = true;
-                ++taps;
+        for (int64_t k0 = 0; k0 < w.kernel[0]; ++k0) {
+            const int64_t p0 = start[0] + k0 * w.dilation[0];
+            if (p0 < 0 || p0 >= w.in[0]) continue;
+            for (int64_t k1 = 0; k1 < w.kernel[1]; ++k1) {
+                const int64_t p1 = start[1] + k1 * w.dilation[1];
+                if (p1 < 0 || p1 >= w.in[1]) continue;
+                for (int64_t k2 = 0; k2 < w.kernel[2]; ++k2) {
+                    const int64_t p2 = start[2] + k2 * w.dilation[2];
+                    if (p2 < 0 || p2 >= w.in[2]) continue;
+                    const double v = poolLoad(x[(p0 * w.in[1] + p1) * w.in[2] + p2]);
+                    if constexpr (kKind == PoolKind::kMax) {
+                        if (bestPixel[0] < 0 || v > best) {
+                            best = v;
+                            bestPixel[0] = p0;
+                            bestPixel[1] = p1;
+                            bestPixel[2] = p2;
+                        }
+                    } else if constexpr (kKind == PoolKind::kAverage) {
+                        sum += v;
+                    } else {
+                        sum += pow(fabs(v), p);
+                    }
+                    ++taps;
+                }
             }
         }
-        if constexpr (kMax) {
-            out[i] = any ? acc : -FLT_MAX;
-        } else {
-            // count_include_pad counts the window's taps inside the padded input (not beyond the end
-            // padding that ceil_mode may add), as ONNX Runtime does.
+        if constexpr (kKind == PoolKind::kMax) {
+            out[i] = poolStore<T>(best);
+            if (indices) {
+                int64_t flat = -1;
+                if (bestPixel[0] >= 0) {
+                    flat = 0;
+                    if (columnMajor)
+                        for (int d = kPoolDims - 1; d >= 0; --d) flat = flat * w.in[d] + bestPixel[d];
+                    else
+                        for (int d = 0; d < kPoolDims; ++d) flat = flat * w.in[d] + bestPixel[d];
+                    flat += plane * inPlane;
+                }
+                indices[i] = flat;
+            }
+        } else if constexpr (kKind == PoolKind::kAverage) {
             int64_t divisor = taps;
             if (countIncludePad) {
-                const int64_t yEnd = min(y0 + (w.kernelH - 1) * w.dilationH + 1, w.inH + w.padBottom);
-                const int64_t xEnd = min(x0 + (w.kernelW - 1) * w.dilationW + 1, w.inW + w.padRight);
-                const int64_t rows = (yEnd - y0 + w.dilationH - 1) / w.dilationH;
-                const int64_t cols = (xEnd - x0 + w.dilationW - 1) / w.dilationW;
-                divisor = rows * cols;
+                divisor = 1;
+                for (int d = 0; d < kPoolDims; ++d) {
+                    // Taps from the window's start (inside the begin padding too) up to the end padding.
+                    const int64_t end = min(start[d] + (w.kernel[d] - 1) * w.dilation[d] + 1, w.in[d] + w.padEnd[d]);
+                    divisor *= end > start[d] ? (end - start[d] + w.dilation[d] - 1) / w.dilation[d] : 0;
+                }
             }
-            out[i] = divisor > 0 ? acc / static_cast<float>(divisor) : 0.f;
+            out[i] = poolStore<T>(sum / static_cast<double>(divisor));
+        } else {
+            out[i] = poolStore<T>(pow(sum, 1.0 / p));
         }
     }
 }
 
-class Pool2dKernel : public Kernel {
+class PoolKernel : public Kernel {
 public:
-    Pool2dKernel(const Node& node, bool isMax)
+    PoolKernel(const Node& node, PoolKind kind)
         : mAttrs(node.attrs),
-          mIsMax(isMax),
+          mKind(kind),
+          mType(node.input(0)->dtype),
           mCountIncludePad(node.attrs.getInt("count_include_pad", 0) != 0),
+          mP(static_cast<double>(node.attrs.getInt("p", 2))),
+          mColumnMajor(node.attrs.getInt("storage_order", 0) == 1),
           mName(node.describe()) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         const TensorView& x = inputs[0];
         const TensorView& y = outputs[0];
-        if (x.rank() != 4 || y.rank() != 4) return unsupported(mName + ": the CUDA pooling takes 4-D NCHW tensors");
-        KILN_ASSIGN_OR_RETURN(WindowSpec spec, parseWindowSpec(mAttrs, 2, std::nullopt, WindowKind::kPooling));
-        AxisWindow h = forwardWindow(spec, 0, x.shape[2]);
-        AxisWindow w = forwardWindow(spec, 1, x.shape[3]);
-        if (h.output != y.shape[2] || w.output != y.shape[3])
-            return invalidArgument(mName + ": output " + shapeToString(y.shape, true) + " does not match the window");
-        mWindow = {x.shape[2], x.shape[3], y.shape[2], y.shape[3], spec.kernel[0], spec.kernel[1],
-                   spec.strides[0], spec.strides[1], spec.dilations[0], spec.dilations[1], h.padBegin, w.padBegin,
-                   h.padEnd, w.padEnd};
+        if (x.rank() < 3 || x.rank() > 2 + kPoolDims || y.rank() != x.rank())
+            return unsupported(mName + ": the CUDA pooling takes 1 to 3 spatial axes");
+        const size_t spatial = x.shape.size() - 2;
+        KILN_ASSIGN_OR_RETURN(WindowSpec spec, parseWindowSpec(mAttrs, spatial, std::nullopt, WindowKind::kPooling));
+        const size_t lead = kPoolDims - spatial;
+        for (size_t d = 0; d < kPoolDims; ++d) {
+            if (d < lead) {
+                mWindow.in[d] = mWindow.out[d] = mWindow.kernel[d] = mWindow.stride[d] = mWindow.dilation[d] = 1;
+                mWindow.padBegin[d] = mWindow.padEnd[d] = 0;
+                continue;
+            }
+            const size_t a = d - lead;
+            const AxisWindow window = forwardWindow(spec, a, x.shape[2 + a]);
+            if (window.output != y.shape[2 + a])
+                return invalidArgument(mName + ": output " + shapeToString(y.shape, true) + " does not match the window");
+            mWindow.in[d] = x.shape[2 + a];
+            mWindow.out[d] = window.output;
+            mWindow.kernel[d] = spec.kernel[a];
+            mWindow.stride[d] = spec.strides[a];
+            mWindow.dilation[d] = spec.dilations[a];
+            mWindow.padBegin[d] = window.padBegin;
+            mWindow.padEnd[d] = window.padEnd;
+        }
         mPlanes = x.shape[0] * x.shape[1];
         mCount = y.elementCount();
         return Status::ok();
@@ -94,24 +180,51 @@ public:
     Status run(const KernelIO& io) override {
         if (mCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        const float* in = static_cast<const float*>(io.input(0).data);
-        float* out = static_cast<float*>(io.output(0).data);
-        if (mIsMax)
-            pool2dKernel<true><<<elementwiseGrid(mCount), kElementwiseBlock, 0, stream>>>(in, out, mPlanes, mWindow, false);
-        else
-            pool2dKernel<false><<<elementwiseGrid(mCount), kElementwiseBlock, 0, stream>>>(in, out, mPlanes, mWindow,
-                                                                                             mCountIncludePad);
-        return launchStatus("pool2dKernel");
+        switch (mType) {
+            case DataType::kFLOAT: launch<float>(io, stream); break;
+            case DataType::kHALF: launch<__half>(io, stream); break;
+            case DataType::kDOUBLE: launch<double>(io, stream); break;
+            default: return unsupported(mName + ": no CUDA pooling on " + dataTypeName(mType));
+        }
+        return launchStatus("poolKernel");
     }
 
-    std::string tacticName() const override { return mIsMax ? "cuda.maxpool2d_f32" : "cuda.avgpool2d_f32"; }
+    std::string tacticName() const override {
+        const char* kind = mKind == PoolKind::kMax ? "maxpool_" : mKind == PoolKind::kAverage ? "avgpool_" : "lppool_";
+        return std::string("cuda.") + kind + tacticTypeSuffix(mType);
+    }
 
 private:
+    template <typename T>
+    void launch(const KernelIO& io, cudaStream_t stream) {
+        const T* in = static_cast<const T*>(io.input(0).data);
+        T* out = static_cast<T*>(io.output(0).data);
+        int64_t* indices = io.numOutputs > 1 && io.output(1).data ? static_cast<int64_t*>(io.output(1).data) : nullptr;
+        const unsigned grid = elementwiseGrid(mCount);
+        switch (mKind) {
+            case PoolKind::kMax:
+                poolKernel<T, PoolKind::kMax><<<grid, kElementwiseBlock, 0, stream>>>(in, out, indices, mPlanes, mWindow,
+                                                                                     false, mP, mColumnMajor);
+                break;
+            case PoolKind::kAverage:
+                poolKernel<T, PoolKind::kAverage><<<grid, kElementwiseBlock, 0, stream>>>(
+                    in, out, nullptr, mPlanes, mWindow, mCountIncludePad, mP, false);
+                break;
+            case PoolKind::kLp:
+                poolKernel<T, PoolKind::kLp><<<grid, kElementwiseBlock, 0, stream>>>(in, out, nullptr, mPlanes, mWindow,
+                                                                                    false, mP, false);
+                break;
+        }
+    }
+
     AttributeMap mAttrs;
-    bool mIsMax;
+    PoolKind mKind;
+    DataType mType;
     bool mCountIncludePad;
+    double mP;
+    bool mColumnMajor;
     std::string mName;
-    Window2d mWindow{};
+    WindowNd mWindow{};
     int64_t mPlanes{0};
     int64_t mCount{0};
 };
@@ -171,14 +284,17 @@ private:
     int64_t mPlaneSize{0};
 };
 
-bool pool2dSupported(const Node& node, std::string* reason) {
-    if (!inputsHaveType(node, 0, 1, {DataType::kFLOAT}, reason)) return false;
-    if (node.input(0)->shape.size() != 4) {
-        if (reason) *reason = "the CUDA pooling handles 2-D windows (4-D input) only";
+bool poolSupported(const Node& node, std::string* reason) {
+    if (!inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE}, reason)) return false;
+    const size_t rank = node.input(0)->shape.size();
+    if (rank < 3 || rank - 2 > static_cast<size_t>(kPoolDims)) {
+        if (reason) *reason = "the CUDA pooling handles 1 to 3 spatial axes (3-D to 5-D input); the input has rank " +
+                              std::to_string(rank);
         return false;
     }
-    if (node.outputs.size() > 1 && node.outputs[1]) {
-        if (reason) *reason = "MaxPool's Indices output has no CUDA kernel";
+    auto spec = parseWindowSpec(node.attrs, rank - 2, std::nullopt, WindowKind::kPooling);
+    if (!spec) {
+        if (reason) *reason = spec.status().message();
         return false;
     }
     return true;
@@ -191,12 +307,15 @@ bool globalPoolSupported(const Node& node, std::string* reason) {
 }  // namespace
 
 void registerPoolingKernels(CudaKernelRegistry& registry) {
-    registry.add({"MaxPool", pool2dSupported, [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<Pool2dKernel>(node, true));
+    registry.add({"MaxPool", poolSupported, [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<PoolKernel>(node, PoolKind::kMax));
                   }});
-    registry.add({"AveragePool", pool2dSupported,
+    registry.add({"AveragePool", poolSupported,
                   [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<Pool2dKernel>(node, false));
+                      return std::unique_ptr<Kernel>(std::make_unique<PoolKernel>(node, PoolKind::kAverage));
+                  }});
+    registry.add({"LpPool", poolSupported, [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<PoolKernel>(node, PoolKind::kLp));
                   }});
     registry.add({"GlobalAveragePool", globalPoolSupported,
                   [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {

@@ -1,7 +1,10 @@
 // ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ReduceSumSquare ReduceL1 ReduceL2 ReduceLogSum
-// ReduceLogSumExp on float, over any set of axes (attribute, or the opset-18 axes input). One thread per
-// output element walks its reduced elements through their strides, accumulating in double as the CPU
-// backend does: simple and exact enough for every shape; not the fastest for long contiguous rows.
+// ReduceLogSumExp on float, float16 and double, over any set of axes (attribute, or the opset-18 axes
+// input). One thread per output element walks its reduced elements through their strides, accumulating
+// in double as the CPU backend does: simple and exact enough for every shape; not the fastest for long
+// contiguous rows.
+
+#include <cuda_fp16.h>
 
 #include <cfloat>
 #include <memory>
@@ -43,21 +46,40 @@ __device__ __forceinline__ int64_t decompose(int rank, const int64_t* dims, cons
     return offset;
 }
 
-template <ReduceKind kKind>
-__global__ void reduceKernel(const float* in, float* out, ReducePlan plan) {
+__device__ __forceinline__ double toDouble(float v) {
+    return v;
+}
+__device__ __forceinline__ double toDouble(double v) {
+    return v;
+}
+__device__ __forceinline__ double toDouble(__half v) {
+    return __half2float(v);
+}
+
+template <typename T>
+__device__ __forceinline__ T fromDouble(double v) {
+    return static_cast<T>(v);
+}
+template <>
+__device__ __forceinline__ __half fromDouble<__half>(double v) {
+    return __double2half(v);
+}
+
+template <typename T, ReduceKind kKind>
+__global__ void reduceKernel(const T* in, T* out, ReducePlan plan) {
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < plan.outputCount; o += step) {
-        const float* base = in + decompose(plan.keptRank, plan.keptDims, plan.keptStrides, o);
+        const T* base = in + decompose(plan.keptRank, plan.keptDims, plan.keptStrides, o);
         double acc = kKind == ReduceKind::kMax ? -DBL_MAX : kKind == ReduceKind::kMin ? DBL_MAX
                      : kKind == ReduceKind::kProd                                      ? 1.0
                                                                                        : 0.0;
         double maxValue = -DBL_MAX;  // LogSumExp: shifts the exponentials so none overflows
         if constexpr (kKind == ReduceKind::kLogSumExp)
             for (int64_t r = 0; r < plan.reducedCount; ++r)
-                maxValue = fmax(maxValue, static_cast<double>(
-                                              base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]));
+                maxValue = fmax(maxValue,
+                                toDouble(base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]));
         for (int64_t r = 0; r < plan.reducedCount; ++r) {
-            const double v = base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)];
+            const double v = toDouble(base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]);
             if constexpr (kKind == ReduceKind::kMax) acc = fmax(acc, v);
             else if constexpr (kKind == ReduceKind::kMin) acc = fmin(acc, v);
             else if constexpr (kKind == ReduceKind::kProd) acc *= v;
@@ -70,7 +92,7 @@ __global__ void reduceKernel(const float* in, float* out, ReducePlan plan) {
         if constexpr (kKind == ReduceKind::kL2) acc = sqrt(acc);
         if constexpr (kKind == ReduceKind::kLogSum) acc = log(acc);
         if constexpr (kKind == ReduceKind::kLogSumExp) acc = plan.reducedCount ? log(acc) + maxValue : log(0.0);
-        out[o] = static_cast<float>(acc);
+        out[o] = fromDouble<T>(acc);
     }
 }
 
@@ -78,6 +100,7 @@ class ReduceKernel : public Kernel {
 public:
     ReduceKernel(const Node& node, ReduceKind kind)
         : mKind(kind),
+          mType(node.input(0)->dtype),
           mAxesAttr(node.attrs.getInts("axes")),
           mAxesInput(node.input(1)),
           mNoop(node.attrs.getInt("noop_with_empty_axes", 0) != 0),
@@ -102,12 +125,22 @@ public:
         }
         if (mPlan.outputCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        const float* in = static_cast<const float*>(io.input(0).data);
-        float* out = static_cast<float*>(io.output(0).data);
+        if (mType == DataType::kHALF) return launch<__half>(io, stream);
+        if (mType == DataType::kDOUBLE) return launch<double>(io, stream);
+        return launch<float>(io, stream);
+    }
+
+    std::string tacticName() const override { return std::string("cuda.reduce_strided_") + tacticTypeSuffix(mType); }
+
+private:
+    template <typename T>
+    Status launch(const KernelIO& io, cudaStream_t stream) {
+        const T* in = static_cast<const T*>(io.input(0).data);
+        T* out = static_cast<T*>(io.output(0).data);
         const unsigned grid = elementwiseGrid(mPlan.outputCount);
         switch (mKind) {
 #define KILN_REDUCE_CASE(KIND) \
-    case KIND: reduceKernel<KIND><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan); break;
+    case KIND: reduceKernel<T, KIND><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan); break;
             KILN_REDUCE_CASE(ReduceKind::kSum)
             KILN_REDUCE_CASE(ReduceKind::kMean)
             KILN_REDUCE_CASE(ReduceKind::kMax)
@@ -123,9 +156,6 @@ public:
         return launchStatus("reduceKernel");
     }
 
-    std::string tacticName() const override { return "cuda.reduce_strided_f32"; }
-
-private:
     Status plan(const std::vector<int64_t>& axes) {
         const int64_t rank = static_cast<int64_t>(mInputShape.size());
         if (rank > kMaxReduceRank) return unsupported(mName + ": inputs of rank > 8 have no CUDA reduction");
@@ -161,6 +191,7 @@ private:
     }
 
     ReduceKind mKind;
+    DataType mType;
     std::optional<std::vector<int64_t>> mAxesAttr;
     IndexInput mAxesInput;
     bool mNoop;
@@ -174,7 +205,8 @@ private:
 void registerReduce(CudaKernelRegistry& registry, const std::string& op, ReduceKind kind) {
     registry.add({op,
                   [](const Node& node, std::string* reason) {
-                      return inputsHaveType(node, 0, 1, {DataType::kFLOAT}, reason) &&
+                      return inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE},
+                                            reason) &&
                              ranksAtMost(node, kMaxReduceRank, reason);
                   },
                   [kind](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
