@@ -20,6 +20,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerElementwiseLogicKernels(registry);
     registerClipShrinkKernels(registry);
     registerRangeTriluKernels(registry);
+    registerFillKernels(registry);
     registerActivationKernels(registry);
     registerActivationPointwiseKernels(registry);
     registerMatMulKernels(registry);

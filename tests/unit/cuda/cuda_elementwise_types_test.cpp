@@ -1,14 +1,16 @@
 // The CUDA element-wise kernels on every element type they take, against the CPU backend's kernels
 // on the same inputs: arithmetic (integer wrap, truncating division, both Mod forms, division by zero),
 // comparisons, logic and bitwise ops, the unary math, the variadic ops, Pow's mixed types, Cast and
-// CastLike between every pair, Clip with and without bounds, Shrink, Range and Trilu. Integer and bool
-// results must match bit for bit; float results within a tolerance of their type.
+// CastLike between every pair, Clip with and without bounds, Shrink, Range, Trilu, the pointwise
+// activations, ConstantOfShape, EyeLike and Size. Integer and bool results must match bit for bit;
+// float results within a tolerance of their type.
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "cuda_test_support.h"
 #include "ir/onnx_types.h"
@@ -391,6 +393,37 @@ TEST_F(CudaElementwiseTypesTest, PointwiseActivationsMatchCpu) {
             expectSameAsCpu(*mBackend, mStream, "PRelu", {&x, &slope}, {},
                             std::string("PRelu ") + dataTypeName(type) + " slope " + shapeLabel(slopeShape));
         }
+    }
+}
+
+TEST_F(CudaElementwiseTypesTest, ConstantOfShapeEyeLikeAndSizeMatchCpu) {
+    Tensor shape = Tensor::fromInt64({2, 3, 5}, {3});
+    expectSameAsCpu(*mBackend, mStream, "ConstantOfShape", {&shape}, {}, "ConstantOfShape default");
+    for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kINT64, DataType::kBOOL, DataType::kINT8}) {
+        AttributeMap attrs;
+        attrs.set("value", convertTensor(tensorOf<double>({-3.0}, {1}), type));
+        expectSameAsCpu(*mBackend, mStream, "ConstantOfShape", {&shape}, attrs,
+                        std::string("ConstantOfShape ") + dataTypeName(type));
+    }
+    Tensor empty = Tensor::fromInt64({4, 0}, {2});
+    expectSameAsCpu(*mBackend, mStream, "ConstantOfShape", {&empty}, {}, "ConstantOfShape empty");
+
+    uint32_t seed = 10000;
+    for (const Shape& s : std::vector<Shape>{{4, 4}, {3, 7}, {6, 2}, {1, 1}}) {
+        Tensor x = test::randomTensor(DataType::kFLOAT, s, -1.0, 1.0, seed++);
+        for (int64_t k : {int64_t{0}, int64_t{1}, int64_t{-2}, int64_t{9}}) {
+            for (std::optional<DataType> to : {std::optional<DataType>{}, std::optional<DataType>{DataType::kINT32},
+                                               std::optional<DataType>{DataType::kHALF},
+                                               std::optional<DataType>{DataType::kBOOL}}) {
+                AttributeMap attrs;
+                attrs.set("k", k);
+                if (to) attrs.set("dtype", dataTypeToOnnx(*to));
+                expectSameAsCpu(*mBackend, mStream, "EyeLike", {&x}, attrs,
+                                "EyeLike " + shapeLabel(s) + " k=" + std::to_string(k) + " to " +
+                                    (to ? dataTypeName(*to) : "input type"));
+            }
+        }
+        expectSameAsCpu(*mBackend, mStream, "Size", {&x}, {}, "Size " + shapeLabel(s));
     }
 }
 

@@ -10,6 +10,7 @@ void registerElementwiseUnaryKernels(CudaKernelRegistry& registry);  // Neg Abs 
 void registerElementwiseLogicKernels(CudaKernelRegistry& registry);  // comparisons, And Or Xor Not, bitwise, BitShift
 void registerClipShrinkKernels(CudaKernelRegistry& registry);   // Clip Shrink
 void registerRangeTriluKernels(CudaKernelRegistry& registry);   // Range Trilu
+void registerFillKernels(CudaKernelRegistry& registry);         // ConstantOfShape EyeLike Size
 void registerActivationKernels(CudaKernelRegistry& registry);   // Relu Sigmoid Tanh Softmax
 void registerActivationPointwiseKernels(CudaKernelRegistry& registry);  // LeakyRelu Elu Selu ... PRelu
 void registerMatMulKernels(CudaKernelRegistry& registry);       // MatMul kiln::FusedMatMul Gemm (cuBLASLt)
