@@ -21,6 +21,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerClipShrinkKernels(registry);
     registerRangeTriluKernels(registry);
     registerFillKernels(registry);
+    registerCopyKernels(registry);
     registerActivationKernels(registry);
     registerActivationPointwiseKernels(registry);
     registerMatMulKernels(registry);

@@ -2,8 +2,8 @@
 // on the same inputs: arithmetic (integer wrap, truncating division, both Mod forms, division by zero),
 // comparisons, logic and bitwise ops, the unary math, the variadic ops, Pow's mixed types, Cast and
 // CastLike between every pair, Clip with and without bounds, Shrink, Range, Trilu, the pointwise
-// activations, ConstantOfShape, EyeLike and Size. Integer and bool results must match bit for bit;
-// float results within a tolerance of their type.
+// activations, ConstantOfShape, EyeLike, Size, BitCast and Dropout. Integer and bool results must
+// match bit for bit; float results within a tolerance of their type.
 
 #include <gtest/gtest.h>
 
@@ -425,6 +425,31 @@ TEST_F(CudaElementwiseTypesTest, ConstantOfShapeEyeLikeAndSizeMatchCpu) {
         }
         expectSameAsCpu(*mBackend, mStream, "Size", {&x}, {}, "Size " + shapeLabel(s));
     }
+}
+
+TEST_F(CudaElementwiseTypesTest, BitCastAndInferenceDropoutCopyTheirInput) {
+    uint32_t seed = 11000;
+    for (auto [from, to] : std::vector<std::pair<DataType, DataType>>{{DataType::kFLOAT, DataType::kINT32},
+                                                                      {DataType::kINT64, DataType::kDOUBLE},
+                                                                      {DataType::kHALF, DataType::kUINT16},
+                                                                      {DataType::kUINT8, DataType::kINT8}}) {
+        Tensor x = test::randomTensor(from, {3, 5}, -50.0, 50.0, seed++);
+        AttributeMap attrs;
+        attrs.set("to", dataTypeToOnnx(to));
+        expectSameAsCpu(*mBackend, mStream, "BitCast", {&x}, attrs,
+                        std::string("BitCast ") + dataTypeName(from) + " -> " + dataTypeName(to));
+    }
+    Tensor x = test::randomTensor(DataType::kFLOAT, {4, 7}, -5.0, 5.0, seed++);
+    Tensor ratio = tensorOf<float>({0.5f}, {});
+    expectSameAsCpu(*mBackend, mStream, "Dropout", {&x}, {}, "Dropout");
+    expectSameAsCpu(*mBackend, mStream, "Dropout", {&x, &ratio}, {}, "Dropout with ratio");
+    // The mask output is all true.
+    std::vector<Tensor> reference = cpuReference("Dropout", {&x}, 2, {});
+    ASSERT_EQ(reference.size(), 2u);
+    auto gpu = runOnCuda(*mBackend, mStream, "Dropout", {&x}, {DataType::kFLOAT, DataType::kBOOL},
+                         {reference[0].shape(), reference[1].shape()}, {});
+    ASSERT_TRUE(gpu.isOk()) << gpu.status().message();
+    EXPECT_EQ(test::compareWithReference(gpu->outputs[1], reference[1].toDoubleVector(), 0.0, 0.0), "") << "mask";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ void registerElementwiseLogicKernels(CudaKernelRegistry& registry);  // comparis
 void registerClipShrinkKernels(CudaKernelRegistry& registry);   // Clip Shrink
 void registerRangeTriluKernels(CudaKernelRegistry& registry);   // Range Trilu
 void registerFillKernels(CudaKernelRegistry& registry);         // ConstantOfShape EyeLike Size
+void registerCopyKernels(CudaKernelRegistry& registry);         // BitCast Dropout (inference copies)
 void registerActivationKernels(CudaKernelRegistry& registry);   // Relu Sigmoid Tanh Softmax
 void registerActivationPointwiseKernels(CudaKernelRegistry& registry);  // LeakyRelu Elu Selu ... PRelu
 void registerMatMulKernels(CudaKernelRegistry& registry);       // MatMul kiln::FusedMatMul Gemm (cuBLASLt)
