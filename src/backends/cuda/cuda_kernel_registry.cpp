@@ -16,7 +16,14 @@ const CudaKernelRegistry& CudaKernelRegistry::global() {
 void registerAllCudaKernels(CudaKernelRegistry& registry) {
     // Each family is called here by name, so none can be dropped by the linker.
     registerElementwiseKernels(registry);
+    registerElementwiseUnaryKernels(registry);
+    registerElementwiseLogicKernels(registry);
+    registerClipShrinkKernels(registry);
+    registerRangeTriluKernels(registry);
+    registerFillKernels(registry);
+    registerCopyKernels(registry);
     registerActivationKernels(registry);
+    registerActivationPointwiseKernels(registry);
     registerMatMulKernels(registry);
     registerExpandKernels(registry);
     registerConvKernels(registry);
@@ -37,7 +44,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerFusedPointwiseKernels(registry);
 }
 
-bool inputsHaveType(const Node& node, size_t first, size_t count, std::initializer_list<DataType> types,
+bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,
                     std::string* reason) {
     const Value* lead = node.input(first);
     if (!lead) {

@@ -7,10 +7,10 @@
 #include <cudnn.h>
 
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backends/backend.h"
 #include "backends/cuda/cuda_device.h"
@@ -52,7 +52,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry);
 
 /// Helper for supports(): true when input `first` has one of `types` and every other present input
 /// among [first, first + count) has the same type.
-bool inputsHaveType(const Node& node, size_t first, size_t count, std::initializer_list<DataType> types,
+bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,
                     std::string* reason);
 /// Helper for supports(): true when every present input and output has rank <= `maxRank`.
 bool ranksAtMost(const Node& node, size_t maxRank, std::string* reason);

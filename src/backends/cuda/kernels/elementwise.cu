@@ -1,16 +1,16 @@
-// Element-wise math: Add Sub Mul Div Pow (and two-input Max Min) with numpy broadcasting, and the unary
-// Exp Log Neg Abs Sqrt Reciprocal Floor Ceil Erf Gelu, on float and float16 (computed in float, rounded
-// once to half).
-
-#include <cuda_fp16.h>
+// Broadcasting arithmetic on every numeric type: Add Sub Mul Div Mod Pow, and the variadic Max Min Sum
+// Mean. The scalar rules are the CPU backend's (backends/cpu/kernels/elementwise_math.h): integer
+// arithmetic wraps, integer Div truncates toward zero, x / 0 and x % 0 are 0 for integers, Max and Min
+// propagate NaN. Unary math is in elementwise_unary.cu, comparisons and logic in elementwise_logic.cu.
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
-#include "backends/cuda/kernels/broadcast_plan.h"
-#include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/binary_map.cuh"
+#include "backends/cuda/kernels/broadcast_copy.h"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/kernels/unary_map.cuh"
 
@@ -19,113 +19,190 @@ namespace kiln::cuda {
 namespace {
 
 struct AddFn {
-    __device__ float operator()(float a, float b) const { return a + b; }
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_integral_v<C>)
+            return wrapAdd(a, b);
+        else
+            return a + b;
+    }
 };
 struct SubFn {
-    __device__ float operator()(float a, float b) const { return a - b; }
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_integral_v<C>)
+            return wrapSub(a, b);
+        else
+            return a - b;
+    }
 };
 struct MulFn {
-    __device__ float operator()(float a, float b) const { return a * b; }
-};
-struct DivFn {
-    __device__ float operator()(float a, float b) const { return a / b; }
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_integral_v<C>)
+            return wrapMul(a, b);
+        else
+            return a * b;
+    }
 };
 
-struct PowFn {
-    __device__ float operator()(float a, float b) const { return powf(a, b); }
+/// Integer division truncates toward zero (ONNX follows C); x / 0 is 0 and MIN / -1 wraps to MIN.
+struct DivFn {
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_integral_v<C>) {
+            if (b == 0) return C{0};
+            if constexpr (std::is_signed_v<C>) {
+                if (b == C{-1}) return wrapNeg(a);
+            }
+            return static_cast<C>(a / b);
+        } else {
+            return a / b;
+        }
+    }
 };
+
+/// Mod with fmod=1: the sign of A (C's % and fmod).
+struct ModTruncFn {
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_integral_v<C>) {
+            if (b == 0) return C{0};
+            if constexpr (std::is_signed_v<C>) {
+                if (b == C{-1}) return C{0};  // MIN % -1 overflows
+            }
+            return static_cast<C>(a % b);
+        } else {
+            return fmodOf(a, b);
+        }
+    }
+};
+
+/// Mod with fmod=0: the sign of B (Python's %); a zero result takes B's sign.
+struct ModFloorFn {
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_integral_v<C>) {
+            if (b == 0) return C{0};
+            if constexpr (std::is_signed_v<C>) {
+                if (b == C{-1}) return C{0};
+                C r = static_cast<C>(a % b);
+                if (r != 0 && ((r < 0) != (b < 0))) r = static_cast<C>(r + b);
+                return r;
+            } else {
+                return static_cast<C>(a % b);
+            }
+        } else {
+            C r = fmodOf(a, b);
+            if (r == C{0}) return copysignOf(C{0}, b);
+            if ((r < 0) != (b < 0)) r += b;
+            return r;
+        }
+    }
+};
+
+/// Integer power by squaring, wrapping on overflow; a negative exponent gives the truncated reciprocal
+/// (1 for base 1, +-1 for base -1, else 0).
+template <typename T, typename E>
+__device__ T intPow(T base, E exponent) {
+    if constexpr (std::is_signed_v<E>) {
+        if (exponent < 0) {
+            if (base == T{1}) return T{1};
+            if constexpr (std::is_signed_v<T>) {
+                if (base == T{-1}) return (exponent % 2 == 0) ? T{1} : T{-1};
+            }
+            return T{0};
+        }
+    }
+    T result{1};
+    auto e = static_cast<std::make_unsigned_t<E>>(exponent);
+    while (e != 0) {
+        if (e & 1u) result = wrapMul(result, base);
+        base = wrapMul(base, base);
+        e >>= 1u;
+    }
+    return result;
+}
+
+/// The result has the base's type (ONNX's rule): same-type floats use their own pow, mixed pairs go
+/// through double, an integer base converts back like Cast.
+struct PowFn {
+    template <typename A, typename B>
+    __device__ A operator()(A base, B exponent) const {
+        if constexpr (std::is_integral_v<A> && std::is_integral_v<B>)
+            return intPow(base, exponent);
+        else if constexpr (std::is_integral_v<A>)
+            return castValue<A>(pow(static_cast<double>(base), static_cast<double>(exponent)));
+        else if constexpr (std::is_same_v<A, B>)
+            return powOf(base, exponent);
+        else
+            return static_cast<A>(pow(static_cast<double>(base), static_cast<double>(exponent)));
+    }
+};
+
 struct MaxFn {
-    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_floating_point_v<C>)
+            return (a > b || a != a) ? a : b;
+        else
+            return a > b ? a : b;
+    }
 };
 struct MinFn {
-    __device__ float operator()(float a, float b) const { return fminf(a, b); }
-};
-
-struct ExpFn {
-    __device__ float operator()(float x) const { return expf(x); }
-};
-struct NegFn {
-    __device__ float operator()(float x) const { return -x; }
-};
-struct AbsFn {
-    __device__ float operator()(float x) const { return fabsf(x); }
-};
-struct SqrtFn {
-    __device__ float operator()(float x) const { return sqrtf(x); }
-};
-struct LogFn {
-    __device__ float operator()(float x) const { return logf(x); }
-};
-struct ReciprocalFn {
-    __device__ float operator()(float x) const { return 1.f / x; }
-};
-struct FloorFn {
-    __device__ float operator()(float x) const { return floorf(x); }
-};
-struct CeilFn {
-    __device__ float operator()(float x) const { return ceilf(x); }
-};
-struct ErfFn {
-    __device__ float operator()(float x) const { return erff(x); }
-};
-struct GeluFn {  // the exact form (approximate = "none")
-    __device__ float operator()(float x) const { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
-};
-struct GeluTanhFn {  // approximate = "tanh"
-    __device__ float operator()(float x) const {
-        return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    template <typename C>
+    __device__ C operator()(C a, C b) const {
+        if constexpr (std::is_floating_point_v<C>)
+            return (a < b || a != a) ? a : b;
+        else
+            return a < b ? a : b;
     }
 };
 
-// No __restrict__: the runtime may run an element-wise op in place (out aliasing an input).
-// kFlat: the plan has one dim, so each input's offset is the index times its stride (1, or 0 for a
-// broadcast scalar): the same-shape and scalar cases skip the index decomposition.
-template <typename T, typename Fn, typename IndexT, bool kFlat>
-__global__ void binaryKernel(const T* a, const T* b, T* out, BroadcastPlan plan) {
-    const IndexT count = static_cast<IndexT>(plan.count);
-    const IndexT step = static_cast<IndexT>(gridDim.x) * blockDim.x;
-    for (IndexT i = static_cast<IndexT>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
-        IndexT offsets[2];
-        if constexpr (kFlat) {
-            offsets[0] = i * static_cast<IndexT>(plan.strides[0][0]);
-            offsets[1] = i * static_cast<IndexT>(plan.strides[1][0]);
-        } else {
-            broadcastOffsets<2>(plan, i, offsets);
-        }
-        out[i] = fromFloat<T>(Fn{}(toFloat(a[offsets[0]]), toFloat(b[offsets[1]])));
+/// Mean's final division by the input count, as a product (the CPU's order of rounding).
+struct ScaleFn {
+    double factor;
+    template <typename C>
+    __device__ C operator()(C x) const {
+        return x * static_cast<C>(factor);
     }
+};
+
+// ------------------------------------------------------------------------------------------------ Mod
+
+void registerMod(CudaKernelRegistry& registry) {
+    registry.add({"Mod",
+                  [](const Node& node, std::string* reason) {
+                      const int64_t fmod = node.attrs.getInt("fmod", 0);
+                      if (fmod != 0 && fmod != 1) {
+                          if (reason) *reason = "Mod attribute fmod must be 0 or 1, got " + std::to_string(fmod);
+                          return false;
+                      }
+                      return binaryInputsIn<NumericTypes>(node, reason);
+                  },
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      DataType type = node.input(0)->dtype;
+                      const std::string suffix = std::string("_") + tacticTypeSuffix(type);
+                      if (node.attrs.getInt("fmod", 0) == 1)
+                          return std::unique_ptr<Kernel>(
+                              std::make_unique<BinaryMapKernel<ModTruncFn, NumericTypes>>("cuda.fmod" + suffix, type));
+                      return std::unique_ptr<Kernel>(
+                          std::make_unique<BinaryMapKernel<ModFloorFn, NumericTypes>>("cuda.mod" + suffix, type));
+                  }});
 }
 
-template <typename T, typename Fn>
-Status launchBinary(const BroadcastPlan& plan, const void* a, const void* b, void* out, cudaStream_t stream) {
-    const T* pa = static_cast<const T*>(a);
-    const T* pb = static_cast<const T*>(b);
-    T* po = static_cast<T*>(out);
-    const unsigned grid = elementwiseGrid(plan.count);
-    const bool flat = plan.rank == 1;
-    if (plan.fitsInt32()) {
-        if (flat)
-            binaryKernel<T, Fn, uint32_t, true><<<grid, kElementwiseBlock, 0, stream>>>(pa, pb, po, plan);
-        else
-            binaryKernel<T, Fn, uint32_t, false><<<grid, kElementwiseBlock, 0, stream>>>(pa, pb, po, plan);
-    } else {
-        if (flat)
-            binaryKernel<T, Fn, int64_t, true><<<grid, kElementwiseBlock, 0, stream>>>(pa, pb, po, plan);
-        else
-            binaryKernel<T, Fn, int64_t, false><<<grid, kElementwiseBlock, 0, stream>>>(pa, pb, po, plan);
-    }
-    return launchStatus("binaryKernel");
-}
+// ------------------------------------------------------------------------------------------------ Pow
 
-template <typename Fn>
-class BinaryKernel : public Kernel {
+using PowBaseTypes = DeviceTypes<float, double, __half, __nv_bfloat16, int32_t, int64_t>;
+
+class PowKernel : public Kernel {
 public:
-    BinaryKernel(std::string tactic, DataType type) : mTactic(std::move(tactic)), mType(type) {}
+    PowKernel(DataType base, DataType exponent) : mBase(base), mExponent(exponent) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
-        if (inputs.size() < 2 || outputs.empty()) return invalidArgument(mTactic + ": needs two inputs and one output");
-        for (const TensorView* v : {&inputs[0], &inputs[1], &outputs[0]})
-            if (v->dtype != mType) return invalidArgument(mTactic + ": every tensor must be " + dataTypeName(mType));
+        if (inputs[0].dtype != mBase || inputs[1].dtype != mExponent || outputs[0].dtype != mBase)
+            return invalidArgument(tacticName() + ": the base and the output must be " + dataTypeName(mBase) +
+                                   " and the exponent " + dataTypeName(mExponent));
         KILN_ASSIGN_OR_RETURN(mPlan, planBroadcast({inputs[0].shape, inputs[1].shape}, outputs[0].shape));
         return Status::ok();
     }
@@ -133,9 +210,88 @@ public:
     Status run(const KernelIO& io) override {
         if (mPlan.count == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mType == DataType::kHALF)
-            return launchBinary<__half, Fn>(mPlan, io.input(0).data, io.input(1).data, io.output(0).data, stream);
-        return launchBinary<float, Fn>(mPlan, io.input(0).data, io.input(1).data, io.output(0).data, stream);
+        const Status none = unsupported(tacticName() + ": no instantiation for these types");
+        return PowBaseTypes::dispatchStatus(mBase, none, [&](auto baseTag) -> Status {
+            return NumericTypes::dispatchStatus(mExponent, none, [&](auto exponentTag) -> Status {
+                using A = decltype(baseTag);
+                using B = decltype(exponentTag);
+                return launchBinaryMap<A, B, PowFn, std::is_same_v<A, B>>(PowFn{}, mPlan, io.input(0).data,
+                                                                           io.input(1).data, io.output(0).data, stream);
+            });
+        });
+    }
+
+    std::string tacticName() const override {
+        std::string name = std::string("cuda.pow_") + tacticTypeSuffix(mBase);
+        if (mExponent != mBase) name += std::string("_") + tacticTypeSuffix(mExponent);
+        return name;
+    }
+
+private:
+    DataType mBase, mExponent;
+    BroadcastPlan mPlan;
+};
+
+void registerPow(CudaKernelRegistry& registry) {
+    registry.add({"Pow",
+                  [](const Node& node, std::string* reason) {
+                      return inputsHaveType(node, 0, 1, PowBaseTypes::types(), reason) &&
+                             inputsHaveType(node, 1, 1, NumericTypes::types(), reason) &&
+                             ranksAtMost(node, kMaxBroadcastRank, reason);
+                  },
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(
+                          std::make_unique<PowKernel>(node.input(0)->dtype, node.input(1)->dtype));
+                  }});
+}
+
+// ---------------------------------------------------------------------------- variadic Max Min Sum Mean
+
+/// Folds the inputs pairwise into the output: out = fn(in0, in1), then out = fn(out, in_k), each step
+/// with its own broadcast plan; one input is a broadcast copy. Mean scales the sum at the end.
+template <typename Fn, typename List>
+class VariadicMapKernel : public Kernel {
+public:
+    VariadicMapKernel(std::string tactic, DataType type, bool mean)
+        : mTactic(std::move(tactic)), mType(type), mMean(mean) {}
+
+    Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        mSteps.clear();
+        const TensorView& out = outputs[0];
+        if (inputs.empty() || out.dtype != mType)
+            return invalidArgument(mTactic + ": needs inputs and a " + dataTypeName(mType) + " output");
+        for (const TensorView& in : inputs)
+            if (in.dtype != mType) return invalidArgument(mTactic + ": every input must be " + dataTypeName(mType));
+        if (inputs.size() == 1) {
+            KILN_ASSIGN_OR_RETURN(mCopyPlan, planBroadcast({inputs[0].shape}, out.shape));
+        }
+        for (size_t k = 1; k < inputs.size(); ++k) {
+            const Shape& first = k == 1 ? inputs[0].shape : out.shape;
+            KILN_ASSIGN_OR_RETURN(BroadcastPlan plan, planBroadcast({first, inputs[k].shape}, out.shape));
+            mSteps.push_back(plan);
+        }
+        mCount = out.elementCount();
+        mInputs = inputs.size();
+        return Status::ok();
+    }
+
+    Status run(const KernelIO& io) override {
+        if (mCount == 0) return Status::ok();
+        if (io.numInputs != mInputs) return internalError(mTactic + ": run with another input count than reshape");
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        void* out = io.output(0).data;
+        if (mInputs == 1) return launchBroadcastCopy(mCopyPlan, dataTypeSize(mType), io.input(0).data, out, stream);
+        return List::dispatchStatus(
+            mType, unsupported(mTactic + ": no instantiation for " + dataTypeName(mType)), [&](auto tag) -> Status {
+                using T = decltype(tag);
+                for (size_t k = 0; k < mSteps.size(); ++k) {
+                    const void* first = k == 0 ? io.input(0).data : out;
+                    Status step = launchBinaryMap<T, T>(Fn{}, mSteps[k], first, io.input(k + 1).data, out, stream);
+                    if (!step.isOk()) return step;
+                }
+                if (!mMean) return Status::ok();
+                return launchUnaryMap<T>(ScaleFn{1.0 / static_cast<double>(mInputs)}, out, out, mCount, stream);
+            });
     }
 
     std::string tacticName() const override { return mTactic; }
@@ -143,64 +299,44 @@ public:
 private:
     std::string mTactic;
     DataType mType;
-    BroadcastPlan mPlan;
+    bool mMean;
+    std::vector<BroadcastPlan> mSteps;
+    BroadcastPlan mCopyPlan;
+    int64_t mCount{0};
+    size_t mInputs{0};
 };
 
-template <typename Fn>
-void registerBinaryKernel(CudaKernelRegistry& registry, const std::string& opType, const std::string& name) {
+template <typename Fn, typename List>
+void registerVariadic(CudaKernelRegistry& registry, const std::string& opType, const std::string& name, bool mean) {
     registry.add({opType,
                   [](const Node& node, std::string* reason) {
-                      if (node.inputs.size() != 2) {  // Max and Min are variadic in ONNX
-                          if (reason) *reason = "the CUDA kernel takes exactly two inputs";
+                      if (node.inputs.empty()) {
+                          if (reason) *reason = "the node has no inputs";
                           return false;
                       }
-                      return inputsHaveType(node, 0, 2, {DataType::kFLOAT, DataType::kHALF}, reason) &&
+                      return inputsHaveType(node, 0, node.inputs.size(), List::types(), reason) &&
                              ranksAtMost(node, kMaxBroadcastRank, reason);
                   },
-                  [name](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                  [name, mean](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       DataType type = node.input(0)->dtype;
-                      return std::unique_ptr<Kernel>(
-                          std::make_unique<BinaryKernel<Fn>>("cuda." + name + "_" + tacticTypeSuffix(type), type));
+                      return std::unique_ptr<Kernel>(std::make_unique<VariadicMapKernel<Fn, List>>(
+                          "cuda." + name + "_" + tacticTypeSuffix(type), type, mean));
                   }});
 }
 
 }  // namespace
 
 void registerElementwiseKernels(CudaKernelRegistry& registry) {
-    registerBinaryKernel<AddFn>(registry, "Add", "add");
-    registerBinaryKernel<SubFn>(registry, "Sub", "sub");
-    registerBinaryKernel<MulFn>(registry, "Mul", "mul");
-    registerBinaryKernel<DivFn>(registry, "Div", "div");
-    registerUnaryKernel<ExpFn>(registry, "Exp", "exp");
-    registerUnaryKernel<NegFn>(registry, "Neg", "neg");
-    registerUnaryKernel<AbsFn>(registry, "Abs", "abs");
-    registerUnaryKernel<SqrtFn>(registry, "Sqrt", "sqrt");
-    registerBinaryKernel<PowFn>(registry, "Pow", "pow");
-    registerBinaryKernel<MaxFn>(registry, "Max", "max");
-    registerBinaryKernel<MinFn>(registry, "Min", "min");
-    registerUnaryKernel<LogFn>(registry, "Log", "log");
-    registerUnaryKernel<ReciprocalFn>(registry, "Reciprocal", "reciprocal");
-    registerUnaryKernel<FloorFn>(registry, "Floor", "floor");
-    registerUnaryKernel<CeilFn>(registry, "Ceil", "ceil");
-    registerUnaryKernel<ErfFn>(registry, "Erf", "erf");
-    // Gelu's two forms are two functors; the node's `approximate` attribute picks one.
-    registry.add({"Gelu",
-                  [](const Node& node, std::string* reason) {
-                      const std::string approximate = node.attrs.getString("approximate", "none");
-                      if (approximate != "none" && approximate != "tanh") {
-                          if (reason) *reason = "Gelu approximate='" + approximate + "' is neither 'none' nor 'tanh'";
-                          return false;
-                      }
-                      return inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF}, reason);
-                  },
-                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      DataType type = node.input(0)->dtype;
-                      const std::string suffix = std::string("_") + tacticTypeSuffix(type);
-                      if (node.attrs.getString("approximate", "none") == "tanh")
-                          return std::unique_ptr<Kernel>(
-                              std::make_unique<UnaryMapKernel<GeluTanhFn>>("cuda.gelu_tanh" + suffix, type));
-                      return std::unique_ptr<Kernel>(std::make_unique<UnaryMapKernel<GeluFn>>("cuda.gelu" + suffix, type));
-                  }});
+    registerBinaryKernel<AddFn, NumericTypes>(registry, "Add", "add");
+    registerBinaryKernel<SubFn, NumericTypes>(registry, "Sub", "sub");
+    registerBinaryKernel<MulFn, NumericTypes>(registry, "Mul", "mul");
+    registerBinaryKernel<DivFn, NumericTypes>(registry, "Div", "div");
+    registerMod(registry);
+    registerPow(registry);
+    registerVariadic<MaxFn, NumericTypes>(registry, "Max", "max", false);
+    registerVariadic<MinFn, NumericTypes>(registry, "Min", "min", false);
+    registerVariadic<AddFn, FloatTypes>(registry, "Sum", "sum", false);
+    registerVariadic<AddFn, FloatTypes>(registry, "Mean", "mean", true);
 }
 
 }  // namespace kiln::cuda

@@ -1,8 +1,9 @@
 #pragma once
-// One kernel shape for every element-wise unary op: out[i] = Fn(in[i]), computed in float for half.
-// A family file defines its functors and registers them with registerUnaryKernel<Fn>.
-
-#include <cuda_fp16.h>
+// One kernel shape for every element-wise unary op: out[i] = fn(in[i]), computed in Compute<T> (float
+// for float16 and bfloat16). A family file defines its functors and registers them with
+// registerUnaryKernel<Fn, List>: `List` (element_types.cuh) names the input types it is instantiated
+// for; the output has the input's type, or bool for a PredicateFn. A functor may carry attributes
+// (IsInf's flags, Shrink's lambd): it is passed to the kernel by value.
 
 #include <memory>
 #include <string>
@@ -10,38 +11,41 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/element_types.cuh"
 
 namespace kiln::cuda {
 
-template <typename T, typename Fn, typename IndexT>
-__global__ void unaryMapKernel(const T* in, T* out, IndexT count) {
+template <typename T, typename TO, typename Fn, typename IndexT>
+__global__ void unaryMapKernel(const T* in, TO* out, IndexT count, Fn fn) {
     const IndexT step = static_cast<IndexT>(gridDim.x) * blockDim.x;
     for (IndexT i = static_cast<IndexT>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step)
-        out[i] = fromFloat<T>(Fn{}(toFloat(in[i])));
+        out[i] = store<TO>(fn(load(in[i])));
 }
 
 template <typename T, typename Fn>
-Status launchUnaryMap(const void* in, void* out, int64_t count, cudaStream_t stream) {
+Status launchUnaryMap(const Fn& fn, const void* in, void* out, int64_t count, cudaStream_t stream) {
+    using TO = OutputOf<Fn, T>;
     const T* src = static_cast<const T*>(in);
-    T* dst = static_cast<T*>(out);
+    TO* dst = static_cast<TO*>(out);
     if (count < (int64_t{1} << 31))
-        unaryMapKernel<T, Fn, uint32_t>
-            <<<elementwiseGrid(count), kElementwiseBlock, 0, stream>>>(src, dst, static_cast<uint32_t>(count));
+        unaryMapKernel<T, TO, Fn, uint32_t>
+            <<<elementwiseGrid(count), kElementwiseBlock, 0, stream>>>(src, dst, static_cast<uint32_t>(count), fn);
     else
-        unaryMapKernel<T, Fn, int64_t><<<elementwiseGrid(count), kElementwiseBlock, 0, stream>>>(src, dst, count);
+        unaryMapKernel<T, TO, Fn, int64_t><<<elementwiseGrid(count), kElementwiseBlock, 0, stream>>>(src, dst, count, fn);
     return launchStatus("unaryMapKernel");
 }
 
-template <typename Fn>
+template <typename Fn, typename List>
 class UnaryMapKernel : public Kernel {
 public:
-    UnaryMapKernel(std::string tactic, DataType type) : mTactic(std::move(tactic)), mType(type) {}
+    UnaryMapKernel(std::string tactic, DataType type, Fn fn = Fn{}) : mTactic(std::move(tactic)), mType(type), mFn(fn) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        const DataType outType = std::is_base_of_v<PredicateFn, Fn> ? DataType::kBOOL : mType;
         if (inputs.empty() || outputs.empty() || inputs[0].elementCount() != outputs[0].elementCount() ||
-            inputs[0].dtype != mType || outputs[0].dtype != mType)
-            return invalidArgument(mTactic + ": input and output must be " + dataTypeName(mType) +
-                                   " tensors of the same element count");
+            inputs[0].dtype != mType || outputs[0].dtype != outType)
+            return invalidArgument(mTactic + ": the input must be " + dataTypeName(mType) + " and the output " +
+                                   dataTypeName(outType) + ", of the same element count");
         mCount = outputs[0].elementCount();
         return Status::ok();
     }
@@ -49,9 +53,11 @@ public:
     Status run(const KernelIO& io) override {
         if (mCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mType == DataType::kHALF)
-            return launchUnaryMap<__half, Fn>(io.input(0).data, io.output(0).data, mCount, stream);
-        return launchUnaryMap<float, Fn>(io.input(0).data, io.output(0).data, mCount, stream);
+        return List::dispatchStatus(mType, unsupported(mTactic + ": no instantiation for " + dataTypeName(mType)),
+                                    [&](auto tag) -> Status {
+                                        return launchUnaryMap<decltype(tag)>(mFn, io.input(0).data, io.output(0).data,
+                                                                             mCount, stream);
+                                    });
     }
 
     std::string tacticName() const override { return mTactic; }
@@ -59,21 +65,30 @@ public:
 private:
     std::string mTactic;
     DataType mType;
+    Fn mFn;
     int64_t mCount{0};
 };
 
-/// Registers `opType` as the unary map of Fn on float and float16; its tactic is "cuda.<name>_<type>".
-template <typename Fn>
-void registerUnaryKernel(CudaKernelRegistry& registry, const std::string& opType, const std::string& name) {
+/// Registers `opType` as the unary map of Fn on the types of List; its tactic is "cuda.<name>_<type>".
+/// `makeFn(node)` builds the functor from the node's attributes.
+template <typename Fn, typename List, typename MakeFn>
+void registerUnaryKernel(CudaKernelRegistry& registry, const std::string& opType, const std::string& name,
+                         MakeFn makeFn) {
     registry.add({opType,
                   [](const Node& node, std::string* reason) {
-                      return inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF}, reason);
+                      return inputsHaveType(node, 0, 1, List::types(), reason);
                   },
-                  [name](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                  [name, makeFn](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       DataType type = node.input(0)->dtype;
-                      return std::unique_ptr<Kernel>(
-                          std::make_unique<UnaryMapKernel<Fn>>("cuda." + name + "_" + tacticTypeSuffix(type), type));
+                      return std::unique_ptr<Kernel>(std::make_unique<UnaryMapKernel<Fn, List>>(
+                          "cuda." + name + "_" + tacticTypeSuffix(type), type, makeFn(node)));
                   }});
+}
+
+/// A functor without attributes; float and float16 unless another List is named.
+template <typename Fn, typename List = HalfFloatTypes>
+void registerUnaryKernel(CudaKernelRegistry& registry, const std::string& opType, const std::string& name) {
+    registerUnaryKernel<Fn, List>(registry, opType, name, [](const Node&) { return Fn{}; });
 }
 
 }  // namespace kiln::cuda
