@@ -37,6 +37,8 @@ public:
     /// Name of I/O tensor `index` (inputs first, each group in the model's order).
     const char* getIOTensorName(int32_t index) const noexcept;
     TensorIOMode getTensorIOMode(const char* name) const noexcept;
+    /// The element type of an I/O tensor; a low-bit type's buffer holds one element per byte (see
+    /// DataType), not ONNX's packed form.
     DataType getTensorDataType(const char* name) const noexcept;
     /// Shape with -1 for dimensions chosen at run time; nbDims == -1 for an unknown name.
     Dims getTensorShape(const char* name) const noexcept;

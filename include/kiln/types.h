@@ -10,6 +10,14 @@
 namespace kiln {
 
 /// Element type of a tensor. Names follow TensorRT's `nvinfer1::DataType` where one exists.
+///
+/// The low-bit types (kFP8E4M3FN and after) are ONNX's float8, float4 and 2/4-bit integer types.
+/// Kiln holds every one of them in one byte per element, in every tensor and engine I/O buffer:
+/// a float8 element is its 8-bit code; a float4e2m1 or uint4 / uint2 element sits in the low bits
+/// of its byte (the high bits zero); an int4 / int2 element is sign-extended into an int8. ONNX
+/// files pack two 4-bit or four 2-bit elements per byte; Kiln unpacks them where the data enters
+/// (initializers, Constant nodes), so dataTypeSize() is a byte count for every type. Callers of
+/// the runtime API pass and read these types in Kiln's one-byte layout.
 enum class DataType : int32_t {
     kFLOAT = 0,   ///< IEEE binary32
     kHALF = 1,    ///< IEEE binary16
@@ -23,10 +31,20 @@ enum class DataType : int32_t {
     kUINT32 = 9,
     kINT64 = 10,
     kUINT64 = 11,
-    kBOOL = 12,  ///< one byte per element, 0 or 1
+    kBOOL = 12,         ///< one byte per element, 0 or 1
+    kFP8E4M3FN = 13,    ///< float8: 4 exponent, 3 mantissa bits; NaN, no infinities
+    kFP8E4M3FNUZ = 14,  ///< float8: 4 exponent, 3 mantissa bits; one NaN (0x80), no -0, no infinities
+    kFP8E5M2 = 15,      ///< float8: 5 exponent, 2 mantissa bits; IEEE-style infinities and NaNs
+    kFP8E5M2FNUZ = 16,  ///< float8: 5 exponent, 2 mantissa bits; one NaN (0x80), no -0, no infinities
+    kFP8E8M0 = 17,      ///< float8: 8 exponent bits, no sign or mantissa (powers of two); 0xFF is NaN
+    kINT4 = 18,         ///< [-8, 7], sign-extended into one byte
+    kUINT4 = 19,        ///< [0, 15] in the low 4 bits of one byte
+    kINT2 = 20,         ///< [-2, 1], sign-extended into one byte
+    kUINT2 = 21,        ///< [0, 3] in the low 2 bits of one byte
+    kFP4E2M1 = 22,      ///< float4: sign, 2 exponent, 1 mantissa bit in the low 4 bits of one byte
 };
 
-/// Number of bytes one element of `type` occupies.
+/// Number of bytes one element of `type` occupies (1 for every low-bit type: see DataType).
 size_t dataTypeSize(DataType type) noexcept;
 
 /// Lower-case name of `type` as ONNX spells it ("float", "float16", "int64", ...).

@@ -21,8 +21,25 @@ size_t dataTypeSize(DataType type) noexcept {
         case DataType::kINT64: return 8;
         case DataType::kUINT64: return 8;
         case DataType::kBOOL: return 1;
+        // The low-bit types take one byte per element in Kiln (see DataType).
+        case DataType::kFP8E4M3FN:
+        case DataType::kFP8E4M3FNUZ:
+        case DataType::kFP8E5M2:
+        case DataType::kFP8E5M2FNUZ:
+        case DataType::kFP8E8M0:
+        case DataType::kINT4:
+        case DataType::kUINT4:
+        case DataType::kINT2:
+        case DataType::kUINT2:
+        case DataType::kFP4E2M1: return 1;
     }
     return 0;
+}
+
+int dataTypeBits(DataType type) noexcept {
+    if (type == DataType::kINT4 || type == DataType::kUINT4 || type == DataType::kFP4E2M1) return 4;
+    if (type == DataType::kINT2 || type == DataType::kUINT2) return 2;
+    return static_cast<int>(8 * dataTypeSize(type));
 }
 
 const char* dataTypeShortName(DataType type) noexcept {
@@ -53,6 +70,26 @@ const char* dataTypeShortName(DataType type) noexcept {
             return "u64";
         case DataType::kBOOL:
             return "bool";
+        case DataType::kFP8E4M3FN:
+            return "f8e4m3fn";
+        case DataType::kFP8E4M3FNUZ:
+            return "f8e4m3fnuz";
+        case DataType::kFP8E5M2:
+            return "f8e5m2";
+        case DataType::kFP8E5M2FNUZ:
+            return "f8e5m2fnuz";
+        case DataType::kFP8E8M0:
+            return "f8e8m0";
+        case DataType::kINT4:
+            return "i4";
+        case DataType::kUINT4:
+            return "u4";
+        case DataType::kINT2:
+            return "i2";
+        case DataType::kUINT2:
+            return "u2";
+        case DataType::kFP4E2M1:
+            return "f4e2m1";
     }
     return "unknown";
 }
@@ -72,6 +109,16 @@ const char* dataTypeName(DataType type) noexcept {
         case DataType::kINT64: return "int64";
         case DataType::kUINT64: return "uint64";
         case DataType::kBOOL: return "bool";
+        case DataType::kFP8E4M3FN: return "float8e4m3fn";
+        case DataType::kFP8E4M3FNUZ: return "float8e4m3fnuz";
+        case DataType::kFP8E5M2: return "float8e5m2";
+        case DataType::kFP8E5M2FNUZ: return "float8e5m2fnuz";
+        case DataType::kFP8E8M0: return "float8e8m0";
+        case DataType::kINT4: return "int4";
+        case DataType::kUINT4: return "uint4";
+        case DataType::kINT2: return "int2";
+        case DataType::kUINT2: return "uint2";
+        case DataType::kFP4E2M1: return "float4e2m1";
     }
     return "unknown";
 }
@@ -81,7 +128,11 @@ bool isFloatingType(DataType type) {
            type == DataType::kDOUBLE;
 }
 
-bool isIntegerType(DataType type) { return !isFloatingType(type) && type != DataType::kBOOL; }
+bool isIntegerType(DataType type) {
+    return type == DataType::kINT8 || type == DataType::kUINT8 || type == DataType::kINT16 ||
+           type == DataType::kUINT16 || type == DataType::kINT32 || type == DataType::kUINT32 ||
+           type == DataType::kINT64 || type == DataType::kUINT64;
+}
 
 bool isSignedType(DataType type) {
     return isFloatingType(type) || type == DataType::kINT8 || type == DataType::kINT16 ||
@@ -104,6 +155,16 @@ std::optional<DataType> parseDataType(const std::string& name) {
     if (n == "int64") return DataType::kINT64;
     if (n == "uint64") return DataType::kUINT64;
     if (n == "bool") return DataType::kBOOL;
+    if (n == "float8e4m3fn") return DataType::kFP8E4M3FN;
+    if (n == "float8e4m3fnuz") return DataType::kFP8E4M3FNUZ;
+    if (n == "float8e5m2") return DataType::kFP8E5M2;
+    if (n == "float8e5m2fnuz") return DataType::kFP8E5M2FNUZ;
+    if (n == "float8e8m0") return DataType::kFP8E8M0;
+    if (n == "int4") return DataType::kINT4;
+    if (n == "uint4") return DataType::kUINT4;
+    if (n == "int2") return DataType::kINT2;
+    if (n == "uint2") return DataType::kUINT2;
+    if (n == "float4e2m1") return DataType::kFP4E2M1;
     return std::nullopt;
 }
 

@@ -6,13 +6,20 @@
 #include <string>
 
 #include "common/half.h"
+#include "common/low_precision.h"
 #include "kiln/types.h"
 
 namespace kiln {
 
-bool isFloatingType(DataType type);
-bool isIntegerType(DataType type);  // signed or unsigned, not bool
+// The three predicates below describe the types Kiln computes in; the low-bit types
+// (isLowBitType, common/low_precision.h) are none of them: only conversions and byte moves
+// handle those.
+bool isFloatingType(DataType type);  // float, float16, bfloat16, double
+bool isIntegerType(DataType type);   // the 8- to 64-bit integers, signed or unsigned, not bool
 bool isSignedType(DataType type);
+/// Bits of information in one element: 8 * dataTypeSize(), except 4 for int4, uint4 and
+/// float4e2m1 and 2 for int2 and uint2 (which Kiln stores a byte each).
+int dataTypeBits(DataType type) noexcept;
 /// The short spelling kernels use in tactic names: "f32", "f16", "i64", "bool", ...
 const char* dataTypeShortName(DataType type) noexcept;
 
@@ -42,6 +49,11 @@ KILN_DTYPE_OF(bool, kBOOL);
 #undef KILN_DTYPE_OF
 
 /// Calls `fn(T{})` with the C++ type of `type`. Kernels use it to write one template for all types.
+/// A low-bit type calls it with its one-byte storage type (int8_t for int4 and int2, which Kiln
+/// keeps sign-extended; uint8_t for the others), which is right for code that moves
+/// elements (copies, gathers, transposes) and meaningless for arithmetic: the CPU backend keeps
+/// the low-bit types from every kernel whose registry entry does not declare them
+/// (CpuKernelEntry::lowBitTypes), so arithmetic never sees them.
 template <typename Fn>
 decltype(auto) dispatchDataType(DataType type, Fn&& fn) {
     switch (type) {
@@ -58,6 +70,16 @@ decltype(auto) dispatchDataType(DataType type, Fn&& fn) {
         case DataType::kINT64: return fn(int64_t{});
         case DataType::kUINT64: return fn(uint64_t{});
         case DataType::kBOOL: return fn(bool{});
+        case DataType::kINT4:
+        case DataType::kINT2: return fn(int8_t{});
+        case DataType::kFP8E4M3FN:
+        case DataType::kFP8E4M3FNUZ:
+        case DataType::kFP8E5M2:
+        case DataType::kFP8E5M2FNUZ:
+        case DataType::kFP8E8M0:
+        case DataType::kUINT4:
+        case DataType::kUINT2:
+        case DataType::kFP4E2M1: return fn(uint8_t{});
     }
     return fn(float{});
 }

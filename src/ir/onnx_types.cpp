@@ -19,6 +19,16 @@ enum OnnxElementType : int64_t {
     kOnnxUint32 = 12,
     kOnnxUint64 = 13,
     kOnnxBfloat16 = 16,
+    kOnnxFloat8E4M3FN = 17,
+    kOnnxFloat8E4M3FNUZ = 18,
+    kOnnxFloat8E5M2 = 19,
+    kOnnxFloat8E5M2FNUZ = 20,
+    kOnnxUint4 = 21,
+    kOnnxInt4 = 22,
+    kOnnxFloat4E2M1 = 23,
+    kOnnxFloat8E8M0 = 24,
+    kOnnxUint2 = 25,
+    kOnnxInt2 = 26,
 };
 
 }  // namespace
@@ -51,6 +61,26 @@ std::optional<DataType> dataTypeFromOnnx(int64_t onnxType) {
             return DataType::kUINT64;
         case kOnnxBfloat16:
             return DataType::kBF16;
+        case kOnnxFloat8E4M3FN:
+            return DataType::kFP8E4M3FN;
+        case kOnnxFloat8E4M3FNUZ:
+            return DataType::kFP8E4M3FNUZ;
+        case kOnnxFloat8E5M2:
+            return DataType::kFP8E5M2;
+        case kOnnxFloat8E5M2FNUZ:
+            return DataType::kFP8E5M2FNUZ;
+        case kOnnxUint4:
+            return DataType::kUINT4;
+        case kOnnxInt4:
+            return DataType::kINT4;
+        case kOnnxFloat4E2M1:
+            return DataType::kFP4E2M1;
+        case kOnnxFloat8E8M0:
+            return DataType::kFP8E8M0;
+        case kOnnxUint2:
+            return DataType::kUINT2;
+        case kOnnxInt2:
+            return DataType::kINT2;
         default:
             return std::nullopt;  // an int64 from a file, not an enum: other numbers are possible
     }
@@ -84,6 +114,26 @@ int64_t dataTypeToOnnx(DataType type) {
             return kOnnxUint64;
         case DataType::kBOOL:
             return kOnnxBool;
+        case DataType::kFP8E4M3FN:
+            return kOnnxFloat8E4M3FN;
+        case DataType::kFP8E4M3FNUZ:
+            return kOnnxFloat8E4M3FNUZ;
+        case DataType::kFP8E5M2:
+            return kOnnxFloat8E5M2;
+        case DataType::kFP8E5M2FNUZ:
+            return kOnnxFloat8E5M2FNUZ;
+        case DataType::kFP8E8M0:
+            return kOnnxFloat8E8M0;
+        case DataType::kINT4:
+            return kOnnxInt4;
+        case DataType::kUINT4:
+            return kOnnxUint4;
+        case DataType::kINT2:
+            return kOnnxInt2;
+        case DataType::kUINT2:
+            return kOnnxUint2;
+        case DataType::kFP4E2M1:
+            return kOnnxFloat4E2M1;
     }
     return 0;  // unreachable: every enumerator is handled above
 }

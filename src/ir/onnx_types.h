@@ -10,7 +10,7 @@
 namespace kiln {
 
 /// The DataType of an ONNX element-type number, or nullopt for types Kiln does not represent
-/// (string, complex, float8/float4 and the 2/4-bit integers).
+/// (string, complex, float6).
 std::optional<DataType> dataTypeFromOnnx(int64_t onnxType);
 
 /// The ONNX element-type number of `type`.

@@ -1,5 +1,6 @@
 #include "ir/tensor.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -62,6 +63,7 @@ Tensor Tensor::scalarFloat(float value) {
 }
 
 double Tensor::elementAsDouble(int64_t i) const {
+    if (isLowBitType(mType)) return lowBitToDouble(mType, static_cast<const uint8_t*>(mData)[i]);
     return dispatchDataType(mType, [&](auto tag) -> double {
         using T = decltype(tag);
         return static_cast<double>(static_cast<const T*>(mData)[i]);
@@ -70,6 +72,15 @@ double Tensor::elementAsDouble(int64_t i) const {
 
 std::vector<int64_t> Tensor::toInt64Vector() const {
     std::vector<int64_t> out(static_cast<size_t>(elementCount()));
+    if (isLowBitType(mType)) {
+        for (size_t i = 0; i < out.size(); ++i) {
+            // Truncated toward zero like the other floating types; NaN, infinities and e8m0
+            // powers beyond int64 read as 0.
+            const double v = elementAsDouble(static_cast<int64_t>(i));
+            out[i] = std::fabs(v) < 9.2e18 ? static_cast<int64_t>(v) : 0;
+        }
+        return out;
+    }
     dispatchDataType(mType, [&](auto tag) {
         using T = decltype(tag);
         const T* p = static_cast<const T*>(mData);

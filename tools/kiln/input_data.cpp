@@ -64,6 +64,14 @@ Expected<std::vector<uint8_t>> loadInputFile(const std::string& name, DataType d
 
 std::vector<uint8_t> randomInput(DataType dtype, int64_t count, std::mt19937_64& rng) {
     std::vector<uint8_t> bytes(static_cast<size_t>(count) * dataTypeSize(dtype));
+    if (isLowBitType(dtype)) {  // in Kiln's one-byte layout (see DataType): [-1, 1], or 0 and 1 for integers
+        std::uniform_real_distribution<double> real(-1.0, 1.0);
+        std::uniform_int_distribution<int> small(0, 1);
+        for (size_t i = 0; i < bytes.size(); ++i)
+            bytes[i] =
+                isLowBitIntegerType(dtype) ? lowBitFromInteger(dtype, small(rng)) : lowBitFromDouble(dtype, real(rng));
+        return bytes;
+    }
     dispatchDataType(dtype, [&](auto zero) {
         using T = decltype(zero);
         std::uniform_real_distribution<double> real(-1.0, 1.0);

@@ -54,6 +54,16 @@ nlohmann::ordered_json jsonNumber(double value) {
 
 nlohmann::ordered_json tensorValuesToJson(DataType dtype, const void* data, int64_t count) {
     nlohmann::ordered_json values = nlohmann::ordered_json::array();
+    if (isLowBitType(dtype)) {  // one byte per element (see DataType): its value, not its code
+        for (int64_t i = 0; i < count; ++i) {
+            const double v = lowBitToDouble(dtype, static_cast<const uint8_t*>(data)[i]);
+            if (isLowBitIntegerType(dtype))
+                values.push_back(static_cast<int64_t>(v));
+            else
+                values.push_back(jsonNumber(v));
+        }
+        return values;
+    }
     dispatchDataType(dtype, [&](auto zero) {
         using T = decltype(zero);
         for (int64_t i = 0; i < count; ++i) values.push_back(elementToJson(loadElement<T>(data, i)));

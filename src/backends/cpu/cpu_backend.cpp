@@ -29,7 +29,7 @@ public:
             if (reason) *reason = "no CPU kernel for " + CpuKernelRegistry::qualifiedName(node.domain, node.opType);
             return false;
         }
-        return !entry->supports || entry->supports(node, reason);
+        return lowBitTypesSupported(*entry, node, reason) && (!entry->supports || entry->supports(node, reason));
     }
 
     Expected<std::unique_ptr<Kernel>> createKernel(const Node& node) const override {
@@ -71,6 +71,8 @@ Expected<std::vector<Tensor>> CpuNodeEvaluator::evaluate(const Node& node, const
                                                          const std::vector<ValueInfo>& outputs) const {
     const CpuKernelEntry* entry = CpuKernelRegistry::global().find(node);
     if (!entry) return unsupported(node.describe() + ": no CPU kernel to evaluate it");
+    std::string reason;
+    if (!lowBitTypesSupported(*entry, node, &reason)) return unsupported(node.describe() + ": " + reason);
     KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, entry->create(node));
     std::vector<TensorView> inViews;
     for (const Tensor* t : inputs) inViews.push_back(t ? viewOf(*t) : TensorView{});

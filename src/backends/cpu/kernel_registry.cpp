@@ -46,6 +46,20 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerMlKernels(registry);
 }
 
+bool lowBitTypesSupported(const CpuKernelEntry& entry, const Node& node, std::string* reason) {
+    if (entry.lowBitTypes) return true;
+    auto refuses = [&](const Value* v) {
+        if (!v || !isLowBitType(v->dtype)) return false;
+        if (reason) *reason = std::string("no CPU kernel for element type ") + dataTypeName(v->dtype);
+        return true;
+    };
+    for (const Value* v : node.inputs)
+        if (refuses(v)) return false;
+    for (const Value* v : node.outputs)
+        if (refuses(v)) return false;
+    return true;
+}
+
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason) {
     const Value* v = node.input(index);
     if (!v) {

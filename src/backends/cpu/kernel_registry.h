@@ -21,6 +21,11 @@ struct CpuKernelEntry {
     /// The kernel computes output element i from input elements at i only, reading before
     /// writing, so its output may share a same-sized input's buffer (Backend::canRunInPlace).
     bool inPlace{false};
+    /// The kernel handles the low-bit element types (float8, float4, int4, uint4, int2, uint2):
+    /// it converts them (Cast, the quantizers) or only moves their bytes. Every other kernel is
+    /// kept from nodes with a low-bit input or output (lowBitTypesSupported), since
+    /// dispatchDataType hands it their one-byte storage type, which arithmetic would misread.
+    bool lowBitTypes{false};
 };
 
 class CpuKernelRegistry {
@@ -60,6 +65,11 @@ private:
     std::string mTactic;
     RunFn mRun;
 };
+
+/// Whether `entry` may run `node` as far as the low-bit element types go: true when the entry
+/// declares them or no input or output of `node` has one; otherwise false with `reason` set
+/// ("no CPU kernel for element type int4").
+bool lowBitTypesSupported(const CpuKernelEntry& entry, const Node& node, std::string* reason);
 
 /// Helper for supports(): true when input `index` of `node` exists and has one of `types`.
 bool inputTypeIsOneOf(const Node& node, size_t index, std::initializer_list<DataType> types, std::string* reason);

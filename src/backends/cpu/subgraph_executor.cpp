@@ -36,7 +36,9 @@ bool SubgraphExecutor::supports(const Graph& graph, std::string* reason) {
         const CpuKernelEntry* entry = CpuKernelRegistry::global().find(*node);
         std::string why;
         if (!entry) why = "no CPU kernel for " + CpuKernelRegistry::qualifiedName(node->domain, node->opType);
-        else if (entry->supports && !entry->supports(*node, &why) && why.empty()) why = "not supported";
+        else if ((!lowBitTypesSupported(*entry, *node, &why) || (entry->supports && !entry->supports(*node, &why))) &&
+                 why.empty())
+            why = "not supported";
         if (!why.empty()) {
             if (reason) *reason = "subgraph '" + graph.name + "': " + node->describe() + ": " + why;
             return false;
@@ -51,7 +53,7 @@ Expected<std::unique_ptr<SubgraphExecutor>> SubgraphExecutor::create(std::shared
     for (const auto& node : g.nodes()) {
         const CpuKernelEntry* entry = CpuKernelRegistry::global().find(*node);
         std::string why;
-        if (!entry || (entry->supports && !entry->supports(*node, &why)))
+        if (!entry || !lowBitTypesSupported(*entry, *node, &why) || (entry->supports && !entry->supports(*node, &why)))
             return unsupported("in " + executor->mScope + ": " + node->describe() + ": " +
                                (entry ? why : "no CPU kernel for this op"));
         Expected<std::unique_ptr<Kernel>> kernel = entry->create(*node);

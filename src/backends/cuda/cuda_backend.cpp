@@ -45,6 +45,16 @@ bool CudaBackend::supports(const Node& node, std::string* reason) const {
         if (reason) *reason = "no CUDA kernel for " + registryKey(node);
         return false;
     }
+    // The CUDA backend has no kernels for the low-bit element types (float8, float4, int4, ...),
+    // not even byte moves, so it refuses every node that touches one.
+    for (const std::vector<Value*>* values : {&node.inputs, &node.outputs}) {
+        for (const Value* v : *values) {
+            if (v && isLowBitType(v->dtype)) {
+                if (reason) *reason = std::string("no CUDA kernel for element type ") + dataTypeName(v->dtype);
+                return false;
+            }
+        }
+    }
     return !entry->supports || entry->supports(node, reason);
 }
 

@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <vector>
+
+#include "frontend/onnx/packed_elements.h"
 
 namespace kiln::onnx_import {
 
@@ -56,7 +59,7 @@ Expected<Tensor> readExternalData(const onnx::TensorProto& proto, DataType type,
     }
     KILN_ASSIGN_OR_RETURN(fs::path path, resolveLocation(location, what, modelDir));
 
-    const uint64_t bytes = static_cast<uint64_t>(shapeElementCount(shape)) * dataTypeSize(type);
+    const uint64_t bytes = onnxPackedByteSize(type, shapeElementCount(shape));
     if (length && *length != bytes)
         return invalidModel(what + ": external data length is " + std::to_string(*length) + " bytes, but a " +
                             dataTypeName(type) + " tensor of shape " + shapeToString(shape, true) + " needs " +
@@ -72,12 +75,17 @@ Expected<Tensor> readExternalData(const onnx::TensorProto& proto, DataType type,
 
     Tensor tensor = Tensor::allocate(type, shape);
     if (bytes == 0) return tensor;
+    // Packed sub-byte data is read aside and unpacked to Kiln's one element per byte.
+    const bool packed = onnxElementsPerByte(type) > 1;
+    std::vector<uint8_t> packedBytes(packed ? bytes : 0);
     std::ifstream in(path, std::ios::binary);
     in.seekg(static_cast<std::streamoff>(start));
-    in.read(static_cast<char*>(tensor.data()), static_cast<std::streamsize>(bytes));
+    in.read(packed ? reinterpret_cast<char*>(packedBytes.data()) : static_cast<char*>(tensor.data()),
+            static_cast<std::streamsize>(bytes));
     if (!in || static_cast<uint64_t>(in.gcount()) != bytes)
         return ioError(what + ": reading " + std::to_string(bytes) + " bytes at offset " + std::to_string(start) +
                        " of '" + path.string() + "' failed");
+    if (packed) unpackElements(type, packedBytes.data(), tensor.elementCount(), tensor.data<uint8_t>());
     return tensor;
 }
 

@@ -6,8 +6,10 @@
 #include <limits>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "frontend/onnx/external_data.h"
+#include "frontend/onnx/packed_elements.h"
 #include "ir/onnx_types.h"
 
 namespace kiln::onnx_import {
@@ -74,6 +76,30 @@ Expected<Tensor> fromTypedField(const Field& values, const char* fieldName, Data
     return tensor;
 }
 
+/// A tensor of packed `type` (onnxElementsPerByte > 1) from its packed bytes, which must be
+/// exactly onnxPackedByteSize; `source` names where they came from in the error.
+Expected<Tensor> unpackedTensor(const uint8_t* packed, uint64_t byteCount, const char* source, DataType type,
+                                const Shape& shape, const std::string& what) {
+    const int64_t count = shapeElementCount(shape);
+    const uint64_t expected = onnxPackedByteSize(type, count);
+    if (byteCount != expected)
+        return invalidModel(what + ": " + source + " holds " + std::to_string(byteCount) + " packed bytes, but a " +
+                            dataTypeName(type) + " tensor of shape " + shapeToString(shape, true) + " needs " +
+                            std::to_string(expected) + " (" + std::to_string(onnxElementsPerByte(type)) +
+                            " elements per byte)");
+    Tensor tensor = Tensor::allocate(type, shape);
+    unpackElements(type, packed, count, tensor.data<uint8_t>());
+    return tensor;
+}
+
+/// The packed bytes of a sub-byte type held in int32_data, one byte per entry (onnx.proto).
+Expected<Tensor> fromPackedInt32Field(const onnx::TensorProto& proto, DataType type, const Shape& shape,
+                                      const std::string& what) {
+    std::vector<uint8_t> packed(static_cast<size_t>(proto.int32_data_size()));
+    for (size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<uint8_t>(proto.int32_data(static_cast<int>(i)));
+    return unpackedTensor(packed.data(), packed.size(), "int32_data", type, shape, what);
+}
+
 /// The typed field that onnx.proto assigns to `type`.
 Expected<Tensor> fromTypedFields(const onnx::TensorProto& proto, DataType type, const Shape& shape,
                                  const std::string& what) {
@@ -95,13 +121,28 @@ Expected<Tensor> fromTypedFields(const onnx::TensorProto& proto, DataType type, 
         case DataType::kUINT16:
         case DataType::kINT32:
         case DataType::kBOOL:
+        // float8 values travel in int32_data as their 8-bit codes, one per entry.
+        case DataType::kFP8E4M3FN:
+        case DataType::kFP8E4M3FNUZ:
+        case DataType::kFP8E5M2:
+        case DataType::kFP8E5M2FNUZ:
+        case DataType::kFP8E8M0:
             return fromTypedField(proto.int32_data(), "int32_data", type, shape, what);
+        case DataType::kINT4:
+        case DataType::kUINT4:
+        case DataType::kINT2:
+        case DataType::kUINT2:
+        case DataType::kFP4E2M1:
+            return fromPackedInt32Field(proto, type, shape, what);
     }
     return internalError(what + ": unhandled element type");
 }
 
 Expected<Tensor> fromRawData(onnx::TensorProto& proto, DataType type, const Shape& shape, const std::string& what) {
     std::unique_ptr<std::string> raw(proto.release_raw_data());
+    if (onnxElementsPerByte(type) > 1)
+        return unpackedTensor(reinterpret_cast<const uint8_t*>(raw->data()), raw->size(), "raw_data", type, shape,
+                              what);
     size_t bytes = static_cast<size_t>(shapeElementCount(shape)) * dataTypeSize(type);
     if (raw->size() != bytes)
         return invalidModel(what + ": raw_data holds " + std::to_string(raw->size()) + " bytes, but a " +

@@ -47,7 +47,7 @@ Status inferWhere(InferenceContext& ctx) {
 
 /// The element type named by the `to` attribute (Cast, BitCast), with `verb` in the error.
 Expected<DataType> targetType(const InferenceContext& ctx, const char* verb) {
-    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes));
+    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes | kLowBitTypes));
     auto to = ctx.attrs().getInt("to");
     if (!to) return ctx.error("attribute to (the target element type) is required");
     auto type = dataTypeFromOnnx(*to);
@@ -57,10 +57,18 @@ Expected<DataType> targetType(const InferenceContext& ctx, const char* verb) {
     return *type;
 }
 
-// `saturate` and `round_mode` only change casts to float8 types, which Kiln does not represent, so
-// they are accepted and have no effect.
+/// `round_mode` (casts to float8e8m0) must be one of ONNX's three spellings.
+Status checkRoundMode(const InferenceContext& ctx) {
+    const std::string mode = ctx.attrs().getString("round_mode", "up");
+    if (mode != "up" && mode != "down" && mode != "nearest")
+        return ctx.error("round_mode must be \"up\", \"down\" or \"nearest\", got \"" + mode + "\"");
+    return Status::ok();
+}
+
+// `saturate` and `round_mode` change only casts to the float8 types (common/low_precision.h).
 Status inferCast(InferenceContext& ctx) {
     KILN_ASSIGN_OR_RETURN(DataType type, targetType(ctx, "cast"));
+    KILN_RETURN_IF_ERROR(checkRoundMode(ctx));
     ctx.setOutput(0, type, ctx.inputShape(0));
     return Status::ok();
 }
@@ -69,17 +77,20 @@ Status inferCast(InferenceContext& ctx) {
 Status inferBitCast(InferenceContext& ctx) {
     KILN_ASSIGN_OR_RETURN(DataType type, targetType(ctx, "bit-cast"));
     const DataType from = ctx.inputType(0);
-    if (dataTypeSize(type) != dataTypeSize(from))
+    // Widths in bits: the 4- and 2-bit types take a byte each in Kiln, but ONNX's BitCast reads
+    // their bits, so they only bit-cast among types of their own width.
+    if (dataTypeBits(type) != dataTypeBits(from))
         return ctx.error(std::string("BitCast needs types of one width: ") + dataTypeName(from) + " is " +
-                         std::to_string(dataTypeSize(from)) + " bytes, " + dataTypeName(type) + " " +
-                         std::to_string(dataTypeSize(type)));
+                         std::to_string(dataTypeBits(from)) + " bits, " + dataTypeName(type) + " " +
+                         std::to_string(dataTypeBits(type)));
     ctx.setOutput(0, type, ctx.inputShape(0));
     return Status::ok();
 }
 
 Status inferCastLike(InferenceContext& ctx) {
-    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes));
-    KILN_RETURN_IF_ERROR(checkInputType(ctx, 1, kAllTypes));
+    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes | kLowBitTypes));
+    KILN_RETURN_IF_ERROR(checkInputType(ctx, 1, kAllTypes | kLowBitTypes));
+    KILN_RETURN_IF_ERROR(checkRoundMode(ctx));
     ctx.setOutput(0, ctx.inputType(1), ctx.inputShape(0));
     return Status::ok();
 }

@@ -28,6 +28,12 @@ constexpr TypeSet kIntegerTypes = kSignedIntTypes | kUnsignedIntTypes;
 constexpr TypeSet kNumericTypes = kFloatTypes | kIntegerTypes;
 constexpr TypeSet kBoolType = typeBit(DataType::kBOOL);
 constexpr TypeSet kAllTypes = kNumericTypes | kBoolType;
+/// The float8, float4 and 2/4-bit integer types: only conversions (Cast, CastLike, the
+/// quantizers) and ops that move elements accept them, so they are not in kAllTypes.
+constexpr TypeSet kLowBitTypes = typeBit(DataType::kFP8E4M3FN) | typeBit(DataType::kFP8E4M3FNUZ) |
+                                 typeBit(DataType::kFP8E5M2) | typeBit(DataType::kFP8E5M2FNUZ) |
+                                 typeBit(DataType::kFP8E8M0) | typeBit(DataType::kINT4) | typeBit(DataType::kUINT4) |
+                                 typeBit(DataType::kINT2) | typeBit(DataType::kUINT2) | typeBit(DataType::kFP4E2M1);
 
 constexpr bool typeIn(DataType type, TypeSet set) {
     return (set & typeBit(type)) != 0;

@@ -24,7 +24,17 @@ bool isMatMulType(DataType type) {
         case DataType::kUINT8:
         case DataType::kINT16:
         case DataType::kUINT16:
-        case DataType::kBOOL: return false;
+        case DataType::kBOOL:
+        case DataType::kFP8E4M3FN:
+        case DataType::kFP8E4M3FNUZ:
+        case DataType::kFP8E5M2:
+        case DataType::kFP8E5M2FNUZ:
+        case DataType::kFP8E8M0:
+        case DataType::kINT4:
+        case DataType::kUINT4:
+        case DataType::kINT2:
+        case DataType::kUINT2:
+        case DataType::kFP4E2M1: return false;
     }
     return false;
 }

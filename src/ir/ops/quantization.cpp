@@ -13,8 +13,16 @@ namespace kiln {
 
 namespace {
 
+/// The quantized side of QuantizeLinear / DequantizeLinear: the 8- and 16-bit integers and the
+/// low-bit types but float8e8m0 (a scale type, not a quantized one).
 bool isQuantizedType(DataType type) {
-    return type == DataType::kINT8 || type == DataType::kUINT8 || type == DataType::kINT16 || type == DataType::kUINT16;
+    return type == DataType::kINT8 || type == DataType::kUINT8 || type == DataType::kINT16 ||
+           type == DataType::kUINT16 || (isLowBitType(type) && type != DataType::kFP8E8M0);
+}
+
+/// Scales are floating-point or float8e8m0 (the power-of-two scales of the MX formats).
+bool isScaleType(DataType type) {
+    return isFloatingType(type) || type == DataType::kFP8E8M0;
 }
 
 /// Checks that a scale (or zero point) input fits X: a scalar/1-element tensor (per tensor), a 1-D
@@ -52,7 +60,7 @@ Status checkQuantParameter(const InferenceContext& ctx, size_t index, const std:
 Status inferQuantizeLinear(InferenceContext& ctx) {
     DataType x = ctx.inputType(0);
     if (!isFloatingType(x) && x != DataType::kINT32) return ctx.error(std::string("x has type ") + dataTypeName(x) + "; a float type or int32 is required");
-    if (!isFloatingType(ctx.inputType(1))) return ctx.error("y_scale must be floating-point");
+    if (!isScaleType(ctx.inputType(1))) return ctx.error("y_scale must be floating-point or float8e8m0");
     KILN_RETURN_IF_ERROR(checkQuantParameter(ctx, 1, "y_scale"));
     DataType out = DataType::kUINT8;
     if (ctx.hasInput(2)) {
@@ -63,15 +71,20 @@ Status inferQuantizeLinear(InferenceContext& ctx) {
         if (!type) return ctx.error("output_dtype " + std::to_string(*attr) + " is not supported");
         out = *type;
     }
-    if (!isQuantizedType(out)) return ctx.error(std::string("output type ") + dataTypeName(out) + " is not supported (int8, uint8, int16, uint16)");
+    if (!isQuantizedType(out))
+        return ctx.error(std::string("output type ") + dataTypeName(out) +
+                         " is not supported (int8, uint8, int16, uint16, int4, uint4, int2, uint2, float8e4m3fn, "
+                         "float8e4m3fnuz, float8e5m2, float8e5m2fnuz, float4e2m1)");
     ctx.setOutput(0, out, ctx.inputShape(0));
     return Status::ok();
 }
 
 Status inferDequantizeLinear(InferenceContext& ctx) {
     DataType x = ctx.inputType(0);
-    if (!isQuantizedType(x) && x != DataType::kINT32) return ctx.error(std::string("x has type ") + dataTypeName(x) + "; int8, uint8, int16, uint16 or int32 is required");
-    if (!isFloatingType(ctx.inputType(1))) return ctx.error("x_scale must be floating-point");
+    if (!isQuantizedType(x) && x != DataType::kINT32)
+        return ctx.error(std::string("x has type ") + dataTypeName(x) +
+                         "; an 8-, 16- or 32-bit integer, a 4- or 2-bit integer, float8 or float4e2m1 is required");
+    if (!isScaleType(ctx.inputType(1))) return ctx.error("x_scale must be floating-point or float8e8m0");
     KILN_RETURN_IF_ERROR(checkQuantParameter(ctx, 1, "x_scale"));
     if (ctx.hasInput(2)) {
         if (ctx.inputType(2) != x) return ctx.error("x_zero_point must have x's type");
@@ -83,6 +96,9 @@ Status inferDequantizeLinear(InferenceContext& ctx) {
         if (!type || !isFloatingType(*type)) return ctx.error("output_dtype " + std::to_string(*attr) + " is not a floating-point type");
         out = *type;
     }
+    if (!isFloatingType(out))
+        return ctx.error(std::string("the output would be ") + dataTypeName(out) +
+                         " (x_scale's type); give output_dtype, a floating-point type");
     ctx.setOutput(0, out, ctx.inputShape(0));
     return Status::ok();
 }

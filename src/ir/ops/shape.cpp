@@ -284,6 +284,16 @@ bool isRangeType(DataType type) {
         case DataType::kUINT32:
         case DataType::kUINT64:
         case DataType::kBOOL:
+        case DataType::kFP8E4M3FN:
+        case DataType::kFP8E4M3FNUZ:
+        case DataType::kFP8E5M2:
+        case DataType::kFP8E5M2FNUZ:
+        case DataType::kFP8E8M0:
+        case DataType::kINT4:
+        case DataType::kUINT4:
+        case DataType::kINT2:
+        case DataType::kUINT2:
+        case DataType::kFP4E2M1:
             return false;
     }
     return false;

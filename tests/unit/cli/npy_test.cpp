@@ -208,6 +208,20 @@ TEST(RandomInput, RangesAndRepeatability) {
 
     std::mt19937_64 a(42), b(42);
     EXPECT_EQ(randomInput(DataType::kHALF, 64, a), randomInput(DataType::kHALF, 64, b));
+
+    // Low-bit types: one byte per element, float8 codes of values in [-1, 1], int4 0 or 1.
+    auto fp8 = randomInput(DataType::kFP8E5M2, 500, rng);
+    ASSERT_EQ(fp8.size(), 500u);
+    bool negative = false;
+    for (uint8_t code : fp8) {
+        const bool sign = (code & 0x80) != 0;
+        const int exponent = (code >> 2) & 0x1F;
+        ASSERT_LE(exponent, 15) << int{code};  // |value| <= 1: e5m2's biased exponent at most 15 (2^0)
+        ASSERT_TRUE(exponent < 15 || (code & 0x3) == 0) << int{code};
+        negative = negative || sign;
+    }
+    EXPECT_TRUE(negative);
+    for (uint8_t v : randomInput(DataType::kINT4, 100, rng)) ASSERT_LE(v, 1);
 }
 
 }  // namespace

@@ -85,6 +85,23 @@ TEST(OutputJson, ReducedPrecisionBecomesFloat) {
     EXPECT_EQ(h[4], "Infinity");
 }
 
+TEST(OutputJson, LowBitTypesGiveTheirValuesNotTheirCodes) {
+    const uint8_t fp8[3] = {0x38, 0xC0, 0x7F};  // e4m3fn 1, -2, NaN
+    const uint8_t int4[2] = {0xF8, 0x07};       // Kiln's layout: -8 sign-extended, 7
+    const uint8_t fp4[2] = {0x0F, 0x03};        // -6, 1.5
+    auto f = nlohmann::ordered_json::parse(tensorValuesToJson(DataType::kFP8E4M3FN, fp8, 3).dump());
+    EXPECT_EQ(f[0], 1.0);
+    EXPECT_EQ(f[1], -2.0);
+    EXPECT_EQ(f[2], "NaN");
+    auto i = nlohmann::ordered_json::parse(tensorValuesToJson(DataType::kINT4, int4, 2).dump());
+    EXPECT_TRUE(i[0].is_number_integer());
+    EXPECT_EQ(i[0], -8);
+    EXPECT_EQ(i[1], 7);
+    auto q = nlohmann::ordered_json::parse(tensorValuesToJson(DataType::kFP4E2M1, fp4, 2).dump());
+    EXPECT_EQ(q[0], -6.0);
+    EXPECT_EQ(q[1], 1.5);
+}
+
 TEST(OutputJson, IntegersStayExactAndBoolsAreBooleans) {
     std::vector<int64_t> big = {(int64_t(1) << 62) + 1, -(int64_t(1) << 60) - 3, 0};
     std::vector<uint64_t> huge = {~uint64_t(0), 12345};

@@ -14,10 +14,13 @@
 namespace kiln::test {
 namespace {
 
-constexpr DataType kAllTypes[] = {DataType::kFLOAT, DataType::kHALF,   DataType::kBF16,  DataType::kDOUBLE,
-                                  DataType::kINT8,  DataType::kUINT8,  DataType::kINT16, DataType::kUINT16,
-                                  DataType::kINT32, DataType::kUINT32, DataType::kINT64, DataType::kUINT64,
-                                  DataType::kBOOL};
+// The low-bit types are stored one element per byte; their constants' bytes are random codes.
+constexpr DataType kAllTypes[] = {
+    DataType::kFLOAT,   DataType::kHALF,        DataType::kBF16,    DataType::kDOUBLE,    DataType::kINT8,
+    DataType::kUINT8,   DataType::kINT16,       DataType::kUINT16,  DataType::kINT32,     DataType::kUINT32,
+    DataType::kINT64,   DataType::kUINT64,      DataType::kBOOL,    DataType::kFP8E4M3FN, DataType::kFP8E4M3FNUZ,
+    DataType::kFP8E5M2, DataType::kFP8E5M2FNUZ, DataType::kFP8E8M0, DataType::kINT4,      DataType::kUINT4,
+    DataType::kINT2,    DataType::kUINT2,       DataType::kFP4E2M1};
 
 // A body graph for If/Loop-style attributes; it reads `outer` from the enclosing scope by name.
 std::shared_ptr<Graph> makeSubgraph(const std::string& name, const std::string& outer, uint32_t seed, int nestDepth) {
@@ -203,6 +206,28 @@ TEST(PlanRoundTrip, EveryConstantTypeAlone) {
         ASSERT_TRUE(loaded.isOk()) << dataTypeName(t) << ": " << loaded.status().message();
         EXPECT_EQ(diffPlans(plan, loaded.value()), "") << dataTypeName(t);
     }
+}
+
+TEST(PlanRoundTrip, LowBitInputsAndOutputsKeepTheirTypes) {
+    EnginePlan plan;
+    plan.backend = "cpu";
+    plan.target = "test-cpu";
+    plan.graph = std::make_unique<Graph>();
+    Graph& g = *plan.graph;
+    g.name = "low_bit";
+    Value* x = g.addInput("x", DataType::kINT4, {Dim::named("n")});
+    Node* cast = g.addNode("Cast", "to_fp8", {x}, {"y"});
+    cast->attrs.set("to", int64_t{17});
+    cast->outputs[0]->dtype = DataType::kFP8E4M3FN;
+    cast->outputs[0]->shape = {Dim::named("n")};
+    cast->outputs[0]->typeKnown = true;
+    g.markOutput(cast->outputs[0]);
+    plan.layers[cast->id] = {"cpu.cast_i4_to_f8e4m3fn", DataType::kFP8E4M3FN};
+    auto loaded = roundTrip(plan);
+    ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
+    EXPECT_EQ(diffPlans(plan, loaded.value()), "");
+    EXPECT_EQ(loaded.value().graph->inputs()[0]->dtype, DataType::kINT4);
+    EXPECT_EQ(loaded.value().graph->outputs()[0]->dtype, DataType::kFP8E4M3FN);
 }
 
 TEST(PlanRoundTrip, ReserializingIsByteIdentical) {

@@ -269,15 +269,45 @@ TEST(ActivationInference, SoftmaxAxis) {
 
 TEST(OnnxTypes, RoundTrip) {
     const std::vector<std::pair<int64_t, DataType>> table = {
-        {1, DataType::kFLOAT}, {2, DataType::kUINT8},   {3, DataType::kINT8},    {4, DataType::kUINT16},
-        {5, DataType::kINT16}, {6, DataType::kINT32},   {7, DataType::kINT64},   {9, DataType::kBOOL},
-        {10, DataType::kHALF}, {11, DataType::kDOUBLE}, {12, DataType::kUINT32}, {13, DataType::kUINT64},
-        {16, DataType::kBF16}};
+        {1, DataType::kFLOAT},    {2, DataType::kUINT8},        {3, DataType::kINT8},
+        {4, DataType::kUINT16},   {5, DataType::kINT16},        {6, DataType::kINT32},
+        {7, DataType::kINT64},    {9, DataType::kBOOL},         {10, DataType::kHALF},
+        {11, DataType::kDOUBLE},  {12, DataType::kUINT32},      {13, DataType::kUINT64},
+        {16, DataType::kBF16},    {17, DataType::kFP8E4M3FN},   {18, DataType::kFP8E4M3FNUZ},
+        {19, DataType::kFP8E5M2}, {20, DataType::kFP8E5M2FNUZ}, {21, DataType::kUINT4},
+        {22, DataType::kINT4},    {23, DataType::kFP4E2M1},     {24, DataType::kFP8E8M0},
+        {25, DataType::kUINT2},   {26, DataType::kINT2}};
     for (const auto& [onnx, type] : table) {
         EXPECT_EQ(dataTypeFromOnnx(onnx), type) << onnx;
         EXPECT_EQ(dataTypeToOnnx(type), onnx) << dataTypeName(type);
     }
-    for (int64_t unsupportedType : {0, 8, 14, 15, 17, 23, 100, -1}) EXPECT_FALSE(dataTypeFromOnnx(unsupportedType));
+    // string, complex64, complex128, float6e2m3, float6e3m2 and numbers onnx.proto does not define.
+    for (int64_t unsupportedType : {0, 8, 14, 15, 27, 28, 100, -1}) EXPECT_FALSE(dataTypeFromOnnx(unsupportedType));
+}
+
+TEST(OnnxTypes, LowBitTypesAreNamedAsOnnxSpellsThemAndTakeOneByte) {
+    struct Row {
+        DataType type;
+        const char* name;
+        const char* shortName;
+        int bits;
+    };
+    for (const Row& r : {Row{DataType::kFP8E4M3FN, "float8e4m3fn", "f8e4m3fn", 8},
+                         Row{DataType::kFP8E4M3FNUZ, "float8e4m3fnuz", "f8e4m3fnuz", 8},
+                         Row{DataType::kFP8E5M2, "float8e5m2", "f8e5m2", 8},
+                         Row{DataType::kFP8E5M2FNUZ, "float8e5m2fnuz", "f8e5m2fnuz", 8},
+                         Row{DataType::kFP8E8M0, "float8e8m0", "f8e8m0", 8}, Row{DataType::kINT4, "int4", "i4", 4},
+                         Row{DataType::kUINT4, "uint4", "u4", 4}, Row{DataType::kINT2, "int2", "i2", 2},
+                         Row{DataType::kUINT2, "uint2", "u2", 2}, Row{DataType::kFP4E2M1, "float4e2m1", "f4e2m1", 4}}) {
+        EXPECT_STREQ(dataTypeName(r.type), r.name);
+        EXPECT_STREQ(dataTypeShortName(r.type), r.shortName);
+        EXPECT_EQ(parseDataType(r.name), r.type) << r.name;
+        EXPECT_EQ(dataTypeSize(r.type), 1u) << r.name;
+        EXPECT_EQ(dataTypeBits(r.type), r.bits) << r.name;
+        EXPECT_FALSE(isFloatingType(r.type) || isIntegerType(r.type) || isSignedType(r.type)) << r.name;
+    }
+    EXPECT_EQ(dataTypeBits(DataType::kINT64), 64);
+    EXPECT_EQ(dataTypeBits(DataType::kBOOL), 8);
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
 // DequantizeLinear y = (x - zero_point) * scale, each with a per-tensor, per-axis or blocked scale,
 // and DynamicQuantizeLinear (uint8, scale and zero point from the input's range). The arithmetic
 // follows ONNX's reference: float32 for float, float16 and bfloat16 data, round half to even.
+// The low-bit types (float8, float4, int4, int2, ...) go through common/low_precision.h: as the
+// quantized side, as float8e8m0 scales and as zero points.
+
+#include <array>
 
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
@@ -90,18 +94,27 @@ private:
     int64_t mAxis, mBlockSize;
 };
 
+/// x / scale as ONNX's reference divides: in double for int32 and double data or a double scale
+/// (numpy promotes), in float32 for the float, float16 and bfloat16 types.
+template <typename X>
+double divideByScale(X x, double scale, bool inDouble) {
+    return inDouble ? static_cast<double>(x) / scale
+                    : static_cast<double>(static_cast<float>(x) / static_cast<float>(scale));
+}
+
 class QuantizeLinearKernel : public LinearQuantizationKernel {
 public:
-    using LinearQuantizationKernel::LinearQuantizationKernel;
+    QuantizeLinearKernel(int64_t axis, int64_t blockSize, bool saturate)
+        : LinearQuantizationKernel(axis, blockSize), mSaturate(saturate) {}
     std::string tacticName() const override { return "cpu.quantize_linear"; }
     Status run(const KernelIO& io) override {
         const TensorView& x = io.input(0);
         const TensorView& y = io.output(0);
-        const int64_t count = x.elementCount();
-        // int32 and double data divide in double (numpy promotes); the float types in float32.
         const bool inDouble =
             x.dtype == DataType::kINT32 || x.dtype == DataType::kDOUBLE || io.input(1).dtype == DataType::kDOUBLE;
         readScales(io);
+        if (isLowBitType(y.dtype)) return quantizeToLowBit(x, y, inDouble);
+        const int64_t count = x.elementCount();
         const std::vector<double>& scales = mScales;
         const std::vector<double>& zeros = mZeros;
         return dispatchDataType(y.dtype, [&](auto qtag) -> Status {
@@ -114,9 +127,7 @@ public:
 #pragma omp parallel for schedule(static) if (count >= 65536)
                     for (int64_t i = 0; i < count; ++i) {
                         const size_t p = static_cast<size_t>(mIndex(i));
-                        double q = inDouble ? static_cast<double>(in[i]) / scales[p]
-                                            : static_cast<double>(static_cast<float>(in[i]) / static_cast<float>(scales[p]));
-                        out[i] = saturateRound<Q>(std::nearbyint(q) + zeros[p]);
+                        out[i] = saturateRound<Q>(std::nearbyint(divideByScale(in[i], scales[p], inDouble)) + zeros[p]);
                     }
                     return Status::ok();
                 });
@@ -125,6 +136,47 @@ public:
             }
         });
     }
+
+private:
+    /// The 4- and 2-bit integers round and clamp to their range like int8; the float8 and float4
+    /// formats take x / scale + zero point (the zero point is 0 in practice) rounded to nearest
+    /// even, overflow handled as `saturate` says.
+    Status quantizeToLowBit(const TensorView& x, const TensorView& y, bool inDouble) {
+        const int64_t count = x.elementCount();
+        const DataType q = y.dtype;
+        const bool integer = isLowBitIntegerType(q);
+        const IntegerRange range = lowBitIntegerRange(q);
+        LowBitCastMode mode;
+        mode.saturate = mSaturate;
+        const std::vector<double>& scales = mScales;
+        const std::vector<double>& zeros = mZeros;
+        uint8_t* out = y.as<uint8_t>();
+        return dispatchDataType(x.dtype, [&](auto xtag) -> Status {
+            using X = decltype(xtag);
+            if constexpr (std::is_floating_point_v<X> || std::is_same_v<X, Half> || std::is_same_v<X, BFloat16> ||
+                          std::is_same_v<X, int32_t>) {
+                const X* in = x.as<const X>();
+#pragma omp parallel for schedule(static) if (count >= 65536)
+                for (int64_t i = 0; i < count; ++i) {
+                    const size_t p = static_cast<size_t>(mIndex(i));
+                    const double scaled = divideByScale(in[i], scales[p], inDouble);
+                    if (integer) {
+                        const double clamped =
+                            std::clamp(std::nearbyint(scaled) + zeros[p], static_cast<double>(range.lowest),
+                                       static_cast<double>(range.highest));
+                        out[i] = lowBitFromInteger(q, static_cast<int64_t>(clamped));
+                    } else {
+                        out[i] = lowBitFromDouble(q, scaled + zeros[p], mode);
+                    }
+                }
+                return Status::ok();
+            } else {
+                return unsupported(std::string("no QuantizeLinear kernel for input type ") + dataTypeName(x.dtype));
+            }
+        });
+    }
+
+    bool mSaturate;
 };
 
 class DequantizeLinearKernel : public LinearQuantizationKernel {
@@ -134,32 +186,49 @@ public:
     Status run(const KernelIO& io) override {
         const TensorView& x = io.input(0);
         const TensorView& y = io.output(0);
-        const int64_t count = x.elementCount();
         readScales(io);
+        if (isLowBitType(x.dtype)) {
+            // A low-bit element has at most 256 codes: decode each once.
+            for (size_t code = 0; code < mDecoded.size(); ++code)
+                mDecoded[code] = lowBitToDouble(x.dtype, static_cast<uint8_t>(code));
+            const uint8_t* in = x.as<const uint8_t>();
+            return dequantize(y, x.elementCount(), [&](int64_t i) { return mDecoded[in[i]]; });
+        }
+        return dispatchDataType(x.dtype, [&](auto xtag) -> Status {
+            using X = decltype(xtag);
+            const X* in = x.as<const X>();
+            return dequantize(y, x.elementCount(), [&](int64_t i) { return static_cast<double>(in[i]); });
+        });
+    }
+
+private:
+    /// y = (x - zero point) * scale, in double for a double output and in float32 otherwise (as
+    /// ONNX's reference computes); `read(i)` is element i of x.
+    template <typename Read>
+    Status dequantize(const TensorView& y, int64_t count, Read read) {
         const std::vector<double>& scales = mScales;
         const std::vector<double>& zeros = mZeros;
         return dispatchDataType(y.dtype, [&](auto tag) -> Status {
             using T = decltype(tag);
             if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-                return dispatchDataType(x.dtype, [&](auto xtag) -> Status {
-                    using X = decltype(xtag);
-                    const X* in = x.as<const X>();
-                    T* out = y.as<T>();
+                T* out = y.as<T>();
 #pragma omp parallel for schedule(static) if (count >= 65536)
-                    for (int64_t i = 0; i < count; ++i) {
-                        const size_t p = static_cast<size_t>(mIndex(i));
-                        if constexpr (std::is_same_v<T, double>)
-                            out[i] = (static_cast<double>(in[i]) - zeros[p]) * scales[p];
-                        else
-                            out[i] = static_cast<T>((static_cast<float>(in[i]) - static_cast<float>(zeros[p])) * static_cast<float>(scales[p]));
-                    }
-                    return Status::ok();
-                });
+                for (int64_t i = 0; i < count; ++i) {
+                    const size_t p = static_cast<size_t>(mIndex(i));
+                    if constexpr (std::is_same_v<T, double>)
+                        out[i] = (read(i) - zeros[p]) * scales[p];
+                    else
+                        out[i] = static_cast<T>((static_cast<float>(read(i)) - static_cast<float>(zeros[p])) *
+                                                static_cast<float>(scales[p]));
+                }
+                return Status::ok();
             } else {
                 return unsupported(std::string("no DequantizeLinear kernel for output type ") + dataTypeName(y.dtype));
             }
         });
     }
+
+    std::array<double, 256> mDecoded{};
 };
 
 class DynamicQuantizeLinearKernel : public Kernel {
@@ -188,16 +257,19 @@ public:
 }  // namespace
 
 void registerQuantizationKernels(CpuKernelRegistry& registry) {
+    // Both convert to or from the low-bit types themselves (lowBitTypes).
     registry.add({"QuantizeLinear", nullptr,
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<QuantizeLinearKernel>(node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0)));
+                      return std::unique_ptr<Kernel>(std::make_unique<QuantizeLinearKernel>(
+                          node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0),
+                          node.attrs.getInt("saturate", 1) != 0));
                   },
-                  ""});
+                  "", false, true});
     registry.add({"DequantizeLinear", nullptr,
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<DequantizeLinearKernel>(node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0)));
                   },
-                  ""});
+                  "", false, true});
     registry.add({"DynamicQuantizeLinear", nullptr,
                   [](const Node&) -> Expected<std::unique_ptr<Kernel>> { return std::unique_ptr<Kernel>(std::make_unique<DynamicQuantizeLinearKernel>()); },
                   ""});

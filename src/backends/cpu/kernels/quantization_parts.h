@@ -27,8 +27,9 @@ Q saturateRound(double v) {
     return static_cast<Q>(r);
 }
 
-/// Element `i` of an integer or floating view as double.
+/// Element `i` of an integer, floating or low-bit view as double.
 inline double elementAt(const TensorView& view, int64_t i) {
+    if (isLowBitType(view.dtype)) return lowBitToDouble(view.dtype, view.as<const uint8_t>()[i]);
     return dispatchDataType(view.dtype, [&](auto tag) { return static_cast<double>(view.as<const decltype(tag)>()[i]); });
 }
 

@@ -24,13 +24,16 @@ Status runByteCopy(const KernelIO& io) {
     return Status::ok();
 }
 
+/// A kernel that copies the input's bytes: it serves every element type, the low-bit ones too.
 CpuKernelEntry byteCopyEntry(const std::string& opType) {
     return {opType,
             {},
             [opType](const Node&) -> Expected<std::unique_ptr<Kernel>> {
                 return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>("cpu.copy", runByteCopy));
             },
-            ""};
+            "",
+            false,
+            true};
 }
 
 Expected<std::unique_ptr<Kernel>> createShape(const Node& node) {
@@ -176,8 +179,9 @@ Expected<std::unique_ptr<Kernel>> createEyeLike(const Node& node) {
 }  // namespace
 
 void registerShapeKernels(CpuKernelRegistry& registry) {
-    registry.add({"Shape", {}, createShape, ""});
-    registry.add({"Size", {}, createSize, ""});
+    // Shape and Size read only the input's shape, whatever its element type.
+    registry.add({"Shape", {}, createShape, "", false, true});
+    registry.add({"Size", {}, createSize, "", false, true});
     registry.add(byteCopyEntry("Reshape"));
     registry.add(byteCopyEntry("Flatten"));
     registry.add(byteCopyEntry("Squeeze"));

@@ -149,16 +149,17 @@ void registerTensorKernels(CpuKernelRegistry& registry) {
                   [](const Node&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>("cpu.copy", runIdentity));
                   },
-                  ""});
+                  "", false, true});
     // BitCast keeps the bytes (same width, same shape): a copy, like Identity.
     registry.add({"BitCast",
                   {},
                   [](const Node&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<FunctionKernel>("cpu.bitcast_copy", runIdentity));
                   },
-                  ""});
+                  "", false, true});
     registry.add({"Dropout", supportsDropout, createDropout, ""});
-    registry.add({"Concat", {}, createConcat, ""});
+    // Concat copies whole elements by their byte size, so it serves the low-bit types too.
+    registry.add({"Concat", {}, createConcat, "", false, true});
     registry.add({"Split", supportsSplit, createSplit, ""});
     tensorkernels::registerLayoutKernels(registry);
     tensorkernels::registerSlicePadKernels(registry);

@@ -130,7 +130,8 @@ Expected<std::unique_ptr<Kernel>> createSpaceToDepth(const Node& node) {
 }  // namespace
 
 void registerLayoutKernels(CpuKernelRegistry& registry) {
-    registry.add({"Transpose", {}, createTranspose, ""});
+    // Transpose moves whole elements by their byte size, so it serves the low-bit types too.
+    registry.add({"Transpose", {}, createTranspose, "", false, true});
     registry.add({"Tile", {}, createTile, ""});
     registry.add({"DepthToSpace", {}, createDepthToSpace, ""});
     registry.add({"SpaceToDepth", {}, createSpaceToDepth, ""});
