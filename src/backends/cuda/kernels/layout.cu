@@ -139,6 +139,11 @@ public:
         return launchStridedCopy(mView, mElementSize, io.input(0).data, io.output(0).data, stream);
     }
     std::string tacticName() const override { return "cuda.slice_strided"; }
+    bool isCapturable(std::string* reason) const override {
+        if (mResolved) return true;
+        if (reason) *reason = "its starts, ends, axes or steps are computed during the run and read back to the host";
+        return false;
+    }
 
 private:
     /// Reads the index inputs (constants from the node, the rest from `inputs` on `stream`) and plans the copy.

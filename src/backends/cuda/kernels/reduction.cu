@@ -124,6 +124,11 @@ public:
     }
 
     std::string tacticName() const override { return "cuda.reduce_strided_f32"; }
+    bool isCapturable(std::string* reason) const override {
+        if (mResolved) return true;
+        if (reason) *reason = "its axes are computed during the run and read back to the host";
+        return false;
+    }
 
 private:
     Status plan(const std::vector<int64_t>& axes) {
