@@ -155,7 +155,8 @@ Status runWithDataDependentShapes(ContextImpl& ctx, Stream stream) {
                 continue;
             }
             const ValueInfo& info = infos[static_cast<size_t>(in->id)];
-            ins.push_back({info.dtype, toConcrete(info.shape), address[static_cast<size_t>(in->id)]});
+            ins.push_back({info.dtype, toConcrete(info.shape), address[static_cast<size_t>(in->id)],
+                           info.value ? info.value->data() : nullptr});
         }
         Kernel& kernel = *ctx.kernels[n];
         KernelIO io;

@@ -201,7 +201,8 @@ Status prepare(ContextImpl& ctx) {
         auto view = [&](const Value* v) {
             if (!v) return TensorView{};
             const ValueInfo& info = infos[static_cast<size_t>(v->id)];
-            return TensorView{info.dtype, toConcrete(info.shape), address[static_cast<size_t>(v->id)]};
+            return TensorView{info.dtype, toConcrete(info.shape), address[static_cast<size_t>(v->id)],
+                              info.value ? info.value->data() : nullptr};
         };
         for (const Value* in : node.inputs) step.inputs.push_back(view(in));
         for (const Value* out : node.outputs) step.outputs.push_back(view(out));

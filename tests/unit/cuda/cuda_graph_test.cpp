@@ -5,6 +5,8 @@
 // shapes, a profiler, an output allocator, the legacy stream) must run anyway and say why, and a
 // caller's own capture of enqueue() at unprepared shapes must fail with a reason instead of a device error.
 //
+// A Slice whose end is the input's sequence length (folded while preparing) is captured too.
+//
 // Everything goes through the public API and the Backend interface, so the file builds without CUDA
 // and skips there, like every GPU test.
 
@@ -340,6 +342,107 @@ TEST_F(CudaGraphTest, CapturingEnqueueByHandNeedsARunAtTheNewShapesFirst) {
     ASSERT_TRUE(recorded->launch(mStream).isOk());
     expectBitwiseEqual(readOutput(3, *mOutput), plain, "hand-made capture");
     EXPECT_TRUE(mLogger.errors.empty());
+}
+
+using FoldedIndexGraphTest = CudaTest;
+
+/// y = x + table[:, :seq] for x [1, seq] and an input table [1, 16]: the Slice's end is Shape(x)[1], a
+/// value known only once the sequence length is set. It is folded while the context prepares, so the
+/// CUDA Slice plans from it at reshape: no read-back in the run, and the run can be captured (as the
+/// position-id slices of transformers). The table is an input, so that the Slice itself runs.
+TEST_F(FoldedIndexGraphTest, ASliceByTheInputShapeIsCapturedAndFollowsTheShape) {
+    test::CapturingLogger logger;
+    auto builder = createBuilder(logger);
+    auto net = builder->createNetwork();
+    constexpr int64_t kMaxSeq = 16;
+    Tensor table = test::randomTensor(DataType::kFLOAT, {1, kMaxSeq}, -1, 1, 31);
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{1, -1});
+    ITensor* tableInput = net->addInput("table", DataType::kFLOAT, Dims{1, kMaxSeq});
+    ITensor* seq = net->addLayer("Shape", {x}, 1, LayerAttributes().setInt("start", 1).setInt("end", 2))->getOutput(0);
+    const int64_t zero = 0, one = 1;
+    ITensor* starts = net->addConstant(Dims{1}, DataType::kINT64, &zero);
+    ITensor* axes = net->addConstant(Dims{1}, DataType::kINT64, &one);
+    ITensor* rows = net->addLayer("Slice", {tableInput, starts, seq, axes})->getOutput(0);
+    ITensor* y = net->addElementWise(*x, *rows, ElementWiseOperation::kSUM)->getOutput(0);
+    y->setName("y");
+    net->markOutput(*y);
+    auto config = builder->createBuilderConfig();
+    config->setDefaultDeviceType(DeviceType::kGPU);
+    auto profile = builder->createOptimizationProfile();
+    profile->setDimensions("x", OptProfileSelector::kMIN, Dims{1, 1});
+    profile->setDimensions("x", OptProfileSelector::kOPT, Dims{1, 8});
+    profile->setDimensions("x", OptProfileSelector::kMAX, Dims{1, kMaxSeq});
+    config->addOptimizationProfile(profile.get());
+    auto plan = builder->buildSerializedNetwork(*net, *config);
+    ASSERT_NE(plan, nullptr);
+    auto engine = createRuntime(logger)->deserializeEngine(plan->data(), plan->size());
+    ASSERT_NE(engine, nullptr);
+    auto context = engine->createExecutionContext();
+    ASSERT_NE(context, nullptr);
+    DeviceBuffer xBuffer(*mBackend, kMaxSeq * sizeof(float)), yBuffer(*mBackend, kMaxSeq * sizeof(float));
+    DeviceBuffer tableBuffer(*mBackend, table.byteSize());
+    ASSERT_TRUE(mBackend->copyToDevice(tableBuffer.get(), table.data(), table.byteSize(), mStream).isOk());
+    ASSERT_TRUE(context->setTensorAddress("table", tableBuffer.get()));
+    ASSERT_TRUE(context->setTensorAddress("x", xBuffer.get()));
+    ASSERT_TRUE(context->setTensorAddress("y", yBuffer.get()));
+
+    CudaGraph graph(*context);
+    for (int64_t length : {int64_t{8}, int64_t{5}, kMaxSeq}) {
+        Tensor xs = test::randomTensor(DataType::kFLOAT, {1, length}, -1, 1, 32 + static_cast<uint32_t>(length));
+        ASSERT_TRUE(context->setInputShape("x", Dims{1, length}));
+        ASSERT_TRUE(mBackend->copyToDevice(xBuffer.get(), xs.data(), xs.byteSize(), mStream).isOk());
+        std::vector<double> expected;
+        for (int64_t i = 0; i < length; ++i) expected.push_back(double(xs.data<float>()[i]) + table.data<float>()[i]);
+        for (int run = 0; run < 2; ++run) {
+            const std::string label = "length " + std::to_string(length) + " run " + std::to_string(run);
+            ASSERT_TRUE(graph.enqueue(mStream)) << label;
+            if (run == 0)
+                EXPECT_NE(graph.getLastLaunch(), CudaGraphLaunch::kNOT_CAPTURED) << label << ": "
+                                                                                   << graph.getNotCapturedReason();
+            else
+                EXPECT_EQ(graph.getLastLaunch(), CudaGraphLaunch::kREPLAYED) << label;
+            Tensor ys = Tensor::allocate(DataType::kFLOAT, {1, length});
+            ASSERT_TRUE(mBackend->copyToHost(ys.data(), yBuffer.get(), ys.byteSize(), mStream).isOk());
+            ASSERT_TRUE(mBackend->synchronize(mStream).isOk());
+            EXPECT_EQ(test::compareWithReference(ys, expected, 1e-6, 1e-6), "") << label;
+        }
+    }
+    EXPECT_TRUE(logger.errors.empty());
+}
+
+/// The kernel's own answer: a Slice by starts/ends inputs that are not constants of the graph can be
+/// recorded when reshape() sees their values on the host, and says why not when it does not.
+TEST_F(FoldedIndexGraphTest, ASliceKernelIsCapturableOnlyWithIndexValuesKnownBeforeTheRun) {
+    Graph graph;
+    Value* data = graph.addInput("data", DataType::kFLOAT, SymShape{6, 2});
+    Value* starts = graph.addInput("starts", DataType::kINT64, SymShape{1});
+    Value* ends = graph.addInput("ends", DataType::kINT64, SymShape{1});
+    Node* node = graph.addNode("Slice", "slice", {data, starts, ends}, {}, 1);
+    node->outputs[0]->dtype = DataType::kFLOAT;
+    node->outputs[0]->shape = SymShape{3, 2};
+    node->outputs[0]->typeKnown = true;
+    auto kernel = mBackend->createKernel(*node);
+    ASSERT_TRUE(kernel.isOk()) << kernel.status().message();
+
+    const int64_t startValue = 0, endValue = 3;
+    std::vector<TensorView> unknown{{DataType::kFLOAT, {6, 2}, nullptr},
+                                    {DataType::kINT64, {1}, nullptr},
+                                    {DataType::kINT64, {1}, nullptr}};
+    std::vector<TensorView> outputs{{DataType::kFLOAT, {3, 2}, nullptr}};
+    ASSERT_TRUE((*kernel)->reshape(unknown, outputs).isOk());
+    std::string why;
+    EXPECT_FALSE((*kernel)->isCapturable(&why));
+    EXPECT_NE(why.find("computed during the run"), std::string::npos) << why;
+
+    std::vector<TensorView> known = unknown;
+    known[1].hostData = &startValue;
+    known[2].hostData = &endValue;
+    ASSERT_TRUE((*kernel)->reshape(known, outputs).isOk());
+    EXPECT_TRUE((*kernel)->isCapturable(&why)) << why;
+    // A wrong value is found at reshape, where it is known, not at run time.
+    const int64_t tooFar = 5;
+    known[2].hostData = &tooFar;
+    EXPECT_FALSE((*kernel)->reshape(known, outputs).isOk());
 }
 
 using DataDependentGraphTest = CudaTest;
