@@ -75,7 +75,7 @@ def case_graph_per_stream_and_thread(kiln, ctx):
                       "--threads", "--verbose", "--iterations=20", "--exportTimes=times.json", *QUICK)
     captured = (result.stderr + result.stdout).count(CAPTURED)
     check(captured == 2, f"{captured} graph captures for 2 streams")
-    check(not warnings(result) or not any(NOT_CAPTURED in w for w in warnings(result)), "a stream ran without a graph")
+    check(not any(NOT_CAPTURED in w for w in warnings(result)), f"a stream ran without a graph: {warnings(result)}")
     times = json.loads((ctx.tmp / "times.json").read_text())
     check(len(times) >= 40, f"{len(times)} timed inferences, expected 20 per stream")
 
@@ -86,7 +86,7 @@ def case_profiled_timed_run_is_explained(kiln, ctx):
     result = kiln.run(*base)
     check(any("--useCudaGraph: the profiled stream launches its layers one by one" in w for w in warnings(result)),
           f"profiling the timed run with --useCudaGraph is not explained: {warnings(result)}")
-    check(re.search(r"\[I\] .*matmul", result.stdout, re.IGNORECASE), "no per-layer profile was printed")
+    check(re.search(r"\[I\] +Time\(ms\) +Avg\.\(ms\)", result.stdout), "no per-layer profile was printed")
     separate = kiln.run(*base, "--separateProfileRun")
     check(not any("profiled stream" in w for w in warnings(separate)), "--separateProfileRun still warns")
 
