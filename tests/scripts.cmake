@@ -103,6 +103,12 @@ set_tests_properties(cli_bad_inputs PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMEN
 add_test(NAME cli_exec_flags
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/exec_flags_test.py --kiln $<TARGET_FILE:kiln_exe>)
 set_tests_properties(cli_exec_flags PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+# --useCudaGraph and --device on a GPU engine (labels cli and gpu); it exits with 77, reported as skipped,
+# where there is no GPU.
+add_test(NAME cli_cuda_graph
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/cuda_graph_test.py --kiln $<TARGET_FILE:kiln_exe>)
+set_tests_properties(cli_cuda_graph PROPERTIES LABELS "cli;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "${KILN_SCRIPT_ENV}")
 # The seeds' trtexec command lines, verbatim with `kiln exec` (about 20 s: their default --duration=3).
 add_test(NAME cli_seed_commands
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/seed_commands_test.py --kiln $<TARGET_FILE:kiln_exe>

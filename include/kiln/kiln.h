@@ -2,6 +2,7 @@
 /// \file kiln.h
 /// Everything of Kiln's public C++ API.
 #include "kiln/builder.h"
+#include "kiln/cuda_graph.h"
 #include "kiln/logger.h"
 #include "kiln/network.h"
 #include "kiln/parser.h"

@@ -112,7 +112,9 @@ public:
     /// there until a run); after a run, getTensorShape() reports the shape of that run.
     bool setOutputAllocator(const char* name, IOutputAllocator* allocator) noexcept;
     IOutputAllocator* getOutputAllocator(const char* name) const noexcept;
-    /// Runs the engine asynchronously on `stream`.
+    /// Runs the engine asynchronously on `stream`. A GPU engine's run may be recorded by a CUDA stream
+    /// capture once the context has run at its current shapes (preparing for new shapes allocates);
+    /// kiln/cuda_graph.h does that bookkeeping.
     bool enqueue(Stream stream) noexcept;
     /// Runs the engine and waits for it to finish.
     bool execute() noexcept;
@@ -126,6 +128,7 @@ public:
 
 private:
     friend class Engine;
+    friend class CudaGraph;  // captures and replays the context's prepared runs (kiln/cuda_graph.h)
     ExecutionContext(Engine& engine, std::unique_ptr<ContextImpl> impl);
     Engine& mEngine;
     std::unique_ptr<ContextImpl> mImpl;

@@ -17,7 +17,7 @@ namespace kiln {
 
 /// Bumped whenever Backend or Kernel change shape; a backend library built against another
 /// version is refused at load.
-constexpr int kBackendInterfaceVersion = 2;
+constexpr int kBackendInterfaceVersion = 3;
 
 /// Everything a kernel's run needs. Views are prepared by the context when shapes change; only
 /// data pointers of I/O tensors change between runs, so run() allocates nothing.
@@ -58,6 +58,23 @@ public:
     }
     /// The implementation's readable name, for logs and layer reports ("cpu.conv2d_im2col_sgemm").
     virtual std::string tacticName() const = 0;
+    /// Whether run(), at the shapes of the last reshape(), only enqueues device work on io.stream: no
+    /// host synchronization, allocation or copy through pageable host memory. Only such work can be
+    /// recorded by a stream capture (Backend::beginCapture) and replayed. When not, `reason` says why.
+    virtual bool isCapturable(std::string* reason) const {
+        (void)reason;
+        return true;
+    }
+};
+
+/// Work recorded from a stream by Backend::beginCapture() / endCapture(), replayable as one launch (a
+/// CUDA graph). It holds the addresses and launch parameters of the recording: a replay runs exactly
+/// the recorded work, whatever changed since.
+class StreamGraph {
+public:
+    virtual ~StreamGraph() = default;
+    /// Enqueues one replay of the recorded work on `stream`.
+    virtual Status launch(Stream stream) = 0;
 };
 
 class Backend {
@@ -82,6 +99,32 @@ public:
     virtual Status synchronize(Stream stream) = 0;
     /// True when device memory is host memory (the CPU backend).
     virtual bool isHostMemory() const = 0;
+
+    /// Starts recording, instead of running, the work this thread enqueues on `stream` until
+    /// endCapture(). A call of this thread that cannot be recorded (an allocation, a synchronization)
+    /// fails and fails the capture; other threads are not restricted. Backends that run on the host have
+    /// nothing to record and refuse.
+    virtual Status beginCapture(Stream stream) {
+        (void)stream;
+        return unsupported("the " + name() + " backend runs its kernels on the host: there is no stream to capture");
+    }
+    /// Ends the recording begun on `stream` and makes it replayable in `graph`: updated in place when
+    /// `graph` holds an earlier recording of the same shape of work (cheaper than building a new one),
+    /// else replaced. Returns whether it was updated in place. On failure `graph` is reset.
+    virtual Expected<bool> endCapture(Stream stream, std::unique_ptr<StreamGraph>& graph) {
+        (void)stream;
+        graph.reset();
+        return unsupported("the " + name() + " backend cannot capture streams");
+    }
+    /// Ends a recording whose work failed to enqueue, dropping what was recorded, so that `stream` runs
+    /// work again.
+    virtual void abortCapture(Stream stream) { (void)stream; }
+    /// Whether work enqueued on `stream` is being recorded (by beginCapture() or by the caller's own
+    /// capture) rather than run.
+    virtual bool isCapturing(Stream stream) const {
+        (void)stream;
+        return false;
+    }
     /// Alignment of every buffer the memory planner hands out.
     virtual size_t alignment() const { return 64; }
     /// Whether this backend's kernel for `node` may write its output over input `input` of the

@@ -1,6 +1,7 @@
 #pragma once
 // What a kernel sees of a tensor: element type, concrete shape and a data pointer in the
-// backend's memory. No ownership.
+// backend's memory, and for reshape() the contents on the host when they are known before running.
+// No ownership.
 
 #include <cstdint>
 
@@ -12,6 +13,11 @@ struct TensorView {
     DataType dtype{DataType::kFLOAT};
     Shape shape;
     void* data{nullptr};
+    /// The contents in host memory when they are known before running (constants, shape-tensor inputs,
+    /// values folded at the current shapes), for reshape() only: a kernel that plans from small index
+    /// inputs (Slice's starts, a reduction's axes) reads them here instead of synchronizing with the
+    /// device to read `data` during every run. Null otherwise.
+    const void* hostData{nullptr};
 
     int64_t rank() const { return static_cast<int64_t>(shape.size()); }
     int64_t elementCount() const { return shapeElementCount(shape); }

@@ -86,11 +86,15 @@ Status inferWithInputValues(const Node& node, std::vector<ValueInfo>& infos, con
 
 }  // namespace
 
-bool hasDataDependentShapes(const Graph& graph, const std::vector<ValueInfo>& infos) {
+const Node* firstDataDependentNode(const Graph& graph, const std::vector<ValueInfo>& infos) {
     for (const auto& node : graph.nodes())
         for (const Value* out : node->outputs)
-            if (out && !isFullyKnown(infos[static_cast<size_t>(out->id)].shape)) return true;
-    return false;
+            if (out && !isFullyKnown(infos[static_cast<size_t>(out->id)].shape)) return node.get();
+    return nullptr;
+}
+
+bool hasDataDependentShapes(const Graph& graph, const std::vector<ValueInfo>& infos) {
+    return firstDataDependentNode(graph, infos) != nullptr;
 }
 
 Status runWithDataDependentShapes(ContextImpl& ctx, Stream stream) {
@@ -151,7 +155,8 @@ Status runWithDataDependentShapes(ContextImpl& ctx, Stream stream) {
                 continue;
             }
             const ValueInfo& info = infos[static_cast<size_t>(in->id)];
-            ins.push_back({info.dtype, toConcrete(info.shape), address[static_cast<size_t>(in->id)]});
+            ins.push_back({info.dtype, toConcrete(info.shape), address[static_cast<size_t>(in->id)],
+                           info.value ? info.value->data() : nullptr});
         }
         Kernel& kernel = *ctx.kernels[n];
         KernelIO io;

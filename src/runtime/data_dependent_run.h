@@ -22,8 +22,10 @@
 
 namespace kiln {
 
-/// Whether some value that a node writes still has an unknown dimension after inference at
-/// concrete input shapes: the graph must run with runWithDataDependentShapes().
+/// The first node that writes a value whose shape is still unknown after inference at concrete input
+/// shapes, or nullptr: when there is one, the graph must run with runWithDataDependentShapes().
+const Node* firstDataDependentNode(const Graph& graph, const std::vector<ValueInfo>& infos);
+/// Whether firstDataDependentNode() finds one.
 bool hasDataDependentShapes(const Graph& graph, const std::vector<ValueInfo>& infos);
 
 /// One run of a context whose `preparedInfos` hold the concrete input shapes and folded values.

@@ -48,6 +48,12 @@ struct ContextImpl {
     std::vector<IOutputAllocator*> outputAllocators;  // by io index (outputs only); nullptr when none
     std::vector<std::unique_ptr<Kernel>> kernels;  // by node index
     bool prepared{false};
+    /// Counts completed preparations: work recorded from a run (CudaGraph) replays the plan of the
+    /// preparation it was recorded at, and is stale after the next one.
+    uint64_t preparation{0};
+    /// Why a run of the prepared plan cannot be recorded by a stream capture (the first data-dependent
+    /// or host-reading layer); empty when it can.
+    std::string captureBlocker;
 
     // Prepared at the current shapes:
     std::vector<ValueInfo> infos;  // after a data-dependent run: the shapes of that run

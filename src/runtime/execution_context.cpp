@@ -1,6 +1,7 @@
 // ExecutionContext: shapes are checked against the profile when set; the first run after a shape
 // change "prepares" (concrete shape inference with shape tensors computed on the host, memory
-// layout, kernel reshape); every run then only patches I/O addresses and runs the kernels.
+// layout, kernel reshape); every run then only patches I/O addresses and runs the kernels. That split
+// is also what makes a run capturable into a CUDA graph: preparing allocates, a prepared run does not.
 
 #include <array>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "ir/shape_inference.h"
 #include "kiln/runtime.h"
+#include "runtime/context_run.h"
 #include "runtime/data_dependent_run.h"
 #include "runtime/engine_impl.h"
 
@@ -139,7 +141,8 @@ Status prepare(ContextImpl& ctx) {
     options.evaluator = &evaluator;
     KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
     releaseFolded(ctx);
-    ctx.dataDependent = hasDataDependentShapes(graph, infos);
+    const Node* dataDependent = firstDataDependentNode(graph, infos);
+    ctx.dataDependent = dataDependent != nullptr;
     if (ctx.dataDependent) {
         // No static plan: each run infers, allocates and runs node by node.
         ctx.steps.clear();
@@ -147,7 +150,11 @@ Status prepare(ContextImpl& ctx) {
         ctx.outputCopies.clear();
         ctx.preparedInfos = infos;
         ctx.infos = std::move(infos);
+        ctx.captureBlocker = dataDependent->describe() +
+                             ": its output shape depends on values computed during the run, so each run allocates "
+                             "and waits for the device";
         ctx.prepared = true;
+        ++ctx.preparation;
         return Status::ok();
     }
     KILN_ASSIGN_OR_RETURN(ExecutionLayout layout, layoutExecution(graph, infos, backend.alignment(),
@@ -194,7 +201,8 @@ Status prepare(ContextImpl& ctx) {
         auto view = [&](const Value* v) {
             if (!v) return TensorView{};
             const ValueInfo& info = infos[static_cast<size_t>(v->id)];
-            return TensorView{info.dtype, toConcrete(info.shape), address[static_cast<size_t>(v->id)]};
+            return TensorView{info.dtype, toConcrete(info.shape), address[static_cast<size_t>(v->id)],
+                              info.value ? info.value->data() : nullptr};
         };
         for (const Value* in : node.inputs) step.inputs.push_back(view(in));
         for (const Value* out : node.outputs) step.outputs.push_back(view(out));
@@ -248,9 +256,17 @@ Status prepare(ContextImpl& ctx) {
         if (r == Residence::kInput) copy.sourceIO = ioIndexOf[id];
         ctx.outputCopies.push_back(copy);
     }
+    ctx.captureBlocker.clear();
+    for (const auto& step : ctx.steps) {
+        std::string why;
+        if (ctx.kernels[step.nodeIndex]->isCapturable(&why)) continue;
+        ctx.captureBlocker = graph.nodes()[step.nodeIndex]->describe() + ": " + why;
+        break;
+    }
     ctx.infos = std::move(infos);
     ctx.layout = std::move(layout);
     ctx.prepared = true;
+    ++ctx.preparation;
     return Status::ok();
 }
 
@@ -299,6 +315,13 @@ void notifyOutputShapes(ContextImpl& ctx) {
 }
 
 Status run(ContextImpl& ctx, Stream stream) {
+    KILN_RETURN_IF_ERROR(prepareForRun(ctx, stream));
+    return runPrepared(ctx, stream);
+}
+
+}  // namespace
+
+Status prepareForRun(ContextImpl& ctx, Stream stream) {
     EngineImpl& engine = ctx.engine;
     // New contents of a shape-tensor input mean new shapes.
     for (size_t i = 0; ctx.prepared && i < engine.io.size(); ++i) {
@@ -307,7 +330,33 @@ Status run(ContextImpl& ctx, Stream stream) {
         KILN_ASSIGN_OR_RETURN(std::vector<int64_t> now, readShapeInput(ctx, i, shape));
         if (now != ctx.shapeInputValues[i]) ctx.prepared = false;
     }
-    if (!ctx.prepared) KILN_RETURN_IF_ERROR(prepare(ctx));
+    if (ctx.prepared) return Status::ok();
+    // Said here rather than left to fail inside (a failed allocation would read as out of memory).
+    if (engine.backend->isCapturing(stream))
+        return unsupported(
+            "enqueue: the stream is being captured, but the context must first prepare new shapes, profile or "
+            "memory, which allocates: run enqueue() once outside the capture after setInputShape(), "
+            "setOptimizationProfile() or setDeviceMemory()");
+    return prepare(ctx);
+}
+
+Status checkCapturable(const ContextImpl& ctx) {
+    if (ctx.profiler)
+        return unsupported("a profiler is attached: it waits for each layer to finish, which a capture cannot record");
+    if (!ctx.captureBlocker.empty()) return unsupported(ctx.captureBlocker);
+    for (size_t i = 0; i < ctx.outputAllocators.size(); ++i)
+        if (ctx.outputAllocators[i])
+            return unsupported("output '" + ctx.engine.io[i].name +
+                               "' has an output allocator, which is asked for a buffer during each run; a replay "
+                               "could not ask it: bind the output with setTensorAddress() instead");
+    return Status::ok();
+}
+
+Status runPrepared(ContextImpl& ctx, Stream stream) {
+    EngineImpl& engine = ctx.engine;
+    // A capture of a run that cannot be recorded fails with this reason rather than a device error.
+    if (Status capturable = checkCapturable(ctx); !capturable && engine.backend->isCapturing(stream))
+        return capturable.withContext("enqueue on a stream that is being captured");
     if (ctx.dataDependent) {
         for (size_t i = 0; i < engine.io.size(); ++i)
             if (engine.io[i].mode == TensorIOMode::kINPUT && !ctx.ioAddresses[i] &&
@@ -355,36 +404,6 @@ Status run(ContextImpl& ctx, Stream stream) {
     notifyOutputShapes(ctx);
     return Status::ok();
 }
-
-/// Guards a context against concurrent use: one context runs one inference at a time.
-class RunGuard {
-public:
-    explicit RunGuard(std::atomic<bool>& flag) : mFlag(flag), mAcquired(!flag.exchange(true)) {}
-    ~RunGuard() {
-        if (mAcquired) mFlag.store(false);
-    }
-    bool acquired() const { return mAcquired; }
-
-private:
-    std::atomic<bool>& mFlag;
-    bool mAcquired;
-};
-
-template <typename Fn>
-bool guarded(const Logger& log, const char* what, Fn&& fn) noexcept {
-    try {
-        Status s = fn();
-        if (!s) log.error(s.message());
-        return s.isOk();
-    } catch (const std::bad_alloc&) {
-        log.error(std::string(what) + ": out of memory");
-    } catch (const std::exception& e) {
-        log.error(std::string(what) + ": " + e.what());
-    }
-    return false;
-}
-
-}  // namespace
 
 ContextImpl::~ContextImpl() {
     releaseArena(*this);

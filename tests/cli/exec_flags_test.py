@@ -329,11 +329,37 @@ def case_build_flags(kiln, ctx):
     expect_usage_error(kiln, base + ["--stronglyTyped", "--fp16"], r"--stronglyTyped")
 
 
+def gpu_count():
+    """The GPUs nvidia-smi lists (0 without the tool or a driver): CUDA sees at most these."""
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(line.startswith("GPU ") for line in listed.stdout.splitlines()) if listed.returncode == 0 else 0
+
+
 def case_system_flags(kiln, ctx):
-    kiln.run("exec", "--onnx=mlp.onnx", "--shapes=x:2x8", "--device=0", "--iterations=1", *QUICK)
-    expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--device=1"], r"--device=1.*CUDA_VISIBLE_DEVICES")
+    result = kiln.run("exec", "--onnx=mlp.onnx", "--backend=cpu", "--shapes=x:2x8", "--device=0", "--iterations=1",
+                      *QUICK)
+    check("CPU engine: --device=0 (the engine runs on the CPU)" in result.stdout, "--device on the CPU is not explained")
+    result = kiln.run("exec", "--onnx=mlp.onnx", "--backend=cpu", "--shapes=x:2x8", "--iterations=1", *QUICK)
+    check("CPU engine: --device" not in result.stdout, "--device is explained without being given")
+    # Out of range on any machine (7 unless it has 8 GPUs or more), for CPU engines as for GPU ones.
+    missing = max(7, gpu_count())
+    for backend in ("cpu", "cuda"):
+        expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", f"--backend={backend}", f"--device={missing}"],
+                           rf"--device={missing}(: this machine has no usable CUDA device \(.+\)| is out of range: "
+                           rf"this machine has \d+ CUDA devices? \()")
     expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--device=-2"], r"--device")
     expect_usage_error(kiln, ["exec", "--onnx=mlp.onnx", "--plugins=libnms.so"], r"--plugins.*libnms\.so")
+
+
+def case_cuda_engine_without_a_gpu(kiln, ctx):
+    if gpu_count() > 0:
+        return  # cuda_graph_test.py runs CUDA engines where there is a GPU
+    result = kiln.run("exec", "--onnx=mlp.onnx", "--backend=cuda", "--shapes=x:2x8", expect=1)
+    check(any(re.search(r"backend 'cuda' (could not start: no CUDA device|is not available)", e) for e in errors(result)),
+          f"asking for a CUDA engine without a GPU does not say why it fails: {errors(result)}")
 
 
 def case_malformed_command_lines(kiln, ctx):

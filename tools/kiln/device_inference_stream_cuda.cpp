@@ -4,6 +4,7 @@
 
 #include "device_inference_stream.h"
 #include "input_data.h"
+#include "kiln/cuda_graph.h"
 #include "shape_spec.h"
 
 namespace kiln::cli {
@@ -45,6 +46,7 @@ public:
     }
 
     Status bind(Engine& engine, const std::vector<HostInput>& inputs) {
+        KILN_RETURN_IF_ERROR(cudaCall(cudaGetDevice(&mDevice), "cudaGetDevice"));
         KILN_RETURN_IF_ERROR(cudaCall(cudaStreamCreateWithFlags(&mStream, cudaStreamNonBlocking), "cudaStreamCreate"));
         for (cudaEvent_t& e : mEvents) KILN_RETURN_IF_ERROR(cudaCall(cudaEventCreate(&e), "cudaEventCreate"));
         for (const HostInput& input : inputs) {
@@ -71,6 +73,34 @@ public:
         return Status::ok();
     }
 
+    /// --useCudaGraph: one inference on the inputs, which the graph then captures, so that every timed
+    /// run is a graph launch. When the engine's work cannot be captured, inference goes on without.
+    Status captureGraph(const Logger& log) {
+        log.info("Capturing a CUDA graph of the execution context");
+        mGraph = std::make_unique<CudaGraph>(*mContext);
+        for (const StagedTensor& t : mInputs)
+            KILN_RETURN_IF_ERROR(
+                cudaCall(cudaMemcpyAsync(t.device, t.pinned, t.bytes, cudaMemcpyHostToDevice, mStream), "input copy"));
+        if (!mGraph->enqueue(mStream)) return internalError("inference failed (reason above)");
+        KILN_RETURN_IF_ERROR(cudaCall(cudaStreamSynchronize(mStream), "cudaStreamSynchronize"));
+        switch (mGraph->getLastLaunch()) {
+            case CudaGraphLaunch::kCAPTURED:
+            case CudaGraphLaunch::kUPDATED:
+            case CudaGraphLaunch::kREPLAYED:
+                log.verbose("Captured a CUDA graph of the execution context: each inference is one graph launch");
+                return Status::ok();
+            case CudaGraphLaunch::kNOT_CAPTURED:
+                log.warning(std::string("The engine's work cannot be captured in a CUDA graph: ") +
+                            mGraph->getNotCapturedReason());
+                log.warning("--useCudaGraph is ignored: each inference launches the layers one by one");
+                mGraph.reset();
+                return Status::ok();
+        }
+        return internalError("unknown CudaGraphLaunch value");
+    }
+
+    Status bindToThread() override { return cudaCall(cudaSetDevice(mDevice), "cudaSetDevice"); }
+
     Status runOnce(Clock::time_point epoch, bool transfer, IterationTimes& times) override {
         auto start = Clock::now();
         if (mSleepTimeMs > 0) waitMilliseconds(mSleepTimeMs, mSpinWait);
@@ -81,7 +111,8 @@ public:
                     cudaMemcpyAsync(t.device, t.pinned, t.bytes, cudaMemcpyHostToDevice, mStream), "input copy"));
         KILN_RETURN_IF_ERROR(cudaCall(cudaEventRecord(mEvents[1], mStream), "cudaEventRecord"));
         auto enqueueStart = Clock::now();
-        if (!mContext->enqueue(mStream)) return internalError("inference failed (reason above)");
+        const bool ran = mGraph ? mGraph->enqueue(mStream) : mContext->enqueue(mStream);
+        if (!ran) return internalError("inference failed (reason above)");
         auto enqueueEnd = Clock::now();
         KILN_RETURN_IF_ERROR(cudaCall(cudaEventRecord(mEvents[2], mStream), "cudaEventRecord"));
         for (const StagedTensor& t : mOutputs)
@@ -130,7 +161,7 @@ public:
         traits.deviceWord = "GPU";
         traits.asynchronous = true;
         traits.transfersData = !options.noDataTransfers;
-        traits.usingCudaGraph = false;
+        traits.usingCudaGraph = mGraph != nullptr;
         return traits;
     }
 
@@ -148,8 +179,10 @@ private:
     }
 
     std::unique_ptr<ExecutionContext> mContext;
+    std::unique_ptr<CudaGraph> mGraph;  // --useCudaGraph, when the capture succeeded
     double mSleepTimeMs;
     bool mSpinWait;
+    int mDevice{0};  // the GPU current when the stream was made (--device)
     cudaStream_t mStream{nullptr};
     cudaEvent_t mEvents[4]{};  // before H2D, before compute, after compute, after D2H
     std::vector<StagedTensor> mInputs;
@@ -161,11 +194,13 @@ private:
 
 Expected<std::unique_ptr<InferenceStream>> createDeviceInferenceStream(Engine& engine,
                                                                        const std::vector<HostInput>& inputs,
-                                                                       const InferenceOptions& options) {
+                                                                       const InferenceOptions& options,
+                                                                       const Logger& log) {
     std::unique_ptr<ExecutionContext> context = engine.createExecutionContext();
     if (!context) return internalError("cannot create an execution context (reason above)");
     auto stream = std::make_unique<DeviceInferenceStream>(std::move(context), options.sleepTimeMs, options.useSpinWait);
     KILN_RETURN_IF_ERROR(stream->bind(engine, inputs));
+    if (options.useCudaGraph) KILN_RETURN_IF_ERROR(stream->captureGraph(log));
     return std::unique_ptr<InferenceStream>(std::move(stream));
 }
 

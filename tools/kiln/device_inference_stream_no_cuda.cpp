@@ -5,7 +5,7 @@
 namespace kiln::cli {
 
 Expected<std::unique_ptr<InferenceStream>> createDeviceInferenceStream(Engine&, const std::vector<HostInput>&,
-                                                                       const InferenceOptions&) {
+                                                                       const InferenceOptions&, const Logger&) {
     return unsupported(
         "this kiln was built without CUDA, so it cannot run CUDA engines: rebuild with the CUDA toolkit "
         "(-DKILN_WITH_CUDA=ON), or build the engine with --backend=cpu");

@@ -10,6 +10,7 @@
 #include "engine_build.h"
 #include "exit_codes.h"
 #include "file_io.h"
+#include "gpu_devices.h"
 #include "inference_runner.h"
 #include "kiln/builder.h"
 #include "kiln/runtime.h"
@@ -47,6 +48,16 @@ Status reportLayerInfo(const Engine& engine, const ReportingOptions& reporting, 
     return Status::ok();
 }
 
+/// Checks --device against this machine's GPUs and makes it CUDA's current device where there are any;
+/// returns what the device is ("" without GPUs).
+Expected<std::string> selectGpu(const SystemOptions& system) {
+    KILN_RETURN_IF_ERROR(system.parse());
+    GpuDevices devices = findGpuDevices();
+    KILN_RETURN_IF_ERROR(system.checkDevice(devices.count, devices.whyNone));
+    if (devices.count == 0) return std::string();
+    return useGpuDevice(system.device);
+}
+
 }  // namespace
 
 ExecCommand::ExecCommand(CLI::App& parent)
@@ -81,13 +92,18 @@ int ExecCommand::runSteps() {
     CliLogger logger;
     Logger log(&logger);
     std::unique_ptr<Builder> builder = createBuilder(logger);
-    Status parsed = mOptions.parse(builder->platformHasGpu());
+    // The GPU is chosen before anything touches CUDA: the CUDA backend opens the current device when it
+    // is first used, which platformHasGpu() does.
+    Expected<std::string> gpu = selectGpu(mOptions.system);
+    Status parsed = gpu.status();
+    if (parsed) parsed = mOptions.parse(builder->platformHasGpu());
     if (!parsed) {
         log.error(parsed.message());
         return kExitUsage;
     }
     logger.setVerbose(mOptions.reporting.verbose);
     for (const std::string& line : describeOptions(mOptions)) log.info(line);
+    if (!gpu->empty()) log.info("Selected device: " + *gpu);
     for (const std::string& note : mOptions.notes()) log.warning(note);
 
     std::unique_ptr<HostMemory> built;

@@ -68,8 +68,10 @@ Expected<std::vector<HostInput>> prepareInputs(Engine& engine, const ExecOptions
     return inputs;
 }
 
-/// Flags that have no effect on this engine, named once.
-void noteFlagsWithoutEffect(const InferenceOptions& inference, const RunTraits& traits, const Logger& log) {
+/// Flags that have no effect on this engine, named once. (A GPU engine whose work cannot be captured
+/// has said so, with the reason, while its streams were set up.)
+void noteFlagsWithoutEffect(const ExecOptions& options, const RunTraits& traits, const Logger& log) {
+    const InferenceOptions& inference = options.inference;
     std::vector<std::string> idle;
     if (traits.deviceWord == "CPU") {
         if (inference.noDataTransfers) idle.push_back("--noDataTransfers (nothing is copied)");
@@ -77,8 +79,8 @@ void noteFlagsWithoutEffect(const InferenceOptions& inference, const RunTraits& 
         if (!traits.asynchronous && inference.useSpinWait)
             idle.push_back("--useSpinWait (each inference has ended when enqueue returns; --sleepTime gaps spin)");
         if (inference.useCudaGraph) idle.push_back("--useCudaGraph (no CUDA on this engine)");
-    } else if (inference.useCudaGraph && !traits.usingCudaGraph) {
-        idle.push_back("--useCudaGraph (CUDA graph capture is not implemented yet: the kernels are launched directly)");
+        if (options.system.deviceGiven())
+            idle.push_back("--device=" + std::to_string(options.system.device) + " (the engine runs on the CPU)");
     }
     for (const std::string& flag : idle) log.info(traits.deviceWord + " engine: " + flag);
 }
@@ -90,6 +92,8 @@ struct StreamRun {
 
 /// Runs `stream` until it has done `iterations` runs and `durationMs` has passed since `epoch`.
 void runUntilDone(InferenceStream& stream, Clock::time_point epoch, const InferenceOptions& options, StreamRun& out) {
+    out.status = stream.bindToThread();
+    if (!out.status) return;
     double durationMs = options.durationS * 1000.0;
     while (static_cast<int64_t>(out.times.size()) < options.iterations || msBetween(epoch, Clock::now()) < durationMs) {
         IterationTimes times;
@@ -186,12 +190,12 @@ Status runInference(Engine& engine, const ExecOptions& options, const Logger& lo
     if (!inputs) return inputs.status();
     std::vector<std::unique_ptr<InferenceStream>> streams;
     for (int32_t s = 0; s < inference.infStreams; ++s) {
-        auto stream = createInferenceStream(engine, inputs.value(), inference);
+        auto stream = createInferenceStream(engine, inputs.value(), inference, log);
         if (!stream) return stream.status();
         streams.push_back(std::move(stream).value());
     }
     RunTraits traits = streams.front()->traits(inference);
-    noteFlagsWithoutEffect(inference, traits, log);
+    noteFlagsWithoutEffect(options, traits, log);
     if (inference.infStreams > 1)
         log.info(std::to_string(inference.infStreams) + " streams (execution contexts), driven by " +
                  (inference.threads ? "one thread each" : "one thread in turns"));
@@ -205,6 +209,11 @@ Status runInference(Engine& engine, const ExecOptions& options, const Logger& lo
         streams.front()->context().setProfiler(&profiler);
         log.warning("The per-layer profiler is attached to the timed run, which makes it slower: add "
                     "--separateProfileRun for an unprofiled performance summary");
+        // The profiler times each layer, which a graph launch cannot: that stream runs layer by layer.
+        if (traits.usingCudaGraph) {
+            log.warning("--useCudaGraph: the profiled stream launches its layers one by one during the timed run");
+            traits.usingCudaGraph = false;
+        }
     }
     auto times = timedRun(streams, inference);
     streams.front()->context().setProfiler(nullptr);

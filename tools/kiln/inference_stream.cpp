@@ -9,10 +9,10 @@
 namespace kiln::cli {
 
 Expected<std::unique_ptr<InferenceStream>> createInferenceStream(Engine& engine, const std::vector<HostInput>& inputs,
-                                                                 const InferenceOptions& options) {
+                                                                 const InferenceOptions& options, const Logger& log) {
     std::string backend = engine.getBackendName();
     if (backend == "cpu") return createHostInferenceStream(engine, inputs, options);
-    if (backend == "cuda") return createDeviceInferenceStream(engine, inputs, options);
+    if (backend == "cuda") return createDeviceInferenceStream(engine, inputs, options, log);
     return unsupported("kiln exec cannot run engines of backend '" + backend + "'");
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/logging.h"
 #include "common/status.h"
 #include "inference_options.h"
 #include "iteration_times.h"
@@ -43,11 +44,15 @@ public:
     virtual ExecutionContext& context() = 0;
     /// What this stream's times mean (see RunTraits).
     virtual RunTraits traits(const InferenceOptions& options) const = 0;
+    /// Readies the calling thread to run this stream; each thread that runs it calls this first (a GPU
+    /// stream makes its device current there: CUDA's current device is per thread).
+    virtual Status bindToThread() { return Status::ok(); }
 };
 
-/// A stream of the kind `engine`'s backend needs, with shapes set and inputs filled.
+/// A stream of the kind `engine`'s backend needs, with shapes set and inputs filled. `log` receives
+/// what setting it up reports (a GPU stream's CUDA graph capture).
 Expected<std::unique_ptr<InferenceStream>> createInferenceStream(Engine& engine, const std::vector<HostInput>& inputs,
-                                                                 const InferenceOptions& options);
+                                                                 const InferenceOptions& options, const Logger& log);
 
 /// Waits `ms` milliseconds: by sleeping, or with --useSpinWait by polling the clock.
 void waitMilliseconds(double ms, bool spin);

@@ -6,8 +6,12 @@ namespace kiln::cli {
 
 void SystemOptions::addOptions(CLI::App& app) {
     const char* group = "System Options";
-    app.add_option("--device", device, "GPU index that builds and runs the engine; Kiln drives GPU 0 (default: 0)")
+    // Like `device` itself, the flag's presence is written into this object while CLI11 parses.
+    app.add_option("--device", device,
+                   "GPU index that builds and runs the engine, among those CUDA sees (CUDA_VISIBLE_DEVICES "
+                   "applies first) (default: 0)")
         ->type_name("N")
+        ->each([this](const std::string&) { mDeviceGiven = true; })
         ->group(group);
     app.add_option("--plugins", plugins,
                    "Deprecated (trtexec's modern form: --staticPlugins); plugin libraries cannot be loaded: an "
@@ -19,16 +23,24 @@ void SystemOptions::addOptions(CLI::App& app) {
 
 Status SystemOptions::parse() const {
     if (device < 0) return invalidArgument("--device must be a GPU index (0, 1, ...), got " + std::to_string(device));
-    // The CUDA backend opens the first visible GPU; choose another one with CUDA_VISIBLE_DEVICES.
-    if (device > 0)
-        return unsupported("--device=" + std::to_string(device) +
-                           ": Kiln drives GPU 0 only; select that GPU with CUDA_VISIBLE_DEVICES=" +
-                           std::to_string(device) + " and --device=0");
     if (!plugins.empty())
         return unsupported("--plugins (deprecated; trtexec's modern form is --staticPlugins): loading plugin "
                            "libraries is not supported yet (asked for '" +
                            plugins.front() + "')");
     return Status::ok();
 }
+
+Status SystemOptions::checkDevice(int32_t deviceCount, const std::string& whyNone) const {
+    if (device < deviceCount || device == 0) return Status::ok();
+    const std::string flag = "--device=" + std::to_string(device);
+    if (deviceCount == 0) return invalidArgument(flag + ": this machine has no usable CUDA device (" + whyNone + ")");
+    std::string indices = deviceCount == 1   ? "0"
+                          : deviceCount == 2 ? "0 and 1"
+                                             : "0 to " + std::to_string(deviceCount - 1);
+    return invalidArgument(flag + " is out of range: this machine has " + std::to_string(deviceCount) + " CUDA device" +
+                           (deviceCount == 1 ? "" : "s") + " (" + indices + ")");
+}
+
+bool SystemOptions::deviceGiven() const { return mDeviceGiven; }
 
 }  // namespace kiln::cli

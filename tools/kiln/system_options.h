@@ -19,12 +19,19 @@ struct SystemOptions {
 
     /// Registers the flags in the "System Options" group of `app`.
     void addOptions(CLI::App& app);
-    /// `gpuAvailable` (Builder::platformHasGpu()) bounds --device: Kiln drives GPU 0 only, and none
-    /// without a usable GPU unless the engine runs on the CPU (--device=0 is then accepted and
-    /// meaningless, as trtexec's default is). Plugin loading does not exist, so --plugins is
-    /// accepted by the parser and refused here with a message saying so, rather than being
-    /// reported as an unknown flag.
+    /// Checks what needs no knowledge of the machine: --device is an index (>= 0). Plugin loading does
+    /// not exist, so --plugins is accepted by the parser and refused here with a message saying so,
+    /// rather than being reported as an unknown flag.
     Status parse() const;
+    /// Checks --device against the `deviceCount` CUDA devices of this machine (`whyNone` says why it
+    /// has none). A GPU other than 0 must exist; the default 0 is accepted without any GPU, since a CPU
+    /// engine needs none (a CUDA engine then fails to load, saying there is no device).
+    Status checkDevice(int32_t deviceCount, const std::string& whyNone) const;
+    /// Whether --device was given (a CPU engine then notes that it does not apply).
+    bool deviceGiven() const;
+
+private:
+    bool mDeviceGiven{false};
 };
 
 }  // namespace kiln::cli

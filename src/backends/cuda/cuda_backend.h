@@ -35,6 +35,12 @@ public:
     bool isHostMemory() const override { return false; }
     size_t alignment() const override { return 256; }
 
+    // Stream capture into CUDA graphs (cuda_stream_graph.cpp).
+    Status beginCapture(Stream stream) override;
+    Expected<bool> endCapture(Stream stream, std::unique_ptr<StreamGraph>& graph) override;
+    void abortCapture(Stream stream) override;
+    bool isCapturing(Stream stream) const override;
+
     /// The device found at creation (its name is informational: not part of the target).
     const DeviceInfo& device() const { return mDevice; }
 

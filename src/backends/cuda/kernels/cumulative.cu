@@ -108,6 +108,11 @@ public:
     std::string tacticName() const override {
         return std::string(kProduct ? "cuda.cumprod_" : "cuda.cumsum_") + tacticTypeSuffix(mType);
     }
+    bool isCapturable(std::string* reason) const override {
+        if (mResolved) return true;
+        if (reason) *reason = "its axis is computed during the run and read back to the host";
+        return false;
+    }
 
 private:
     Status plan(const std::vector<int64_t>& axisValues) {

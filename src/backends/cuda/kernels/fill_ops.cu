@@ -129,11 +129,11 @@ public:
     }
 
     Status run(const KernelIO& io) override {
-        // From pageable memory the copy is staged before cudaMemcpyAsync returns, and mSize stays unchanged
-        // until the next reshape.
-        KILN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(io.output(0).data, &mSize, sizeof(mSize), cudaMemcpyHostToDevice,
-                                                  static_cast<cudaStream_t>(io.stream)));
-        return Status::ok();
+        // The count travels as a kernel argument, not a copy from pageable memory, so a CUDA graph can
+        // record it (a shape change re-captures the graph).
+        fillKernel<int64_t><<<1, 1, 0, static_cast<cudaStream_t>(io.stream)>>>(static_cast<int64_t*>(io.output(0).data),
+                                                                             1, mSize);
+        return launchStatus("fillKernel");
     }
 
     std::string tacticName() const override { return "cuda.size"; }

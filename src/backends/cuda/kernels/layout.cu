@@ -120,12 +120,14 @@ public:
         mElementSize = dataTypeSize(inputs[0].dtype);
         if (mInShape.size() != mOutShape.size()) return invalidArgument(mName + ": output rank differs from the input's");
         if (!fitsStridedRank(mOutShape)) return unsupported(mName + ": more than 8 dims of extent > 1");
-        // Constant starts/ends/axes/steps (the usual case) are resolved once here; computed ones at each run.
+        // Starts/ends/axes/steps known before running (constants, or values folded at these shapes: the
+        // usual cases) are resolved once here; values the layers compute, at each run.
         mResolved = false;
-        for (const IndexInput& index : mIndex)
-            if (index.present() && !index.isConstant()) return Status::ok();
-        std::vector<TensorView> none(5);
-        return resolve(none, nullptr);
+        std::vector<TensorView> known = inputs;
+        known.resize(5);
+        for (size_t i = 0; i < 4; ++i)
+            if (!mIndex[i].knownBeforeRun(known[i + 1])) return Status::ok();
+        return resolve(known, nullptr);
     }
 
     Status run(const KernelIO& io) override {
@@ -139,6 +141,11 @@ public:
         return launchStridedCopy(mView, mElementSize, io.input(0).data, io.output(0).data, stream);
     }
     std::string tacticName() const override { return "cuda.slice_strided"; }
+    bool isCapturable(std::string* reason) const override {
+        if (mResolved) return true;
+        if (reason) *reason = "its starts, ends, axes or steps are computed during the run and read back to the host";
+        return false;
+    }
 
 private:
     /// Reads the index inputs (constants from the node, the rest from `inputs` on `stream`) and plans the copy.

@@ -134,6 +134,11 @@ public:
     }
 
     std::string tacticName() const override { return "cuda.pad"; }
+    bool isCapturable(std::string* reason) const override {
+        if (mResolved) return true;
+        if (reason) *reason = "its pads or axes are computed during the run and read back to the host";
+        return false;
+    }
 
 private:
     Status resolve(const TensorView& padsView, const TensorView& axesView, cudaStream_t stream) {

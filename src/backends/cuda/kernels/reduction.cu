@@ -110,9 +110,14 @@ public:
         mInputShape = inputs[0].shape;
         mOutputCount = outputs[0].elementCount();
         mResolved = false;
-        // Constant axes (attribute or input: the usual case) are planned once here; computed ones at each run.
+        // Axes known before running (attribute, constant input, or an input folded at these shapes: the usual
+        // cases) are planned once here; axes the layers compute, at each run.
         if (!mAxesInput.present()) return plan(mAxesAttr.value_or(std::vector<int64_t>{}));
         if (mAxesInput.isConstant()) return plan(mAxesInput.constantValues());
+        if (inputs.size() > 1 && mAxesInput.knownBeforeRun(inputs[1])) {
+            KILN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, mAxesInput.read(inputs[1], nullptr, mName + " axes"));
+            return plan(axes);
+        }
         return Status::ok();
     }
 
@@ -131,6 +136,11 @@ public:
     }
 
     std::string tacticName() const override { return std::string("cuda.reduce_strided_") + tacticTypeSuffix(mType); }
+    bool isCapturable(std::string* reason) const override {
+        if (mResolved) return true;
+        if (reason) *reason = "its axes are computed during the run and read back to the host";
+        return false;
+    }
 
 private:
     template <typename T>

@@ -66,6 +66,12 @@ public:
         return Status::ok();
     }
     std::string tacticName() const override { return "cuda.shape"; }
+    // Only a Shape of a data-dependent tensor runs (others are folded while preparing), and such a run
+    // is never captured; the copy from pageable memory would not be recordable anyway.
+    bool isCapturable(std::string* reason) const override {
+        if (reason) *reason = "its values are copied from pageable host memory";
+        return false;
+    }
 
 private:
     int64_t mStart;
