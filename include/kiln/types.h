@@ -24,7 +24,22 @@ enum class DataType : int32_t {
     kINT64 = 10,
     kUINT64 = 11,
     kBOOL = 12,  ///< one byte per element, 0 or 1
+    /// ONNX's `string`: each element is a StringView (16 bytes). Values 13..22 are reserved for
+    /// the low-bit numeric types.
+    kSTRING = 23,
 };
+
+/// One element of a kSTRING tensor: bytes (not NUL-terminated, any encoding, usually UTF-8) that
+/// live elsewhere. Input views point into the caller's memory, which must stay valid for the run.
+/// Views in an engine's outputs point into storage owned by the execution context (strings the
+/// run produced), by the engine (constant strings) or into the run's input strings (ops that only
+/// move strings, such as Identity or StringSplit, copy views, not bytes). Context-owned bytes stay
+/// valid until the next enqueue or execute on that context, or until the context is destroyed.
+struct StringView {
+    const char* data;
+    uint64_t size;
+};
+static_assert(sizeof(StringView) == 16, "StringView is the 16-byte element of kSTRING tensors");
 
 /// Number of bytes one element of `type` occupies.
 size_t dataTypeSize(DataType type) noexcept;

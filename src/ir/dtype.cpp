@@ -21,6 +21,7 @@ size_t dataTypeSize(DataType type) noexcept {
         case DataType::kINT64: return 8;
         case DataType::kUINT64: return 8;
         case DataType::kBOOL: return 1;
+        case DataType::kSTRING: return sizeof(StringView);
     }
     return 0;
 }
@@ -53,6 +54,8 @@ const char* dataTypeShortName(DataType type) noexcept {
             return "u64";
         case DataType::kBOOL:
             return "bool";
+        case DataType::kSTRING:
+            return "str";
     }
     return "unknown";
 }
@@ -72,6 +75,7 @@ const char* dataTypeName(DataType type) noexcept {
         case DataType::kINT64: return "int64";
         case DataType::kUINT64: return "uint64";
         case DataType::kBOOL: return "bool";
+        case DataType::kSTRING: return "string";
     }
     return "unknown";
 }
@@ -81,7 +85,9 @@ bool isFloatingType(DataType type) {
            type == DataType::kDOUBLE;
 }
 
-bool isIntegerType(DataType type) { return !isFloatingType(type) && type != DataType::kBOOL; }
+bool isIntegerType(DataType type) {
+    return !isFloatingType(type) && type != DataType::kBOOL && type != DataType::kSTRING;
+}
 
 bool isSignedType(DataType type) {
     return isFloatingType(type) || type == DataType::kINT8 || type == DataType::kINT16 ||
@@ -104,6 +110,7 @@ std::optional<DataType> parseDataType(const std::string& name) {
     if (n == "int64") return DataType::kINT64;
     if (n == "uint64") return DataType::kUINT64;
     if (n == "bool") return DataType::kBOOL;
+    if (n == "string") return DataType::kSTRING;
     return std::nullopt;
 }
 

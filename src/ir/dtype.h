@@ -42,6 +42,8 @@ KILN_DTYPE_OF(bool, kBOOL);
 #undef KILN_DTYPE_OF
 
 /// Calls `fn(T{})` with the C++ type of `type`. Kernels use it to write one template for all types.
+/// Strings are not numbers: kernels that dispatch here must refuse kSTRING before (the CPU backend
+/// refuses string tensors for every kernel that does not declare string support).
 template <typename Fn>
 decltype(auto) dispatchDataType(DataType type, Fn&& fn) {
     switch (type) {
@@ -58,6 +60,7 @@ decltype(auto) dispatchDataType(DataType type, Fn&& fn) {
         case DataType::kINT64: return fn(int64_t{});
         case DataType::kUINT64: return fn(uint64_t{});
         case DataType::kBOOL: return fn(bool{});
+        case DataType::kSTRING: break;  // not a number: string kernels handle it themselves
     }
     return fn(float{});
 }

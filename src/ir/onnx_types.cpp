@@ -13,6 +13,7 @@ enum OnnxElementType : int64_t {
     kOnnxInt16 = 5,
     kOnnxInt32 = 6,
     kOnnxInt64 = 7,
+    kOnnxString = 8,
     kOnnxBool = 9,
     kOnnxFloat16 = 10,
     kOnnxDouble = 11,
@@ -51,6 +52,8 @@ std::optional<DataType> dataTypeFromOnnx(int64_t onnxType) {
             return DataType::kUINT64;
         case kOnnxBfloat16:
             return DataType::kBF16;
+        case kOnnxString:
+            return DataType::kSTRING;
         default:
             return std::nullopt;  // an int64 from a file, not an enum: other numbers are possible
     }
@@ -84,6 +87,8 @@ int64_t dataTypeToOnnx(DataType type) {
             return kOnnxUint64;
         case DataType::kBOOL:
             return kOnnxBool;
+        case DataType::kSTRING:
+            return kOnnxString;
     }
     return 0;  // unreachable: every enumerator is handled above
 }

@@ -5,7 +5,9 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "frontend/onnx/external_data.h"
 #include "ir/onnx_types.h"
@@ -96,6 +98,15 @@ Expected<Tensor> fromTypedFields(const onnx::TensorProto& proto, DataType type, 
         case DataType::kINT32:
         case DataType::kBOOL:
             return fromTypedField(proto.int32_data(), "int32_data", type, shape, what);
+        case DataType::kSTRING: {
+            int64_t count = shapeElementCount(shape);
+            if (static_cast<int64_t>(proto.string_data_size()) != count)
+                return invalidModel(what + ": string_data holds " + std::to_string(proto.string_data_size()) +
+                                    " values, but a string tensor of shape " + shapeToString(shape, true) + " has " +
+                                    std::to_string(count));
+            std::vector<std::string_view> values(proto.string_data().begin(), proto.string_data().end());
+            return Tensor::fromStrings(values, shape);
+        }
     }
     return internalError(what + ": unhandled element type");
 }
@@ -122,6 +133,9 @@ Expected<Tensor> tensorFromProto(onnx::TensorProto& proto, const std::string& wh
     if (proto.has_segment()) return unsupported(what + " is stored in segments, which Kiln does not support");
     KILN_ASSIGN_OR_RETURN(Shape shape, shapeOf(proto, *type, what));
 
+    // onnx.proto: strings travel only in string_data (raw_data cannot hold variable-length elements).
+    if (*type == DataType::kSTRING && (proto.has_raw_data() || proto.data_location() == onnx::TensorProto::EXTERNAL))
+        return invalidModel(what + " is a string tensor stored in raw_data or external data; strings belong in string_data");
     if (proto.data_location() == onnx::TensorProto::EXTERNAL)
         return readExternalData(proto, *type, shape, what, modelDir);
     if (proto.has_raw_data()) return fromRawData(proto, *type, shape, what);

@@ -24,7 +24,8 @@ bool isMatMulType(DataType type) {
         case DataType::kUINT8:
         case DataType::kINT16:
         case DataType::kUINT16:
-        case DataType::kBOOL: return false;
+        case DataType::kBOOL:
+        case DataType::kSTRING: return false;
     }
     return false;
 }

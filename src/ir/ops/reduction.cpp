@@ -25,7 +25,8 @@ bool reductionAcceptsType(const std::string& opType, DataType type) {
         case DataType::kUINT8:
         case DataType::kBOOL: return isMinMaxReduction(opType);
         case DataType::kINT16:
-        case DataType::kUINT16: return false;
+        case DataType::kUINT16:
+        case DataType::kSTRING: return false;
     }
     return false;
 }

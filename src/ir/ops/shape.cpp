@@ -284,6 +284,7 @@ bool isRangeType(DataType type) {
         case DataType::kUINT32:
         case DataType::kUINT64:
         case DataType::kBOOL:
+        case DataType::kSTRING:
             return false;
     }
     return false;

@@ -154,15 +154,11 @@ TEST(OnnxTensor, WrongCountInTypedFieldNamesTheTensor) {
 }
 
 TEST(OnnxTensor, UnsupportedElementTypesNameTheTensorAndType) {
-    onnx::TensorProto s;
-    s.set_name("labels");
-    s.set_data_type(onnx::TensorProto::STRING);
-    s.add_dims(1);
-    s.add_string_data("cat");
-    Import strings;
-    EXPECT_FALSE(strings.parse(modelWithInitializer(s)));
-    EXPECT_NE(strings.errors().find("initializer 'labels' has element type string"), std::string::npos)
-        << strings.errors();
+    const float complex[2] = {1.0f, -1.0f};
+    Import complex64;
+    EXPECT_FALSE(complex64.parse(modelWithInitializer(rawTensor("labels", onnx::TensorProto::COMPLEX64, {1}, complex, 8))));
+    EXPECT_NE(complex64.errors().find("initializer 'labels' has element type complex64"), std::string::npos)
+        << complex64.errors();
 
     const uint8_t fp8[2] = {0x38, 0x40};
     Import float8;
