@@ -308,6 +308,7 @@ Status run(ContextImpl& ctx, Stream stream) {
         if (now != ctx.shapeInputValues[i]) ctx.prepared = false;
     }
     if (!ctx.prepared) KILN_RETURN_IF_ERROR(prepare(ctx));
+    ctx.strings.clear();
     if (ctx.dataDependent) {
         for (size_t i = 0; i < engine.io.size(); ++i)
             if (engine.io[i].mode == TensorIOMode::kINPUT && !ctx.ioAddresses[i] &&
@@ -341,6 +342,7 @@ Status run(ContextImpl& ctx, Stream stream) {
         io.workspace = workspace;
         io.workspaceBytes = ctx.workspaceBytes;
         io.stream = stream;
+        io.strings = &ctx.strings;
         const Node& node = *graph.nodes()[step.nodeIndex];
         if (ctx.profiler) {
             KILN_RETURN_IF_ERROR(runProfiled(*ctx.kernels[step.nodeIndex], io, node, *engine.backend, *ctx.profiler));

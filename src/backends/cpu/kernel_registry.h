@@ -21,7 +21,15 @@ struct CpuKernelEntry {
     /// The kernel computes output element i from input elements at i only, reading before
     /// writing, so its output may share a same-sized input's buffer (Backend::canRunInPlace).
     bool inPlace{false};
+    /// The kernel handles kSTRING inputs and outputs. Kernels that do not are refused for nodes
+    /// with string tensors, so no numeric kernel ever reads a StringView as a number.
+    bool strings{false};
 };
+
+/// False (with `reason`) when `node` has a string tensor and `entry` does not declare `strings`.
+bool cpuEntryHandlesStrings(const CpuKernelEntry& entry, const Node& node, std::string* reason);
+/// Whether `entry` may run `node`: its own supports() and, for string tensors, its `strings` flag.
+bool cpuEntrySupports(const CpuKernelEntry& entry, const Node& node, std::string* reason);
 
 class CpuKernelRegistry {
 public:

@@ -2,6 +2,8 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/precision_attributes.h"
@@ -43,6 +45,13 @@ bool CudaBackend::supports(const Node& node, std::string* reason) const {
     const CudaKernelEntry* entry = CudaKernelRegistry::global().find(registryKey(node));
     if (!entry) {
         if (reason) *reason = "no CUDA kernel for " + registryKey(node);
+        return false;
+    }
+    // A string element points into host memory: no device kernel can read it.
+    auto isString = [](const Value* v) { return v && v->dtype == DataType::kSTRING; };
+    if (std::any_of(node.inputs.begin(), node.inputs.end(), isString) ||
+        std::any_of(node.outputs.begin(), node.outputs.end(), isString)) {
+        if (reason) *reason = "the CUDA backend has no kernels for string tensors";
         return false;
     }
     return !entry->supports || entry->supports(node, reason);
