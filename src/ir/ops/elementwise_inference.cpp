@@ -6,7 +6,7 @@ std::string typeSetToString(TypeSet set) {
     static constexpr DataType kOrder[] = {DataType::kHALF,  DataType::kBF16,   DataType::kFLOAT,  DataType::kDOUBLE,
                                           DataType::kINT8,  DataType::kINT16,  DataType::kINT32,  DataType::kINT64,
                                           DataType::kUINT8, DataType::kUINT16, DataType::kUINT32, DataType::kUINT64,
-                                          DataType::kBOOL};
+                                          DataType::kBOOL,  DataType::kSTRING};
     std::string out;
     for (DataType type : kOrder) {
         if (!typeIn(type, set)) continue;

@@ -28,6 +28,7 @@ constexpr TypeSet kIntegerTypes = kSignedIntTypes | kUnsignedIntTypes;
 constexpr TypeSet kNumericTypes = kFloatTypes | kIntegerTypes;
 constexpr TypeSet kBoolType = typeBit(DataType::kBOOL);
 constexpr TypeSet kAllTypes = kNumericTypes | kBoolType;
+constexpr TypeSet kStringType = typeBit(DataType::kSTRING);
 
 constexpr bool typeIn(DataType type, TypeSet set) {
     return (set & typeBit(type)) != 0;
