@@ -272,12 +272,12 @@ TEST(OnnxTypes, RoundTrip) {
         {1, DataType::kFLOAT}, {2, DataType::kUINT8},   {3, DataType::kINT8},    {4, DataType::kUINT16},
         {5, DataType::kINT16}, {6, DataType::kINT32},   {7, DataType::kINT64},   {9, DataType::kBOOL},
         {10, DataType::kHALF}, {11, DataType::kDOUBLE}, {12, DataType::kUINT32}, {13, DataType::kUINT64},
-        {16, DataType::kBF16}};
+        {16, DataType::kBF16}, {8, DataType::kSTRING}};
     for (const auto& [onnx, type] : table) {
         EXPECT_EQ(dataTypeFromOnnx(onnx), type) << onnx;
         EXPECT_EQ(dataTypeToOnnx(type), onnx) << dataTypeName(type);
     }
-    for (int64_t unsupportedType : {0, 8, 14, 15, 17, 23, 100, -1}) EXPECT_FALSE(dataTypeFromOnnx(unsupportedType));
+    for (int64_t unsupportedType : {0, 14, 15, 17, 23, 100, -1}) EXPECT_FALSE(dataTypeFromOnnx(unsupportedType));
 }
 
 }  // namespace
