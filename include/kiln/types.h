@@ -42,9 +42,24 @@ enum class DataType : int32_t {
     kINT2 = 20,         ///< [-2, 1], sign-extended into one byte
     kUINT2 = 21,        ///< [0, 3] in the low 2 bits of one byte
     kFP4E2M1 = 22,      ///< float4: sign, 2 exponent, 1 mantissa bit in the low 4 bits of one byte
+    /// ONNX's `string`: each element is a StringView (16 bytes).
+    kSTRING = 23,
 };
 
-/// Number of bytes one element of `type` occupies (1 for every low-bit type: see DataType).
+/// One element of a kSTRING tensor: bytes (not NUL-terminated, any encoding, usually UTF-8) that
+/// live elsewhere. Input views point into the caller's memory, which must stay valid for the run.
+/// Views in an engine's outputs point into storage owned by the execution context (strings the
+/// run produced), by the engine (constant strings) or into the run's input strings (ops that only
+/// move strings, such as Identity or StringSplit, copy views, not bytes). Context-owned bytes stay
+/// valid until the next enqueue or execute on that context, or until the context is destroyed.
+struct StringView {
+    const char* data;
+    uint64_t size;
+};
+static_assert(sizeof(StringView) == 16, "StringView is the 16-byte element of kSTRING tensors");
+
+/// Number of bytes one element of `type` occupies (1 for every low-bit type: see DataType; 16,
+/// a StringView, for kSTRING).
 size_t dataTypeSize(DataType type) noexcept;
 
 /// Lower-case name of `type` as ONNX spells it ("float", "float16", "int64", ...).

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/string_arena.h"
 #include "backends/tensor_view.h"
 #include "common/status.h"
 #include "ir/graph.h"
@@ -16,7 +17,8 @@
 namespace kiln {
 
 /// Bumped whenever Backend or Kernel change shape; a backend library built against another
-/// version is refused at load.
+/// version is refused at load. Version 3 brought stream capture (Backend's capture calls,
+/// Kernel::isCapturable) and the string arena handed to kernels (KernelIO::strings).
 constexpr int kBackendInterfaceVersion = 3;
 
 /// Everything a kernel's run needs. Views are prepared by the context when shapes change; only
@@ -29,6 +31,8 @@ struct KernelIO {
     void* workspace{nullptr};
     size_t workspaceBytes{0};
     Stream stream{nullptr};
+    /// Where kernels that produce kSTRING outputs keep the bytes (backends/string_arena.h).
+    StringArena* strings{nullptr};
 
     const TensorView& input(size_t i) const { return inputs[i]; }
     bool hasInput(size_t i) const { return i < numInputs && inputs[i].data != nullptr; }

@@ -211,6 +211,7 @@ bool isLowBitType(DataType type) noexcept {
         case DataType::kINT64:
         case DataType::kUINT64:
         case DataType::kBOOL:
+        case DataType::kSTRING:
             return false;
     }
     return false;

@@ -3,7 +3,10 @@
 // allocated for, every enum against its range, every value index against the value count.
 
 #include <limits>
+#include <string>
+#include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "engine/graph_codec.h"
 #include "engine/plan_format.h"
@@ -36,6 +39,7 @@ std::optional<DataType> dataTypeFromCode(int32_t code) {
         case DataType::kINT2:
         case DataType::kUINT2:
         case DataType::kFP4E2M1:
+        case DataType::kSTRING:
             return type;
     }
     return std::nullopt;
@@ -96,6 +100,17 @@ Status readTensorRef(ByteReader& r, const LoadedWeights& weights, Tensor& out) {
         if (static_cast<uint64_t>(d) > maxElements / elements)
             return r.corrupted("tensor shape " + shapeToString(shape, true) + " is too large");
         elements *= static_cast<uint64_t>(d);
+    }
+    if (dtype == DataType::kSTRING) {
+        uint32_t count = 0;
+        KILN_RETURN_IF_ERROR(r.readCount(count, 4, "strings"));
+        if (count != elements)
+            return r.corrupted("string tensor " + shapeToString(shape, true) + " holds " + std::to_string(count) +
+                               " strings");
+        std::vector<std::string> strings(count);
+        for (std::string& s : strings) KILN_RETURN_IF_ERROR(r.readString(s));
+        out = Tensor::fromStrings(std::vector<std::string_view>(strings.begin(), strings.end()), std::move(shape));
+        return Status::ok();
     }
     uint64_t offset = 0;
     uint64_t bytes = 0;

@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "engine/graph_codec.h"
 #include "engine/plan_format.h"
@@ -40,6 +41,14 @@ Status writeTensorRef(ByteWriter& w, const Tensor& tensor, WeightsLayout& weight
     if (tensor.empty()) return internalError("engine serialization: " + what + " is a tensor without data");
     w.writeI32(static_cast<int32_t>(tensor.dtype()));
     writeShape(w, tensor.shape());
+    if (tensor.dtype() == DataType::kSTRING) {
+        // The views are addresses of this process: the bytes travel, each length-prefixed, and
+        // the reader builds new views over its own copy.
+        std::vector<std::string_view> strings = tensor.strings();
+        w.writeCount(strings.size());
+        for (std::string_view s : strings) w.writeString(s);
+        return Status::ok();
+    }
     w.writeU64(weights.place(tensor));
     w.writeU64(tensor.byteSize());
     return Status::ok();

@@ -56,7 +56,7 @@
 namespace kiln {
 
 inline constexpr char kPlanMagic[8] = {'K', 'I', 'L', 'N', 'P', 'L', 'A', 'N'};
-inline constexpr uint32_t kPlanFormatVersion = 2;  // 2: shape-tensor input values in profiles
+inline constexpr uint32_t kPlanFormatVersion = 3;  // 2: shape-tensor input values in profiles; 3: string constants
 
 // Byte offsets of the fixed header fields.
 inline constexpr size_t kPlanVersionOffset = 8;

@@ -32,6 +32,7 @@ size_t dataTypeSize(DataType type) noexcept {
         case DataType::kINT2:
         case DataType::kUINT2:
         case DataType::kFP4E2M1: return 1;
+        case DataType::kSTRING: return sizeof(StringView);
     }
     return 0;
 }
@@ -90,6 +91,8 @@ const char* dataTypeShortName(DataType type) noexcept {
             return "u2";
         case DataType::kFP4E2M1:
             return "f4e2m1";
+        case DataType::kSTRING:
+            return "str";
     }
     return "unknown";
 }
@@ -119,6 +122,7 @@ const char* dataTypeName(DataType type) noexcept {
         case DataType::kINT2: return "int2";
         case DataType::kUINT2: return "uint2";
         case DataType::kFP4E2M1: return "float4e2m1";
+        case DataType::kSTRING: return "string";
     }
     return "unknown";
 }
@@ -165,6 +169,7 @@ std::optional<DataType> parseDataType(const std::string& name) {
     if (n == "int2") return DataType::kINT2;
     if (n == "uint2") return DataType::kUINT2;
     if (n == "float4e2m1") return DataType::kFP4E2M1;
+    if (n == "string") return DataType::kSTRING;
     return std::nullopt;
 }
 

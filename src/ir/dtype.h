@@ -54,6 +54,8 @@ KILN_DTYPE_OF(bool, kBOOL);
 /// elements (copies, gathers, transposes) and meaningless for arithmetic: the CPU backend keeps
 /// the low-bit types from every kernel whose registry entry does not declare them
 /// (CpuKernelEntry::lowBitTypes), so arithmetic never sees them.
+/// Strings are not numbers: kernels that dispatch here must refuse kSTRING before (the CPU backend
+/// refuses string tensors for every kernel that does not declare string support).
 template <typename Fn>
 decltype(auto) dispatchDataType(DataType type, Fn&& fn) {
     switch (type) {
@@ -80,6 +82,7 @@ decltype(auto) dispatchDataType(DataType type, Fn&& fn) {
         case DataType::kUINT4:
         case DataType::kUINT2:
         case DataType::kFP4E2M1: return fn(uint8_t{});
+        case DataType::kSTRING: break;  // not a number: string kernels handle it themselves
     }
     return fn(float{});
 }

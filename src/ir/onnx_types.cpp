@@ -13,6 +13,7 @@ enum OnnxElementType : int64_t {
     kOnnxInt16 = 5,
     kOnnxInt32 = 6,
     kOnnxInt64 = 7,
+    kOnnxString = 8,
     kOnnxBool = 9,
     kOnnxFloat16 = 10,
     kOnnxDouble = 11,
@@ -81,6 +82,8 @@ std::optional<DataType> dataTypeFromOnnx(int64_t onnxType) {
             return DataType::kUINT2;
         case kOnnxInt2:
             return DataType::kINT2;
+        case kOnnxString:
+            return DataType::kSTRING;
         default:
             return std::nullopt;  // an int64 from a file, not an enum: other numbers are possible
     }
@@ -134,6 +137,8 @@ int64_t dataTypeToOnnx(DataType type) {
             return kOnnxUint2;
         case DataType::kFP4E2M1:
             return kOnnxFloat4E2M1;
+        case DataType::kSTRING:
+            return kOnnxString;
     }
     return 0;  // unreachable: every enumerator is handled above
 }

@@ -59,6 +59,7 @@ void registerAllOps(OpRegistry& registry) {
     registerLinearAttentionOps(registry);
     registerFlexAttentionOps(registry);
     registerMlOps(registry);
+    registerStringOps(registry);
 }
 
 }  // namespace kiln

@@ -62,6 +62,40 @@ Tensor Tensor::scalarFloat(float value) {
     return t;
 }
 
+Tensor Tensor::fromStrings(const std::vector<std::string_view>& values, Shape shape) {
+    // One block: the views, then the bytes they point to, so the tensor's one owner keeps both.
+    size_t count = values.size();
+    size_t bytes = 0;
+    for (std::string_view v : values) bytes += v.size();
+    size_t viewBytes = count * sizeof(StringView);
+    size_t total = ((viewBytes + bytes + 63) / 64) * 64;
+    if (total == 0) total = 64;
+    void* p = std::aligned_alloc(64, total);
+    if (!p) throw std::bad_alloc();
+    auto* views = static_cast<StringView*>(p);
+    char* chars = static_cast<char*>(p) + viewBytes;
+    for (size_t i = 0; i < count; ++i) {
+        if (!values[i].empty()) std::memcpy(chars, values[i].data(), values[i].size());
+        views[i] = {chars, values[i].size()};
+        chars += values[i].size();
+    }
+    Tensor t;
+    t.mType = DataType::kSTRING;
+    t.mShape = std::move(shape);
+    t.mOwner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    t.mData = p;
+    return t;
+}
+
+std::vector<std::string_view> Tensor::strings() const {
+    std::vector<std::string_view> out;
+    if (mType != DataType::kSTRING) return out;
+    const auto* views = static_cast<const StringView*>(mData);
+    out.reserve(static_cast<size_t>(elementCount()));
+    for (int64_t i = 0; i < elementCount(); ++i) out.emplace_back(views[i].data, static_cast<size_t>(views[i].size));
+    return out;
+}
+
 double Tensor::elementAsDouble(int64_t i) const {
     if (isLowBitType(mType)) return lowBitToDouble(mType, static_cast<const uint8_t*>(mData)[i]);
     return dispatchDataType(mType, [&](auto tag) -> double {
@@ -101,6 +135,7 @@ std::vector<double> Tensor::toDoubleVector() const {
 }
 
 Tensor Tensor::clone() const {
+    if (mType == DataType::kSTRING) return fromStrings(strings(), mShape);
     Tensor t = allocate(mType, mShape);
     if (byteSize()) std::memcpy(t.mData, mData, byteSize());
     return t;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/dtype.h"
@@ -30,6 +31,8 @@ public:
     /// A 1-D int64 tensor holding `values` (handy for shape tensors).
     static Tensor fromInt64(const std::vector<int64_t>& values, Shape shape);
     static Tensor scalarFloat(float value);
+    /// A kSTRING tensor that owns copies of `values` (its StringViews point into its own storage).
+    static Tensor fromStrings(const std::vector<std::string_view>& values, Shape shape);
 
     DataType dtype() const { return mType; }
     const Shape& shape() const { return mShape; }
@@ -52,7 +55,10 @@ public:
     /// Element i converted to double.
     double elementAsDouble(int64_t i) const;
 
-    /// A deep copy with its own storage.
+    /// The elements of a kSTRING tensor.
+    std::vector<std::string_view> strings() const;
+
+    /// A deep copy with its own storage (for strings, of the bytes too).
     Tensor clone() const;
     /// Same bytes, another shape of the same element count.
     Tensor reshaped(Shape shape) const;

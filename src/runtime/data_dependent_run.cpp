@@ -163,6 +163,7 @@ Status runWithDataDependentShapes(ContextImpl& ctx, Stream stream) {
         io.inputs = ins.data();
         io.numInputs = ins.size();
         io.stream = stream;
+        io.strings = &ctx.strings;
 
         bool shapesKnown = true;
         for (const Value* out : node.outputs)

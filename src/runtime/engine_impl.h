@@ -91,6 +91,9 @@ struct ContextImpl {
     void* arena{nullptr};
     size_t arenaCapacity{0};
     bool arenaOwned{true};
+    /// Bytes of the strings this context's kernels produce; cleared at the start of every run, so
+    /// string outputs stay valid until the next run (kiln/types.h, StringView).
+    StringArena strings;
     IProfiler* profiler{nullptr};  // not owned; when set, run() times each layer
     std::atomic<bool> running{false};
 

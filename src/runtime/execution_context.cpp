@@ -357,6 +357,8 @@ Status runPrepared(ContextImpl& ctx, Stream stream) {
     // A capture of a run that cannot be recorded fails with this reason rather than a device error.
     if (Status capturable = checkCapturable(ctx); !capturable && engine.backend->isCapturing(stream))
         return capturable.withContext("enqueue on a stream that is being captured");
+    // Strings the previous run made are released: its outputs' views are valid until now.
+    ctx.strings.clear();
     if (ctx.dataDependent) {
         for (size_t i = 0; i < engine.io.size(); ++i)
             if (engine.io[i].mode == TensorIOMode::kINPUT && !ctx.ioAddresses[i] &&
@@ -390,6 +392,7 @@ Status runPrepared(ContextImpl& ctx, Stream stream) {
         io.workspace = workspace;
         io.workspaceBytes = ctx.workspaceBytes;
         io.stream = stream;
+        io.strings = &ctx.strings;
         const Node& node = *graph.nodes()[step.nodeIndex];
         if (ctx.profiler) {
             KILN_RETURN_IF_ERROR(runProfiled(*ctx.kernels[step.nodeIndex], io, node, *engine.backend, *ctx.profiler));

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 namespace kiln::conformance {
 namespace {
@@ -17,6 +19,23 @@ bool closeEnough(double actual, double expected, const Tolerance& tolerance) {
     return std::fabs(actual - expected) <= tolerance.atol + tolerance.rtol * std::fabs(expected);
 }
 
+/// Strings compare exactly, byte for byte.
+std::optional<std::string> compareStrings(const std::string& outputName, const Tensor& actual, const Tensor& expected) {
+    const std::vector<std::string_view> a = actual.strings();
+    const std::vector<std::string_view> e = expected.strings();
+    int64_t mismatches = 0;
+    int64_t first = -1;
+    for (size_t i = 0; i < e.size(); ++i) {
+        if (a[i] == e[i]) continue;
+        if (mismatches++ == 0) first = static_cast<int64_t>(i);
+    }
+    if (mismatches == 0) return std::nullopt;
+    return "output '" + outputName + "' (" + describe(expected) + "): " + std::to_string(mismatches) + " of " +
+           std::to_string(e.size()) + " strings differ; first at flat index " + std::to_string(first) + ": got '" +
+           std::string(a[static_cast<size_t>(first)]) + "', expected '" + std::string(e[static_cast<size_t>(first)]) +
+           "'";
+}
+
 }  // namespace
 
 std::optional<std::string> compareOutput(const std::string& outputName, const Tensor& actual, const Tensor& expected,
@@ -24,6 +43,7 @@ std::optional<std::string> compareOutput(const std::string& outputName, const Te
     if (actual.dtype() != expected.dtype() || actual.shape() != expected.shape())
         return "output '" + outputName + "' is " + describe(actual) + ", expected " + describe(expected);
     const int64_t count = expected.elementCount();
+    if (expected.dtype() == DataType::kSTRING) return compareStrings(outputName, actual, expected);
     int64_t mismatches = 0;
     int64_t worst = -1;
     double worstExcess = -1.0;

@@ -50,6 +50,11 @@ Expected<std::vector<HostInput>> prepareInputs(Engine& engine, const ExecOptions
     std::vector<HostInput> inputs;
     for (const auto& [name, dims] : shapes.value()) {
         HostInput input{name, engine.getTensorDataType(name.c_str()), dims, {}};
+        // A string element is a pointer and a length: neither random bytes nor a .npy/raw file
+        // can hold one, so string inputs are left to the API.
+        if (input.dtype == DataType::kSTRING)
+            return unsupported("input '" + name + "' is a string tensor; kiln exec cannot feed string inputs "
+                               "(use the C++ API, or the conformance runner for ONNX test data)");
         std::string source = "random data";
         const NameValue* load = nullptr;
         for (const NameValue& entry : options.inference.loadInputs)

@@ -64,6 +64,14 @@ nlohmann::ordered_json tensorValuesToJson(DataType dtype, const void* data, int6
         }
         return values;
     }
+    if (dtype == DataType::kSTRING) {
+        for (int64_t i = 0; i < count; ++i) {
+            StringView s;
+            std::memcpy(&s, static_cast<const uint8_t*>(data) + i * sizeof(StringView), sizeof(StringView));
+            values.push_back(std::string(s.data, s.size));
+        }
+        return values;
+    }
     dispatchDataType(dtype, [&](auto zero) {
         using T = decltype(zero);
         for (int64_t i = 0; i < count; ++i) values.push_back(elementToJson(loadElement<T>(data, i)));
@@ -85,7 +93,7 @@ nlohmann::ordered_json outputsToJson(const std::vector<TensorView>& outputs) {
 Status exportOutputs(const std::string& path, const std::vector<TensorView>& outputs) {
     std::string text = "[";
     for (const nlohmann::ordered_json& output : outputsToJson(outputs))
-        text += (text.size() > 1 ? ",\n" : "\n") + output.dump();
+        text += (text.size() > 1 ? ",\n" : "\n") + output.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     text += "\n]\n";
     return writeFile(path, text.data(), text.size()).withContext("--exportOutput");
 }

@@ -29,7 +29,7 @@ public:
             if (reason) *reason = "no CPU kernel for " + CpuKernelRegistry::qualifiedName(node.domain, node.opType);
             return false;
         }
-        return lowBitTypesSupported(*entry, node, reason) && (!entry->supports || entry->supports(node, reason));
+        return cpuEntrySupports(*entry, node, reason);
     }
 
     Expected<std::unique_ptr<Kernel>> createKernel(const Node& node) const override {
@@ -72,11 +72,14 @@ Expected<std::vector<Tensor>> CpuNodeEvaluator::evaluate(const Node& node, const
     const CpuKernelEntry* entry = CpuKernelRegistry::global().find(node);
     if (!entry) return unsupported(node.describe() + ": no CPU kernel to evaluate it");
     std::string reason;
-    if (!lowBitTypesSupported(*entry, node, &reason)) return unsupported(node.describe() + ": " + reason);
+    if (!lowBitTypesSupported(*entry, node, &reason) || !cpuEntryHandlesStrings(*entry, node, &reason))
+        return unsupported(node.describe() + ": " + reason);
     KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, entry->create(node));
     std::vector<TensorView> inViews;
     for (const Tensor* t : inputs) inViews.push_back(t ? viewOf(*t) : TensorView{});
+    StringArena strings;
     KernelIO io;
+    io.strings = &strings;
     io.inputs = inViews.data();
     io.numInputs = inViews.size();
     // Shapes that depend on the input values come from the kernel itself.
@@ -107,6 +110,9 @@ Expected<std::vector<Tensor>> CpuNodeEvaluator::evaluate(const Node& node, const
     io.workspace = workspace.data();
     io.workspaceBytes = workspace.size();
     KILN_RETURN_IF_ERROR(kernel->run(io));
+    // Computed strings live in this call's arena and copied ones in the inputs: own them.
+    for (Tensor& t : results)
+        if (t.dtype() == DataType::kSTRING) t = Tensor::fromStrings(t.strings(), t.shape());
     return results;
 }
 

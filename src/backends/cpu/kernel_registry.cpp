@@ -1,5 +1,7 @@
 #include "backends/cpu/kernel_registry.h"
 
+#include <algorithm>
+
 #include "backends/cpu/kernels/kernel_families.h"
 
 namespace kiln {
@@ -44,6 +46,22 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerLinearAttentionKernels(registry);
     registerFlexAttentionKernels(registry);
     registerMlKernels(registry);
+    // Last: it extends entries registered above (Cast, Equal, the data-movement ops) to strings.
+    registerStringKernels(registry);
+}
+
+bool cpuEntryHandlesStrings(const CpuKernelEntry& entry, const Node& node, std::string* reason) {
+    if (entry.strings) return true;
+    auto isString = [](const Value* v) { return v && v->dtype == DataType::kSTRING; };
+    bool hasString = std::any_of(node.inputs.begin(), node.inputs.end(), isString) ||
+                     std::any_of(node.outputs.begin(), node.outputs.end(), isString);
+    if (hasString && reason) *reason = "the CPU kernel of " + node.opType + " does not handle string tensors";
+    return !hasString;
+}
+
+bool cpuEntrySupports(const CpuKernelEntry& entry, const Node& node, std::string* reason) {
+    return lowBitTypesSupported(entry, node, reason) && cpuEntryHandlesStrings(entry, node, reason) &&
+           (!entry.supports || entry.supports(node, reason));
 }
 
 bool lowBitTypesSupported(const CpuKernelEntry& entry, const Node& node, std::string* reason) {

@@ -26,7 +26,16 @@ struct CpuKernelEntry {
     /// kept from nodes with a low-bit input or output (lowBitTypesSupported), since
     /// dispatchDataType hands it their one-byte storage type, which arithmetic would misread.
     bool lowBitTypes{false};
+    /// The kernel handles kSTRING inputs and outputs. Kernels that do not are refused for nodes
+    /// with string tensors, so no numeric kernel ever reads a StringView as a number.
+    bool strings{false};
 };
+
+/// False (with `reason`) when `node` has a string tensor and `entry` does not declare `strings`.
+bool cpuEntryHandlesStrings(const CpuKernelEntry& entry, const Node& node, std::string* reason);
+/// Whether `entry` may run `node`: its own supports(), for low-bit tensors its `lowBitTypes` flag
+/// (lowBitTypesSupported) and for string tensors its `strings` flag.
+bool cpuEntrySupports(const CpuKernelEntry& entry, const Node& node, std::string* reason);
 
 class CpuKernelRegistry {
 public:

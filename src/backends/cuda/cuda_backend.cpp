@@ -2,6 +2,8 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/precision_attributes.h"
@@ -46,11 +48,16 @@ bool CudaBackend::supports(const Node& node, std::string* reason) const {
         return false;
     }
     // The CUDA backend has no kernels for the low-bit element types (float8, float4, int4, ...),
-    // not even byte moves, so it refuses every node that touches one.
+    // not even byte moves, so it refuses every node that touches one. A string element points
+    // into host memory: no device kernel can read it either.
     for (const std::vector<Value*>* values : {&node.inputs, &node.outputs}) {
         for (const Value* v : *values) {
             if (v && isLowBitType(v->dtype)) {
                 if (reason) *reason = std::string("no CUDA kernel for element type ") + dataTypeName(v->dtype);
+                return false;
+            }
+            if (v && v->dtype == DataType::kSTRING) {
+                if (reason) *reason = "the CUDA backend has no kernels for string tensors";
                 return false;
             }
         }

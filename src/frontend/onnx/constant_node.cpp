@@ -1,6 +1,7 @@
 #include "frontend/onnx/constant_node.h"
 
 #include <algorithm>
+#include <string_view>
 #include <vector>
 
 #include "frontend/onnx/tensor_proto.h"
@@ -26,7 +27,12 @@ Expected<Tensor> constantNodeValue(onnx::NodeProto& node, const std::string& mod
         std::copy(a.floats().begin(), a.floats().end(), t.data<float>());
         return t;
     }
-    if (name == "value_string" || name == "value_strings") return unsupported("string constants are not supported");
+    if (name == "value_string") return Tensor::fromStrings({a.s()}, {});
+    if (name == "value_strings") {
+        std::vector<std::string_view> values(a.strings().begin(), a.strings().end());
+        const int64_t count = static_cast<int64_t>(values.size());
+        return Tensor::fromStrings(values, {count});
+    }
     if (name == "sparse_value") return unsupported("sparse constants are not supported");
     return invalidModel("a Constant has no attribute '" + name + "'");
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -134,6 +135,15 @@ Expected<Tensor> fromTypedFields(const onnx::TensorProto& proto, DataType type, 
         case DataType::kUINT2:
         case DataType::kFP4E2M1:
             return fromPackedInt32Field(proto, type, shape, what);
+        case DataType::kSTRING: {
+            int64_t count = shapeElementCount(shape);
+            if (static_cast<int64_t>(proto.string_data_size()) != count)
+                return invalidModel(what + ": string_data holds " + std::to_string(proto.string_data_size()) +
+                                    " values, but a string tensor of shape " + shapeToString(shape, true) + " has " +
+                                    std::to_string(count));
+            std::vector<std::string_view> values(proto.string_data().begin(), proto.string_data().end());
+            return Tensor::fromStrings(values, shape);
+        }
     }
     return internalError(what + ": unhandled element type");
 }
@@ -163,6 +173,9 @@ Expected<Tensor> tensorFromProto(onnx::TensorProto& proto, const std::string& wh
     if (proto.has_segment()) return unsupported(what + " is stored in segments, which Kiln does not support");
     KILN_ASSIGN_OR_RETURN(Shape shape, shapeOf(proto, *type, what));
 
+    // onnx.proto: strings travel only in string_data (raw_data cannot hold variable-length elements).
+    if (*type == DataType::kSTRING && (proto.has_raw_data() || proto.data_location() == onnx::TensorProto::EXTERNAL))
+        return invalidModel(what + " is a string tensor stored in raw_data or external data; strings belong in string_data");
     if (proto.data_location() == onnx::TensorProto::EXTERNAL)
         return readExternalData(proto, *type, shape, what, modelDir);
     if (proto.has_raw_data()) return fromRawData(proto, *type, shape, what);

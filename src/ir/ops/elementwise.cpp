@@ -47,7 +47,7 @@ Status inferWhere(InferenceContext& ctx) {
 
 /// The element type named by the `to` attribute (Cast, BitCast), with `verb` in the error.
 Expected<DataType> targetType(const InferenceContext& ctx, const char* verb) {
-    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes | kLowBitTypes));
+    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes | kLowBitTypes | kStringType));
     auto to = ctx.attrs().getInt("to");
     if (!to) return ctx.error("attribute to (the target element type) is required");
     auto type = dataTypeFromOnnx(*to);
@@ -77,6 +77,8 @@ Status inferCast(InferenceContext& ctx) {
 Status inferBitCast(InferenceContext& ctx) {
     KILN_ASSIGN_OR_RETURN(DataType type, targetType(ctx, "bit-cast"));
     const DataType from = ctx.inputType(0);
+    if (type == DataType::kSTRING || from == DataType::kSTRING)
+        return ctx.error("BitCast does not apply to strings (their elements are views, not values)");
     // Widths in bits: the 4- and 2-bit types take a byte each in Kiln, but ONNX's BitCast reads
     // their bits, so they only bit-cast among types of their own width.
     if (dataTypeBits(type) != dataTypeBits(from))
@@ -88,8 +90,8 @@ Status inferBitCast(InferenceContext& ctx) {
 }
 
 Status inferCastLike(InferenceContext& ctx) {
-    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes | kLowBitTypes));
-    KILN_RETURN_IF_ERROR(checkInputType(ctx, 1, kAllTypes | kLowBitTypes));
+    KILN_RETURN_IF_ERROR(checkInputType(ctx, 0, kAllTypes | kLowBitTypes | kStringType));
+    KILN_RETURN_IF_ERROR(checkInputType(ctx, 1, kAllTypes | kLowBitTypes | kStringType));
     KILN_RETURN_IF_ERROR(checkRoundMode(ctx));
     ctx.setOutput(0, ctx.inputType(1), ctx.inputShape(0));
     return Status::ok();
@@ -107,7 +109,7 @@ void registerElementwiseOps(OpRegistry& registry) {
     registry.add({"Mean", "", inferVariadic(kFloatTypes), 1});
     registry.add({"Sum", "", inferVariadic(kFloatTypes), 1});
 
-    registry.add({"Equal", "", inferBinary(kAllTypes, true), 2, 2});
+    registry.add({"Equal", "", inferBinary(kAllTypes | kStringType, true), 2, 2});
     const InferFunction ordering = inferBinary(kNumericTypes, true);
     for (const char* op : {"Less", "Greater", "LessOrEqual", "GreaterOrEqual"}) registry.add({op, "", ordering, 2, 2});
 

@@ -8,7 +8,7 @@ std::string typeSetToString(TypeSet set) {
         DataType::kINT16,   DataType::kINT32,       DataType::kINT64,   DataType::kUINT8,     DataType::kUINT16,
         DataType::kUINT32,  DataType::kUINT64,      DataType::kBOOL,    DataType::kFP8E4M3FN, DataType::kFP8E4M3FNUZ,
         DataType::kFP8E5M2, DataType::kFP8E5M2FNUZ, DataType::kFP8E8M0, DataType::kINT4,      DataType::kUINT4,
-        DataType::kINT2,    DataType::kUINT2,       DataType::kFP4E2M1};
+        DataType::kINT2,    DataType::kUINT2,       DataType::kFP4E2M1, DataType::kSTRING};
     std::string out;
     for (DataType type : kOrder) {
         if (!typeIn(type, set)) continue;

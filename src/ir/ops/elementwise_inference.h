@@ -34,6 +34,7 @@ constexpr TypeSet kLowBitTypes = typeBit(DataType::kFP8E4M3FN) | typeBit(DataTyp
                                  typeBit(DataType::kFP8E5M2) | typeBit(DataType::kFP8E5M2FNUZ) |
                                  typeBit(DataType::kFP8E8M0) | typeBit(DataType::kINT4) | typeBit(DataType::kUINT4) |
                                  typeBit(DataType::kINT2) | typeBit(DataType::kUINT2) | typeBit(DataType::kFP4E2M1);
+constexpr TypeSet kStringType = typeBit(DataType::kSTRING);
 
 constexpr bool typeIn(DataType type, TypeSet set) {
     return (set & typeBit(type)) != 0;

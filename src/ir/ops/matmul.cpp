@@ -35,6 +35,7 @@ bool isMatMulType(DataType type) {
         case DataType::kINT2:
         case DataType::kUINT2:
         case DataType::kFP4E2M1: return false;
+        case DataType::kSTRING: return false;
     }
     return false;
 }

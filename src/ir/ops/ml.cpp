@@ -1,5 +1,5 @@
 // Classic machine-learning ops: TreeEnsemble, ArrayFeatureExtractor and Binarizer of the
-// ai.onnx.ml domain (tensor forms; string data is refused, Kiln has no string tensors), and the
+// ai.onnx.ml domain (numeric tensor forms; string data is refused), and the
 // default domain's TfIdfVectorizer (n-gram counts of integer sequences), which came to ONNX from
 // the same featurization pipelines. Type and shape inference.
 

@@ -36,6 +36,7 @@ bool reductionAcceptsType(const std::string& opType, DataType type) {
         case DataType::kINT2:
         case DataType::kUINT2:
         case DataType::kFP4E2M1: return false;
+        case DataType::kSTRING: return false;
     }
     return false;
 }

@@ -294,6 +294,7 @@ bool isRangeType(DataType type) {
         case DataType::kINT2:
         case DataType::kUINT2:
         case DataType::kFP4E2M1:
+        case DataType::kSTRING:
             return false;
     }
     return false;
@@ -337,6 +338,8 @@ Status inferEyeLike(InferenceContext& ctx) {
         if (!parsed) return ctx.error("attribute dtype " + std::to_string(*code) + " is not a supported type");
         type = *parsed;
     }
+    if (type == DataType::kSTRING || ctx.inputType(0) == DataType::kSTRING)
+        return ctx.error("EyeLike takes and makes numbers or bools, not strings");
     ctx.setOutput(0, type, ctx.inputShape(0));
     return Status::ok();
 }

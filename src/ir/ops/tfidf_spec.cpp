@@ -7,7 +7,7 @@ namespace kiln {
 
 Expected<TfIdfSpec> parseTfIdfSpec(const AttributeMap& attrs) {
     if (attrs.has("pool_strings"))
-        return unsupported("pool_strings (string n-grams) are not supported: Kiln has no string tensors");
+        return unsupported("pool_strings (string n-grams) are not supported");
     std::optional<std::vector<int64_t>> pool = attrs.getInts("pool_int64s");
     if (!pool) return invalidModel("attribute 'pool_int64s' is required");
     std::optional<std::vector<int64_t>> counts = attrs.getInts("ngram_counts");

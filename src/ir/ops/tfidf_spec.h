@@ -32,7 +32,7 @@ struct TfIdfSpec {
 };
 
 /// Reads and validates the attributes; errors carry no node context (the caller adds it).
-/// pool_strings is refused: Kiln has no string tensors.
+/// pool_strings (string n-grams) is refused.
 Expected<TfIdfSpec> parseTfIdfSpec(const AttributeMap& attrs);
 
 }  // namespace kiln

@@ -154,22 +154,16 @@ TEST(OnnxTensor, WrongCountInTypedFieldNamesTheTensor) {
 }
 
 TEST(OnnxTensor, UnsupportedElementTypesNameTheTensorAndType) {
-    onnx::TensorProto s;
-    s.set_name("labels");
-    s.set_data_type(onnx::TensorProto::STRING);
-    s.add_dims(1);
-    s.add_string_data("cat");
-    Import strings;
-    EXPECT_FALSE(strings.parse(modelWithInitializer(s)));
-    EXPECT_NE(strings.errors().find("initializer 'labels' has element type string"), std::string::npos)
-        << strings.errors();
+    const float complex[2] = {1.0f, -1.0f};
+    Import complex64;
+    EXPECT_FALSE(complex64.parse(modelWithInitializer(rawTensor("labels", onnx::TensorProto::COMPLEX64, {1}, complex, 8))));
+    EXPECT_NE(complex64.errors().find("initializer 'labels' has element type complex64"), std::string::npos)
+        << complex64.errors();
 
-    const float complexValue[2] = {1.0f, -1.0f};
-    Import complex;
-    EXPECT_FALSE(
-        complex.parse(modelWithInitializer(rawTensor("q", onnx::TensorProto::COMPLEX64, {1}, complexValue, 8))));
-    EXPECT_NE(complex.errors().find("initializer 'q' has element type complex64"), std::string::npos)
-        << complex.errors();
+    const float complex128[4] = {1.0f, 0.0f, -1.0f, 0.0f};
+    Import wide;
+    EXPECT_FALSE(wide.parse(modelWithInitializer(rawTensor("q", onnx::TensorProto::COMPLEX128, {1}, complex128, 16))));
+    EXPECT_NE(wide.errors().find("initializer 'q' has element type complex128"), std::string::npos) << wide.errors();
 }
 
 TEST(OnnxTensor, NegativeDimensionIsAnError) {

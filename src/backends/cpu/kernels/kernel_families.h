@@ -34,6 +34,7 @@ void registerTensorScatterKernels(CpuKernelRegistry& registry);  // TensorScatte
 void registerCausalConvWithStateKernels(CpuKernelRegistry& registry);  // CausalConvWithState
 void registerLinearAttentionKernels(CpuKernelRegistry& registry);  // LinearAttention
 void registerFlexAttentionKernels(CpuKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
+void registerStringKernels(CpuKernelRegistry& registry);  // Cast/Equal on strings, StringNormalizer StringConcat StringSplit RegexFullMatch LabelEncoder
 void registerMlKernels(CpuKernelRegistry& registry);  // ai.onnx.ml TreeEnsemble ArrayFeatureExtractor Binarizer; TfIdfVectorizer
 
 }  // namespace kiln
