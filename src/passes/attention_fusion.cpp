@@ -36,9 +36,13 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
             if (!mask->typeKnown || mask->shape.size() > 4 ||
                 (mask->dtype != DataType::kFLOAT && mask->dtype != DataType::kBOOL))
                 continue;
-            // Attention pads a mask's short key axis with "masked" where Add would broadcast it, so
-            // only a mask spanning every key keeps the chain's meaning.
-            if (mask->shape.empty() || mask->shape.back() != scores->shape[3]) continue;
+            // Attention pads a mask's short key axis with "masked" where Add would broadcast it, so a
+            // mask whose key axis is 1 (broadcast over more keys) keeps the chain unfused. Any other
+            // key extent must equal the keys' for the Add to be valid, symbolic or not.
+            if (mask->shape.empty()) continue;
+            const Dim& maskKeys = mask->shape.back();
+            const Dim& keys = scores->shape[3];
+            if (maskKeys.isKnown() && maskKeys.value == 1 && !(keys.isKnown() && keys.value == 1)) continue;
             chain.push_back(add);
         }
         double scale = 1.0;
