@@ -72,6 +72,14 @@ if [[ -n "$old_build" && -n "$old_source" && "$old_build" != "$BUILD_ABS" ]]; th
         -e "s|@KILN_BUILD@|$BUILD_ABS|g" -e "s|@KILN_SOURCE@|$ROOT|g" "$BUILD_ABS"/tests/*.cmake
 fi
 
+# The script tests run with the build machine's .venv python; a carried build has none: use this
+# machine's python3 (it has numpy, onnx and PyTorch).
+venv_python="$ROOT/.venv/bin/python"
+if [[ ! -x "$venv_python" ]] && command -v python3 >/dev/null; then
+    sed -i "s|$venv_python|$(command -v python3)|g" "$BUILD_ABS"/tests/*.cmake
+    note "script tests: $venv_python not here, using $(command -v python3)"
+fi
+
 # --- Shared libraries --------------------------------------------------------------------------------
 find_library_dir() {  # the folder of $1 where the dynamic loader would not find it on its own
     local lib=$1 dir

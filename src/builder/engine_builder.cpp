@@ -10,6 +10,7 @@
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
 #include "passes/pipeline.h"
+#include "passes/precision_assignment.h"
 #include "runtime/data_dependent_run.h"
 #include "runtime/execution_layout.h"
 
@@ -126,6 +127,22 @@ Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger&
     return Status::ok();
 }
 
+/// Weakly typed --fp16 / --bf16: layers with a reduced-precision kernel get it (passes/precision_assignment.h).
+Status assignReducedPrecision(Graph& graph, const BuilderConfig& config, const Backend& backend,
+                              const std::string& backendName, const Logger& log, const ShapeInferenceOptions& options) {
+    const bool fp16 = config.getFlag(BuilderFlag::kFP16);
+    const bool bf16 = config.getFlag(BuilderFlag::kBF16);
+    if (!fp16 && !bf16) return Status::ok();
+    if (backendName != "cuda") return Status::ok();  // the CPU backend's fastest kernels are FP32
+    PassContext ctx{log, nullptr, {}};
+    PrecisionAssignment pass(fp16 ? DataType::kHALF : DataType::kBF16,
+                             [&](const Node& node, std::string* reason) { return backend.supports(node, reason); });
+    KILN_ASSIGN_OR_RETURN(bool changed, pass.run(graph, ctx));
+    for (const std::string& change : ctx.changes) log.info(std::string(pass.name()) + ": " + change);
+    if (!changed) log.warning(std::string("no layer has a ") + (fp16 ? "FP16" : "BF16") + " kernel: every layer keeps FP32");
+    return changed ? inferGraphShapes(graph, options) : Status::ok();
+}
+
 }  // namespace
 
 Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& config, const Logger& log,
@@ -169,9 +186,7 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     // GPU kernels read the TF32 choice from their node, so it travels inside the engine file.
     if (plan.backend == "cuda" && !config.getFlag(BuilderFlag::kTF32))
         for (const auto& node : graph.nodes()) node->attrs.set(kAllowTf32Attribute, int64_t{0});
-    if (plan.backend == "cuda" && (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kBF16)))
-        log.warning("FP16/BF16 layers are not implemented in the CUDA backend yet: every layer runs in FP32" +
-                    std::string(config.getFlag(BuilderFlag::kTF32) ? " (TF32 tensor-core math where allowed)" : ""));
+    KILN_RETURN_IF_ERROR(assignReducedPrecision(graph, config, *backend, plan.backend, log, options));
 
     KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
     KILN_RETURN_IF_ERROR(build.completeStep());

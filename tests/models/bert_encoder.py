@@ -115,8 +115,9 @@ class BertEncoderModel(nn.Module):
 
     def forward(self, input_ids, attention_mask):
         # HF's additive mask: 0 where attended, -10000 where masked, broadcast over heads and queries.
-        extended_mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * -10000.0
+        # In the activations' type, so that the model also runs in half precision (the benchmark's eager FP16).
         hidden_states = self.embeddings(input_ids)
+        extended_mask = (1.0 - attention_mask[:, None, None, :].to(hidden_states.dtype)) * -10000.0
         for layer in self.layers:
             hidden_states = layer(hidden_states, extended_mask)
         if not self.config.with_pooler:

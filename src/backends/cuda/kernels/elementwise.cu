@@ -131,8 +131,13 @@ struct PowFn {
     __device__ A operator()(A base, B exponent) const {
         if constexpr (std::is_integral_v<A> && std::is_integral_v<B>)
             return intPow(base, exponent);
-        else if constexpr (std::is_integral_v<A>)
-            return castValue<A>(pow(static_cast<double>(base), static_cast<double>(exponent)));
+        else if constexpr (std::is_integral_v<A>) {
+            // CUDA's pow is within 2 ulp, not exact: pow(-3.0, 1.0) may come out as -2.9999999999999996
+            // and truncate to -2. A whole, non-negative exponent is an integer power: compute it exactly.
+            const double e = static_cast<double>(exponent);
+            if (e >= 0.0 && e <= 9.0e18 && e == floor(e)) return intPow(base, static_cast<int64_t>(e));
+            return castValue<A>(pow(static_cast<double>(base), e));
+        }
         else if constexpr (std::is_same_v<A, B>)
             return powOf(base, exponent);
         else

@@ -2,7 +2,8 @@
 // (src/ir/pointwise_program.h) on values it reads once from each input (broadcast by strides) and
 // writes one result. The program, the input addresses and strides travel as one kernel argument, so
 // a run launches one kernel and copies nothing. The scalar math follows the CPU kernels' definitions
-// (NaN passes through Relu / Max / Min as numpy's does).
+// (NaN passes through Relu / Max / Min as numpy's does). Half tensors are read and written as half and
+// computed in float, so a chain rounds once, at its end.
 
 #include <cstdint>
 #include <memory>
@@ -29,8 +30,8 @@ struct PointwiseArgs {
     int64_t count{0};
     int64_t dims[kMaxRank]{};                 // innermost first
     int64_t strides[kMaxInputs][kMaxRank]{};  // element strides, 0 where broadcast
-    const float* inputs[kMaxInputs]{};
-    float* output{nullptr};
+    const void* inputs[kMaxInputs]{};
+    void* output{nullptr};
     uint8_t op[kMaxCode]{};
     int8_t a[kMaxCode]{};
     int8_t b[kMaxCode]{};
@@ -77,6 +78,7 @@ __device__ float apply(PointwiseOp op, float x, float y, float alpha, float beta
     return 0.f;
 }
 
+template <typename T>
 __global__ void fusedPointwiseKernel(const PointwiseArgs args) {
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < args.count; i += step) {
@@ -89,19 +91,19 @@ __global__ void fusedPointwiseKernel(const PointwiseArgs args) {
             rest /= args.dims[d];
             for (int k = 0; k < args.numInputs; ++k) offsets[k] += coord * args.strides[k][d];
         }
-        for (int k = 0; k < args.numInputs; ++k) slot[k] = args.inputs[k][offsets[k]];
+        for (int k = 0; k < args.numInputs; ++k) slot[k] = toFloat(static_cast<const T*>(args.inputs[k])[offsets[k]]);
         for (int c = 0; c < args.numCode; ++c) {
             const float y = args.b[c] >= 0 ? slot[args.b[c]] : 0.f;
             slot[args.numInputs + c] =
                 apply(static_cast<PointwiseOp>(args.op[c]), slot[args.a[c]], y, args.alpha[c], args.beta[c]);
         }
-        args.output[i] = slot[args.numInputs + args.numCode - 1];
+        static_cast<T*>(args.output)[i] = fromFloat<T>(slot[args.numInputs + args.numCode - 1]);
     }
 }
 
 class FusedPointwiseKernel : public Kernel {
 public:
-    explicit FusedPointwiseKernel(const PointwiseProgram& program) {
+    FusedPointwiseKernel(const PointwiseProgram& program, DataType type) : mType(type) {
         mArgs.numInputs = static_cast<int>(program.numInputs);
         mArgs.numCode = static_cast<int>(program.code.size());
         for (int c = 0; c < mArgs.numCode; ++c) {
@@ -142,18 +144,22 @@ public:
     Status run(const KernelIO& io) override {
         if (mArgs.count == 0) return Status::ok();
         PointwiseArgs args = mArgs;
-        for (int k = 0; k < args.numInputs; ++k) args.inputs[k] = static_cast<const float*>(io.input(static_cast<size_t>(k)).data);
-        args.output = static_cast<float*>(io.output(0).data);
-        fusedPointwiseKernel<<<elementwiseGrid(args.count), kElementwiseBlock, 0, static_cast<cudaStream_t>(io.stream)>>>(
-            args);
+        for (int k = 0; k < args.numInputs; ++k) args.inputs[k] = io.input(static_cast<size_t>(k)).data;
+        args.output = io.output(0).data;
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        if (mType == DataType::kHALF)
+            fusedPointwiseKernel<__half><<<elementwiseGrid(args.count), kElementwiseBlock, 0, stream>>>(args);
+        else
+            fusedPointwiseKernel<float><<<elementwiseGrid(args.count), kElementwiseBlock, 0, stream>>>(args);
         return launchStatus("fusedPointwiseKernel");
     }
 
     std::string tacticName() const override {
-        return "cuda.fused_pointwise_" + std::to_string(mArgs.numCode) + "_ops";
+        return "cuda.fused_pointwise_" + std::to_string(mArgs.numCode) + "_ops_" + tacticTypeSuffix(mType);
     }
 
 private:
+    DataType mType;
     PointwiseArgs mArgs;
 };
 
@@ -167,12 +173,12 @@ void registerFusedPointwiseKernels(CudaKernelRegistry& registry) {
                           if (reason) *reason = program.status().message();
                           return false;
                       }
-                      return inputsHaveType(node, 0, node.inputs.size(), {DataType::kFLOAT}, reason) &&
+                      return inputsHaveType(node, 0, node.inputs.size(), {DataType::kFLOAT, DataType::kHALF}, reason) &&
                              ranksAtMost(node, kMaxRank, reason);
                   },
                   [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       KILN_ASSIGN_OR_RETURN(PointwiseProgram program, PointwiseProgram::fromNode(node));
-                      return std::unique_ptr<Kernel>(std::make_unique<FusedPointwiseKernel>(program));
+                      return std::unique_ptr<Kernel>(std::make_unique<FusedPointwiseKernel>(program, node.input(0)->dtype));
                   }});
 }
 

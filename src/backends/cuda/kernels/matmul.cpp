@@ -60,8 +60,6 @@ public:
                                                                              : GemmEpilogue::kBias;
         const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
         mSeparateEpilogue = (mHasBias || mActivation.kind != ActivationKind::kNone) && !(products && cublasEpilogue);
-        if (mSeparateEpilogue && mType != DataType::kFLOAT)
-            return unsupported(tacticName() + ": this bias/activation epilogue runs on float only");
         if (products) return mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace);
         return Status::ok();
     }
@@ -74,9 +72,13 @@ public:
     Status run(const KernelIO& io) override {
         KILN_RETURN_IF_ERROR(runProduct(io));
         if (!mSeparateEpilogue) return Status::ok();
-        const float* bias = mHasBias ? static_cast<const float*>(io.input(2).data) : nullptr;
-        return launchBiasResidualActivation(static_cast<float*>(io.output(0).data), bias, nullptr, mActivation,
-                                            mOutputCount, mColumns, 1, static_cast<cudaStream_t>(io.stream));
+        const void* bias = mHasBias ? io.input(2).data : nullptr;
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        if (mType == DataType::kHALF)
+            return launchBiasResidualActivation(static_cast<__half*>(io.output(0).data), static_cast<const __half*>(bias),
+                                                nullptr, mActivation, mOutputCount, mColumns, 1, stream);
+        return launchBiasResidualActivation(static_cast<float*>(io.output(0).data), static_cast<const float*>(bias),
+                                            nullptr, mActivation, mOutputCount, mColumns, 1, stream);
     }
 
     std::string tacticName() const override {

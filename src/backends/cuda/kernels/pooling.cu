@@ -230,25 +230,25 @@ private:
 };
 
 // One warp per plane: planes are small (7x7 in ResNet-50) and many.
-template <bool kMax>
-__global__ void globalPoolKernel(const float* in, float* out, int64_t planes, int64_t planeSize) {
+template <bool kMax, typename T>
+__global__ void globalPoolKernel(const T* in, T* out, int64_t planes, int64_t planeSize) {
     const int64_t warpsPerBlock = blockDim.x / 32;
     const int64_t plane = static_cast<int64_t>(blockIdx.x) * warpsPerBlock + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
     if (plane >= planes) return;
-    const float* x = in + plane * planeSize;
-    float acc = kMax ? -FLT_MAX : 0.f;
-    for (int64_t i = lane; i < planeSize; i += 32) acc = kMax ? fmaxf(acc, x[i]) : acc + x[i];
+    const T* x = in + plane * planeSize;
+    float acc = kMax ? -FLT_MAX : 0.f;  // float accumulation for half planes too
+    for (int64_t i = lane; i < planeSize; i += 32) acc = kMax ? fmaxf(acc, toFloat(x[i])) : acc + toFloat(x[i]);
     for (int offset = 16; offset > 0; offset >>= 1) {
         const float other = __shfl_xor_sync(0xffffffffu, acc, offset);
         acc = kMax ? fmaxf(acc, other) : acc + other;
     }
-    if (lane == 0) out[plane] = kMax ? acc : acc / static_cast<float>(planeSize);
+    if (lane == 0) out[plane] = fromFloat<T>(kMax ? acc : acc / static_cast<float>(planeSize));
 }
 
 class GlobalPoolKernel : public Kernel {
 public:
-    explicit GlobalPoolKernel(bool isMax) : mIsMax(isMax) {}
+    GlobalPoolKernel(bool isMax, DataType type) : mIsMax(isMax), mType(type) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         const Shape& x = inputs[0].shape;
@@ -265,21 +265,28 @@ public:
         constexpr int kBlock = 256;
         const unsigned grid = static_cast<unsigned>((mPlanes + kBlock / 32 - 1) / (kBlock / 32));
         auto stream = static_cast<cudaStream_t>(io.stream);
-        const float* in = static_cast<const float*>(io.input(0).data);
-        float* out = static_cast<float*>(io.output(0).data);
-        if (mIsMax)
-            globalPoolKernel<true><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
-        else
-            globalPoolKernel<false><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+        if (mType == DataType::kHALF) launch<__half>(io, grid, kBlock, stream);
+        else launch<float>(io, grid, kBlock, stream);
         return launchStatus("globalPoolKernel");
     }
 
     std::string tacticName() const override {
-        return mIsMax ? "cuda.global_maxpool_f32" : "cuda.global_avgpool_f32";
+        return std::string(mIsMax ? "cuda.global_maxpool_" : "cuda.global_avgpool_") + tacticTypeSuffix(mType);
     }
 
 private:
+    template <typename T>
+    void launch(const KernelIO& io, unsigned grid, int block, cudaStream_t stream) const {
+        const T* in = static_cast<const T*>(io.input(0).data);
+        T* out = static_cast<T*>(io.output(0).data);
+        if (mIsMax)
+            globalPoolKernel<true><<<grid, block, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+        else
+            globalPoolKernel<false><<<grid, block, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+    }
+
     bool mIsMax;
+    DataType mType;
     int64_t mPlanes{0};
     int64_t mPlaneSize{0};
 };
@@ -301,7 +308,7 @@ bool poolSupported(const Node& node, std::string* reason) {
 }
 
 bool globalPoolSupported(const Node& node, std::string* reason) {
-    return inputsHaveType(node, 0, 1, {DataType::kFLOAT}, reason);
+    return inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF}, reason);
 }
 
 }  // namespace
@@ -318,12 +325,12 @@ void registerPoolingKernels(CudaKernelRegistry& registry) {
                       return std::unique_ptr<Kernel>(std::make_unique<PoolKernel>(node, PoolKind::kLp));
                   }});
     registry.add({"GlobalAveragePool", globalPoolSupported,
-                  [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(false));
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(false, node.input(0)->dtype));
                   }});
     registry.add({"GlobalMaxPool", globalPoolSupported,
-                  [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(true));
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(true, node.input(0)->dtype));
                   }});
 }
 

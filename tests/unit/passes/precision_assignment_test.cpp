@@ -1,0 +1,141 @@
+// The weakly typed FP16 assignment (passes/precision_assignment.h), with a stand-in backend whose
+// support is known: which layers get FP16, where reformat layers go, what happens to weights, graph
+// outputs and integer-derived values.
+
+#include <gtest/gtest.h>
+
+#include "common/half.h"
+#include "pass_test_util.h"
+#include "passes/precision_assignment.h"
+
+namespace kiln::test {
+namespace {
+
+/// A backend that runs every layer in FP16 except the op types listed.
+BackendSupport allBut(std::set<std::string> fp32Only) {
+    return [fp32Only](const Node& node, std::string* reason) {
+        for (const Value* v : node.inputs)
+            if (v && v->dtype == DataType::kHALF && fp32Only.count(node.opType)) {
+                *reason = node.opType + " has no FP16 kernel here";
+                return false;
+            }
+        return true;
+    };
+}
+
+/// The first node of type `op` that is not a reformat layer.
+const Node* producerOf(const Graph& g, const std::string& op) {
+    for (const auto& n : g.nodes())
+        if (n->opType == op && (n->sourceNodes.empty() || n->sourceNodes[0].rfind("reformat", 0) != 0)) return n.get();
+    return nullptr;
+}
+
+class PrecisionAssignmentTest : public NetworkTest {};
+
+TEST_F(PrecisionAssignmentTest, SupportedLayersRunInFp16WithReformatsAtTheEdges) {
+    // x -> MatMul(W) -> Relu -> Softmax (FP32 only here) -> y
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 4});
+    Tensor w = randomTensor(DataType::kFLOAT, {4, 3}, -1, 1, 1);
+    ITensor* h = op("Relu", {op("MatMul", {x, constant(w)})});
+    ITensor* y = op("Softmax", {h});
+    y->setName("y");
+    net->markOutput(*y);
+
+    PrecisionAssignment pass(DataType::kHALF, allBut({"Softmax"}));
+    bool changed = false;
+    auto g = runPass(net->graph(), pass, &changed);
+    ASSERT_TRUE(changed);
+    EXPECT_EQ(producerOf(*g, "MatMul")->outputs[0]->dtype, DataType::kHALF);
+    EXPECT_EQ(producerOf(*g, "Relu")->outputs[0]->dtype, DataType::kHALF);
+    EXPECT_EQ(producerOf(*g, "Softmax")->inputs[0]->dtype, DataType::kFLOAT);
+    EXPECT_EQ(producerOf(*g, "Softmax")->outputs[0]->dtype, DataType::kFLOAT);
+    // x -> FP16 before the MatMul, Relu's output -> FP32 before the Softmax.
+    EXPECT_EQ(countOps(*g, "Cast"), 2u);
+    const Value* weights = producerOf(*g, "MatMul")->inputs[1];
+    ASSERT_TRUE(weights->isConstant());
+    EXPECT_EQ(weights->dtype, DataType::kHALF);
+    EXPECT_EQ(weights->constant->dtype(), DataType::kHALF);
+    for (int64_t i = 0; i < w.elementCount(); ++i)
+        EXPECT_EQ(static_cast<float>(weights->constant->data<Half>()[i]), static_cast<float>(Half(w.data<float>()[i])));
+    ASSERT_EQ(g->outputs().size(), 1u);
+    EXPECT_EQ(g->outputs()[0]->name, "y");
+    EXPECT_EQ(g->outputs()[0]->dtype, DataType::kFLOAT);
+    EXPECT_TRUE(g->topologicalSort());
+}
+
+TEST_F(PrecisionAssignmentTest, AnFp16GraphOutputKeepsItsNameAndTypeThroughAReformat) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3});
+    ITensor* y = op("Sigmoid", {x});
+    y->setName("probability");
+    net->markOutput(*y);
+    PrecisionAssignment pass(DataType::kHALF, allBut({}));
+    auto g = runPass(net->graph(), pass);
+    ASSERT_EQ(g->outputs().size(), 1u);
+    const Value* out = g->outputs()[0];
+    EXPECT_EQ(out->name, "probability");
+    EXPECT_EQ(out->dtype, DataType::kFLOAT);
+    ASSERT_NE(out->producer, nullptr);
+    EXPECT_EQ(out->producer->opType, "Cast");
+    EXPECT_EQ(out->producer->inputs[0]->dtype, DataType::kHALF);
+    EXPECT_EQ(producerOf(*g, "Sigmoid")->outputs[0]->dtype, DataType::kHALF);
+}
+
+TEST_F(PrecisionAssignmentTest, ValuesComputedFromIntegersKeepFp32) {
+    // scores + (1 - float(mask)) * -10000: the mask arithmetic stays FP32, the Add gets FP16.
+    ITensor* scores = net->addInput("scores", DataType::kFLOAT, Dims{2, 5});
+    ITensor* mask = net->addInput("mask", DataType::kINT64, Dims{2, 5});
+    LayerAttributes toFloat;
+    toFloat.setInt("to", 1);
+    ITensor* m = op("Cast", {mask}, toFloat);
+    ITensor* bias = op("Mul", {op("Sub", {scalar(1.f), m}), scalar(-10000.f)});
+    ITensor* y = op("Add", {scores, bias});
+    net->markOutput(*y);
+    PrecisionAssignment pass(DataType::kHALF, allBut({}));
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(producerOf(*g, "Sub")->outputs[0]->dtype, DataType::kFLOAT);
+    EXPECT_EQ(producerOf(*g, "Mul")->outputs[0]->dtype, DataType::kFLOAT);
+    EXPECT_EQ(producerOf(*g, "Add")->outputs[0]->dtype, DataType::kHALF);
+}
+
+TEST_F(PrecisionAssignmentTest, SensitiveOpsAndTypeFixingCastsKeepFp32AndWeightsSaturate) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3});
+    Tensor big = Tensor::allocate(DataType::kFLOAT, {3});
+    big.data<float>()[0] = 1e6f;
+    big.data<float>()[1] = -1e6f;
+    big.data<float>()[2] = 0.5f;
+    ITensor* scaled = op("Mul", {x, constant(big)});
+    ITensor* sum = op("ReduceSum", {scaled, ints({1})});
+    LayerAttributes toDouble;
+    toDouble.setInt("to", 11);
+    ITensor* d = op("Cast", {sum}, toDouble);
+    net->markOutput(*d);
+    PrecisionAssignment pass(DataType::kHALF, allBut({}));
+    auto g = runPass(net->graph(), pass);
+    const Node* mul = producerOf(*g, "Mul");
+    EXPECT_EQ(mul->outputs[0]->dtype, DataType::kHALF);
+    const Tensor& weights = *mul->inputs[1]->constant;
+    ASSERT_EQ(weights.dtype(), DataType::kHALF);
+    EXPECT_EQ(static_cast<float>(weights.data<Half>()[0]), 65504.f);
+    EXPECT_EQ(static_cast<float>(weights.data<Half>()[1]), -65504.f);
+    EXPECT_EQ(static_cast<float>(weights.data<Half>()[2]), 0.5f);
+    EXPECT_EQ(producerOf(*g, "ReduceSum")->outputs[0]->dtype, DataType::kFLOAT);
+    // The model's Cast to double keeps its FP32 input: reading FP16 would only round first.
+    EXPECT_EQ(producerOf(*g, "Cast")->inputs[0]->dtype, DataType::kFLOAT);
+    size_t reformats = 0;
+    for (const auto& n : g->nodes())
+        if (n->opType == "Cast" && n->sourceNodes.size() == 1 && n->sourceNodes[0].rfind("reformat", 0) == 0) ++reformats;
+    EXPECT_EQ(reformats, 2u);  // x -> FP16 for the Mul, the Mul's output -> FP32 for the ReduceSum
+}
+
+TEST_F(PrecisionAssignmentTest, ABackendWithoutFp16KernelsChangesNothing) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3});
+    net->markOutput(*op("Tanh", {x}));
+    PrecisionAssignment pass(DataType::kHALF, allBut({"Tanh"}));
+    bool changed = true;
+    auto g = runPass(net->graph(), pass, &changed);
+    EXPECT_FALSE(changed);
+    EXPECT_EQ(countOps(*g, "Cast"), 0u);
+}
+
+}  // namespace
+}  // namespace kiln::test
