@@ -109,6 +109,12 @@ add_test(NAME cli_cuda_graph
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/cuda_graph_test.py --kiln $<TARGET_FILE:kiln_exe>)
 set_tests_properties(cli_cuda_graph PROPERTIES LABELS "cli;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "${KILN_SCRIPT_ENV}")
+# --timingCacheFile on a GPU engine: timed GEMM tactics written, then read back (labels cli and gpu;
+# exit 77, skipped, without a GPU).
+add_test(NAME cli_timing_cache
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/timing_cache_test.py --kiln $<TARGET_FILE:kiln_exe>)
+set_tests_properties(cli_timing_cache PROPERTIES LABELS "cli;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "${KILN_SCRIPT_ENV}")
 # The seeds' trtexec command lines, verbatim with `kiln exec` (about 20 s: their default --duration=3).
 add_test(NAME cli_seed_commands
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/seed_commands_test.py --kiln $<TARGET_FILE:kiln_exe>

@@ -11,6 +11,7 @@
 
 #include "kiln/logger.h"
 #include "kiln/network.h"
+#include "kiln/timing_cache.h"
 #include "kiln/types.h"
 
 namespace kiln {
@@ -102,6 +103,14 @@ public:
     void setBuilderOptimizationLevel(int32_t level) noexcept { mOptimizationLevel = level; }
     int32_t getBuilderOptimizationLevel() const noexcept { return mOptimizationLevel; }
 
+    /// The timing cache the build reads and adds to (not owned; nullptr: none, every problem is timed).
+    void setTimingCache(TimingCache* cache) noexcept { mTimingCache = cache; }
+    TimingCache* getTimingCache() const noexcept { return mTimingCache; }
+    /// Timed runs per implementation while choosing kernels (their median decides; default 8, as
+    /// trtexec's --avgTiming).
+    void setAvgTimingIterations(int32_t iterations) noexcept { mAvgTimingIterations = iterations; }
+    int32_t getAvgTimingIterations() const noexcept { return mAvgTimingIterations; }
+
     /// Reports the build's phases to `monitor` (not owned; nullptr: none).
     void setProgressMonitor(IProgressMonitor* monitor) noexcept { mProgressMonitor = monitor; }
     IProgressMonitor* getProgressMonitor() const noexcept { return mProgressMonitor; }
@@ -113,6 +122,8 @@ private:
     DeviceType mDeviceType{DeviceType::kCPU};
     int32_t mOptimizationLevel{3};
     IProgressMonitor* mProgressMonitor{nullptr};
+    TimingCache* mTimingCache{nullptr};
+    int32_t mAvgTimingIterations{8};
 };
 
 class Builder {

@@ -7,4 +7,5 @@
 #include "kiln/network.h"
 #include "kiln/parser.h"
 #include "kiln/runtime.h"
+#include "kiln/timing_cache.h"
 #include "kiln/types.h"

@@ -7,6 +7,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/precision_attributes.h"
 #include "builder/profile_resolution.h"
+#include "builder/tactic_selection.h"
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
 #include "passes/pipeline.h"
@@ -127,6 +128,19 @@ Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger&
     return Status::ok();
 }
 
+/// Kernel timing at the first profile's opt shapes (builder/tactic_selection.h); skipped where some shapes
+/// are known only while running.
+Status chooseTactics(EnginePlan& plan, Backend& backend, const BuilderConfig& config, const Logger& log,
+                     const ProgressPhase& build) {
+    if (backend.isHostMemory() || config.getBuilderOptimizationLevel() <= 0 || plan.profiles.empty()) return Status::ok();
+    auto infos = inferAt(*plan.graph, plan.profiles[0], 1);
+    if (!infos) return infos.status().withContext("optimization profile 0 at its opt shapes");
+    if (hasDataDependentShapes(*plan.graph, infos.value())) {
+        log.info("tactic selection: some shapes depend on computed values; those layers keep their default kernels");
+    }
+    return selectTactics(*plan.graph, infos.value(), backend, config, log, build);
+}
+
 /// Weakly typed --fp16 / --bf16: layers with a reduced-precision kernel get it (passes/precision_assignment.h).
 Status assignReducedPrecision(Graph& graph, const BuilderConfig& config, const Backend& backend,
                               const std::string& backendName, const Logger& log, const ShapeInferenceOptions& options) {
@@ -189,6 +203,7 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     KILN_RETURN_IF_ERROR(assignReducedPrecision(graph, config, *backend, plan.backend, log, options));
 
     KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
+    KILN_RETURN_IF_ERROR(chooseTactics(plan, *backend, config, log, build));
     KILN_RETURN_IF_ERROR(build.completeStep());
     KILN_RETURN_IF_ERROR(planProfileMemory(plan, *backend, log, build));
     KILN_RETURN_IF_ERROR(build.completeStep());

@@ -104,15 +104,15 @@ void BuildOptions::addOptions(CLI::App& app) {
         ->type_name("FILE")
         ->group(group);
     app.add_option("--timingCacheFile", timingCacheFile,
-                   "Timing cache to read and update; Kiln chooses kernels without timing runs, so it stays "
-                   "unused (default: none)")
+                   "Timing cache to read (when the file exists) and update with the kernels timed while "
+                   "building (default: none)")
         ->type_name("FILE")
         ->group(group);
     app.add_flag("--noBuilderCache", noBuilderCache,
-                 "Do not keep a timing cache while building (default: off; Kiln keeps none)")
+                 "Do not keep a timing cache while building (default: off; without --timingCacheFile Kiln keeps none)")
         ->group(group);
     app.add_option("--avgTiming", avgTiming,
-                   "Timing runs averaged per kernel candidate; Kiln chooses kernels without timing runs (default: 8)")
+                   "Timed runs per kernel candidate; their median decides (default: 8)")
         ->type_name("N")
         ->group(group);
     app.add_flag("--skipInference", skipInference, "Build (and save) the engine, run nothing (default: off)")
@@ -146,8 +146,8 @@ Status BuildOptions::parseLegacyTiming() {
     if (mMinTimingOption && mMinTimingOption->count()) {
         if (mLegacyMinTiming < 1)
             return invalidArgument("--minTiming must be at least 1, got " + std::to_string(mLegacyMinTiming));
-        notes.push_back("--minTiming is deprecated and has no modern form (trtexec keeps --avgTiming); Kiln "
-                        "chooses kernels without timing runs, so it is ignored");
+        notes.push_back("--minTiming is deprecated and has no modern form (trtexec keeps --avgTiming); it is "
+                        "ignored");
     }
     if (!mLegacyNvtxMode.empty()) {
         if (mLegacyNvtxMode != "default" && mLegacyNvtxMode != "verbose" && mLegacyNvtxMode != "none")
@@ -269,6 +269,7 @@ void BuildOptions::applyTo(BuilderConfig& config) const {
     if (noTF32) config.clearFlag(BuilderFlag::kTF32);
     if (workspaceBytes) config.setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, *workspaceBytes);
     config.setBuilderOptimizationLevel(optimizationLevel);
+    config.setAvgTimingIterations(avgTiming);
     config.setDefaultDeviceType(device);
     if (noGraphOptimization) config.setFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION);
     if (verifyPasses) config.setFlag(BuilderFlag::kDEBUG);

@@ -1,6 +1,8 @@
 #include "engine_build.h"
 
 #include <chrono>
+#include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "build_progress_display.h"
@@ -31,7 +33,7 @@ std::string precisionFlagList(const BuildOptions& build) {
     return list;
 }
 
-// Files and knobs Kiln's builder has no use for: checked (a missing file is still an error, as a
+// Files Kiln's builder has no use for yet: checked (a missing file is still an error, as a
 // typo should be) and named once, so nobody believes they changed the engine.
 Status reportUnusedBuildInputs(const BuildOptions& build, const Logger& log) {
     if (!build.calibrationCache.empty()) {
@@ -39,12 +41,23 @@ Status reportUnusedBuildInputs(const BuildOptions& build, const Logger& log) {
         log.info("--calib: '" + build.calibrationCache + "' is not read: Kiln has no INT8 kernels yet, so " +
                  "the engine keeps the model's precision");
     }
-    if (!build.timingCacheFile.empty())
-        log.info("--timingCacheFile: '" + build.timingCacheFile +
-                 "' is neither read nor written: Kiln chooses kernels without timing runs");
-    if (build.avgTiming != 8)
-        log.info("--avgTiming: Kiln chooses kernels without timing runs, so it has no effect");
     return Status::ok();
+}
+
+/// The cache --timingCacheFile names: read when the file exists (a file that is not a timing cache is an
+/// error, so nothing overwrites it), empty when it does not.
+Expected<std::unique_ptr<TimingCache>> loadTimingCache(const std::string& path, const Logger& log) {
+    std::ifstream probe(path);
+    if (!probe) {
+        log.info("--timingCacheFile: '" + path + "' does not exist yet: it is written after the build");
+        return std::make_unique<TimingCache>();
+    }
+    KILN_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFile(path));
+    std::string error;
+    auto cache = TimingCache::deserialize(std::string(bytes.begin(), bytes.end()), &error);
+    if (!cache) return invalidArgument("--timingCacheFile: '" + path + "': " + error);
+    log.info("--timingCacheFile: read " + std::to_string(cache->entries().size()) + " entries from '" + path + "'");
+    return cache;
 }
 
 }  // namespace
@@ -95,6 +108,11 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
     options.build.applyTo(*config);
     config->setProgressMonitor(&progress);
     KILN_RETURN_IF_ERROR(reportUnusedBuildInputs(options.build, log));
+    std::unique_ptr<TimingCache> timingCache;
+    if (!options.build.timingCacheFile.empty()) {
+        KILN_ASSIGN_OR_RETURN(timingCache, loadTimingCache(options.build.timingCacheFile, log));
+        config->setTimingCache(timingCache.get());
+    }
     if (profile->needed && config->addOptimizationProfile(&profile->profile) < 0)
         return internalError("the optimization profile derived from the shape options is invalid");
     if (options.build.device == DeviceType::kCPU && options.build.anyPrecisionFlag())
@@ -109,6 +127,12 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
     built << "Engine built in " << secondsSince(buildStart) << " s (" << engine->size() << " bytes)";
     log.info(built.str());
 
+    if (timingCache) {
+        const std::string text = timingCache->serialize();
+        KILN_RETURN_IF_ERROR(writeFile(options.build.timingCacheFile, text.data(), text.size()));
+        log.info("Timing cache saved to '" + options.build.timingCacheFile + "' (" +
+                 std::to_string(timingCache->entries().size()) + " entries)");
+    }
     if (!options.model.saveEngine.empty()) {
         KILN_RETURN_IF_ERROR(writeFile(options.model.saveEngine, engine->data(), engine->size()));
         log.info("Engine saved to '" + options.model.saveEngine + "'");

@@ -18,6 +18,7 @@
 #include "kiln/builder.h"
 #include "kiln/parser.h"
 #include "kiln/runtime.h"
+#include "kiln/timing_cache.h"
 #include "shape_spec.h"
 
 namespace kiln::cli {
@@ -156,11 +157,27 @@ int inspectEngine(const std::string& path, const std::vector<uint8_t>& bytes, Cl
     return kExitSuccess;
 }
 
+/// A timing cache (kiln exec --timingCacheFile): its entries, grouped by target.
+int inspectTimingCache(const std::string& path, const std::string& text, CliLogger& logger) {
+    std::string error;
+    auto cache = TimingCache::deserialize(text, &error);
+    if (!cache) {
+        logger.reportFailure("'" + path + "' is neither an ONNX model, an engine nor a timing cache: " + error);
+        return kExitFailure;
+    }
+    std::cout << "Timing cache: " << path << "\n" << "Entries: " << cache->entries().size() << "\n";
+    for (const auto& [key, entry] : cache->entries())
+        std::cout << "  " << key << "\n    -> " << entry.tacticName << ", " << entry.milliseconds << " ms (fastest of "
+                  << entry.candidates << ")\n";
+    return kExitSuccess;
+}
+
 }  // namespace
 
 InspectCommand::InspectCommand(CLI::App& parent)
     : mApp(parent.add_subcommand("inspect", "Show what an ONNX model or a Kiln engine file holds")) {
-    mApp->add_option("file", mPath, "ONNX model or engine file (told apart by the engine magic 'KILNPLAN')")
+    mApp->add_option("file", mPath,
+                     "ONNX model, engine file (told apart by the engine magic 'KILNPLAN') or timing cache (JSON)")
         ->required()
         ->type_name("FILE");
     mApp->add_flag("--layerInfo", mLayerInfo, "For an engine: also print the layer list as JSON (default: off)");
@@ -191,6 +208,14 @@ int InspectCommand::run() {
             return kExitFailure;
         }
         return inspectEngine(mPath, bytes.value(), logger, mLayerInfo);
+    }
+    if (!prefix.value().empty() && prefix.value()[0] == '{') {  // JSON: no ONNX model starts with '{'
+        auto bytes = readFile(mPath);
+        if (!bytes) {
+            logger.reportFailure(bytes.status().message());
+            return kExitFailure;
+        }
+        return inspectTimingCache(mPath, std::string(bytes.value().begin(), bytes.value().end()), logger);
     }
     if (mLayerInfo) Logger(&logger).warning("--layerInfo applies to engine files only; '" + mPath + "' is not one");
     return inspectOnnx(mPath, logger);

@@ -10,11 +10,12 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/tactic_choice.h"
 #include "backends/cuda/cuda_device.h"
 
 namespace kiln::cuda {
 
-class CudaBackend : public Backend {
+class CudaBackend : public Backend, public RunTimer {
 public:
     /// Probes the device and creates the library handles; the error says what was found when the
     /// device cannot be used.
@@ -34,6 +35,8 @@ public:
     Status synchronize(Stream stream) override;
     bool isHostMemory() const override { return false; }
     size_t alignment() const override { return 256; }
+    /// RunTimer: CUDA events around each timed run (cuda_run_timing.cpp).
+    Expected<double> timeRuns(Stream stream, int warmup, int repeats, const std::function<Status()>& launch) override;
 
     // Stream capture into CUDA graphs (cuda_stream_graph.cpp).
     Status beginCapture(Stream stream) override;

@@ -1,6 +1,8 @@
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 
+#include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include "backends/cuda/cuda_status.h"
 
@@ -48,6 +50,14 @@ ColumnMajorProduct toColumnMajor(const GemmProblem& p) {
     return c;
 }
 
+std::string gemmProblemKey(const GemmProblem& p, uint32_t alignment) {
+    return std::string("cublaslt ") + (p.type == DataType::kHALF ? "f16" : "f32") + " m" + std::to_string(p.m) + " n" +
+           std::to_string(p.n) + " k" + std::to_string(p.k) + " b" + std::to_string(p.batch) + " sA" +
+           std::to_string(p.strideA) + " sB" + std::to_string(p.strideB) + " tA" + std::to_string(p.transA) + " tB" +
+           std::to_string(p.transB) + " ep" + std::to_string(static_cast<int>(p.epilogue)) + " tf32:" +
+           std::to_string(p.allowTf32) + " al" + std::to_string(alignment);
+}
+
 uint32_t alignmentOf(uint64_t bytes, uint32_t cap) {
     uint32_t alignment = cap;
     while (alignment > 1 && bytes % alignment != 0) alignment /= 2;
@@ -66,9 +76,11 @@ void CublasLtGemm::release() {
     mLayoutA = mLayoutB = mLayoutD = nullptr;
     mDesc = nullptr;
     mWorkspaceBytes = 0;
+    mCandidates.clear();
 }
 
-Status CublasLtGemm::configure(cublasLtHandle_t handle, const GemmProblem& p, uint32_t alignment, size_t maxWorkspace) {
+Status CublasLtGemm::configure(cublasLtHandle_t handle, const GemmProblem& p, uint32_t alignment, size_t maxWorkspace,
+                               size_t maxCandidates, const std::vector<int64_t>& preferred) {
     release();
     mHandle = handle;
     if (p.m > INT_MAX || p.n > INT_MAX || p.k > INT_MAX || p.batch > INT_MAX)
@@ -110,16 +122,46 @@ Status CublasLtGemm::configure(cublasLtHandle_t handle, const GemmProblem& p, ui
         KILN_CUBLAS_RETURN_IF_ERROR(
             cublasLtMatmulPreferenceSetAttribute(preference.handle, attribute, &alignment, sizeof alignment));
 
-    cublasLtMatmulHeuristicResult_t result{};
+    std::vector<cublasLtMatmulHeuristicResult_t> results(std::max<size_t>(maxCandidates, 1));
     int returned = 0;
     KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulAlgoGetHeuristic(handle, mDesc, mLayoutA, mLayoutB, mLayoutD, mLayoutD,
-                                                               preference.handle, 1, &result, &returned));
+                                                               preference.handle, static_cast<int>(results.size()),
+                                                               results.data(), &returned));
     if (returned == 0)
         return unsupported("cuBLASLt has no algorithm for a " + std::to_string(p.m) + "x" + std::to_string(p.n) + "x" +
                            std::to_string(p.k) + " product (batch " + std::to_string(p.batch) + ")");
-    mAlgo = result.algo;
-    mWorkspaceBytes = result.workspaceSize;
+    if (preferred.size() == sizeof(cublasLtMatmulAlgo_t) / sizeof(int64_t)) {
+        // A choice made at other shapes (the builder times at the profile's opt shapes) applies only
+        // where cuBLASLt confirms it, within the workspace limit.
+        Candidate chosen;
+        std::memcpy(&chosen.algo, preferred.data(), sizeof chosen.algo);
+        cublasLtMatmulHeuristicResult_t check{};
+        if (cublasLtMatmulAlgoCheck(handle, mDesc, mLayoutA, mLayoutB, mLayoutD, mLayoutD, &chosen.algo, &check) ==
+                CUBLAS_STATUS_SUCCESS &&
+            check.workspaceSize <= maxWorkspace) {
+            chosen.workspaceBytes = check.workspaceSize;
+            mCandidates.push_back(chosen);
+        }
+    }
+    for (int i = 0; i < returned; ++i) mCandidates.push_back({results[static_cast<size_t>(i)].algo,
+                                                              results[static_cast<size_t>(i)].workspaceSize});
+    return select(0);
+}
+
+Status CublasLtGemm::select(size_t index) {
+    if (index >= mCandidates.size())
+        return invalidArgument("cuBLASLt product: algorithm " + std::to_string(index) + " of " +
+                               std::to_string(mCandidates.size()));
+    mAlgo = mCandidates[index].algo;
+    mWorkspaceBytes = mCandidates[index].workspaceBytes;
     return Status::ok();
+}
+
+std::vector<int64_t> CublasLtGemm::algorithmState() const {
+    static_assert(sizeof(cublasLtMatmulAlgo_t) % sizeof(int64_t) == 0);
+    std::vector<int64_t> words(sizeof(cublasLtMatmulAlgo_t) / sizeof(int64_t));
+    std::memcpy(words.data(), &mAlgo, sizeof mAlgo);
+    return words;
 }
 
 Status CublasLtGemm::run(const void* a, const void* b, void* d, float alpha, float beta, void* workspace,

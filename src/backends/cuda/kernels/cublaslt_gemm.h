@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "kiln/types.h"
@@ -63,10 +64,18 @@ public:
     CublasLtGemm& operator=(const CublasLtGemm&) = delete;
     ~CublasLtGemm();
 
-    /// Describes `problem` to cuBLASLt and picks the heuristic's first algorithm for pointers aligned
-    /// to `alignment` bytes and at most `maxWorkspace` bytes of scratch. Fails when m, n or k exceeds
+    /// Describes `problem` to cuBLASLt and lists up to `maxCandidates` algorithms of its heuristic for
+    /// pointers aligned to `alignment` bytes and at most `maxWorkspace` bytes of scratch, the first one
+    /// chosen; `preferred` (an algorithmState() of an earlier configure, e.g. the builder's timed choice)
+    /// is chosen instead when cuBLASLt confirms it can solve this problem. Fails when m, n or k exceeds
     /// int32 or when cuBLASLt has no algorithm.
-    Status configure(cublasLtHandle_t handle, const GemmProblem& problem, uint32_t alignment, size_t maxWorkspace);
+    Status configure(cublasLtHandle_t handle, const GemmProblem& problem, uint32_t alignment, size_t maxWorkspace,
+                     size_t maxCandidates = 1, const std::vector<int64_t>& preferred = {});
+    /// The algorithms to choose among (the preferred one first when it applies).
+    size_t candidateCount() const { return mCandidates.size(); }
+    Status select(size_t index);
+    /// The chosen algorithm, opaque (cuBLASLt's algorithm words), for configure's `preferred`.
+    std::vector<int64_t> algorithmState() const;
     /// Scratch bytes the chosen algorithm needs.
     size_t workspaceSize() const { return mWorkspaceBytes; }
     /// Runs the product; C is D (cuBLASLt accumulates in place when their layouts are equal). `bias`
@@ -82,10 +91,18 @@ private:
     cublasLtMatrixLayout_t mLayoutA{nullptr};  // cuBLASLt's A: our B (see configure)
     cublasLtMatrixLayout_t mLayoutB{nullptr};  // cuBLASLt's B: our A
     cublasLtMatrixLayout_t mLayoutD{nullptr};
+    struct Candidate {
+        cublasLtMatmulAlgo_t algo{};
+        size_t workspaceBytes{0};
+    };
+    std::vector<Candidate> mCandidates;
     cublasLtMatmulAlgo_t mAlgo{};
     size_t mWorkspaceBytes{0};
     GemmEpilogue mEpilogue{GemmEpilogue::kNone};
 };
+
+/// The problem as the timing cache keys it: "cublaslt f16 m128 n768 k3072 b1 tA0 tB0 ep1 tf32:0 al16".
+std::string gemmProblemKey(const GemmProblem& problem, uint32_t alignment);
 
 /// Largest power of two <= `cap` that divides `bytes` (0 divides by everything: `cap`).
 uint32_t alignmentOf(uint64_t bytes, uint32_t cap);

@@ -14,6 +14,8 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/precision_attributes.h"
+#include "backends/tactic_choice.h"
 #include "backends/cuda/kernels/broadcast_copy.h"
 #include "backends/cuda/kernels/broadcast_plan.h"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
@@ -31,11 +33,21 @@ Status checkPointerAlignment(const void* ptr, uint32_t alignment, const char* wh
                            "-byte aligned, as the chosen cuBLASLt algorithm requires");
 }
 
-class MatMulKernel : public Kernel {
+/// The builder's tactic attributes of a node (backends/tactic_choice.h): the algorithm it timed fastest,
+/// and, on its trial copy while timing, how many algorithms to list.
+struct GemmTactics {
+    explicit GemmTactics(const Node& node)
+        : chosen(node.attrs.getInts(kTacticAttribute).value_or(std::vector<int64_t>{})),
+          search(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))) {}
+    std::vector<int64_t> chosen;
+    size_t search;
+};
+
+class MatMulKernel : public Kernel, public TacticChooser {
 public:
     /// A plain MatMul without `hasBias` and activation; FusedMatMul with them.
-    MatMulKernel(DataType type, const CudaContext& context, bool hasBias = false, FusedActivation activation = {})
-        : mType(type), mContext(context), mHasBias(hasBias), mActivation(activation) {}
+    MatMulKernel(const Node& node, const CudaContext& context, bool hasBias = false, FusedActivation activation = {})
+        : mType(node.input(0)->dtype), mContext(context), mHasBias(hasBias), mActivation(activation), mTactics(node) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         if (inputs.size() < 2 || outputs.empty()) return invalidArgument(tacticName() + ": needs A, B and Y");
@@ -60,7 +72,11 @@ public:
                                                                              : GemmEpilogue::kBias;
         const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
         mSeparateEpilogue = (mHasBias || mActivation.kind != ActivationKind::kNone) && !(products && cublasEpilogue);
-        if (products) return mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace);
+        mProducts = products;
+        mKey = products ? gemmProblemKey(mPlan.problem, mPlan.alignment) : "";
+        if (products)
+            return mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace,
+                                   mTactics.search, mTactics.chosen);
         return Status::ok();
     }
 
@@ -89,6 +105,15 @@ public:
                                                                  : "") +
                (mSeparateEpilogue ? "+epilogue" : "") + (mPlan.problem.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
     }
+
+    size_t tacticCount() const override { return mProducts ? mGemm.candidateCount() : 1; }
+    Status selectTactic(size_t index) override {
+        return mProducts ? mGemm.select(index) : invalidArgument(tacticName() + " has a single tactic");
+    }
+    std::vector<int64_t> tacticState() const override {
+        return mProducts ? mGemm.algorithmState() : std::vector<int64_t>{};
+    }
+    std::string tacticKey() const override { return mKey; }
 
 private:
     Status runProduct(const KernelIO& io) {
@@ -131,14 +156,17 @@ private:
     bool mHasBias;
     FusedActivation mActivation;
     MatMulPlan mPlan;
+    GemmTactics mTactics;
     CublasLtGemm mGemm;
+    bool mProducts{false};
+    std::string mKey;
     size_t mOutputBytes{0};
     int64_t mOutputCount{0};
     int64_t mColumns{1};
     bool mSeparateEpilogue{false};
 };
 
-class GemmKernel : public Kernel {
+class GemmKernel : public Kernel, public TacticChooser {
 public:
     GemmKernel(const Node& node, DataType type, const CudaContext& context)
         : mType(type),
@@ -148,7 +176,8 @@ public:
           mTransA(node.attrs.getInt("transA", 0) != 0),
           mTransB(node.attrs.getInt("transB", 0) != 0),
           // With beta 0 the C term vanishes (as in TensorRT: C's values, even NaN, are not read).
-          mUseC(node.hasInput(2) && mBeta != 0.f) {}
+          mUseC(node.hasInput(2) && mBeta != 0.f),
+          mTactics(node) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         if (inputs.size() < 2 || outputs.empty()) return invalidArgument(tacticName() + ": needs A, B and Y");
@@ -195,7 +224,9 @@ public:
         problem.k = k;
         problem.transA = mTransA;
         problem.transB = mTransB;
-        return mGemm.configure(mContext.cublasLt, problem, kGemmAlignment, kCublasLtMaxWorkspace);
+        mKey = gemmProblemKey(problem, kGemmAlignment);
+        return mGemm.configure(mContext.cublasLt, problem, kGemmAlignment, kCublasLtMaxWorkspace, mTactics.search,
+                               mTactics.chosen);
     }
 
     size_t workspaceSize() const override { return mMode == Mode::kProduct ? mGemm.workspaceSize() : 0; }
@@ -230,6 +261,15 @@ public:
                (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
     }
 
+    size_t tacticCount() const override { return mMode == Mode::kProduct ? mGemm.candidateCount() : 1; }
+    Status selectTactic(size_t index) override {
+        return mMode == Mode::kProduct ? mGemm.select(index) : invalidArgument(tacticName() + " has a single tactic");
+    }
+    std::vector<int64_t> tacticState() const override {
+        return mMode == Mode::kProduct ? mGemm.algorithmState() : std::vector<int64_t>{};
+    }
+    std::string tacticKey() const override { return mMode == Mode::kProduct ? mKey : ""; }
+
 private:
     enum class Mode { kNothing, kZeroFill, kCopyC, kProduct };
 
@@ -242,7 +282,9 @@ private:
     bool mUseC;
     Mode mMode{Mode::kNothing};
     BroadcastPlan mCPlan;
+    GemmTactics mTactics;
     CublasLtGemm mGemm;
+    std::string mKey;
     size_t mOutputBytes{0};
 };
 
@@ -293,13 +335,13 @@ bool gemmSupported(const Node& node, std::string* reason) {
 void registerMatMulKernels(CudaKernelRegistry& registry) {
     registry.add({"MatMul", matMulSupported,
                   [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(node.input(0)->dtype, context));
+                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(node, context));
                   }});
     registry.add({"kiln::FusedMatMul", fusedMatMulSupported,
                   [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
                       KILN_ASSIGN_OR_RETURN(FusedActivation activation, parseFusedActivation(node));
-                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(
-                          node.input(0)->dtype, context, node.hasInput(2), activation));
+                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(node, context,
+                                                                                     node.hasInput(2), activation));
                   }});
     registry.add(
         {"Gemm", gemmSupported, [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {

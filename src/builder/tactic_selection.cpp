@@ -1,0 +1,197 @@
+#include "builder/tactic_selection.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "backends/precision_attributes.h"
+#include "backends/tactic_choice.h"
+#include "common/half.h"
+
+namespace kiln {
+
+namespace {
+
+constexpr int kWarmupRuns = 2;
+
+/// A device allocation released on scope exit.
+class DeviceBuffer {
+public:
+    DeviceBuffer(Backend& backend, size_t bytes) : mBackend(backend), mPtr(backend.allocate(bytes)) {}
+    ~DeviceBuffer() {
+        if (mPtr) mBackend.deallocate(mPtr);
+    }
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    void* get() const { return mPtr; }
+
+private:
+    Backend& mBackend;
+    void* mPtr;
+};
+
+/// Host bytes to time with: a constant's contents, small random values for float tensors (zeros can
+/// make tensor cores draw less power and run faster than real data), zeros otherwise.
+std::vector<uint8_t> timingData(const Value& value, const TensorView& view, std::mt19937& rng) {
+    std::vector<uint8_t> bytes(view.byteSize());
+    if (value.isConstant() && value.constant->byteSize() == bytes.size()) {
+        std::memcpy(bytes.data(), value.constant->data(), bytes.size());
+        return bytes;
+    }
+    std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+    const size_t count = static_cast<size_t>(view.elementCount());
+    if (view.dtype == DataType::kFLOAT)
+        for (size_t i = 0; i < count; ++i) reinterpret_cast<float*>(bytes.data())[i] = uniform(rng);
+    else if (view.dtype == DataType::kHALF)
+        for (size_t i = 0; i < count; ++i) reinterpret_cast<Half*>(bytes.data())[i] = Half(uniform(rng));
+    return bytes;
+}
+
+struct TimingTotals {
+    size_t layers{0};
+    size_t runs{0};
+    size_t cacheHits{0};
+};
+
+class LayerTimer {
+public:
+    LayerTimer(Backend& backend, RunTimer& timer, const BuilderConfig& config, const Logger& log)
+        : mBackend(backend), mTimer(timer), mConfig(config), mLog(log) {}
+
+    /// Chooses the tactic of `node` at `infos`' shapes (nothing when its kernel has no choice).
+    Status choose(Node& node, const std::vector<ValueInfo>& infos, TimingTotals& totals) {
+        std::vector<TensorView> ins, outs;
+        if (!concreteViews(node.inputs, infos, ins) || !concreteViews(node.outputs, infos, outs)) return Status::ok();
+        Node trial = node;
+        trial.attrs.erase(kTacticAttribute);
+        trial.attrs.set(kTacticSearchAttribute,
+                        static_cast<int64_t>(tacticCandidatesAt(mConfig.getBuilderOptimizationLevel())));
+        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, mBackend.createKernel(trial));
+        KILN_RETURN_IF_ERROR(kernel->reshape(ins, outs).withContext(node.describe()));
+        auto* chooser = dynamic_cast<TacticChooser*>(kernel.get());
+        if (!chooser || chooser->tacticCount() <= 1 || chooser->tacticKey().empty()) return Status::ok();
+
+        const std::string key = mBackend.targetDescription() + " | " + node.opType + " | " + chooser->tacticKey();
+        TimingCache* cache = mConfig.getTimingCache();
+        if (const TimingCache::Entry* hit = cache ? cache->find(key) : nullptr) {
+            node.attrs.set(kTacticAttribute, hit->tactic);
+            ++totals.cacheHits;
+            return Status::ok();
+        }
+        KILN_ASSIGN_OR_RETURN(TimingCache::Entry best, time(node, *kernel, *chooser, ins, outs, totals));
+        node.attrs.set(kTacticAttribute, best.tactic);
+        if (cache) cache->insert(key, std::move(best));
+        ++totals.layers;
+        return Status::ok();
+    }
+
+private:
+    static bool concreteViews(const std::vector<Value*>& values, const std::vector<ValueInfo>& infos,
+                              std::vector<TensorView>& views) {
+        for (const Value* v : values) {
+            if (!v) {
+                views.emplace_back();
+                continue;
+            }
+            const ValueInfo& info = infos[static_cast<size_t>(v->id)];
+            if (!info.known || !isFullyKnown(info.shape)) return false;
+            views.push_back({info.dtype, toConcrete(info.shape), nullptr});
+        }
+        return true;
+    }
+
+    Expected<TimingCache::Entry> time(const Node& node, Kernel& kernel, TacticChooser& chooser, std::vector<TensorView>& ins,
+                                      std::vector<TensorView>& outs, TimingTotals& totals) {
+        std::mt19937 rng(0x6b696c6eu);
+        std::vector<std::unique_ptr<DeviceBuffer>> buffers;
+        auto bind = [&](const std::vector<Value*>& values, std::vector<TensorView>& views, bool fill) -> Status {
+            for (size_t i = 0; i < views.size(); ++i) {
+                if (!values[i]) continue;
+                buffers.push_back(std::make_unique<DeviceBuffer>(mBackend, std::max<size_t>(views[i].byteSize(), 1)));
+                views[i].data = buffers.back()->get();
+                if (!views[i].data) return unsupported(node.describe() + ": no device memory to time its tactics");
+                if (fill) {
+                    std::vector<uint8_t> bytes = timingData(*values[i], views[i], rng);
+                    KILN_RETURN_IF_ERROR(mBackend.copyToDevice(views[i].data, bytes.data(), bytes.size(), nullptr));
+                }
+            }
+            return Status::ok();
+        };
+        KILN_RETURN_IF_ERROR(bind(node.inputs, ins, true));
+        KILN_RETURN_IF_ERROR(bind(node.outputs, outs, false));
+        size_t workspace = 0;
+        for (size_t t = 0; t < chooser.tacticCount(); ++t) {
+            KILN_RETURN_IF_ERROR(chooser.selectTactic(t));
+            workspace = std::max(workspace, kernel.workspaceSize());
+        }
+        DeviceBuffer scratch(mBackend, std::max<size_t>(workspace, 1));
+        KernelIO io{ins.data(), ins.size(), outs.data(), outs.size(), scratch.get(), workspace, nullptr, nullptr};
+
+        TimingCache::Entry best;
+        best.milliseconds = std::numeric_limits<double>::infinity();
+        best.candidates = static_cast<int64_t>(chooser.tacticCount());
+        double defaultMs = 0;
+        for (size_t t = 0; t < chooser.tacticCount(); ++t) {
+            KILN_RETURN_IF_ERROR(chooser.selectTactic(t));
+            auto ms = mTimer.timeRuns(nullptr, kWarmupRuns, std::max(mConfig.getAvgTimingIterations(), 1),
+                                        [&] { return kernel.run(io); });
+            totals.runs += static_cast<size_t>(kWarmupRuns + mConfig.getAvgTimingIterations());
+            if (!ms) {  // a candidate that fails to run is skipped, as TensorRT skips failing tactics
+                mLog.verbose(node.describe() + ": tactic " + std::to_string(t) + " failed: " + ms.status().message());
+                continue;
+            }
+            if (t == 0) defaultMs = ms.value();
+            if (ms.value() < best.milliseconds) {
+                best.milliseconds = ms.value();
+                best.tactic = chooser.tacticState();
+                best.tacticName = kernel.tacticName() + " #" + std::to_string(t);
+            }
+        }
+        if (best.tactic.empty()) return internalError(node.describe() + ": no tactic ran");
+        std::ostringstream oss;
+        oss << node.describe() << ": " << chooser.tacticCount() << " tactics timed, fastest " << best.tacticName << " "
+            << best.milliseconds << " ms (default " << defaultMs << " ms)";
+        mLog.verbose(oss.str());
+        return best;
+    }
+
+    Backend& mBackend;
+    RunTimer& mTimer;
+    const BuilderConfig& mConfig;
+    const Logger& mLog;
+};
+
+}  // namespace
+
+size_t tacticCandidatesAt(int32_t optimizationLevel) {
+    if (optimizationLevel <= 0) return 1;
+    return size_t{1} << std::min(optimizationLevel, 5);  // 2, 4, 8, 16, 32
+}
+
+Status selectTactics(Graph& graph, const std::vector<ValueInfo>& infos, Backend& backend, const BuilderConfig& config,
+                     const Logger& log, const ProgressPhase& parent) {
+    auto* timer = dynamic_cast<RunTimer*>(&backend);
+    if (!timer || config.getBuilderOptimizationLevel() <= 0) return Status::ok();
+    const auto start = std::chrono::steady_clock::now();
+    ProgressPhase phase(parent.monitor(), "Timing tactics", &parent, static_cast<int32_t>(graph.nodes().size()));
+    LayerTimer layers(backend, *timer, config, log);
+    TimingTotals totals;
+    for (const auto& node : graph.nodes()) {
+        KILN_RETURN_IF_ERROR(layers.choose(*node, infos, totals));
+        KILN_RETURN_IF_ERROR(phase.completeStep());
+    }
+    if (totals.layers + totals.cacheHits == 0) return Status::ok();
+    std::ostringstream oss;
+    oss << "tactic selection: " << totals.layers << " layers timed (" << totals.runs << " runs), "
+        << totals.cacheHits << " answered by the timing cache, in "
+        << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s";
+    log.info(oss.str());
+    return Status::ok();
+}
+
+}  // namespace kiln

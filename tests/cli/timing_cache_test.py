@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""`kiln exec --timingCacheFile` on a CUDA engine (GPU machine; exit 77 = skipped without a GPU).
+
+A two-layer MLP with GEMMs large enough that cuBLASLt lists several algorithms is built twice with the
+same timing cache: the first build times the GEMMs' candidates and writes their entries; the second
+build answers every GEMM from the cache and times nothing; --builderOptimizationLevel=0 times nothing.
+
+    timing_cache_test.py --kiln BUILD/bin/kiln
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+SKIP = 77
+
+
+def make_model(path):
+    rng = np.random.default_rng(0)
+    w1 = numpy_helper.from_array(rng.standard_normal((512, 1024)).astype(np.float32) * 0.05, "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((1024, 256)).astype(np.float32) * 0.05, "w2")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("MatMul", ["r", "w2"], ["y"])],
+        "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 512])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 256])], [w1, w2])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def run(kiln, *args):
+    result = subprocess.run([str(kiln), "exec", *args], capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stdout + result.stderr
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kiln", type=Path, required=True)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model, cache = tmp / "mlp.onnx", tmp / "timing.json"
+        make_model(model)
+        base = [f"--onnx={model}", "--backend=cuda", "--skipInference", "--verbose"]
+        code, log = run(args.kiln, *base, f"--timingCacheFile={cache}")
+        if code != 0 and re.search(r"no CUDA device|no usable CUDA device|built without CUDA|backend 'cuda' "
+                                   r"(is not available|could not start)", log):
+            print("skipped: no usable CUDA backend:", log.strip().splitlines()[-1])
+            return SKIP
+        failures = []
+        timed = re.search(r"tactic selection: (\d+) layers timed \((\d+) runs\), (\d+) answered by the timing cache", log)
+        if code != 0 or not timed or int(timed.group(1)) < 2:
+            failures.append(f"the first build did not time both GEMMs (exit {code}):\n{log[-3000:]}")
+        entries = json.loads(cache.read_text())["entries"] if cache.exists() else []
+        if len(entries) < 2 or any(e["candidates"] < 2 or not e["tactic"] for e in entries):
+            failures.append(f"the cache lacks timed GEMM entries: {entries}")
+        code, log = run(args.kiln, *base, f"--timingCacheFile={cache}")
+        again = re.search(r"tactic selection: (\d+) layers timed \((\d+) runs\), (\d+) answered by the timing cache", log)
+        if code != 0 or not again or again.group(1) != "0" or int(again.group(3)) < 2:
+            failures.append(f"the second build did not answer from the cache:\n{log[-3000:]}")
+        shown = subprocess.run([str(args.kiln), "inspect", str(cache)], capture_output=True, text=True, timeout=60)
+        if shown.returncode != 0 or f"Entries: {len(entries)}" not in shown.stdout or "cublaslt" not in shown.stdout:
+            failures.append(f"kiln inspect does not show the cache:\n{shown.stdout}{shown.stderr}")
+        code, log = run(args.kiln, *base, "--builderOptimizationLevel=0")
+        if code != 0 or "tactic selection:" in log:
+            failures.append(f"level 0 timed tactics:\n{log[-2000:]}")
+        for failure in failures:
+            print("FAIL:", failure)
+        print("timing cache test:", "FAILED" if failures else "passed")
+        return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
