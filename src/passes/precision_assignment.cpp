@@ -61,6 +61,7 @@ public:
         markIntegerDerived();
         for (const auto& node : mGraph.nodes())
             if (runsReduced(*node)) mReducedNodes.insert(node.get());
+        keepIsolatedPointwiseInFp32();
         if (mReducedNodes.empty()) return false;
         retypeValues();
         mGraph.topologicalSort();
@@ -88,6 +89,32 @@ private:
             if (!anyVarying || !allInteger) continue;
             for (const Value* out : node->outputs)
                 if (isFp32(out)) mIntegerDerived.insert(out);
+        }
+    }
+
+    /// A memory-bound layer gains from FP16 only by moving half the bytes; when every tensor it computes
+    /// from would first need a reformat from FP32 (its producers keep FP32), the reformats cost more than
+    /// that saves, so it keeps FP32 too. Compute-bound layers (GEMMs, convolutions, attention) keep FP16.
+    void keepIsolatedPointwiseInFp32() {
+        static const std::set<std::string> kComputeBound = {"MatMul", "Gemm", "FusedMatMul", "Conv", "FusedConv",
+                                                            "ConvTranspose", "Attention", "FusedAttention", "Einsum"};
+        for (bool changed = true; changed;) {
+            changed = false;
+            for (auto it = mReducedNodes.begin(); it != mReducedNodes.end();) {
+                const Node& node = **it;
+                bool anyFp32 = false, anyReduced = false;
+                for (const Value* in : node.inputs) {
+                    if (!isFp32(in) || in->isConstant()) continue;
+                    anyFp32 = true;
+                    anyReduced = anyReduced || (in->producer && mReducedNodes.count(in->producer));
+                }
+                if (kComputeBound.count(node.opType) || !anyFp32 || anyReduced) {
+                    ++it;
+                    continue;
+                }
+                it = mReducedNodes.erase(it);
+                changed = true;
+            }
         }
     }
 

@@ -6,6 +6,8 @@
 //   `to` fixes its output type, so a Cast keeps its types), and it is not on the precision-sensitive
 //   list (sums and products over whole axes, losses, index arithmetic such as Range); layers whose
 //   outputs are of other types (Cast to int, comparisons, ArgMax) read FP32, so they do not round first;
+// - a memory-bound layer whose every computed input would need a reformat from FP32 keeps FP32 (the
+//   reformats would cost more than FP16 saves); GEMMs, convolutions and attention take FP16 regardless;
 // - values computed from integers (positions, masks, shapes cast to float) keep FP32: their consumers
 //   get a converted copy, so index arithmetic never rounds;
 // - the engine's inputs and outputs keep the model's types: a reformat layer converts at each edge

@@ -4,7 +4,10 @@
     kiln_conformance --data ... --results build/conformance/results_conformance_cpu.jsonl
     python tests/conformance/make_operators_doc.py --ops build/conformance/ops.json \
         --results build/conformance/results_conformance_cpu.jsonl \
-        --out docs/operators.md
+        --out docs/operators.md [--cuda-results conformance_cuda.jsonl --cuda-run "date, GPU, commit"]
+
+With --cuda-results (a `kiln_conformance --backend cuda` run, e.g. scripts/gpu_test.sh's
+KILN_CONFORMANCE=1 stage on a GPU machine), a column gives each op's passing `node` cases on CUDA.
 
 A case counts for every operator its model uses (an expanded function case uses several). A gap's
 reason is the deny-list's reason of the failing cases that blame the operator.
@@ -39,8 +42,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ops", required=True, help="kiln_conformance --list-ops output")
     parser.add_argument("--results", required=True, help="kiln_conformance --results output (CPU backend)")
+    parser.add_argument("--cuda-results", help="kiln_conformance --backend cuda --results output (node set)")
+    parser.add_argument("--cuda-run", default="", help="where and when the CUDA run was made (date, GPU, commit)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    cuda = [r for r in load_results(args.cuda_results) if not r["training"]] if args.cuda_results else []
+    cuda_tally = collections.defaultdict(lambda: [0, 0])
+    for r in cuda:
+        for op in r["op_types"]:
+            cuda_tally[op][1] += 1
+            cuda_tally[op][0] += r["status"] == "pass"
 
     with open(args.ops, encoding="utf-8") as f:
         registered = {qualified(op): op for op in json.load(f)}
@@ -84,11 +95,19 @@ def main():
     out.append("kernel, the model opsets and the graph-input element types of the passing cases that use the")
     out.append("op (for a node case, the op's own input types), the cases using the op that")
     out.append("pass (passed/total) per test set, and why the rest do not (deny-list reasons of the cases")
-    out.append("that fail on this op, with their counts). The CUDA backend is not measured here.")
+    if cuda:
+        cuda_pass = sum(r["status"] == "pass" for r in cuda)
+        out.append("that fail on this op, with their counts). The CUDA column: the op's `node` cases passing on the")
+        out.append(f"CUDA backend ({args.cuda_run}): **{cuda_pass} of {len(cuda)}** "
+                   f"({100.0 * cuda_pass / max(1, len(cuda)):.1f} %) in all.")
+    else:
+        out.append("that fail on this op, with their counts). The CUDA backend is not measured here.")
     out.append("")
-    header = "| Operator | Imported | CPU kernel | Opsets passing | Input types passing | " + " | ".join(f"`{s}`" for s in sets) + " | Gaps |"
+    cuda_header = " CUDA `node` |" if cuda else ""
+    header = ("| Operator | Imported | CPU kernel | Opsets passing | Input types passing | " +
+              " | ".join(f"`{s}`" for s in sets) + " |" + cuda_header + " Gaps |")
     out.append(header)
-    out.append("|" + "---|" * (6 + len(sets)))
+    out.append("|" + "---|" * (6 + len(sets) + (1 if cuda else 0)))
     for op in ops:
         info = registered.get(op)
         imported = "yes" if info else "no"
@@ -102,7 +121,11 @@ def main():
         opsets = sorted(passing_opsets[op])
         opset_range = "" if not opsets else f"{opsets[0]}" if len(opsets) == 1 else f"{opsets[0]}-{opsets[-1]}"
         types = ", ".join(sorted(passing_types[op]))
-        out.append(f"| {op} | {imported} | {cpu} | {opset_range} | {types} | " + " | ".join(cells) + f" | {gaps} |")
+        cuda_cell = ""
+        if cuda:
+            passed, total = cuda_tally[op] if op in cuda_tally else (0, 0)
+            cuda_cell = f" {passed}/{total} |" if total else " |"
+        out.append(f"| {op} | {imported} | {cpu} | {opset_range} | {types} | " + " | ".join(cells) + f" |{cuda_cell} {gaps} |")
     out.append("")
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(out))

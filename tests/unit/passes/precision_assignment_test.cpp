@@ -64,8 +64,8 @@ TEST_F(PrecisionAssignmentTest, SupportedLayersRunInFp16WithReformatsAtTheEdges)
 }
 
 TEST_F(PrecisionAssignmentTest, AnFp16GraphOutputKeepsItsNameAndTypeThroughAReformat) {
-    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3});
-    ITensor* y = op("Sigmoid", {x});
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3});
+    ITensor* y = op("Sigmoid", {op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {3, 3}, -1, 1, 2))})});
     y->setName("probability");
     net->markOutput(*y);
     PrecisionAssignment pass(DataType::kHALF, allBut({}));
@@ -82,7 +82,8 @@ TEST_F(PrecisionAssignmentTest, AnFp16GraphOutputKeepsItsNameAndTypeThroughARefo
 
 TEST_F(PrecisionAssignmentTest, ValuesComputedFromIntegersKeepFp32) {
     // scores + (1 - float(mask)) * -10000: the mask arithmetic stays FP32, the Add gets FP16.
-    ITensor* scores = net->addInput("scores", DataType::kFLOAT, Dims{2, 5});
+    ITensor* q = net->addInput("q", DataType::kFLOAT, Dims{2, 4});
+    ITensor* scores = op("MatMul", {q, constant(randomTensor(DataType::kFLOAT, {4, 5}, -1, 1, 3))});
     ITensor* mask = net->addInput("mask", DataType::kINT64, Dims{2, 5});
     LayerAttributes toFloat;
     toFloat.setInt("to", 1);
@@ -98,7 +99,8 @@ TEST_F(PrecisionAssignmentTest, ValuesComputedFromIntegersKeepFp32) {
 }
 
 TEST_F(PrecisionAssignmentTest, SensitiveOpsAndTypeFixingCastsKeepFp32AndWeightsSaturate) {
-    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3});
+    ITensor* in = net->addInput("x", DataType::kFLOAT, Dims{2, 3});
+    ITensor* x = op("MatMul", {in, constant(randomTensor(DataType::kFLOAT, {3, 3}, -1, 1, 4))});
     Tensor big = Tensor::allocate(DataType::kFLOAT, {3});
     big.data<float>()[0] = 1e6f;
     big.data<float>()[1] = -1e6f;
@@ -124,7 +126,21 @@ TEST_F(PrecisionAssignmentTest, SensitiveOpsAndTypeFixingCastsKeepFp32AndWeights
     size_t reformats = 0;
     for (const auto& n : g->nodes())
         if (n->opType == "Cast" && n->sourceNodes.size() == 1 && n->sourceNodes[0].rfind("reformat", 0) == 0) ++reformats;
-    EXPECT_EQ(reformats, 2u);  // x -> FP16 for the Mul, the Mul's output -> FP32 for the ReduceSum
+    EXPECT_EQ(reformats, 2u);  // x -> FP16 for the MatMul, the Mul's output -> FP32 for the ReduceSum
+}
+
+TEST_F(PrecisionAssignmentTest, PointwiseLayersBetweenFp32LayersKeepFp32) {
+    // Conv (FP32 only here) -> Relu -> Add(residual): reformats around the Relu and the Add would cost
+    // more than FP16 saves on them, so nothing changes.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{1, 2, 4, 4});
+    ITensor* c = op("Conv", {x, constant(randomTensor(DataType::kFLOAT, {2, 2, 1, 1}, -1, 1, 5))});
+    ITensor* y = op("Add", {op("Relu", {c}), x});
+    net->markOutput(*y);
+    PrecisionAssignment pass(DataType::kHALF, allBut({"Conv"}));
+    bool changed = true;
+    auto g = runPass(net->graph(), pass, &changed);
+    EXPECT_FALSE(changed);
+    EXPECT_EQ(countOps(*g, "Cast"), 0u);
 }
 
 TEST_F(PrecisionAssignmentTest, ABackendWithoutFp16KernelsChangesNothing) {
