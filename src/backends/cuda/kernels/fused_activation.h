@@ -63,5 +63,10 @@ __device__ __forceinline__ float applyActivation(const FusedActivation& a, float
 /// rows (inner = 1, channels = N).
 Status launchBiasResidualActivation(float* y, const float* bias, const float* residual, FusedActivation activation,
                                     int64_t count, int64_t channels, int64_t inner, cudaStream_t stream);
+/// The same on float, float16 or bfloat16 data `y` and residual of `type`; the bias is of `type` or
+/// float (sums and activation in float, one rounding per result).
+Status launchBiasResidualActivation(DataType type, void* y, DataType biasType, const void* bias, const void* residual,
+                                    FusedActivation activation, int64_t count, int64_t channels, int64_t inner,
+                                    cudaStream_t stream);
 
 }  // namespace kiln::cuda
