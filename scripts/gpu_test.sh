@@ -203,7 +203,7 @@ if [[ "${KILN_CONFORMANCE:-0}" == 1 ]]; then
     if [[ ! -d "$node_dir/node" ]]; then
         python3 "$ROOT/scripts/generate_onnx_node_tests.py" --output "$node_dir" >"$LOG_DIR/conformance_data.log" 2>&1
     fi
-    "$BUILD_ABS/tests/kiln_conformance" --backend cuda --data "node=$node_dir/node" --jobs 8 --memory-limit-mb 0 \
+    "$BUILD_ABS/tests/kiln_conformance" --backend cuda --data "node=$node_dir/node" --jobs "$(nproc)" --memory-limit-mb 0 \
         --deny "$ROOT/tests/conformance/deny_list.txt" --tolerances "$ROOT/tests/conformance/tolerances.txt" \
         --results "$LOG_DIR/conformance_cuda.jsonl" >"$LOG_DIR/conformance_cuda.log" 2>&1
     conformance_rc=$?

@@ -32,6 +32,11 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerLayoutKernels(registry);
     registerSelectCastKernels(registry);
     registerNormalizationKernels(registry);
+    registerChannelNormalizationKernels(registry);
+    registerConvTransposeKernels(registry);
+    registerDeformConvKernels(registry);
+    registerEinsumKernels(registry);
+    registerDeterminantKernels(registry);
     registerReductionKernels(registry);
     registerSoftmaxKernels(registry);
     registerArgReduceKernels(registry);

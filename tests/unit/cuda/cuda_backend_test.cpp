@@ -107,7 +107,7 @@ TEST_F(CudaBackendTest, SupportsSaysPreciselyWhyNot) {
     EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("Add", {DataType::kFLOAT}, shape, "com.microsoft")),
               "no CUDA kernel for com.microsoft::Add");
     EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("Conv", {DataType::kFLOAT, DataType::kFLOAT}, shape)),
-              "the CUDA convolution handles 2-D convolutions (4-D X); X has rank 2");
+              "the CUDA convolution handles 1-D to 3-D convolutions (3-D to 5-D X); X has rank 2");
     std::string reason = whyUnsupported(*mBackend, SupportQuery("Add", {DataType::kBOOL, DataType::kBOOL}, shape));
     EXPECT_NE(reason.find("bool"), std::string::npos) << reason;
     EXPECT_NE(reason.find("Add"), std::string::npos) << reason;

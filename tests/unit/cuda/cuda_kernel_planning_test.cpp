@@ -1,13 +1,15 @@
 // The host-side planning of the CUDA kernels, checked without a GPU: the broadcast plan the element-wise
 // kernels walk, and how MatMul and Gemm are mapped onto cuBLASLt's column-major products. The products
 // are emulated here exactly as cuBLASLt defines them (op, leading dimension, batch stride) and compared
-// with a plain numpy-semantics reference, so a wrong layout, stride or operand order fails on any machine.
+// with a plain numpy-semantics reference, so a wrong layout, stride or operand order fails on any machine;
+// so is the direct MatMul kernel's walk over its plan (batch strides, broadcast, 1-D operands).
 // Built where the CUDA backend is (it links the backend library); elsewhere this file has no tests.
 
 #include <gtest/gtest.h>
 
 #ifdef KILN_TEST_HAVE_CUDA_BACKEND
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <string>
@@ -15,6 +17,7 @@
 
 #include "backends/cuda/kernels/broadcast_plan.h"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
+#include "backends/cuda/kernels/matmul_direct.h"
 #include "backends/cuda/kernels/matmul_plan.h"
 
 namespace kiln::cuda {
@@ -252,6 +255,59 @@ TEST(CudaMatMulPlan, RejectsShapesThatDoNotMultiply) {
     auto output = planMatMul(DataType::kFLOAT, {2, 3}, {3, 4}, {2, 5});
     ASSERT_FALSE(output.isOk());
     EXPECT_NE(output.status().message().find("does not hold"), std::string::npos);
+}
+
+/// The direct MatMul kernel's walk (matmul_direct.cu), element by element, on the host.
+std::vector<double> runDirectPlan(const DirectMatMulPlan& p, const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> y(static_cast<size_t>(p.count), std::nan(""));
+    for (int64_t index = 0; index < p.count; ++index) {
+        const int64_t j = index % p.n;
+        const int64_t i = (index / p.n) % p.m;
+        int64_t batch = index / (p.n * p.m);
+        int64_t offsetA = i * p.k, offsetB = j;
+        for (int d = p.batchRank - 1; d >= 0; --d) {
+            const int64_t coord = batch % p.batchDims[d];
+            batch /= p.batchDims[d];
+            offsetA += coord * p.strideA[d];
+            offsetB += coord * p.strideB[d];
+        }
+        double sum = 0;
+        for (int64_t kk = 0; kk < p.k; ++kk) sum += a[offsetA + kk] * b[offsetB + kk * p.n];
+        y[index] = sum;
+    }
+    return y;
+}
+
+TEST(CudaDirectMatMulPlan, WalksTheNumpyProduct) {
+    const std::vector<std::array<Shape, 3>> cases = {
+        {Shape{5, 7}, Shape{7, 3}, Shape{5, 3}},
+        {Shape{3, 5, 7}, Shape{7, 4}, Shape{3, 5, 4}},
+        {Shape{5, 7}, Shape{3, 7, 4}, Shape{3, 5, 4}},
+        {Shape{2, 1, 5, 7}, Shape{1, 3, 7, 4}, Shape{2, 3, 5, 4}},
+        {Shape{1, 3, 5, 7}, Shape{2, 1, 7, 4}, Shape{2, 3, 5, 4}},
+        {Shape{4, 1, 2, 3}, Shape{5, 3, 2}, Shape{4, 5, 2, 2}},
+        {Shape{7}, Shape{2, 7, 4}, Shape{2, 4}},
+        {Shape{1, 2, 4, 3}, Shape{3}, Shape{1, 2, 4}},
+        {Shape{7}, Shape{7}, Shape{}},
+    };
+    uint32_t seed = 50;
+    for (const auto& [sa, sb, sy] : cases) {
+        const std::string label = shapeToString(sa, true) + " x " + shapeToString(sb, true);
+        auto plan = planDirectMatMul(DataType::kDOUBLE, sa, sb, sy);
+        ASSERT_TRUE(plan.isOk()) << label << ": " << plan.status().message();
+        const std::vector<double> a = randomData(shapeElementCount(sa), seed++);
+        const std::vector<double> b = randomData(shapeElementCount(sb), seed++);
+        const std::vector<double> expected = numpyMatMul(sa, a, sb, b, sy);
+        const std::vector<double> got = runDirectPlan(*plan, a, b);
+        ASSERT_EQ(got.size(), expected.size()) << label;
+        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-12) << label << " at " << i;
+    }
+    auto batch = planDirectMatMul(DataType::kINT32, {2, 2, 3}, {3, 3, 4}, {3, 2, 4});
+    ASSERT_FALSE(batch.isOk());
+    EXPECT_NE(batch.status().message().find("do not broadcast"), std::string::npos);
+    auto inner = planDirectMatMul(DataType::kINT32, {2, 3}, {4, 5}, {2, 5});
+    ASSERT_FALSE(inner.isOk());
+    EXPECT_NE(inner.status().message().find("inner dimensions differ"), std::string::npos);
 }
 
 TEST(CudaGemmMapping, TransposesMapOntoColumnMajorProducts) {

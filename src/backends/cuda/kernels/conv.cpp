@@ -1,9 +1,15 @@
-// Conv and Kiln's FusedConv (Conv + bias + residual Add + activation, src/ir/ops/fused.cpp) on float
-// NCHW tensors through the cuDNN frontend's graph API. At reshape the whole layer is offered to cuDNN as
-// one graph (convolution -> bias add -> residual add -> activation); when no cuDNN engine runs that
-// graph, the convolution alone goes to cuDNN and fused_epilogue.cu applies the rest in one pass.
-// Grouped and depthwise convolutions are cuDNN's (the group count follows from X's and W's channels).
-// With TF32 forbidden (--noTF32) engines that use the tensor cores on float data are left out.
+// Conv and Kiln's FusedConv (Conv + bias + residual Add + activation, src/ir/ops/fused.cpp) on float,
+// float16 and bfloat16 NC(D)HW tensors through the cuDNN frontend's graph API. At reshape the whole layer
+// is offered to cuDNN as one graph (convolution -> bias add -> residual add -> activation); when no cuDNN
+// engine runs that graph, the convolution alone goes to cuDNN and fused_epilogue.cu applies the rest in
+// one pass. Grouped and depthwise convolutions are cuDNN's (the group count follows from X's and W's
+// channels). 2-D and 3-D convolutions are cuDNN's own; a 1-D convolution (3-D X) is run as a 2-D one over
+// a unit height, since cuDNN's convolutions take 4-D or 5-D tensors.
+//
+// float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
+// bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
+// types each tensor separately, and the fallback epilogue reads either. With TF32 forbidden (--noTF32)
+// engines that use the tensor cores on float data are left out.
 
 #include <cudnn_frontend.h>
 
@@ -62,12 +68,32 @@ std::optional<fe::graph::Pointwise_attributes> cudnnActivation(const FusedActiva
     }
 }
 
+fe::DataType_t cudnnDataType(DataType type) {
+    switch (type) {
+        case DataType::kHALF: return fe::DataType_t::HALF;
+        case DataType::kBF16: return fe::DataType_t::BFLOAT16;
+        default: return fe::DataType_t::FLOAT;
+    }
+}
+
+/// `shape` with a unit axis inserted before its last one: a 1-D convolution's tensor as a 2-D one's.
+std::vector<int64_t> cudnnDims(const Shape& shape) {
+    std::vector<int64_t> dims;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (shape.size() == 3 && i == 2) dims.push_back(1);
+        dims.push_back(shape[i]);
+    }
+    return dims;
+}
+
 class CudnnConvKernel : public Kernel {
 public:
     CudnnConvKernel(const Node& node, const CudaContext& context, FusedActivation activation, bool fusedOp)
         : mContext(context),
           mAttrs(node.attrs),
           mActivation(activation),
+          mType(node.input(0)->dtype),
+          mBiasType(node.hasInput(2) ? node.input(2)->dtype : node.input(0)->dtype),
           mHasBias(node.hasInput(2)),
           mHasResidual(fusedOp && node.hasInput(3)) {}
 
@@ -75,8 +101,9 @@ public:
         const TensorView& x = inputs[0];
         const TensorView& w = inputs[1];
         const TensorView& y = outputs[0];
-        if (x.rank() != 4 || w.rank() != 4 || y.rank() != 4)
-            return unsupported(tacticName() + ": the CUDA convolution takes 4-D NCHW tensors");
+        const int64_t rank = x.rank();
+        if (rank < 3 || rank > 5 || w.rank() != rank || y.rank() != rank)
+            return unsupported(tacticName() + ": the CUDA convolution takes X, W and Y of one rank, 3 to 5");
         if (mHasResidual && inputs[3].shape != y.shape)
             return invalidArgument(tacticName() + ": residual " + shapeToString(inputs[3].shape, true) +
                                    " differs from the output " + shapeToString(y.shape, true));
@@ -86,10 +113,18 @@ public:
         mYShape = y.shape;
         mGraph.reset();
 
-        KILN_ASSIGN_OR_RETURN(WindowSpec spec, parseWindowSpec(mAttrs, 2, Shape{w.shape[2], w.shape[3]},
-                                                               WindowKind::kConvolution));
+        const size_t spatial = static_cast<size_t>(rank - 2);
+        KILN_ASSIGN_OR_RETURN(WindowSpec spec,
+                              parseWindowSpec(mAttrs, spatial, Shape(w.shape.begin() + 2, w.shape.end()),
+                                              WindowKind::kConvolution));
         std::vector<int64_t> pre, post, strides, dilations;
-        for (size_t axis = 0; axis < 2; ++axis) {
+        if (spatial == 1) {  // the unit height of a 1-D convolution run as a 2-D one
+            pre.push_back(0);
+            post.push_back(0);
+            strides.push_back(1);
+            dilations.push_back(1);
+        }
+        for (size_t axis = 0; axis < spatial; ++axis) {
             AxisWindow window = forwardWindow(spec, axis, x.shape[2 + axis]);
             if (window.output != y.shape[2 + axis])
                 return invalidArgument(tacticName() + ": output extent " + std::to_string(y.shape[2 + axis]) +
@@ -104,8 +139,11 @@ public:
         if (group <= 0 || x.shape[1] != w.shape[1] * group || w.shape[0] % group != 0)
             return invalidArgument(tacticName() + ": X " + shapeToString(x.shape, true) + " and W " +
                                    shapeToString(w.shape, true) + " do not fit group " + std::to_string(group));
+        if (mHasBias && inputs[2].elementCount() != y.shape[1])
+            return invalidArgument(tacticName() + ": bias " + shapeToString(inputs[2].shape, true) +
+                                   " does not hold one value per output channel (" + std::to_string(y.shape[1]) + ")");
         mChannels = y.shape[1];
-        mInner = y.shape[2] * y.shape[3];
+        mInner = shapeElementCount(Shape(y.shape.begin() + 2, y.shape.end()));
         mCount = y.elementCount();
         if (mCount == 0) return Status::ok();
 
@@ -139,40 +177,41 @@ public:
         if (mFusedInCudnn) return Status::ok();
         const bool epilogueWanted = mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone;
         if (!epilogueWanted) return Status::ok();
-        return launchBiasResidualActivation(
-            static_cast<float*>(io.output(0).data), mHasBias ? static_cast<const float*>(io.input(2).data) : nullptr,
-            mHasResidual ? static_cast<const float*>(io.input(3).data) : nullptr, mActivation, mCount, mChannels,
-            mInner, stream);
+        return launchBiasResidualActivation(mType, io.output(0).data, mBiasType,
+                                            mHasBias ? io.input(2).data : nullptr,
+                                            mHasResidual ? io.input(3).data : nullptr, mActivation, mCount, mChannels,
+                                            mInner, stream);
     }
 
     std::string tacticName() const override {
-        return std::string("cuda.cudnn_conv_f32") + (mFusedInCudnn ? "_fused" : "") +
+        return std::string("cuda.cudnn_conv_") + tacticTypeSuffix(mType) + (mFusedInCudnn ? "_fused" : "") +
                (!mFusedInCudnn && (mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone)
                     ? "+epilogue"
                     : "") +
-               (mContext.allowTf32 ? "_tf32" : "");
+               (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
     }
 
 private:
     Status buildGraph(bool fused, const std::vector<int64_t>& pre, const std::vector<int64_t>& post,
                       const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations) {
         auto graph = std::make_shared<fe::graph::Graph>();
-        graph->set_io_data_type(fe::DataType_t::FLOAT)
+        // Narrow tensors are read and written as they are; products and sums are accumulated in float.
+        graph->set_io_data_type(cudnnDataType(mType))
             .set_intermediate_data_type(fe::DataType_t::FLOAT)
             .set_compute_data_type(fe::DataType_t::FLOAT);
-        auto tensor = [&](const char* name, int64_t uid, const std::vector<int64_t>& dims) {
+        auto tensor = [&](const char* name, int64_t uid, const std::vector<int64_t>& dims, DataType type) {
             return graph->tensor(fe::graph::Tensor_attributes()
                                      .set_name(name)
                                      .set_uid(uid)
                                      .set_dim(dims)
                                      .set_stride(packedStrides(dims))
-                                     .set_data_type(fe::DataType_t::FLOAT));
+                                     .set_data_type(cudnnDataType(type)));
         };
-        const std::vector<int64_t> xDims(mXShape.begin(), mXShape.end());
-        const std::vector<int64_t> wDims(mWShape.begin(), mWShape.end());
-        const std::vector<int64_t> yDims(mYShape.begin(), mYShape.end());
-        auto x = tensor("X", kUidX, xDims);
-        auto w = tensor("W", kUidW, wDims);
+        const std::vector<int64_t> xDims = cudnnDims(mXShape);
+        const std::vector<int64_t> wDims = cudnnDims(mWShape);
+        const std::vector<int64_t> yDims = cudnnDims(mYShape);
+        auto x = tensor("X", kUidX, xDims, mType);
+        auto w = tensor("W", kUidW, wDims, mType);
         auto y = graph->conv_fprop(x, w,
                                    fe::graph::Conv_fprop_attributes()
                                        .set_pre_padding(pre)
@@ -181,25 +220,28 @@ private:
                                        .set_dilation(dilations));
         if (fused) {
             if (mHasBias) {
-                auto bias = tensor("B", kUidBias, {1, yDims[1], 1, 1});
+                std::vector<int64_t> biasDims(yDims.size(), 1);
+                biasDims[1] = yDims[1];
+                auto bias = tensor("B", kUidBias, biasDims, mBiasType);
                 y = graph->pointwise(y, bias, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
             }
             if (mHasResidual) {
-                auto residual = tensor("Z", kUidResidual, yDims);
+                auto residual = tensor("Z", kUidResidual, yDims, mType);
                 y = graph->pointwise(y, residual,
                                      fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
             }
             if (auto activation = cudnnActivation(mActivation)) y = graph->pointwise(y, *activation);
         }
         y->set_output(true).set_uid(kUidY).set_dim(yDims).set_stride(packedStrides(yDims)).set_data_type(
-            fe::DataType_t::FLOAT);
+            cudnnDataType(mType));
 
         KILN_RETURN_IF_ERROR(frontendStatus(graph->validate(), "graph validation"));
         KILN_RETURN_IF_ERROR(frontendStatus(graph->build_operation_graph(mContext.cudnn), "operation graph"));
         KILN_RETURN_IF_ERROR(frontendStatus(graph->create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}),
                                             "heuristics"));
-        // Float engines on the tensor cores round their inputs to TF32.
-        if (!mContext.allowTf32) graph->deselect_numeric_notes({fe::NumericalNote_t::TENSOR_CORE});
+        // Float engines on the tensor cores round their inputs to TF32 (narrow types use them as they are).
+        if (!mContext.allowTf32 && mType == DataType::kFLOAT)
+            graph->deselect_numeric_notes({fe::NumericalNote_t::TENSOR_CORE});
         KILN_RETURN_IF_ERROR(frontendStatus(graph->check_support(mContext.cudnn), "support check"));
         KILN_RETURN_IF_ERROR(
             frontendStatus(graph->build_plans(mContext.cudnn, fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), "plan build"));
@@ -213,6 +255,8 @@ private:
     CudaContext mContext;
     AttributeMap mAttrs;
     FusedActivation mActivation;
+    DataType mType;
+    DataType mBiasType;
     bool mHasBias;
     bool mHasResidual;
     Shape mXShape, mWShape, mYShape;
@@ -225,15 +269,29 @@ private:
 };
 
 bool convSupported(const Node& node, std::string* reason) {
-    if (!inputsHaveType(node, 0, node.opType == "FusedConv" ? 4 : 3, {DataType::kFLOAT}, reason)) return false;
+    const std::vector<DataType> types = {DataType::kFLOAT, DataType::kHALF, DataType::kBF16};
+    // X, W and the residual share one type; the bias is of that type or float.
+    if (!inputsHaveType(node, 0, 2, types, reason)) return false;
     if (node.input(1) == nullptr) {
         if (reason) *reason = "the weights W are missing";
         return false;
     }
-    if (node.input(0)->shape.size() != 4) {
+    const DataType type = node.input(0)->dtype;
+    if (node.hasInput(2) && node.input(2)->dtype != type && node.input(2)->dtype != DataType::kFLOAT) {
         if (reason)
-            *reason = "the CUDA convolution handles 2-D convolutions (4-D X); X has rank " +
-                      std::to_string(node.input(0)->shape.size());
+            *reason = std::string("the bias is ") + dataTypeName(node.input(2)->dtype) + "; the CUDA convolution takes a " +
+                      dataTypeName(type) + " or float bias";
+        return false;
+    }
+    if (node.opType == "FusedConv" && node.hasInput(3) && node.input(3)->dtype != type) {
+        if (reason) *reason = "the residual's type differs from X's";
+        return false;
+    }
+    const size_t rank = node.input(0)->shape.size();
+    if (rank < 3 || rank > 5) {
+        if (reason)
+            *reason = "the CUDA convolution handles 1-D to 3-D convolutions (3-D to 5-D X); X has rank " +
+                      std::to_string(rank);
         return false;
     }
     if (node.opType == "FusedConv") {

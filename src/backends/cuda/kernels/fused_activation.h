@@ -3,7 +3,6 @@
 // the node's `activation` / `activation_params` attributes on the host and applied by the epilogue
 // kernels on the device. The formulas are the CPU backend's, in float.
 
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -59,12 +58,15 @@ __device__ __forceinline__ float applyActivation(const FusedActivation& a, float
 }
 #endif
 
-/// y[i] = act(y[i] + bias[(i / inner) % channels] + residual[i]) over `count` elements, in place (computed in
-/// float for half tensors); bias and residual may be null. Serves a convolution's NCHW output (inner = H*W) and a product's
+/// y[i] = act(y[i] + bias[(i / inner) % channels] + residual[i]) over `count` float elements, in place;
+/// bias and residual may be null. Serves a convolution's NCHW output (inner = H*W) and a product's
 /// rows (inner = 1, channels = N).
 Status launchBiasResidualActivation(float* y, const float* bias, const float* residual, FusedActivation activation,
                                     int64_t count, int64_t channels, int64_t inner, cudaStream_t stream);
-Status launchBiasResidualActivation(__half* y, const __half* bias, const __half* residual, FusedActivation activation,
-                                    int64_t count, int64_t channels, int64_t inner, cudaStream_t stream);
+/// The same on float, float16 or bfloat16 data `y` and residual of `type`; the bias is of `type` or
+/// float (sums and activation in float, one rounding per result).
+Status launchBiasResidualActivation(DataType type, void* y, DataType biasType, const void* bias, const void* residual,
+                                    FusedActivation activation, int64_t count, int64_t channels, int64_t inner,
+                                    cudaStream_t stream);
 
 }  // namespace kiln::cuda

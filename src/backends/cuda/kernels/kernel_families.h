@@ -21,7 +21,12 @@ void registerPoolingKernels(CudaKernelRegistry& registry);      // MaxPool Avera
 void registerShapeKernels(CudaKernelRegistry& registry);        // Reshape Flatten Squeeze Unsqueeze Identity Shape
 void registerLayoutKernels(CudaKernelRegistry& registry);       // Transpose Slice Gather Concat Split
 void registerSelectCastKernels(CudaKernelRegistry& registry);   // Cast CastLike Where
-void registerNormalizationKernels(CudaKernelRegistry& registry);  // LayerNormalization
+void registerNormalizationKernels(CudaKernelRegistry& registry);  // LayerNormalization RMSNormalization
+void registerChannelNormalizationKernels(CudaKernelRegistry& registry);  // BatchNormalization Instance- GroupNorm. MVN LpNorm. LRN
+void registerConvTransposeKernels(CudaKernelRegistry& registry);  // ConvTranspose (direct kernel)
+void registerDeformConvKernels(CudaKernelRegistry& registry);   // DeformConv
+void registerEinsumKernels(CudaKernelRegistry& registry);       // Einsum
+void registerDeterminantKernels(CudaKernelRegistry& registry);  // Det
 void registerReductionKernels(CudaKernelRegistry& registry);    // ReduceMean ReduceSum ReduceMax ReduceMin
 void registerSoftmaxKernels(CudaKernelRegistry& registry);      // Softmax LogSoftmax Hardmax
 void registerArgReduceKernels(CudaKernelRegistry& registry);    // ArgMax ArgMin

@@ -2,7 +2,8 @@
 // bias over the last dim + activation) and Gemm (2-D, transposes, alpha, beta, broadcast C) through
 // cuBLASLt, on float (FP32 or TF32 compute) and float16 (FP32 accumulation). FusedMatMul's bias and ReLU
 // are cuBLASLt epilogues; other activations (GELU: cuBLASLt's is the tanh approximation, ONNX's the
-// exact erf) run in fused_epilogue.cu. Gemm's C is laid into the output by expand.cu's broadcast copy.
+// exact erf) run in fused_epilogue.cu. MatMul on bfloat16, double and the integer types, and float /
+// float16 products cuBLASLt has no algorithm for, run in matmul_direct.cu's kernel. Gemm's C is laid into the output by expand.cu's broadcast copy.
 
 #include <cuda_runtime.h>
 
@@ -21,6 +22,7 @@
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 #include "backends/cuda/kernels/fused_activation.h"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "backends/cuda/kernels/matmul_direct.h"
 #include "backends/cuda/kernels/matmul_plan.h"
 
 namespace kiln::cuda {
@@ -54,15 +56,18 @@ public:
         for (const TensorView* v : {&inputs[0], &inputs[1], &outputs[0]})
             if (v->dtype != mType)
                 return invalidArgument(tacticName() + ": every tensor must be " + dataTypeName(mType));
-        auto plan = planMatMul(mType, inputs[0].shape, inputs[1].shape, outputs[0].shape);
-        if (!plan) return plan.status().withContext(tacticName());
-        mPlan = std::move(plan).value();
         mOutputBytes = outputs[0].byteSize();
         mOutputCount = outputs[0].elementCount();
         mColumns = outputs[0].rank() == 0 ? 1 : outputs[0].shape.back();
         if (mHasBias && (inputs.size() < 3 || inputs[2].dtype != mType || inputs[2].elementCount() != mColumns))
             return invalidArgument(tacticName() + ": the bias must be " + std::to_string(mColumns) + " " +
                                    dataTypeName(mType) + " elements, one per output column");
+        mDirect = false;
+        if (mType != DataType::kFLOAT && mType != DataType::kHALF)
+            return planDirect(inputs[0].shape, inputs[1].shape, outputs[0].shape);
+        auto plan = planMatMul(mType, inputs[0].shape, inputs[1].shape, outputs[0].shape);
+        if (!plan) return plan.status().withContext(tacticName());
+        mPlan = std::move(plan).value();
         mPlan.problem.allowTf32 = mContext.allowTf32;
         // cuBLASLt applies the bias, and ReLU, itself; any other activation follows in our own pass.
         const bool cublasEpilogue = mHasBias && (mActivation.kind == ActivationKind::kNone ||
@@ -72,32 +77,40 @@ public:
                                                                              : GemmEpilogue::kBias;
         const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
         mSeparateEpilogue = (mHasBias || mActivation.kind != ActivationKind::kNone) && !(products && cublasEpilogue);
-        mProducts = products;
-        mKey = products ? gemmProblemKey(mPlan.problem, mPlan.alignment) : "";
-        if (products)
-            return mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace,
-                                   mTactics.search, mTactics.chosen);
-        return Status::ok();
+        mProducts = false;
+        mKey.clear();
+        if (!products) return Status::ok();
+        // Shapes cuBLASLt has no algorithm for (odd vector products, say) still run, on the direct kernel.
+        if (mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace, mTactics.search,
+                            mTactics.chosen)
+                .isOk()) {
+            mProducts = true;
+            mKey = gemmProblemKey(mPlan.problem, mPlan.alignment);
+            return Status::ok();
+        }
+        return planDirect(inputs[0].shape, inputs[1].shape, outputs[0].shape);
     }
 
     size_t workspaceSize() const override {
         const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
-        return products ? mGemm.workspaceSize() : 0;
+        return products && !mDirect ? mGemm.workspaceSize() : 0;
     }
 
     Status run(const KernelIO& io) override {
-        KILN_RETURN_IF_ERROR(runProduct(io));
-        if (!mSeparateEpilogue) return Status::ok();
-        const void* bias = mHasBias ? io.input(2).data : nullptr;
         auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mType == DataType::kHALF)
-            return launchBiasResidualActivation(static_cast<__half*>(io.output(0).data), static_cast<const __half*>(bias),
-                                                nullptr, mActivation, mOutputCount, mColumns, 1, stream);
-        return launchBiasResidualActivation(static_cast<float*>(io.output(0).data), static_cast<const float*>(bias),
+        if (mDirect)
+            KILN_RETURN_IF_ERROR(
+                launchDirectMatMul(mDirectPlan, io.input(0).data, io.input(1).data, io.output(0).data, stream));
+        else
+            KILN_RETURN_IF_ERROR(runProduct(io));
+        if (!mSeparateEpilogue) return Status::ok();
+        return launchBiasResidualActivation(mType, io.output(0).data, mType, mHasBias ? io.input(2).data : nullptr,
                                             nullptr, mActivation, mOutputCount, mColumns, 1, stream);
     }
 
     std::string tacticName() const override {
+        if (mDirect)
+            return std::string("cuda.matmul_direct_") + tacticTypeSuffix(mType) + (mSeparateEpilogue ? "+epilogue" : "");
         return std::string("cuda.cublaslt_matmul_") + tacticTypeSuffix(mType) +
                (mPlan.mode == MatMulPlan::Mode::kPerBatch ? "_per_batch" : "") +
                (mPlan.problem.epilogue == GemmEpilogue::kReluBias ? "_relu_bias"
@@ -116,6 +129,16 @@ public:
     std::string tacticKey() const override { return mKey; }
 
 private:
+    /// The direct kernel's plan (every epilogue then runs as a separate pass).
+    Status planDirect(const Shape& a, const Shape& b, const Shape& y) {
+        auto plan = planDirectMatMul(mType, a, b, y);
+        if (!plan) return plan.status().withContext(tacticName());
+        mDirectPlan = *plan;
+        mDirect = true;
+        mSeparateEpilogue = mHasBias || mActivation.kind != ActivationKind::kNone;
+        return Status::ok();
+    }
+
     Status runProduct(const KernelIO& io) {
         auto stream = static_cast<cudaStream_t>(io.stream);
         const void* a = io.input(0).data;
@@ -164,6 +187,8 @@ private:
     int64_t mOutputCount{0};
     int64_t mColumns{1};
     bool mSeparateEpilogue{false};
+    bool mDirect{false};
+    DirectMatMulPlan mDirectPlan;
 };
 
 class GemmKernel : public Kernel, public TacticChooser {
@@ -288,8 +313,11 @@ private:
     size_t mOutputBytes{0};
 };
 
+const std::vector<DataType> kMatMulTypes = {DataType::kFLOAT,  DataType::kHALF,  DataType::kBF16,   DataType::kDOUBLE,
+                                            DataType::kINT32,  DataType::kINT64, DataType::kUINT32, DataType::kUINT64};
+
 bool matMulSupported(const Node& node, std::string* reason) {
-    if (!inputsHaveType(node, 0, 2, {DataType::kFLOAT, DataType::kHALF}, reason)) return false;
+    if (!inputsHaveType(node, 0, 2, kMatMulTypes, reason)) return false;
     for (size_t i = 0; i < 2; ++i) {
         if (node.input(i)->shape.empty()) {
             if (reason) *reason = "MatMul input " + std::to_string(i) + " is a scalar (rank 0)";
@@ -301,6 +329,12 @@ bool matMulSupported(const Node& node, std::string* reason) {
 
 bool fusedMatMulSupported(const Node& node, std::string* reason) {
     if (!matMulSupported(node, reason)) return false;
+    // The bias/activation epilogue (fused_epilogue.cu) computes in float on the floating types.
+    const DataType type = node.input(0)->dtype;
+    if (type != DataType::kFLOAT && type != DataType::kHALF && type != DataType::kBF16) {
+        if (reason) *reason = std::string("FusedMatMul's epilogue has no CUDA kernel for ") + dataTypeName(type);
+        return false;
+    }
     if (node.input(2) && node.input(2)->dtype != node.input(0)->dtype) {
         if (reason) *reason = "the bias type differs from the operands'";
         return false;

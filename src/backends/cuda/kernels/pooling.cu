@@ -1,5 +1,5 @@
 // Pooling: MaxPool (with its optional Indices), AveragePool and LpPool over 1-D to 3-D windows on
-// float, float16 and double (pads, strides, dilations, ceil_mode and auto_pad through
+// float, float16, bfloat16 and double, MaxPool also on int8 and uint8 (pads, strides, dilations, ceil_mode and auto_pad through
 // ir/ops/conv_window.h, as shape inference reads them), one thread per output element;
 // GlobalAveragePool and GlobalMaxPool on float, one warp per (n, c) plane.
 
@@ -12,6 +12,7 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "ir/ops/conv_window.h"
 
@@ -34,23 +35,18 @@ struct WindowNd {
 
 enum class PoolKind : int { kMax, kAverage, kLp };
 
-__device__ __forceinline__ double poolLoad(float v) {
-    return v;
-}
-__device__ __forceinline__ double poolLoad(double v) {
-    return v;
-}
-__device__ __forceinline__ double poolLoad(__half v) {
-    return __half2float(v);
+using PoolTypes = DeviceTypes<float, __half, __nv_bfloat16, double>;
+// MaxPool also takes these (ONNX's MaxPool types): double holds every value exactly.
+using MaxPoolTypes = DeviceTypes<float, __half, __nv_bfloat16, double, int8_t, uint8_t>;
+
+template <typename T>
+__device__ __forceinline__ double poolLoad(T v) {
+    return static_cast<double>(load(v));
 }
 
 template <typename T>
 __device__ __forceinline__ T poolStore(double v) {
-    return static_cast<T>(v);
-}
-template <>
-__device__ __forceinline__ __half poolStore<__half>(double v) {
-    return __float2half_rn(static_cast<float>(v));
+    return store<T>(v);
 }
 
 // One thread per output element, walking its window's taps inside the input (as the CPU kernel does:
@@ -180,12 +176,10 @@ public:
     Status run(const KernelIO& io) override {
         if (mCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        switch (mType) {
-            case DataType::kFLOAT: launch<float>(io, stream); break;
-            case DataType::kHALF: launch<__half>(io, stream); break;
-            case DataType::kDOUBLE: launch<double>(io, stream); break;
-            default: return unsupported(mName + ": no CUDA pooling on " + dataTypeName(mType));
-        }
+        const bool launched = mKind == PoolKind::kMax
+                                  ? MaxPoolTypes::dispatch(mType, [&](auto tag) { launch<decltype(tag)>(io, stream); })
+                                  : PoolTypes::dispatch(mType, [&](auto tag) { launchWindowMean<decltype(tag)>(io, stream); });
+        if (!launched) return unsupported(mName + ": no CUDA pooling on " + dataTypeName(mType));
         return launchStatus("poolKernel");
     }
 
@@ -200,21 +194,22 @@ private:
         const T* in = static_cast<const T*>(io.input(0).data);
         T* out = static_cast<T*>(io.output(0).data);
         int64_t* indices = io.numOutputs > 1 && io.output(1).data ? static_cast<int64_t*>(io.output(1).data) : nullptr;
+        poolKernel<T, PoolKind::kMax><<<elementwiseGrid(mCount), kElementwiseBlock, 0, stream>>>(
+            in, out, indices, mPlanes, mWindow, false, mP, mColumnMajor);
+    }
+
+    /// AveragePool and LpPool (floating types only).
+    template <typename T>
+    void launchWindowMean(const KernelIO& io, cudaStream_t stream) {
+        const T* in = static_cast<const T*>(io.input(0).data);
+        T* out = static_cast<T*>(io.output(0).data);
         const unsigned grid = elementwiseGrid(mCount);
-        switch (mKind) {
-            case PoolKind::kMax:
-                poolKernel<T, PoolKind::kMax><<<grid, kElementwiseBlock, 0, stream>>>(in, out, indices, mPlanes, mWindow,
-                                                                                     false, mP, mColumnMajor);
-                break;
-            case PoolKind::kAverage:
-                poolKernel<T, PoolKind::kAverage><<<grid, kElementwiseBlock, 0, stream>>>(
-                    in, out, nullptr, mPlanes, mWindow, mCountIncludePad, mP, false);
-                break;
-            case PoolKind::kLp:
-                poolKernel<T, PoolKind::kLp><<<grid, kElementwiseBlock, 0, stream>>>(in, out, nullptr, mPlanes, mWindow,
-                                                                                    false, mP, false);
-                break;
-        }
+        if (mKind == PoolKind::kAverage)
+            poolKernel<T, PoolKind::kAverage><<<grid, kElementwiseBlock, 0, stream>>>(in, out, nullptr, mPlanes, mWindow,
+                                                                                     mCountIncludePad, mP, false);
+        else
+            poolKernel<T, PoolKind::kLp><<<grid, kElementwiseBlock, 0, stream>>>(in, out, nullptr, mPlanes, mWindow,
+                                                                                false, mP, false);
     }
 
     AttributeMap mAttrs;
@@ -292,7 +287,8 @@ private:
 };
 
 bool poolSupported(const Node& node, std::string* reason) {
-    if (!inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE}, reason)) return false;
+    const std::vector<DataType> types = node.opType == "MaxPool" ? MaxPoolTypes::types() : PoolTypes::types();
+    if (!inputsHaveType(node, 0, 1, types, reason)) return false;
     const size_t rank = node.input(0)->shape.size();
     if (rank < 3 || rank - 2 > static_cast<size_t>(kPoolDims)) {
         if (reason) *reason = "the CUDA pooling handles 1 to 3 spatial axes (3-D to 5-D input); the input has rank " +

@@ -1,8 +1,9 @@
 // ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ReduceSumSquare ReduceL1 ReduceL2 ReduceLogSum
-// ReduceLogSumExp on float, float16 and double, over any set of axes (attribute, or the opset-18 axes
-// input). One thread per output element walks its reduced elements through their strides, accumulating
-// in double as the CPU backend does: simple and exact enough for every shape; not the fastest for long
-// contiguous rows.
+// ReduceLogSumExp on float, float16, bfloat16 and double, over any set of axes (attribute, or the
+// opset-18 axes input); ReduceMax and ReduceMin also on the integer types and bool (compared in their own
+// type; an empty set gives the type's lowest / highest value, false / true for bool). One thread per
+// output element walks its reduced elements through their strides, accumulating floats in double as the
+// CPU backend does: simple and exact enough for every shape; not the fastest for long contiguous rows.
 
 #include <cuda_fp16.h>
 
@@ -14,6 +15,7 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/index_values.h"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "ir/ops/reduction_axes.h"
@@ -46,23 +48,35 @@ __device__ __forceinline__ int64_t decompose(int rank, const int64_t* dims, cons
     return offset;
 }
 
-__device__ __forceinline__ double toDouble(float v) {
-    return v;
-}
-__device__ __forceinline__ double toDouble(double v) {
-    return v;
-}
-__device__ __forceinline__ double toDouble(__half v) {
-    return __half2float(v);
+using ReduceFloatTypes = DeviceTypes<float, __half, __nv_bfloat16, double>;
+// ReduceMax and ReduceMin also take these, compared in their own type.
+using ExtremeTypes = DeviceTypes<int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t, bool>;
+
+template <typename T>
+__device__ __forceinline__ double toDouble(T v) {
+    return static_cast<double>(load(v));
 }
 
 template <typename T>
 __device__ __forceinline__ T fromDouble(double v) {
-    return static_cast<T>(v);
+    if constexpr (std::is_same_v<T, __half>) return __double2half(v);
+    else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __double2bfloat16(v);
+    else return static_cast<T>(v);
 }
-template <>
-__device__ __forceinline__ __half fromDouble<__half>(double v) {
-    return __double2half(v);
+
+/// ReduceMax / ReduceMin of integers and bool, in their own type (bool: or / and).
+template <typename T, bool kMax>
+__global__ void reduceExtremeKernel(const T* in, T* out, ReducePlan plan) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < plan.outputCount; o += step) {
+        const T* base = in + decompose(plan.keptRank, plan.keptDims, plan.keptStrides, o);
+        T acc = kMax ? Limits<T>::kLowest : Limits<T>::kMax;
+        for (int64_t r = 0; r < plan.reducedCount; ++r) {
+            const T v = base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)];
+            if (kMax ? v > acc : v < acc) acc = v;
+        }
+        out[o] = acc;
+    }
 }
 
 template <typename T, ReduceKind kKind>
@@ -130,9 +144,21 @@ public:
         }
         if (mPlan.outputCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mType == DataType::kHALF) return launch<__half>(io, stream);
-        if (mType == DataType::kDOUBLE) return launch<double>(io, stream);
-        return launch<float>(io, stream);
+        if (ExtremeTypes::contains(mType)) {
+            const unsigned grid = elementwiseGrid(mPlan.outputCount);
+            ExtremeTypes::dispatch(mType, [&](auto tag) {
+                using T = decltype(tag);
+                const T* in = static_cast<const T*>(io.input(0).data);
+                T* out = static_cast<T*>(io.output(0).data);
+                if (mKind == ReduceKind::kMax)
+                    reduceExtremeKernel<T, true><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan);
+                else
+                    reduceExtremeKernel<T, false><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan);
+            });
+            return launchStatus("reduceExtremeKernel");
+        }
+        return ReduceFloatTypes::dispatchStatus(mType, internalError(mName + ": no kernel for " + dataTypeName(mType)),
+                                                [&](auto tag) { return launch<decltype(tag)>(io, stream); });
     }
 
     std::string tacticName() const override { return std::string("cuda.reduce_strided_") + tacticTypeSuffix(mType); }
@@ -213,11 +239,12 @@ private:
 };
 
 void registerReduce(CudaKernelRegistry& registry, const std::string& op, ReduceKind kind) {
+    std::vector<DataType> types = ReduceFloatTypes::types();
+    if (kind == ReduceKind::kMax || kind == ReduceKind::kMin)
+        for (DataType t : ExtremeTypes::types()) types.push_back(t);
     registry.add({op,
-                  [](const Node& node, std::string* reason) {
-                      return inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE},
-                                            reason) &&
-                             ranksAtMost(node, kMaxReduceRank, reason);
+                  [types](const Node& node, std::string* reason) {
+                      return inputsHaveType(node, 0, 1, types, reason) && ranksAtMost(node, kMaxReduceRank, reason);
                   },
                   [kind](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<ReduceKernel>(node, kind));

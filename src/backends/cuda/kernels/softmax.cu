@@ -1,5 +1,5 @@
 // Softmax, LogSoftmax and Hardmax along one axis (opset 13; older opsets are upgraded by the frontend),
-// on float and float16 (computed in float). The input is viewed as (outer, axis, inner):
+// on float, float16 and bfloat16 (computed in float) and double (computed in double). The input is viewed as (outer, axis, inner):
 //  - inner == 1 (the axis is innermost, the common case): one block per contiguous row, with block-wide
 //    max and sum reductions;
 //  - inner > 1: one thread per (outer, inner) column walking the axis, so neighbouring threads read
@@ -17,6 +17,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/block_reduce.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 
 namespace kiln::cuda {
@@ -37,35 +38,35 @@ const char* axisOpName(AxisOp op) {
 /// The output of element x of a row with maximum `maxValue` and `factor` (Softmax: 1 / sum of
 /// exponentials; LogSoftmax: log of that sum). (x - max) first for LogSoftmax: exact for values near the
 /// maximum, where x - (max + log(sum)) would lose the small result to the rounding of a large shift.
-template <AxisOp kOp>
-__device__ __forceinline__ float axisOutput(float x, float maxValue, float factor) {
-    if constexpr (kOp == AxisOp::kSoftmax) return expf(x - maxValue) * factor;
+template <AxisOp kOp, typename C>
+__device__ __forceinline__ C axisOutput(C x, C maxValue, C factor) {
+    if constexpr (kOp == AxisOp::kSoftmax) return exp(x - maxValue) * factor;
     else return (x - maxValue) - factor;
 }
 
-template <AxisOp kOp>
-__device__ __forceinline__ float axisFactor(float sum) {
-    if constexpr (kOp == AxisOp::kSoftmax) return 1.f / sum;
-    else return logf(sum);
+template <AxisOp kOp, typename C>
+__device__ __forceinline__ C axisFactor(C sum) {
+    if constexpr (kOp == AxisOp::kSoftmax) return C(1) / sum;
+    else return log(sum);
 }
 
 // One block per row of `cols` contiguous elements (Softmax and LogSoftmax).
 template <typename T, AxisOp kOp, int kBlock>
 __global__ void axisRowsKernel(const T* in, T* out, int64_t cols) {
-    __shared__ float scratch[kBlock / 32 + 1];
+    using C = Compute<T>;
+    __shared__ C scratch[kBlock / 32 + 1];
     const T* x = in + static_cast<int64_t>(blockIdx.x) * cols;
     T* y = out + static_cast<int64_t>(blockIdx.x) * cols;
 
-    float maxValue = -INFINITY;
-    for (int64_t c = threadIdx.x; c < cols; c += kBlock) maxValue = fmaxf(maxValue, toFloat(x[c]));
+    C maxValue = -INFINITY;
+    for (int64_t c = threadIdx.x; c < cols; c += kBlock) maxValue = fmax(maxValue, load(x[c]));
     maxValue = blockMax<kBlock>(maxValue, scratch);
 
-    float sum = 0.f;
-    for (int64_t c = threadIdx.x; c < cols; c += kBlock) sum += expf(toFloat(x[c]) - maxValue);
-    const float factor = axisFactor<kOp>(blockSum<kBlock>(sum, scratch));
+    C sum = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += kBlock) sum += exp(load(x[c]) - maxValue);
+    const C factor = axisFactor<kOp>(blockSum<kBlock>(sum, scratch));
 
-    for (int64_t c = threadIdx.x; c < cols; c += kBlock)
-        y[c] = fromFloat<T>(axisOutput<kOp>(toFloat(x[c]), maxValue, factor));
+    for (int64_t c = threadIdx.x; c < cols; c += kBlock) y[c] = store<T>(axisOutput<kOp>(load(x[c]), maxValue, factor));
 }
 
 // One thread per (outer, inner) column of `axis` elements `inner` apart.
@@ -77,26 +78,27 @@ __global__ void axisColumnsKernel(const T* in, T* out, int64_t outer, int64_t ax
         const int64_t base = (col / inner) * axis * inner + col % inner;
         const T* x = in + base;
         T* y = out + base;
+        using C = Compute<T>;
         if constexpr (kOp == AxisOp::kHardmax) {
             // The first maximum wins; NaN never compares greater, as in the CPU kernel.
-            float maxValue = -INFINITY;
+            C maxValue = -INFINITY;
             int64_t maxIndex = 0;
             for (int64_t j = 0; j < axis; ++j) {
-                const float v = toFloat(x[j * inner]);
+                const C v = load(x[j * inner]);
                 if (v > maxValue) {
                     maxValue = v;
                     maxIndex = j;
                 }
             }
-            for (int64_t j = 0; j < axis; ++j) y[j * inner] = fromFloat<T>(j == maxIndex ? 1.f : 0.f);
+            for (int64_t j = 0; j < axis; ++j) y[j * inner] = store<T>(j == maxIndex ? C(1) : C(0));
         } else {
-            float maxValue = -INFINITY;
-            for (int64_t j = 0; j < axis; ++j) maxValue = fmaxf(maxValue, toFloat(x[j * inner]));
-            float sum = 0.f;
-            for (int64_t j = 0; j < axis; ++j) sum += expf(toFloat(x[j * inner]) - maxValue);
-            const float factor = axisFactor<kOp>(sum);
+            C maxValue = -INFINITY;
+            for (int64_t j = 0; j < axis; ++j) maxValue = fmax(maxValue, load(x[j * inner]));
+            C sum = 0;
+            for (int64_t j = 0; j < axis; ++j) sum += exp(load(x[j * inner]) - maxValue);
+            const C factor = axisFactor<kOp>(sum);
             for (int64_t j = 0; j < axis; ++j)
-                y[j * inner] = fromFloat<T>(axisOutput<kOp>(toFloat(x[j * inner]), maxValue, factor));
+                y[j * inner] = store<T>(axisOutput<kOp>(load(x[j * inner]), maxValue, factor));
         }
     }
 }
@@ -156,9 +158,11 @@ public:
     Status run(const KernelIO& io) override {
         if (mOuter * mAxis * mInner == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mType == DataType::kHALF)
-            return launchAxisOp<__half, kOp>(io.input(0).data, io.output(0).data, mOuter, mAxis, mInner, stream);
-        return launchAxisOp<float, kOp>(io.input(0).data, io.output(0).data, mOuter, mAxis, mInner, stream);
+        return FloatTypes::dispatchStatus(mType, internalError(mName + ": no kernel for " + dataTypeName(mType)),
+                                          [&](auto tag) {
+                                              return launchAxisOp<decltype(tag), kOp>(io.input(0).data, io.output(0).data,
+                                                                                      mOuter, mAxis, mInner, stream);
+                                          });
     }
 
     std::string tacticName() const override {
@@ -174,7 +178,7 @@ private:
 };
 
 bool axisOpSupported(const Node& node, std::string* reason) {
-    if (!inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF}, reason)) return false;
+    if (!inputsHaveType(node, 0, 1, FloatTypes::types(), reason)) return false;
     const int64_t rank = static_cast<int64_t>(node.input(0)->shape.size());
     const int64_t axisAttr = node.attrs.getInt("axis", -1);
     if (!normalizeAxis(axisAttr, rank)) {
