@@ -47,6 +47,11 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerLossKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
+    registerResizeKernels(registry);
+    registerGridSampleKernels(registry);
+    registerSpatialLayoutKernels(registry);
+    registerIndexingNdKernels(registry);
+    registerImageGeometryKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

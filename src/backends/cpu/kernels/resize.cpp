@@ -1,10 +1,7 @@
 // CPU kernel of Resize: nearest, linear and cubic interpolation, separable, one pass per resized
-// axis in double precision, as ONNX's reference computes it. Each output coordinate maps to a
-// source coordinate by the coordinate_transformation_mode; its n taps start at the tap left of it
-// (an integral coordinate counts as lying right of the tap before it), take weights from the
-// mode's filter (stretched by 1/scale when antialiasing a downscale), clamp to the edge, and drop
-// outside taps when exclude_outside. tf_crop_and_resize gives extrapolation_value to coordinates
-// outside the input.
+// axis in double precision, as ONNX's reference computes it. The taps of each output coordinate
+// (ir/ops/resize_taps.h, shared with the CUDA kernel) clamp to the edge; tf_crop_and_resize gives
+// extrapolation_value to coordinates outside the input.
 
 #include <cmath>
 #include <limits>
@@ -12,6 +9,7 @@
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
 #include "ir/ops/resize_geometry.h"
+#include "ir/ops/resize_taps.h"
 
 namespace kiln {
 
@@ -24,119 +22,16 @@ struct Taps {
     bool extrapolated{false};
 };
 
-double sourceCoordinate(CoordinateMode mode, double y, double scale, int64_t inWidth, int64_t outWidth, double roiStart,
-                        double roiEnd, bool* extrapolated) {
-    const double outWidthF = scale * static_cast<double>(inWidth);
-    switch (mode) {
-        case CoordinateMode::kAlignCorners:
-            return outWidthF == 1 ? 0.0 : y * static_cast<double>(inWidth - 1) / (outWidthF - 1);
-        case CoordinateMode::kAsymmetric:
-            return y / scale;
-        case CoordinateMode::kTfHalfPixelForNn:
-            return (y + 0.5) / scale;
-        case CoordinateMode::kTfCropAndResize: {
-            double x = outWidthF == 1 ? (roiEnd - roiStart) * static_cast<double>(inWidth - 1) / 2
-                                      : y * (roiEnd - roiStart) * static_cast<double>(inWidth - 1) / (outWidthF - 1);
-            x += roiStart * static_cast<double>(inWidth - 1);
-            *extrapolated = x < 0 || x > static_cast<double>(inWidth - 1);
-            return x;
-        }
-        case CoordinateMode::kPytorchHalfPixel:
-            return outWidthF == 1 ? -0.5 : (y + 0.5) / scale - 0.5;
-        case CoordinateMode::kHalfPixel:
-            return (y + 0.5) / scale - 0.5;
-        case CoordinateMode::kHalfPixelSymmetric: {
-            double adjustment = static_cast<double>(outWidth) / outWidthF;
-            double center = static_cast<double>(inWidth) / 2;
-            return center * (1 - adjustment) + (y + 0.5) / scale - 0.5;
-        }
-    }
-    return y;
-}
-
-double cubicKernel(double x, double a) {
-    x = std::abs(x);
-    if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
-    if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
-    return 0.0;
-}
-
-/// The filter weights for a coordinate whose fraction past its left tap is `ratio` (in (0, 1]).
-std::vector<double> filterWeights(const ResizeAttributes& attrs, double ratio, double scale, int64_t* firstOffset) {
-    switch (attrs.mode) {
-        case ResizeMode::kNearest: {
-            *firstOffset = 0;
-            bool right = false;
-            if (ratio == 1.0) right = true;  // an integral coordinate: the tap itself
-            else if (attrs.nearest == NearestMode::kRoundPreferFloor) right = ratio > 0.5;
-            else if (attrs.nearest == NearestMode::kRoundPreferCeil) right = ratio >= 0.5;
-            else if (attrs.nearest == NearestMode::kCeil) right = true;
-            return {right ? 0.0 : 1.0, right ? 1.0 : 0.0};
-        }
-        case ResizeMode::kLinear: {
-            if (!attrs.antialias) {
-                *firstOffset = 0;
-                return {1 - ratio, ratio};
-            }
-            double s = std::min(scale, 1.0);
-            int64_t start = static_cast<int64_t>(std::floor(-1 / s) + 1);
-            int64_t footprint = 2 - 2 * start;
-            std::vector<double> w;
-            double sum = 0;
-            for (int64_t i = start; i < start + footprint; ++i) {
-                w.push_back(std::clamp(1 - std::abs((static_cast<double>(i) - ratio) * s), 0.0, 1.0));
-                sum += w.back();
-            }
-            for (double& v : w) v /= sum;
-            *firstOffset = start;
-            return w;
-        }
-        case ResizeMode::kCubic: {
-            const double a = attrs.cubicCoeffA;
-            if (!attrs.antialias) {
-                *firstOffset = -1;
-                return {cubicKernel(ratio + 1, a), cubicKernel(ratio, a), cubicKernel(1 - ratio, a), cubicKernel(2 - ratio, a)};
-            }
-            double s = std::min(scale, 1.0);
-            int64_t start = static_cast<int64_t>(std::floor(-2 / s) + 1);
-            std::vector<double> w;
-            double sum = 0;
-            for (int64_t i = start; i < 2 - start; ++i) {
-                w.push_back(cubicKernel(s * (static_cast<double>(i) - ratio), a));
-                sum += w.back();
-            }
-            for (double& v : w) v /= sum;
-            *firstOffset = start;
-            return w;
-        }
-    }
-    return {};
-}
-
 std::vector<Taps> axisTaps(const ResizeAttributes& attrs, double scale, int64_t inWidth, int64_t outWidth, double roiStart, double roiEnd) {
+    const ResizeAxisTaps axis = resizeAxisTaps(attrs, scale, inWidth, outWidth, roiStart, roiEnd);
     std::vector<Taps> taps(static_cast<size_t>(outWidth));
     for (int64_t y = 0; y < outWidth; ++y) {
         Taps& t = taps[static_cast<size_t>(y)];
-        double x = sourceCoordinate(attrs.coordinates, static_cast<double>(y), scale, inWidth, outWidth, roiStart, roiEnd, &t.extrapolated);
-        double left = std::floor(x);
-        double ratio = x - left;
-        if (ratio == 0) {  // integral: the tap before it is "left", with ratio 1
-            left -= 1;
-            ratio = 1;
-        }
-        int64_t offset = 0;
-        t.weights = filterWeights(attrs, ratio, scale, &offset);
-        t.first = static_cast<int64_t>(left) + offset;
-        if (attrs.excludeOutside) {
-            double sum = 0;
-            for (size_t j = 0; j < t.weights.size(); ++j) {
-                int64_t index = t.first + static_cast<int64_t>(j);
-                if (index < 0 || index >= inWidth) t.weights[j] = 0;
-                sum += t.weights[j];
-            }
-            if (sum != 0)
-                for (double& w : t.weights) w /= sum;
-        }
+        const ResizeTapSpan span = resizeTapSpan(axis, y);
+        t.first = span.first;
+        t.extrapolated = span.extrapolated;
+        t.weights.resize(static_cast<size_t>(axis.tapCount));
+        for (int64_t j = 0; j < axis.tapCount; ++j) t.weights[static_cast<size_t>(j)] = resizeTapWeight(axis, span, j);
     }
     return taps;
 }

@@ -37,5 +37,10 @@ void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (infe
 void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
+void registerResizeKernels(CudaKernelRegistry& registry);       // Resize
+void registerGridSampleKernels(CudaKernelRegistry& registry);   // GridSample AffineGrid
+void registerSpatialLayoutKernels(CudaKernelRegistry& registry);  // DepthToSpace SpaceToDepth Tile CenterCropPad ReverseSequence
+void registerIndexingNdKernels(CudaKernelRegistry& registry);   // GatherND OneHot MaxUnpool Compress
+void registerImageGeometryKernels(CudaKernelRegistry& registry);  // RoiAlign Col2Im
 
 }  // namespace kiln::cuda

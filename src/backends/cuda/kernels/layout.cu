@@ -16,6 +16,7 @@
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/index_values.h"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "backends/cuda/kernels/strided_copy.h"
 #include "backends/cuda/kernels/strided_index.cuh"
 #include "ir/ops/tensor_slice_math.h"
 
@@ -29,6 +30,8 @@ __global__ void stridedCopyKernel(const Word* in, Word* out, StridedView view) {
     for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < view.count; i += step)
         out[i] = in[stridedInputOffset(view, i)];
 }
+
+}  // namespace
 
 Status launchStridedCopy(const StridedView& view, size_t elementSize, const void* in, void* out, cudaStream_t stream) {
     if (view.count == 0) return Status::ok();
@@ -49,7 +52,6 @@ std::vector<int64_t> contiguousStrides(const Shape& shape) {
     return strides;
 }
 
-/// Drops output dims of extent 1 (they add nothing to any offset), so deep shapes of size-1 dims fit.
 StridedView compactView(const Shape& outShape, const std::vector<int64_t>& inputStrides, int64_t inputOffset) {
     StridedView view;
     view.inputOffset = inputOffset;
@@ -66,6 +68,8 @@ StridedView compactView(const Shape& outShape, const std::vector<int64_t>& input
 bool fitsStridedRank(const Shape& outShape) {
     return std::count_if(outShape.begin(), outShape.end(), [](int64_t d) { return d != 1; }) <= kMaxStridedRank;
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------- Transpose
 
