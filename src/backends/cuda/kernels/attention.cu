@@ -284,7 +284,17 @@ public:
                                    " must hold one int64 length per batch entry (" + std::to_string(p.q.batch) + ")");
         KILN_RETURN_IF_ERROR(checkOutputs(out));
         mType = in[kQ].dtype;
-        return Status::ok();
+        mShared = (kWarps + 1) * sizeof(double) + static_cast<size_t>(p.q.headSize + p.total) * sizeof(float);
+        // Beyond the default 48 KiB a kernel must opt in; done here, outside any stream capture of run().
+        if (mShared <= 48 * 1024) return Status::ok();
+        return AttentionTypes::dispatchStatus(mType, unsupported(mName + ": no CUDA Attention for this type"),
+                                              [&](auto tag) {
+                                                  return cudaStatus(cudaFuncSetAttribute(
+                                                                        attentionRowKernel<decltype(tag)>,
+                                                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                                        static_cast<int>(mShared)),
+                                                                    "cudaFuncSetAttribute(attentionRowKernel)");
+                                              });
     }
 
     Status run(const KernelIO& io) override {
@@ -319,14 +329,9 @@ private:
         o.nonpad = mHasNonpad ? static_cast<const int64_t*>(io.input(kNonpad).data) : nullptr;
         o.y = static_cast<T*>(io.output(0).data);
         o.qk = mQkStage != QkStage::kNone ? static_cast<T*>(io.output(kQkOutput).data) : nullptr;
-        const size_t shared = (kWarps + 1) * sizeof(double) + static_cast<size_t>(p.q.headSize + p.total) * sizeof(float);
-        if (shared > 48 * 1024)
-            KILN_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(attentionRowKernel<T>,
-                                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                           static_cast<int>(shared)));
         const dim3 grid(static_cast<unsigned>(p.q.seq), static_cast<unsigned>(p.q.heads),
                         static_cast<unsigned>(p.q.batch));
-        attentionRowKernel<T><<<grid, kAttentionBlock, shared, stream>>>(o, p);
+        attentionRowKernel<T><<<grid, kAttentionBlock, mShared, stream>>>(o, p);
         return launchStatus("attentionRowKernel");
     }
 
@@ -454,6 +459,7 @@ private:
     QkStage mQkStage;
     DataType mType{DataType::kFLOAT};
     AttentionParams mParams;
+    size_t mShared{0};  // dynamic shared memory of one block: reduction scratch, query row, score row
 };
 
 bool attentionSupported(const Node& node, std::string* reason) {
