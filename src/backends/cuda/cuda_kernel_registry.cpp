@@ -46,6 +46,11 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerDropoutKernels(registry);
     registerLossKernels(registry);
     registerAttentionKernels(registry);
+    registerRotaryEmbeddingKernels(registry);
+    registerSwiGLUKernels(registry);
+    registerTensorScatterKernels(registry);
+    registerLinearAttentionKernels(registry);
+    registerCausalConvWithStateKernels(registry);
     registerFusedPointwiseKernels(registry);
     registerResizeKernels(registry);
     registerGridSampleKernels(registry);

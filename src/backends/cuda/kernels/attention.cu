@@ -1,29 +1,62 @@
-// Attention (ONNX opset 23, as the builder's attention fusion makes it) on float: Y = softmax(scale *
-// Q K^T + mask) V, with the mask additive (float) or a keep-flag (bool), broadcast to [batch, heads, q,
-// k]; causal masking; grouped-query heads; 4-D [batch, heads, seq, head] or 3-D [batch, seq, heads *
-// head] layouts. One block per (query row, head, batch): the scores row lives in shared memory, so a
-// key sequence of up to kMaxKeys fits. A plain, exact kernel: the fused flash-attention kernel is the
-// speed issue's.
+// Attention (ONNX opset 23/24) on float, float16 and bfloat16, every form the CPU backend's kernel
+// (backends/cpu/kernels/attention.cpp) handles: Y = softmax(bias + softcap(scale * Q K^T)) V with
+//  - 4-D [batch, heads, seq, head] or 3-D [batch, seq, heads * head] layouts, grouped-query heads;
+//  - a KV cache: the scores run over past_key's keys and then K's, never concatenated for the math;
+//    present_key / present_value are that concatenation, written by a copy kernel;
+//  - the bias of attention_bias.cpp: attn_mask (bool keep-flags or float/float16/bfloat16/double
+//    values, right-aligned to [batch, q_heads, q_seq, keys], its key axis padded with "masked" when
+//    shorter), the causal frontier, the sliding window and nonpad_kv_seqlen, each placed at the
+//    query's absolute position (past length, or nonpad_kv_seqlen[b] - q_seq with an external cache);
+//  - qk_matmul_output at any of its four stages, softmax_precision DOUBLE (the softmax sums in double);
+//  - a row no key may attend (decided on the bias, as ONNX does) gets zero probabilities.
+// One block per (query row, head, batch): the score row lives in shared memory (up to kMaxKeys keys),
+// each warp takes one key's dot product at a time (lanes split the head, so the key row is read
+// coalesced), the softmax is a block reduction and P V gives each thread one output feature. Math is
+// in float (fp32 accumulation whatever the storage type); outputs round once. A plain, exact kernel:
+// the fused flash-attention kernel is the speed issue's.
+//
+// nonpad_kv_seqlen lives on the device: a value outside [0, keys] (the CPU backend reports it) is
+// clamped there rather than read past the keys, since a kernel cannot report without a host sync.
 
-#include <cfloat>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/block_reduce.cuh"
+#include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 
 namespace kiln::cuda {
 
 namespace {
 
+constexpr size_t kQ = 0, kK = 1, kV = 2, kMask = 3, kPastKey = 4, kPastValue = 5, kNonpad = 6;
+constexpr size_t kPresentKey = 1, kPresentValue = 2, kQkOutput = 3;
+
 constexpr int kAttentionBlock = 128;
-constexpr int64_t kMaxKeys = 8192;
+constexpr int kWarps = kAttentionBlock / 32;
+// The score row and the query row share the block's dynamic shared memory: 32768 keys take 128 KiB
+// of the 227 KiB an sm_90 block may have.
+constexpr int64_t kMaxKeys = 32768;
 constexpr int64_t kMaxHeadSize = 1024;
 
-/// Where element (b, h, s, 0) of a Q/K/V/Y tensor starts, and the stride between rows s.
+using AttentionTypes = DeviceTypes<float, __half, __nv_bfloat16>;
+
+/// The element type of attn_mask, read on the device through one switch (its values become float).
+enum class MaskType : int { kNone, kBool, kFloat, kHalf, kBF16, kDouble };
+
+/// What qk_matmul_output holds (ONNX qk_matmul_output_mode); kNone when the output is absent.
+enum class QkStage : int { kNone = -1, kScaled = 0, kSoftcapped = 1, kBiased = 2, kSoftmax = 3 };
+
+/// Where element (b, h, s, 0) of a Q/K/V/Y/past tensor starts, and the stride between rows s.
 struct HeadLayout {
     int64_t batch{0}, heads{0}, seq{0}, headSize{0};
     bool packed{false};  // 3-D [batch, seq, heads * headSize]
@@ -38,200 +71,431 @@ HeadLayout layoutOf(const Shape& s, int64_t numHeads) {
     return {s[0], numHeads, s[1], numHeads > 0 ? s[2] / numHeads : 0, true};
 }
 
-/// The mask's element strides along [batch, heads, q, k] (0 where it broadcasts).
-struct MaskLayout {
-    bool present{false};
-    bool isBool{false};
-    int64_t strides[4]{};
-};
-
 struct AttentionParams {
-    HeadLayout q, k, v, y;
-    MaskLayout mask;
-    float scale{1.f};
+    HeadLayout q, k, v, pastK, pastV, y;
+    int64_t group{1};  // query heads per KV head
+    int64_t past{0};   // keys from past_key, before K's
+    int64_t total{0};  // past + new keys: the score row's length
+    MaskType maskType{MaskType::kNone};
+    int64_t maskKeys{0};        // extent of the mask's key axis (<= total)
+    int64_t maskStrides[3]{};   // element strides along batch, query head, query row (0: broadcast)
     bool causal{false};
+    int64_t leftWindow{-1}, rightWindow{-1};  // -1: unbounded on that side
+    bool hasNonpad{false};
+    float scale{1.f};
+    float softcap{0.f};  // 0: none
+    QkStage qkStage{QkStage::kNone};
+    bool doubleSoftmax{false};
 };
 
-__global__ void attentionRowKernel(const float* q, const float* k, const float* v, const void* mask, float* y,
-                                   AttentionParams p) {
-    extern __shared__ float shared[];
-    float* qRow = shared;                       // headSize
-    float* scores = qRow + p.q.headSize;         // k.seq
-    float* scratch = scores + p.k.seq;           // kAttentionBlock / 32 + 1
-    const int64_t i = blockIdx.x;
-    const int64_t h = blockIdx.y;
-    const int64_t b = blockIdx.z;
-    const int64_t hk = h / (p.q.heads / p.k.heads);
-    const int64_t sk = p.k.seq;
-    const int64_t causalOffset = 0;  // without a KV cache ONNX aligns the causal mask top-left, as the CPU backend
+__device__ __forceinline__ float maskValue(const void* mask, MaskType type, int64_t at) {
+    switch (type) {
+        case MaskType::kBool: return static_cast<const bool*>(mask)[at] ? 0.f : -INFINITY;
+        case MaskType::kFloat: return static_cast<const float*>(mask)[at];
+        case MaskType::kHalf: return __half2float(static_cast<const __half*>(mask)[at]);
+        case MaskType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(mask)[at]);
+        case MaskType::kDouble: return static_cast<float>(static_cast<const double*>(mask)[at]);
+        default: return 0.f;
+    }
+}
 
-    const float* qi = q + p.q.offset(b, h) + i * p.q.rowStride();
-    for (int64_t d = threadIdx.x; d < p.q.headSize; d += kAttentionBlock) qRow[d] = qi[d] * p.scale;
-    __syncthreads();
+__device__ __forceinline__ float warpSum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+/// The tensors of one launch; absent optional ones are null.
+template <typename T>
+struct AttentionOperands {
+    const T *q, *k, *v, *pastK, *pastV;
+    const void* mask;
+    const int64_t* nonpad;
+    T* y;
+    T* qk;  // qk_matmul_output
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kAttentionBlock) attentionRowKernel(AttentionOperands<T> o, AttentionParams p) {
+    extern __shared__ double sharedWords[];  // double: the softmax may reduce in double
+    double* scratch = sharedWords;           // kWarps + 1
+    float* qRow = reinterpret_cast<float*>(scratch + kWarps + 1);  // q.headSize
+    float* scores = qRow + p.q.headSize;                            // total
+    const int64_t i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int64_t hk = h / p.group;
+    const int64_t total = p.total, d = p.q.headSize;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+
+    const T* qi = o.q + p.q.offset(b, h) + i * p.q.rowStride();
+    for (int64_t e = threadIdx.x; e < d; e += kAttentionBlock) qRow[e] = load(qi[e]) * p.scale;
+
+    // The keys the causal and window rules and nonpad_kv_seqlen leave this row: [first, end).
+    const int64_t nonpad = p.hasNonpad ? min(max(o.nonpad[b], int64_t{0}), total) : 0;
+    const int64_t position = i + (p.hasNonpad ? nonpad - p.q.seq : p.past);
+    int64_t first = 0, end = total;
+    if (p.causal) end = min(end, position + 1);
+    if (p.rightWindow >= 0) end = min(end, position + p.rightWindow + 1);
+    if (p.leftWindow >= 0) first = max(first, position - p.leftWindow);
+    if (p.hasNonpad) end = min(end, nonpad);
+    first = min(max(first, int64_t{0}), total);
+    end = min(max(end, first), total);
+    const int64_t maskAt = b * p.maskStrides[0] + h * p.maskStrides[1] + i * p.maskStrides[2];
+    T* qkRow = o.qk ? o.qk + ((b * p.q.heads + h) * p.q.seq + i) * total : nullptr;
+    __syncthreads();  // qRow
 
     float localMax = -INFINITY;
-    const float* kb = k + p.k.offset(b, hk);
-    for (int64_t j = threadIdx.x; j < sk; j += kAttentionBlock) {
-        const float* kj = kb + j * p.k.rowStride();
-        float s = 0.f;
-        for (int64_t d = 0; d < p.q.headSize; ++d) s += qRow[d] * kj[d];
-        if (p.mask.present) {
-            const int64_t m = b * p.mask.strides[0] + h * p.mask.strides[1] + i * p.mask.strides[2] + j * p.mask.strides[3];
-            if (p.mask.isBool) {
-                if (!static_cast<const bool*>(mask)[m]) s = -INFINITY;
-            } else {
-                s += static_cast<const float*>(mask)[m];
-            }
-        }
-        if (p.causal && j > i + causalOffset) s = -INFINITY;
+    int anyKey = 0;
+    const T* pastKeys = o.pastK ? o.pastK + p.pastK.offset(b, hk) : nullptr;
+    const T* newKeys = o.k + p.k.offset(b, hk);
+    for (int64_t j = warp; j < total; j += kWarps) {
+        const T* kj = j < p.past ? pastKeys + j * p.pastK.rowStride() : newKeys + (j - p.past) * p.k.rowStride();
+        float partial = 0.f;
+        for (int64_t e = lane; e < d; e += 32) partial += qRow[e] * load(kj[e]);
+        float s = warpSum(partial);
+        if (lane != 0) continue;
+        if (p.qkStage == QkStage::kScaled) qkRow[j] = store<T>(s);
+        // softcap bends the scores before any mask, so -inf stays -inf.
+        if (p.softcap > 0.f) s = p.softcap * tanhf(s / p.softcap);
+        if (p.qkStage == QkStage::kSoftcapped) qkRow[j] = store<T>(s);
+        float bias = 0.f;
+        if (p.maskType != MaskType::kNone) bias = j < p.maskKeys ? maskValue(o.mask, p.maskType, maskAt + j) : -INFINITY;
+        if (j < first || j >= end)
+            bias = -INFINITY;
+        else if (bias != -INFINITY)
+            anyKey = 1;
+        s += bias;
+        if (p.qkStage == QkStage::kBiased) qkRow[j] = store<T>(s);
         scores[j] = s;
         localMax = fmaxf(localMax, s);
     }
-    const float rowMax = blockMax<kAttentionBlock>(localMax, scratch);
-    float localSum = 0.f;
-    for (int64_t j = threadIdx.x; j < sk; j += kAttentionBlock) {
-        // A row masked everywhere has no distribution: its weights are all zero.
-        const float e = rowMax == -INFINITY ? 0.f : expf(scores[j] - rowMax);
-        scores[j] = e;
-        localSum += e;
+    // ONNX decides a fully masked row on the bias, not on the scores: its probabilities are all zero.
+    anyKey = __syncthreads_or(anyKey);  // also publishes scores[]
+    const float rowMax = static_cast<float>(blockMax<kAttentionBlock>(static_cast<double>(localMax), scratch));
+    const bool live = anyKey && rowMax != -INFINITY;
+    if (p.doubleSoftmax) {
+        double localSum = 0.0;
+        for (int64_t j = threadIdx.x; j < total; j += kAttentionBlock) {
+            const double e = live ? exp(static_cast<double>(scores[j]) - static_cast<double>(rowMax)) : 0.0;
+            scores[j] = static_cast<float>(e);
+            localSum += e;
+        }
+        const double sum = blockSum<kAttentionBlock>(localSum, scratch);
+        const double inverse = live ? 1.0 / sum : 0.0;
+        for (int64_t j = threadIdx.x; j < total; j += kAttentionBlock)
+            scores[j] = static_cast<float>(static_cast<double>(scores[j]) * inverse);
+    } else {
+        float localSum = 0.f;
+        for (int64_t j = threadIdx.x; j < total; j += kAttentionBlock) {
+            const float e = live ? expf(scores[j] - rowMax) : 0.f;
+            scores[j] = e;
+            localSum += e;
+        }
+        const float sum = static_cast<float>(blockSum<kAttentionBlock>(static_cast<double>(localSum), scratch));
+        const float inverse = live ? 1.f / sum : 0.f;
+        for (int64_t j = threadIdx.x; j < total; j += kAttentionBlock) scores[j] *= inverse;
     }
-    const float sum = blockSum<kAttentionBlock>(localSum, scratch);  // its barriers publish scores[]
-    const float inverse = sum > 0.f ? 1.f / sum : 0.f;
+    if (p.qkStage == QkStage::kSoftmax)
+        for (int64_t j = threadIdx.x; j < total; j += kAttentionBlock) qkRow[j] = store<T>(scores[j]);
+    __syncthreads();  // the probabilities
 
-    const float* vb = v + p.v.offset(b, hk);
-    float* yi = y + p.y.offset(b, h) + i * p.y.rowStride();
-    for (int64_t d = threadIdx.x; d < p.v.headSize; d += kAttentionBlock) {
+    const T* pastValues = o.pastV ? o.pastV + p.pastV.offset(b, hk) : nullptr;
+    const T* newValues = o.v + p.v.offset(b, hk);
+    T* yi = o.y + p.y.offset(b, h) + i * p.y.rowStride();
+    for (int64_t e = threadIdx.x; e < p.v.headSize; e += kAttentionBlock) {
         float acc = 0.f;
-        for (int64_t j = 0; j < sk; ++j) acc += scores[j] * vb[j * p.v.rowStride() + d];
-        yi[d] = acc * inverse;
+        for (int64_t j = 0; j < p.past; ++j) acc += scores[j] * load(pastValues[j * p.pastV.rowStride() + e]);
+        for (int64_t j = p.past; j < total; ++j)
+            acc += scores[j] * load(newValues[(j - p.past) * p.v.rowStride() + e]);
+        yi[e] = store<T>(acc);
+    }
+}
+
+/// present[b, h, s, :] = s < past ? past[b, h, s, :] : fresh[b, h, s - past, :], in [batch, heads,
+/// total, head]; elements moved as words of their size (the cache keeps the input's type).
+template <typename Word>
+__global__ void writeCacheKernel(const Word* past, HeadLayout pastLayout, const Word* fresh, HeadLayout freshLayout,
+                                 Word* present, int64_t pastLen, int64_t count) {
+    const int64_t d = freshLayout.headSize, total = pastLen + freshLayout.seq;
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += step) {
+        const int64_t c = e % d, s = (e / d) % total, bh = e / (d * total);
+        const int64_t b = bh / freshLayout.heads, h = bh % freshLayout.heads;
+        present[e] = s < pastLen ? past[pastLayout.offset(b, h) + s * pastLayout.rowStride() + c]
+                                 : fresh[freshLayout.offset(b, h) + (s - pastLen) * freshLayout.rowStride() + c];
+    }
+}
+
+MaskType maskTypeOf(DataType t) {
+    switch (t) {
+        case DataType::kBOOL: return MaskType::kBool;
+        case DataType::kFLOAT: return MaskType::kFloat;
+        case DataType::kHALF: return MaskType::kHalf;
+        case DataType::kBF16: return MaskType::kBF16;
+        case DataType::kDOUBLE: return MaskType::kDouble;
+        default: return MaskType::kNone;
     }
 }
 
 class AttentionKernel : public Kernel {
 public:
     explicit AttentionKernel(const Node& node)
-        : mScaleAttr(node.attrs.getFloat("scale")),
+        : mName(node.describe()),
+          mScaleAttr(node.attrs.getFloat("scale")),
           mCausal(node.attrs.getInt("is_causal", 0) != 0),
+          mLeftWindow(node.attrs.getInt("left_window_size", -1)),
+          mRightWindow(node.attrs.getInt("right_window_size", -1)),
+          mSoftcap(node.attrs.getFloat("softcap", 0.f)),
           mQHeads(node.attrs.getInt("q_num_heads", 0)),
           mKvHeads(node.attrs.getInt("kv_num_heads", 0)),
-          mName(node.describe()) {}
+          // softmax_precision DOUBLE (11) sums in double; float16/bfloat16 precisions get float's, as on the CPU.
+          mDoubleSoftmax(node.attrs.getInt("softmax_precision", 1) == 11),
+          mHasMask(node.hasInput(kMask)),
+          mHasPast(node.hasInput(kPastKey)),
+          mHasNonpad(node.hasInput(kNonpad)),
+          mHasPresentKey(node.output(kPresentKey) != nullptr),
+          mHasPresentValue(node.output(kPresentValue) != nullptr),
+          mQkStage(node.output(kQkOutput) ? static_cast<QkStage>(node.attrs.getInt("qk_matmul_output_mode", 0))
+                                          : QkStage::kNone) {}
 
     Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+        KILN_RETURN_IF_ERROR(planLayouts(in, out));
         AttentionParams& p = mParams;
-        p.q = layoutOf(in[0].shape, mQHeads);
-        p.k = layoutOf(in[1].shape, mKvHeads);
-        p.v = layoutOf(in[2].shape, mKvHeads);
-        p.y = layoutOf(out[0].shape, mQHeads);
-        if (p.q.headSize != p.k.headSize || p.k.seq != p.v.seq || p.k.heads != p.v.heads || p.k.heads == 0 ||
-            p.q.heads % p.k.heads != 0 || p.q.batch != p.k.batch || p.y.headSize != p.v.headSize)
-            return invalidArgument(mName + ": Q " + shapeToString(in[0].shape) + ", K " + shapeToString(in[1].shape) +
-                                   ", V " + shapeToString(in[2].shape) + " do not fit together");
-        if (p.k.seq > kMaxKeys || p.q.headSize > kMaxHeadSize)
+        if (p.total > kMaxKeys || p.q.headSize > kMaxHeadSize)
             return unsupported(mName + ": the CUDA Attention holds at most " + std::to_string(kMaxKeys) +
                                " keys and head size " + std::to_string(kMaxHeadSize));
         if (p.q.seq > INT32_MAX || p.q.heads > 65535 || p.q.batch > 65535)
             return unsupported(mName + ": too many rows, heads or batches for one launch");
         p.scale = mScaleAttr ? *mScaleAttr : 1.0f / std::sqrt(static_cast<float>(p.q.headSize));
+        p.softcap = mSoftcap;
         p.causal = mCausal;
-        p.mask = MaskLayout{};
-        if (in.size() > 3 && (in[3].data != nullptr || !in[3].shape.empty())) {
-            KILN_RETURN_IF_ERROR(planMask(in[3]));
-        }
-        mEmpty = out[0].elementCount() == 0 || p.k.seq == 0;
-        return Status::ok();
+        // A window wider than every query position's reach is unbounded; capping it keeps the position
+        // arithmetic far from int64 overflow.
+        const int64_t reach = p.total + p.q.seq + 1;
+        p.leftWindow = std::min(mLeftWindow, reach);
+        p.rightWindow = std::min(mRightWindow, reach);
+        p.hasNonpad = mHasNonpad;
+        p.qkStage = mQkStage;
+        p.doubleSoftmax = mDoubleSoftmax;
+        if (mQkStage != QkStage::kNone && (static_cast<int>(mQkStage) < 0 || static_cast<int>(mQkStage) > 3))
+            return invalidArgument(mName + ": qk_matmul_output_mode " + std::to_string(static_cast<int>(mQkStage)) +
+                                   " is not 0, 1, 2 or 3");
+        KILN_RETURN_IF_ERROR(planMask(mHasMask ? &in[kMask] : nullptr));
+        if (mHasNonpad && (in[kNonpad].shape != Shape{p.q.batch} || in[kNonpad].dtype != DataType::kINT64))
+            return invalidArgument(mName + ": nonpad_kv_seqlen " + shapeToString(in[kNonpad].shape) +
+                                   " must hold one int64 length per batch entry (" + std::to_string(p.q.batch) + ")");
+        KILN_RETURN_IF_ERROR(checkOutputs(out));
+        mType = in[kQ].dtype;
+        mShared = (kWarps + 1) * sizeof(double) + static_cast<size_t>(p.q.headSize + p.total) * sizeof(float);
+        // Beyond the default 48 KiB a kernel must opt in; done here, outside any stream capture of run().
+        if (mShared <= 48 * 1024) return Status::ok();
+        return AttentionTypes::dispatchStatus(mType, unsupported(mName + ": no CUDA Attention for this type"),
+                                              [&](auto tag) {
+                                                  return cudaStatus(cudaFuncSetAttribute(
+                                                                        attentionRowKernel<decltype(tag)>,
+                                                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                                        static_cast<int>(mShared)),
+                                                                    "cudaFuncSetAttribute(attentionRowKernel)");
+                                              });
     }
 
     Status run(const KernelIO& io) override {
-        if (mEmpty) return Status::ok();
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        const TensorView* pastKey = mHasPast ? &io.input(kPastKey) : nullptr;
+        const TensorView* pastValue = mHasPast ? &io.input(kPastValue) : nullptr;
+        if (mHasPresentKey) KILN_RETURN_IF_ERROR(writeCache(pastKey, mParams.pastK, io.input(kK), mParams.k,
+                                                             io.output(kPresentKey), stream));
+        if (mHasPresentValue) KILN_RETURN_IF_ERROR(writeCache(pastValue, mParams.pastV, io.input(kV), mParams.v,
+                                                               io.output(kPresentValue), stream));
         const AttentionParams& p = mParams;
-        const size_t shared = static_cast<size_t>(p.q.headSize + p.k.seq + kAttentionBlock / 32 + 1) * sizeof(float);
-        if (shared > 48 * 1024)
-            KILN_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(attentionRowKernel,
-                                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                           static_cast<int>(shared)));
+        if (p.q.seq == 0 || p.q.batch == 0 || p.q.heads == 0) return Status::ok();
+        return AttentionTypes::dispatchStatus(mType, unsupported(mName + ": no CUDA Attention for this type"),
+                                              [&](auto tag) { return launch<decltype(tag)>(io, stream); });
+    }
+
+    std::string tacticName() const override {
+        return std::string("cuda.attention_rowwise_") + tacticTypeSuffix(mType);
+    }
+
+private:
+    template <typename T>
+    Status launch(const KernelIO& io, cudaStream_t stream) {
+        const AttentionParams& p = mParams;
+        AttentionOperands<T> o{};
+        o.q = static_cast<const T*>(io.input(kQ).data);
+        o.k = static_cast<const T*>(io.input(kK).data);
+        o.v = static_cast<const T*>(io.input(kV).data);
+        o.pastK = mHasPast ? static_cast<const T*>(io.input(kPastKey).data) : nullptr;
+        o.pastV = mHasPast ? static_cast<const T*>(io.input(kPastValue).data) : nullptr;
+        o.mask = mHasMask ? io.input(kMask).data : nullptr;
+        o.nonpad = mHasNonpad ? static_cast<const int64_t*>(io.input(kNonpad).data) : nullptr;
+        o.y = static_cast<T*>(io.output(0).data);
+        o.qk = mQkStage != QkStage::kNone ? static_cast<T*>(io.output(kQkOutput).data) : nullptr;
         const dim3 grid(static_cast<unsigned>(p.q.seq), static_cast<unsigned>(p.q.heads),
                         static_cast<unsigned>(p.q.batch));
-        attentionRowKernel<<<grid, kAttentionBlock, shared, static_cast<cudaStream_t>(io.stream)>>>(
-            static_cast<const float*>(io.input(0).data), static_cast<const float*>(io.input(1).data),
-            static_cast<const float*>(io.input(2).data), p.mask.present ? io.input(3).data : nullptr,
-            static_cast<float*>(io.output(0).data), p);
+        attentionRowKernel<T><<<grid, kAttentionBlock, mShared, stream>>>(o, p);
         return launchStatus("attentionRowKernel");
     }
 
-    std::string tacticName() const override { return "cuda.attention_rowwise_f32"; }
+    Status writeCache(const TensorView* past, const HeadLayout& pastLayout, const TensorView& fresh,
+                      const HeadLayout& freshLayout, const TensorView& present, cudaStream_t stream) const {
+        const int64_t count = present.elementCount();
+        if (count == 0) return Status::ok();
+        const int64_t pastLen = past ? pastLayout.seq : 0;
+        const unsigned grid = elementwiseGrid(count);
+        if (dataTypeSize(present.dtype) == 2)
+            writeCacheKernel<uint16_t><<<grid, kElementwiseBlock, 0, stream>>>(
+                past ? static_cast<const uint16_t*>(past->data) : nullptr, pastLayout,
+                static_cast<const uint16_t*>(fresh.data), freshLayout, static_cast<uint16_t*>(present.data), pastLen,
+                count);
+        else
+            writeCacheKernel<uint32_t><<<grid, kElementwiseBlock, 0, stream>>>(
+                past ? static_cast<const uint32_t*>(past->data) : nullptr, pastLayout,
+                static_cast<const uint32_t*>(fresh.data), freshLayout, static_cast<uint32_t*>(present.data), pastLen,
+                count);
+        return launchStatus("writeCacheKernel");
+    }
 
-private:
-    Status planMask(const TensorView& mask) {
-        const Shape& s = mask.shape;
-        if (s.size() > 4) return invalidArgument(mName + ": the mask has rank " + std::to_string(s.size()) + " > 4");
-        if (mask.dtype != DataType::kFLOAT && mask.dtype != DataType::kBOOL)
-            return unsupported(mName + ": the mask must be float or bool");
-        const int64_t full[4] = {mParams.q.batch, mParams.q.heads, mParams.q.seq, mParams.k.seq};
-        MaskLayout& m = mParams.mask;
-        m.present = true;
-        m.isBool = mask.dtype == DataType::kBOOL;
-        int64_t stride = 1;
-        for (int64_t d = static_cast<int64_t>(s.size()) - 1; d >= 0; --d) {
-            const int64_t axis = 4 - static_cast<int64_t>(s.size()) + d;
-            const int64_t extent = s[static_cast<size_t>(d)];
-            if (axis == 3 && extent < full[3])
-                return unsupported(mName + ": the CUDA Attention has no attn_mask shorter than the keys (padded)");
+    Status planLayouts(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+        AttentionParams& p = mParams;
+        for (size_t i : {kQ, kK, kV})
+            if (in[i].shape.size() != 3 && in[i].shape.size() != 4)
+                return invalidArgument(mName + ": Q, K and V must be 3-D or 4-D, input " + std::to_string(i) + " is " +
+                                       shapeToString(in[i].shape));
+        if (out[0].shape.size() != in[kQ].shape.size())
+            return invalidArgument(mName + ": Y " + shapeToString(out[0].shape) + " does not have Q's rank");
+        p.q = layoutOf(in[kQ].shape, mQHeads);
+        p.k = layoutOf(in[kK].shape, mKvHeads);
+        p.v = layoutOf(in[kV].shape, mKvHeads);
+        p.y = layoutOf(out[0].shape, mQHeads);
+        auto packedFits = [](const Shape& s, const HeadLayout& l) {
+            return s.size() == 4 || (l.heads > 0 && l.heads * l.headSize == s[2]);
+        };
+        if (!packedFits(in[kQ].shape, p.q) || !packedFits(in[kK].shape, p.k) || !packedFits(in[kV].shape, p.v) ||
+            !packedFits(out[0].shape, p.y) || p.q.headSize != p.k.headSize || p.k.seq != p.v.seq ||
+            p.k.heads != p.v.heads || p.k.heads <= 0 || p.q.heads % p.k.heads != 0 || p.q.batch != p.k.batch ||
+            p.q.batch != p.v.batch || p.y.batch != p.q.batch || p.y.heads != p.q.heads || p.y.seq != p.q.seq ||
+            p.y.headSize != p.v.headSize)
+            return invalidArgument(mName + ": Q " + shapeToString(in[kQ].shape) + ", K " + shapeToString(in[kK].shape) +
+                                   ", V " + shapeToString(in[kV].shape) + ", Y " + shapeToString(out[0].shape) +
+                                   " do not fit together");
+        p.group = p.q.heads / p.k.heads;
+        p.pastK = HeadLayout{p.k.batch, p.k.heads, 0, p.k.headSize, false};
+        p.pastV = HeadLayout{p.v.batch, p.v.heads, 0, p.v.headSize, false};
+        if (mHasPast) {
+            const Shape& pk = in[kPastKey].shape;
+            const Shape& pv = in[kPastValue].shape;
+            if (pk.size() != 4 || pv.size() != 4 || pk[0] != p.k.batch || pk[1] != p.k.heads || pk[3] != p.k.headSize ||
+                pv[0] != p.v.batch || pv[1] != p.v.heads || pv[2] != pk[2] || pv[3] != p.v.headSize)
+                return invalidArgument(mName + ": past_key " + shapeToString(pk) + " and past_value " +
+                                       shapeToString(pv) + " do not fit K and V (batch, kv_heads, past, head_size)");
+            p.pastK = layoutOf(pk, 0);
+            p.pastV = layoutOf(pv, 0);
+        }
+        p.past = p.pastK.seq;
+        p.total = p.past + p.k.seq;
+        return Status::ok();
+    }
+
+    /// The mask's key extent and broadcast strides, as AttentionBias::plan (CPU) records them.
+    Status planMask(const TensorView* mask) {
+        AttentionParams& p = mParams;
+        p.maskType = MaskType::kNone;
+        p.maskKeys = 0;
+        std::fill(std::begin(p.maskStrides), std::end(p.maskStrides), int64_t{0});
+        if (!mask) return Status::ok();
+        const Shape& s = mask->shape;
+        p.maskType = maskTypeOf(mask->dtype);
+        if (p.maskType == MaskType::kNone)
+            return invalidArgument(mName + ": attn_mask must be bool or floating-point, got " +
+                                   dataTypeName(mask->dtype));
+        if (s.empty() || s.size() > 4)
+            return invalidArgument(mName + ": attn_mask must have rank 1 to 4, got " + shapeToString(s));
+        p.maskKeys = s.back();
+        if (p.maskKeys > p.total)
+            return invalidArgument(mName + ": attn_mask " + shapeToString(s) + " has more keys than the " +
+                                   std::to_string(p.total) + " of past and new keys");
+        const int64_t full[3] = {p.q.batch, p.q.heads, p.q.seq};
+        const size_t leading = s.size() - 1;  // axes before the key axis, right-aligned to (batch, head, query)
+        int64_t stride = p.maskKeys;
+        for (size_t d = leading; d-- > 0;) {
+            const size_t axis = 3 - leading + d;
+            const int64_t extent = s[d];
             if (extent != 1 && extent != full[axis])
-                return invalidArgument(mName + ": mask " + shapeToString(s) + " does not broadcast to the scores");
-            m.strides[axis] = extent == 1 ? 0 : stride;
+                return invalidArgument(mName + ": attn_mask " + shapeToString(s) +
+                                       " does not broadcast to (batch, q_heads, q_seq, total_kv) = (" +
+                                       std::to_string(p.q.batch) + ", " + std::to_string(p.q.heads) + ", " +
+                                       std::to_string(p.q.seq) + ", " + std::to_string(p.total) + ")");
+            p.maskStrides[axis] = extent == 1 ? 0 : stride;
             stride *= extent;
         }
         return Status::ok();
     }
 
+    /// The optional outputs must hold exactly what the kernels write: they are indexed without bounds.
+    Status checkOutputs(const std::vector<TensorView>& out) const {
+        const AttentionParams& p = mParams;
+        auto check = [&](bool present, size_t index, const Shape& expected, const char* what) -> Status {
+            if (present && (index >= out.size() || out[index].shape != expected))
+                return invalidArgument(mName + ": " + what + " " +
+                                       (index < out.size() ? shapeToString(out[index].shape) : std::string("missing")) +
+                                       " is not " + shapeToString(expected));
+            return Status::ok();
+        };
+        KILN_RETURN_IF_ERROR(check(mHasPresentKey, kPresentKey, {p.k.batch, p.k.heads, p.total, p.k.headSize},
+                                   "present_key"));
+        KILN_RETURN_IF_ERROR(check(mHasPresentValue, kPresentValue, {p.v.batch, p.v.heads, p.total, p.v.headSize},
+                                   "present_value"));
+        return check(mQkStage != QkStage::kNone, kQkOutput, {p.q.batch, p.q.heads, p.q.seq, p.total},
+                     "qk_matmul_output");
+    }
+
+    std::string mName;
     std::optional<float> mScaleAttr;
     bool mCausal;
-    int64_t mQHeads;
-    int64_t mKvHeads;
-    std::string mName;
+    int64_t mLeftWindow, mRightWindow;
+    float mSoftcap;
+    int64_t mQHeads, mKvHeads;
+    bool mDoubleSoftmax;
+    bool mHasMask, mHasPast, mHasNonpad, mHasPresentKey, mHasPresentValue;
+    QkStage mQkStage;
+    DataType mType{DataType::kFLOAT};
     AttentionParams mParams;
-    bool mEmpty{false};
+    size_t mShared{0};  // dynamic shared memory of one block: reduction scratch, query row, score row
 };
 
 bool attentionSupported(const Node& node, std::string* reason) {
-    if (!inputsHaveType(node, 0, 3, {DataType::kFLOAT}, reason)) return false;
-    for (size_t i = 4; i < node.inputs.size(); ++i) {
-        if (node.inputs[i]) {
-            if (reason) *reason = "the CUDA Attention has no KV cache (past_key/past_value) and no nonpad_kv_seqlen";
+    // Q, K, V and the cache share one type: the kernel is instantiated per storage type.
+    if (!inputsHaveType(node, kQ, 3, AttentionTypes::types(), reason)) return false;
+    const DataType type = node.input(kQ)->dtype;
+    for (size_t i : {kPastKey, kPastValue}) {
+        const Value* past = node.input(i);
+        if (past && past->dtype != type) {
+            if (reason) *reason = "the CUDA Attention needs past_key/past_value of Q's type";
             return false;
         }
     }
-    for (size_t i = 1; i < node.outputs.size(); ++i) {
-        if (node.outputs[i]) {
+    if (node.hasInput(kPastKey) != node.hasInput(kPastValue)) {
+        if (reason) *reason = "past_key and past_value come together";
+        return false;
+    }
+    if (const Value* mask = node.input(kMask); mask && maskTypeOf(mask->dtype) == MaskType::kNone) {
+        if (reason) *reason = std::string("attn_mask must be bool or floating-point, got ") + dataTypeName(mask->dtype);
+        return false;
+    }
+    if (const Value* nonpad = node.input(kNonpad); nonpad && nonpad->dtype != DataType::kINT64) {
+        if (reason) *reason = "nonpad_kv_seqlen must be int64";
+        return false;
+    }
+    for (size_t i = 0; i < node.outputs.size() && i <= kQkOutput; ++i) {
+        const Value* out = node.output(i);
+        if (out && out->dtype != type) {
             if (reason)
-                *reason = "the CUDA Attention computes output Y only (no present_key/present_value/qk_matmul_output)";
+                *reason = "the CUDA Attention writes output " + std::to_string(i) + " in Q's type " + dataTypeName(type);
             return false;
         }
     }
-    if (const Value* mask = node.input(3)) {
-        if (mask->dtype != DataType::kFLOAT && mask->dtype != DataType::kBOOL) {
-            if (reason) *reason = "the CUDA Attention takes float or bool masks only";
-            return false;
-        }
-        // ONNX pads a mask's key axis shorter than the keys with "masked"; this kernel only broadcasts.
-        const Value* k = node.input(1);
-        const Dim keys = k->shape.size() == 4 ? k->shape[2] : k->shape.size() == 3 ? k->shape[1] : Dim::unknown();
-        if (mask->shape.empty() ||
-            (mask->shape.back().isKnown() && keys.isKnown() && mask->shape.back().value < keys.value)) {
-            if (reason) *reason = "the CUDA Attention has no attn_mask shorter than the keys (padded) or of rank 0";
-            return false;
-        }
-    }
-    if (node.attrs.getFloat("softcap", 0.f) != 0.f) {
-        if (reason) *reason = "the CUDA Attention has no softcap";
-        return false;
-    }
-    if (node.attrs.getInt("left_window_size", -1) != -1 || node.attrs.getInt("right_window_size", -1) != -1) {
-        if (reason) *reason = "the CUDA Attention has no sliding window";
-        return false;
-    }
-    if (node.attrs.getInt("softmax_precision", 1) != 1) {
-        if (reason) *reason = "the CUDA Attention computes its softmax in float only";
+    const int64_t mode = node.attrs.getInt("qk_matmul_output_mode", 0);
+    if (node.output(kQkOutput) && (mode < 0 || mode > 3)) {
+        if (reason) *reason = "qk_matmul_output_mode " + std::to_string(mode) + " is not 0, 1, 2 or 3";
         return false;
     }
     return true;

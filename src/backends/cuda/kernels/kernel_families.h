@@ -35,7 +35,12 @@ void registerScatterGatherKernels(CudaKernelRegistry& registry);  // GatherEleme
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
 void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference)
 void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
-void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
+void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention (KV cache, masks, windows, fp16/bf16)
+void registerRotaryEmbeddingKernels(CudaKernelRegistry& registry);  // RotaryEmbedding
+void registerSwiGLUKernels(CudaKernelRegistry& registry);       // SwiGLU
+void registerTensorScatterKernels(CudaKernelRegistry& registry);  // TensorScatter (KV-cache write)
+void registerLinearAttentionKernels(CudaKernelRegistry& registry);  // LinearAttention
+void registerCausalConvWithStateKernels(CudaKernelRegistry& registry);  // CausalConvWithState
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
 void registerResizeKernels(CudaKernelRegistry& registry);       // Resize
 void registerGridSampleKernels(CudaKernelRegistry& registry);   // GridSample AffineGrid
