@@ -42,6 +42,10 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerLossKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
+    registerTopKKernels(registry);
+    registerValueDependentKernels(registry);
+    registerSignalKernels(registry);
+    registerRecurrentKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

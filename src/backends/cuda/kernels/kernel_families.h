@@ -28,9 +28,13 @@ void registerArgReduceKernels(CudaKernelRegistry& registry);    // ArgMax ArgMin
 void registerPadKernels(CudaKernelRegistry& registry);          // Pad
 void registerScatterGatherKernels(CudaKernelRegistry& registry);  // GatherElements ScatterElements ScatterND
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
-void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference)
+void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference and training mode)
 void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
+void registerTopKKernels(CudaKernelRegistry& registry);         // TopK
+void registerValueDependentKernels(CudaKernelRegistry& registry);  // NonZero Unique NonMaxSuppression (on the host)
+void registerSignalKernels(CudaKernelRegistry& registry);       // DFT STFT MelWeightMatrix Hann/Hamming/BlackmanWindow
+void registerRecurrentKernels(CudaKernelRegistry& registry);    // RNN GRU LSTM
 
 }  // namespace kiln::cuda
