@@ -1,4 +1,4 @@
-// TopK on float, float16, double, int32 and int64, along any axis: the k largest (or smallest) elements
+// TopK on float, float16, double and 8-, 32- and 64-bit integers, along any axis: the k largest (or smallest) elements
 // with their indices, always sorted (what `sorted` = 0 allows too), equal values in the order of their
 // indices, as the CPU kernel. Each thread takes one element of a line and counts the elements of its
 // line that come before it in that total order (NaN counts as the largest value, so the order stays
@@ -118,6 +118,10 @@ public:
             case DataType::kDOUBLE: launch<double>(io, indices, total, stream); break;
             case DataType::kINT32: launch<int32_t>(io, indices, total, stream); break;
             case DataType::kINT64: launch<int64_t>(io, indices, total, stream); break;
+            case DataType::kINT8: launch<int8_t>(io, indices, total, stream); break;
+            case DataType::kUINT8: launch<uint8_t>(io, indices, total, stream); break;
+            case DataType::kUINT32: launch<uint32_t>(io, indices, total, stream); break;
+            case DataType::kUINT64: launch<uint64_t>(io, indices, total, stream); break;
             default: return unsupported(mName + ": no CUDA kernel for " + dataTypeName(mType));
         }
         return launchStatus("topkRankKernel");
@@ -142,7 +146,8 @@ private:
 
 bool topkSupported(const Node& node, std::string* reason) {
     return inputsHaveType(node, 0, 1,
-                          {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE, DataType::kINT32, DataType::kINT64},
+                          {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE, DataType::kINT32, DataType::kINT64,
+                           DataType::kINT8, DataType::kUINT8, DataType::kUINT32, DataType::kUINT64},
                           reason);
 }
 
