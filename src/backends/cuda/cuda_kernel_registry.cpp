@@ -57,6 +57,10 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerSpatialLayoutKernels(registry);
     registerIndexingNdKernels(registry);
     registerImageGeometryKernels(registry);
+    registerTopKKernels(registry);
+    registerValueDependentKernels(registry);
+    registerSignalKernels(registry);
+    registerRecurrentKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

@@ -102,8 +102,8 @@ TEST_F(CudaBackendTest, SupportsSaysPreciselyWhyNot) {
     EXPECT_TRUE(mBackend->supports(*SupportQuery("Add", {DataType::kFLOAT, DataType::kFLOAT}, shape).node, nullptr));
     EXPECT_TRUE(mBackend->supports(*SupportQuery("Relu", {DataType::kHALF}, shape).node, nullptr));
 
-    EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("TopK", {DataType::kFLOAT, DataType::kINT64}, shape)),
-              "no CUDA kernel for TopK");
+    EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("StringNormalizer", {DataType::kSTRING}, shape)),
+              "no CUDA kernel for StringNormalizer");
     EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("Add", {DataType::kFLOAT}, shape, "com.microsoft")),
               "no CUDA kernel for com.microsoft::Add");
     EXPECT_EQ(whyUnsupported(*mBackend, SupportQuery("Conv", {DataType::kFLOAT, DataType::kFLOAT}, shape)),

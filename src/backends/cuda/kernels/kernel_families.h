@@ -33,7 +33,7 @@ void registerArgReduceKernels(CudaKernelRegistry& registry);    // ArgMax ArgMin
 void registerPadKernels(CudaKernelRegistry& registry);          // Pad
 void registerScatterGatherKernels(CudaKernelRegistry& registry);  // GatherElements ScatterElements ScatterND
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
-void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference)
+void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference and training mode)
 void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention (KV cache, masks, windows, fp16/bf16)
 void registerRotaryEmbeddingKernels(CudaKernelRegistry& registry);  // RotaryEmbedding
@@ -47,5 +47,9 @@ void registerGridSampleKernels(CudaKernelRegistry& registry);   // GridSample Af
 void registerSpatialLayoutKernels(CudaKernelRegistry& registry);  // DepthToSpace SpaceToDepth Tile CenterCropPad ReverseSequence
 void registerIndexingNdKernels(CudaKernelRegistry& registry);   // GatherND OneHot MaxUnpool Compress
 void registerImageGeometryKernels(CudaKernelRegistry& registry);  // RoiAlign Col2Im
+void registerTopKKernels(CudaKernelRegistry& registry);         // TopK
+void registerValueDependentKernels(CudaKernelRegistry& registry);  // NonZero Unique NonMaxSuppression (on the host)
+void registerSignalKernels(CudaKernelRegistry& registry);       // DFT STFT MelWeightMatrix Hann/Hamming/BlackmanWindow
+void registerRecurrentKernels(CudaKernelRegistry& registry);    // RNN GRU LSTM
 
 }  // namespace kiln::cuda
