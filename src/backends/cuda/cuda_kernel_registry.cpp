@@ -42,6 +42,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerLossKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
+    registerControlFlowKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

@@ -32,5 +32,6 @@ void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (infe
 void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
+void registerControlFlowKernels(CudaKernelRegistry& registry);  // If Loop Scan (subgraphs on the CUDA backend)
 
 }  // namespace kiln::cuda
