@@ -43,6 +43,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
     registerControlFlowKernels(registry);
+    registerFlexAttentionKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

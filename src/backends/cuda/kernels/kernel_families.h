@@ -33,5 +33,6 @@ void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLi
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
 void registerControlFlowKernels(CudaKernelRegistry& registry);  // If Loop Scan (subgraphs on the CUDA backend)
+void registerFlexAttentionKernels(CudaKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
 
 }  // namespace kiln::cuda
