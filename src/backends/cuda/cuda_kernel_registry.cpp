@@ -44,6 +44,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerFusedPointwiseKernels(registry);
     registerControlFlowKernels(registry);
     registerFlexAttentionKernels(registry);
+    registerMlFeatureKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,
