@@ -34,6 +34,6 @@ void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
 void registerControlFlowKernels(CudaKernelRegistry& registry);  // If Loop Scan (subgraphs on the CUDA backend)
 void registerFlexAttentionKernels(CudaKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
-void registerMlFeatureKernels(CudaKernelRegistry& registry);  // ai.onnx.ml Binarizer ArrayFeatureExtractor
+void registerMlFeatureKernels(CudaKernelRegistry& registry);  // ai.onnx.ml Binarizer ArrayFeatureExtractor TreeEnsemble
 
 }  // namespace kiln::cuda

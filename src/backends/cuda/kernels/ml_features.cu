@@ -1,6 +1,7 @@
 // CUDA kernels of the ai.onnx.ml ops that are plain numerics on tensors: Binarizer and
 // ArrayFeatureExtractor, on float, double, int32 and int64 (the types the CPU kernels take,
-// backends/cpu/kernels/ml_features.cpp).
+// backends/cpu/kernels/ml_features.cpp), and the family's registration (TreeEnsemble lives in
+// ml_tree_ensemble.cu).
 
 #include <cuda_runtime.h>
 
@@ -12,6 +13,7 @@
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/index_values.h"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "backends/cuda/kernels/ml_kernels.h"
 
 namespace kiln::cuda {
 
@@ -179,6 +181,7 @@ void registerMlFeatureKernels(CudaKernelRegistry& registry) {
                   [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(new ArrayFeatureExtractorKernel(node.input(0)->dtype, node));
                   }});
+    registerTreeEnsembleKernels(registry);
 }
 
 }  // namespace kiln::cuda
