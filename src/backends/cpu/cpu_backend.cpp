@@ -67,6 +67,8 @@ public:
 
 std::unique_ptr<Backend> createCpuBackend() { return std::make_unique<CpuBackend>(); }
 
+Backend& cpuBackend() { return *getBackend("cpu"); }
+
 Expected<std::vector<Tensor>> CpuNodeEvaluator::evaluate(const Node& node, const std::vector<const Tensor*>& inputs,
                                                          const std::vector<ValueInfo>& outputs) const {
     const CpuKernelEntry* entry = CpuKernelRegistry::global().find(node);

@@ -10,6 +10,10 @@ namespace kiln {
 
 std::unique_ptr<Backend> createCpuBackend();
 
+/// The process's CPU backend (getBackend("cpu")): kernels that run subgraphs (If, Loop, Scan,
+/// FlexAttention's modifiers) create the subgraph's kernels and buffers through it.
+Backend& cpuBackend();
+
 /// Runs nodes on the host with the CPU kernels: the evaluator of constant folding and of
 /// shape-value propagation.
 class CpuNodeEvaluator : public NodeEvaluator {

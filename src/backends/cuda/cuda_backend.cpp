@@ -41,7 +41,7 @@ bool allowsTf32(const Node& node) { return node.attrs.getInt(kAllowTf32Attribute
 
 }  // namespace
 
-bool CudaBackend::supports(const Node& node, std::string* reason) const {
+bool cudaSupportsNode(const Node& node, std::string* reason) {
     const CudaKernelEntry* entry = CudaKernelRegistry::global().find(registryKey(node));
     if (!entry) {
         if (reason) *reason = "no CUDA kernel for " + registryKey(node);
@@ -65,10 +65,14 @@ bool CudaBackend::supports(const Node& node, std::string* reason) const {
     return !entry->supports || entry->supports(node, reason);
 }
 
+bool CudaBackend::supports(const Node& node, std::string* reason) const { return cudaSupportsNode(node, reason); }
+
 Expected<std::unique_ptr<Kernel>> CudaBackend::createKernel(const Node& node) const {
     std::string reason;
     if (!supports(node, &reason)) return unsupported(node.describe() + ": " + reason);
-    CudaContext context{mCublasLt, mCudnn, &mDevice, allowsTf32(node)};
+    // Kernels hold the backend that made them to run subgraphs; the backend outlives them (it lives
+    // until the process exits) and its memory calls are not const.
+    CudaContext context{mCublasLt, mCudnn, &mDevice, allowsTf32(node), const_cast<CudaBackend*>(this)};
     auto kernel = CudaKernelRegistry::global().find(registryKey(node))->create(node, context);
     if (!kernel) return kernel.status().withContext(node.describe());
     return kernel;

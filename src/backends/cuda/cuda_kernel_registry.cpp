@@ -61,6 +61,9 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerValueDependentKernels(registry);
     registerSignalKernels(registry);
     registerRecurrentKernels(registry);
+    registerControlFlowKernels(registry);
+    registerFlexAttentionKernels(registry);
+    registerMlFeatureKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

@@ -24,6 +24,9 @@ struct CudaContext {
     const DeviceInfo* device{nullptr};
     /// Whether float products may round their inputs to TF32 on the tensor cores (BuilderFlag::kTF32).
     bool allowTf32{true};
+    /// The backend creating the kernel: kernels that run subgraphs (If, Loop, Scan) create the
+    /// subgraph's kernels and buffers through it.
+    Backend* backend{nullptr};
 };
 
 struct CudaKernelEntry {
@@ -49,6 +52,10 @@ private:
 };
 
 void registerAllCudaKernels(CudaKernelRegistry& registry);
+
+/// Whether the CUDA backend can run `node` (CudaBackend::supports): a registered kernel whose support
+/// check accepts it, and no low-bit or string tensor. Sets `reason` when not.
+bool cudaSupportsNode(const Node& node, std::string* reason);
 
 /// Helper for supports(): true when input `first` has one of `types` and every other present input
 /// among [first, first + count) has the same type.

@@ -17,7 +17,8 @@
 
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
-#include "backends/cpu/subgraph_executor.h"
+#include "backends/cpu/cpu_backend.h"
+#include "backends/subgraph_executor.h"
 #include "common/half.h"
 #include "ir/control_flow.h"
 #include "ir/onnx_types.h"
@@ -25,8 +26,6 @@
 namespace kiln {
 
 namespace {
-
-using cpu::SubgraphExecutor;
 
 bool isFlexType(DataType type) {
     return type == DataType::kFLOAT || type == DataType::kHALF || type == DataType::kBF16 || type == DataType::kDOUBLE;
@@ -175,7 +174,7 @@ private:
         }
         std::vector<TensorView> inputs{input};
         for (size_t i = io.numInputs - mCaptured; i < io.numInputs; ++i) inputs.push_back(io.input(i));
-        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, modifier.run(inputs));
+        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, modifier.run(inputs, io.stream, io.strings));
         if (results.size() != 1 || results[0].dtype != mPrecision || results[0].shape != shape)
             return invalidArgument(std::string("cpu.flex_attention: ") + name + " must return one " + dataTypeName(mPrecision) + " " +
                                    shapeToString(shape, true) + " tensor" +
@@ -268,7 +267,9 @@ bool supportsFlexAttention(const Node& node, std::string* reason) {
     }
     for (const char* attr : {"score_mod", "prob_mod"}) {
         std::shared_ptr<Graph> graph = node.attrs.getGraph(attr);
-        if (graph && !SubgraphExecutor::supports(*graph, reason)) return false;
+        if (graph && !SubgraphExecutor::supports(
+                         *graph, [](const Node& n, std::string* why) { return cpuBackend().supports(n, why); }, reason))
+            return false;
     }
     return true;
 }
@@ -285,7 +286,7 @@ Expected<std::unique_ptr<Kernel>> createFlexAttention(const Node& node) {
         std::shared_ptr<Graph> graph = node.attrs.getGraph(attrs[i]);
         if (!graph) return invalidModel(node.describe() + ": attribute '" + attrs[i] + "' must be a graph");
         KILN_ASSIGN_OR_RETURN(modifiers[i],
-                              SubgraphExecutor::create(graph, "subgraph '" + std::string(attrs[i]) + "' of " + node.describe()));
+                              SubgraphExecutor::create(cpuBackend(), graph, "subgraph '" + std::string(attrs[i]) + "' of " + node.describe()));
     }
     return std::unique_ptr<Kernel>(std::make_unique<FlexAttentionKernel>(
         node.attrs.getFloat("scale"), precision, static_cast<size_t>(captured), std::move(modifiers[0]), std::move(modifiers[1])));

@@ -51,5 +51,8 @@ void registerTopKKernels(CudaKernelRegistry& registry);         // TopK
 void registerValueDependentKernels(CudaKernelRegistry& registry);  // NonZero Unique NonMaxSuppression (on the host)
 void registerSignalKernels(CudaKernelRegistry& registry);       // DFT STFT MelWeightMatrix Hann/Hamming/BlackmanWindow
 void registerRecurrentKernels(CudaKernelRegistry& registry);    // RNN GRU LSTM
+void registerControlFlowKernels(CudaKernelRegistry& registry);  // If Loop Scan (subgraphs on the CUDA backend)
+void registerFlexAttentionKernels(CudaKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
+void registerMlFeatureKernels(CudaKernelRegistry& registry);  // ai.onnx.ml Binarizer ArrayFeatureExtractor TreeEnsemble
 
 }  // namespace kiln::cuda
