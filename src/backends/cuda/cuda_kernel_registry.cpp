@@ -42,6 +42,8 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerLossKernels(registry);
     registerAttentionKernels(registry);
     registerFusedPointwiseKernels(registry);
+    registerQuantizeLinearKernels(registry);
+    registerQuantizedIntegerKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

@@ -32,5 +32,7 @@ void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (infe
 void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
 void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention
 void registerFusedPointwiseKernels(CudaKernelRegistry& registry);  // kiln::FusedPointwise
+void registerQuantizeLinearKernels(CudaKernelRegistry& registry);  // QuantizeLinear DequantizeLinear DynamicQuantizeLinear
+void registerQuantizedIntegerKernels(CudaKernelRegistry& registry);  // MatMulInteger QLinearMatMul ConvInteger QLinearConv
 
 }  // namespace kiln::cuda
