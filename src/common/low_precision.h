@@ -3,10 +3,12 @@
 // e5m2fnuz, e8m0), float4e2m1 and the 4- and 2-bit integers, following ONNX's Cast rules. Kiln
 // stores every one of these types one element per byte (see DataType in include/kiln/types.h);
 // the functions here read and write that byte. Cast, QuantizeLinear and DequantizeLinear convert
-// through them, and so do the ONNX importer and Tensor's element accessors.
+// through them, and so do the ONNX importer and Tensor's element accessors. The rules themselves
+// are in common/low_precision_rules.h, which the CUDA kernels compile too.
 
 #include <cstdint>
 
+#include "common/low_precision_rules.h"
 #include "kiln/types.h"
 
 namespace kiln {
@@ -16,23 +18,6 @@ namespace kiln {
 bool isLowBitType(DataType type) noexcept;
 /// int4, uint4, int2 and uint2.
 bool isLowBitIntegerType(DataType type) noexcept;
-
-/// Cast's `round_mode` for float8e8m0, whose values are the powers of two: which of the two powers
-/// around a value it becomes.
-enum class E8M0Rounding {
-    kUp,       ///< the larger one, unless the value is a power of two itself (ONNX's default)
-    kDown,     ///< the smaller one
-    kNearest,  ///< the nearer one; a value halfway (1.5 * 2^e) goes to the larger
-};
-
-/// The attributes of Cast (and QuantizeLinear) that shape a conversion to a low-bit type.
-struct LowBitCastMode {
-    /// Cast's `saturate` (default 1): a value beyond the largest finite value, infinity included,
-    /// becomes that largest value. When false it becomes NaN (e4m3fn, the fnuz types, e8m0) or
-    /// infinity (e5m2). float4e2m1 has neither and always saturates; the integers wrap instead.
-    bool saturate{true};
-    E8M0Rounding e8m0Rounding{E8M0Rounding::kUp};
-};
 
 /// The value of one stored element of low-bit `type` (NaN where the code is NaN). For a type that
 /// is not low-bit the result is NaN.
@@ -52,10 +37,6 @@ uint8_t lowBitFromDouble(DataType type, double value, LowBitCastMode mode = {}) 
 uint8_t lowBitFromInteger(DataType type, int64_t value, LowBitCastMode mode = {}) noexcept;
 
 /// The smallest and largest value of a low-bit integer type ([-8, 7] for int4, [0, 3] for uint2).
-struct IntegerRange {
-    int64_t lowest;
-    int64_t highest;
-};
 IntegerRange lowBitIntegerRange(DataType type) noexcept;
 
 }  // namespace kiln

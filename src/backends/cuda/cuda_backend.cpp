@@ -47,12 +47,12 @@ bool cudaSupportsNode(const Node& node, std::string* reason) {
         if (reason) *reason = "no CUDA kernel for " + registryKey(node);
         return false;
     }
-    // The CUDA backend has no kernels for the low-bit element types (float8, float4, int4, ...),
-    // not even byte moves, so it refuses every node that touches one. A string element points
-    // into host memory: no device kernel can read it either.
+    // Only the kernels that say so (CudaKernelEntry::lowBitTypes: Cast, the quantizers) handle the
+    // low-bit element types (float8, float4, int4, ...); the backend refuses every other node that
+    // touches one. A string element points into host memory: no device kernel can read it either.
     for (const std::vector<Value*>* values : {&node.inputs, &node.outputs}) {
         for (const Value* v : *values) {
-            if (v && isLowBitType(v->dtype)) {
+            if (v && isLowBitType(v->dtype) && !entry->lowBitTypes) {
                 if (reason) *reason = std::string("no CUDA kernel for element type ") + dataTypeName(v->dtype);
                 return false;
             }

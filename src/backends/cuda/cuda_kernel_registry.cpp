@@ -64,6 +64,8 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerControlFlowKernels(registry);
     registerFlexAttentionKernels(registry);
     registerMlFeatureKernels(registry);
+    registerQuantizeLinearKernels(registry);
+    registerQuantizedIntegerKernels(registry);
 }
 
 bool inputsHaveType(const Node& node, size_t first, size_t count, const std::vector<DataType>& types,

@@ -34,6 +34,9 @@ struct CudaKernelEntry {
     /// Whether the kernel handles this node (its dtypes, ranks, attributes); sets `reason` when not.
     std::function<bool(const Node&, std::string*)> supports;
     std::function<Expected<std::unique_ptr<Kernel>>(const Node&, const CudaContext&)> create;
+    /// Whether `supports` itself decides on the low-bit element types (float8, float4, int4, ...):
+    /// the backend refuses every other kernel's node that touches one.
+    bool lowBitTypes{false};
 };
 
 class CudaKernelRegistry {

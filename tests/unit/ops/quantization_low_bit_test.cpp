@@ -8,6 +8,7 @@
 #include "elementwise_test_util.h"
 #include "ir/onnx_types.h"
 #include "low_precision_reference.h"
+#include "quantization_test_util.h"
 #include "tensor_test_helpers.h"
 
 namespace kiln::test {
@@ -20,24 +21,6 @@ Tensor codesTensor(DataType type, const Shape& shape, const std::vector<uint8_t>
     return t;
 }
 
-/// Scale entry of element i of `x` for per-tensor (scaleCount 1), per-axis or blocked layouts.
-int64_t scaleIndex(const Shape& x, int64_t i, size_t axis, int64_t scaleCount, int64_t block) {
-    if (scaleCount == 1) return 0;
-    std::vector<int64_t> c = unravel(i, x);
-    if (block == 0) return c[axis];
-    Shape s = x;
-    s[axis] = (x[axis] + block - 1) / block;
-    c[axis] /= block;
-    return ravel(c, s);
-}
-
-struct Layout {
-    Shape scaleShape;
-    int64_t axis;
-    int64_t block;
-};
-const Layout kLayouts[] = {{{}, 1, 0}, {{6}, 1, 0}, {{4}, -1, 0}, {{2, 3, 4}, 1, 2}, {{2, 6, 2}, 2, 3}};
-
 struct IntFormat {
     DataType type;
     int64_t lowest, highest;
@@ -48,7 +31,7 @@ const IntFormat kIntFormats[] = {
 TEST(QuantizeLinearLowBit, ToTwoAndFourBitIntegersPerTensorPerAxisAndBlocked) {
     const Shape x{2, 6, 4};
     Tensor data = randomTensor(DataType::kFLOAT, x, -12, 12, 1);
-    for (const Layout& layout : kLayouts) {
+    for (const QuantLayout& layout : quantLayoutsOf264()) {
         for (const IntFormat& f : kIntFormats) {
             Tensor scale = randomTensor(DataType::kFLOAT, layout.scaleShape, 0.5, 3, 2);
             // Zero points inside the type's range, stored in Kiln's layout.

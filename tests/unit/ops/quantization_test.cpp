@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "quantization_test_util.h"
 #include "tensor_test_helpers.h"
 
 namespace kiln::test {
@@ -15,28 +16,10 @@ double clampTo(DataType type, double v) {
     return std::clamp(v, lo, hi);
 }
 
-/// Scale entry of element i for per-tensor (scaleCount 1), per-axis or blocked layouts.
-int64_t scaleIndex(const Shape& x, int64_t i, size_t axis, int64_t scaleCount, int64_t block) {
-    if (scaleCount == 1) return 0;
-    std::vector<int64_t> c = unravel(i, x);
-    if (block == 0) return c[axis];
-    Shape s = x;
-    s[axis] = (x[axis] + block - 1) / block;
-    c[axis] /= block;
-    return ravel(c, s);
-}
-
-struct QuantCase {
-    Shape scaleShape;
-    int64_t axis;
-    int64_t block;
-};
-
 TEST(QuantizeLinearOp, PerTensorPerAxisAndBlockedToEveryIntegerType) {
     Shape x{2, 6, 4};
     Tensor data = randomTensor(DataType::kFLOAT, x, -30, 30, 1);
-    for (const QuantCase& c : {QuantCase{{}, 1, 0}, QuantCase{{6}, 1, 0}, QuantCase{{4}, -1, 0}, QuantCase{{2, 3, 4}, 1, 2},
-                               QuantCase{{2, 6, 2}, 2, 3}}) {
+    for (const QuantLayout& c : quantLayoutsOf264()) {
         for (DataType q : {DataType::kUINT8, DataType::kINT8, DataType::kINT16, DataType::kUINT16}) {
             Tensor scale = randomTensor(DataType::kFLOAT, c.scaleShape, 0.05, 0.5, 2);
             Tensor zero = randomTensor(q, c.scaleShape, q == DataType::kINT8 || q == DataType::kINT16 ? -10 : 0, 20, 3);
@@ -68,9 +51,52 @@ TEST(QuantizeLinearOp, WithoutZeroPointGivesUint8) {
     expectExact(run.outputs[0], ref);
 }
 
+/// `v` rounded to nearest even with `bits` significant bits (a normal float16 keeps 11, bfloat16 8).
+double roundSignificand(double v, int bits) {
+    if (v == 0) return v;
+    const double step = std::ldexp(1.0, std::ilogb(v) - (bits - 1));
+    return std::nearbyint(v / step) * step;
+}
+
+TEST(QuantizeLinearOp, PrecisionPicksTheDivisionType) {
+    // Quotients up to ~1e4 into int16: float16's step there is 8, so the division type shows.
+    Tensor data = randomTensor(DataType::kFLOAT, {64}, 10, 2000, 21);
+    Tensor scale = randomTensor(DataType::kFLOAT, {}, 0.15, 0.2, 22);
+    Tensor zero = Tensor::allocate(DataType::kINT16, {});
+    zero.data<int16_t>()[0] = 3;
+    const double s = scale.data<float>()[0];
+    std::vector<std::vector<double>> results;
+    for (int64_t precision : {int64_t{1}, int64_t{11}, int64_t{10}, int64_t{16}}) {  // float double float16 bfloat16
+        AttributeMap attrs;
+        attrs.set("precision", precision);
+        SingleNodeRun run = runOp("QuantizeLinear", {&data, &scale, &zero}, attrs);
+        ASSERT_TRUE(run.status) << run.status.message();
+        std::vector<double> ref;
+        for (int64_t i = 0; i < data.elementCount(); ++i) {
+            const double x = data.data<float>()[i];
+            double q;
+            if (precision == 1) q = static_cast<float>(x) / static_cast<float>(s);
+            else if (precision == 11) q = x / s;
+            else {
+                const int bits = precision == 10 ? 11 : 8;
+                q = roundSignificand(roundSignificand(x, bits) / roundSignificand(s, bits), bits);
+            }
+            ref.push_back(clampTo(DataType::kINT16, std::nearbyint(q) + 3));
+        }
+        expectExact(run.outputs[0], ref, "precision " + std::to_string(precision));
+        results.push_back(ref);
+    }
+    EXPECT_NE(results[0], results[2]) << "float16 division must differ from float32 division on this data";
+    AttributeMap bad;
+    bad.set("precision", int64_t{3});  // int8
+    SingleNodeRun run = runOp("QuantizeLinear", {&data, &scale, &zero}, bad);
+    ASSERT_FALSE(run.status);
+    EXPECT_NE(run.status.message().find("precision"), std::string::npos) << run.status.message();
+}
+
 TEST(DequantizeLinearOp, PerTensorPerAxisAndBlockedFromEveryIntegerType) {
     Shape x{3, 4, 6};
-    for (const QuantCase& c : {QuantCase{{}, 1, 0}, QuantCase{{4}, 1, 0}, QuantCase{{3}, 0, 0}, QuantCase{{3, 4, 2}, 2, 3}}) {
+    for (const QuantLayout& c : {QuantLayout{{}, 1, 0}, QuantLayout{{4}, 1, 0}, QuantLayout{{3}, 0, 0}, QuantLayout{{3, 4, 2}, 2, 3}}) {
         for (DataType q : {DataType::kUINT8, DataType::kINT8, DataType::kINT32, DataType::kINT16}) {
             Tensor data = randomTensor(q, x, q == DataType::kUINT8 ? 0 : -100, 100, 5);
             Tensor scale = randomTensor(DataType::kFLOAT, c.scaleShape, 0.01, 2, 6);

@@ -6,17 +6,17 @@
 // - A functor's operator() takes and returns compute values: ComputeType<T> of the storage type T,
 //   which is float for Half / BFloat16 and T itself otherwise. load() / store() convert.
 // - Functors deriving from PredicateOp return bool (comparisons, IsNaN, ...).
-// - Integer arithmetic wraps (two's complement) instead of overflowing: ONNX leaves overflow
-//   unspecified and C++ makes signed overflow undefined; wrapping is what every exporter's runtime does.
+// - Integer arithmetic wraps (two's complement) instead of overflowing: the wrap helpers are in
+//   common/element_rules.h, shared with the CUDA kernels.
 // - Integer division and modulo by zero yield 0. ONNX leaves them undefined and C++ traps on them;
 //   a defined, non-crashing result lets a model with a masked-out lane run.
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <type_traits>
 
 #include "backends/cpu/kernels/elementwise_fast_math.h"
+#include "common/element_rules.h"
 #include "common/half.h"
 
 namespace kiln::cpu {
@@ -50,33 +50,9 @@ struct PredicateOp {};
 template <typename Op, typename T>
 using OutputOf = std::conditional_t<std::is_base_of_v<PredicateOp, Op>, bool, T>;
 
-// ---- integer helpers ---------------------------------------------------------------------------
-
-/// The unsigned type integer arithmetic on T is done in: at least `unsigned`, so that small types
-/// are not promoted to (overflowing) int.
-template <typename T>
-using WrapType = std::make_unsigned_t<std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, T>>;
-
-template <typename T>
-inline T wrapAdd(T a, T b) {
-    return static_cast<T>(static_cast<WrapType<T>>(a) + static_cast<WrapType<T>>(b));
-}
-template <typename T>
-inline T wrapSub(T a, T b) {
-    return static_cast<T>(static_cast<WrapType<T>>(a) - static_cast<WrapType<T>>(b));
-}
-template <typename T>
-inline T wrapMul(T a, T b) {
-    return static_cast<T>(static_cast<WrapType<T>>(a) * static_cast<WrapType<T>>(b));
-}
-template <typename T>
-inline T wrapNeg(T a) {
-    return static_cast<T>(WrapType<T>{0} - static_cast<WrapType<T>>(a));
-}
-
-/// Any value to T the way Cast does. Float to integer truncates toward zero; out-of-range values
-/// saturate and NaN becomes 0 (ONNX and C++ leave these undefined; saturation keeps them sane).
-/// Integer to narrower integer keeps the low bits (ONNX's rule). Anything to bool is "!= 0".
+/// Any value to T the way Cast does. Float to integer truncates toward zero, saturates and maps NaN
+/// to 0 (common/element_rules.h: integerFromDouble). Integer to narrower integer keeps the low bits
+/// (ONNX's rule). Anything to bool is "!= 0".
 template <typename To, typename From>
 inline To castValue(From x) {
     if constexpr (std::is_same_v<To, From>) {
@@ -84,11 +60,7 @@ inline To castValue(From x) {
     } else if constexpr (std::is_same_v<To, bool>) {
         return load(x) != 0;
     } else if constexpr (std::is_integral_v<To> && !std::is_integral_v<From>) {
-        const double v = static_cast<double>(load(x));
-        if (std::isnan(v)) return To{0};
-        if (v <= static_cast<double>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
-        if (v >= static_cast<double>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
-        return static_cast<To>(v);
+        return integerFromDouble<To>(static_cast<double>(load(x)));
     } else if constexpr (std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>) {
         return To(static_cast<float>(load(x)));  // double -> float -> half rounds twice; off by an ulp at most
     } else {

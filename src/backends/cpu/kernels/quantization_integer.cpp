@@ -11,6 +11,7 @@
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/matmul_gemm.h"
 #include "backends/cpu/kernels/quantization_parts.h"
+#include "backends/quantization_rules.h"
 #include "ir/ops/conv_window.h"
 
 namespace kiln::quantkernels {
@@ -126,12 +127,11 @@ private:
 };
 
 /// Writes saturate(round(acc * multiplier) + zeroPoint) into a int8 or uint8 output.
-void requantize(const TensorView& y, int64_t i, int64_t acc, float multiplier, double zeroPoint) {
-    double v = std::nearbyint(static_cast<double>(acc) * static_cast<double>(multiplier)) + zeroPoint;
+void storeRequantized(const TensorView& y, int64_t i, int64_t acc, float multiplier, double zeroPoint) {
     if (y.dtype == DataType::kINT8)
-        y.as<int8_t>()[i] = saturateRound<int8_t>(v);
+        y.as<int8_t>()[i] = requantize<int8_t>(acc, multiplier, zeroPoint);
     else
-        y.as<uint8_t>()[i] = saturateRound<uint8_t>(v);
+        y.as<uint8_t>()[i] = requantize<uint8_t>(acc, multiplier, zeroPoint);
 }
 
 class QLinearMatMulKernel : public Kernel {
@@ -149,9 +149,9 @@ public:
         KILN_RETURN_IF_ERROR(status);
         const TensorView& y = io.output(0);
         return integerMatMul(io.input(0), io.input(3), aZero, bZero, mScratch, [&](int64_t i, int64_t acc, int64_t r, int64_t c) {
-            float multiplier = static_cast<float>(aScale[aScale.size() == 1 ? 0 : static_cast<size_t>(r)]) *
-                               static_cast<float>(bScale[bScale.size() == 1 ? 0 : static_cast<size_t>(c)]) / static_cast<float>(yScale[0]);
-            requantize(y, i, acc, multiplier, yZero[0]);
+            const float multiplier = requantizeMultiplier(aScale[aScale.size() == 1 ? 0 : static_cast<size_t>(r)],
+                                                          bScale[bScale.size() == 1 ? 0 : static_cast<size_t>(c)], yScale[0]);
+            storeRequantized(y, i, acc, multiplier, yZero[0]);
         });
     }
 
@@ -300,9 +300,9 @@ public:
         KILN_RETURN_IF_ERROR(status);
         const TensorView& y = io.output(0);
         mConv.run(io.input(0), io.input(3), xZero[0], wZero, [&](int64_t i, int64_t acc, int64_t oc) {
-            float multiplier = static_cast<float>(xScale[0]) * static_cast<float>(wScale[wScale.size() == 1 ? 0 : static_cast<size_t>(oc)]) /
-                               static_cast<float>(yScale[0]);
-            requantize(y, i, acc + static_cast<int64_t>(bias[bias.size() == 1 ? 0 : static_cast<size_t>(oc)]), multiplier, yZero[0]);
+            const float multiplier =
+                requantizeMultiplier(xScale[0], wScale[wScale.size() == 1 ? 0 : static_cast<size_t>(oc)], yScale[0]);
+            storeRequantized(y, i, acc + static_cast<int64_t>(bias[bias.size() == 1 ? 0 : static_cast<size_t>(oc)]), multiplier, yZero[0]);
         });
         return Status::ok();
     }

@@ -1,7 +1,8 @@
 // CPU kernels of the linear quantizers: QuantizeLinear y = saturate(round(x / scale) + zero_point),
 // DequantizeLinear y = (x - zero_point) * scale, each with a per-tensor, per-axis or blocked scale,
 // and DynamicQuantizeLinear (uint8, scale and zero point from the input's range). The arithmetic
-// follows ONNX's reference: float32 for float, float16 and bfloat16 data, round half to even.
+// (backends/quantization_rules.h, shared with the CUDA kernels) follows ONNX's reference: float32 for
+// float, float16 and bfloat16 data, round half to even.
 // The low-bit types (float8, float4, int4, int2, ...) go through common/low_precision.h: as the
 // quantized side, as float8e8m0 scales and as zero points.
 
@@ -10,61 +11,13 @@
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
 #include "backends/cpu/kernels/quantization_parts.h"
+#include "backends/quantization_rules.h"
 
 namespace kiln {
 
 namespace {
 
 using quantkernels::elementAt;
-using quantkernels::saturateRound;
-
-/// Which scale entry each element of X uses: X viewed as outer x extent x inner around `axis`.
-class ScaleIndexer {
-public:
-    Status reshape(const Shape& x, const Shape& scale, int64_t axisAttr, int64_t blockSize) {
-        const int64_t scaleCount = shapeElementCount(scale);
-        mMode = Mode::kTensor;
-        if (scale.empty() || (scale.size() == 1 && scaleCount == 1 && blockSize == 0)) return Status::ok();
-        auto axis = normalizeAxis(axisAttr, static_cast<int64_t>(x.size()));
-        if (!axis) return invalidArgument("axis " + std::to_string(axisAttr) + " is out of range for rank " + std::to_string(x.size()));
-        const size_t a = static_cast<size_t>(*axis);
-        mExtent = x[a];
-        mInner = 1;
-        for (size_t d = a + 1; d < x.size(); ++d) mInner *= x[d];
-        if (blockSize <= 0) {
-            if (scaleCount != mExtent)
-                return invalidArgument("the scale has " + std::to_string(scaleCount) + " entries for axis " + std::to_string(a) +
-                                       " of extent " + std::to_string(mExtent));
-            mMode = Mode::kAxis;
-            return Status::ok();
-        }
-        mBlockSize = blockSize;
-        mBlocks = (mExtent + blockSize - 1) / blockSize;
-        if (scale.size() != x.size() || scale[a] != mBlocks)
-            return invalidArgument("the blocked scale " + shapeToString(scale, true) + " does not fit blocks of " +
-                                   std::to_string(blockSize) + " of " + shapeToString(x, true));
-        mMode = Mode::kBlocked;
-        return Status::ok();
-    }
-    int64_t operator()(int64_t i) const {
-        switch (mMode) {
-            case Mode::kTensor: return 0;
-            case Mode::kAxis: return (i / mInner) % mExtent;
-            case Mode::kBlocked: {
-                int64_t inner = i % mInner;
-                int64_t along = (i / mInner) % mExtent;
-                int64_t outer = i / (mInner * mExtent);
-                return (outer * mBlocks + along / mBlockSize) * mInner + inner;
-            }
-        }
-        return 0;
-    }
-
-private:
-    enum class Mode { kTensor, kAxis, kBlocked };
-    Mode mMode{Mode::kTensor};
-    int64_t mExtent{1}, mInner{1}, mBlockSize{0}, mBlocks{1};
-};
 
 /// What QuantizeLinear and DequantizeLinear share: the axis / block layout of the scales, and the
 /// scale and zero-point values read as double at each run (kept in the kernel, so a run reuses
@@ -94,26 +47,17 @@ private:
     int64_t mAxis, mBlockSize;
 };
 
-/// x / scale as ONNX's reference divides: in double for int32 and double data or a double scale
-/// (numpy promotes), in float32 for the float, float16 and bfloat16 types.
-template <typename X>
-double divideByScale(X x, double scale, bool inDouble) {
-    return inDouble ? static_cast<double>(x) / scale
-                    : static_cast<double>(static_cast<float>(x) / static_cast<float>(scale));
-}
-
 class QuantizeLinearKernel : public LinearQuantizationKernel {
 public:
-    QuantizeLinearKernel(int64_t axis, int64_t blockSize, bool saturate)
-        : LinearQuantizationKernel(axis, blockSize), mSaturate(saturate) {}
+    QuantizeLinearKernel(int64_t axis, int64_t blockSize, bool saturate, std::optional<QuantizeDivision> precision)
+        : LinearQuantizationKernel(axis, blockSize), mSaturate(saturate), mPrecision(precision) {}
     std::string tacticName() const override { return "cpu.quantize_linear"; }
     Status run(const KernelIO& io) override {
         const TensorView& x = io.input(0);
         const TensorView& y = io.output(0);
-        const bool inDouble =
-            x.dtype == DataType::kINT32 || x.dtype == DataType::kDOUBLE || io.input(1).dtype == DataType::kDOUBLE;
+        const QuantizeDivision division = mPrecision.value_or(defaultQuantizeDivision(x.dtype, io.input(1).dtype));
         readScales(io);
-        if (isLowBitType(y.dtype)) return quantizeToLowBit(x, y, inDouble);
+        if (isLowBitType(y.dtype)) return quantizeToLowBit(x, y, division);
         const int64_t count = x.elementCount();
         const std::vector<double>& scales = mScales;
         const std::vector<double>& zeros = mZeros;
@@ -127,7 +71,7 @@ public:
 #pragma omp parallel for schedule(static) if (count >= 65536)
                     for (int64_t i = 0; i < count; ++i) {
                         const size_t p = static_cast<size_t>(mIndex(i));
-                        out[i] = saturateRound<Q>(std::nearbyint(divideByScale(in[i], scales[p], inDouble)) + zeros[p]);
+                        out[i] = quantizeInteger<Q>(divideByScale(static_cast<double>(in[i]), scales[p], division), zeros[p]);
                     }
                     return Status::ok();
                 });
@@ -138,14 +82,11 @@ public:
     }
 
 private:
-    /// The 4- and 2-bit integers round and clamp to their range like int8; the float8 and float4
-    /// formats take x / scale + zero point (the zero point is 0 in practice) rounded to nearest
-    /// even, overflow handled as `saturate` says.
-    Status quantizeToLowBit(const TensorView& x, const TensorView& y, bool inDouble) {
+    /// Each element by lowbit::quantize (common/low_precision_rules.h), the rule the CUDA kernel
+    /// shares.
+    Status quantizeToLowBit(const TensorView& x, const TensorView& y, QuantizeDivision division) {
         const int64_t count = x.elementCount();
         const DataType q = y.dtype;
-        const bool integer = isLowBitIntegerType(q);
-        const IntegerRange range = lowBitIntegerRange(q);
         LowBitCastMode mode;
         mode.saturate = mSaturate;
         const std::vector<double>& scales = mScales;
@@ -159,15 +100,7 @@ private:
 #pragma omp parallel for schedule(static) if (count >= 65536)
                 for (int64_t i = 0; i < count; ++i) {
                     const size_t p = static_cast<size_t>(mIndex(i));
-                    const double scaled = divideByScale(in[i], scales[p], inDouble);
-                    if (integer) {
-                        const double clamped =
-                            std::clamp(std::nearbyint(scaled) + zeros[p], static_cast<double>(range.lowest),
-                                       static_cast<double>(range.highest));
-                        out[i] = lowBitFromInteger(q, static_cast<int64_t>(clamped));
-                    } else {
-                        out[i] = lowBitFromDouble(q, scaled + zeros[p], mode);
-                    }
+                    out[i] = lowbit::quantize(q, divideByScale(static_cast<double>(in[i]), scales[p], division), zeros[p], mode);
                 }
                 return Status::ok();
             } else {
@@ -177,6 +110,7 @@ private:
     }
 
     bool mSaturate;
+    std::optional<QuantizeDivision> mPrecision;  // the `precision` attribute, when given
 };
 
 class DequantizeLinearKernel : public LinearQuantizationKernel {
@@ -216,10 +150,9 @@ private:
                 for (int64_t i = 0; i < count; ++i) {
                     const size_t p = static_cast<size_t>(mIndex(i));
                     if constexpr (std::is_same_v<T, double>)
-                        out[i] = (read(i) - zeros[p]) * scales[p];
+                        out[i] = dequantizeInDouble(read(i), zeros[p], scales[p]);
                     else
-                        out[i] = static_cast<T>((static_cast<float>(read(i)) - static_cast<float>(zeros[p])) *
-                                                static_cast<float>(scales[p]));
+                        out[i] = static_cast<T>(dequantizeInFloat(read(i), zeros[p], scales[p]));
                 }
                 return Status::ok();
             } else {
@@ -243,13 +176,11 @@ public:
             lo = std::min(lo, in[i]);
             hi = std::max(hi, in[i]);
         }
-        const float scale = (hi - lo) / 255.0f;
-        const float zeroPoint = scale == 0 ? 0.0f : std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
+        const DynamicQuantization q = dynamicQuantization(lo, hi);
         uint8_t* y = io.output(0).as<uint8_t>();
-        for (int64_t i = 0; i < count; ++i)
-            y[i] = scale == 0 ? static_cast<uint8_t>(zeroPoint) : saturateRound<uint8_t>(std::nearbyint(in[i] / scale) + zeroPoint);
-        if (io.numOutputs > 1 && io.output(1).data) io.output(1).as<float>()[0] = scale;
-        if (io.numOutputs > 2 && io.output(2).data) io.output(2).as<uint8_t>()[0] = static_cast<uint8_t>(zeroPoint);
+        for (int64_t i = 0; i < count; ++i) y[i] = dynamicQuantize(in[i], q);
+        if (io.numOutputs > 1 && io.output(1).data) io.output(1).as<float>()[0] = q.scale;
+        if (io.numOutputs > 2 && io.output(2).data) io.output(2).as<uint8_t>()[0] = static_cast<uint8_t>(q.zeroPoint);
         return Status::ok();
     }
 };
@@ -260,9 +191,11 @@ void registerQuantizationKernels(CpuKernelRegistry& registry) {
     // Both convert to or from the low-bit types themselves (lowBitTypes).
     registry.add({"QuantizeLinear", nullptr,
                   [](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                      auto precision = quantizeDivisionOf(node.attrs.getInt("precision", 0));
+                      if (!precision) return precision.status().withContext(node.describe());
                       return std::unique_ptr<Kernel>(std::make_unique<QuantizeLinearKernel>(
                           node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0),
-                          node.attrs.getInt("saturate", 1) != 0));
+                          node.attrs.getInt("saturate", 1) != 0, *precision));
                   },
                   "", false, true});
     registry.add({"DequantizeLinear", nullptr,

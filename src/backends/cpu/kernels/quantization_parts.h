@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "backends/tensor_view.h"
+#include "common/element_rules.h"
 #include "ir/dtype.h"
 
 namespace kiln {
@@ -18,14 +19,6 @@ class CpuKernelRegistry;
 namespace quantkernels {
 
 void registerIntegerKernels(CpuKernelRegistry& registry);  // MatMulInteger ConvInteger QLinearMatMul QLinearConv
-
-/// Round half to even (the current rounding mode, which is never changed), then clamp to Q's range.
-template <typename Q>
-Q saturateRound(double v) {
-    double r = std::nearbyint(v);
-    r = std::clamp(r, static_cast<double>(std::numeric_limits<Q>::lowest()), static_cast<double>(std::numeric_limits<Q>::max()));
-    return static_cast<Q>(r);
-}
 
 /// Element `i` of an integer, floating or low-bit view as double.
 inline double elementAt(const TensorView& view, int64_t i) {

@@ -1,11 +1,12 @@
 #pragma once
-// The element types of the CUDA element-wise kernels, and the scalar rules they share with the CPU
-// backend (backends/cpu/kernels/elementwise_math.h), restated for the device:
+// The element types of the CUDA element-wise kernels, and how they apply the scalar rules they share
+// with the CPU backend (common/element_rules.h, common/low_precision_rules.h):
 // - a storage type T is computed in Compute<T>: float for float16 and bfloat16, T itself otherwise;
 //   load() and store() convert (one rounding to the narrow type per result);
-// - integer arithmetic wraps (done in the unsigned type), so no op has undefined overflow;
-// - castValue() converts as Cast does: float -> integer truncates and saturates, NaN -> 0; integer ->
-//   narrower integer keeps the low bits; anything -> bool is "!= 0".
+// - integer arithmetic wraps (wrapAdd ... of common/element_rules.h), so no op has undefined overflow;
+// - castValue() converts as the CPU's castValue does: float -> integer truncates and saturates,
+//   NaN -> 0 (integerFromDouble); integer -> narrower integer keeps the low bits; anything -> bool
+//   is "!= 0".
 // Type lists (DeviceTypes<...>) name the types a kernel is instantiated for; dispatch() maps a
 // DataType to its C++ type on the host.
 
@@ -14,12 +15,13 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "backends/backend.h"
+#include "common/element_rules.h"
+#include "common/low_precision_rules.h"
 
 namespace kiln::cuda {
 
@@ -119,37 +121,6 @@ struct PredicateFn {};
 template <typename Fn, typename T>
 using OutputOf = std::conditional_t<std::is_base_of_v<PredicateFn, Fn>, bool, T>;
 
-// ------------------------------------------------------------------------------------------ integers
-
-/// The unsigned type integer arithmetic on T is done in: at least `unsigned`, so that small types are
-/// not promoted to (overflowing) int.
-template <typename T>
-using WrapType = std::make_unsigned_t<std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, T>>;
-
-template <typename T>
-__device__ __forceinline__ T wrapAdd(T a, T b) {
-    return static_cast<T>(static_cast<WrapType<T>>(a) + static_cast<WrapType<T>>(b));
-}
-template <typename T>
-__device__ __forceinline__ T wrapSub(T a, T b) {
-    return static_cast<T>(static_cast<WrapType<T>>(a) - static_cast<WrapType<T>>(b));
-}
-template <typename T>
-__device__ __forceinline__ T wrapMul(T a, T b) {
-    return static_cast<T>(static_cast<WrapType<T>>(a) * static_cast<WrapType<T>>(b));
-}
-template <typename T>
-__device__ __forceinline__ T wrapNeg(T a) {
-    return static_cast<T>(WrapType<T>{0} - static_cast<WrapType<T>>(a));
-}
-
-/// The extremes of T as constants: device code may read constexpr variables, not call numeric_limits.
-template <typename T>
-struct Limits {
-    static constexpr T kLowest = std::numeric_limits<T>::lowest();
-    static constexpr T kMax = std::numeric_limits<T>::max();
-};
-
 // ------------------------------------------------------------------------------------------- Cast
 
 /// Any storage value to storage type To, the way the CPU's castValue does.
@@ -160,15 +131,56 @@ __device__ __forceinline__ To castValue(From x) {
     } else if constexpr (std::is_same_v<To, bool>) {
         return load(x) != 0;
     } else if constexpr (std::is_integral_v<To> && !std::is_integral_v<From>) {
-        const double v = static_cast<double>(load(x));
-        if (v != v) return To{0};
-        if (v <= static_cast<double>(Limits<To>::kLowest)) return Limits<To>::kLowest;
-        if (v >= static_cast<double>(Limits<To>::kMax)) return Limits<To>::kMax;
-        return static_cast<To>(v);
+        return integerFromDouble<To>(static_cast<double>(load(x)));
     } else if constexpr (std::is_same_v<To, __half> || std::is_same_v<To, __nv_bfloat16>) {
         return store<To>(static_cast<float>(load(x)));  // double -> float -> half, as the CPU rounds
     } else {
         return static_cast<To>(load(x));
+    }
+}
+
+// ------------------------------------------------------------------------------------ low-bit types
+
+/// A computing-type value as a stored element of low-bit type `to` (common/low_precision_rules.h).
+/// Integers (and bool) keep their integer value on the way, so that a low-bit integer target takes
+/// their low bits exactly, as an integer cast does (the CPU's castToLowBit).
+template <typename From>
+__device__ __forceinline__ uint8_t toLowBit(From x, DataType to, LowBitCastMode mode) {
+    if constexpr (std::is_integral_v<From>) {
+        return lowbit::isInteger(to) ? lowbit::encodeInteger(to, static_cast<int64_t>(x), mode)
+                                     : lowbit::encode(to, static_cast<double>(x), mode);
+    } else {
+        return lowbit::encode(to, static_cast<double>(load(x)), mode);
+    }
+}
+
+/// A stored element of low-bit type `from` as computing type To: its exact value, then castValue's
+/// rules. The 2- and 4-bit integers pass as integers, so that a narrower target keeps their low bits
+/// (int4 -8 -> uint8 248), as the CPU's castFromLowBit does.
+template <typename To>
+__device__ __forceinline__ To fromLowBit(uint8_t code, DataType from) {
+    const double v = lowbit::decode(from, code);
+    return lowbit::isInteger(from) ? castValue<To>(static_cast<int64_t>(v)) : castValue<To>(v);
+}
+
+/// Element `i` of `data`, of any numeric, bool or low-bit `type`, as double: for kernels whose
+/// parameters (scales, zero points) come in many types and are read a few times per element.
+__device__ __forceinline__ double elementAsDouble(const void* data, DataType type, int64_t i) {
+    switch (type) {
+        case DataType::kFLOAT: return static_cast<const float*>(data)[i];
+        case DataType::kDOUBLE: return static_cast<const double*>(data)[i];
+        case DataType::kHALF: return __half2float(static_cast<const __half*>(data)[i]);
+        case DataType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(data)[i]);
+        case DataType::kINT8: return static_cast<const int8_t*>(data)[i];
+        case DataType::kUINT8: return static_cast<const uint8_t*>(data)[i];
+        case DataType::kINT16: return static_cast<const int16_t*>(data)[i];
+        case DataType::kUINT16: return static_cast<const uint16_t*>(data)[i];
+        case DataType::kINT32: return static_cast<const int32_t*>(data)[i];
+        case DataType::kUINT32: return static_cast<const uint32_t*>(data)[i];
+        case DataType::kINT64: return static_cast<double>(static_cast<const int64_t*>(data)[i]);
+        case DataType::kUINT64: return static_cast<double>(static_cast<const uint64_t*>(data)[i]);
+        case DataType::kBOOL: return static_cast<const bool*>(data)[i] ? 1.0 : 0.0;
+        default: return lowbit::decode(type, static_cast<const uint8_t*>(data)[i]);
     }
 }
 

@@ -54,5 +54,7 @@ void registerRecurrentKernels(CudaKernelRegistry& registry);    // RNN GRU LSTM
 void registerControlFlowKernels(CudaKernelRegistry& registry);  // If Loop Scan (subgraphs on the CUDA backend)
 void registerFlexAttentionKernels(CudaKernelRegistry& registry);  // ai.onnx.preview::FlexAttention
 void registerMlFeatureKernels(CudaKernelRegistry& registry);  // ai.onnx.ml Binarizer ArrayFeatureExtractor TreeEnsemble
+void registerQuantizeLinearKernels(CudaKernelRegistry& registry);  // QuantizeLinear DequantizeLinear DynamicQuantizeLinear
+void registerQuantizedIntegerKernels(CudaKernelRegistry& registry);  // MatMulInteger QLinearMatMul ConvInteger QLinearConv
 
 }  // namespace kiln::cuda

@@ -1,5 +1,7 @@
 // Element-wise ops over mixed types: Cast and CastLike between every Kiln element type (the CPU's
-// conversion rules: element_types.cuh castValue), and Where (bool condition picking X or Y, any element
+// conversion rules: element_types.cuh castValue, and for the low-bit types -- float8, float4, int4,
+// int2, ... stored one per byte -- common/low_precision_rules.h with Cast's `saturate` and
+// `round_mode`), and Where (bool condition picking X or Y, any element
 // type, three-way broadcasting). The comparisons are in elementwise_logic.cu.
 
 #include <memory>
@@ -23,9 +25,39 @@ __global__ void castKernel(const From* in, To* out, int64_t count) {
         out[i] = castValue<To>(in[i]);
 }
 
+template <typename From>
+__global__ void castToLowBitKernel(const From* in, uint8_t* out, int64_t count, DataType to, LowBitCastMode mode) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step)
+        out[i] = toLowBit(in[i], to, mode);
+}
+
+template <typename To>
+__global__ void castFromLowBitKernel(const uint8_t* in, To* out, int64_t count, DataType from) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step)
+        out[i] = fromLowBit<To>(in[i], from);
+}
+
+/// Every low-bit value is exact in double, so one low-bit type converts to another through it.
+__global__ void castLowBitToLowBitKernel(const uint8_t* in, uint8_t* out, int64_t count, DataType from, DataType to,
+                                         LowBitCastMode mode) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step)
+        out[i] = lowbit::encode(to, lowbit::decode(from, in[i]), mode);
+}
+
+/// Cast's `round_mode` attribute (float8e8m0 targets); inference has checked its spelling.
+E8M0Rounding e8m0RoundingOf(const Node& node) {
+    const std::string mode = node.attrs.getString("round_mode", "up");
+    if (mode == "down") return E8M0Rounding::kDown;
+    if (mode == "nearest") return E8M0Rounding::kNearest;
+    return E8M0Rounding::kUp;
+}
+
 class CastKernel : public Kernel {
 public:
-    CastKernel(DataType from, DataType to) : mFrom(from), mTo(to) {}
+    CastKernel(DataType from, DataType to, LowBitCastMode mode) : mFrom(from), mTo(to), mMode(mode) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         if (inputs.empty() || outputs.empty() || inputs[0].dtype != mFrom || outputs[0].dtype != mTo ||
@@ -46,11 +78,36 @@ public:
                                                       cudaMemcpyDeviceToDevice, stream));
             return Status::ok();
         }
+        const unsigned grid = elementwiseGrid(mCount);
+        const bool lowBitFrom = lowbit::isLowBit(mFrom), lowBitTo = lowbit::isLowBit(mTo);
+        if (lowBitFrom && lowBitTo) {
+            castLowBitToLowBitKernel<<<grid, kElementwiseBlock, 0, stream>>>(
+                static_cast<const uint8_t*>(io.input(0).data), static_cast<uint8_t*>(io.output(0).data), mCount, mFrom,
+                mTo, mMode);
+            return launchStatus("castLowBitToLowBitKernel");
+        }
+        if (lowBitFrom) {
+            AllTypes::dispatch(mTo, [&](auto toTag) {
+                using To = decltype(toTag);
+                castFromLowBitKernel<To><<<grid, kElementwiseBlock, 0, stream>>>(
+                    static_cast<const uint8_t*>(io.input(0).data), static_cast<To*>(io.output(0).data), mCount, mFrom);
+            });
+            return launchStatus("castFromLowBitKernel");
+        }
+        if (lowBitTo) {
+            AllTypes::dispatch(mFrom, [&](auto fromTag) {
+                using From = decltype(fromTag);
+                castToLowBitKernel<From><<<grid, kElementwiseBlock, 0, stream>>>(
+                    static_cast<const From*>(io.input(0).data), static_cast<uint8_t*>(io.output(0).data), mCount, mTo,
+                    mMode);
+            });
+            return launchStatus("castToLowBitKernel");
+        }
         AllTypes::dispatch(mFrom, [&](auto fromTag) {
             using From = decltype(fromTag);
             AllTypes::dispatch(mTo, [&](auto toTag) {
                 using To = decltype(toTag);
-                castKernel<From, To><<<elementwiseGrid(mCount), kElementwiseBlock, 0, stream>>>(
+                castKernel<From, To><<<grid, kElementwiseBlock, 0, stream>>>(
                     static_cast<const From*>(io.input(0).data), static_cast<To*>(io.output(0).data), mCount);
             });
         });
@@ -63,6 +120,7 @@ public:
 
 private:
     DataType mFrom, mTo;
+    LowBitCastMode mMode;
     int64_t mCount{0};
 };
 
@@ -116,7 +174,8 @@ bool castSupported(const Node& node, std::string* reason) {
         if (reason) *reason = "Cast needs an input and an output";
         return false;
     }
-    if (!AllTypes::contains(node.input(0)->dtype) || !AllTypes::contains(node.outputs[0]->dtype)) {
+    auto castable = [](DataType t) { return AllTypes::contains(t) || lowbit::isLowBit(t); };
+    if (!castable(node.input(0)->dtype) || !castable(node.outputs[0]->dtype)) {
         if (reason)
             *reason = std::string("no CUDA ") + node.opType + " from " + dataTypeName(node.input(0)->dtype) + " to " +
                       dataTypeName(node.outputs[0]->dtype);
@@ -139,9 +198,13 @@ void registerSelectCastKernels(CudaKernelRegistry& registry) {
     // CastLike is Cast with the target type taken from input 1: inference has set the output's type.
     for (const char* op : {"Cast", "CastLike"})
         registry.add({op, castSupported, [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                          LowBitCastMode mode;
+                          mode.saturate = node.attrs.getInt("saturate", 1) != 0;
+                          mode.e8m0Rounding = e8m0RoundingOf(node);
                           return std::unique_ptr<Kernel>(
-                              std::make_unique<CastKernel>(node.input(0)->dtype, node.outputs[0]->dtype));
-                      }});
+                              std::make_unique<CastKernel>(node.input(0)->dtype, node.outputs[0]->dtype, mode));
+                      },
+                      /*lowBitTypes=*/true});
     registry.add({"Where", whereSupported, [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<WhereKernel>());
                   }});
