@@ -113,10 +113,10 @@ TEST_F(CudaLinalgTest, ReduceMaxAndMinOfBoolAndIntegersMatchCpu) {
             for (const ReduceCase& c : cases) {
                 Tensor x = test::randomTensor(type, c.shape, type == DataType::kUINT8 ? 0.0 : -50.0, 50.0, seed++);
                 AttributeMap attrs;
-                attrs.set("axes", c.axes);
                 attrs.set("keepdims", c.keepdims);
+                Tensor axes = Tensor::fromInt64(c.axes, {static_cast<int64_t>(c.axes.size())});
                 const double tol = tolerance(type);
-                expectMatchesCpu(*mBackend, mStream, op, {&x}, attrs, tol, tol,
+                expectMatchesCpu(*mBackend, mStream, op, {&x, &axes}, attrs, tol, tol,
                                  std::string(op) + " " + dataTypeName(type) + " " + shapeLabel(c.shape));
             }
         }
