@@ -1,7 +1,8 @@
 // Pooling: MaxPool (with its optional Indices), AveragePool and LpPool over 1-D to 3-D windows on
 // float, float16, bfloat16 and double, MaxPool also on int8 and uint8 (pads, strides, dilations, ceil_mode and auto_pad through
 // ir/ops/conv_window.h, as shape inference reads them), one thread per output element;
-// GlobalAveragePool and GlobalMaxPool on float, one warp per (n, c) plane.
+// GlobalAveragePool and GlobalMaxPool on float, float16, bfloat16 (accumulated in float) and double, one
+// warp per (n, c) plane.
 
 #include <cuda_fp16.h>
 
@@ -225,25 +226,26 @@ private:
 };
 
 // One warp per plane: planes are small (7x7 in ResNet-50) and many.
-template <bool kMax>
-__global__ void globalPoolKernel(const float* in, float* out, int64_t planes, int64_t planeSize) {
+template <typename T, bool kMax>
+__global__ void globalPoolKernel(const T* in, T* out, int64_t planes, int64_t planeSize) {
+    using C = Compute<T>;
     const int64_t warpsPerBlock = blockDim.x / 32;
     const int64_t plane = static_cast<int64_t>(blockIdx.x) * warpsPerBlock + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
     if (plane >= planes) return;
-    const float* x = in + plane * planeSize;
-    float acc = kMax ? -FLT_MAX : 0.f;
-    for (int64_t i = lane; i < planeSize; i += 32) acc = kMax ? fmaxf(acc, x[i]) : acc + x[i];
+    const T* x = in + plane * planeSize;
+    C acc = kMax ? C(-INFINITY) : C(0);
+    for (int64_t i = lane; i < planeSize; i += 32) acc = kMax ? fmax(acc, load(x[i])) : acc + load(x[i]);
     for (int offset = 16; offset > 0; offset >>= 1) {
-        const float other = __shfl_xor_sync(0xffffffffu, acc, offset);
-        acc = kMax ? fmaxf(acc, other) : acc + other;
+        const C other = __shfl_xor_sync(0xffffffffu, acc, offset);
+        acc = kMax ? fmax(acc, other) : acc + other;
     }
-    if (lane == 0) out[plane] = kMax ? acc : acc / static_cast<float>(planeSize);
+    if (lane == 0) out[plane] = store<T>(kMax ? acc : acc / static_cast<C>(planeSize));
 }
 
 class GlobalPoolKernel : public Kernel {
 public:
-    explicit GlobalPoolKernel(bool isMax) : mIsMax(isMax) {}
+    GlobalPoolKernel(bool isMax, DataType type) : mIsMax(isMax), mType(type) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         const Shape& x = inputs[0].shape;
@@ -260,21 +262,25 @@ public:
         constexpr int kBlock = 256;
         const unsigned grid = static_cast<unsigned>((mPlanes + kBlock / 32 - 1) / (kBlock / 32));
         auto stream = static_cast<cudaStream_t>(io.stream);
-        const float* in = static_cast<const float*>(io.input(0).data);
-        float* out = static_cast<float*>(io.output(0).data);
-        if (mIsMax)
-            globalPoolKernel<true><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
-        else
-            globalPoolKernel<false><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+        PoolTypes::dispatch(mType, [&](auto tag) {
+            using T = decltype(tag);
+            const T* in = static_cast<const T*>(io.input(0).data);
+            T* out = static_cast<T*>(io.output(0).data);
+            if (mIsMax)
+                globalPoolKernel<T, true><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+            else
+                globalPoolKernel<T, false><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+        });
         return launchStatus("globalPoolKernel");
     }
 
     std::string tacticName() const override {
-        return mIsMax ? "cuda.global_maxpool_f32" : "cuda.global_avgpool_f32";
+        return std::string(mIsMax ? "cuda.global_maxpool_" : "cuda.global_avgpool_") + tacticTypeSuffix(mType);
     }
 
 private:
     bool mIsMax;
+    DataType mType;
     int64_t mPlanes{0};
     int64_t mPlaneSize{0};
 };
@@ -297,7 +303,7 @@ bool poolSupported(const Node& node, std::string* reason) {
 }
 
 bool globalPoolSupported(const Node& node, std::string* reason) {
-    return inputsHaveType(node, 0, 1, {DataType::kFLOAT}, reason);
+    return inputsHaveType(node, 0, 1, PoolTypes::types(), reason);
 }
 
 }  // namespace
@@ -314,12 +320,12 @@ void registerPoolingKernels(CudaKernelRegistry& registry) {
                       return std::unique_ptr<Kernel>(std::make_unique<PoolKernel>(node, PoolKind::kLp));
                   }});
     registry.add({"GlobalAveragePool", globalPoolSupported,
-                  [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(false));
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(false, node.input(0)->dtype));
                   }});
     registry.add({"GlobalMaxPool", globalPoolSupported,
-                  [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(true));
+                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(true, node.input(0)->dtype));
                   }});
 }
 
