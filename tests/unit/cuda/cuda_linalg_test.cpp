@@ -2,7 +2,8 @@
 // CUDA kernel before, against the CPU backend on random data: Einsum equations with diagonals, sums
 // within one operand, ellipses, broadcasting and three operands; Det of batches; MatMul with 1-D operands,
 // mixed batch broadcasting and on double, bfloat16 and integers; ReduceMax / ReduceMin of bool and
-// integers (empty sets too); Softmax / LogSoftmax on double and bfloat16; MaxPool on int8 / uint8.
+// integers (empty sets too); Softmax / LogSoftmax on double and bfloat16; MaxPool on int8 / uint8;
+// GlobalAveragePool / GlobalMaxPool on float16, bfloat16 and double.
 
 #include <gtest/gtest.h>
 
@@ -113,10 +114,10 @@ TEST_F(CudaLinalgTest, ReduceMaxAndMinOfBoolAndIntegersMatchCpu) {
             for (const ReduceCase& c : cases) {
                 Tensor x = test::randomTensor(type, c.shape, type == DataType::kUINT8 ? 0.0 : -50.0, 50.0, seed++);
                 AttributeMap attrs;
-                attrs.set("axes", c.axes);
                 attrs.set("keepdims", c.keepdims);
+                Tensor axes = Tensor::fromInt64(c.axes, {static_cast<int64_t>(c.axes.size())});
                 const double tol = tolerance(type);
-                expectMatchesCpu(*mBackend, mStream, op, {&x}, attrs, tol, tol,
+                expectMatchesCpu(*mBackend, mStream, op, {&x, &axes}, attrs, tol, tol,
                                  std::string(op) + " " + dataTypeName(type) + " " + shapeLabel(c.shape));
             }
         }
@@ -150,6 +151,20 @@ TEST_F(CudaLinalgTest, MaxPoolOnSmallIntegersAndBfloat16MatchesCpu) {
         attrs.set("strides", std::vector<int64_t>{2, 1});
         expectMatchesCpu(*mBackend, mStream, "MaxPool", {&x}, attrs, 0.0, 0.0,
                          std::string("MaxPool ") + dataTypeName(type));
+    }
+}
+
+TEST_F(CudaLinalgTest, GlobalPoolingOnNarrowAndDoubleTypesMatchesCpu) {
+    uint32_t seed = 600;
+    for (DataType type : {DataType::kHALF, DataType::kBF16, DataType::kDOUBLE}) {
+        for (const Shape& shape : {Shape{2, 64, 7, 7}, Shape{1, 3, 1, 1}, Shape{3, 5, 33, 17}, Shape{2, 4, 9}}) {
+            Tensor x = test::randomTensor(type, shape, -3.0, 3.0, seed++);
+            const double tol = tolerance(type);
+            expectMatchesCpu(*mBackend, mStream, "GlobalAveragePool", {&x}, {}, tol, tol,
+                             std::string("GlobalAveragePool ") + dataTypeName(type) + " " + shapeLabel(shape));
+            expectMatchesCpu(*mBackend, mStream, "GlobalMaxPool", {&x}, {}, 0.0, 0.0,
+                             std::string("GlobalMaxPool ") + dataTypeName(type) + " " + shapeLabel(shape));
+        }
     }
 }
 

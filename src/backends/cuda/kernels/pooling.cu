@@ -1,7 +1,8 @@
 // Pooling: MaxPool (with its optional Indices), AveragePool and LpPool over 1-D to 3-D windows on
 // float, float16, bfloat16 and double, MaxPool also on int8 and uint8 (pads, strides, dilations, ceil_mode and auto_pad through
 // ir/ops/conv_window.h, as shape inference reads them), one thread per output element;
-// GlobalAveragePool and GlobalMaxPool on float, one warp per (n, c) plane.
+// GlobalAveragePool and GlobalMaxPool on float, float16, bfloat16 (accumulated in float) and double, one
+// warp per (n, c) plane.
 
 #include <cuda_fp16.h>
 
@@ -225,20 +226,21 @@ private:
 };
 
 // One warp per plane: planes are small (7x7 in ResNet-50) and many.
-template <bool kMax, typename T>
+template <typename T, bool kMax>
 __global__ void globalPoolKernel(const T* in, T* out, int64_t planes, int64_t planeSize) {
+    using C = Compute<T>;
     const int64_t warpsPerBlock = blockDim.x / 32;
     const int64_t plane = static_cast<int64_t>(blockIdx.x) * warpsPerBlock + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
     if (plane >= planes) return;
     const T* x = in + plane * planeSize;
-    float acc = kMax ? -FLT_MAX : 0.f;  // float accumulation for half planes too
-    for (int64_t i = lane; i < planeSize; i += 32) acc = kMax ? fmaxf(acc, toFloat(x[i])) : acc + toFloat(x[i]);
+    C acc = kMax ? C(-INFINITY) : C(0);
+    for (int64_t i = lane; i < planeSize; i += 32) acc = kMax ? fmax(acc, load(x[i])) : acc + load(x[i]);
     for (int offset = 16; offset > 0; offset >>= 1) {
-        const float other = __shfl_xor_sync(0xffffffffu, acc, offset);
-        acc = kMax ? fmaxf(acc, other) : acc + other;
+        const C other = __shfl_xor_sync(0xffffffffu, acc, offset);
+        acc = kMax ? fmax(acc, other) : acc + other;
     }
-    if (lane == 0) out[plane] = fromFloat<T>(kMax ? acc : acc / static_cast<float>(planeSize));
+    if (lane == 0) out[plane] = store<T>(kMax ? acc : acc / static_cast<C>(planeSize));
 }
 
 class GlobalPoolKernel : public Kernel {
@@ -260,8 +262,15 @@ public:
         constexpr int kBlock = 256;
         const unsigned grid = static_cast<unsigned>((mPlanes + kBlock / 32 - 1) / (kBlock / 32));
         auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mType == DataType::kHALF) launch<__half>(io, grid, kBlock, stream);
-        else launch<float>(io, grid, kBlock, stream);
+        PoolTypes::dispatch(mType, [&](auto tag) {
+            using T = decltype(tag);
+            const T* in = static_cast<const T*>(io.input(0).data);
+            T* out = static_cast<T*>(io.output(0).data);
+            if (mIsMax)
+                globalPoolKernel<T, true><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+            else
+                globalPoolKernel<T, false><<<grid, kBlock, 0, stream>>>(in, out, mPlanes, mPlaneSize);
+        });
         return launchStatus("globalPoolKernel");
     }
 
@@ -270,16 +279,6 @@ public:
     }
 
 private:
-    template <typename T>
-    void launch(const KernelIO& io, unsigned grid, int block, cudaStream_t stream) const {
-        const T* in = static_cast<const T*>(io.input(0).data);
-        T* out = static_cast<T*>(io.output(0).data);
-        if (mIsMax)
-            globalPoolKernel<true><<<grid, block, 0, stream>>>(in, out, mPlanes, mPlaneSize);
-        else
-            globalPoolKernel<false><<<grid, block, 0, stream>>>(in, out, mPlanes, mPlaneSize);
-    }
-
     bool mIsMax;
     DataType mType;
     int64_t mPlanes{0};
@@ -304,7 +303,7 @@ bool poolSupported(const Node& node, std::string* reason) {
 }
 
 bool globalPoolSupported(const Node& node, std::string* reason) {
-    return inputsHaveType(node, 0, 1, {DataType::kFLOAT, DataType::kHALF}, reason);
+    return inputsHaveType(node, 0, 1, PoolTypes::types(), reason);
 }
 
 }  // namespace
