@@ -1,6 +1,7 @@
 // The CUDA selection ops against the CPU backend on random data: TopK (every axis, negative axes,
 // largest and smallest, K from 0 to the extent, ties, every supported type) and the ops whose output
-// shape depends on values, NonZero, Unique and NonMaxSuppression, both when the output shapes are known
+// shape depends on values, NonZero (device kernel, and the host path for other types), Unique and
+// NonMaxSuppression, both when the output shapes are known
 // to the caller and when the kernel reports them first (Kernel::computeOutputShapes, as a run with
 // data-dependent shapes does).
 
@@ -141,9 +142,13 @@ TEST_F(CudaSelectionTest, TopKOnDistinctRandomValuesAndDefaultAttributes) {
 
 TEST_F(CudaSelectionTest, NonZeroMatchesCpu) {
     uint32_t seed = 200;
-    for (DataType type : {DataType::kFLOAT, DataType::kINT64, DataType::kBOOL, DataType::kHALF}) {
-        for (const Shape& shape : {Shape{17}, Shape{3, 4}, Shape{2, 3, 5}, Shape{0, 4}}) {
-            Tensor x = convertTensor(test::randomTensor(DataType::kINT32, shape, -1.0, 1.0, seed++), type);
+    // uint16 has no device kernel: it is evaluated on the host.
+    for (DataType type : {DataType::kFLOAT, DataType::kINT64, DataType::kBOOL, DataType::kHALF, DataType::kINT8,
+                          DataType::kDOUBLE, DataType::kUINT16}) {
+        for (const Shape& shape : {Shape{17}, Shape{3, 4}, Shape{2, 3, 5}, Shape{0, 4}, Shape{2, 1, 3, 1, 2, 1, 2, 2},
+                                   Shape{100000}}) {
+            const double low = type == DataType::kUINT16 ? 0.0 : -1.0;
+            Tensor x = convertTensor(test::randomTensor(DataType::kINT32, shape, low, 1.0, seed++), type);
             const std::string label = std::string("NonZero ") + dataTypeName(type) + " " + shapeLabel(shape);
             expectAllOutputsSameAsCpu(*mBackend, mStream, "NonZero", {&x}, 1, {}, label);
             expectReportedShapesAndValuesSameAsCpu(*mBackend, mStream, "NonZero", {&x}, 1, {}, label + " (reported)");

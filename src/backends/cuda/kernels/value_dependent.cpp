@@ -1,11 +1,13 @@
 // NonZero, Unique and NonMaxSuppression: ops whose output shapes depend on the values of their inputs
 // (OpSchema::dataDependentShape). The runtime cannot plan the layers after them until the host knows
 // the output sizes, so a run that reaches one synchronizes with the device whatever the kernel does.
-// These kernels therefore evaluate the op on the host: computeOutputShapes() copies the inputs back on
-// the run's stream (after the layers that produce them), waits, and lets the CPU backend's kernel of
-// the same node compute the outputs and their shapes; run() copies those outputs to the device. The
-// results are thus exactly the CPU backend's. Copies through pageable host memory and the waits keep
-// such a run out of a CUDA graph (isCapturable says so).
+// NonZero has a device kernel for the common types (nonzero.cu: only its count comes back). Unique
+// (a sort with first occurrences, inverse indices and counts), NonMaxSuppression (a greedy, sequential
+// suppression) and NonZero on other types are evaluated on the host: computeOutputShapes() copies the
+// inputs back on the run's stream (after the layers that produce them), waits, and lets the CPU
+// backend's kernel of the same node compute the outputs and their shapes; run() copies those outputs
+// to the device. The results are thus exactly the CPU backend's. Copies through pageable host memory
+// and the waits keep such a run out of a CUDA graph (isCapturable says so).
 
 #include <cuda_runtime.h>
 
@@ -16,6 +18,7 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "backends/cuda/kernels/nonzero.h"
 
 namespace kiln::cuda {
 
@@ -134,6 +137,8 @@ bool hostEvaluatedSupported(const Node& node, std::string* reason) {
 }
 
 Expected<std::unique_ptr<Kernel>> createHostEvaluated(const Node& node, const CudaContext&) {
+    if (node.opType == "NonZero")
+        if (std::unique_ptr<Kernel> device = makeDeviceNonZero(node)) return device;
     std::string reason;
     Backend* cpu = cpuBackend(&reason);
     if (!cpu) return unsupported(node.describe() + ": " + reason);
