@@ -79,6 +79,9 @@ std::vector<AttentionCase> attentionCases() {
     add({"softmax precision double", {1, 2, 4, 8}, {1, 2, 6, 8}, {1, 2, 6, 8}, 0, 0, {}, DataType::kFLOAT, {}, {}, 1,
          attrsOf({{"softmax_precision", 11}})});
     add({"long key row", {1, 1, 2, 16}, {1, 1, 20000, 16}, {1, 1, 20000, 16}, 0, 0, {}, DataType::kFLOAT});
+    add({"3d bfloat16 mask", {1, 4, 2 * 8}, {1, 5, 2 * 8}, {1, 5, 2 * 8}, 2, 2, {4, 5}, DataType::kBF16});
+    add({"gpt2 causal", {1, 12, 64, 64}, {1, 12, 64, 64}, {1, 12, 64, 64}, 0, 0, {}, DataType::kFLOAT, {}, {}, 1,
+         attrsOf({{"is_causal", 1}})});
     add({"bert", {2, 12, 16, 64}, {2, 12, 16, 64}, {2, 12, 16, 64}, 0, 0, {2, 1, 1, 16}, DataType::kFLOAT});
     return cases;
 }
