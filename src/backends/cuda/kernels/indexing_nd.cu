@@ -24,6 +24,7 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/device_index.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
@@ -35,12 +36,6 @@ namespace kiln::cuda {
 namespace {
 
 constexpr int kMaxTupleSize = 8;
-
-/// Data index of `index` along an axis of `extent`, or -1 when it is outside [-extent, extent).
-__device__ __forceinline__ int64_t normalizeIndex(int64_t index, int64_t extent) {
-    if (index < 0) index += extent;
-    return index >= 0 && index < extent ? index : -1;
-}
 
 // -------------------------------------------------------------------------------------------- GatherND
 

@@ -22,6 +22,7 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/device_index.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 
@@ -40,12 +41,6 @@ std::optional<Reduction> parseReduction(const std::string& name) {
     if (name == "max") return Reduction::kMax;
     if (name == "min") return Reduction::kMin;
     return std::nullopt;
-}
-
-/// Data index of `index` along an axis of `extent`, or -1 when it is outside [-extent, extent).
-__device__ __forceinline__ int64_t normalizeIndex(int64_t index, int64_t extent) {
-    if (index < 0) index += extent;
-    return index >= 0 && index < extent ? index : -1;
 }
 
 /// The index tensor's dims with the data's strides: element e of the indices (or updates) sits at data
