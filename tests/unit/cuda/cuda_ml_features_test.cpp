@@ -1,8 +1,8 @@
 // ai.onnx.ml Binarizer, ArrayFeatureExtractor and TreeEnsemble on the CUDA backend against the CPU
 // backend: float, double, int32 and int64 data of several ranks, thresholds between and on the
-// values, indices that repeat, come in any order, and are refused when out of range; a forest with
-// every comparison mode but one, set membership, NaN features, a shared leaf and two targets, under
-// each aggregate function and the post transforms defined on any score.
+// values and beyond int64's range, indices that repeat, come in any order, and are refused when out
+// of range; a forest of LEQ, GT, NEQ and set-membership nodes with NaN features, a shared leaf and
+// two targets, under each aggregate function and the post transforms defined on any score.
 
 #include <gtest/gtest.h>
 
@@ -34,7 +34,8 @@ const std::vector<DataType> kTypes = {DataType::kFLOAT, DataType::kDOUBLE, DataT
 TEST_F(CudaMlFeaturesTest, BinarizerMatchesCpu) {
     uint32_t seed = 1;
     for (DataType type : kTypes) {
-        for (float threshold : {0.0f, 1.5f, -2.0f, 3.0f}) {
+        // Thresholds between and on the values, and beyond int64's range (every integer below / above).
+        for (float threshold : {0.0f, 1.5f, -2.0f, 3.0f, 1e19f, -1e19f}) {
             const Shape shape = seed % 2 ? Shape{3, 7} : Shape{2, 3, 5};
             const Tensor x = test::randomTensor(type, shape, -5.0, 5.0, seed++);
             AttributeMap attrs;

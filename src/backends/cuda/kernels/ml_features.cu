@@ -36,14 +36,18 @@ void dispatchFeatureType(DataType type, Fn&& fn) {
 
 // ------------------------------------------------------------------------------------------ Binarizer
 
-/// Floats compare with the threshold in double; integers with floor(threshold), which gives the
-/// same answer exactly (x > t holds for an integer x exactly when x > floor(t)).
+/// How integers compare with the threshold: with floor(threshold), which gives the same answer
+/// exactly (x > t holds for an integer x exactly when x > floor(t)), unless the threshold lies beyond
+/// int64's range (or is NaN) and decides every element alike.
+enum class IntegerRule : int { kCompare, kAllZero, kAllOne };
+
+/// Floats compare with the threshold in double; integers by `rule`.
 template <typename T>
-__global__ void binarizeKernel(const T* x, T* y, int64_t n, double threshold, int64_t bound) {
+__global__ void binarizeKernel(const T* x, T* y, int64_t n, double threshold, IntegerRule rule, int64_t bound) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
         bool above;
         if constexpr (std::is_integral_v<T>)
-            above = static_cast<int64_t>(x[i]) > bound;
+            above = rule == IntegerRule::kAllOne || (rule == IntegerRule::kCompare && static_cast<int64_t>(x[i]) > bound);
         else
             above = static_cast<double>(x[i]) > threshold;
         y[i] = above ? T(1) : T(0);
@@ -57,19 +61,19 @@ public:
     Status run(const KernelIO& io) override {
         const int64_t n = io.input(0).elementCount();
         if (n == 0) return Status::ok();
-        // For integers a threshold beyond int64's range (or NaN) decides every element alike.
+        IntegerRule rule = IntegerRule::kCompare;
         int64_t bound = 0;
         if (std::isnan(mThreshold) || mThreshold >= 9.3e18)
-            bound = INT64_MAX;
+            rule = IntegerRule::kAllZero;
         else if (mThreshold < -9.3e18)
-            bound = INT64_MIN;
+            rule = IntegerRule::kAllOne;
         else
             bound = static_cast<int64_t>(std::floor(mThreshold));
         auto stream = static_cast<cudaStream_t>(io.stream);
         dispatchFeatureType(mType, [&](auto tag) {
             using T = decltype(tag);
             binarizeKernel<T><<<elementwiseGrid(n), kElementwiseBlock, 0, stream>>>(
-                static_cast<const T*>(io.input(0).data), static_cast<T*>(io.output(0).data), n, mThreshold, bound);
+                static_cast<const T*>(io.input(0).data), static_cast<T*>(io.output(0).data), n, mThreshold, rule, bound);
         });
         return launchStatus("binarize");
     }
