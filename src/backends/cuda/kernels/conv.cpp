@@ -14,6 +14,7 @@
 #include <cudnn_frontend.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -66,6 +67,11 @@ std::optional<fe::graph::Pointwise_attributes> cudnnActivation(const FusedActiva
         default:
             return std::nullopt;
     }
+}
+
+std::mutex& cudnnHandleMutex() {
+    static std::mutex mutex;
+    return mutex;
 }
 
 fe::DataType_t cudnnDataType(DataType type) {
@@ -165,6 +171,11 @@ public:
         if (mCount == 0) return Status::ok();
         if (!mGraph) return internalError(tacticName() + ": run before reshape");
         auto stream = static_cast<cudaStream_t>(io.stream);
+        // The backend's one cuDNN handle serves every execution context: the stream it is set to and the
+        // execute that follows must not interleave with another thread's (kiln exec --infStreams=N
+        // --threads), or a convolution would run on the other context's stream. The lock spans the
+        // enqueue only; the device work stays asynchronous.
+        std::lock_guard<std::mutex> handleLock(cudnnHandleMutex());
         KILN_CUDNN_RETURN_IF_ERROR(cudnnSetStream(mContext.cudnn, stream));
         std::unordered_map<int64_t, void*> pack = {{kUidX, io.input(0).data},
                                                    {kUidW, io.input(1).data},
