@@ -237,7 +237,9 @@ std::shared_ptr<Graph> float8Branch() {
     Value* x = g->addInput("x", DataType::kFLOAT, fromConcrete({4}));
     Node* narrow = g->addNode("Cast", "narrow", {x}, {"narrow"});
     narrow->attrs.set("to", int64_t{17});  // ONNX FLOAT8E4M3FN
-    Node* widen = g->addNode("Cast", "widen", {narrow->outputs[0]}, {"widen"});
+    // Cast handles float8 on CUDA; arithmetic on it (Neg) does not.
+    Node* negate = g->addNode("Neg", "negate", {narrow->outputs[0]}, {"negate"});
+    Node* widen = g->addNode("Cast", "widen", {negate->outputs[0]}, {"widen"});
     widen->attrs.set("to", int64_t{1});
     g->markOutput(widen->outputs[0]);
     return finish(g);

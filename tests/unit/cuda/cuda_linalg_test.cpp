@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/precision_attributes.h"
 #include "cuda_test_support.h"
 
 namespace kiln::cudatest {
@@ -93,7 +94,9 @@ TEST_F(CudaLinalgTest, MatMulFormsMatchCpu) {
             Tensor ta = test::randomTensor(type, a, unsigned_ ? 0.0 : -4.0, 4.0, seed++);
             Tensor tb = test::randomTensor(type, b, unsigned_ ? 0.0 : -4.0, 4.0, seed++);
             const double tol = tolerance(type);
-            expectMatchesCpu(*mBackend, mStream, "MatMul", {&ta, &tb}, {}, tol, tol * 4,
+            AttributeMap noTf32;  // float products in full FP32, so that the float tolerance is FP32's
+            noTf32.set(kAllowTf32Attribute, int64_t{0});
+            expectMatchesCpu(*mBackend, mStream, "MatMul", {&ta, &tb}, noTf32, tol, tol * 4,
                              "MatMul " + std::string(dataTypeName(type)) + " " + shapeLabel(a) + " x " + shapeLabel(b));
         }
     }

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <optional>
 #include <random>
 #include <tuple>
@@ -88,6 +90,10 @@ void expectReportedShapesAndValuesSameAsCpu(Backend& backend, Stream stream, con
     ASSERT_TRUE((*kernel)->reshape(inViews, outViews).isOk()) << label;
     io.outputs = outViews.data();
     io.numOutputs = outViews.size();
+    // Scratch as an execution context provides it (the device NonZero keeps CUB's selection there).
+    DeviceBuffer workspace(backend, std::max<size_t>((*kernel)->workspaceSize(), 1));
+    io.workspace = workspace.get();
+    io.workspaceBytes = (*kernel)->workspaceSize();
     ASSERT_TRUE((*kernel)->run(io).isOk()) << label;
     ASSERT_TRUE(backend.synchronize(stream).isOk());
     for (size_t i = 0; i < numOutputs; ++i) {
