@@ -1,11 +1,12 @@
 #pragma once
 // The arithmetic of the quantization ops, written once for the CPU kernels
-// (backends/cpu/kernels/quantization_*.cpp) and the CUDA kernels (backends/cuda/kernels/quantize_linear.cu,
-// quantized_integer.cu), all KILN_HD: which scale entry an element uses, the division by the scale,
-// the division's type (`precision`), the dequantization formula, DynamicQuantizeLinear's parameters and QLinear*'s requantization. The
-// arithmetic follows ONNX's reference: float32 for float, float16 and bfloat16 data, double where
-// numpy promotes to it, round half to even. The element rules themselves (saturateRound, the low-bit
-// conversions) are in common/element_rules.h and common/low_precision_rules.h.
+// (backends/cpu/kernels/quantization_*.cpp) and the CUDA kernels (backends/cuda/kernels/
+// quantize_linear.cu, quantized_integer.cu), all KILN_HD: which scale entry an element uses, the
+// division by the scale and its type (`precision`), the dequantization formula,
+// DynamicQuantizeLinear's parameters and QLinear*'s requantization. The arithmetic follows ONNX's
+// reference: float32 for float, float16 and bfloat16 data, double where numpy promotes to it, round
+// half to even. The element rules themselves (saturateRound, the low-bit conversions) are in
+// common/element_rules.h and common/low_precision_rules.h.
 
 #include <optional>
 #include <string>
@@ -18,8 +19,8 @@
 #include "common/element_rules.h"
 #include "common/half.h"
 #include "common/host_device.h"
-#include "ir/onnx_types.h"
 #include "common/status.h"
+#include "ir/onnx_types.h"
 #include "ir/sym_shape.h"
 #include "ir/tensor.h"
 
@@ -91,7 +92,7 @@ enum class QuantizeDivision { kFloat, kDouble, kHalf, kBFloat16 };
 /// promotes), float32 for the float, float16 and bfloat16 types.
 inline QuantizeDivision defaultQuantizeDivision(DataType x, DataType scale) {
     return x == DataType::kINT32 || x == DataType::kDOUBLE || scale == DataType::kDOUBLE ? QuantizeDivision::kDouble
-                                                                                          : QuantizeDivision::kFloat;
+                                                                                         : QuantizeDivision::kFloat;
 }
 
 /// QuantizeLinear's `precision` attribute (an ONNX element type; 0 when absent): the division type it
@@ -99,10 +100,14 @@ inline QuantizeDivision defaultQuantizeDivision(DataType x, DataType scale) {
 inline Expected<std::optional<QuantizeDivision>> quantizeDivisionOf(int64_t precision) {
     if (precision == 0) return std::optional<QuantizeDivision>{};
     switch (dataTypeFromOnnx(precision).value_or(DataType::kSTRING)) {
-        case DataType::kFLOAT: return std::optional<QuantizeDivision>{QuantizeDivision::kFloat};
-        case DataType::kDOUBLE: return std::optional<QuantizeDivision>{QuantizeDivision::kDouble};
-        case DataType::kHALF: return std::optional<QuantizeDivision>{QuantizeDivision::kHalf};
-        case DataType::kBF16: return std::optional<QuantizeDivision>{QuantizeDivision::kBFloat16};
+        case DataType::kFLOAT:
+            return std::optional<QuantizeDivision>{QuantizeDivision::kFloat};
+        case DataType::kDOUBLE:
+            return std::optional<QuantizeDivision>{QuantizeDivision::kDouble};
+        case DataType::kHALF:
+            return std::optional<QuantizeDivision>{QuantizeDivision::kHalf};
+        case DataType::kBF16:
+            return std::optional<QuantizeDivision>{QuantizeDivision::kBFloat16};
         default:
             return invalidArgument("QuantizeLinear's precision " + std::to_string(precision) +
                                    " is not a floating-point type (float, double, float16 or bfloat16)");
@@ -154,7 +159,9 @@ KILN_HD inline float dequantizeInFloat(double x, double zeroPoint, double scale)
     return (static_cast<float>(x) - static_cast<float>(zeroPoint)) * static_cast<float>(scale);
 }
 /// The same in double (a double output).
-KILN_HD inline double dequantizeInDouble(double x, double zeroPoint, double scale) { return (x - zeroPoint) * scale; }
+KILN_HD inline double dequantizeInDouble(double x, double zeroPoint, double scale) {
+    return (x - zeroPoint) * scale;
+}
 
 /// DynamicQuantizeLinear's uint8 parameters from the data's range [lo, hi] (which includes 0, so
 /// that 0 is exact), in float32 as ONNX's reference computes them.

@@ -8,8 +8,9 @@
 // - Functors deriving from PredicateOp return bool (comparisons, IsNaN, ...).
 // - Integer arithmetic wraps (two's complement) instead of overflowing: the wrap helpers are in
 //   common/element_rules.h, shared with the CUDA kernels.
-// - Integer division and modulo by zero yield 0. ONNX leaves them undefined and C++ traps on them;
-//   a defined, non-crashing result lets a model with a masked-out lane run.
+// - Integer division and modulo by zero yield 0, and integer Pow and BitShift follow the rules of
+//   common/integer_rules.h (integerDivide, integerModTrunc, integerModFloor, intPow, shiftLeft /
+//   shiftRight), which the CUDA kernels share.
 
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 
 #include "backends/cpu/kernels/elementwise_fast_math.h"
 #include "common/element_rules.h"
+#include "common/integer_rules.h"
 #include "common/half.h"
 
 namespace kiln::cpu {
@@ -112,15 +114,10 @@ struct MulOp {
 struct DivOp {
     template <typename T>
     T operator()(T a, T b) const {
-        if constexpr (std::is_integral_v<T>) {
-            if (b == 0) return T{0};
-            if constexpr (std::is_signed_v<T>) {
-                if (b == T{-1}) return wrapNeg(a);
-            }
-            return static_cast<T>(a / b);
-        } else {
+        if constexpr (std::is_integral_v<T>)
+            return integerDivide(a, b);
+        else
             return a / b;
-        }
     }
 };
 
@@ -128,15 +125,10 @@ struct DivOp {
 struct ModTruncOp {
     template <typename T>
     T operator()(T a, T b) const {
-        if constexpr (std::is_integral_v<T>) {
-            if (b == 0) return T{0};
-            if constexpr (std::is_signed_v<T>) {
-                if (b == T{-1}) return T{0};  // MIN % -1 overflows in C++
-            }
-            return static_cast<T>(a % b);
-        } else {
+        if constexpr (std::is_integral_v<T>)
+            return integerModTrunc(a, b);
+        else
             return std::fmod(a, b);
-        }
     }
 };
 
@@ -145,15 +137,7 @@ struct ModFloorOp {
     template <typename T>
     T operator()(T a, T b) const {
         if constexpr (std::is_integral_v<T>) {
-            if (b == 0) return T{0};
-            if constexpr (std::is_signed_v<T>) {
-                if (b == T{-1}) return T{0};
-                T r = static_cast<T>(a % b);
-                if (r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
-                return r;
-            } else {
-                return static_cast<T>(a % b);
-            }
+            return integerModFloor(a, b);
         } else {
             T r = std::fmod(a, b);
             if (r == T{0}) return std::copysign(T{0}, b);
@@ -162,29 +146,6 @@ struct ModFloorOp {
         }
     }
 };
-
-/// Integer power by squaring, wrapping on overflow. A negative exponent gives the truncated
-/// reciprocal: 1 for base 1, +-1 for base -1, and 0 otherwise (also 0 for base 0: no trap).
-template <typename T, typename E>
-inline T intPow(T base, E exponent) {
-    if constexpr (std::is_signed_v<E>) {
-        if (exponent < 0) {
-            if (base == T{1}) return T{1};
-            if constexpr (std::is_signed_v<T>) {
-                if (base == T{-1}) return (exponent % 2 == 0) ? T{1} : T{-1};
-            }
-            return T{0};
-        }
-    }
-    T result{1};
-    auto e = static_cast<std::make_unsigned_t<E>>(exponent);
-    while (e != 0) {
-        if (e & 1u) result = wrapMul(result, base);
-        base = wrapMul(base, base);
-        e >>= 1u;
-    }
-    return result;
-}
 
 /// Pow with independent base and exponent types; the result has the base's type (ONNX's rule,
 /// matching numpy's power(a, b).astype(a.dtype)).
@@ -297,36 +258,18 @@ struct BitwiseNotOp {
     }
 };
 
-template <typename T>
-inline bool shiftInRange(T amount) {
-    if constexpr (std::is_signed_v<T>) {
-        if (amount < 0) return false;
-    }
-    return static_cast<uint64_t>(amount) < sizeof(T) * 8;
-}
-
-/// Bits moved past the top are dropped (also into and past a signed type's sign bit); an
-/// amount < 0 or >= the bit width gives 0 (ONNX BitShift).
+/// ONNX BitShift (common/element_rules.h: shiftLeft, shiftRight).
 struct ShiftLeftOp {
     template <typename T>
     T operator()(T x, T amount) const {
-        if (!shiftInRange(amount)) return T{0};
-        return static_cast<T>(static_cast<WrapType<T>>(x) << amount);
+        return shiftLeft(x, amount);
     }
 };
 
-/// Arithmetic (sign-extending) for signed types; an amount < 0 or >= the bit width gives the sign
-/// fill alone: -1 for a negative signed x, else 0 (ONNX BitShift).
 struct ShiftRightOp {
     template <typename T>
     T operator()(T x, T amount) const {
-        if (!shiftInRange(amount)) {
-            if constexpr (std::is_signed_v<T>)
-                return x < 0 ? T{-1} : T{0};
-            else
-                return T{0};
-        }
-        return static_cast<T>(x >> amount);
+        return shiftRight(x, amount);
     }
 };
 

@@ -13,6 +13,7 @@
 #include "backends/cuda/kernels/broadcast_copy.h"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/kernels/unary_map.cuh"
+#include "common/integer_rules.h"
 
 namespace kiln::cuda {
 
@@ -50,15 +51,10 @@ struct MulFn {
 struct DivFn {
     template <typename C>
     __device__ C operator()(C a, C b) const {
-        if constexpr (std::is_integral_v<C>) {
-            if (b == 0) return C{0};
-            if constexpr (std::is_signed_v<C>) {
-                if (b == C{-1}) return wrapNeg(a);
-            }
-            return static_cast<C>(a / b);
-        } else {
+        if constexpr (std::is_integral_v<C>)
+            return integerDivide(a, b);
+        else
             return a / b;
-        }
     }
 };
 
@@ -66,15 +62,10 @@ struct DivFn {
 struct ModTruncFn {
     template <typename C>
     __device__ C operator()(C a, C b) const {
-        if constexpr (std::is_integral_v<C>) {
-            if (b == 0) return C{0};
-            if constexpr (std::is_signed_v<C>) {
-                if (b == C{-1}) return C{0};  // MIN % -1 overflows
-            }
-            return static_cast<C>(a % b);
-        } else {
+        if constexpr (std::is_integral_v<C>)
+            return integerModTrunc(a, b);
+        else
             return fmodOf(a, b);
-        }
     }
 };
 
@@ -83,15 +74,7 @@ struct ModFloorFn {
     template <typename C>
     __device__ C operator()(C a, C b) const {
         if constexpr (std::is_integral_v<C>) {
-            if (b == 0) return C{0};
-            if constexpr (std::is_signed_v<C>) {
-                if (b == C{-1}) return C{0};
-                C r = static_cast<C>(a % b);
-                if (r != 0 && ((r < 0) != (b < 0))) r = static_cast<C>(r + b);
-                return r;
-            } else {
-                return static_cast<C>(a % b);
-            }
+            return integerModFloor(a, b);
         } else {
             C r = fmodOf(a, b);
             if (r == C{0}) return copysignOf(C{0}, b);
@@ -100,29 +83,6 @@ struct ModFloorFn {
         }
     }
 };
-
-/// Integer power by squaring, wrapping on overflow; a negative exponent gives the truncated reciprocal
-/// (1 for base 1, +-1 for base -1, else 0).
-template <typename T, typename E>
-__device__ T intPow(T base, E exponent) {
-    if constexpr (std::is_signed_v<E>) {
-        if (exponent < 0) {
-            if (base == T{1}) return T{1};
-            if constexpr (std::is_signed_v<T>) {
-                if (base == T{-1}) return (exponent % 2 == 0) ? T{1} : T{-1};
-            }
-            return T{0};
-        }
-    }
-    T result{1};
-    auto e = static_cast<std::make_unsigned_t<E>>(exponent);
-    while (e != 0) {
-        if (e & 1u) result = wrapMul(result, base);
-        base = wrapMul(base, base);
-        e >>= 1u;
-    }
-    return result;
-}
 
 /// The result has the base's type (ONNX's rule): same-type floats use their own pow, mixed pairs go
 /// through double, an integer base converts back like Cast.

@@ -9,6 +9,7 @@
 #include "backends/cuda/kernels/binary_map.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/kernels/unary_map.cuh"
+#include "common/integer_rules.h"
 
 namespace kiln::cuda {
 
@@ -83,34 +84,17 @@ struct BitwiseNotFn {
     }
 };
 
-template <typename C>
-__device__ __forceinline__ bool shiftInRange(C amount) {
-    if constexpr (std::is_signed_v<C>) {
-        if (amount < 0) return false;
-    }
-    return static_cast<uint64_t>(amount) < sizeof(C) * 8;
-}
-
-/// Bits moved past the top are dropped; an amount < 0 or >= the bit width gives 0 (ONNX BitShift).
+/// ONNX BitShift by the rules the CPU shares (common/element_rules.h: shiftLeft, shiftRight).
 struct ShiftLeftFn {
     template <typename C>
     __device__ C operator()(C x, C amount) const {
-        if (!shiftInRange(amount)) return C{0};
-        return static_cast<C>(static_cast<WrapType<C>>(x) << amount);
+        return shiftLeft(x, amount);
     }
 };
-
-/// Arithmetic for signed types; an amount out of range gives the sign fill alone (-1 or 0).
 struct ShiftRightFn {
     template <typename C>
     __device__ C operator()(C x, C amount) const {
-        if (!shiftInRange(amount)) {
-            if constexpr (std::is_signed_v<C>)
-                return x < 0 ? C{-1} : C{0};
-            else
-                return C{0};
-        }
-        return static_cast<C>(x >> amount);
+        return shiftRight(x, amount);
     }
 };
 

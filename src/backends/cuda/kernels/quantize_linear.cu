@@ -50,11 +50,21 @@ __global__ void quantizeLinearKernel(LinearQuantization q) {
             divideByScale(elementAsDouble(q.x, q.xType, i), elementAsDouble(q.scale, q.scaleType, p), q.division);
         const double zero = zeroPointAt(q, p);
         switch (q.yType) {
-            case DataType::kINT8: static_cast<int8_t*>(q.y)[i] = quantizeInteger<int8_t>(scaled, zero); break;
-            case DataType::kUINT8: static_cast<uint8_t*>(q.y)[i] = quantizeInteger<uint8_t>(scaled, zero); break;
-            case DataType::kINT16: static_cast<int16_t*>(q.y)[i] = quantizeInteger<int16_t>(scaled, zero); break;
-            case DataType::kUINT16: static_cast<uint16_t*>(q.y)[i] = quantizeInteger<uint16_t>(scaled, zero); break;
-            default: static_cast<uint8_t*>(q.y)[i] = lowbit::quantize(q.yType, scaled, zero, q.mode); break;
+            case DataType::kINT8:
+                static_cast<int8_t*>(q.y)[i] = quantizeInteger<int8_t>(scaled, zero);
+                break;
+            case DataType::kUINT8:
+                static_cast<uint8_t*>(q.y)[i] = quantizeInteger<uint8_t>(scaled, zero);
+                break;
+            case DataType::kINT16:
+                static_cast<int16_t*>(q.y)[i] = quantizeInteger<int16_t>(scaled, zero);
+                break;
+            case DataType::kUINT16:
+                static_cast<uint16_t*>(q.y)[i] = quantizeInteger<uint16_t>(scaled, zero);
+                break;
+            default:
+                static_cast<uint8_t*>(q.y)[i] = lowbit::quantize(q.yType, scaled, zero, q.mode);
+                break;
         }
     }
 }
@@ -82,8 +92,8 @@ public:
     }
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
-        KILN_RETURN_IF_ERROR(mIndex.reshape(inputs[0].shape, inputs[1].shape, mAxis, mBlockSize)
-                                 .withContext(tacticName()));
+        KILN_RETURN_IF_ERROR(
+            mIndex.reshape(inputs[0].shape, inputs[1].shape, mAxis, mBlockSize).withContext(tacticName()));
         if (mHasZeroPoint && inputs[2].elementCount() != inputs[1].elementCount())
             return invalidArgument(tacticName() + ": the zero point has " + std::to_string(inputs[2].elementCount()) +
                                    " entries and the scale " + std::to_string(inputs[1].elementCount()));
@@ -117,9 +127,7 @@ public:
         return launchStatus("dequantizeLinearKernel");
     }
 
-    std::string tacticName() const override {
-        return mQuantize ? "cuda.quantize_linear" : "cuda.dequantize_linear";
-    }
+    std::string tacticName() const override { return mQuantize ? "cuda.quantize_linear" : "cuda.dequantize_linear"; }
 
 private:
     bool mQuantize;
@@ -144,8 +152,10 @@ __global__ void dynamicRangeKernel(const float* x, int64_t count, DynamicQuantiz
         lo = x[i] < lo ? x[i] : lo;
         hi = hi < x[i] ? x[i] : hi;
     }
-    lo = blockReduce<kRangeBlock>(lo, scratch, [](float a, float b) { return fminf(a, b); }, 0.0f);
-    hi = blockReduce<kRangeBlock>(hi, scratch, [](float a, float b) { return fmaxf(a, b); }, 0.0f);
+    lo = blockReduce<kRangeBlock>(
+        lo, scratch, [](float a, float b) { return fminf(a, b); }, 0.0f);
+    hi = blockReduce<kRangeBlock>(
+        hi, scratch, [](float a, float b) { return fmaxf(a, b); }, 0.0f);
     if (threadIdx.x == 0) *params = dynamicQuantization(lo, hi);
 }
 
@@ -194,7 +204,9 @@ bool isQuantizedIntegerType(DataType t) {
 }
 
 /// A scale or zero point the kernels can read: any numeric, bool or low-bit type.
-bool readableType(DataType t) { return AllTypes::contains(t) || lowbit::isLowBit(t); }
+bool readableType(DataType t) {
+    return AllTypes::contains(t) || lowbit::isLowBit(t);
+}
 
 bool refuse(std::string* reason, const std::string& why) {
     if (reason) *reason = why;
@@ -234,18 +246,19 @@ void registerQuantizeLinearKernels(CudaKernelRegistry& registry) {
                       mode.saturate = node.attrs.getInt("saturate", 1) != 0;
                       KILN_ASSIGN_OR_RETURN(auto precision, quantizeDivisionOf(node.attrs.getInt("precision", 0)));
                       return std::unique_ptr<Kernel>(std::make_unique<LinearQuantizationKernel>(
-                          true, node.input(2) != nullptr, node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0),
-                          mode, precision));
+                          true, node.input(2) != nullptr, node.attrs.getInt("axis", 1),
+                          node.attrs.getInt("block_size", 0), mode, precision));
                   },
                   /*lowBitTypes=*/true});
-    registry.add({"DequantizeLinear",
-                  [](const Node& node, std::string* reason) { return linearQuantizationSupported(node, false, reason); },
-                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<LinearQuantizationKernel>(
-                          false, node.input(2) != nullptr, node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0),
-                          LowBitCastMode{}, std::nullopt));
-                  },
-                  /*lowBitTypes=*/true});
+    registry.add(
+        {"DequantizeLinear",
+         [](const Node& node, std::string* reason) { return linearQuantizationSupported(node, false, reason); },
+         [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
+             return std::unique_ptr<Kernel>(std::make_unique<LinearQuantizationKernel>(
+                 false, node.input(2) != nullptr, node.attrs.getInt("axis", 1), node.attrs.getInt("block_size", 0),
+                 LowBitCastMode{}, std::nullopt));
+         },
+         /*lowBitTypes=*/true});
     registry.add({"DynamicQuantizeLinear",
                   [](const Node& node, std::string* reason) {
                       if (node.input(0) && node.input(0)->dtype == DataType::kFLOAT) return true;

@@ -97,7 +97,8 @@ __global__ void integerMatMulKernel(const void* a, const void* b, void* y, DataT
         const int64_t aBase = offsets[0] * m * k + row * k, bBase = offsets[1] * k * n + column;
         const int64_t az = static_cast<int64_t>(aZero.at(row, 0.0)), bz = static_cast<int64_t>(bZero.at(column, 0.0));
         int64_t acc = 0;
-        for (int64_t j = 0; j < k; ++j) acc += (integerAt<A>(a, aBase + j) - az) * (integerAt<B>(b, bBase + j * n) - bz);
+        for (int64_t j = 0; j < k; ++j)
+            acc += (integerAt<A>(a, aBase + j) - az) * (integerAt<B>(b, bBase + j * n) - bz);
         storeAccumulator(y, yType, i, acc, row, column, q);
     }
 }
@@ -159,13 +160,17 @@ public:
         const void* b = io.input(bIndex).data;
         void* y = io.output(0).data;
         if (aSigned && bSigned)
-            integerMatMulKernel<int8_t, int8_t><<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
+            integerMatMulKernel<int8_t, int8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
         else if (aSigned)
-            integerMatMulKernel<int8_t, uint8_t><<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
+            integerMatMulKernel<int8_t, uint8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
         else if (bSigned)
-            integerMatMulKernel<uint8_t, int8_t><<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
+            integerMatMulKernel<uint8_t, int8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
         else
-            integerMatMulKernel<uint8_t, uint8_t><<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
+            integerMatMulKernel<uint8_t, uint8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(a, b, y, mYType, mLayout, aZero, bZero, q);
         return launchStatus("integerMatMulKernel");
     }
 
@@ -197,7 +202,8 @@ __global__ void integerConvKernel(const void* x, const void* w, void* y, DataTyp
     const int64_t inPerGroup = c.inChannels / c.group, outPerGroup = c.outChannels / c.group;
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
-        const int64_t position = i % c.outPlane, oc = (i / c.outPlane) % c.outChannels, b = i / (c.outPlane * c.outChannels);
+        const int64_t position = i % c.outPlane, oc = (i / c.outPlane) % c.outChannels,
+                      b = i / (c.outPlane * c.outChannels);
         const int64_t g = oc / outPerGroup;
         int64_t outPos[kMaxConvSpatial];
         int64_t remaining = position;
@@ -244,7 +250,8 @@ public:
             return invalidArgument(tacticName() + ": x " + shapeToString(x, true) + " and w " + shapeToString(w, true) +
                                    " must share one rank in 3.." + std::to_string(kMaxConvSpatial + 2));
         const size_t n = x.size() - 2;
-        KILN_ASSIGN_OR_RETURN(WindowSpec spec, parseWindowSpec(mAttrs, n, Shape(w.begin() + 2, w.end()), WindowKind::kConvolution));
+        KILN_ASSIGN_OR_RETURN(WindowSpec spec,
+                              parseWindowSpec(mAttrs, n, Shape(w.begin() + 2, w.end()), WindowKind::kConvolution));
         const int64_t group = mAttrs.getInt("group", 1);
         if (group < 1 || x[1] != w[1] * group || w[0] % group != 0)
             return invalidArgument(tacticName() + ": channels of x " + shapeToString(x, true) + " and w " +
@@ -304,13 +311,17 @@ public:
         const void* w = io.input(wIndex).data;
         void* y = io.output(0).data;
         if (xSigned && wSigned)
-            integerConvKernel<int8_t, int8_t><<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
+            integerConvKernel<int8_t, int8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
         else if (xSigned)
-            integerConvKernel<int8_t, uint8_t><<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
+            integerConvKernel<int8_t, uint8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
         else if (wSigned)
-            integerConvKernel<uint8_t, int8_t><<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
+            integerConvKernel<uint8_t, int8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
         else
-            integerConvKernel<uint8_t, uint8_t><<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
+            integerConvKernel<uint8_t, uint8_t>
+                <<<grid, kElementwiseBlock, 0, stream>>>(x, w, y, mYType, mLayout, xZero, wZero, q);
         return launchStatus("integerConvKernel");
     }
 
@@ -325,7 +336,9 @@ private:
 
 // ------------------------------------------------------------------------------------------ support
 
-bool isByteInteger(const Value* v) { return v && (v->dtype == DataType::kINT8 || v->dtype == DataType::kUINT8); }
+bool isByteInteger(const Value* v) {
+    return v && (v->dtype == DataType::kINT8 || v->dtype == DataType::kUINT8);
+}
 
 /// The operands (inputs `first` and `second`) are int8 / uint8 and the output is int32 (MatMulInteger,
 /// ConvInteger) or int8 / uint8 (QLinear*); a conv has at most kMaxConvSpatial spatial axes.
@@ -334,11 +347,14 @@ bool integerOpSupported(const Node& node, size_t first, size_t second, bool conv
     const bool qlinear = node.opType.rfind("QLinear", 0) == 0;
     const bool outputOk = y && (qlinear ? isByteInteger(y) : y->dtype == DataType::kINT32);
     if (!isByteInteger(node.input(first)) || !isByteInteger(node.input(second)) || !outputOk) {
-        if (reason) *reason = "the CUDA " + node.opType + " takes int8 / uint8 operands and gives " + (qlinear ? "int8 / uint8" : "int32");
+        if (reason)
+            *reason = "the CUDA " + node.opType + " takes int8 / uint8 operands and gives " +
+                      (qlinear ? "int8 / uint8" : "int32");
         return false;
     }
     if (conv && node.input(0)->shape.size() > static_cast<size_t>(kMaxConvSpatial + 2)) {
-        if (reason) *reason = "the CUDA " + node.opType + " handles up to " + std::to_string(kMaxConvSpatial) + " spatial axes";
+        if (reason)
+            *reason = "the CUDA " + node.opType + " handles up to " + std::to_string(kMaxConvSpatial) + " spatial axes";
         return false;
     }
     return true;
@@ -347,19 +363,23 @@ bool integerOpSupported(const Node& node, size_t first, size_t second, bool conv
 }  // namespace
 
 void registerQuantizedIntegerKernels(CudaKernelRegistry& registry) {
-    registry.add({"MatMulInteger", [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 1, false, reason); },
+    registry.add({"MatMulInteger",
+                  [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 1, false, reason); },
                   [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<IntegerMatMulKernel>(false));
                   }});
-    registry.add({"QLinearMatMul", [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 3, false, reason); },
+    registry.add({"QLinearMatMul",
+                  [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 3, false, reason); },
                   [](const Node&, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<IntegerMatMulKernel>(true));
                   }});
-    registry.add({"ConvInteger", [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 1, true, reason); },
+    registry.add({"ConvInteger",
+                  [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 1, true, reason); },
                   [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<IntegerConvKernel>(false, node.attrs));
                   }});
-    registry.add({"QLinearConv", [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 3, true, reason); },
+    registry.add({"QLinearConv",
+                  [](const Node& node, std::string* reason) { return integerOpSupported(node, 0, 3, true, reason); },
                   [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
                       return std::unique_ptr<Kernel>(std::make_unique<IntegerConvKernel>(true, node.attrs));
                   }});
