@@ -230,18 +230,17 @@ TEST_F(CudaControlFlowTest, ScanAxesDirectionsAndCapturedValues) {
 }
 
 #ifdef KILN_TEST_HAVE_CUDA_BACKEND
-/// A branch that rounds the captured value through float8, which the CUDA backend has no kernel for.
-std::shared_ptr<Graph> float8Branch() {
+/// A branch with a node the CUDA backend has no kernel for (an ai.onnx.ml LabelEncoder, float to float).
+std::shared_ptr<Graph> unsupportedBranch() {
     auto g = std::make_shared<Graph>();
-    g->name = "through_float8";
+    g->name = "through_label_encoder";
     Value* x = g->addInput("x", DataType::kFLOAT, fromConcrete({4}));
-    Node* narrow = g->addNode("Cast", "narrow", {x}, {"narrow"});
-    narrow->attrs.set("to", int64_t{17});  // ONNX FLOAT8E4M3FN
-    // Cast handles float8 on CUDA; arithmetic on it (Neg) does not.
-    Node* negate = g->addNode("Neg", "negate", {narrow->outputs[0]}, {"negate"});
-    Node* widen = g->addNode("Cast", "widen", {negate->outputs[0]}, {"widen"});
-    widen->attrs.set("to", int64_t{1});
-    g->markOutput(widen->outputs[0]);
+    Node* encode = g->addNode("LabelEncoder", "encode", {x}, {"encoded"});
+    encode->domain = "ai.onnx.ml";
+    encode->attrs.set("keys_floats", std::vector<float>{1.f, 2.f});
+    encode->attrs.set("values_floats", std::vector<float>{10.f, 20.f});
+    encode->attrs.set("default_float", 0.f);
+    g->markOutput(encode->outputs[0]);
     return finish(g);
 }
 
@@ -262,10 +261,10 @@ TEST(CudaControlFlowSupport, ChecksEveryNodeOfEverySubgraph) {
     std::string reason;
     EXPECT_TRUE(cuda::cudaSupportsNode(*node, &reason)) << reason;
     // A node of the else branch that the CUDA backend refuses refuses the If, naming it.
-    node->attrs.set("else_branch", float8Branch());
+    node->attrs.set("else_branch", unsupportedBranch());
     EXPECT_FALSE(cuda::cudaSupportsNode(*node, &reason));
-    EXPECT_NE(reason.find("through_float8"), std::string::npos) << reason;
-    EXPECT_NE(reason.find("float8"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("through_label_encoder"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("LabelEncoder"), std::string::npos) << reason;
     // A missing branch is refused, not a crash.
     Node* bare = graph.addNode("If", "bare", {cond, x}, {"z"});
     bare->attrs.set(kCapturedInputsAttr, int64_t{1});
