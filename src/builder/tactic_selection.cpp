@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "backends/backend.h"
+#include "backends/device_buffer.h"
 #include "backends/precision_attributes.h"
 #include "backends/tactic_choice.h"
 #include "common/half.h"
@@ -18,22 +19,6 @@ namespace kiln {
 namespace {
 
 constexpr int kWarmupRuns = 2;
-
-/// A device allocation released on scope exit.
-class DeviceBuffer {
-public:
-    DeviceBuffer(Backend& backend, size_t bytes) : mBackend(backend), mPtr(backend.allocate(bytes)) {}
-    ~DeviceBuffer() {
-        if (mPtr) mBackend.deallocate(mPtr);
-    }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    void* get() const { return mPtr; }
-
-private:
-    Backend& mBackend;
-    void* mPtr;
-};
 
 /// Host bytes to time with: a constant's contents, small random values for float tensors (zeros can
 /// make tensor cores draw less power and run faster than real data), zeros otherwise.

@@ -3,7 +3,8 @@
 
 A two-layer MLP with GEMMs large enough that cuBLASLt lists several algorithms is built twice with the
 same timing cache: the first build times the GEMMs' candidates and writes their entries; the second
-build answers every GEMM from the cache and times nothing; --builderOptimizationLevel=0 times nothing.
+build answers every GEMM from the cache and times nothing; level 1 with --avgTiming=3 times 2
+candidates 2 + 3 times each; --builderOptimizationLevel=0 times nothing.
 
     timing_cache_test.py --kiln BUILD/bin/kiln
 """
@@ -68,6 +69,17 @@ def main():
         shown = subprocess.run([str(args.kiln), "inspect", str(cache)], capture_output=True, text=True, timeout=60)
         if shown.returncode != 0 or f"Entries: {len(entries)}" not in shown.stdout or "cublaslt" not in shown.stdout:
             failures.append(f"kiln inspect does not show the cache:\n{shown.stdout}{shown.stderr}")
+        # --avgTiming and --builderOptimizationLevel set the work: level 1 lists 2 candidates per GEMM, and
+        # each candidate runs 2 warm-up + N timed times.
+        narrow = tmp / "narrow.json"
+        code, log = run(args.kiln, *base, "--builderOptimizationLevel=1", "--avgTiming=3", f"--timingCacheFile={narrow}")
+        timed = re.search(r"tactic selection: (\d+) layers timed \((\d+) runs\)", log)
+        narrow_entries = json.loads(narrow.read_text())["entries"] if narrow.exists() else []
+        expected_runs = sum(e["candidates"] * (2 + 3) for e in narrow_entries)
+        if code != 0 or not timed or int(timed.group(2)) != expected_runs or \
+                any(e["candidates"] > 2 for e in narrow_entries):
+            failures.append(f"level 1 with --avgTiming=3 did not time 2 candidates x 5 runs per GEMM "
+                            f"(expected {expected_runs} runs, entries {narrow_entries}):\n{log[-2000:]}")
         code, log = run(args.kiln, *base, "--builderOptimizationLevel=0")
         if code != 0 or "tactic selection:" in log:
             failures.append(f"level 0 timed tactics:\n{log[-2000:]}")

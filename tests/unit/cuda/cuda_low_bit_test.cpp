@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "common/low_precision.h"
+#include "cuda_reference_outputs.h"
 #include "cuda_test_support.h"
 #include "ir/onnx_types.h"
 
@@ -60,19 +61,10 @@ void expectSame(const Tensor& gpu, const Tensor& ref, const std::string& label) 
 void expectAllOutputsMatch(Backend& backend, Stream stream, const std::string& opType,
                            const std::vector<const Tensor*>& inputs, size_t numOutputs, const AttributeMap& attrs,
                            const std::string& label) {
-    std::vector<Tensor> reference = cpuReference(opType, inputs, numOutputs, attrs);
-    ASSERT_EQ(reference.size(), numOutputs) << label;
-    std::vector<DataType> types;
-    std::vector<Shape> shapes;
-    for (const Tensor& t : reference) {
-        types.push_back(t.dtype());
-        shapes.push_back(t.shape());
-    }
-    auto gpu = runOnCuda(backend, stream, opType, inputs, types, shapes, attrs);
-    ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
-    for (size_t i = 0; i < numOutputs; ++i)
-        expectSame(gpu->outputs[i], reference[i],
-                   label + " output " + std::to_string(i) + " (tactic " + gpu->tactic + ")");
+    PairedOutputs paired = runOnCpuAndGpu(backend, stream, opType, inputs, numOutputs, attrs, label);
+    for (size_t i = 0; i < paired.gpu.size(); ++i)
+        expectSame(paired.gpu[i], paired.cpu[i],
+                   label + " output " + std::to_string(i) + " (tactic " + paired.tactic + ")");
 }
 
 /// A low-bit tensor of random valid codes: the values of random doubles in [lo, hi) rounded into

@@ -23,23 +23,42 @@ inline Tolerance toleranceOf(DataType type) {
     return {1e-4, 1e-5};
 }
 
-/// Runs `opType` with `numOutputs` outputs on the CPU and the GPU and compares each output.
-inline void expectOutputsMatchCpu(Backend& backend, Stream stream, const std::string& opType,
-                                  const std::vector<const Tensor*>& inputs, size_t numOutputs,
-                                  const AttributeMap& attrs, Tolerance tol, const std::string& label) {
-    std::vector<Tensor> reference = cpuReference(opType, inputs, numOutputs, attrs);
-    ASSERT_EQ(reference.size(), numOutputs) << label;
+/// One node's outputs from the CPU backend and from the GPU (run with the CPU's output types and shapes).
+struct PairedOutputs {
+    std::vector<Tensor> cpu;
+    std::vector<Tensor> gpu;  // empty when either side failed (the failure is recorded)
+    std::string tactic;
+};
+
+inline PairedOutputs runOnCpuAndGpu(Backend& backend, Stream stream, const std::string& opType,
+                                    const std::vector<const Tensor*>& inputs, size_t numOutputs,
+                                    const AttributeMap& attrs, const std::string& label) {
+    PairedOutputs paired;
+    paired.cpu = cpuReference(opType, inputs, numOutputs, attrs);
+    EXPECT_EQ(paired.cpu.size(), numOutputs) << label;
+    if (paired.cpu.size() != numOutputs) return paired;
     std::vector<DataType> types;
     std::vector<Shape> shapes;
-    for (const Tensor& t : reference) {
+    for (const Tensor& t : paired.cpu) {
         types.push_back(t.dtype());
         shapes.push_back(t.shape());
     }
     auto gpu = runOnCuda(backend, stream, opType, inputs, types, shapes, attrs);
-    ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
-    for (size_t k = 0; k < numOutputs; ++k)
-        EXPECT_EQ(test::compareWithReference(gpu->outputs[k], reference[k].toDoubleVector(), tol.rtol, tol.atol), "")
-            << label << ", output " << k << " (tactic " << gpu->tactic << ")";
+    EXPECT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+    if (!gpu.isOk()) return paired;
+    paired.gpu = std::move(gpu->outputs);
+    paired.tactic = gpu->tactic;
+    return paired;
+}
+
+/// Runs `opType` with `numOutputs` outputs on the CPU and the GPU and compares each output.
+inline void expectOutputsMatchCpu(Backend& backend, Stream stream, const std::string& opType,
+                                  const std::vector<const Tensor*>& inputs, size_t numOutputs,
+                                  const AttributeMap& attrs, Tolerance tol, const std::string& label) {
+    PairedOutputs paired = runOnCpuAndGpu(backend, stream, opType, inputs, numOutputs, attrs, label);
+    for (size_t k = 0; k < paired.gpu.size(); ++k)
+        EXPECT_EQ(test::compareWithReference(paired.gpu[k], paired.cpu[k].toDoubleVector(), tol.rtol, tol.atol), "")
+            << label << ", output " << k << " (tactic " << paired.tactic << ")";
 }
 
 }  // namespace kiln::cudatest

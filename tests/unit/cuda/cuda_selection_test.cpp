@@ -13,6 +13,7 @@
 #include <random>
 #include <tuple>
 
+#include "cuda_reference_outputs.h"
 #include "cuda_test_support.h"
 #include "ir/onnx_types.h"
 
@@ -25,19 +26,7 @@ using CudaSelectionTest = CudaTest;
 void expectAllOutputsSameAsCpu(Backend& backend, Stream stream, const std::string& opType,
                                const std::vector<const Tensor*>& inputs, size_t numOutputs, const AttributeMap& attrs,
                                const std::string& label) {
-    std::vector<Tensor> reference = cpuReference(opType, inputs, numOutputs, attrs);
-    ASSERT_EQ(reference.size(), numOutputs) << label;
-    std::vector<DataType> types;
-    std::vector<Shape> shapes;
-    for (const Tensor& t : reference) {
-        types.push_back(t.dtype());
-        shapes.push_back(t.shape());
-    }
-    auto gpu = runOnCuda(backend, stream, opType, inputs, types, shapes, attrs);
-    ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
-    for (size_t i = 0; i < numOutputs; ++i)
-        EXPECT_EQ(test::compareWithReference(gpu->outputs[i], reference[i].toDoubleVector(), 0.0, 0.0), "")
-            << label << " output " << i << " (tactic " << gpu->tactic << ")";
+    expectOutputsMatchCpu(backend, stream, opType, inputs, numOutputs, attrs, Tolerance{0.0, 0.0}, label);
 }
 
 /// The data-dependent path: the kernel reports the output shapes from the device inputs, then runs into

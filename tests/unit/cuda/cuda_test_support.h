@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/device_buffer.h"
 #include "ir/graph.h"
 #include "test_support.h"
 
@@ -56,20 +57,6 @@ protected:
 
     Backend* mBackend{nullptr};
     Stream mStream{nullptr};
-};
-
-/// A device allocation freed on scope exit.
-class DeviceBuffer {
-public:
-    DeviceBuffer(Backend& backend, size_t bytes) : mBackend(backend), mPtr(backend.allocate(bytes)) {}
-    ~DeviceBuffer() { mBackend.deallocate(mPtr); }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    void* get() const { return mPtr; }
-
-private:
-    Backend& mBackend;
-    void* mPtr;
 };
 
 /// A copy of `t` with every element converted to `type` (exactly, for float16 -> float).
