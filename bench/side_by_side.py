@@ -12,7 +12,11 @@ seed, built by tests/models/gpu_model_check.py) and each batch (1 and a large on
      enclose enqueue), with --useCudaGraph at batch 1;
    - PyTorch eager in FP16 (channels-last for the CNNs) and FP32/TF32;
    - torch.compile(mode=...) in FP16, with its compile time (first call's wall time).
-It writes a markdown table and JSON to --out and prints Kiln / best-PyTorch ratios last.
+It writes a markdown table and JSON to --out and prints Kiln / best-PyTorch ratios last. For the
+compute ceiling it counts each model's FLOPs per item (torch.utils.flop_counter on one item) and
+measures the FP16 GEMM rate of the same GPU in the same run (an 8192^3 half matmul): ceiling ms =
+FLOPs x batch / rate, shown next to Kiln's FP16 time; at the large batch it also profiles the Kiln FP16
+engine per layer (`--exportProfile`) and lists the layers that take the most time.
 
     side_by_side.py --kiln BUILD/bin/kiln --out DIR [--models resnet50 ...] [--compile-mode max-autotune]
 """
@@ -66,6 +70,32 @@ def torch_inputs(inputs, torch, half, channels_last):
     return out
 
 
+def fp16_gemm_tflops(torch, size=8192, runs=20):
+    """The GPU's measured FP16 GEMM rate (TFLOP/s): median of `runs` size^3 half products."""
+    a = torch.randn(size, size, device="cuda", dtype=torch.half)
+    b = torch.randn(size, size, device="cuda", dtype=torch.half)
+    ms = median_ms_torch(lambda: torch.matmul(a, b), torch, 5, runs)
+    return 2.0 * size ** 3 / (ms * 1e-3) / 1e12
+
+
+def flops_per_item(model, inputs, torch):
+    """FLOPs of one item's forward pass, counted by PyTorch (matmuls and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    one = [t[:1] for t in torch_inputs(inputs, torch, False, False)]
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(*one)
+    return counter.get_total_flops()
+
+
+def top_layers(profile_path, count=5):
+    """The `count` layers with the largest share of a `kiln exec --exportProfile` file."""
+    entries = [e for e in json.loads(profile_path.read_text()) if "name" in e and "percentage" in e]
+    entries.sort(key=lambda e: -(e["percentage"] or 0))
+    return [f"{e['name']} {e['percentage']:.1f} %" for e in entries[:count]]
+
+
 def run_kiln(command, timeout):
     start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -112,8 +142,16 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
         timing.append("--useCudaGraph")
     log, _ = run_kiln(timing, args.timeout)
     (work / f"{tag}_time.log").write_text(log)
+    profile = []
+    if batch > 1 and precision == "fp16":  # where the large batch's time goes, layer by layer
+        profile_path = work / f"{tag}_profile.json"
+        run_kiln([str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
+                  "--noDataTransfers", "--iterations=20", "--warmUp=200", "--duration=0",
+                  f"--exportProfile={profile_path}"], args.timeout)
+        profile = top_layers(profile_path)
     return {"build_s": round(build_seconds, 1), "rel_l2": error, "median_ms": gpu_median(log),
-            "cuda_graph": batch == 1 and "cannot be captured in a CUDA graph" not in log, "fp16_layers": int(fp16_layers.group(1)) if fp16_layers else 0}
+            "cuda_graph": batch == 1 and "cannot be captured in a CUDA graph" not in log, "fp16_layers": int(fp16_layers.group(1)) if fp16_layers else 0,
+            "top_layers": profile}
 
 
 def main():
@@ -135,6 +173,8 @@ def main():
     import torch
 
     args.out.mkdir(parents=True, exist_ok=True)
+    args.gemm_tflops = fp16_gemm_tflops(torch)
+    print(f"[gpu] FP16 GEMM rate (8192^3, median of 20): {args.gemm_tflops:.0f} TFLOP/s", flush=True)
     rows = []
     for name in args.models:
         work = args.out / "work" / name
@@ -146,11 +186,13 @@ def main():
                 export(model, inputs, output_names, axes, opset, onnx_path, torch)
             model = model.cuda().float()
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+            flops = flops_per_item(model, inputs, torch)
             with torch.no_grad():
                 result = model(*torch_inputs(inputs, torch, False, False))
             result = result if isinstance(result, (tuple, list)) else [result]
             reference = [(n, r.double().cpu().numpy()) for n, r in zip(output_names, result)]
-            row = {"model": name, "batch": batch}
+            row = {"model": name, "batch": batch, "gflops_per_item": flops / 1e9,
+                   "ceiling_ms": flops * batch / (args.gemm_tflops * 1e12) * 1e3}
             for precision in args.precisions:
                 try:
                     row[f"kiln_{precision}"] = bench_kiln(args, name, onnx_path, inputs, batch, precision, work,
@@ -197,7 +239,7 @@ def write_results(args, rows):
     lines = [f"| model | batch | Kiln TF32 ms | Kiln FP16 ms (FP16 layers) | eager TF32 ms | eager FP16 ms | "
              f"compile({mode}) FP16 ms | Kiln build s (TF32/FP16) | compile s | Kiln rel L2 (TF32/FP16) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    ratios = []
+    ratios = [f"FP16 GEMM rate measured in this run: {args.gemm_tflops:.0f} TFLOP/s"]
     for r in rows:
         tf32, fp16 = r.get("kiln_tf32", {}), r.get("kiln_fp16", {})
         lines.append(f"| {r['model']} | {r['batch']} | {fmt(tf32.get('median_ms'))} | {fmt(fp16.get('median_ms'))} "
@@ -207,6 +249,11 @@ def write_results(args, rows):
                      f"{fmt(tf32.get('rel_l2'), 6) if 'rel_l2' in tf32 else '-'}/"
                      f"{fmt(fp16.get('rel_l2'), 6) if 'rel_l2' in fp16 else '-'} |")
         best_torch = min(v for v in (r["eager_fp16_ms"], r.get("compiled_fp16_ms")) if v is not None)
+        if fp16.get("median_ms"):
+            ratios.append(f"{r['model']} b{r['batch']}: {r['gflops_per_item']:.2f} GFLOP/item, compute ceiling "
+                          f"{r['ceiling_ms']:.3f} ms, Kiln FP16 {fp16['median_ms']:.3f} ms = "
+                          f"{100 * r['ceiling_ms'] / fp16['median_ms']:.0f} % of the ceiling"
+                          + (f"; top layers: {', '.join(fp16['top_layers'])}" if fp16.get("top_layers") else ""))
         kiln = [v.get("median_ms") for v in (tf32, fp16) if v.get("median_ms")]
         if kiln:
             ratios.append(f"{r['model']} b{r['batch']}: best PyTorch FP16 {best_torch:.3f} ms / best Kiln "
