@@ -86,6 +86,33 @@ Status advanceState(Backend& backend, const std::vector<TensorView>& results, si
     return Status::ok();
 }
 
+/// Results of a subgraph run that computeOutputShapes() made (the output shapes depended on it) and the
+/// run() that follows writes out, instead of running the subgraph a second time; a run() without it
+/// (shapes known beforehand) computes them itself.
+template <typename Result>
+class PendingResults {
+public:
+    template <typename Compute>
+    Expected<std::vector<Shape>> keepForRun(Compute&& compute) {
+        KILN_ASSIGN_OR_RETURN(std::vector<Result> results, compute());
+        std::vector<Shape> shapes;
+        for (const Result& r : results) shapes.push_back(r.shape);
+        mPending = std::move(results);
+        return shapes;
+    }
+
+    template <typename Compute>
+    Expected<std::vector<Result>> takeOrCompute(Compute&& compute) {
+        if (!mPending) return compute();
+        std::vector<Result> results = std::move(*mPending);
+        mPending.reset();
+        return results;
+    }
+
+private:
+    std::optional<std::vector<Result>> mPending;
+};
+
 class ControlFlowKernel : public Kernel {
 public:
     explicit ControlFlowKernel(Backend& backend) : mBackend(backend) {}
@@ -110,21 +137,11 @@ public:
 
     /// Runs the chosen branch; its results stay valid until the branch runs again.
     Expected<std::vector<Shape>> computeOutputShapes(const KernelIO& io) override {
-        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, runBranch(io));
-        std::vector<Shape> shapes;
-        for (const TensorView& r : results) shapes.push_back(r.shape);
-        mPending = std::move(results);
-        return shapes;
+        return mPending.keepForRun([&] { return runBranch(io); });
     }
 
     Status run(const KernelIO& io) override {
-        std::vector<TensorView> results;
-        if (mPending) {
-            results = std::move(*mPending);
-            mPending.reset();
-        } else {
-            KILN_ASSIGN_OR_RETURN(results, runBranch(io));
-        }
+        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mPending.takeOrCompute([&] { return runBranch(io); }));
         for (size_t i = 0; i < io.numOutputs && i < results.size(); ++i)
             KILN_RETURN_IF_ERROR(writeOutput(mBackend, results[i], io.output(i), i, io.stream));
         return Status::ok();
@@ -143,7 +160,7 @@ private:
     std::unique_ptr<SubgraphExecutor> mThen, mElse;
     size_t mCaptured;
     size_t mNumOutputs;
-    std::optional<std::vector<TensorView>> mPending;  // results computed for computeOutputShapes
+    PendingResults<TensorView> mPending;
 };
 
 /// What a Loop scan output is when no iteration runs: its dtype, and its inferred shape with the
@@ -198,21 +215,11 @@ public:
 
     /// Runs the loop; the results wait for the run() that follows.
     Expected<std::vector<Shape>> computeOutputShapes(const KernelIO& io) override {
-        KILN_ASSIGN_OR_RETURN(std::vector<BackendTensor> results, iterate(io));
-        std::vector<Shape> shapes;
-        for (const BackendTensor& r : results) shapes.push_back(r.shape);
-        mPending = std::move(results);
-        return shapes;
+        return mPending.keepForRun([&] { return iterate(io); });
     }
 
     Status run(const KernelIO& io) override {
-        std::vector<BackendTensor> results;
-        if (mPending) {
-            results = std::move(*mPending);
-            mPending.reset();
-        } else {
-            KILN_ASSIGN_OR_RETURN(results, iterate(io));
-        }
+        KILN_ASSIGN_OR_RETURN(std::vector<BackendTensor> results, mPending.takeOrCompute([&] { return iterate(io); }));
         for (size_t i = 0; i < results.size() && i < io.numOutputs; ++i)
             KILN_RETURN_IF_ERROR(writeOutput(mBackend, results[i].view(), io.output(i), i, io.stream));
         return Status::ok();
@@ -290,7 +297,7 @@ private:
     std::unique_ptr<SubgraphExecutor> mBody;
     size_t mCaptured;
     std::vector<EmptyScanOutput> mEmptyScans;
-    std::optional<std::vector<BackendTensor>> mPending;  // results computed for computeOutputShapes
+    PendingResults<BackendTensor> mPending;
 };
 
 /// A tensor viewed as [outer, length, inner] around one axis.

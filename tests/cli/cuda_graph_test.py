@@ -10,20 +10,16 @@ CTest reports as skipped.
     cuda_graph_test.py --kiln PATH [--case NAME ...] [--keep]
 """
 
-import argparse
 import json
 import re
-import shutil
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exec_flags_test import (QUICK, CaseFailure, Kiln, check, errors, gpu_count, make_models,  # noqa: E402
-                             reference, warnings)
+from exec_flags_test import (QUICK, CaseFailure, check, errors, gpu_count, reference, run_cases,  # noqa: E402
+                             warnings)
 
 SKIP = 77
 GPU = ["--backend=cuda"]
@@ -110,48 +106,13 @@ def case_device_selects_a_gpu(kiln, ctx):
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
-class Context:
-    pass
+def gpu_missing(kiln):
+    why = no_gpu_reason(kiln)
+    return f"no GPU to run CUDA engines on: {why}" if why else None
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kiln", type=Path, required=True)
-    parser.add_argument("--case", nargs="+", choices=sorted(CASES), help="run only these cases")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="kiln_cuda_graph_"))
-    try:
-        ctx = Context()
-        ctx.tmp = tmp
-        ctx.weights, ctx.bias = make_models(tmp)
-        kiln = Kiln(args.kiln.resolve(), tmp)
-        why = no_gpu_reason(kiln)
-        if why:
-            print(f"SKIPPED: no GPU to run CUDA engines on: {why}")
-            return SKIP
-        failed = []
-        for name in args.case or CASES:
-            try:
-                CASES[name](kiln, ctx)
-                print(f"[PASS] {name}")
-            except CaseFailure as failure:
-                failed.append(name)
-                print(f"[FAIL] {name}: {failure}")
-            except Exception:  # a bug in the test or a crash of the binary: report, go on
-                failed.append(name)
-                print(f"[FAIL] {name}:\n{traceback.format_exc()}")
-        total = len(args.case or CASES)
-        print(f"{total - len(failed)} of {total} cases passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
-        return 1 if failed else 0
-    except CaseFailure as failure:
-        print(f"[FAIL] {failure}")
-        return 1
-    finally:
-        if args.keep:
-            print(f"files kept in {tmp}")
-        else:
-            shutil.rmtree(tmp)
+    return run_cases(CASES, __doc__, "kiln_cuda_graph_", skip_reason=gpu_missing, skip_code=SKIP)
 
 
 if __name__ == "__main__":

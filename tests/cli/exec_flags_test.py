@@ -471,22 +471,29 @@ class Context:
     pass
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_cases(cases, description, tmp_prefix, skip_reason=None, skip_code=77):
+    """The command line of a case script: --kiln, --case NAME..., --keep. Runs each case with the kiln
+    binary and a context holding the models in a temporary folder; `skip_reason(kiln)` (optional) names
+    why the cases cannot run here, which exits with `skip_code`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kiln", type=Path, required=True)
-    parser.add_argument("--case", nargs="+", choices=sorted(CASES), help="run only these cases")
+    parser.add_argument("--case", nargs="+", choices=sorted(cases), help="run only these cases")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="kiln_exec_flags_"))
+    tmp = Path(tempfile.mkdtemp(prefix=tmp_prefix))
     try:
         ctx = Context()
         ctx.tmp = tmp
         ctx.weights, ctx.bias = make_models(tmp)
         kiln = Kiln(args.kiln.resolve(), tmp)
+        why = skip_reason(kiln) if skip_reason else None
+        if why:
+            print(f"SKIPPED: {why}")
+            return skip_code
         failed = []
-        for name in args.case or CASES:
+        for name in args.case or cases:
             try:
-                CASES[name](kiln, ctx)
+                cases[name](kiln, ctx)
                 print(f"[PASS] {name}")
             except CaseFailure as failure:
                 failed.append(name)
@@ -494,14 +501,21 @@ def main():
             except Exception:  # a bug in the test or a crash of the binary: report, go on
                 failed.append(name)
                 print(f"[FAIL] {name}:\n{traceback.format_exc()}")
-        total = len(args.case or CASES)
+        total = len(args.case or cases)
         print(f"{total - len(failed)} of {total} cases passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
         return 1 if failed else 0
+    except CaseFailure as failure:
+        print(f"[FAIL] {failure}")
+        return 1
     finally:
         if args.keep:
             print(f"files kept in {tmp}")
         else:
             shutil.rmtree(tmp)
+
+
+def main():
+    return run_cases(CASES, __doc__, "kiln_exec_flags_")
 
 
 if __name__ == "__main__":

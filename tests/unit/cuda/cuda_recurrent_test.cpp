@@ -80,16 +80,7 @@ void runCase(Backend& backend, Stream stream, const RecurrentCase& c, DataType t
 
     const size_t numOutputs = c.op == "LSTM" ? 3 : 2;
     std::vector<Tensor> converted;
-    converted.reserve(inputs.size());
-    std::vector<const Tensor*> refInputs;
-    for (const Tensor* t : inputs) {
-        if (t && t->dtype() == DataType::kHALF) {
-            converted.push_back(convertTensor(*t, DataType::kFLOAT));
-            refInputs.push_back(&converted.back());
-        } else {
-            refInputs.push_back(t);
-        }
-    }
+    std::vector<const Tensor*> refInputs = halfInputsAsFloat(inputs, converted);
     const std::string label = c.op + " " + dataTypeName(type) + " " + c.direction + " layout " +
                               std::to_string(c.layout) + (c.bias ? " B" : "") + (c.lengths ? " lens" : "") +
                               (c.initialState ? " init" : "") + (c.peephole ? " P" : "") + (c.clip ? " clip" : "") +

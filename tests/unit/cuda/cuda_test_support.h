@@ -162,6 +162,24 @@ inline std::vector<Tensor> cpuReference(const std::string& opType, const std::ve
     return ref.outputs;
 }
 
+/// `inputs` with the float16 ones replaced by float copies kept in `storage`: the CPU reference computes
+/// them in float, as the CUDA kernels do.
+inline std::vector<const Tensor*> halfInputsAsFloat(const std::vector<const Tensor*>& inputs,
+                                                    std::vector<Tensor>& storage) {
+    storage.clear();
+    storage.reserve(inputs.size());
+    std::vector<const Tensor*> result;
+    for (const Tensor* t : inputs) {
+        if (t && t->dtype() == DataType::kHALF) {
+            storage.push_back(convertTensor(*t, DataType::kFLOAT));
+            result.push_back(&storage.back());
+        } else {
+            result.push_back(t);
+        }
+    }
+    return result;
+}
+
 /// Runs `opType` on the GPU with `inputs` of their own types and compares output 0 with the CPU result
 /// on the same inputs converted to float (float16 and float inputs: a float reference; other types:
 /// the CPU result on the inputs themselves).
@@ -169,16 +187,7 @@ inline void expectMatchesCpu(Backend& backend, Stream stream, const std::string&
                              const std::vector<const Tensor*>& inputs, const AttributeMap& attrs, double rtol,
                              double atol, const std::string& label) {
     std::vector<Tensor> converted;
-    converted.reserve(inputs.size());
-    std::vector<const Tensor*> refInputs;
-    for (const Tensor* t : inputs) {
-        if (t && t->dtype() == DataType::kHALF) {
-            converted.push_back(convertTensor(*t, DataType::kFLOAT));
-            refInputs.push_back(&converted.back());
-        } else {
-            refInputs.push_back(t);
-        }
-    }
+    std::vector<const Tensor*> refInputs = halfInputsAsFloat(inputs, converted);
     std::vector<Tensor> reference = cpuReference(opType, refInputs, 1, attrs);
     ASSERT_EQ(reference.size(), 1u) << label;
     const DataType outType = inputs[0]->dtype() == DataType::kHALF && reference[0].dtype() == DataType::kFLOAT

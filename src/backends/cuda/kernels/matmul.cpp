@@ -78,14 +78,12 @@ public:
         const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
         mSeparateEpilogue = (mHasBias || mActivation.kind != ActivationKind::kNone) && !(products && cublasEpilogue);
         mProducts = false;
-        mKey.clear();
         if (!products) return Status::ok();
         // Shapes cuBLASLt has no algorithm for (odd vector products, say) still run, on the direct kernel.
         if (mGemm.configure(mContext.cublasLt, mPlan.problem, mPlan.alignment, kCublasLtMaxWorkspace, mTactics.search,
                             mTactics.chosen)
                 .isOk()) {
             mProducts = true;
-            mKey = gemmProblemKey(mPlan.problem, mPlan.alignment);
             return Status::ok();
         }
         return planDirect(inputs[0].shape, inputs[1].shape, outputs[0].shape);
@@ -126,7 +124,8 @@ public:
     std::vector<int64_t> tacticState() const override {
         return mProducts ? mGemm.algorithmState() : std::vector<int64_t>{};
     }
-    std::string tacticKey() const override { return mKey; }
+    // Built when the builder asks, not at every reshape.
+    std::string tacticKey() const override { return mProducts ? gemmProblemKey(mPlan.problem, mPlan.alignment) : ""; }
 
 private:
     /// The direct kernel's plan (every epilogue then runs as a separate pass).
@@ -182,7 +181,6 @@ private:
     GemmTactics mTactics;
     CublasLtGemm mGemm;
     bool mProducts{false};
-    std::string mKey;
     size_t mOutputBytes{0};
     int64_t mOutputCount{0};
     int64_t mColumns{1};
@@ -241,16 +239,15 @@ public:
             return Status::ok();
         }
         mMode = Mode::kProduct;
-        GemmProblem problem;
-        problem.type = mType;
-        problem.allowTf32 = mContext.allowTf32;
-        problem.m = m;
-        problem.n = n;
-        problem.k = k;
-        problem.transA = mTransA;
-        problem.transB = mTransB;
-        mKey = gemmProblemKey(problem, kGemmAlignment);
-        return mGemm.configure(mContext.cublasLt, problem, kGemmAlignment, kCublasLtMaxWorkspace, mTactics.search,
+        mProblem = GemmProblem{};
+        mProblem.type = mType;
+        mProblem.allowTf32 = mContext.allowTf32;
+        mProblem.m = m;
+        mProblem.n = n;
+        mProblem.k = k;
+        mProblem.transA = mTransA;
+        mProblem.transB = mTransB;
+        return mGemm.configure(mContext.cublasLt, mProblem, kGemmAlignment, kCublasLtMaxWorkspace, mTactics.search,
                                mTactics.chosen);
     }
 
@@ -293,7 +290,9 @@ public:
     std::vector<int64_t> tacticState() const override {
         return mMode == Mode::kProduct ? mGemm.algorithmState() : std::vector<int64_t>{};
     }
-    std::string tacticKey() const override { return mMode == Mode::kProduct ? mKey : ""; }
+    std::string tacticKey() const override {
+        return mMode == Mode::kProduct ? gemmProblemKey(mProblem, kGemmAlignment) : "";
+    }
 
 private:
     enum class Mode { kNothing, kZeroFill, kCopyC, kProduct };
@@ -309,7 +308,7 @@ private:
     BroadcastPlan mCPlan;
     GemmTactics mTactics;
     CublasLtGemm mGemm;
-    std::string mKey;
+    GemmProblem mProblem;  // of the last reshape, when it is a product
     size_t mOutputBytes{0};
 };
 
