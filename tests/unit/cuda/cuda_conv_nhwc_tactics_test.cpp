@@ -101,28 +101,10 @@ std::vector<NhwcCase> nhwcCases() {
         {"bias+residual+Relu", {2, 16, 8, 8}, {16, 16, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, true, true, "Relu", {}},
         {"grouped", {1, 16, 10, 10}, {32, 4, 3, 3}, 4, {1, 1}, {1, 1, 1, 1}, true, false, nullptr, {}},
         {"depthwise", {2, 32, 9, 9}, {32, 1, 3, 3}, 32, {1, 1}, {1, 1, 1, 1}, true, true, "Relu", {}},
-        {"stride 2 asymmetric pads",
-         {1, 8, 15, 13},
-         {16, 8, 3, 3},
-         1,
-         {2, 2},
-         {1, 0, 2, 1},
-         true,
-         false,
-         "Sigmoid",
-         {}},
+        {"stride 2 pads", {1, 8, 15, 13}, {16, 8, 3, 3}, 1, {2, 2}, {1, 0, 2, 1}, true, false, "Sigmoid", {}},
         {"stem 7x7 stride 2", {1, 3, 31, 29}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, true, false, "Relu", {}},
         // LeakyRelu is no cuDNN pointwise mode: the epilogue pass runs, indexing NHWC channels.
-        {"bias+residual+LeakyRelu epilogue",
-         {2, 8, 7, 9},
-         {24, 8, 3, 3},
-         1,
-         {1, 1},
-         {1, 1, 1, 1},
-         true,
-         true,
-         "LeakyRelu",
-         {0.1f}},
+        {"LeakyRelu epilogue", {2, 8, 7, 9}, {24, 8, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, true, true, "LeakyRelu", {0.1f}},
     };
 }
 
@@ -337,7 +319,7 @@ TEST_F(CudaConvNhwcTest, PlansAreTimedTacticsThatRoundTrip) {
         ASSERT_NE(chooser, nullptr) << label;
         const size_t count = chooser->tacticCount();
         if (!c.biasRelu) EXPECT_GT(count, 1u) << label << ": cuDNN lists one plan";
-        EXPECT_GE(count, 1u) << label;
+        ASSERT_GE(count, 1u) << label;
         EXPECT_LE(count, 8u) << label;
         EXPECT_FALSE(chooser->tacticKey().empty()) << label;
         std::vector<std::vector<int64_t>> states;
