@@ -1,10 +1,19 @@
 // Conv and Kiln's FusedConv (Conv + bias + residual Add + activation, src/ir/ops/fused.cpp) on float,
-// float16 and bfloat16 NC(D)HW tensors through the cuDNN frontend's graph API. At reshape the whole layer
-// is offered to cuDNN as one graph (convolution -> bias add -> residual add -> activation); when no cuDNN
-// engine runs that graph, the convolution alone goes to cuDNN and fused_epilogue.cu applies the rest in
-// one pass. Grouped and depthwise convolutions are cuDNN's (the group count follows from X's and W's
-// channels). 2-D and 3-D convolutions are cuDNN's own; a 1-D convolution (3-D X) is run as a 2-D one over
-// a unit height, since cuDNN's convolutions take 4-D or 5-D tensors.
+// float16 and bfloat16 NC(D)HW tensors, and FusedConv on channels-last NHWC ones (ir/ops/layout_attributes.h),
+// through the cuDNN frontend's graph API. At reshape the whole layer is offered to cuDNN as one graph
+// (convolution -> bias add -> residual add -> activation); when no cuDNN engine runs that graph, the
+// convolution alone goes to cuDNN and fused_epilogue.cu applies the rest in one pass. Grouped and depthwise
+// convolutions are cuDNN's (the group count follows from X's and W's channels). 2-D and 3-D convolutions
+// are cuDNN's own; a 1-D convolution (3-D X) is run as a 2-D one over a unit height, since cuDNN's
+// convolutions take 4-D or 5-D tensors.
+//
+// cuDNN is always told the logical NCHW dims; a channels-last tensor is described by its NHWC strides, so
+// cuDNN reads and writes it in place (its tensor-core engines prefer NHWC) and nothing is reformatted.
+//
+// The execution plans cuDNN's heuristics list for the graph are the kernel's tactics (cudnn_plans.h): the
+// builder times up to kTacticSearchAttribute of them and records the fastest one's engine id and knobs
+// (kTacticAttribute), which a kernel created from the engine rebuilds at reshape where cuDNN still
+// accepts them, and otherwise takes the heuristics' first plan.
 //
 // float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
 // bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
@@ -13,6 +22,7 @@
 
 #include <cudnn_frontend.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,9 +32,13 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/cudnn_plans.h"
 #include "backends/cuda/kernels/fused_activation.h"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "backends/precision_attributes.h"
+#include "backends/tactic_choice.h"
 #include "ir/ops/conv_window.h"
+#include "ir/ops/layout_attributes.h"
 
 namespace kiln::cuda {
 
@@ -39,15 +53,26 @@ constexpr int64_t kUidBias = 3;
 constexpr int64_t kUidResidual = 4;
 constexpr int64_t kUidY = 5;
 
+// The graph kinds a plan's tactic state is tagged with (CudnnPlanRequest::graphKind).
+constexpr int64_t kConvAloneGraph = 0;
+constexpr int64_t kFusedGraph = 1;
+
+/// Scratch a convolution plan may use. The builder's workspace limit does not reach the kernels, so,
+/// as the cuBLASLt products do (kCublasLtMaxWorkspace), the convolutions keep to a fixed cap: generous
+/// for cuDNN's implicit-GEMM and Winograd engines, which leaves out only the FFT engines' largest tilings.
+constexpr int64_t kCudnnConvMaxWorkspace = int64_t{256} << 20;
+
 std::vector<int64_t> packedStrides(const std::vector<int64_t>& dims) {
     std::vector<int64_t> strides(dims.size(), 1);
     for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];
     return strides;
 }
 
-Status frontendStatus(fe::error_t error, const std::string& step) {
-    if (error.is_good()) return Status::ok();
-    return unsupported("cuDNN " + step + ": " + error.get_message());
+/// The strides of a logical [N, C, H, W] tensor stored as [N, H, W, C] (X, Y, Z; W's [K, C/g, R, S] stored
+/// [K, R, S, C/g] alike): the channel is the innermost axis.
+std::vector<int64_t> channelsLastStrides(const std::vector<int64_t>& dims) {
+    const int64_t c = dims[1], h = dims[2], w = dims[3];
+    return {h * w * c, 1, w * c, c};
 }
 
 /// The cuDNN pointwise mode of an activation cuDNN can fuse, or nullopt.
@@ -82,8 +107,10 @@ fe::DataType_t cudnnDataType(DataType type) {
     }
 }
 
-/// `shape` with a unit axis inserted before its last one: a 1-D convolution's tensor as a 2-D one's.
-std::vector<int64_t> cudnnDims(const Shape& shape) {
+/// The logical NC(D)HW dims cuDNN is told for a tensor of physical `shape`: a channels-last [N, H, W, C]
+/// one's as [N, C, H, W]; a 1-D convolution's with a unit axis before its last one, as a 2-D one's.
+std::vector<int64_t> cudnnDims(const Shape& shape, bool channelsLast) {
+    if (channelsLast) return {shape[0], shape[3], shape[1], shape[2]};
     std::vector<int64_t> dims;
     for (size_t i = 0; i < shape.size(); ++i) {
         if (shape.size() == 3 && i == 2) dims.push_back(1);
@@ -92,7 +119,21 @@ std::vector<int64_t> cudnnDims(const Shape& shape) {
     return dims;
 }
 
-class CudnnConvKernel : public Kernel {
+/// The node's layout: channels-last only on FusedConv (the layout pass's form; ONNX Conv is NCHW).
+bool isChannelsLast(const Node& node) {
+    return node.opType == "FusedConv" && node.attrs.getInt(kChannelsLastAttribute, 0) == 1;
+}
+
+std::string joined(const std::vector<int64_t>& values) {
+    std::string text;
+    for (size_t i = 0; i < values.size(); ++i) {
+        if (i) text += ',';
+        text += std::to_string(values[i]);
+    }
+    return text;
+}
+
+class CudnnConvKernel : public Kernel, public TacticChooser {
 public:
     CudnnConvKernel(const Node& node, const CudaContext& context, FusedActivation activation, bool fusedOp)
         : mContext(context),
@@ -101,7 +142,10 @@ public:
           mType(node.input(0)->dtype),
           mBiasType(node.hasInput(2) ? node.input(2)->dtype : node.input(0)->dtype),
           mHasBias(node.hasInput(2)),
-          mHasResidual(fusedOp && node.hasInput(3)) {}
+          mHasResidual(fusedOp && node.hasInput(3)),
+          mChannelsLast(isChannelsLast(node)),
+          mChosenPlan(node.attrs.getInts(kTacticAttribute).value_or(std::vector<int64_t>{})),
+          mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         const TensorView& x = inputs[0];
@@ -110,6 +154,8 @@ public:
         const int64_t rank = x.rank();
         if (rank < 3 || rank > 5 || w.rank() != rank || y.rank() != rank)
             return unsupported(tacticName() + ": the CUDA convolution takes X, W and Y of one rank, 3 to 5");
+        if (mChannelsLast && rank != 4)
+            return unsupported(tacticName() + ": a channels-last convolution takes 4-D X, W and Y [N, H, W, C]");
         if (mHasResidual && inputs[3].shape != y.shape)
             return invalidArgument(tacticName() + ": residual " + shapeToString(inputs[3].shape, true) +
                                    " differs from the output " + shapeToString(y.shape, true));
@@ -118,54 +164,63 @@ public:
         mWShape = w.shape;
         mYShape = y.shape;
         mGraph.reset();
+        mPlans.clear();
 
+        // The logical NCHW extents: the window math reads them whatever the storage order.
+        const Shape xl = mChannelsLast ? Shape{x.shape[0], x.shape[3], x.shape[1], x.shape[2]} : x.shape;
+        const Shape wl = mChannelsLast ? Shape{w.shape[0], w.shape[3], w.shape[1], w.shape[2]} : w.shape;
+        const Shape yl = mChannelsLast ? Shape{y.shape[0], y.shape[3], y.shape[1], y.shape[2]} : y.shape;
         const size_t spatial = static_cast<size_t>(rank - 2);
-        KILN_ASSIGN_OR_RETURN(WindowSpec spec,
-                              parseWindowSpec(mAttrs, spatial, Shape(w.shape.begin() + 2, w.shape.end()),
-                                              WindowKind::kConvolution));
-        std::vector<int64_t> pre, post, strides, dilations;
+        KILN_ASSIGN_OR_RETURN(WindowSpec spec, parseWindowSpec(mAttrs, spatial, Shape(wl.begin() + 2, wl.end()),
+                                                               WindowKind::kConvolution));
+        mPre.clear();
+        mPost.clear();
+        mStrides.clear();
+        mDilations.clear();
         if (spatial == 1) {  // the unit height of a 1-D convolution run as a 2-D one
-            pre.push_back(0);
-            post.push_back(0);
-            strides.push_back(1);
-            dilations.push_back(1);
+            mPre.push_back(0);
+            mPost.push_back(0);
+            mStrides.push_back(1);
+            mDilations.push_back(1);
         }
         for (size_t axis = 0; axis < spatial; ++axis) {
-            AxisWindow window = forwardWindow(spec, axis, x.shape[2 + axis]);
-            if (window.output != y.shape[2 + axis])
-                return invalidArgument(tacticName() + ": output extent " + std::to_string(y.shape[2 + axis]) +
+            AxisWindow window = forwardWindow(spec, axis, xl[2 + axis]);
+            if (window.output != yl[2 + axis])
+                return invalidArgument(tacticName() + ": output extent " + std::to_string(yl[2 + axis]) +
                                        " on spatial axis " + std::to_string(axis) + " is not the window's " +
                                        std::to_string(window.output));
-            pre.push_back(window.padBegin);
-            post.push_back(window.padEnd);
-            strides.push_back(spec.strides[axis]);
-            dilations.push_back(spec.dilations[axis]);
+            mPre.push_back(window.padBegin);
+            mPost.push_back(window.padEnd);
+            mStrides.push_back(spec.strides[axis]);
+            mDilations.push_back(spec.dilations[axis]);
         }
         const int64_t group = mAttrs.getInt("group", 1);
-        if (group <= 0 || x.shape[1] != w.shape[1] * group || w.shape[0] % group != 0)
-            return invalidArgument(tacticName() + ": X " + shapeToString(x.shape, true) + " and W " +
-                                   shapeToString(w.shape, true) + " do not fit group " + std::to_string(group));
-        if (mHasBias && inputs[2].elementCount() != y.shape[1])
+        if (group <= 0 || xl[1] != wl[1] * group || wl[0] % group != 0 || yl[1] != wl[0])
+            return invalidArgument(tacticName() + ": X " + shapeToString(x.shape, true) + ", W " +
+                                   shapeToString(w.shape, true) + " and Y " + shapeToString(y.shape, true) +
+                                   " do not fit group " + std::to_string(group));
+        if (mHasBias && inputs[2].elementCount() != yl[1])
             return invalidArgument(tacticName() + ": bias " + shapeToString(inputs[2].shape, true) +
-                                   " does not hold one value per output channel (" + std::to_string(y.shape[1]) + ")");
-        mChannels = y.shape[1];
-        mInner = shapeElementCount(Shape(y.shape.begin() + 2, y.shape.end()));
+                                   " does not hold one value per output channel (" + std::to_string(yl[1]) + ")");
+        // The fallback epilogue finds the channel of element i at (i / inner) % channels: NCHW's channel
+        // is outside the spatial extent, NHWC's is the innermost axis.
+        mChannels = yl[1];
+        mInner = mChannelsLast ? 1 : shapeElementCount(Shape(yl.begin() + 2, yl.end()));
         mCount = y.elementCount();
         if (mCount == 0) return Status::ok();
 
         // The whole layer in one cuDNN graph where an engine runs it; else the convolution alone.
-        const bool epilogueWanted = mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone;
         mFusedInCudnn = false;
-        if (epilogueWanted && (mActivation.kind == ActivationKind::kNone || cudnnActivation(mActivation))) {
-            if (buildGraph(true, pre, post, strides, dilations).isOk()) {
+        if (epilogueWanted() && (mActivation.kind == ActivationKind::kNone || cudnnActivation(mActivation))) {
+            if (buildGraph(true).isOk()) {
                 mFusedInCudnn = true;
                 return Status::ok();
             }
         }
-        return buildGraph(false, pre, post, strides, dilations).withContext(tacticName());
+        return buildGraph(false).withContext(tacticName());
     }
 
-    size_t workspaceSize() const override { return static_cast<size_t>(mWorkspaceBytes); }
+    size_t workspaceSize() const override { return static_cast<size_t>(mPlans.workspaceBytes()); }
 
     Status run(const KernelIO& io) override {
         if (mCount == 0) return Status::ok();
@@ -184,10 +239,9 @@ public:
             if (mHasBias) pack[kUidBias] = io.input(2).data;
             if (mHasResidual) pack[kUidResidual] = io.input(3).data;
         }
-        KILN_RETURN_IF_ERROR(frontendStatus(mGraph->execute(mContext.cudnn, pack, io.workspace), "execute"));
-        if (mFusedInCudnn) return Status::ok();
-        const bool epilogueWanted = mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone;
-        if (!epilogueWanted) return Status::ok();
+        KILN_RETURN_IF_ERROR(cudnnFrontendStatus(
+            mGraph->execute_plan_at_index(mContext.cudnn, pack, io.workspace, mPlans.planIndex()), "execute"));
+        if (mFusedInCudnn || !epilogueWanted()) return Status::ok();
         return launchBiasResidualActivation(mType, io.output(0).data, mBiasType,
                                             mHasBias ? io.input(2).data : nullptr,
                                             mHasResidual ? io.input(3).data : nullptr, mActivation, mCount, mChannels,
@@ -196,39 +250,59 @@ public:
 
     std::string tacticName() const override {
         return std::string("cuda.cudnn_conv_") + tacticTypeSuffix(mType) + (mFusedInCudnn ? "_fused" : "") +
-               (!mFusedInCudnn && (mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone)
-                    ? "+epilogue"
-                    : "") +
-               (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
+               (!mFusedInCudnn && epilogueWanted() ? "+epilogue" : "") +
+               (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "") + (mChannelsLast ? "_nhwc" : "");
+    }
+
+    size_t tacticCount() const override { return mGraph ? mPlans.count() : 1; }
+    Status selectTactic(size_t index) override {
+        return mGraph ? mPlans.select(index) : invalidArgument(tacticName() + " has a single tactic");
+    }
+    std::vector<int64_t> tacticState() const override { return mGraph ? mPlans.state() : std::vector<int64_t>{}; }
+    // Built when the builder asks, not at every reshape.
+    std::string tacticKey() const override {
+        if (!mGraph) return "";
+        return std::string("cudnn conv ") + tacticTypeSuffix(mType) + (mChannelsLast ? " nhwc" : " nchw") + " x" +
+               joined(mXShape) + " w" + joined(mWShape) + " y" + joined(mYShape) + " pre" + joined(mPre) + " post" +
+               joined(mPost) + " s" + joined(mStrides) + " d" + joined(mDilations) + " g" +
+               std::to_string(mAttrs.getInt("group", 1)) +
+               " bias:" + (mHasBias ? tacticTypeSuffix(mBiasType) : "none") + " res" + std::to_string(mHasResidual) +
+               " act" + std::to_string(static_cast<int>(mActivation.kind)) + "(" + std::to_string(mActivation.alpha) +
+               "," + std::to_string(mActivation.beta) + ") fused" + std::to_string(mFusedInCudnn) +
+               " tf32:" + std::to_string(mContext.allowTf32 && mType == DataType::kFLOAT);
     }
 
 private:
-    Status buildGraph(bool fused, const std::vector<int64_t>& pre, const std::vector<int64_t>& post,
-                      const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations) {
+    bool epilogueWanted() const { return mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone; }
+
+    /// The convolution (with the epilogue when `fused`) as a cuDNN graph at the last reshape's shapes,
+    /// and its execution plans.
+    Status buildGraph(bool fused) {
         auto graph = std::make_shared<fe::graph::Graph>();
         // Narrow tensors are read and written as they are; products and sums are accumulated in float.
         graph->set_io_data_type(cudnnDataType(mType))
             .set_intermediate_data_type(fe::DataType_t::FLOAT)
             .set_compute_data_type(fe::DataType_t::FLOAT);
+        auto strides = [&](const std::vector<int64_t>& dims) {
+            return mChannelsLast ? channelsLastStrides(dims) : packedStrides(dims);
+        };
         auto tensor = [&](const char* name, int64_t uid, const std::vector<int64_t>& dims, DataType type) {
             return graph->tensor(fe::graph::Tensor_attributes()
                                      .set_name(name)
                                      .set_uid(uid)
                                      .set_dim(dims)
-                                     .set_stride(packedStrides(dims))
+                                     .set_stride(strides(dims))
                                      .set_data_type(cudnnDataType(type)));
         };
-        const std::vector<int64_t> xDims = cudnnDims(mXShape);
-        const std::vector<int64_t> wDims = cudnnDims(mWShape);
-        const std::vector<int64_t> yDims = cudnnDims(mYShape);
-        auto x = tensor("X", kUidX, xDims, mType);
-        auto w = tensor("W", kUidW, wDims, mType);
+        const std::vector<int64_t> yDims = cudnnDims(mYShape, mChannelsLast);
+        auto x = tensor("X", kUidX, cudnnDims(mXShape, mChannelsLast), mType);
+        auto w = tensor("W", kUidW, cudnnDims(mWShape, mChannelsLast), mType);
         auto y = graph->conv_fprop(x, w,
                                    fe::graph::Conv_fprop_attributes()
-                                       .set_pre_padding(pre)
-                                       .set_post_padding(post)
-                                       .set_stride(strides)
-                                       .set_dilation(dilations));
+                                       .set_pre_padding(mPre)
+                                       .set_post_padding(mPost)
+                                       .set_stride(mStrides)
+                                       .set_dilation(mDilations));
         if (fused) {
             if (mHasBias) {
                 std::vector<int64_t> biasDims(yDims.size(), 1);
@@ -243,22 +317,22 @@ private:
             }
             if (auto activation = cudnnActivation(mActivation)) y = graph->pointwise(y, *activation);
         }
-        y->set_output(true).set_uid(kUidY).set_dim(yDims).set_stride(packedStrides(yDims)).set_data_type(
-            cudnnDataType(mType));
+        y->set_output(true)
+            .set_uid(kUidY)
+            .set_dim(yDims)
+            .set_stride(strides(yDims))
+            .set_data_type(cudnnDataType(mType));
 
-        KILN_RETURN_IF_ERROR(frontendStatus(graph->validate(), "graph validation"));
-        KILN_RETURN_IF_ERROR(frontendStatus(graph->build_operation_graph(mContext.cudnn), "operation graph"));
-        KILN_RETURN_IF_ERROR(frontendStatus(graph->create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}),
-                                            "heuristics"));
+        KILN_RETURN_IF_ERROR(cudnnFrontendStatus(graph->validate(), "graph validation"));
+        KILN_RETURN_IF_ERROR(cudnnFrontendStatus(graph->build_operation_graph(mContext.cudnn), "operation graph"));
+        CudnnPlanRequest request;
+        request.maxCandidates = mPlanSearch;
+        request.preferred = mChosenPlan;
+        request.graphKind = fused ? kFusedGraph : kConvAloneGraph;
         // Float engines on the tensor cores round their inputs to TF32 (narrow types use them as they are).
-        if (!mContext.allowTf32 && mType == DataType::kFLOAT)
-            graph->deselect_numeric_notes({fe::NumericalNote_t::TENSOR_CORE});
-        KILN_RETURN_IF_ERROR(frontendStatus(graph->check_support(mContext.cudnn), "support check"));
-        KILN_RETURN_IF_ERROR(
-            frontendStatus(graph->build_plans(mContext.cudnn, fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), "plan build"));
-        int64_t workspace = 0;
-        KILN_RETURN_IF_ERROR(frontendStatus(graph->get_workspace_size(workspace), "workspace query"));
-        mWorkspaceBytes = workspace;
+        request.forbidTensorCores = !mContext.allowTf32 && mType == DataType::kFLOAT;
+        request.maxWorkspace = kCudnnConvMaxWorkspace;
+        KILN_RETURN_IF_ERROR(mPlans.build(*graph, request));
         mGraph = std::move(graph);
         return Status::ok();
     }
@@ -270,10 +344,14 @@ private:
     DataType mBiasType;
     bool mHasBias;
     bool mHasResidual;
-    Shape mXShape, mWShape, mYShape;
+    bool mChannelsLast;
+    std::vector<int64_t> mChosenPlan;                        // the builder's timed choice (kTacticAttribute), or empty
+    size_t mPlanSearch;                                      // how many plans to list (kTacticSearchAttribute)
+    Shape mXShape, mWShape, mYShape;                         // physical, as reshape() received them
+    std::vector<int64_t> mPre, mPost, mStrides, mDilations;  // as cuDNN is told them
     std::shared_ptr<fe::graph::Graph> mGraph;
+    CudnnPlanList mPlans;
     bool mFusedInCudnn{false};
-    int64_t mWorkspaceBytes{0};
     int64_t mChannels{1};
     int64_t mInner{1};
     int64_t mCount{0};
@@ -306,6 +384,18 @@ bool convSupported(const Node& node, std::string* reason) {
         return false;
     }
     if (node.opType == "FusedConv") {
+        const int64_t channelsLast = node.attrs.getInt(kChannelsLastAttribute, 0);
+        if (channelsLast != 0 && channelsLast != 1) {
+            if (reason)
+                *reason = std::string(kChannelsLastAttribute) + " is " + std::to_string(channelsLast) + ", not 0 or 1";
+            return false;
+        }
+        if (channelsLast == 1 && rank != 4) {
+            if (reason)
+                *reason = "a channels-last convolution is 2-D: X must be [N, H, W, C] (rank 4); X has rank " +
+                          std::to_string(rank);
+            return false;
+        }
         auto activation = parseFusedActivation(node);
         if (!activation) {
             if (reason) *reason = activation.status().message();

@@ -59,8 +59,8 @@ __device__ __forceinline__ float applyActivation(const FusedActivation& a, float
 #endif
 
 /// y[i] = act(y[i] + bias[(i / inner) % channels] + residual[i]) over `count` float elements, in place;
-/// bias and residual may be null. Serves a convolution's NCHW output (inner = H*W) and a product's
-/// rows (inner = 1, channels = N).
+/// bias and residual may be null. Serves a convolution's NCHW output (inner = H*W), its channels-last
+/// NHWC output (inner = 1, channels = K) and a product's rows (inner = 1, channels = N).
 Status launchBiasResidualActivation(float* y, const float* bias, const float* residual, FusedActivation activation,
                                     int64_t count, int64_t channels, int64_t inner, cudaStream_t stream);
 /// The same on float, float16 or bfloat16 data `y` and residual of `type`; the bias is of `type` or

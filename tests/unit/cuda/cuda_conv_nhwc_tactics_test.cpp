@@ -1,0 +1,366 @@
+// The cuDNN convolution beyond NCHW defaults: channels-last (NHWC) FusedConv against the CPU backend's NCHW
+// Conv (inputs transposed on the host, the epilogue added in double, the reference transposed to NHWC),
+// in float without TF32 and in float16; and cuDNN's execution plans as timed tactics: several listed
+// for a 3x3 float16 convolution, each one giving the reference's result, and a chosen one carried by its
+// tacticState() through kTacticAttribute into a new kernel, which then runs that plan. Which nodes the
+// backend takes in channels-last form is checked on the host, so that test runs without a GPU too.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "backends/precision_attributes.h"
+#ifdef KILN_TEST_HAVE_CUDA_BACKEND
+#include "backends/cuda/cuda_kernel_registry.h"
+#endif
+#include "backends/tactic_choice.h"
+#include "cuda_test_support.h"
+#include "ir/ops/layout_attributes.h"
+
+namespace kiln::cudatest {
+namespace {
+
+using CudaConvNhwcTest = CudaTest;
+
+// Float without TF32: only the summation order differs from the CPU's; the absolute part scales with
+// the number of products summed (values in [-1, 1]).
+constexpr double kFloatRtol = 1e-4;
+// float16 inputs are exact in the float reference; results are rounded to float16 (2^-11 relative),
+// twice where the epilogue runs as a separate pass.
+constexpr double kHalfRtol = 2e-3;
+
+double rtolOf(DataType type) {
+    return type == DataType::kHALF ? kHalfRtol : kFloatRtol;
+}
+
+double atolOf(DataType type, const Shape& w) {
+    const double taps = static_cast<double>(w[1] * w[2] * w[3]);
+    return type == DataType::kHALF ? kHalfRtol * std::sqrt(taps) : kFloatRtol * taps;
+}
+
+/// A 4-D tensor with axis 1 moved last: X, Z and Y's [N, C, H, W] to [N, H, W, C], W's [K, C/g, R, S]
+/// to [K, R, S, C/g].
+Tensor channelsLast(const Tensor& t) {
+    const Shape& s = t.shape();
+    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+    Tensor out = Tensor::allocate(t.dtype(), {n, h, w, c});
+    const size_t size = dataTypeSize(t.dtype());
+    const auto* src = static_cast<const uint8_t*>(t.data());
+    auto* dst = static_cast<uint8_t*>(out.data());
+    for (int64_t in = 0; in < n; ++in)
+        for (int64_t ic = 0; ic < c; ++ic)
+            for (int64_t ih = 0; ih < h; ++ih)
+                for (int64_t iw = 0; iw < w; ++iw)
+                    std::memcpy(dst + static_cast<size_t>(((in * h + ih) * w + iw) * c + ic) * size,
+                                src + static_cast<size_t>(((in * c + ic) * h + ih) * w + iw) * size, size);
+    return out;
+}
+
+/// The values of an [N, C, H, W] tensor in [N, H, W, C] order.
+std::vector<double> channelsLastValues(const std::vector<double>& values, const Shape& s) {
+    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+    std::vector<double> out(values.size());
+    for (int64_t in = 0; in < n; ++in)
+        for (int64_t ic = 0; ic < c; ++ic)
+            for (int64_t ih = 0; ih < h; ++ih)
+                for (int64_t iw = 0; iw < w; ++iw)
+                    out[static_cast<size_t>(((in * h + ih) * w + iw) * c + ic)] =
+                        values[static_cast<size_t>(((in * c + ic) * h + ih) * w + iw)];
+    return out;
+}
+
+double activate(const char* activation, const std::vector<float>& params, double v) {
+    if (!activation) return v;
+    const std::string a = activation;
+    if (a == "Relu") return std::max(v, 0.0);
+    if (a == "LeakyRelu") return v >= 0 ? v : params[0] * v;
+    if (a == "Sigmoid") return 1.0 / (1.0 + std::exp(-v));
+    ADD_FAILURE() << "no reference for " << a;
+    return v;
+}
+
+struct NhwcCase {
+    const char* label;
+    Shape x;  // N C H W (the reference's layout; the GPU gets it transposed)
+    Shape w;  // K C/g R S
+    int64_t group;
+    std::vector<int64_t> strides, pads;
+    bool bias, residual;
+    const char* activation;  // nullptr: none
+    std::vector<float> params;
+};
+
+std::vector<NhwcCase> nhwcCases() {
+    return {
+        {"plain", {2, 16, 9, 10}, {32, 16, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, false, false, nullptr, {}},
+        {"bias 1x1", {1, 8, 12, 12}, {16, 8, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, true, false, nullptr, {}},
+        {"bias+residual+Relu", {2, 16, 8, 8}, {16, 16, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, true, true, "Relu", {}},
+        {"grouped", {1, 16, 10, 10}, {32, 4, 3, 3}, 4, {1, 1}, {1, 1, 1, 1}, true, false, nullptr, {}},
+        {"depthwise", {2, 32, 9, 9}, {32, 1, 3, 3}, 32, {1, 1}, {1, 1, 1, 1}, true, true, "Relu", {}},
+        {"stride 2 pads", {1, 8, 15, 13}, {16, 8, 3, 3}, 1, {2, 2}, {1, 0, 2, 1}, true, false, "Sigmoid", {}},
+        {"stem 7x7 stride 2", {1, 3, 31, 29}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, true, false, "Relu", {}},
+        // LeakyRelu is no cuDNN pointwise mode: the epilogue pass runs, indexing NHWC channels.
+        {"LeakyRelu epilogue", {2, 8, 7, 9}, {24, 8, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, true, true, "LeakyRelu", {0.1f}},
+    };
+}
+
+AttributeMap windowAttrs(const NhwcCase& c) {
+    AttributeMap attrs;
+    attrs.set("group", c.group);
+    attrs.set("strides", c.strides);
+    attrs.set("pads", c.pads);
+    attrs.set("dilations", std::vector<int64_t>{1, 1});
+    return attrs;
+}
+
+TEST_F(CudaConvNhwcTest, ChannelsLastFusedConvMatchesNchwReference) {
+    uint32_t seed = 7000;
+    for (DataType type : {DataType::kFLOAT, DataType::kHALF}) {
+        for (const NhwcCase& c : nhwcCases()) {
+            const std::string label = std::string("channels-last FusedConv ") + dataTypeName(type) + " " + c.label +
+                                      " X " + shapeLabel(c.x) + " W " + shapeLabel(c.w);
+            Tensor x = test::randomTensor(type, c.x, -1.0, 1.0, seed++);
+            Tensor w = test::randomTensor(type, c.w, -1.0, 1.0, seed++);
+            Tensor b = test::randomTensor(type, {c.w[0]}, -1.0, 1.0, seed++);
+            const Tensor xf = convertTensor(x, DataType::kFLOAT);
+            const Tensor wf = convertTensor(w, DataType::kFLOAT);
+            const AttributeMap attrs = windowAttrs(c);
+            std::vector<Tensor> conv = cpuReference("Conv", {&xf, &wf}, 1, attrs);
+            ASSERT_EQ(conv.size(), 1u) << label;
+            const Shape yShape = conv[0].shape();  // N K OH OW
+            Tensor z = test::randomTensor(type, yShape, -1.0, 1.0, seed++);
+
+            // The NCHW reference: conv + bias[k] + z, then the activation, in double; then in NHWC order.
+            std::vector<double> reference = conv[0].toDoubleVector();
+            const int64_t inner = yShape[2] * yShape[3];
+            for (size_t i = 0; i < reference.size(); ++i) {
+                double v = reference[i];
+                if (c.bias) v += b.elementAsDouble(static_cast<int64_t>(i) / inner % yShape[1]);
+                if (c.residual) v += z.elementAsDouble(static_cast<int64_t>(i));
+                reference[i] = activate(c.activation, c.params, v);
+            }
+            reference = channelsLastValues(reference, yShape);
+
+            AttributeMap fusedAttrs = attrs;
+            fusedAttrs.set(kChannelsLastAttribute, int64_t{1});
+            fusedAttrs.set(kAllowTf32Attribute, int64_t{0});
+            if (c.activation) fusedAttrs.set("activation", std::string(c.activation));
+            if (!c.params.empty()) fusedAttrs.set("activation_params", c.params);
+            const Tensor xNhwc = channelsLast(x);
+            const Tensor wNhwc = channelsLast(w);
+            const Tensor zNhwc = channelsLast(z);
+            std::vector<const Tensor*> inputs = {&xNhwc, &wNhwc, c.bias ? &b : nullptr};
+            if (c.residual) inputs.push_back(&zNhwc);
+            const Shape yNhwc = {yShape[0], yShape[2], yShape[3], yShape[1]};
+            auto gpu = runOnCuda(*mBackend, mStream, "FusedConv", inputs, {type}, {yNhwc}, fusedAttrs, "kiln");
+            ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+            EXPECT_NE(gpu->tactic.find("_nhwc"), std::string::npos) << label << ": tactic " << gpu->tactic;
+            if (c.activation && std::string(c.activation) == "LeakyRelu")
+                EXPECT_NE(gpu->tactic.find("+epilogue"), std::string::npos) << label << ": tactic " << gpu->tactic;
+            EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference, rtolOf(type), atolOf(type, c.w)), "")
+                << label << " (tactic " << gpu->tactic << ")";
+        }
+    }
+}
+
+#ifdef KILN_TEST_HAVE_CUDA_BACKEND
+/// Whether the CUDA backend's FusedConv entry takes a float node with X and W of these shapes and this
+/// kiln_channels_last value; checked on the host, so it runs without a GPU.
+bool fusedConvSupported(const Shape& x, const Shape& w, int64_t channelsLast, std::string* reason) {
+    Graph graph;
+    Value* xv = graph.addInput("x", DataType::kFLOAT, fromConcrete(x));
+    Value* wv = graph.addInput("w", DataType::kFLOAT, fromConcrete(w));
+    Node* node = graph.addNode("FusedConv", "conv", {xv, wv}, {}, 1);
+    node->domain = "kiln";
+    node->attrs.set(kChannelsLastAttribute, channelsLast);
+    const cuda::CudaKernelEntry* entry = cuda::CudaKernelRegistry::global().find("kiln::FusedConv");
+    EXPECT_NE(entry, nullptr);
+    return entry && entry->supports(*node, reason);
+}
+
+TEST(CudaConvNhwcSupport, ChannelsLastTakesFourDimensionalTensorsOnly) {
+    std::string reason;
+    EXPECT_TRUE(fusedConvSupported({1, 4, 4, 8}, {8, 3, 3, 8}, 1, &reason)) << reason;
+    EXPECT_TRUE(fusedConvSupported({1, 8, 4, 4, 4}, {8, 8, 3, 3, 3}, 0, &reason)) << reason;
+    reason.clear();
+    EXPECT_FALSE(fusedConvSupported({1, 4, 4, 4, 8}, {8, 3, 3, 3, 8}, 1, &reason));
+    EXPECT_NE(reason.find("channels-last"), std::string::npos) << reason;
+    reason.clear();
+    EXPECT_FALSE(fusedConvSupported({1, 4, 8}, {8, 3, 8}, 1, &reason));
+    EXPECT_NE(reason.find("rank 3"), std::string::npos) << reason;
+    reason.clear();
+    EXPECT_FALSE(fusedConvSupported({1, 4, 4, 8}, {8, 3, 3, 8}, 2, &reason));
+    EXPECT_NE(reason.find(kChannelsLastAttribute), std::string::npos) << reason;
+}
+#endif
+
+/// One node's kernel driven directly through Kernel and TacticChooser, on device copies of its inputs.
+class ConvRig {
+public:
+    ConvRig(Backend& backend, Stream stream, const std::string& opType, const std::string& domain,
+            const std::vector<const Tensor*>& inputs, DataType outType, const Shape& outShape)
+        : mBackend(backend), mStream(stream), mOpType(opType), mDomain(domain), mOutType(outType), mOutShape(outShape) {
+        for (const Tensor* t : inputs) {
+            mInputs.push_back(t);
+            mBuffers.push_back(std::make_unique<DeviceBuffer>(backend, t->byteSize()));
+            EXPECT_TRUE(backend.copyToDevice(mBuffers.back()->get(), t->data(), t->byteSize(), stream).isOk());
+            mInViews.push_back({t->dtype(), t->shape(), mBuffers.back()->get()});
+        }
+        mBuffers.push_back(std::make_unique<DeviceBuffer>(backend, TensorView{outType, outShape, nullptr}.byteSize()));
+        mOutView = {outType, outShape, mBuffers.back()->get()};
+    }
+
+    /// A kernel of the node with `attrs`, reshaped to the rig's shapes.
+    Expected<std::unique_ptr<Kernel>> kernel(const AttributeMap& attrs) {
+        Graph graph;
+        std::vector<Value*> ins;
+        for (size_t i = 0; i < mInputs.size(); ++i)
+            ins.push_back(
+                graph.addInput("in" + std::to_string(i), mInputs[i]->dtype(), fromConcrete(mInputs[i]->shape())));
+        Node* node = graph.addNode(mOpType, "node", ins, {}, 1);
+        node->domain = mDomain;
+        node->attrs = attrs;
+        node->outputs[0]->dtype = mOutType;
+        node->outputs[0]->shape = fromConcrete(mOutShape);
+        node->outputs[0]->typeKnown = true;
+        std::string reason;
+        if (!mBackend.supports(*node, &reason)) return unsupported("not supported: " + reason);
+        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, mBackend.createKernel(*node));
+        KILN_RETURN_IF_ERROR(kernel->reshape(mInViews, {mOutView}));
+        return Expected<std::unique_ptr<Kernel>>(std::move(kernel));
+    }
+
+    /// Runs `kernel` on the rig's inputs into a NaN-poisoned output and returns the output.
+    Expected<Tensor> run(Kernel& kernel) {
+        std::vector<uint8_t> poison(mOutView.byteSize(), 0xFF);
+        KILN_RETURN_IF_ERROR(mBackend.copyToDevice(mOutView.data, poison.data(), poison.size(), mStream));
+        const size_t workspaceBytes = kernel.workspaceSize();
+        DeviceBuffer workspace(mBackend, workspaceBytes);
+        KernelIO io;
+        io.inputs = mInViews.data();
+        io.numInputs = mInViews.size();
+        io.outputs = &mOutView;
+        io.numOutputs = 1;
+        io.workspace = workspaceBytes ? workspace.get() : nullptr;
+        io.workspaceBytes = workspaceBytes;
+        io.stream = mStream;
+        KILN_RETURN_IF_ERROR(kernel.run(io));
+        Tensor out = Tensor::allocate(mOutType, mOutShape);
+        KILN_RETURN_IF_ERROR(mBackend.copyToHost(out.data(), mOutView.data, mOutView.byteSize(), mStream));
+        KILN_RETURN_IF_ERROR(mBackend.synchronize(mStream));
+        return out;
+    }
+
+private:
+    Backend& mBackend;
+    Stream mStream;
+    std::string mOpType, mDomain;
+    DataType mOutType;
+    Shape mOutShape;
+    std::vector<const Tensor*> mInputs;
+    std::vector<std::unique_ptr<DeviceBuffer>> mBuffers;
+    std::vector<TensorView> mInViews;
+    TensorView mOutView;
+};
+
+struct TacticCase {
+    const char* label;
+    bool channelsLast;
+    bool biasRelu;  // FusedConv with bias and Relu (cuDNN's fused graph where an engine runs it)
+};
+
+TEST_F(CudaConvNhwcTest, PlansAreTimedTacticsThatRoundTrip) {
+    const Shape xShape = {2, 32, 14, 14};
+    const Shape wShape = {64, 32, 3, 3};
+    const Shape yShape = {2, 64, 14, 14};
+    uint32_t seed = 9000;
+    for (const TacticCase& c : {TacticCase{"NCHW", false, false}, TacticCase{"NHWC", true, false},
+                                TacticCase{"NHWC bias+Relu", true, true}}) {
+        const std::string label = std::string("3x3 float16 FusedConv ") + c.label;
+        Tensor x = test::randomTensor(DataType::kHALF, xShape, -1.0, 1.0, seed++);
+        Tensor w = test::randomTensor(DataType::kHALF, wShape, -1.0, 1.0, seed++);
+        Tensor b = test::randomTensor(DataType::kHALF, {wShape[0]}, -1.0, 1.0, seed++);
+        const Tensor xf = convertTensor(x, DataType::kFLOAT);
+        const Tensor wf = convertTensor(w, DataType::kFLOAT);
+        AttributeMap attrs;
+        attrs.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+        std::vector<Tensor> conv = cpuReference("Conv", {&xf, &wf}, 1, attrs);
+        ASSERT_EQ(conv.size(), 1u) << label;
+        ASSERT_EQ(conv[0].shape(), yShape) << label;
+        std::vector<double> reference = conv[0].toDoubleVector();
+        if (c.biasRelu)
+            for (size_t i = 0; i < reference.size(); ++i)
+                reference[i] =
+                    std::max(0.0, reference[i] + b.elementAsDouble(static_cast<int64_t>(i) / (14 * 14) % 64));
+        if (c.channelsLast) reference = channelsLastValues(reference, yShape);
+
+        const Tensor xIn = c.channelsLast ? channelsLast(x) : x;
+        const Tensor wIn = c.channelsLast ? channelsLast(w) : w;
+        const Shape yOut = c.channelsLast ? Shape{2, 14, 14, 64} : yShape;
+        std::vector<const Tensor*> inputs = {&xIn, &wIn};
+        if (c.biasRelu) {
+            inputs.push_back(&b);
+            attrs.set("activation", std::string("Relu"));
+        }
+        if (c.channelsLast) attrs.set(kChannelsLastAttribute, int64_t{1});
+        ConvRig rig(*mBackend, mStream, "FusedConv", "kiln", inputs, DataType::kHALF, yOut);
+        const double atol = atolOf(DataType::kHALF, wShape);
+
+        // The builder's trial kernel: up to 8 plans, each giving the reference's result.
+        AttributeMap search = attrs;
+        search.set(kTacticSearchAttribute, int64_t{8});
+        auto searching = rig.kernel(search);
+        ASSERT_TRUE(searching.isOk()) << label << ": " << searching.status().message();
+        auto* chooser = dynamic_cast<TacticChooser*>(searching->get());
+        ASSERT_NE(chooser, nullptr) << label;
+        const size_t count = chooser->tacticCount();
+        if (!c.biasRelu) EXPECT_GT(count, 1u) << label << ": cuDNN lists one plan";
+        ASSERT_GE(count, 1u) << label;
+        EXPECT_LE(count, 8u) << label;
+        EXPECT_FALSE(chooser->tacticKey().empty()) << label;
+        std::vector<std::vector<int64_t>> states;
+        for (size_t t = 0; t < count; ++t) {
+            ASSERT_TRUE(chooser->selectTactic(t).isOk()) << label << " tactic " << t;
+            auto out = rig.run(**searching);
+            ASSERT_TRUE(out.isOk()) << label << " tactic " << t << ": " << out.status().message();
+            EXPECT_EQ(test::compareWithReference(*out, reference, kHalfRtol, atol), "")
+                << label << " tactic " << t << " (" << (*searching)->tacticName() << ")";
+            states.push_back(chooser->tacticState());
+            EXPECT_FALSE(states.back().empty()) << label << " tactic " << t;
+            for (size_t earlier = 0; earlier < t; ++earlier)
+                EXPECT_NE(states[earlier], states.back()) << label << ": tactics " << earlier << " and " << t;
+        }
+        EXPECT_FALSE(chooser->selectTactic(count).isOk()) << label;
+
+        // The engine's kernel: the chosen state (the last listed, so never the default by accident) is
+        // used again, and only it is built.
+        AttributeMap chosen = attrs;
+        chosen.set(kTacticAttribute, states.back());
+        auto replayed = rig.kernel(chosen);
+        ASSERT_TRUE(replayed.isOk()) << label << ": " << replayed.status().message();
+        auto* replayedChooser = dynamic_cast<TacticChooser*>(replayed->get());
+        ASSERT_NE(replayedChooser, nullptr) << label;
+        EXPECT_EQ(replayedChooser->tacticCount(), 1u) << label;
+        EXPECT_EQ(replayedChooser->tacticState(), states.back()) << label;
+        auto out = rig.run(**replayed);
+        ASSERT_TRUE(out.isOk()) << label << ": " << out.status().message();
+        EXPECT_EQ(test::compareWithReference(*out, reference, kHalfRtol, atol), "") << label << " replayed";
+
+        // A state cuDNN cannot rebuild (no such engine; malformed) falls back to the default plan.
+        for (const std::vector<int64_t>& stale :
+             {std::vector<int64_t>{states[0][0], 1 << 30}, std::vector<int64_t>{7}}) {
+            AttributeMap staleAttrs = attrs;
+            staleAttrs.set(kTacticAttribute, stale);
+            auto fallback = rig.kernel(staleAttrs);
+            ASSERT_TRUE(fallback.isOk()) << label << ": " << fallback.status().message();
+            EXPECT_EQ(dynamic_cast<TacticChooser*>(fallback->get())->tacticState(), states[0]) << label;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace kiln::cudatest
