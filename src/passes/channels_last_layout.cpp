@@ -186,10 +186,22 @@ private:
             } else {
                 auto operand = toChannelsLast(in);
                 if (!operand) return std::nullopt;
+                // A computed operand as large as the output would need a Transpose as large as the one
+                // moved: the layer stays a boundary (it moves later if that operand turns NHWC too).
+                if (operand->how == Operand::kToChannelsLast && !in->isConstant() && !isBroadcast(in->shape, out->shape))
+                    return std::nullopt;
                 plan.inputs.push_back(*operand);
             }
         }
         return plan;
+    }
+
+    /// Whether an operand of `shape` is broadcast along some axis of `output` (an extent 1 against a larger one).
+    static bool isBroadcast(const SymShape& shape, const SymShape& output) {
+        const SymShape full = lifted(shape);
+        for (size_t i = 0; i < 4; ++i)
+            if (full[i].isKnown() && full[i].value == 1 && !(output[i].isKnown() && output[i].value == 1)) return true;
+        return false;
     }
 
     /// How an NCHW operand of rank <= 4 is read in NHWC: the input of its own to-NCHW Transpose when

@@ -218,6 +218,17 @@ TEST_F(ChannelsLastLayoutTest, AnNchwGraphOutputKeepsItsTransposeWhileOtherReade
     EXPECT_EQ(relu->input(0)->producer->opType, "FusedConv");  // reads the NHWC result directly
 }
 
+TEST_F(ChannelsLastLayoutTest, AFullSizeNchwOperandMakesABoundary) {
+    // Moving the Transpose below the Add would need another as large on `skip`: the Add stays NCHW.
+    Value* x = input("x", {1, 3, 6, 6});
+    Value* skip = input("skip", {1, 4, 6, 6});
+    output(layer("Add", {layer("Relu", {conv(x, 3, 4, 3, 1, 1)}), skip}), "y");
+    auto g = runAndCompare();
+    EXPECT_EQ(countOps(*g, "Transpose"), 2u);  // x in, Relu's result out
+    for (const auto& node : g->nodes())
+        if (node->opType == "Add") EXPECT_EQ(node->input(1), g->inputs()[1]);
+}
+
 TEST_F(ChannelsLastLayoutTest, OneAndThreeDimensionalConvolutionsStayNchw) {
     Value* signal = input("signal", {2, 3, 10});
     AttributeMap noAttrs;
