@@ -1,5 +1,6 @@
 #include "passes/channels_last_layout.h"
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <unordered_map>
@@ -143,6 +144,8 @@ private:
     std::optional<LayerPlan> planSink(const Node& consumer, const Value* nchw, Value* nhwc) {
         const Value* out = singleRank4Output(consumer);
         if (!out || consumer.outputs[0] != out) return std::nullopt;
+        if (std::find(consumer.inputs.begin(), consumer.inputs.end(), nchw) == consumer.inputs.end())
+            return std::nullopt;  // listed twice among the readers and already rewritten
         LayerPlan plan{consumer.opType, consumer.domain, consumer.attrs, {}, permuteRank4(out->shape, kToChannelsLast)};
         const OperandPlan sunk{Operand::kChannelsLast, nhwc, nhwc->shape};
         const std::string& op = consumer.opType;

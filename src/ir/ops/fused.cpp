@@ -11,8 +11,8 @@
 
 #include "ir/op_registry.h"
 #include "ir/ops/channels_last_perm.h"
-#include "ir/ops/layout_attributes.h"
 #include "ir/ops/elementwise_inference.h"
+#include "ir/ops/layout_attributes.h"
 #include "ir/ops/op_families.h"
 #include "ir/pointwise_program.h"
 
