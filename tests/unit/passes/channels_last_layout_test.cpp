@@ -11,6 +11,7 @@
 #include "pass_test_util.h"
 #include "passes/channels_last_layout.h"
 #include "passes/layout_cancellation.h"
+#include "passes/pipeline.h"
 
 namespace kiln::test {
 namespace {
@@ -197,6 +198,46 @@ TEST_F(ChannelsLastLayoutTest, ConcatBroadcastOperandsAndAveragePoolJoinTheRegio
     EXPECT_EQ(countOps(*g, "ChannelsLastPool"), 1u);
     for (const auto& node : g->nodes())
         if (node->opType == "Concat") EXPECT_EQ(node->attrs.getInt("axis", 0), 3);
+}
+
+TEST_F(ChannelsLastLayoutTest, AnInvertedResidualBlockAfterTheDefaultPipelineIsOneRegion) {
+    // MobileNetV2's block: expand 1x1 -> BN -> ReLU6 -> depthwise 3x3 -> BN -> ReLU6 -> project 1x1 -> BN -> + x.
+    // The pipeline folds the BNs and fuses the activations and the residual into FusedConvs first.
+    Value* x = input("x", {2, 8, 10, 10});
+    auto batchNorm = [&](Value* v, int64_t channels) {
+        Tensor variance = randomTensor(DataType::kFLOAT, {channels}, 0.5, 1.5, seed++);
+        Value* var = graph.addConstant(graph.uniqueValueName("var"), variance);
+        return layer("BatchNormalization", {v, random({channels}), random({channels}), random({channels}), var});
+    };
+    auto relu6 = [&](Value* v) {
+        Tensor lo = Tensor::allocate(DataType::kFLOAT, {}), hi = Tensor::allocate(DataType::kFLOAT, {});
+        lo.data<float>()[0] = 0.f;
+        hi.data<float>()[0] = 6.f;
+        return layer("Clip", {v, graph.addConstant(graph.uniqueValueName("lo"), lo),
+                              graph.addConstant(graph.uniqueValueName("hi"), hi)});
+    };
+    Value* expanded = relu6(batchNorm(conv(x, 8, 16, 1, 1, 0), 16));
+    Value* filtered = relu6(batchNorm(conv(expanded, 16, 16, 3, 1, 1, 16), 16));
+    output(layer("Add", {batchNorm(conv(filtered, 16, 8, 1, 1, 0), 8), x}), "y");
+
+    std::vector<Tensor> reference = runOnCpu(graph, inputs);
+    auto g = graph.clone();
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    ASSERT_TRUE(inferGraphShapes(*g, options).isOk());
+    PassContext ctx{Logger(), &evaluator, {}};
+    ASSERT_TRUE(defaultPipeline().run(*g, ctx).isOk());
+    ASSERT_TRUE(inferGraphShapes(*g, options).isOk());
+    ChannelsLastLayout pass({DataType::kFLOAT}, cpuSupport());
+    auto changed = pass.run(*g, ctx);
+    ASSERT_TRUE(changed.isOk()) << changed.status().message();
+    EXPECT_TRUE(changed.value());
+    EXPECT_EQ(countChannelsLastConvs(*g), 3u);
+    EXPECT_EQ(countOps(*g, "Transpose"), 2u);  // x in (read by the first convolution and the residual), y out
+    std::vector<Tensor> actual = runOnCpu(*g, inputs);
+    ASSERT_EQ(actual.size(), 1u);
+    EXPECT_EQ(compareWithReference(actual[0], reference[0].toDoubleVector(), 1e-5, 1e-5), "");
 }
 
 TEST_F(ChannelsLastLayoutTest, AnNchwGraphOutputKeepsItsTransposeWhileOtherReadersMoveOn) {
