@@ -282,6 +282,34 @@ TEST_F(ChannelsLastLayoutTest, OneAndThreeDimensionalConvolutionsStayNchw) {
     EXPECT_EQ(countOps(*g, "Transpose"), 0u);
 }
 
+TEST_F(ChannelsLastLayoutTest, Fp16ConvolutionsGetFoldedNhwcWeights) {
+    // The builder's type set on an FP16 graph (structure only: the CPU has no FP16 convolution).
+    Value* x = input("x", {1, 3, 5, 5}, DataType::kHALF);
+    Tensor weights = randomTensor(DataType::kHALF, {4, 3, 3, 3}, -1, 1, seed++);
+    Value* w = graph.addConstant("w", weights);
+    output(layer("Relu", {layer("Conv", {x, w})}), "y");
+    ChannelsLastLayout pass({DataType::kHALF, DataType::kBF16}, [](const Node&, std::string*) { return true; });
+    bool changed = false;
+    auto g = runPass(graph, pass, &changed);
+    ASSERT_TRUE(changed);
+    ASSERT_EQ(countChannelsLastConvs(*g), 1u);
+    EXPECT_EQ(countOps(*g, "Transpose"), 2u);
+    for (const auto& node : g->nodes()) {
+        if (node->opType != "FusedConv") continue;
+        const Value* folded = node->input(1);
+        ASSERT_TRUE(folded->isConstant());
+        ASSERT_EQ(folded->constant->dtype(), DataType::kHALF);
+        ASSERT_EQ(folded->constant->shape(), (Shape{4, 3, 3, 3}));
+        // [k, r, s, c] of the folded weights is [k, c, r, s] of the original.
+        for (int64_t k = 0; k < 4; ++k)
+            for (int64_t r = 0; r < 3; ++r)
+                for (int64_t c = 0; c < 3; ++c)
+                    EXPECT_EQ(folded->constant->elementAsDouble(((k * 3 + r) * 3 + 2) * 3 + c),
+                              weights.elementAsDouble(((k * 3 + c) * 3 + r) * 3 + 2));
+        EXPECT_EQ(symShapeToString(node->output(0)->shape), "(1, 3, 3, 4)");
+    }
+}
+
 TEST_F(ChannelsLastLayoutTest, ConvolutionsOfOtherTypesAreLeftAlone) {
     Value* x = input("x", {1, 3, 6, 6});
     output(layer("Relu", {conv(x, 3, 4, 3, 1, 1)}), "y");

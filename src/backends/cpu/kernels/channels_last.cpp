@@ -131,7 +131,7 @@ public:
         std::vector<TensorView> inputs(mInputs);
         for (size_t i = 0; i < io.numInputs && i < inputs.size(); ++i) {
             inputs[i].data = io.input(i).data;
-            if (!io.hasInput(i) || !mPermuted[i]) continue;
+            if (!io.hasInput(i) || i >= mPermuted.size() || !mPermuted[i]) continue;
             inputs[i].data = workspace + mStagingOffsets[i];
             KILN_RETURN_IF_ERROR(
                 permuteTensor(io.input(i).data, io.input(i).shape, io.input(i).dtype, kToChannelsFirst, inputs[i].data));
