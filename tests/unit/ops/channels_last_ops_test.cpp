@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "ir/ops/layout_attributes.h"
 #include "ir/shape_inference.h"
 #include "test_support.h"

@@ -4,7 +4,7 @@
 #include "backends/cpu/kernels/channels_last.h"
 
 #include <array>
-#include <cstring>
+#include <cstdint>
 #include <deque>
 
 #include "backends/cpu/kernel_registry.h"
