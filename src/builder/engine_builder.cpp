@@ -9,7 +9,9 @@
 #include "builder/profile_resolution.h"
 #include "builder/tactic_selection.h"
 #include "ir/shape_inference.h"
+#include "ir/ops/layout_attributes.h"
 #include "ir/verifier.h"
+#include "passes/channels_last_layout.h"
 #include "passes/pipeline.h"
 #include "passes/precision_assignment.h"
 #include "runtime/data_dependent_run.h"
@@ -157,6 +159,29 @@ Status assignReducedPrecision(Graph& graph, const BuilderConfig& config, const B
     return changed ? inferGraphShapes(graph, options) : Status::ok();
 }
 
+/// --fp16 / --bf16 on the CUDA backend: convolutional regions in NHWC, where cuDNN's tensor-core
+/// convolutions read and write without reformatting (passes/channels_last_layout.h). FP32 and TF32
+/// convolutions, and the CPU backend, keep NCHW.
+Status assignChannelsLastLayout(Graph& graph, const BuilderConfig& config, const Backend& backend,
+                                const std::string& backendName, const Logger& log, const ShapeInferenceOptions& options) {
+    if (!config.getFlag(BuilderFlag::kFP16) && !config.getFlag(BuilderFlag::kBF16)) return Status::ok();
+    if (backendName != "cuda" || config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION)) return Status::ok();
+    PassContext ctx{log, options.evaluator, {}};
+    ChannelsLastLayout pass({DataType::kHALF, DataType::kBF16},
+                            [&](const Node& node, std::string* reason) { return backend.supports(node, reason); });
+    KILN_ASSIGN_OR_RETURN(bool changed, pass.run(graph, ctx));
+    for (const std::string& change : ctx.changes) log.info(std::string(pass.name()) + ": " + change);
+    if (!changed) return Status::ok();
+    size_t convolutions = 0, transposes = 0;
+    for (const auto& node : graph.nodes()) {
+        convolutions += node->opType == "FusedConv" && node->attrs.getInt(kChannelsLastAttribute, 0) != 0;
+        transposes += node->opType == "Transpose";
+    }
+    log.info("channels-last layout: " + std::to_string(convolutions) + " convolutions in NHWC, " +
+             std::to_string(transposes) + " layout transposes in the graph");
+    return inferGraphShapes(graph, options);
+}
+
 }  // namespace
 
 Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& config, const Logger& log,
@@ -201,6 +226,7 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     if (plan.backend == "cuda" && !config.getFlag(BuilderFlag::kTF32))
         for (const auto& node : graph.nodes()) node->attrs.set(kAllowTf32Attribute, int64_t{0});
     KILN_RETURN_IF_ERROR(assignReducedPrecision(graph, config, *backend, plan.backend, log, options));
+    KILN_RETURN_IF_ERROR(assignChannelsLastLayout(graph, config, *backend, plan.backend, log, options));
 
     KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
     KILN_RETURN_IF_ERROR(chooseTactics(plan, *backend, config, log, build));

@@ -51,6 +51,9 @@ PassManager defaultPipeline() {
     pm.add(std::make_unique<HorizontalFusion>());
     // 13. Dead-layer elimination last: it removes what the rewrites above left unread.
     pm.add(std::make_unique<DeadLayerElimination>());
+    // After this pipeline the builder runs the passes that depend on the target (engine_builder.cpp):
+    // PrecisionAssignment (--fp16 / --bf16 on CUDA), then ChannelsLastLayout on the FP16 / BF16
+    // convolutions it leaves (NHWC regions for cuDNN's tensor cores), with its own cleanup.
     return pm;
 }
 

@@ -28,6 +28,7 @@ void registerAllCudaKernels(CudaKernelRegistry& registry) {
     registerExpandKernels(registry);
     registerConvKernels(registry);
     registerPoolingKernels(registry);
+    registerChannelsLastPoolKernels(registry);
     registerShapeKernels(registry);
     registerLayoutKernels(registry);
     registerSelectCastKernels(registry);

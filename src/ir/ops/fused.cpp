@@ -6,9 +6,13 @@
 // (Clip: min, max; LeakyRelu: alpha; HardSigmoid: alpha, beta).
 //   FusedPointwise(X...)      = a program of elementwise ops over the broadcast inputs
 //                               (src/ir/pointwise_program.h)
+// FusedConv with kiln_channels_last = 1 has NHWC tensors (ir/ops/layout_attributes.h): it is inferred
+// as Conv on the NCHW view of its inputs, and its output permuted back.
 
 #include "ir/op_registry.h"
+#include "ir/ops/channels_last_perm.h"
 #include "ir/ops/elementwise_inference.h"
+#include "ir/ops/layout_attributes.h"
 #include "ir/ops/op_families.h"
 #include "ir/pointwise_program.h"
 
@@ -34,6 +38,42 @@ InferFunction inferAs(const std::string& baseOp, size_t extraInput) {
         }
         return Status::ok();
     };
+}
+
+/// `info` with its rank-4 shape permuted by `perm`; its contents (in the other layout) are dropped.
+ValueInfo permutedInfo(const ValueInfo& info, const std::array<int64_t, 4>& perm) {
+    ValueInfo out;
+    out.dtype = info.dtype;
+    out.known = info.known;
+    out.shape = permuteRank4(info.shape, perm);
+    return out;
+}
+
+/// FusedConv: NCHW as Conv; channels-last through the NCHW view of X, W and the residual Z.
+Status inferFusedConv(InferenceContext& ctx) {
+    static const InferFunction nchw = inferAs("Conv", 3);
+    if (ctx.attrs().getInt(kChannelsLastAttribute, 0) == 0) return nchw(ctx);
+    for (size_t i : {size_t{0}, size_t{1}, size_t{3}})
+        if (ctx.hasInput(i) && ctx.inputRank(i) != 4)
+            return ctx.error(std::string("channels-last (") + kChannelsLastAttribute + " = 1) takes rank-4 " +
+                             (i == 0 ? "X [N, H, W, C]" : i == 1 ? "W [K, R, S, C/group]" : "Z [N, OH, OW, K]") +
+                             ", got " + symShapeToString(ctx.inputShape(i)));
+    std::vector<ValueInfo> nchwInfos;
+    nchwInfos.reserve(ctx.numInputs());
+    std::vector<const ValueInfo*> inputs;
+    for (size_t i = 0; i < ctx.numInputs(); ++i) {
+        if (!ctx.hasInput(i)) {
+            inputs.push_back(nullptr);
+            continue;
+        }
+        nchwInfos.push_back(i == 2 ? ctx.input(i) : permutedInfo(ctx.input(i), kToChannelsFirst));
+        inputs.push_back(&nchwInfos.back());
+    }
+    InferenceContext inner(ctx.node(), inputs, 1);
+    KILN_RETURN_IF_ERROR(nchw(inner));
+    const ValueInfo& result = inner.outputs()[0];
+    ctx.setOutput(0, result.dtype, permuteRank4(result.shape, kToChannelsLast));
+    return Status::ok();
 }
 
 /// FusedMatMul's base inference is MatMul's, over inputs 0 and 1 only.
@@ -63,7 +103,7 @@ Status inferFusedPointwise(InferenceContext& ctx) {
 }  // namespace
 
 void registerFusedOps(OpRegistry& registry) {
-    registry.add({"FusedConv", "kiln", inferAs("Conv", 3), 2, 4});
+    registry.add({"FusedConv", "kiln", inferFusedConv, 2, 4});
     registry.add({"FusedMatMul", "kiln", inferFusedMatMul, 2, 3});
     registry.add({"FusedPointwise", "kiln", inferFusedPointwise, 1, SIZE_MAX});
 }

@@ -9,7 +9,7 @@ void registerElementwiseOps(OpRegistry& registry);    // Add Sub Mul Div Pow, co
 void registerActivationOps(OpRegistry& registry);     // Relu Sigmoid Tanh Clip Gelu LeakyRelu HardSwish Softmax ...
 void registerMatMulOps(OpRegistry& registry);         // MatMul Gemm
 void registerConvOps(OpRegistry& registry);           // Conv ConvTranspose
-void registerPoolingOps(OpRegistry& registry);        // MaxPool AveragePool GlobalAveragePool GlobalMaxPool
+void registerPoolingOps(OpRegistry& registry);        // MaxPool AveragePool GlobalAveragePool GlobalMaxPool kiln::ChannelsLastPool
 void registerNormalizationOps(OpRegistry& registry);  // BatchNormalization LayerNormalization InstanceNormalization
 void registerReductionOps(OpRegistry& registry);      // ReduceMean ReduceSum ... ArgMax ArgMin
 void registerShapeOps(OpRegistry& registry);          // Shape Size Reshape Flatten Squeeze Unsqueeze Expand ...

@@ -1,10 +1,14 @@
-// MaxPool, AveragePool, LpPool, their global forms and MaxUnpool: type and shape inference.
+// MaxPool, AveragePool, LpPool, their global forms and MaxUnpool: type and shape inference; and
+// kiln::ChannelsLastPool, MaxPool or AveragePool over NHWC (ir/ops/layout_attributes.h), inferred as
+// the named op on the NCHW view of its input.
 
 #include <sstream>
 
 #include "ir/dtype.h"
 #include "ir/op_registry.h"
+#include "ir/ops/channels_last_perm.h"
 #include "ir/ops/conv_window.h"
+#include "ir/ops/layout_attributes.h"
 #include "ir/ops/op_families.h"
 #include "ir/ops/shape_infer_helpers.h"
 
@@ -159,6 +163,25 @@ Status inferMaxUnpool(InferenceContext& ctx) {
     return Status::ok();
 }
 
+Status inferChannelsLastPool(InferenceContext& ctx) {
+    const std::string pool = ctx.attrs().getString(kChannelsLastPoolAttribute, "");
+    if (pool != "MaxPool" && pool != "AveragePool")
+        return ctx.error(std::string("attribute ") + kChannelsLastPoolAttribute +
+                         " must be \"MaxPool\" or \"AveragePool\", got \"" + pool + "\"");
+    KILN_RETURN_IF_ERROR(checkOutputCount(ctx, 1));
+    if (ctx.inputRank(0) != 4)
+        return ctx.error("takes a rank-4 X [N, H, W, C], got " + symShapeToString(ctx.inputShape(0)));
+    ValueInfo nchw;
+    nchw.dtype = ctx.inputType(0);
+    nchw.known = ctx.input(0).known;
+    nchw.shape = permuteRank4(ctx.inputShape(0), kToChannelsFirst);
+    InferenceContext inner(ctx.node(), {&nchw}, 1);
+    KILN_RETURN_IF_ERROR(pool == "MaxPool" ? inferMaxPool(inner) : inferAveragePool(inner));
+    const ValueInfo& result = inner.outputs()[0];
+    ctx.setOutput(0, result.dtype, permuteRank4(result.shape, kToChannelsLast));
+    return Status::ok();
+}
+
 }  // namespace
 
 void registerPoolingOps(OpRegistry& registry) {
@@ -169,6 +192,7 @@ void registerPoolingOps(OpRegistry& registry) {
     registry.add({"GlobalMaxPool", "", inferGlobalPool, 1, 1});
     registry.add({"GlobalLpPool", "", inferGlobalPool, 1, 1});
     registry.add({"MaxUnpool", "", inferMaxUnpool, 2, 3});
+    registry.add({"ChannelsLastPool", "kiln", inferChannelsLastPool, 1, 1});
 }
 
 }  // namespace kiln

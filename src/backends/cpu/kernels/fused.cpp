@@ -1,10 +1,12 @@
 // CPU kernels of Kiln's fused layers: the base kernel (Conv / MatMul) writes the output, then one
 // pass over it adds the residual or bias and applies the activation while the data is in cache.
+// A channels-last FusedConv runs this kernel between layout transposes (channels_last.h).
 
 #include <algorithm>
 #include <cmath>
 
 #include "backends/cpu/kernel_registry.h"
+#include "backends/cpu/kernels/channels_last.h"
 #include "backends/cpu/kernels/kernel_families.h"
 
 namespace kiln {
@@ -131,7 +133,16 @@ std::function<Expected<std::unique_ptr<Kernel>>(const Node&)> createFused(std::s
 }  // namespace
 
 void registerFusedKernels(CpuKernelRegistry& registry) {
-    registry.add({"FusedConv", supportsFused("Conv", 3), createFused("Conv", 3, false), "kiln"});
+    auto supportsConv = supportsFused("Conv", 3);
+    auto createConv = createFused("Conv", 3, false);
+    registry.add({"FusedConv",
+                  [supportsConv](const Node& node, std::string* reason) {
+                      return cpu::isChannelsLast(node) ? cpu::supportsChannelsLast(node, reason) : supportsConv(node, reason);
+                  },
+                  [createConv](const Node& node) {
+                      return cpu::isChannelsLast(node) ? cpu::createChannelsLastKernel(node) : createConv(node);
+                  },
+                  "kiln"});
     registry.add({"FusedMatMul", supportsFused("MatMul", 2), createFused("MatMul", 2, true), "kiln"});
 }
 

@@ -1,11 +1,13 @@
 // MaxPool (with optional Indices), AveragePool and LpPool on the CPU, for any number of spatial
 // axes. Window bounds are precomputed per axis at reshape; run walks each output position's
 // in-image taps with the innermost axis as the tight loop.
+// kiln::ChannelsLastPool (NHWC) is registered here too; it runs these kernels between transposes (channels_last.cpp).
 
 #include <cmath>
 #include <limits>
 
 #include "backends/cpu/kernel_registry.h"
+#include "backends/cpu/kernels/channels_last.h"
 #include "backends/cpu/kernels/conv_common.h"
 #include "backends/cpu/kernels/kernel_families.h"
 #include "backends/cpu/kernels/pooling_common.h"
@@ -256,6 +258,7 @@ void registerPoolingKernels(CpuKernelRegistry& registry) {
                   [](const Node& node) { return createPool(node, PoolKind::kAverage); }, ""});
     registry.add({"LpPool", supportsFloatPool, [](const Node& node) { return createPool(node, PoolKind::kLp); }, ""});
     cpu::registerGlobalPoolingKernels(registry);
+    cpu::registerChannelsLastPoolKernels(registry);
     cpu::registerUnpoolingKernels(registry);
 }
 

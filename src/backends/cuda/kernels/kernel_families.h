@@ -18,6 +18,7 @@ void registerMatMulKernels(CudaKernelRegistry& registry);       // MatMul kiln::
 void registerExpandKernels(CudaKernelRegistry& registry);       // Expand (broadcast copy)
 void registerConvKernels(CudaKernelRegistry& registry);         // Conv, kiln::FusedConv (cuDNN)
 void registerPoolingKernels(CudaKernelRegistry& registry);      // MaxPool AveragePool LpPool GlobalAveragePool
+void registerChannelsLastPoolKernels(CudaKernelRegistry& registry);  // kiln::ChannelsLastPool (NHWC MaxPool / AveragePool)
 void registerShapeKernels(CudaKernelRegistry& registry);        // Reshape Flatten Squeeze Unsqueeze Identity Shape
 void registerLayoutKernels(CudaKernelRegistry& registry);       // Transpose Slice Gather Concat Split
 void registerSelectCastKernels(CudaKernelRegistry& registry);   // Cast CastLike Where
