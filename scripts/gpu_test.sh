@@ -17,8 +17,9 @@
 #        (KILN_MODEL_CHECK_ARGS: more arguments for it, e.g. "--batch 32 --bert-batch 8");
 #        KILN_CONFORMANCE=1 adds the ONNX node cases on the CUDA backend (tests/conformance; measured,
 #        not gating);
-#        KILN_COMPUTE_SANITIZER=1 adds compute-sanitizer memcheck and racecheck over the tests of
-#        Kiln's own kernels (not the cuDNN / cuBLASLt ones, whose libraries are not ours to check);
+#        KILN_COMPUTE_SANITIZER=1 adds compute-sanitizer: memcheck over every CUDA test executable,
+#        racecheck over those of the kernels that share memory in a block (KILN_SANITIZER_JOBS in
+#        parallel, default 8; KILN_SANITIZER_TIMEOUT seconds each, default 420);
 #        KILN_BENCH=1 adds the side-by-side benchmark with PyTorch (bench/side_by_side.py; measured,
 #        not gating; KILN_BENCH_ARGS: more arguments, e.g. "--models resnet50 --compile-mode default").
 set -uo pipefail
@@ -165,20 +166,30 @@ fi
 sanitizer_rc=0
 if [[ "${KILN_COMPUTE_SANITIZER:-0}" == 1 ]]; then
     note ""
-    if ! command -v compute-sanitizer >/dev/null; then
+    sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+    if [[ -z "$sanitizer" ]]; then
         note "compute-sanitizer: not found on this machine"
         sanitizer_rc=1
     else
-        for test in cuda_elementwise_test cuda_tensor_ops_test cuda_transformer_ops_test; do
-            for tool in memcheck racecheck; do
-                log="$LOG_DIR/sanitizer.log"
-                echo "=== $tool $test" >>"$log"
-                timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 99 "$BUILD_ABS/tests/$test" >>"$log" 2>&1
-                rc=$?
-                note "compute-sanitizer --tool $tool $test: exit $rc$([[ $rc -eq 0 ]] && echo ' (clean)')"
-                [[ $rc -ne 0 ]] && sanitizer_rc=1
-            done
-        done
+        # memcheck over every CUDA test executable (cuDNN's and cuBLASLt's kernels run inside some: they are
+        # checked too); racecheck over the tests of the kernels that share memory within a block (attention,
+        # softmax, normalizations, losses, quantization: block_reduce.cuh's users). In parallel: one GPU
+        # serves several sanitized processes, and each is mostly host-bound.
+        racecheck_tests="cuda_attention_test cuda_transformer_ops_test cuda_axis_ops_test cuda_normalization_test
+            cuda_channel_norm_test cuda_loss_test cuda_low_bit_test cuda_elementwise_test"
+        mkdir -p "$LOG_DIR/sanitizer"
+        {
+            for test in "$BUILD_ABS"/tests/cuda_*_test; do echo "memcheck $(basename "$test")"; done
+            for test in $racecheck_tests; do echo "racecheck $test"; done
+        } | xargs -P "${KILN_SANITIZER_JOBS:-8}" -L 1 bash -c '
+            # $0 sanitizer, $1 build, $2 log folder, $3 tool, $4 test (the line xargs appends)
+            timeout "${KILN_SANITIZER_TIMEOUT:-420}" "$0" --tool "$3" --error-exitcode 99 "$1/tests/$4" \
+                >"$2/sanitizer/$3-$4.log" 2>&1
+            echo "$3 $4 $?" >>"$2/sanitizer/results.txt"' "$sanitizer" "$BUILD_ABS" "$LOG_DIR"
+        while read -r tool test rc; do
+            note "compute-sanitizer --tool $tool $test: exit $rc$([[ $rc -eq 0 ]] && echo ' (clean)')"
+            [[ $rc -ne 0 ]] && sanitizer_rc=1
+        done < <(sort "$LOG_DIR/sanitizer/results.txt")
     fi
 fi
 
