@@ -182,7 +182,8 @@ inline std::vector<const Tensor*> halfInputsAsFloat(const std::vector<const Tens
 
 /// Runs `opType` on the GPU with `inputs` of their own types and compares output 0 with the CPU result
 /// on the same inputs converted to float (float16 and float inputs: a float reference; other types:
-/// the CPU result on the inputs themselves).
+/// the CPU result on the inputs themselves). A float reference computed from float16 inputs stands for
+/// a float16 output (whichever input carries the type: OneHot's values are its third input).
 inline void expectMatchesCpu(Backend& backend, Stream stream, const std::string& opType,
                              const std::vector<const Tensor*>& inputs, const AttributeMap& attrs, double rtol,
                              double atol, const std::string& label) {
@@ -190,9 +191,9 @@ inline void expectMatchesCpu(Backend& backend, Stream stream, const std::string&
     std::vector<const Tensor*> refInputs = halfInputsAsFloat(inputs, converted);
     std::vector<Tensor> reference = cpuReference(opType, refInputs, 1, attrs);
     ASSERT_EQ(reference.size(), 1u) << label;
-    const DataType outType = inputs[0]->dtype() == DataType::kHALF && reference[0].dtype() == DataType::kFLOAT
-                                 ? DataType::kHALF
-                                 : reference[0].dtype();
+    const bool halfInput = !converted.empty();
+    const DataType outType =
+        halfInput && reference[0].dtype() == DataType::kFLOAT ? DataType::kHALF : reference[0].dtype();
     auto gpu = runOnCuda(backend, stream, opType, inputs, {outType}, {reference[0].shape()}, attrs);
     ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
     EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference[0].toDoubleVector(), rtol, atol), "")
