@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/code_generation.h"
 #include "cuda_test_support.h"
 #include "engine_runner.h"
 #include "ir/pointwise_program.h"
@@ -146,6 +147,20 @@ TEST_F(CudaGeneratedPointwiseTest, GeneratedKernelsMatchTheCpuInEveryElementType
                 << label;
         }
     }
+}
+
+TEST_F(CudaGeneratedPointwiseTest, StoredCodeForAnotherArchitectureIsAClearError) {
+    // The engine's target already refuses another compute capability; this is the kernel's backstop.
+    PointwiseProgram program;
+    program.numInputs = 1;
+    program.code = {{PointwiseOp::kRelu, 0, -1}};
+    AttributeMap attrs = programAttributes(program);
+    attrs.set(kGeneratedCodeAttribute, std::string("sm_10\n\x7f" "ELF not really a cubin"));
+    Tensor x = test::randomTensor(DataType::kFLOAT, {3, 4}, -1, 1, 61);
+    auto gpu = runOnCuda(*mBackend, mStream, "FusedPointwise", {&x}, {DataType::kFLOAT}, {{3, 4}}, attrs, "kiln");
+    ASSERT_FALSE(gpu.isOk());
+    EXPECT_NE(gpu.status().message().find("sm_10"), std::string::npos) << gpu.status().message();
+    EXPECT_NE(gpu.status().message().find("rebuild the engine"), std::string::npos) << gpu.status().message();
 }
 
 #ifdef KILN_TEST_HAVE_CUDA_BACKEND

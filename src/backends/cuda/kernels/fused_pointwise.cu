@@ -166,6 +166,7 @@ public:
             std::copy(std::begin(mArgs.shape.strides[k]), std::end(mArgs.shape.strides[k]),
                       std::begin(mGeneratedArgs.strides[k]));
         // The generated index walk is unrolled for the node's rank; another rank is interpreted.
+        mReshaped = true;
         mRunGenerated = (mGenerated || mSource) && outputs[0].shape.size() == mGeneratedRank;
         if (mRunGenerated) KILN_RETURN_IF_ERROR(compileIfNeeded());
         return Status::ok();
@@ -202,7 +203,8 @@ public:
     }
 
     std::string tacticName() const override {
-        const bool generated = mGenerated || mSource;
+        // Before the first reshape: what will run at the node's own rank.
+        const bool generated = mReshaped ? mRunGenerated : (mGenerated || mSource);
         return std::string(generated ? "cuda.fused_pointwise_nvrtc_" : "cuda.fused_pointwise_") +
                std::to_string(mArgs.numCode) + "_ops_" + tacticTypeSuffix(mType);
     }
@@ -225,6 +227,7 @@ private:
     std::unique_ptr<CubinKernel> mGenerated;  // loaded or compiled: the generated kernel is ready
     std::string mCode;                        // its tagged CUBIN (cubin_kernel.h), what the engine stores
     GeneratedPointwiseArgs mGeneratedArgs;
+    bool mReshaped{false};
     bool mRunGenerated{false};
 };
 
@@ -257,9 +260,16 @@ void registerFusedPointwiseKernels(CudaKernelRegistry& registry) {
                           if (reason) *reason = program.status().message();
                           return false;
                       }
-                      return inputsHaveType(node, 0, node.inputs.size(),
-                                            {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}, reason) &&
-                             ranksAtMost(node, kPointwiseMaxRank, reason);
+                      if (!inputsHaveType(node, 0, node.inputs.size(),
+                                          {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}, reason) ||
+                          !ranksAtMost(node, kPointwiseMaxRank, reason))
+                          return false;
+                      // The interpreter writes the inputs' type.
+                      if (node.outputs.size() != 1 || !node.outputs[0] || node.outputs[0]->dtype != node.input(0)->dtype) {
+                          if (reason) *reason = "the output's element type differs from the inputs'";
+                          return false;
+                      }
+                      return true;
                   },
                   createFusedPointwise});
 }
