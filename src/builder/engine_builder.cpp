@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "backends/backend.h"
+#include "backends/code_generation.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/precision_attributes.h"
 #include "builder/profile_resolution.h"
@@ -143,6 +144,52 @@ Status chooseTactics(EnginePlan& plan, Backend& backend, const BuilderConfig& co
     return selectTactics(*plan.graph, infos.value(), backend, config, log, build);
 }
 
+/// Compiles the kernels of `graph`'s nodes (and of their subgraphs') that generate their code, storing
+/// it on each node; counts them in `generated`. A subgraph's node whose kernel cannot be created on its
+/// own (it reads values of the enclosing graph) is left to its control-flow kernel, which then compiles
+/// it when it creates it.
+Status storeGeneratedCode(Graph& graph, const Backend& backend, bool subgraph, size_t& generated) {
+    for (const auto& node : graph.nodes()) {
+        for (auto& [name, value] : node->attrs.all()) {
+            if (const auto* body = std::get_if<std::shared_ptr<Graph>>(&value); body && *body)
+                KILN_RETURN_IF_ERROR(storeGeneratedCode(**body, backend, true, generated));
+            if (const auto* bodies = std::get_if<std::vector<std::shared_ptr<Graph>>>(&value))
+                for (const auto& b : *bodies)
+                    if (b) KILN_RETURN_IF_ERROR(storeGeneratedCode(*b, backend, true, generated));
+        }
+        node->attrs.erase(kGeneratedCodeAttribute);  // only code compiled here, for this target, is kept
+        auto kernel = backend.createKernel(*node);
+        if (!kernel && subgraph) continue;
+        if (!kernel) return kernel.status();
+        auto* generator = dynamic_cast<CodeGenerator*>(kernel.value().get());
+        if (!generator) continue;
+        auto code = generator->generatedCode();
+        if (!code) return code.status().withContext(node->describe());
+        if (code.value().empty()) continue;
+        node->attrs.set(kGeneratedCodeAttribute, std::move(code).value());
+        ++generated;
+    }
+    return Status::ok();
+}
+
+/// Kernels generated for their node (backends/code_generation.h: the CUDA backend's fused pointwise
+/// kernels, compiled by NVRTC) are compiled here, once, and their code stored on the node, so the engine
+/// carries it and loading compiles nothing. It runs before tactic selection so that the trial kernels
+/// created there load the stored code instead of compiling it again; the code depends on the node's
+/// program, types and rank, not on the shapes, so no reshape is needed.
+Status generateKernelCode(Graph& graph, const Backend& backend, const Logger& log) {
+    if (backend.isHostMemory()) return Status::ok();
+    const auto start = std::chrono::steady_clock::now();
+    size_t generated = 0;
+    KILN_RETURN_IF_ERROR(storeGeneratedCode(graph, backend, false, generated));
+    if (generated == 0) return Status::ok();
+    std::ostringstream oss;
+    oss << "generated " << generated << " pointwise kernels (NVRTC), "
+        << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() << " ms";
+    log.info(oss.str());
+    return Status::ok();
+}
+
 /// Weakly typed --fp16 / --bf16: layers with a reduced-precision kernel get it (passes/precision_assignment.h).
 Status assignReducedPrecision(Graph& graph, const BuilderConfig& config, const Backend& backend,
                               const std::string& backendName, const Logger& log, const ShapeInferenceOptions& options) {
@@ -229,6 +276,7 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     KILN_RETURN_IF_ERROR(assignChannelsLastLayout(graph, config, *backend, plan.backend, log, options));
 
     KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
+    KILN_RETURN_IF_ERROR(generateKernelCode(graph, *backend, log));
     KILN_RETURN_IF_ERROR(chooseTactics(plan, *backend, config, log, build));
     KILN_RETURN_IF_ERROR(build.completeStep());
     KILN_RETURN_IF_ERROR(planProfileMemory(plan, *backend, log, build));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 
+#include "backends/code_generation.h"
 #include "engine/plan_serializer.h"
 #include "kiln/builder.h"
 #include "plan_test_util.h"
@@ -197,6 +198,26 @@ TEST(PlanRoundTrip, LoadedGraphIsWellFormed) {
     EXPECT_EQ(g.findValue("empty")->constant->elementCount(), 0);
     // Node ids survive (the layers refer to them), gap included.
     EXPECT_EQ(conv->id, 1);
+}
+
+TEST(PlanRoundTrip, StringAttributesAreBinarySafe) {
+    // Generated kernel code (a CUBIN, backends/code_generation.h) travels as a string attribute: every
+    // byte value, embedded NULs and a trailing NUL included, must come back.
+    EnginePlan plan = makeSmallPlan(DataType::kFLOAT);
+    std::string bytes;
+    for (int repeat = 0; repeat < 3; ++repeat)
+        for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<char>((b * 37 + repeat) & 0xff));
+    bytes += std::string("\0\0ELF\0", 7);
+    ASSERT_FALSE(plan.graph->nodes().empty());
+    Node& node = *plan.graph->nodes().front();
+    node.attrs.set(kGeneratedCodeAttribute, bytes);
+    auto loaded = roundTrip(plan);
+    ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
+    EXPECT_EQ(diffPlans(plan, loaded.value()), "");
+    auto back = loaded->graph->findNode(node.name)->attrs.getString(kGeneratedCodeAttribute);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->size(), bytes.size());
+    EXPECT_TRUE(*back == bytes);
 }
 
 TEST(PlanRoundTrip, EveryConstantTypeAlone) {
