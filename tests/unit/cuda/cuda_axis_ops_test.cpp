@@ -185,5 +185,46 @@ TEST_F(CudaAxisOpsTest, ReductionsOnHalfAndDoubleMatchCpu) {
     }
 }
 
+// Reductions of 64 or more elements per output share them among a block's threads and, when long, split
+// them over several blocks whose partial results a second kernel combines: channels-last global pooling
+// (few outputs, a long strided range), one long row, many short columns, and everything into one value.
+TEST_F(CudaAxisOpsTest, LongReductionsSplitAcrossBlocksMatchCpu) {
+    uint32_t seed = 900;
+    struct Case {
+        Shape shape;
+        std::vector<int64_t> axes;
+    };
+    const std::vector<Case> cases = {{{2, 56, 56, 24}, {1, 2}},
+                                     {{1, 20000}, {-1}},
+                                     {{3, 100, 5}, {1}},
+                                     {{40, 3, 70}, {0, 2}},
+                                     {{6, 7, 300}, {}}};
+    for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE}) {
+        for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+                               "ReduceL1", "ReduceL2", "ReduceLogSum"}) {
+            for (const Case& c : cases) {
+                // Positive, so ReduceLogSum is defined; near 1 for ReduceProd, so 20000 factors stay finite.
+                const bool product = std::string(op) == "ReduceProd";
+                Tensor x = test::randomTensor(type, c.shape, product ? 0.999 : 0.1, product ? 1.001 : 2.0, seed++);
+                AttributeMap attrs;
+                attrs.set("keepdims", int64_t{1});
+                Tensor axesTensor = Tensor::fromInt64(c.axes, {static_cast<int64_t>(c.axes.size())});
+                std::vector<const Tensor*> inputs = {&x};
+                if (!c.axes.empty()) inputs.push_back(&axesTensor);
+                const std::string label = std::string(op) + " " + dataTypeName(type) + " " + shapeLabel(c.shape) +
+                                          " over " + std::to_string(c.axes.size()) + " axes";
+                // float16 rounds its result once; float and double results come from double sums.
+                const double rtol = type == DataType::kHALF ? 2e-3 : type == DataType::kFLOAT ? 1e-6 : 1e-12;
+                expectMatchesCpu(*mBackend, mStream, op, inputs, attrs, rtol, rtol * 1e-1, label);
+                std::vector<Tensor> converted;
+                std::vector<Tensor> reference = cpuReference(op, halfInputsAsFloat(inputs, converted), 1, attrs);
+                auto gpu = runOnCuda(*mBackend, mStream, op, inputs, {type}, {reference[0].shape()}, attrs);
+                ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+                EXPECT_EQ(gpu->tactic.rfind("cuda.reduce_split_", 0), 0u) << label << ": " << gpu->tactic;
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace kiln::cudatest

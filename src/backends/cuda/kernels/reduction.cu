@@ -1,12 +1,17 @@
 // ReduceSum ReduceMean ReduceMax ReduceMin ReduceProd ReduceSumSquare ReduceL1 ReduceL2 ReduceLogSum
 // ReduceLogSumExp on float, float16, bfloat16 and double, over any set of axes (attribute, or the
 // opset-18 axes input); ReduceMax and ReduceMin also on the integer types and bool (compared in their own
-// type; an empty set gives the type's lowest / highest value, false / true for bool). One thread per
-// output element walks its reduced elements through their strides, accumulating floats in double as the
-// CPU backend does: simple and exact enough for every shape; not the fastest for long contiguous rows.
+// type; an empty set gives the type's lowest / highest value, false / true for bool). Floats accumulate
+// in double, as the CPU backend does. Short reductions: one thread per output element walks its reduced
+// elements through their strides. Long ones (kSplitMinimum elements or more per output: a channels-last
+// global pooling reduces H x W elements for each of a few channels) would leave most of the GPU idle that
+// way, so a block of 32 outputs x 8 rows of threads shares each output's elements, and the reduced range
+// is further split over a grid row of blocks whose partial results a second kernel combines (through the
+// kernel's workspace). Consecutive threads take consecutive outputs, so channels-last reads coalesce.
 
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <memory>
 #include <string>
@@ -79,34 +84,107 @@ __global__ void reduceExtremeKernel(const T* in, T* out, ReducePlan plan) {
     }
 }
 
+template <ReduceKind kKind>
+__device__ __forceinline__ double reduceIdentity() {
+    if constexpr (kKind == ReduceKind::kMax) return -DBL_MAX;
+    else if constexpr (kKind == ReduceKind::kMin) return DBL_MAX;
+    else if constexpr (kKind == ReduceKind::kProd) return 1.0;
+    else return 0.0;
+}
+
+/// One element into an accumulator (LogSumExp: its exponential shifted by the maximum `shift`).
+template <ReduceKind kKind>
+__device__ __forceinline__ double reduceElement(double acc, double v, double shift) {
+    if constexpr (kKind == ReduceKind::kMax) return fmax(acc, v);
+    else if constexpr (kKind == ReduceKind::kMin) return fmin(acc, v);
+    else if constexpr (kKind == ReduceKind::kProd) return acc * v;
+    else if constexpr (kKind == ReduceKind::kSumSquare || kKind == ReduceKind::kL2) return acc + v * v;
+    else if constexpr (kKind == ReduceKind::kL1) return acc + fabs(v);
+    else if constexpr (kKind == ReduceKind::kLogSumExp) return acc + exp(v - shift);
+    else return acc + v;
+}
+
+/// Two partial accumulators into one.
+template <ReduceKind kKind>
+__device__ __forceinline__ double reducePartials(double a, double b) {
+    if constexpr (kKind == ReduceKind::kMax) return fmax(a, b);
+    else if constexpr (kKind == ReduceKind::kMin) return fmin(a, b);
+    else if constexpr (kKind == ReduceKind::kProd) return a * b;
+    else return a + b;
+}
+
+template <ReduceKind kKind>
+__device__ __forceinline__ double reduceResult(double acc, int64_t count, double shift) {
+    if constexpr (kKind == ReduceKind::kMean) return acc / static_cast<double>(count);
+    else if constexpr (kKind == ReduceKind::kL2) return sqrt(acc);
+    else if constexpr (kKind == ReduceKind::kLogSum) return log(acc);
+    else if constexpr (kKind == ReduceKind::kLogSumExp) return count ? log(acc) + shift : log(0.0);
+    else return acc;
+}
+
 template <typename T, ReduceKind kKind>
 __global__ void reduceKernel(const T* in, T* out, ReducePlan plan) {
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < plan.outputCount; o += step) {
         const T* base = in + decompose(plan.keptRank, plan.keptDims, plan.keptStrides, o);
-        double acc = kKind == ReduceKind::kMax ? -DBL_MAX : kKind == ReduceKind::kMin ? DBL_MAX
-                     : kKind == ReduceKind::kProd                                      ? 1.0
-                                                                                       : 0.0;
-        double maxValue = -DBL_MAX;  // LogSumExp: shifts the exponentials so none overflows
+        double shift = -DBL_MAX;  // LogSumExp: shifts the exponentials so none overflows
         if constexpr (kKind == ReduceKind::kLogSumExp)
             for (int64_t r = 0; r < plan.reducedCount; ++r)
-                maxValue = fmax(maxValue,
-                                toDouble(base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]));
-        for (int64_t r = 0; r < plan.reducedCount; ++r) {
-            const double v = toDouble(base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]);
-            if constexpr (kKind == ReduceKind::kMax) acc = fmax(acc, v);
-            else if constexpr (kKind == ReduceKind::kMin) acc = fmin(acc, v);
-            else if constexpr (kKind == ReduceKind::kProd) acc *= v;
-            else if constexpr (kKind == ReduceKind::kSumSquare || kKind == ReduceKind::kL2) acc += v * v;
-            else if constexpr (kKind == ReduceKind::kL1) acc += fabs(v);
-            else if constexpr (kKind == ReduceKind::kLogSumExp) acc += exp(v - maxValue);
-            else acc += v;
-        }
-        if constexpr (kKind == ReduceKind::kMean) acc /= static_cast<double>(plan.reducedCount);
-        if constexpr (kKind == ReduceKind::kL2) acc = sqrt(acc);
-        if constexpr (kKind == ReduceKind::kLogSum) acc = log(acc);
-        if constexpr (kKind == ReduceKind::kLogSumExp) acc = plan.reducedCount ? log(acc) + maxValue : log(0.0);
-        out[o] = fromDouble<T>(acc);
+                shift = fmax(shift, toDouble(base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]));
+        double acc = reduceIdentity<kKind>();
+        for (int64_t r = 0; r < plan.reducedCount; ++r)
+            acc = reduceElement<kKind>(
+                acc, toDouble(base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]), shift);
+        out[o] = fromDouble<T>(reduceResult<kKind>(acc, plan.reducedCount, shift));
+    }
+}
+
+// The split reduction (not for LogSumExp, whose shift needs a pass of its own): block (32, kSplitRows).
+constexpr int64_t kSplitMinimum = 64;       // reduced elements per output from which it is used
+constexpr int kSplitRows = 8;               // thread rows of a block sharing one output's elements
+constexpr int64_t kSplitChunk = 512;        // reduced elements per block and output (64 per thread)
+constexpr int64_t kMaxSplits = 128;         // grid rows at most
+constexpr int64_t kSplitBusyBlocks = 1024;  // output blocks that fill the GPU without splitting further
+
+/// Grid rows over the reduced range: enough for kSplitChunk elements each, fewer when the outputs alone
+/// give the GPU enough blocks.
+int64_t splitCount(int64_t outputCount, int64_t reducedCount) {
+    if (outputCount <= 0 || reducedCount < kSplitMinimum) return 0;
+    const int64_t outputBlocks = (outputCount + 31) / 32;
+    const int64_t wanted = std::min<int64_t>((reducedCount + kSplitChunk - 1) / kSplitChunk, kMaxSplits);
+    return std::max<int64_t>(1, std::min<int64_t>(wanted, kSplitBusyBlocks / outputBlocks));
+}
+
+/// Block (bx, by) reduces outputs 32 bx .. 32 bx + 31 over the by-th slice of their reduced range; with one
+/// slice it writes the results, else the slice's partial accumulators to partials[by * outputCount + o].
+template <typename T, ReduceKind kKind>
+__global__ void reduceSplitKernel(const T* in, T* out, double* partials, ReducePlan plan, int64_t slice) {
+    __shared__ double rows[kSplitRows][33];
+    const int64_t o = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
+    const int64_t begin = static_cast<int64_t>(blockIdx.y) * slice;
+    const int64_t end = min(begin + slice, plan.reducedCount);
+    double acc = reduceIdentity<kKind>();
+    if (o < plan.outputCount) {
+        const T* base = in + decompose(plan.keptRank, plan.keptDims, plan.keptStrides, o);
+        for (int64_t r = begin + threadIdx.y; r < end; r += kSplitRows)
+            acc = reduceElement<kKind>(
+                acc, toDouble(base[decompose(plan.reducedRank, plan.reducedDims, plan.reducedStrides, r)]), 0.0);
+    }
+    rows[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y != 0 || o >= plan.outputCount) return;
+    for (int y = 1; y < kSplitRows; ++y) acc = reducePartials<kKind>(acc, rows[y][threadIdx.x]);
+    if (gridDim.y == 1) out[o] = fromDouble<T>(reduceResult<kKind>(acc, plan.reducedCount, 0.0));
+    else partials[blockIdx.y * plan.outputCount + o] = acc;
+}
+
+template <typename T, ReduceKind kKind>
+__global__ void reduceSplitResultKernel(const double* partials, T* out, ReducePlan plan, int64_t splits) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < plan.outputCount; o += step) {
+        double acc = partials[o];
+        for (int64_t s = 1; s < splits; ++s) acc = reducePartials<kKind>(acc, partials[s * plan.outputCount + o]);
+        out[o] = fromDouble<T>(reduceResult<kKind>(acc, plan.reducedCount, 0.0));
     }
 }
 
@@ -124,6 +202,9 @@ public:
         mInputShape = inputs[0].shape;
         mOutputCount = outputs[0].elementCount();
         mResolved = false;
+        // Every output reduces inputs / outputs elements, whichever axes the run reads.
+        const int64_t inputCount = inputs[0].elementCount();
+        mWorkspaceSplits = mOutputCount > 0 ? splitCount(mOutputCount, inputCount / mOutputCount) : 0;
         // Axes known before running (attribute, constant input, or an input folded at these shapes: the usual
         // cases) are planned once here; axes the layers compute, at each run.
         if (!mAxesInput.present()) return plan(mAxesAttr.value_or(std::vector<int64_t>{}));
@@ -161,7 +242,14 @@ public:
                                                 [&](auto tag) { return launch<decltype(tag)>(io, stream); });
     }
 
-    std::string tacticName() const override { return std::string("cuda.reduce_strided_") + tacticTypeSuffix(mType); }
+    size_t workspaceSize() const override {
+        return mWorkspaceSplits > 1 ? static_cast<size_t>(mWorkspaceSplits * mOutputCount) * sizeof(double) : 0;
+    }
+
+    std::string tacticName() const override {
+        const bool split = mWorkspaceSplits > 0 && mKind != ReduceKind::kLogSumExp && !ExtremeTypes::contains(mType);
+        return std::string(split ? "cuda.reduce_split_" : "cuda.reduce_strided_") + tacticTypeSuffix(mType);
+    }
     bool isCapturable(std::string* reason) const override {
         if (mResolved) return true;
         if (reason) *reason = "its axes are computed during the run and read back to the host";
@@ -174,9 +262,25 @@ private:
         const T* in = static_cast<const T*>(io.input(0).data);
         T* out = static_cast<T*>(io.output(0).data);
         const unsigned grid = elementwiseGrid(mPlan.outputCount);
+        const int64_t splits = mKind == ReduceKind::kLogSumExp ? 0 : splitCount(mPlan.outputCount, mPlan.reducedCount);
+        if (splits > 1 && (splits > mWorkspaceSplits || io.workspaceBytes < workspaceSize()))
+            return internalError(mName + ": the split reduction's workspace was not planned for these shapes");
+        const int64_t slice = splits > 0 ? (mPlan.reducedCount + splits - 1) / splits : 0;
+        const dim3 splitGrid(static_cast<unsigned>((mPlan.outputCount + 31) / 32), static_cast<unsigned>(splits));
+        const dim3 splitBlock(32, kSplitRows);
+        auto* partials = static_cast<double*>(io.workspace);
         switch (mKind) {
-#define KILN_REDUCE_CASE(KIND) \
-    case KIND: reduceKernel<T, KIND><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan); break;
+#define KILN_REDUCE_CASE(KIND)                                                                                  \
+    case KIND:                                                                                                  \
+        if (splits == 0) {                                                                                      \
+            reduceKernel<T, KIND><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan);                      \
+        } else {                                                                                                \
+            reduceSplitKernel<T, KIND><<<splitGrid, splitBlock, 0, stream>>>(in, out, partials, mPlan, slice); \
+            if (splits > 1)                                                                                     \
+                reduceSplitResultKernel<T, KIND><<<grid, kElementwiseBlock, 0, stream>>>(partials, out, mPlan,  \
+                                                                                        splits);               \
+        }                                                                                                       \
+        break;
             KILN_REDUCE_CASE(ReduceKind::kSum)
             KILN_REDUCE_CASE(ReduceKind::kMean)
             KILN_REDUCE_CASE(ReduceKind::kMax)
@@ -186,7 +290,9 @@ private:
             KILN_REDUCE_CASE(ReduceKind::kL1)
             KILN_REDUCE_CASE(ReduceKind::kL2)
             KILN_REDUCE_CASE(ReduceKind::kLogSum)
-            KILN_REDUCE_CASE(ReduceKind::kLogSumExp)
+    case ReduceKind::kLogSumExp:
+        reduceKernel<T, ReduceKind::kLogSumExp><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mPlan);
+        break;
 #undef KILN_REDUCE_CASE
         }
         return launchStatus("reduceKernel");
@@ -236,6 +342,7 @@ private:
     int64_t mOutputCount{0};
     ReducePlan mPlan;
     bool mResolved{false};
+    int64_t mWorkspaceSplits{0};  // split rows the reshaped shapes call for (0: one thread per output)
 };
 
 void registerReduce(CudaKernelRegistry& registry, const std::string& op, ReduceKind kind) {
