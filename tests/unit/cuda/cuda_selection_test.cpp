@@ -1,9 +1,10 @@
 // The CUDA selection ops against the CPU backend on random data: TopK (every axis, negative axes,
 // largest and smallest, K from 0 to the extent, ties, every supported type) and the ops whose output
-// shape depends on values, NonZero (device kernel, and the host path for other types), Unique and
-// NonMaxSuppression, both when the output shapes are known
-// to the caller and when the kernel reports them first (Kernel::computeOutputShapes, as a run with
-// data-dependent shapes does).
+// shape depends on values, NonZero, Unique and NonMaxSuppression (device kernels, and the host path for
+// what they do not take: other types, Unique along an axis), both when the output shapes are known to
+// the caller and when the kernel reports them first (Kernel::computeOutputShapes, as a run with
+// data-dependent shapes does). The device NonMaxSuppression and Unique must equal the CPU byte for byte:
+// ties in score order, every threshold and limit, omitted inputs, fewer outputs, zeros of both signs.
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 // Memory a kernel keeps between calls, for the device kernels of ops whose output shapes depend on
 // values (nms.cu, unique.cu). Their computeOutputShapes() runs before the runtime knows the output
 // shapes, hence before reshape() and before any workspace exists, and run() then reads what it
-// computed: the intermediate buffers must outlive both calls, so the kernel owns them. Both grow only,
-// and only outside run() on the path that asks for shapes first.
+// computed: the intermediate buffers must outlive both calls, so the kernel owns them. They are sized
+// in reshape() and computeOutputShapes(), never in run(), and grow only.
 
 #include <cuda_runtime.h>
 
@@ -54,9 +54,15 @@ public:
         if (mHost) cudaFreeHost(mHost);
     }
 
+    /// Allocates the pinned value once (before the first run(), which then only copies).
+    Status reserve() {
+        if (!mHost) KILN_CUDA_RETURN_IF_ERROR(cudaMallocHost(reinterpret_cast<void**>(&mHost), sizeof(T)));
+        return Status::ok();
+    }
+
     /// Copies `device` (one T) to the host on `stream` and waits for it.
     Status read(const T* device, cudaStream_t stream) {
-        if (!mHost) KILN_CUDA_RETURN_IF_ERROR(cudaMallocHost(reinterpret_cast<void**>(&mHost), sizeof(T)));
+        KILN_RETURN_IF_ERROR(reserve());
         KILN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(mHost, device, sizeof(T), cudaMemcpyDeviceToHost, stream));
         KILN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
         return Status::ok();

@@ -275,6 +275,7 @@ private:
         }
         mSortScratchAt = layout.addBytes(mSortScratchBytes);
         mScanScratchAt = layout.addBytes(mScanScratchBytes);
+        KILN_RETURN_IF_ERROR(mSummary.reserve());
         return mMemory.reserve(layout.bytes());
     }
 

@@ -223,6 +223,7 @@ private:
             mScratchBytes = std::max({sortBytes, headScanBytes, firstScanBytes});
         }
         mScratchAt = layout.addBytes(mScratchBytes);
+        KILN_RETURN_IF_ERROR(mGroupCount.reserve());
         return mMemory.reserve(layout.bytes());
     }
 

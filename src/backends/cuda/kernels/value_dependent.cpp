@@ -4,7 +4,7 @@
 // Each has a device kernel that brings back only the output size: NonZero for the common types
 // (nonzero.cu), NonMaxSuppression on float boxes and scores (nms.cu), Unique over all elements of a
 // float, double or 8-, 32- or 64-bit integer input (unique.cu). What those do not take (other types,
-// Unique along an axis) is evaluated on the host: computeOutputShapes() copies the inputs back on the
+// Unique along an axis of a multi-dimensional input) is evaluated on the host: computeOutputShapes() copies the inputs back on the
 // run's stream (after the layers that produce them), waits, and lets the CPU backend's kernel of the
 // same node compute the outputs and their shapes; run() copies those outputs to the device. The
 // results are thus exactly the CPU backend's. Copies through pageable host memory and the waits keep
