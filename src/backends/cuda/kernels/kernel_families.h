@@ -49,7 +49,7 @@ void registerSpatialLayoutKernels(CudaKernelRegistry& registry);  // DepthToSpac
 void registerIndexingNdKernels(CudaKernelRegistry& registry);   // GatherND OneHot MaxUnpool Compress
 void registerImageGeometryKernels(CudaKernelRegistry& registry);  // RoiAlign Col2Im
 void registerTopKKernels(CudaKernelRegistry& registry);         // TopK
-void registerValueDependentKernels(CudaKernelRegistry& registry);  // NonZero Unique NonMaxSuppression (on the host)
+void registerValueDependentKernels(CudaKernelRegistry& registry);  // NonZero Unique NonMaxSuppression (device, host for the rest)
 void registerSignalKernels(CudaKernelRegistry& registry);       // DFT STFT MelWeightMatrix Hann/Hamming/BlackmanWindow
 void registerRecurrentKernels(CudaKernelRegistry& registry);    // RNN GRU LSTM
 void registerControlFlowKernels(CudaKernelRegistry& registry);  // If Loop Scan (subgraphs on the CUDA backend)

@@ -1,13 +1,14 @@
 // NonZero, Unique and NonMaxSuppression: ops whose output shapes depend on the values of their inputs
 // (OpSchema::dataDependentShape). The runtime cannot plan the layers after them until the host knows
 // the output sizes, so a run that reaches one synchronizes with the device whatever the kernel does.
-// NonZero has a device kernel for the common types (nonzero.cu: only its count comes back). Unique
-// (a sort with first occurrences, inverse indices and counts), NonMaxSuppression (a greedy, sequential
-// suppression) and NonZero on other types are evaluated on the host: computeOutputShapes() copies the
-// inputs back on the run's stream (after the layers that produce them), waits, and lets the CPU
-// backend's kernel of the same node compute the outputs and their shapes; run() copies those outputs
-// to the device. The results are thus exactly the CPU backend's. Copies through pageable host memory
-// and the waits keep such a run out of a CUDA graph (isCapturable says so).
+// Each has a device kernel that brings back only the output size: NonZero for the common types
+// (nonzero.cu), NonMaxSuppression on float boxes and scores (nms.cu), Unique over all elements of a
+// float, double or 8-, 32- or 64-bit integer input (unique.cu). What those do not take (other types,
+// Unique along an axis of a multi-dimensional input) is evaluated on the host: computeOutputShapes() copies the inputs back on the
+// run's stream (after the layers that produce them), waits, and lets the CPU backend's kernel of the
+// same node compute the outputs and their shapes; run() copies those outputs to the device. The
+// results are thus exactly the CPU backend's. Copies through pageable host memory and the waits keep
+// such a run out of a CUDA graph (isCapturable says so).
 
 #include <cuda_runtime.h>
 
@@ -18,7 +19,9 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "backends/cuda/kernels/nms.h"
 #include "backends/cuda/kernels/nonzero.h"
+#include "backends/cuda/kernels/unique.h"
 
 namespace kiln::cuda {
 
@@ -136,9 +139,16 @@ bool hostEvaluatedSupported(const Node& node, std::string* reason) {
     return false;
 }
 
+/// The node's device kernel, or nullptr when it has none for the node's types and attributes.
+std::unique_ptr<Kernel> makeDeviceKernel(const Node& node) {
+    if (node.opType == "NonZero") return makeDeviceNonZero(node);
+    if (node.opType == "Unique") return makeDeviceUnique(node);
+    if (node.opType == "NonMaxSuppression") return makeDeviceNms(node);
+    return nullptr;
+}
+
 Expected<std::unique_ptr<Kernel>> createHostEvaluated(const Node& node, const CudaContext&) {
-    if (node.opType == "NonZero")
-        if (std::unique_ptr<Kernel> device = makeDeviceNonZero(node)) return device;
+    if (std::unique_ptr<Kernel> device = makeDeviceKernel(node)) return device;
     std::string reason;
     Backend* cpu = cpuBackend(&reason);
     if (!cpu) return unsupported(node.describe() + ": " + reason);
