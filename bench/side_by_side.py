@@ -15,8 +15,8 @@ seed, built by tests/models/gpu_model_check.py) and each batch (1 and a large on
 It writes a markdown table and JSON to --out and prints Kiln / best-PyTorch ratios last. For the
 compute ceiling it counts each model's FLOPs per item (torch.utils.flop_counter on one item) and
 measures the FP16 GEMM rate of the same GPU in the same run (an 8192^3 half matmul): ceiling ms =
-FLOPs x batch / rate, shown next to Kiln's FP16 time; at the large batch it also profiles the Kiln FP16
-engine per layer (`--exportProfile`) and lists the layers that take the most time.
+FLOPs x batch / rate, shown next to Kiln's FP16 time; it also profiles the Kiln FP16
+engine per layer (`--exportProfile`, at every batch) and lists the layers that take the most time.
 
     side_by_side.py --kiln BUILD/bin/kiln --out DIR [--models resnet50 ...] [--compile-mode max-autotune]
 """
@@ -143,7 +143,7 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
     log, _ = run_kiln(timing, args.timeout)
     (work / f"{tag}_time.log").write_text(log)
     profile = []
-    if batch > 1 and precision == "fp16":  # where the large batch's time goes, layer by layer
+    if precision == "fp16":  # where the time goes, layer by layer
         profile_path = work / f"{tag}_profile.json"
         run_kiln([str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
                   "--noDataTransfers", "--iterations=20", "--warmUp=200", "--duration=0",
