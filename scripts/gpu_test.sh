@@ -19,7 +19,8 @@
 #        not gating);
 #        KILN_COMPUTE_SANITIZER=1 adds compute-sanitizer: memcheck over every CUDA test executable,
 #        racecheck over those of the kernels that share memory in a block (KILN_SANITIZER_JOBS in
-#        parallel, default 8; KILN_SANITIZER_TIMEOUT seconds each, default 420);
+#        parallel, default 8; KILN_SANITIZER_TIMEOUT seconds each, default 420; KILN_SANITIZER_TESTS:
+#        only these executables, memcheck only);
 #        KILN_BENCH=1 adds the side-by-side benchmark with PyTorch (bench/side_by_side.py; measured,
 #        not gating; KILN_BENCH_ARGS: more arguments, e.g. "--models resnet50 --compile-mode default").
 set -uo pipefail
@@ -181,8 +182,12 @@ if [[ "${KILN_COMPUTE_SANITIZER:-0}" == 1 ]]; then
             cuda_channel_norm_test cuda_loss_test cuda_low_bit_test cuda_elementwise_test"
         mkdir -p "$LOG_DIR/sanitizer"
         {
-            for test in "$BUILD_ABS"/tests/cuda_*_test; do echo "memcheck $(basename "$test")"; done
-            for test in $racecheck_tests; do echo "racecheck $test"; done
+            if [[ -n "${KILN_SANITIZER_TESTS:-}" ]]; then  # a chosen few, memcheck only
+                for test in $KILN_SANITIZER_TESTS; do echo "memcheck $test"; done
+            else
+                for test in "$BUILD_ABS"/tests/cuda_*_test; do echo "memcheck $(basename "$test")"; done
+                for test in $racecheck_tests; do echo "racecheck $test"; done
+            fi
         } | xargs -P "${KILN_SANITIZER_JOBS:-8}" -L 1 bash -c '
             # $0 sanitizer, $1 build, $2 log folder, $3 tool, $4 test (the line xargs appends)
             timeout "${KILN_SANITIZER_TIMEOUT:-420}" "$0" --tool "$3" --error-exitcode 99 --require-cuda-init no "$1/tests/$4" \
