@@ -52,22 +52,29 @@ public:
     Status choose(Node& node, const std::vector<ValueInfo>& infos, TimingTotals& totals) {
         std::vector<TensorView> ins, outs;
         if (!concreteViews(node.inputs, infos, ins) || !concreteViews(node.outputs, infos, outs)) return Status::ok();
+        // The problem's key first, from a kernel that lists no candidates: listing them can be costly
+        // (cuDNN builds every candidate plan), and a warm timing cache makes that unnecessary.
         Node trial = node;
         trial.attrs.erase(kTacticAttribute);
-        trial.attrs.set(kTacticSearchAttribute,
-                        static_cast<int64_t>(tacticCandidatesAt(mConfig.getBuilderOptimizationLevel())));
-        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, mBackend.createKernel(trial));
-        KILN_RETURN_IF_ERROR(kernel->reshape(ins, outs).withContext(node.describe()));
-        auto* chooser = dynamic_cast<TacticChooser*>(kernel.get());
-        if (!chooser || chooser->tacticCount() <= 1 || chooser->tacticKey().empty()) return Status::ok();
-
-        const std::string key = mBackend.targetDescription() + " | " + node.opType + " | " + chooser->tacticKey();
+        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> probe, mBackend.createKernel(trial));
+        KILN_RETURN_IF_ERROR(probe->reshape(ins, outs).withContext(node.describe()));
+        auto* probeChooser = dynamic_cast<TacticChooser*>(probe.get());
+        if (!probeChooser || probeChooser->tacticKey().empty()) return Status::ok();
+        const std::string key = mBackend.targetDescription() + " | " + node.opType + " | " + probeChooser->tacticKey();
         TimingCache* cache = mConfig.getTimingCache();
         if (const TimingCache::Entry* hit = cache ? cache->find(key) : nullptr) {
             node.attrs.set(kTacticAttribute, hit->tactic);
             ++totals.cacheHits;
             return Status::ok();
         }
+        probe.reset();
+
+        trial.attrs.set(kTacticSearchAttribute,
+                        static_cast<int64_t>(tacticCandidatesAt(mConfig.getBuilderOptimizationLevel())));
+        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, mBackend.createKernel(trial));
+        KILN_RETURN_IF_ERROR(kernel->reshape(ins, outs).withContext(node.describe()));
+        auto* chooser = dynamic_cast<TacticChooser*>(kernel.get());
+        if (!chooser || chooser->tacticCount() <= 1 || chooser->tacticKey().empty()) return Status::ok();
         KILN_ASSIGN_OR_RETURN(TimingCache::Entry best, time(node, *kernel, *chooser, ins, outs, totals));
         node.attrs.set(kTacticAttribute, best.tactic);
         if (cache) cache->insert(key, std::move(best));
