@@ -213,12 +213,16 @@ Status assignChannelsLastLayout(Graph& graph, const BuilderConfig& config, const
                                 const std::string& backendName, const Logger& log, const ShapeInferenceOptions& options) {
     if (!config.getFlag(BuilderFlag::kFP16) && !config.getFlag(BuilderFlag::kBF16)) return Status::ok();
     if (backendName != "cuda" || config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION)) return Status::ok();
+    // Through the pass manager like the pipeline's passes: each change is a verbose line, and --debug
+    // verifies the graph after it. The pass infers the shapes of the graph it leaves.
+    PassManager passes;
+    passes.add(std::make_unique<ChannelsLastLayout>(
+        std::set<DataType>{DataType::kHALF, DataType::kBF16},
+        [&](const Node& node, std::string* reason) { return backend.supports(node, reason); }));
+    passes.setVerifyAfterEachPass(config.getFlag(BuilderFlag::kDEBUG));
     PassContext ctx{log, options.evaluator, {}};
-    ChannelsLastLayout pass({DataType::kHALF, DataType::kBF16},
-                            [&](const Node& node, std::string* reason) { return backend.supports(node, reason); });
-    KILN_ASSIGN_OR_RETURN(bool changed, pass.run(graph, ctx));
-    for (const std::string& change : ctx.changes) log.info(std::string(pass.name()) + ": " + change);
-    if (!changed) return Status::ok();
+    KILN_ASSIGN_OR_RETURN(auto stats, passes.run(graph, ctx));
+    if (stats.empty() || stats[0].changes == 0) return Status::ok();
     size_t convolutions = 0, transposes = 0;
     for (const auto& node : graph.nodes()) {
         convolutions += node->opType == "FusedConv" && node->attrs.getInt(kChannelsLastAttribute, 0) != 0;
@@ -226,7 +230,7 @@ Status assignChannelsLastLayout(Graph& graph, const BuilderConfig& config, const
     }
     log.info("channels-last layout: " + std::to_string(convolutions) + " convolutions in NHWC, " +
              std::to_string(transposes) + " layout transposes in the graph");
-    return inferGraphShapes(graph, options);
+    return Status::ok();
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "ir/ops/elementwise_inference.h"
 #include "ir/ops/layout_attributes.h"
 #include "ir/ops/op_families.h"
+#include "ir/ops/shape_infer_helpers.h"
 #include "ir/pointwise_program.h"
 
 namespace kiln {
@@ -40,15 +41,6 @@ InferFunction inferAs(const std::string& baseOp, size_t extraInput) {
     };
 }
 
-/// `info` with its rank-4 shape permuted by `perm`; its contents (in the other layout) are dropped.
-ValueInfo permutedInfo(const ValueInfo& info, const std::array<int64_t, 4>& perm) {
-    ValueInfo out;
-    out.dtype = info.dtype;
-    out.known = info.known;
-    out.shape = permuteRank4(info.shape, perm);
-    return out;
-}
-
 /// FusedConv: NCHW as Conv; channels-last through the NCHW view of X, W and the residual Z.
 Status inferFusedConv(InferenceContext& ctx) {
     static const InferFunction nchw = inferAs("Conv", 3);
@@ -66,7 +58,7 @@ Status inferFusedConv(InferenceContext& ctx) {
             inputs.push_back(nullptr);
             continue;
         }
-        nchwInfos.push_back(i == 2 ? ctx.input(i) : permutedInfo(ctx.input(i), kToChannelsFirst));
+        nchwInfos.push_back(i == 2 ? ctx.input(i) : shapeinfer::permutedInfo(ctx.input(i), kToChannelsFirst));
         inputs.push_back(&nchwInfos.back());
     }
     InferenceContext inner(ctx.node(), inputs, 1);

@@ -171,10 +171,7 @@ Status inferChannelsLastPool(InferenceContext& ctx) {
     KILN_RETURN_IF_ERROR(checkOutputCount(ctx, 1));
     if (ctx.inputRank(0) != 4)
         return ctx.error("takes a rank-4 X [N, H, W, C], got " + symShapeToString(ctx.inputShape(0)));
-    ValueInfo nchw;
-    nchw.dtype = ctx.inputType(0);
-    nchw.known = ctx.input(0).known;
-    nchw.shape = permuteRank4(ctx.inputShape(0), kToChannelsFirst);
+    const ValueInfo nchw = shapeinfer::permutedInfo(ctx.input(0), kToChannelsFirst);
     InferenceContext inner(ctx.node(), {&nchw}, 1);
     KILN_RETURN_IF_ERROR(pool == "MaxPool" ? inferMaxPool(inner) : inferAveragePool(inner));
     const ValueInfo& result = inner.outputs()[0];

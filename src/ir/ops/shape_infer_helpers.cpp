@@ -2,7 +2,17 @@
 
 #include <algorithm>
 
+#include "ir/ops/channels_last_perm.h"
+
 namespace kiln::shapeinfer {
+
+ValueInfo permutedInfo(const ValueInfo& info, const std::array<int64_t, 4>& perm) {
+    ValueInfo out;
+    out.dtype = info.dtype;
+    out.known = info.known;
+    out.shape = permuteRank4(info.shape, perm);
+    return out;
+}
 
 Dim dimProduct(const SymShape& shape, size_t begin, size_t end) {
     int64_t known = 1;

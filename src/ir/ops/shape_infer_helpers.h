@@ -2,6 +2,7 @@
 // Helpers shared by the shape and tensor (data movement) op families' inference functions:
 // symbolic products of dimensions, reading small integer inputs, and input checks.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,10 @@ Dim dimSum(const std::vector<Dim>& dims);
 /// Two dims that the op requires to be equal: a known extent wins, then a named symbol. Nullopt when
 /// both are known and differ.
 std::optional<Dim> mergeEqualDims(const Dim& a, const Dim& b);
+
+/// `info` with its rank-4 shape permuted by `perm` (a channels-last layer's NCHW view, or back); its
+/// contents, which are in the other layout, are dropped.
+ValueInfo permutedInfo(const ValueInfo& info, const std::array<int64_t, 4>& perm);
 
 /// The contents of input `index` as int64 when known at this point, else nullopt.
 std::optional<std::vector<int64_t>> knownInts(const InferenceContext& ctx, size_t index);

@@ -1,5 +1,5 @@
 // CPU channels-last layers (channels_last.h): NHWC -> NCHW transposes into the workspace, the NCHW
-// kernel, and a transpose of its output back to NHWC.
+// kernel, and a transpose of its output back to NHWC (the Transpose kernel's strided copies).
 
 #include "backends/cpu/kernels/channels_last.h"
 
@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "backends/cpu/kernel_registry.h"
+#include "backends/cpu/kernels/tensor_copy.h"
 #include "ir/ops/channels_last_perm.h"
 #include "ir/ops/layout_attributes.h"
 
@@ -66,35 +67,11 @@ Expected<Node> nchwForm(const Node& node, std::deque<Value>& values) {
     return nchw;
 }
 
-/// Copies the rank-4 tensor `src` of shape `srcShape` into `dst` with its axes in the order `perm`.
-template <typename Word>
-void permuteWords(const Word* src, const Shape& srcShape, const std::array<int64_t, 4>& perm, Word* dst) {
-    const Shape dstShape = permuteRank4(srcShape, perm);
-    const int64_t srcStrides[4] = {srcShape[1] * srcShape[2] * srcShape[3], srcShape[2] * srcShape[3], srcShape[3], 1};
-    int64_t stride[4];
-    for (size_t d = 0; d < 4; ++d) stride[d] = srcStrides[static_cast<size_t>(perm[d])];
-    const int64_t outer = dstShape[0] * dstShape[1];
-#pragma omp parallel for schedule(static) if (outer * dstShape[2] * dstShape[3] > 32768)
-    for (int64_t ab = 0; ab < outer; ++ab) {
-        const int64_t a = ab / dstShape[1], b = ab % dstShape[1];
-        Word* out = dst + ab * dstShape[2] * dstShape[3];
-        const Word* base = src + a * stride[0] + b * stride[1];
-        for (int64_t c = 0; c < dstShape[2]; ++c)
-            for (int64_t d = 0; d < dstShape[3]; ++d) *out++ = base[c * stride[2] + d * stride[3]];
-    }
-}
-
-/// permuteWords over the element size of `type` (the values are only moved, never read as numbers).
-Status permuteTensor(const void* src, const Shape& srcShape, DataType type, const std::array<int64_t, 4>& perm,
-                     void* dst) {
-    switch (dataTypeSize(type)) {
-        case 1: permuteWords(static_cast<const uint8_t*>(src), srcShape, perm, static_cast<uint8_t*>(dst)); break;
-        case 2: permuteWords(static_cast<const uint16_t*>(src), srcShape, perm, static_cast<uint16_t*>(dst)); break;
-        case 4: permuteWords(static_cast<const uint32_t*>(src), srcShape, perm, static_cast<uint32_t*>(dst)); break;
-        case 8: permuteWords(static_cast<const uint64_t*>(src), srcShape, perm, static_cast<uint64_t*>(dst)); break;
-        default: return unsupported(std::string("channels-last transpose of element type ") + dataTypeName(type));
-    }
-    return Status::ok();
+/// The copy that permutes a contiguous rank-4 tensor of `shape` by `perm` (the Transpose kernel's own).
+datamove::StridedCopy permutation(const Shape& shape, const std::array<int64_t, 4>& perm) {
+    datamove::StridedCopy copy = datamove::transposeCopy(shape, permVector(perm));
+    copy.simplify();
+    return copy;
 }
 
 class ChannelsLastKernel : public Kernel {
@@ -107,6 +84,7 @@ public:
             return invalidArgument("channels-last layer: expected one rank-4 output");
         mInputs = inputs;
         mStagingOffsets.assign(inputs.size(), 0);
+        mInputCopies.assign(inputs.size(), datamove::StridedCopy{});
         size_t staging = 0;
         for (size_t i = 0; i < inputs.size(); ++i) {
             if (i >= mPermuted.size() || !mPermuted[i]) continue;
@@ -114,11 +92,13 @@ public:
                 return invalidArgument("channels-last layer: input " + std::to_string(i) + " " +
                                        shapeToString(inputs[i].shape, true) + " must have rank 4");
             mInputs[i].shape = permuteRank4(inputs[i].shape, kToChannelsFirst);
+            mInputCopies[i] = permutation(inputs[i].shape, kToChannelsFirst);
             mStagingOffsets[i] = staging;
             staging += alignUp(inputs[i].byteSize());
         }
         mOutput = outputs[0];
         mOutput.shape = permuteRank4(outputs[0].shape, kToChannelsFirst);
+        mOutputCopy = permutation(mOutput.shape, kToChannelsLast);
         mOutputOffset = staging;
         mStagingBytes = staging + alignUp(mOutput.byteSize());
         return mNchw->reshape(mInputs, {mOutput});
@@ -133,8 +113,7 @@ public:
             inputs[i].data = io.input(i).data;
             if (!io.hasInput(i) || i >= mPermuted.size() || !mPermuted[i]) continue;
             inputs[i].data = workspace + mStagingOffsets[i];
-            KILN_RETURN_IF_ERROR(
-                permuteTensor(io.input(i).data, io.input(i).shape, io.input(i).dtype, kToChannelsFirst, inputs[i].data));
+            mInputCopies[i].run(io.input(i).data, inputs[i].data, dataTypeSize(io.input(i).dtype));
         }
         TensorView output = mOutput;
         output.data = workspace + mOutputOffset;
@@ -145,7 +124,8 @@ public:
         nchwIO.workspace = workspace + mStagingBytes;
         nchwIO.workspaceBytes = mNchw->workspaceSize();
         KILN_RETURN_IF_ERROR(mNchw->run(nchwIO));
-        return permuteTensor(output.data, output.shape, output.dtype, kToChannelsLast, io.output(0).data);
+        mOutputCopy.run(output.data, io.output(0).data, dataTypeSize(output.dtype));
+        return Status::ok();
     }
 
     std::string tacticName() const override { return mNchw->tacticName() + "+nhwc_transposes"; }
@@ -155,6 +135,8 @@ private:
     std::vector<bool> mPermuted;
     std::vector<TensorView> mInputs;
     std::vector<size_t> mStagingOffsets;
+    std::vector<datamove::StridedCopy> mInputCopies;  // NHWC -> NCHW, planned at reshape
+    datamove::StridedCopy mOutputCopy;                // NCHW -> NHWC
     TensorView mOutput;
     size_t mOutputOffset{0};
     size_t mStagingBytes{0};
