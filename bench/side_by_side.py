@@ -161,6 +161,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2", "vit_b_16", "bert_base"],
                         choices=list(LARGE_BATCH))
     parser.add_argument("--batches", nargs="+", type=int, help="instead of 1 and each model's large batch")
+    parser.add_argument("--large-only", action="store_true", help="each model's large batch, not batch 1")
     parser.add_argument("--compile-mode", default="max-autotune",
                         help="torch.compile mode ('none' leaves torch.compile out)")
     parser.add_argument("--precisions", nargs="+", default=["tf32", "fp16"], choices=["tf32", "fp16"])
@@ -180,7 +181,7 @@ def main():
         work = args.out / "work" / name
         work.mkdir(parents=True, exist_ok=True)
         onnx_path = work / f"{name}.onnx"
-        for batch in args.batches or [1] + LARGE_BATCH[name]:
+        for batch in args.batches or ([] if args.large_only else [1]) + LARGE_BATCH[name]:
             model, inputs, output_names, axes, opset = make_case(name, torch, batch, SEQ)
             if not onnx_path.exists():
                 export(model, inputs, output_names, axes, opset, onnx_path, torch)
