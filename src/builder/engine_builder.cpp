@@ -7,12 +7,11 @@
 #include "backends/code_generation.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/precision_attributes.h"
+#include "builder/layout_selection.h"
 #include "builder/profile_resolution.h"
 #include "builder/tactic_selection.h"
 #include "ir/shape_inference.h"
-#include "ir/ops/layout_attributes.h"
 #include "ir/verifier.h"
-#include "passes/channels_last_layout.h"
 #include "passes/pipeline.h"
 #include "passes/precision_assignment.h"
 #include "runtime/data_dependent_run.h"
@@ -45,24 +44,6 @@ Status checkSupport(const Graph& graph, const Backend& backend) {
     return unsupported(oss.str());
 }
 
-/// Concrete inference at one profile's shapes (`select`), as a context would do it.
-Expected<std::vector<ValueInfo>> inferAt(const Graph& graph, const ProfileShapes& profile, int select) {
-    std::vector<ValueInfo> infos = initialValueInfos(graph);
-    for (const Value* in : graph.inputs()) {
-        ValueInfo& info = infos[static_cast<size_t>(in->id)];
-        info.shape = fromConcrete(profile.inputs.at(in->name)[static_cast<size_t>(select)]);
-        info.known = true;
-        auto values = profile.shapeValues.find(in->name);
-        if (values != profile.shapeValues.end())
-            info.value = shapeTensorValue(in->dtype, toConcrete(info.shape), values->second[static_cast<size_t>(select)]);
-    }
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
-    return infos;
-}
-
 /// The layers' tactic names when shapes are known only at run time (no reshape possible here).
 Status recordTacticsWithoutShapes(EnginePlan& plan, const Backend& backend) {
     if (!plan.layers.empty()) return Status::ok();
@@ -79,7 +60,7 @@ Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger&
     const Graph& graph = *plan.graph;
     ProgressPhase phase(build.monitor(), "Planning memory", &build, static_cast<int32_t>(plan.profiles.size()));
     for (size_t p = 0; p < plan.profiles.size(); ++p) {
-        auto inferred = inferAt(graph, plan.profiles[p], 2);
+        auto inferred = inferAtProfile(graph, plan.profiles[p], OptProfileSelector::kMAX);
         if (!inferred)
             return inferred.status().withContext("optimization profile " + std::to_string(p) +
                                                  " at its max shapes (and max shape-tensor values)");
@@ -133,15 +114,15 @@ Status planProfileMemory(EnginePlan& plan, const Backend& backend, const Logger&
 
 /// Kernel timing at the first profile's opt shapes (builder/tactic_selection.h); skipped where some shapes
 /// are known only while running.
-Status chooseTactics(EnginePlan& plan, Backend& backend, const BuilderConfig& config, const Logger& log,
-                     const ProgressPhase& build) {
-    if (backend.isHostMemory() || config.getBuilderOptimizationLevel() <= 0 || plan.profiles.empty()) return Status::ok();
-    auto infos = inferAt(*plan.graph, plan.profiles[0], 1);
+Status chooseTactics(Graph& graph, const std::vector<ProfileShapes>& profiles, Backend& backend,
+                     const BuilderConfig& config, const Logger& log, const ProgressPhase& build) {
+    if (backend.isHostMemory() || config.getBuilderOptimizationLevel() <= 0 || profiles.empty()) return Status::ok();
+    auto infos = inferAtProfile(graph, profiles[0], OptProfileSelector::kOPT);
     if (!infos) return infos.status().withContext("optimization profile 0 at its opt shapes");
-    if (hasDataDependentShapes(*plan.graph, infos.value())) {
+    if (hasDataDependentShapes(graph, infos.value())) {
         log.info("tactic selection: some shapes depend on computed values; those layers keep their default kernels");
     }
-    return selectTactics(*plan.graph, infos.value(), backend, config, log, build);
+    return selectTactics(graph, infos.value(), backend, config, log, build);
 }
 
 /// Compiles the kernels of `graph`'s nodes (and of their subgraphs') that generate their code, storing
@@ -206,31 +187,12 @@ Status assignReducedPrecision(Graph& graph, const BuilderConfig& config, const B
     return changed ? inferGraphShapes(graph, options) : Status::ok();
 }
 
-/// --fp16 / --bf16 on the CUDA backend: convolutional regions in NHWC, where cuDNN's tensor-core
-/// convolutions read and write without reformatting (passes/channels_last_layout.h). FP32 and TF32
+/// --fp16 / --bf16 on the CUDA backend: convolutional regions may go NHWC, where cuDNN's tensor-core
+/// convolutions read and write without reformatting (builder/layout_selection.h decides). FP32 and TF32
 /// convolutions, and the CPU backend, keep NCHW.
-Status assignChannelsLastLayout(Graph& graph, const BuilderConfig& config, const Backend& backend,
-                                const std::string& backendName, const Logger& log, const ShapeInferenceOptions& options) {
-    if (!config.getFlag(BuilderFlag::kFP16) && !config.getFlag(BuilderFlag::kBF16)) return Status::ok();
-    if (backendName != "cuda" || config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION)) return Status::ok();
-    // Through the pass manager like the pipeline's passes: each change is a verbose line, and --debug
-    // verifies the graph after it. The pass infers the shapes of the graph it leaves.
-    PassManager passes;
-    passes.add(std::make_unique<ChannelsLastLayout>(
-        std::set<DataType>{DataType::kHALF, DataType::kBF16},
-        [&](const Node& node, std::string* reason) { return backend.supports(node, reason); }));
-    passes.setVerifyAfterEachPass(config.getFlag(BuilderFlag::kDEBUG));
-    PassContext ctx{log, options.evaluator, {}};
-    KILN_ASSIGN_OR_RETURN(auto stats, passes.run(graph, ctx));
-    if (stats.empty() || stats[0].changes == 0) return Status::ok();
-    size_t convolutions = 0, transposes = 0;
-    for (const auto& node : graph.nodes()) {
-        convolutions += node->opType == "FusedConv" && node->attrs.getInt(kChannelsLastAttribute, 0) != 0;
-        transposes += node->opType == "Transpose";
-    }
-    log.info("channels-last layout: " + std::to_string(convolutions) + " convolutions in NHWC, " +
-             std::to_string(transposes) + " layout transposes in the graph");
-    return Status::ok();
+bool channelsLastApplies(const BuilderConfig& config, const std::string& backendName) {
+    return (config.getFlag(BuilderFlag::kFP16) || config.getFlag(BuilderFlag::kBF16)) && backendName == "cuda" &&
+           !config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION);
 }
 
 }  // namespace
@@ -277,19 +239,26 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     if (plan.backend == "cuda" && !config.getFlag(BuilderFlag::kTF32))
         for (const auto& node : graph.nodes()) node->attrs.set(kAllowTf32Attribute, int64_t{0});
     KILN_RETURN_IF_ERROR(assignReducedPrecision(graph, config, *backend, plan.backend, log, options));
-    KILN_RETURN_IF_ERROR(assignChannelsLastLayout(graph, config, *backend, plan.backend, log, options));
 
-    KILN_RETURN_IF_ERROR(checkSupport(graph, *backend));
-    KILN_RETURN_IF_ERROR(generateKernelCode(graph, *backend, log));
-    KILN_RETURN_IF_ERROR(chooseTactics(plan, *backend, config, log, build));
+    // What every graph the builder may keep goes through before it is timed or planned.
+    const PrepareLayers prepare = [&](Graph& g) -> Status {
+        KILN_RETURN_IF_ERROR(checkSupport(g, *backend));
+        KILN_RETURN_IF_ERROR(generateKernelCode(g, *backend, log));
+        return chooseTactics(g, plan.profiles, *backend, config, log, build);
+    };
+    // selectLayout may replace plan.graph by its channels-last form: `graph` is not used after it.
+    if (channelsLastApplies(config, plan.backend))
+        KILN_RETURN_IF_ERROR(selectLayout(plan.graph, plan.profiles, *backend, config, log, build, prepare));
+    else
+        KILN_RETURN_IF_ERROR(prepare(graph));
     KILN_RETURN_IF_ERROR(build.completeStep());
     KILN_RETURN_IF_ERROR(planProfileMemory(plan, *backend, log, build));
     KILN_RETURN_IF_ERROR(build.completeStep());
 
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::ostringstream oss;
-    oss << "engine built for " << plan.backend << " (" << plan.target << "): " << graph.nodes().size() << " layers, "
-        << plan.profiles.size() << " profile(s), in " << seconds << " s";
+    oss << "engine built for " << plan.backend << " (" << plan.target << "): " << plan.graph->nodes().size()
+        << " layers, " << plan.profiles.size() << " profile(s), in " << seconds << " s";
     log.info(oss.str());
     return plan;
 }

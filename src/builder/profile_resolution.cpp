@@ -2,6 +2,9 @@
 
 #include <sstream>
 
+#include "backends/cpu/cpu_backend.h"
+#include "ir/shape_inference.h"
+
 namespace kiln {
 
 namespace {
@@ -101,6 +104,25 @@ Expected<std::vector<ProfileShapes>> resolveProfiles(const Graph& graph, const B
         profiles.push_back(std::move(resolved));
     }
     return profiles;
+}
+
+Expected<std::vector<ValueInfo>> inferAtProfile(const Graph& graph, const ProfileShapes& profile,
+                                                OptProfileSelector select) {
+    const auto point = static_cast<size_t>(select);
+    std::vector<ValueInfo> infos = initialValueInfos(graph);
+    for (const Value* in : graph.inputs()) {
+        ValueInfo& info = infos[static_cast<size_t>(in->id)];
+        info.shape = fromConcrete(profile.inputs.at(in->name)[point]);
+        info.known = true;
+        auto values = profile.shapeValues.find(in->name);
+        if (values != profile.shapeValues.end())
+            info.value = shapeTensorValue(in->dtype, toConcrete(info.shape), values->second[point]);
+    }
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
+    return infos;
 }
 
 }  // namespace kiln

@@ -2,40 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <limits>
 #include <memory>
-#include <random>
 #include <sstream>
 
 #include "backends/backend.h"
-#include "backends/device_buffer.h"
 #include "backends/precision_attributes.h"
 #include "backends/tactic_choice.h"
-#include "common/half.h"
+#include "builder/layer_timing.h"
 
 namespace kiln {
 
 namespace {
-
-constexpr int kWarmupRuns = 2;
-
-/// Host bytes to time with: a constant's contents, small random values for float tensors (zeros can
-/// make tensor cores draw less power and run faster than real data), zeros otherwise.
-std::vector<uint8_t> timingData(const Value& value, const TensorView& view, std::mt19937& rng) {
-    std::vector<uint8_t> bytes(view.byteSize());
-    if (value.isConstant() && value.constant->byteSize() == bytes.size()) {
-        std::memcpy(bytes.data(), value.constant->data(), bytes.size());
-        return bytes;
-    }
-    std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-    const size_t count = static_cast<size_t>(view.elementCount());
-    if (view.dtype == DataType::kFLOAT)
-        for (size_t i = 0; i < count; ++i) reinterpret_cast<float*>(bytes.data())[i] = uniform(rng);
-    else if (view.dtype == DataType::kHALF)
-        for (size_t i = 0; i < count; ++i) reinterpret_cast<Half*>(bytes.data())[i] = Half(uniform(rng));
-    return bytes;
-}
 
 struct TimingTotals {
     size_t layers{0};
@@ -75,7 +53,7 @@ public:
         KILN_RETURN_IF_ERROR(kernel->reshape(ins, outs).withContext(node.describe()));
         auto* chooser = dynamic_cast<TacticChooser*>(kernel.get());
         if (!chooser || chooser->tacticCount() <= 1 || chooser->tacticKey().empty()) return Status::ok();
-        KILN_ASSIGN_OR_RETURN(TimingCache::Entry best, time(node, *kernel, *chooser, ins, outs, totals));
+        KILN_ASSIGN_OR_RETURN(TimingCache::Entry best, time(node, infos, *kernel, *chooser, ins, outs, totals));
         node.attrs.set(kTacticAttribute, best.tactic);
         if (cache) cache->insert(key, std::move(best));
         ++totals.layers;
@@ -83,46 +61,18 @@ public:
     }
 
 private:
-    static bool concreteViews(const std::vector<Value*>& values, const std::vector<ValueInfo>& infos,
-                              std::vector<TensorView>& views) {
-        for (const Value* v : values) {
-            if (!v) {
-                views.emplace_back();
-                continue;
-            }
-            const ValueInfo& info = infos[static_cast<size_t>(v->id)];
-            if (!info.known || !isFullyKnown(info.shape)) return false;
-            views.push_back({info.dtype, toConcrete(info.shape), nullptr});
-        }
-        return true;
-    }
-
-    Expected<TimingCache::Entry> time(const Node& node, Kernel& kernel, TacticChooser& chooser, std::vector<TensorView>& ins,
+    Expected<TimingCache::Entry> time(const Node& node, const std::vector<ValueInfo>& infos, Kernel& kernel,
+                                      TacticChooser& chooser, std::vector<TensorView>& ins,
                                       std::vector<TensorView>& outs, TimingTotals& totals) {
-        std::mt19937 rng(0x6b696c6eu);
-        std::vector<std::unique_ptr<DeviceBuffer>> buffers;
-        auto bind = [&](const std::vector<Value*>& values, std::vector<TensorView>& views, bool fill) -> Status {
-            for (size_t i = 0; i < views.size(); ++i) {
-                if (!values[i]) continue;
-                buffers.push_back(std::make_unique<DeviceBuffer>(mBackend, std::max<size_t>(views[i].byteSize(), 1)));
-                views[i].data = buffers.back()->get();
-                if (!views[i].data) return unsupported(node.describe() + ": no device memory to time its tactics");
-                if (fill) {
-                    std::vector<uint8_t> bytes = timingData(*values[i], views[i], rng);
-                    KILN_RETURN_IF_ERROR(mBackend.copyToDevice(views[i].data, bytes.data(), bytes.size(), nullptr));
-                }
-            }
-            return Status::ok();
-        };
-        KILN_RETURN_IF_ERROR(bind(node.inputs, ins, true));
-        KILN_RETURN_IF_ERROR(bind(node.outputs, outs, false));
+        LayerBuffers buffers(mBackend);
+        KILN_RETURN_IF_ERROR(buffers.bind(node, infos, ins, outs));
         size_t workspace = 0;
         for (size_t t = 0; t < chooser.tacticCount(); ++t) {
             KILN_RETURN_IF_ERROR(chooser.selectTactic(t));
             workspace = std::max(workspace, kernel.workspaceSize());
         }
-        DeviceBuffer scratch(mBackend, std::max<size_t>(workspace, 1));
-        KernelIO io{ins.data(), ins.size(), outs.data(), outs.size(), scratch.get(), workspace, nullptr, nullptr};
+        KILN_ASSIGN_OR_RETURN(void* scratch, buffers.workspace(node, workspace));
+        KernelIO io{ins.data(), ins.size(), outs.data(), outs.size(), scratch, workspace, nullptr, nullptr};
 
         TimingCache::Entry best;
         best.milliseconds = std::numeric_limits<double>::infinity();
@@ -130,9 +80,8 @@ private:
         double defaultMs = 0;
         for (size_t t = 0; t < chooser.tacticCount(); ++t) {
             KILN_RETURN_IF_ERROR(chooser.selectTactic(t));
-            auto ms = mTimer.timeRuns(nullptr, kWarmupRuns, std::max(mConfig.getAvgTimingIterations(), 1),
-                                        [&] { return kernel.run(io); });
-            totals.runs += static_cast<size_t>(kWarmupRuns + mConfig.getAvgTimingIterations());
+            auto ms = medianRunTime(mTimer, mConfig, kernel, io);
+            totals.runs += static_cast<size_t>(kWarmupRuns + timedRunsPerMeasurement(mConfig));
             if (!ms) {  // a candidate that fails to run is skipped, as TensorRT skips failing tactics
                 mLog.verbose(node.describe() + ": tactic " + std::to_string(t) + " failed: " + ms.status().message());
                 continue;

@@ -1,7 +1,7 @@
 #pragma once
 // Kernel auto-tuning (SPEC §2.3 "tactic selection"): for each layer whose kernel can choose among
 // implementations (cuBLASLt's algorithms for a GEMM, ...), every candidate is run at the first
-// profile's opt shapes on the device and timed (warm-up, then the median of
+// profile's opt shapes on the device and timed (layer_timing.h: warm-up, then the median of
 // BuilderConfig::getAvgTimingIterations() runs, device events); the fastest one's state is stored in the
 // node (kTacticAttribute), so the engine carries the choice. A timing cache answers problems timed
 // before (same target, op and problem) without running anything.

@@ -4,7 +4,8 @@
 A two-layer MLP with GEMMs large enough that cuBLASLt lists several algorithms is built twice with the
 same timing cache: the first build times the GEMMs' candidates and writes their entries; the second
 build answers every GEMM from the cache and times nothing; level 1 with --avgTiming=3 times 2
-candidates 2 + 3 times each; --builderOptimizationLevel=0 times nothing.
+candidates 2 + 3 times each; --builderOptimizationLevel=0 times nothing. A small FP16 CNN's layout
+(NCHW or channels-last) is timed on the first build, cached, and answered by the cache on the second.
 
     timing_cache_test.py --kiln BUILD/bin/kiln
 """
@@ -34,6 +35,44 @@ def make_model(path):
         "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 512])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 256])], [w1, w2])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def make_cnn(path):
+    rng = np.random.default_rng(1)
+    w1 = numpy_helper.from_array(rng.standard_normal((32, 16, 3, 3)).astype(np.float32) * 0.1, "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((32, 32, 3, 3)).astype(np.float32) * 0.1, "w2")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["r"]),
+         helper.make_node("Conv", ["r", "w2"], ["y"], pads=[1, 1, 1, 1])],
+        "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 16, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 32, 32, 32])], [w1, w2])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def check_layout(kiln, tmp, failures):
+    """The timed layout choice: both sums and the choice on a cold cache, the same choice from a warm one."""
+    cnn, cache = tmp / "cnn.onnx", tmp / "layout.json"
+    make_cnn(cnn)
+    args = [f"--onnx={cnn}", "--backend=cuda", "--fp16", "--skipInference", "--verbose", f"--timingCacheFile={cache}"]
+    code, log = run(kiln, *args)
+    chosen = re.search(r"layout: NCHW [\d.]+ ms, channels-last [\d.]+ ms \(sum of layer medians, (\d+) reformat "
+                       r"layers?[^)]*\): (NCHW|channels-last)", log)
+    if code != 0 or not chosen or int(chosen.group(1)) < 1:
+        failures.append(f"the FP16 CNN's layout was not timed (exit {code}):\n{log[-3000:]}")
+        return
+    keys = [e["key"] for e in json.loads(cache.read_text())["entries"]] if cache.exists() else []
+    if not any(" | layout | " in key for key in keys):
+        failures.append(f"the cache lacks the layout decision: {keys}")
+    code, log = run(kiln, *args)
+    again = re.search(r"layout: .*answered by the timing cache: (NCHW|channels-last)", log)
+    tactics = re.search(r"tactic selection: (\d+) layers timed", log)
+    if code != 0 or not again or again.group(1) != chosen.group(2) or "layout timing" in log or \
+            (tactics and tactics.group(1) != "0"):
+        failures.append(f"the warm cache did not reproduce the layout ({chosen.group(2)}) without timing:\n"
+                        f"{log[-3000:]}")
+    shown = subprocess.run([str(kiln), "inspect", str(cache)], capture_output=True, text=True, timeout=60)
+    if shown.returncode != 0 or " | layout | " not in shown.stdout:
+        failures.append(f"kiln inspect does not show the layout decision:\n{shown.stdout}{shown.stderr}")
 
 
 def run(kiln, *args):
@@ -83,6 +122,7 @@ def main():
         code, log = run(args.kiln, *base, "--builderOptimizationLevel=0")
         if code != 0 or "tactic selection:" in log:
             failures.append(f"level 0 timed tactics:\n{log[-2000:]}")
+        check_layout(args.kiln, tmp, failures)
         for failure in failures:
             print("FAIL:", failure)
         print("timing cache test:", "FAILED" if failures else "passed")
