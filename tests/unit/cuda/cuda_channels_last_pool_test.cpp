@@ -1,6 +1,7 @@
 // The CUDA kiln::ChannelsLastPool (NHWC MaxPool / AveragePool) against the CPU backend's on random data:
-// float, float16, bfloat16 and double; channel counts below, at and beyond a warp; pads, strides,
-// dilations, ceil_mode, auto_pad and count_include_pad.
+// float, float16, bfloat16 and double; channel counts below, at and beyond a warp, and counts that make
+// the kernel read 16-, 8-, 4-byte vectors of channels or single ones; pads, strides, dilations,
+// ceil_mode, auto_pad and count_include_pad.
 
 #include <gtest/gtest.h>
 
@@ -25,6 +26,9 @@ const std::vector<NhwcPoolCase> kCases = {
     {{2, 9, 6, 67}, {2, 3}, {1, 2}, {2, 1}, {0, 1, 1, 0}, 0, ""},
     {{1, 6, 7, 16}, {2, 3}, {1, 2}, {}, {}, 0, "SAME_LOWER"},
     {{3, 10, 11, 5}, {3, 3}, {3, 2}, {1, 2}, {}, 1, "VALID"},
+    {{2, 9, 9, 12}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 0, ""},   // vectors of 4 channels (2 for double)
+    {{2, 7, 8, 6}, {2, 2}, {1, 2}, {}, {0, 1, 1, 0}, 1, ""},    // vectors of 2 channels
+    {{2, 12, 11, 64}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 0, ""},  // ResNet's stem pool, fewer pixels
 };
 
 AttributeMap attributesOf(const NhwcPoolCase& c, const std::string& pool) {

@@ -1,13 +1,15 @@
 // kiln::ChannelsLastPool: MaxPool or AveragePool over NHWC (ir/ops/layout_attributes.h), on float,
-// float16, bfloat16 (accumulated in float) and double. One thread per output element with the channel
-// innermost in the thread index, so the threads of a warp read consecutive channels of one pixel
-// (coalesced) at every tap. Pads, strides, dilations, ceil_mode, auto_pad and count_include_pad follow
+// float16, bfloat16 (accumulated in float) and double. One thread per vector of channels of an output
+// pixel (up to 16 bytes, where the channel count and the addresses allow), channels innermost in the
+// thread index, so the threads of a warp read consecutive channels of one pixel (coalesced) at every tap. Pads, strides, dilations, ceil_mode, auto_pad and count_include_pad follow
 // the NCHW kernel (pooling.cu), through ir/ops/conv_window.h as shape inference reads them.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -31,59 +33,115 @@ struct Window2d {
     int64_t in[2], out[2], kernel[2], stride[2], dilation[2], padBegin[2], padEnd[2];
 };
 
-// Max keeps the first of equal maxima (NaN never replaces a value), as the NCHW kernel; average divides
-// by the taps inside the input, or with count_include_pad by the taps inside the padded input (not the
-// end padding ceil_mode may add beyond it).
-template <typename T, bool kMax>
+/// `V` consecutive channels of one pixel, loaded and stored as one aligned vector (16 bytes at most).
+template <typename T, int V>
+struct alignas(sizeof(T) * V) ChannelPack {
+    T lane[V];
+};
+
+// One thread per V consecutive channels of an output pixel, channels innermost in the thread index, so
+// a warp reads consecutive 16-byte vectors of one pixel at every tap. Index is int32_t where every
+// offset fits (integer division is the kernel's main cost besides memory, and 64-bit division is several
+// times dearer). Max keeps the first of equal maxima (NaN never replaces a value), as the NCHW kernel;
+// average divides by the taps inside the input, or with count_include_pad by the taps inside the padded
+// input (not the end padding ceil_mode may add beyond it).
+template <typename T, bool kMax, int V, typename Index>
 __global__ void channelsLastPoolKernel(const T* in, T* out, Window2d w, bool countIncludePad) {
     using C = Compute<T>;
-    const int64_t count = w.batch * w.out[0] * w.out[1] * w.channels;
-    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
-        const int64_t c = i % w.channels;
-        int64_t rest = i / w.channels;
-        const int64_t ox = rest % w.out[1];
-        rest /= w.out[1];
-        const int64_t oy = rest % w.out[0];
-        const int64_t n = rest / w.out[0];
-        const int64_t startY = oy * w.stride[0] - w.padBegin[0];
-        const int64_t startX = ox * w.stride[1] - w.padBegin[1];
-        const T* image = in + n * w.in[0] * w.in[1] * w.channels + c;
-        C best = C(0);
+    using Pack = ChannelPack<T, V>;
+    const Index packs = static_cast<Index>(w.channels / V);  // per pixel
+    const Index inH = static_cast<Index>(w.in[0]), inW = static_cast<Index>(w.in[1]);
+    const Index outH = static_cast<Index>(w.out[0]), outW = static_cast<Index>(w.out[1]);
+    const Index count = static_cast<Index>(w.batch) * outH * outW * packs;
+    const Index step = static_cast<Index>(gridDim.x) * blockDim.x;
+    for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
+        const Index p = i % packs;
+        Index rest = i / packs;
+        const Index ox = rest % outW;
+        rest /= outW;
+        const Index oy = rest % outH;
+        const Index n = rest / outH;
+        const Index startY = oy * static_cast<Index>(w.stride[0]) - static_cast<Index>(w.padBegin[0]);
+        const Index startX = ox * static_cast<Index>(w.stride[1]) - static_cast<Index>(w.padBegin[1]);
+        const Pack* image = reinterpret_cast<const Pack*>(in) + n * inH * inW * packs + p;
+        C best[V], sum[V];
+        for (int l = 0; l < V; ++l) best[l] = sum[l] = C(0);
         bool found = false;
-        C sum = C(0);
-        int64_t taps = 0;
-        for (int64_t ky = 0; ky < w.kernel[0]; ++ky) {
-            const int64_t y = startY + ky * w.dilation[0];
-            if (y < 0 || y >= w.in[0]) continue;
-            for (int64_t kx = 0; kx < w.kernel[1]; ++kx) {
-                const int64_t x = startX + kx * w.dilation[1];
-                if (x < 0 || x >= w.in[1]) continue;
-                const C v = load(image[(y * w.in[1] + x) * w.channels]);
-                if constexpr (kMax) {
-                    if (!found || v > best) best = v;
-                    found = true;
-                } else {
-                    sum += v;
+        Index taps = 0;
+        for (Index ky = 0; ky < static_cast<Index>(w.kernel[0]); ++ky) {
+            const Index y = startY + ky * static_cast<Index>(w.dilation[0]);
+            if (y < 0 || y >= inH) continue;
+            for (Index kx = 0; kx < static_cast<Index>(w.kernel[1]); ++kx) {
+                const Index x = startX + kx * static_cast<Index>(w.dilation[1]);
+                if (x < 0 || x >= inW) continue;
+                const Pack tap = image[(y * inW + x) * packs];
+                for (int l = 0; l < V; ++l) {
+                    const C v = load(tap.lane[l]);
+                    if constexpr (kMax) {
+                        if (!found || v > best[l]) best[l] = v;
+                    } else {
+                        sum[l] += v;
+                    }
                 }
+                found = true;
                 ++taps;
             }
         }
+        Pack result;
         if constexpr (kMax) {
-            out[i] = store<T>(found ? best : C(-INFINITY));
+            for (int l = 0; l < V; ++l) result.lane[l] = store<T>(found ? best[l] : C(-INFINITY));
         } else {
-            int64_t divisor = taps;
+            Index divisor = taps;
             if (countIncludePad) {
-                const int64_t start[2] = {startY, startX};
+                const Index start[2] = {startY, startX};
                 divisor = 1;
                 for (int d = 0; d < 2; ++d) {
-                    const int64_t end = min(start[d] + (w.kernel[d] - 1) * w.dilation[d] + 1, w.in[d] + w.padEnd[d]);
-                    divisor *= end > start[d] ? (end - start[d] + w.dilation[d] - 1) / w.dilation[d] : 0;
+                    const Index dilation = static_cast<Index>(w.dilation[d]);
+                    const Index end = min(start[d] + static_cast<Index>((w.kernel[d] - 1) * w.dilation[d]) + 1,
+                                          static_cast<Index>(w.in[d] + w.padEnd[d]));
+                    divisor *= end > start[d] ? (end - start[d] + dilation - 1) / dilation : 0;
                 }
             }
-            out[i] = store<T>(sum / static_cast<C>(divisor));
+            for (int l = 0; l < V; ++l) result.lane[l] = store<T>(sum[l] / static_cast<C>(divisor));
         }
+        reinterpret_cast<Pack*>(out)[i] = result;
     }
+}
+
+/// The widest vector of channels (16 bytes at most) that divides the channel count and that both
+/// tensors' addresses are aligned to.
+int channelVectorWidth(int64_t channels, size_t elementBytes, const void* in, const void* out) {
+    int width = static_cast<int>(16 / elementBytes);
+    const auto aligned = [&](const void* p, int w) {
+        return reinterpret_cast<uintptr_t>(p) % (elementBytes * static_cast<size_t>(w)) == 0;
+    };
+    while (width > 1 && (channels % width != 0 || !aligned(in, width) || !aligned(out, width))) width /= 2;
+    return width;
+}
+
+template <typename T, bool kMax, int V>
+void launchPool(const T* in, T* out, const Window2d& w, bool countIncludePad, int64_t count, bool wideIndex,
+                cudaStream_t stream) {
+    const unsigned grid = elementwiseGrid(count / V);
+    if (wideIndex)
+        channelsLastPoolKernel<T, kMax, V, int64_t><<<grid, kElementwiseBlock, 0, stream>>>(in, out, w, countIncludePad);
+    else
+        channelsLastPoolKernel<T, kMax, V, int32_t><<<grid, kElementwiseBlock, 0, stream>>>(in, out, w, countIncludePad);
+}
+
+/// Instantiates only the widths that fit 16 bytes of T.
+template <typename T, bool kMax>
+void launchPoolOfWidth(int width, const T* in, T* out, const Window2d& w, bool countIncludePad, int64_t count,
+                       bool wideIndex, cudaStream_t stream) {
+    constexpr int kWidest = static_cast<int>(16 / sizeof(T));
+    if constexpr (kWidest >= 8) {
+        if (width == 8) return launchPool<T, kMax, 8>(in, out, w, countIncludePad, count, wideIndex, stream);
+    }
+    if constexpr (kWidest >= 4) {
+        if (width == 4) return launchPool<T, kMax, 4>(in, out, w, countIncludePad, count, wideIndex, stream);
+    }
+    if (width == 2) return launchPool<T, kMax, 2>(in, out, w, countIncludePad, count, wideIndex, stream);
+    launchPool<T, kMax, 1>(in, out, w, countIncludePad, count, wideIndex, stream);
 }
 
 class ChannelsLastPoolKernel : public Kernel {
@@ -117,22 +175,25 @@ public:
             mWindow.padEnd[a] = window.padEnd;
         }
         mCount = y.elementCount();
+        // int32 offsets reach every element of both tensors (a stride-1 window with padding reads
+        // beyond neither), with room for the grid-stride step past the end.
+        const int64_t limit = std::numeric_limits<int32_t>::max() / 2;
+        mWideIndex = x.elementCount() > limit || mCount > limit;
         return Status::ok();
     }
 
     Status run(const KernelIO& io) override {
         if (mCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        const unsigned grid = elementwiseGrid(mCount);
         const bool launched = ChannelsLastPoolTypes::dispatch(mType, [&](auto tag) {
             using T = decltype(tag);
             const T* in = static_cast<const T*>(io.input(0).data);
             T* out = static_cast<T*>(io.output(0).data);
+            const int width = channelVectorWidth(mWindow.channels, sizeof(T), in, out);
             if (mMax)
-                channelsLastPoolKernel<T, true><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mWindow, false);
+                launchPoolOfWidth<T, true>(width, in, out, mWindow, false, mCount, mWideIndex, stream);
             else
-                channelsLastPoolKernel<T, false><<<grid, kElementwiseBlock, 0, stream>>>(in, out, mWindow,
-                                                                                         mCountIncludePad);
+                launchPoolOfWidth<T, false>(width, in, out, mWindow, mCountIncludePad, mCount, mWideIndex, stream);
         });
         if (!launched) return unsupported(mName + ": no CUDA channels-last pooling on " + dataTypeName(mType));
         return launchStatus("channelsLastPoolKernel");
@@ -150,6 +211,7 @@ private:
     std::string mName;
     Window2d mWindow{};
     int64_t mCount{0};
+    bool mWideIndex{false};
 };
 
 bool channelsLastPoolSupported(const Node& node, std::string* reason) {
