@@ -135,7 +135,8 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
              f"--timingCacheFile={cache}"]
     if precision == "fp16":
         build.append("--fp16")
-    build_log, build_seconds = run_kiln(build, args.timeout)
+    # Verbose: the log names each layer's timed tactics and the winner (kept in the work folder).
+    build_log, build_seconds = run_kiln(build + ["--verbose"], args.timeout)
     (work / f"{tag}_build.log").write_text(build_log)
     warm_log, warm_build_seconds = run_kiln(build, args.timeout)
     (work / f"{tag}_warm_build.log").write_text(warm_log)
@@ -174,7 +175,8 @@ def main():
     parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2", "vit_b_16", "bert_base"],
                         choices=list(LARGE_BATCH))
     parser.add_argument("--batches", nargs="+", type=int, help="instead of 1 and each model's large batch")
-    parser.add_argument("--large-only", action="store_true", help="each model's large batch, not batch 1")
+    parser.add_argument("--large-only", nargs="*", choices=list(LARGE_BATCH), metavar="MODEL",
+                        help="these models (all when none is named) at their large batch only, not batch 1")
     parser.add_argument("--compile-mode", default="max-autotune",
                         help="torch.compile mode ('none' leaves torch.compile out)")
     parser.add_argument("--precisions", nargs="+", default=["tf32", "fp16"], choices=["tf32", "fp16"])
@@ -194,7 +196,8 @@ def main():
         work = args.out / "work" / name
         work.mkdir(parents=True, exist_ok=True)
         onnx_path = work / f"{name}.onnx"
-        for batch in args.batches or ([] if args.large_only else [1]) + LARGE_BATCH[name]:
+        large_only = args.large_only is not None and (not args.large_only or name in args.large_only)
+        for batch in args.batches or ([] if large_only else [1]) + LARGE_BATCH[name]:
             model, inputs, output_names, axes, opset = make_case(name, torch, batch, SEQ)
             if not onnx_path.exists():
                 export(model, inputs, output_names, axes, opset, onnx_path, torch)

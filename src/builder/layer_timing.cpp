@@ -12,6 +12,11 @@ namespace kiln {
 
 namespace {
 
+/// Elements of random timing data drawn per tensor; the rest repeats them. A prime, so the period does not
+/// line up with a tensor's rows. Drawing every element of a batch-256 activation (hundreds of millions)
+/// took most of a large-batch build; a repeating pattern is as far from zeros for the kernels.
+constexpr size_t kTimingDataPeriod = 65521;
+
 /// Host bytes for one input: its contents when known at build time (weights, shape tensors), else small
 /// random values for floating-point tensors (zeros can make tensor cores draw less power and run faster
 /// than real data) and zeros for the others (a valid index or count wherever one is read).
@@ -22,13 +27,21 @@ std::vector<uint8_t> timingData(const ValueInfo& info, const TensorView& view, s
         return bytes;
     }
     std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-    const size_t count = static_cast<size_t>(view.elementCount());
+    const size_t drawn = std::min(static_cast<size_t>(view.elementCount()), kTimingDataPeriod);
     if (view.dtype == DataType::kFLOAT)
-        for (size_t i = 0; i < count; ++i) reinterpret_cast<float*>(bytes.data())[i] = uniform(rng);
+        for (size_t i = 0; i < drawn; ++i) reinterpret_cast<float*>(bytes.data())[i] = uniform(rng);
     else if (view.dtype == DataType::kHALF)
-        for (size_t i = 0; i < count; ++i) reinterpret_cast<Half*>(bytes.data())[i] = Half(uniform(rng));
+        for (size_t i = 0; i < drawn; ++i) reinterpret_cast<Half*>(bytes.data())[i] = Half(uniform(rng));
     else if (view.dtype == DataType::kBF16)
-        for (size_t i = 0; i < count; ++i) reinterpret_cast<BFloat16*>(bytes.data())[i] = BFloat16(uniform(rng));
+        for (size_t i = 0; i < drawn; ++i) reinterpret_cast<BFloat16*>(bytes.data())[i] = BFloat16(uniform(rng));
+    else
+        return bytes;
+    // Repeat the drawn prefix, doubling the filled part each copy.
+    for (size_t filled = drawn * dataTypeSize(view.dtype); filled > 0 && filled < bytes.size();) {
+        const size_t chunk = std::min(filled, bytes.size() - filled);
+        std::memcpy(bytes.data() + filled, bytes.data(), chunk);
+        filled += chunk;
+    }
     return bytes;
 }
 

@@ -18,6 +18,7 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #endif
 #include "backends/tactic_choice.h"
+#include "conv_nhwc_reference.h"
 #include "cuda_test_support.h"
 #include "ir/ops/layout_attributes.h"
 
@@ -40,47 +41,6 @@ double rtolOf(DataType type) {
 double atolOf(DataType type, const Shape& w) {
     const double taps = static_cast<double>(w[1] * w[2] * w[3]);
     return type == DataType::kHALF ? kHalfRtol * std::sqrt(taps) : kFloatRtol * taps;
-}
-
-/// A 4-D tensor with axis 1 moved last: X, Z and Y's [N, C, H, W] to [N, H, W, C], W's [K, C/g, R, S]
-/// to [K, R, S, C/g].
-Tensor channelsLast(const Tensor& t) {
-    const Shape& s = t.shape();
-    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
-    Tensor out = Tensor::allocate(t.dtype(), {n, h, w, c});
-    const size_t size = dataTypeSize(t.dtype());
-    const auto* src = static_cast<const uint8_t*>(t.data());
-    auto* dst = static_cast<uint8_t*>(out.data());
-    for (int64_t in = 0; in < n; ++in)
-        for (int64_t ic = 0; ic < c; ++ic)
-            for (int64_t ih = 0; ih < h; ++ih)
-                for (int64_t iw = 0; iw < w; ++iw)
-                    std::memcpy(dst + static_cast<size_t>(((in * h + ih) * w + iw) * c + ic) * size,
-                                src + static_cast<size_t>(((in * c + ic) * h + ih) * w + iw) * size, size);
-    return out;
-}
-
-/// The values of an [N, C, H, W] tensor in [N, H, W, C] order.
-std::vector<double> channelsLastValues(const std::vector<double>& values, const Shape& s) {
-    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
-    std::vector<double> out(values.size());
-    for (int64_t in = 0; in < n; ++in)
-        for (int64_t ic = 0; ic < c; ++ic)
-            for (int64_t ih = 0; ih < h; ++ih)
-                for (int64_t iw = 0; iw < w; ++iw)
-                    out[static_cast<size_t>(((in * h + ih) * w + iw) * c + ic)] =
-                        values[static_cast<size_t>(((in * c + ic) * h + ih) * w + iw)];
-    return out;
-}
-
-double activate(const char* activation, const std::vector<float>& params, double v) {
-    if (!activation) return v;
-    const std::string a = activation;
-    if (a == "Relu") return std::max(v, 0.0);
-    if (a == "LeakyRelu") return v >= 0 ? v : params[0] * v;
-    if (a == "Sigmoid") return 1.0 / (1.0 + std::exp(-v));
-    ADD_FAILURE() << "no reference for " << a;
-    return v;
 }
 
 struct NhwcCase {

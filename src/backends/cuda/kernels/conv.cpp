@@ -13,7 +13,10 @@
 // The execution plans cuDNN's heuristics list for the graph are the kernel's tactics (cudnn_plans.h): the
 // builder times up to kTacticSearchAttribute of them and records the fastest one's engine id and knobs
 // (kTacticAttribute), which a kernel created from the engine rebuilds at reshape where cuDNN still
-// accepts them, and otherwise takes the heuristics' first plan.
+// accepts them, and otherwise takes the heuristics' first plan. A channels-last convolution that reads
+// few input channels per output (depthwise, an RGB stem) has one more tactic, after cuDNN's: Kiln's direct
+// kernel (conv_direct_nhwc.h), recorded as {kDirectKernelTactic}; an engine that chose it builds no cuDNN
+// graph at all.
 //
 // float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
 // bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
@@ -32,6 +35,7 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/conv_direct_nhwc.h"
 #include "backends/cuda/kernels/cudnn_plans.h"
 #include "backends/cuda/kernels/fused_activation.h"
 #include "backends/cuda/kernels/kernel_families.h"
@@ -56,6 +60,9 @@ constexpr int64_t kUidY = 5;
 // The graph kinds a plan's tactic state is tagged with (CudnnPlanRequest::graphKind).
 constexpr int64_t kConvAloneGraph = 0;
 constexpr int64_t kFusedGraph = 1;
+/// The tactic state of the direct kernel: a lone word no cuDNN plan state has (theirs start with a graph
+/// kind and an engine id).
+constexpr int64_t kDirectKernelTactic = 2;
 
 /// Scratch a convolution plan may use. The builder's workspace limit does not reach the kernels, so,
 /// as the cuBLASLt products do (kCublasLtMaxWorkspace), the convolutions keep to a fixed cap: generous
@@ -159,12 +166,14 @@ public:
         if (mHasResidual && inputs[3].shape != y.shape)
             return invalidArgument(tacticName() + ": residual " + shapeToString(inputs[3].shape, true) +
                                    " differs from the output " + shapeToString(y.shape, true));
-        if (x.shape == mXShape && w.shape == mWShape && y.shape == mYShape && mGraph) return Status::ok();
+        if (x.shape == mXShape && w.shape == mWShape && y.shape == mYShape && (mGraph || mDirectSelected))
+            return Status::ok();
         mXShape = x.shape;
         mWShape = w.shape;
         mYShape = y.shape;
         mGraph.reset();
         mPlans.clear();
+        mDirectApplies = mDirectSelected = false;
 
         // The logical NCHW extents: the window math reads them whatever the storage order.
         const Shape xl = mChannelsLast ? Shape{x.shape[0], x.shape[3], x.shape[1], x.shape[2]} : x.shape;
@@ -208,6 +217,13 @@ public:
         mInner = mChannelsLast ? 1 : shapeElementCount(Shape(yl.begin() + 2, yl.end()));
         mCount = y.elementCount();
         if (mCount == 0) return Status::ok();
+        mDirectApplies = mChannelsLast && directConvApplies(mType, xl[0], xl[2], xl[3], xl[1], yl[2], yl[3], yl[1],
+                                                            group, nullptr);
+        if (mDirectApplies) setDirectShape(xl, wl, yl, group);
+        if (mDirectApplies && mChosenPlan == std::vector<int64_t>{kDirectKernelTactic}) {
+            mDirectSelected = true;
+            return Status::ok();
+        }
 
         // The whole layer in one cuDNN graph where an engine runs it; else the convolution alone.
         mFusedInCudnn = false;
@@ -217,15 +233,27 @@ public:
                 return Status::ok();
             }
         }
-        return buildGraph(false).withContext(tacticName());
+        Status cudnn = buildGraph(false).withContext(tacticName());
+        // With no cuDNN plan for the layer, the direct kernel runs it where it applies.
+        if (!cudnn.isOk() && mDirectApplies) {
+            mDirectSelected = true;
+            return Status::ok();
+        }
+        return cudnn;
     }
 
-    size_t workspaceSize() const override { return static_cast<size_t>(mPlans.workspaceBytes()); }
+    size_t workspaceSize() const override {
+        return mDirectSelected ? 0 : static_cast<size_t>(mPlans.workspaceBytes());
+    }
 
     Status run(const KernelIO& io) override {
         if (mCount == 0) return Status::ok();
-        if (!mGraph) return internalError(tacticName() + ": run before reshape");
         auto stream = static_cast<cudaStream_t>(io.stream);
+        if (mDirectSelected)
+            return launchDirectConvNhwc(mType, mBiasType, io.input(0).data, io.input(1).data,
+                                        mHasBias ? io.input(2).data : nullptr, mHasResidual ? io.input(3).data : nullptr,
+                                        io.output(0).data, mDirectShape, mActivation, stream);
+        if (!mGraph) return internalError(tacticName() + ": run before reshape");
         // The backend's one cuDNN handle serves every execution context: the stream it is set to and the
         // execute that follows must not interleave with another thread's (kiln exec --infStreams=N
         // --threads), or a convolution would run on the other context's stream. The lock spans the
@@ -249,16 +277,23 @@ public:
     }
 
     std::string tacticName() const override {
+        if (mDirectSelected) return std::string("cuda.direct_conv_nhwc_") + tacticTypeSuffix(mType);
         return std::string("cuda.cudnn_conv_") + tacticTypeSuffix(mType) + (mFusedInCudnn ? "_fused" : "") +
                (!mFusedInCudnn && epilogueWanted() ? "+epilogue" : "") +
                (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "") + (mChannelsLast ? "_nhwc" : "");
     }
 
-    size_t tacticCount() const override { return mGraph ? mPlans.count() : 1; }
+    /// cuDNN's plans, then the direct kernel where it applies.
+    size_t tacticCount() const override { return mGraph ? mPlans.count() + (mDirectApplies ? 1 : 0) : 1; }
     Status selectTactic(size_t index) override {
-        return mGraph ? mPlans.select(index) : invalidArgument(tacticName() + " has a single tactic");
+        if (!mGraph) return invalidArgument(tacticName() + " has a single tactic");
+        mDirectSelected = mDirectApplies && index == mPlans.count();
+        return mDirectSelected ? Status::ok() : mPlans.select(index);
     }
-    std::vector<int64_t> tacticState() const override { return mGraph ? mPlans.state() : std::vector<int64_t>{}; }
+    std::vector<int64_t> tacticState() const override {
+        if (mDirectSelected) return {kDirectKernelTactic};
+        return mGraph ? mPlans.state() : std::vector<int64_t>{};
+    }
     // Built when the builder asks, not at every reshape.
     std::string tacticKey() const override {
         if (!mGraph) return "";
@@ -274,6 +309,15 @@ public:
 
 private:
     bool epilogueWanted() const { return mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone; }
+
+    /// The direct kernel's extents from the logical NCHW ones (checked to fit 32 bits by directConvApplies).
+    void setDirectShape(const Shape& xl, const Shape& wl, const Shape& yl, int64_t group) {
+        auto i32 = [](int64_t v) { return static_cast<int32_t>(v); };
+        mDirectShape = {i32(xl[0]),       i32(xl[2]),       i32(xl[3]),        i32(xl[1]),        i32(yl[2]),
+                        i32(yl[3]),       i32(yl[1]),       i32(wl[2]),        i32(wl[3]),        i32(mStrides[0]),
+                        i32(mStrides[1]), i32(mDilations[0]), i32(mDilations[1]), i32(mPre[0]), i32(mPre[1]),
+                        i32(group)};
+    }
 
     /// The convolution (with the epilogue when `fused`) as a cuDNN graph at the last reshape's shapes,
     /// and its execution plans.
@@ -352,6 +396,9 @@ private:
     std::shared_ptr<fe::graph::Graph> mGraph;
     CudnnPlanList mPlans;
     bool mFusedInCudnn{false};
+    bool mDirectApplies{false};   // the direct kernel is a tactic (conv_direct_nhwc.h)
+    bool mDirectSelected{false};  // and runs the layer
+    DirectConvShape mDirectShape;
     int64_t mChannels{1};
     int64_t mInner{1};
     int64_t mCount{0};

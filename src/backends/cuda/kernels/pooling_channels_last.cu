@@ -15,6 +15,7 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
@@ -31,12 +32,6 @@ using ChannelsLastPoolTypes = DeviceTypes<float, __half, __nv_bfloat16, double>;
 struct Window2d {
     int64_t batch, channels;
     int64_t in[2], out[2], kernel[2], stride[2], dilation[2], padBegin[2], padEnd[2];
-};
-
-/// `V` consecutive channels of one pixel, loaded and stored as one aligned vector (16 bytes at most).
-template <typename T, int V>
-struct alignas(sizeof(T) * V) ChannelPack {
-    T lane[V];
 };
 
 // One thread per V consecutive channels of an output pixel, channels innermost in the thread index, so
@@ -112,10 +107,7 @@ __global__ void channelsLastPoolKernel(const T* in, T* out, Window2d w, bool cou
 /// tensors' addresses are aligned to.
 int channelVectorWidth(int64_t channels, size_t elementBytes, const void* in, const void* out) {
     int width = static_cast<int>(16 / elementBytes);
-    const auto aligned = [&](const void* p, int w) {
-        return reinterpret_cast<uintptr_t>(p) % (elementBytes * static_cast<size_t>(w)) == 0;
-    };
-    while (width > 1 && (channels % width != 0 || !aligned(in, width) || !aligned(out, width))) width /= 2;
+    while (width > 1 && (channels % width != 0 || !packAligned({in, out}, elementBytes, width))) width /= 2;
     return width;
 }
 
@@ -133,7 +125,7 @@ void launchPool(const T* in, T* out, const Window2d& w, bool countIncludePad, in
 template <typename T, bool kMax>
 void launchPoolOfWidth(int width, const T* in, T* out, const Window2d& w, bool countIncludePad, int64_t count,
                        bool wideIndex, cudaStream_t stream) {
-    constexpr int kWidest = static_cast<int>(16 / sizeof(T));
+    constexpr int kWidest = kWidestPack<T>;
     if constexpr (kWidest >= 8) {
         if (width == 8) return launchPool<T, kMax, 8>(in, out, w, countIncludePad, count, wideIndex, stream);
     }

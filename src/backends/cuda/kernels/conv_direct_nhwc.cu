@@ -1,0 +1,161 @@
+// The direct NHWC convolution (conv_direct_nhwc.h). Two forms of one loop over the window's taps:
+// - depthwise (one input channel per group, one output per group: K == C == group): the V output
+//   channels of a thread read V consecutive input channels, one vector load per tap;
+// - grouped with few input channels per group (a stem over RGB, a depthwise multiplier > 1): the V
+//   output channels share a group, so each tap's C/group input values are read once and used V times.
+// Weights are read as scalars (they are few and stay in the caches).
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <limits>
+
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/channel_pack.cuh"
+#include "backends/cuda/kernels/conv_direct_nhwc.h"
+#include "backends/cuda/kernels/device_utils.cuh"
+#include "backends/cuda/kernels/element_types.cuh"
+
+namespace kiln::cuda {
+
+namespace {
+
+template <typename T, typename B, int V, bool kDepthwise>
+__global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, const T* residual, T* y,
+                                     DirectConvShape s, FusedActivation activation) {
+    using Pack = ChannelPack<T, V>;
+    const int32_t packs = s.outC / V;  // per output pixel
+    const int32_t channelsPerGroup = s.inC / s.group;
+    const int32_t outputsPerGroup = s.outC / s.group;
+    const int32_t count = s.batch * s.outH * s.outW * packs;
+    const int32_t step = static_cast<int32_t>(gridDim.x * blockDim.x);
+    for (int32_t i = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x); i < count; i += step) {
+        const int32_t pack = i % packs;
+        int32_t rest = i / packs;
+        const int32_t ox = rest % s.outW;
+        rest /= s.outW;
+        const int32_t oy = rest % s.outH;
+        const int32_t n = rest / s.outH;
+        const int32_t k0 = pack * V;
+        const int32_t y0 = oy * s.strideH - s.padTop;
+        const int32_t x0 = ox * s.strideW - s.padLeft;
+        const T* image = x + n * s.inH * s.inW * s.inC;
+        float acc[V];
+        for (int l = 0; l < V; ++l) acc[l] = 0.f;
+        for (int32_t r = 0; r < s.kernelH; ++r) {
+            const int32_t iy = y0 + r * s.dilationH;
+            if (iy < 0 || iy >= s.inH) continue;
+            for (int32_t t = 0; t < s.kernelW; ++t) {
+                const int32_t ix = x0 + t * s.dilationW;
+                if (ix < 0 || ix >= s.inW) continue;
+                const T* pixel = image + (iy * s.inW + ix) * s.inC;
+                const int32_t tap = r * s.kernelW + t;
+                if constexpr (kDepthwise) {
+                    const Pack in = *reinterpret_cast<const Pack*>(pixel + k0);
+                    for (int l = 0; l < V; ++l)
+                        acc[l] += static_cast<float>(load(in.lane[l])) *
+                                  static_cast<float>(load(w[(k0 + l) * s.kernelH * s.kernelW + tap]));
+                } else {
+                    const T* channels = pixel + (k0 / outputsPerGroup) * channelsPerGroup;
+                    for (int32_t c = 0; c < channelsPerGroup; ++c) {
+                        const float in = static_cast<float>(load(channels[c]));
+                        for (int l = 0; l < V; ++l)
+                            acc[l] += in * static_cast<float>(load(
+                                               w[((k0 + l) * s.kernelH * s.kernelW + tap) * channelsPerGroup + c]));
+                    }
+                }
+            }
+        }
+        Pack skip;
+        if (residual) skip = reinterpret_cast<const Pack*>(residual)[i];
+        Pack out;
+        for (int l = 0; l < V; ++l) {
+            float v = acc[l];
+            if (bias) v += static_cast<float>(load(bias[k0 + l]));
+            if (residual) v += static_cast<float>(load(skip.lane[l]));
+            out.lane[l] = store<T>(applyActivation(activation, v));
+        }
+        reinterpret_cast<Pack*>(y)[i] = out;
+    }
+}
+
+template <typename T, typename B, bool kDepthwise>
+void launchForm(int width, const T* x, const T* w, const B* bias, const T* residual, T* y, const DirectConvShape& s,
+                const FusedActivation& activation, cudaStream_t stream) {
+    const int64_t outputs = int64_t{s.batch} * s.outH * s.outW * s.outC;
+    if (width == kWidestPack<T>) {
+        constexpr int V = kWidestPack<T>;
+        directConvNhwcKernel<T, B, V, kDepthwise>
+            <<<elementwiseGrid(outputs / V), kElementwiseBlock, 0, stream>>>(x, w, bias, residual, y, s, activation);
+    } else {
+        directConvNhwcKernel<T, B, 1, kDepthwise>
+            <<<elementwiseGrid(outputs), kElementwiseBlock, 0, stream>>>(x, w, bias, residual, y, s, activation);
+    }
+}
+
+template <typename T, typename B>
+Status launchTyped(const void* x, const void* w, const void* bias, const void* residual, void* y,
+                   const DirectConvShape& s, const FusedActivation& activation, cudaStream_t stream) {
+    const bool depthwise = s.group == s.inC && s.group == s.outC;
+    // A thread's V output channels: consecutive input channels (depthwise) or one group's outputs.
+    const int32_t vectorOver = depthwise ? s.outC : s.outC / s.group;
+    int width = kWidestPack<T>;
+    if (vectorOver % width != 0 || !packAligned({y, residual}, sizeof(T), width) ||
+        (depthwise && !packAligned({x}, sizeof(T), width)))
+        width = 1;
+    const auto* xt = static_cast<const T*>(x);
+    const auto* wt = static_cast<const T*>(w);
+    const auto* bt = static_cast<const B*>(bias);
+    const auto* rt = static_cast<const T*>(residual);
+    auto* yt = static_cast<T*>(y);
+    if (depthwise)
+        launchForm<T, B, true>(width, xt, wt, bt, rt, yt, s, activation, stream);
+    else
+        launchForm<T, B, false>(width, xt, wt, bt, rt, yt, s, activation, stream);
+    return launchStatus("directConvNhwcKernel");
+}
+
+template <typename T>
+Status launchWithBias(DataType biasType, const void* x, const void* w, const void* bias, const void* residual,
+                      void* y, const DirectConvShape& s, const FusedActivation& activation, cudaStream_t stream) {
+    if (biasType == DataType::kFLOAT) return launchTyped<T, float>(x, w, bias, residual, y, s, activation, stream);
+    return launchTyped<T, T>(x, w, bias, residual, y, s, activation, stream);
+}
+
+}  // namespace
+
+bool directConvApplies(DataType type, int64_t batch, int64_t inH, int64_t inW, int64_t inC, int64_t outH,
+                       int64_t outW, int64_t outC, int64_t group, std::string* reason) {
+    auto refuse = [&](const std::string& why) {
+        if (reason) *reason = why;
+        return false;
+    };
+    if (type != DataType::kFLOAT && type != DataType::kHALF && type != DataType::kBF16)
+        return refuse("the direct convolution takes float, float16 or bfloat16");
+    if (group <= 0 || inC % group != 0 || outC % group != 0) return refuse("the channels do not divide into the groups");
+    if (inC / group > kDirectConvMaxChannelsPerGroup)
+        return refuse("more than " + std::to_string(kDirectConvMaxChannelsPerGroup) + " input channels per group");
+    // Offsets are 32-bit, with room for the grid-stride step past the end.
+    const int64_t limit = std::numeric_limits<int32_t>::max() / 2;
+    if (batch * inH * inW * inC > limit || batch * outH * outW * outC > limit)
+        return refuse("a tensor too large for 32-bit offsets");
+    return true;
+}
+
+Status launchDirectConvNhwc(DataType type, DataType biasType, const void* x, const void* w, const void* bias,
+                            const void* residual, void* y, const DirectConvShape& shape,
+                            const FusedActivation& activation, cudaStream_t stream) {
+    if (int64_t{shape.batch} * shape.outH * shape.outW * shape.outC == 0) return Status::ok();
+    switch (type) {
+        case DataType::kFLOAT:
+            return launchTyped<float, float>(x, w, bias, residual, y, shape, activation, stream);
+        case DataType::kHALF:
+            return launchWithBias<__half>(biasType, x, w, bias, residual, y, shape, activation, stream);
+        case DataType::kBF16:
+            return launchWithBias<__nv_bfloat16>(biasType, x, w, bias, residual, y, shape, activation, stream);
+        default:
+            return unsupported(std::string("the direct convolution has no kernel for ") + dataTypeName(type));
+    }
+}
+
+}  // namespace kiln::cuda
