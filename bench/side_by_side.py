@@ -96,6 +96,19 @@ def top_layers(profile_path, count=5):
     return [f"{e['name']} {e['percentage']:.1f} %" for e in entries[:count]]
 
 
+def time_by_kind(profile_path, count=6):
+    """The shares of the `count` largest layer kinds: a layer's kind is the last part of its name (an
+    exporter's "/encoder/layers.3/attention/Softmax" or Kiln's "..._FusedConv"), less a numeric suffix."""
+    shares = {}
+    for e in json.loads(profile_path.read_text()):
+        if "name" not in e or "percentage" not in e:
+            continue
+        kind = re.sub(r"_\d+$", "", e["name"].rsplit("/", 1)[-1])
+        shares[kind] = shares.get(kind, 0.0) + (e["percentage"] or 0)
+    ranked = sorted(shares.items(), key=lambda item: -item[1])[:count]
+    return [f"{kind} {share:.1f} %" for kind, share in ranked]
+
+
 def run_kiln(command, timeout):
     start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -150,13 +163,14 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
         timing.append("--useCudaGraph")
     log, _ = run_kiln(timing, args.timeout)
     (work / f"{tag}_time.log").write_text(log)
-    profile = []
+    profile, kinds = [], []
     if precision == "fp16":  # where the time goes, layer by layer
         profile_path = work / f"{tag}_profile.json"
         run_kiln([str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
                   "--noDataTransfers", "--iterations=20", "--warmUp=200", "--duration=0",
                   f"--exportProfile={profile_path}"], args.timeout)
         profile = top_layers(profile_path)
+        kinds = time_by_kind(profile_path)
     # The cold build's layout line names both layouts' sums; the warm one should come from the cache.
     layout = re.search(r"^\[I\] layout: (.*)$", build_log, re.MULTILINE)
     return {"build_s": round(build_seconds, 1), "warm_build_s": round(warm_build_seconds, 1),
@@ -165,7 +179,7 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
             is not None,
             "rel_l2": error, "median_ms": gpu_median(log),
             "cuda_graph": batch == 1 and "cannot be captured in a CUDA graph" not in log, "fp16_layers": int(fp16_layers.group(1)) if fp16_layers else 0,
-            "top_layers": profile}
+            "top_layers": profile, "time_by_kind": kinds}
 
 
 def main():
@@ -272,7 +286,8 @@ def write_results(args, rows):
             ratios.append(f"{r['model']} b{r['batch']}: {r['gflops_per_item']:.2f} GFLOP/item, compute ceiling "
                           f"{r['ceiling_ms']:.3f} ms, Kiln FP16 {fp16['median_ms']:.3f} ms = "
                           f"{100 * r['ceiling_ms'] / fp16['median_ms']:.0f} % of the ceiling"
-                          + (f"; top layers: {', '.join(fp16['top_layers'])}" if fp16.get("top_layers") else ""))
+                          + (f"; top layers: {', '.join(fp16['top_layers'])}" if fp16.get("top_layers") else "")
+                          + (f"; time by layer kind: {', '.join(fp16['time_by_kind'])}" if fp16.get("time_by_kind") else ""))
         if fp16.get("layout"):
             ratios.append(f"{r['model']} b{r['batch']} FP16 layout: {fp16['layout']} (warm rebuild "
                           f"{'from' if fp16.get('layout_cached') else 'NOT from'} the timing cache)")
