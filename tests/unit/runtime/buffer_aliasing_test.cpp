@@ -21,6 +21,16 @@ struct Built {
     std::vector<ValueInfo> infos;
 };
 
+/// Every value's concrete type and shape (the graphs here have static shapes).
+std::vector<ValueInfo> inferredInfos(const Graph& g) {
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    std::vector<ValueInfo> infos = initialValueInfos(g);
+    EXPECT_TRUE(inferShapes(g, infos, options).isOk());
+    return infos;
+}
+
 /// a = Relu(x), b = Sigmoid(x), c = Concat(a, b, axis 1), y = Tanh(c); x is [batch, 16, 4, 4].
 Built reluSigmoidConcat(int64_t batch, bool alsoReadA) {
     Built b;
@@ -33,11 +43,7 @@ Built reluSigmoidConcat(int64_t batch, bool alsoReadA) {
     concat->attrs.set("axis", int64_t{1});
     g.markOutput(g.addNode("Tanh", "tanh", {concat->output(0)}, {"y"}, 1)->output(0));
     if (alsoReadA) g.markOutput(g.addNode("Exp", "exp", {a}, {"e"}, 1)->output(0));
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    b.infos = initialValueInfos(g);
-    EXPECT_TRUE(inferShapes(g, b.infos, options).isOk());
+    b.infos = inferredInfos(g);
     return b;
 }
 
@@ -107,11 +113,7 @@ Built activationChain(bool keepA) {
     Value* t = g.addNode("Tanh", "tanh", {s}, {"t"}, 1)->output(0);
     g.markOutput(keepA ? g.addNode("Add", "add", {t, a}, {"y"}, 1)->output(0)
                        : g.addNode("Exp", "exp", {t}, {"y"}, 1)->output(0));
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    b.infos = initialValueInfos(g);
-    EXPECT_TRUE(inferShapes(g, b.infos, options).isOk());
+    b.infos = inferredInfos(g);
     return b;
 }
 
@@ -157,11 +159,7 @@ Built relabelChain() {
     Value* s = g.addNode("Sigmoid", "sigmoid", {r}, {"s"}, 1)->output(0);
     Value* s2 = g.addNode("Reshape", "unflatten", {s, g.addConstant("back", std::move(back))}, {"s2"}, 1)->output(0);
     g.markOutput(g.addNode("Add", "add", {s2, a}, {"y"}, 1)->output(0));
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    b.infos = initialValueInfos(g);
-    EXPECT_TRUE(inferShapes(g, b.infos, options).isOk());
+    b.infos = inferredInfos(g);
     return b;
 }
 
@@ -195,11 +193,7 @@ TEST(Relabel, GraphInputsAndOutputsKeepTheirOwnMemory) {
     Value* r = g.addNode("Reshape", "flat", {x, g.addConstant("shape", std::move(shape))}, {"r"}, 1)->output(0);
     Value* e = g.addNode("Exp", "exp", {r}, {"e"}, 1)->output(0);
     g.markOutput(g.addNode("Flatten", "out", {e}, {"y"}, 1)->output(0));
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    std::vector<ValueInfo> infos = initialValueInfos(g);
-    ASSERT_TRUE(inferShapes(g, infos, options).isOk());
+    std::vector<ValueInfo> infos = inferredInfos(g);
     auto layout = layoutExecution(g, infos, 64);
     ASSERT_TRUE(layout.isOk()) << layout.status().message();
     // r copies out of the caller's x; y is the caller's buffer, written from e's.
