@@ -96,17 +96,28 @@ def top_layers(profile_path, count=5):
     return [f"{e['name']} {e['percentage']:.1f} %" for e in entries[:count]]
 
 
-def time_by_kind(profile_path, count=6):
-    """The shares of the `count` largest layer kinds: a layer's kind is the last part of its name (an
-    exporter's "/encoder/layers.3/attention/Softmax" or Kiln's "..._FusedConv"), less a numeric suffix."""
-    shares = {}
+def layer_table(profile_path, info_path):
+    """Each profiled layer with its type, tactic and precision (from `--exportLayerInfo`)."""
+    info = {layer["Name"]: layer for layer in json.loads(info_path.read_text())["Layers"]}
+    rows = []
     for e in json.loads(profile_path.read_text()):
         if "name" not in e or "percentage" not in e:
             continue
-        kind = re.sub(r"_\d+$", "", e["name"].rsplit("/", 1)[-1])
-        shares[kind] = shares.get(kind, 0.0) + (e["percentage"] or 0)
+        layer = info.get(e["name"], {})
+        rows.append({"name": e["name"], "type": layer.get("LayerType", "?"), "tactic": layer.get("TacticName", "?"),
+                     "precision": layer.get("Precision", "?"), "median_ms": e.get("medianMs"),
+                     "percentage": e["percentage"] or 0})
+    return rows
+
+
+def time_by_kind(layers, count=6):
+    """The shares of the `count` largest layer types, with the tactics that ran them."""
+    shares, tactics = {}, {}
+    for layer in layers:
+        shares[layer["type"]] = shares.get(layer["type"], 0.0) + layer["percentage"]
+        tactics.setdefault(layer["type"], set()).add(layer["tactic"])
     ranked = sorted(shares.items(), key=lambda item: -item[1])[:count]
-    return [f"{kind} {share:.1f} %" for kind, share in ranked]
+    return [f"{kind} {share:.1f} % ({', '.join(sorted(tactics[kind]))})" for kind, share in ranked]
 
 
 def run_kiln(command, timeout):
@@ -165,12 +176,18 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
     (work / f"{tag}_time.log").write_text(log)
     profile, kinds = [], []
     if precision == "fp16":  # where the time goes, layer by layer
-        profile_path = work / f"{tag}_profile.json"
+        profile_path, info_path = work / f"{tag}_profile.json", work / f"{tag}_layers.json"
         run_kiln([str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
                   "--noDataTransfers", "--iterations=20", "--warmUp=200", "--duration=0",
-                  f"--exportProfile={profile_path}"], args.timeout)
+                  f"--exportProfile={profile_path}", f"--exportLayerInfo={info_path}"], args.timeout)
         profile = top_layers(profile_path)
-        kinds = time_by_kind(profile_path)
+        layers = layer_table(profile_path, info_path)
+        kinds = time_by_kind(layers)
+        # Every layer of every FP16 engine in one small file beside the table, for a closer look.
+        with open(args.out / "layers.tsv", "a") as table:
+            for layer in layers:
+                table.write(f"{tag}\t{layer['name']}\t{layer['type']}\t{layer['tactic']}\t{layer['precision']}\t"
+                            f"{layer['median_ms']}\t{layer['percentage']:.2f}\n")
     # The cold build's layout line names both layouts' sums; the warm one should come from the cache.
     layout = re.search(r"^\[I\] layout: (.*)$", build_log, re.MULTILINE)
     return {"build_s": round(build_seconds, 1), "warm_build_s": round(warm_build_seconds, 1),
@@ -203,6 +220,7 @@ def main():
     import torch
 
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "layers.tsv").write_text("engine\tlayer\ttype\ttactic\tprecision\tmedian ms\t%\n")
     args.gemm_tflops = fp16_gemm_tflops(torch)
     print(f"[gpu] FP16 GEMM rate (8192^3, median of 20): {args.gemm_tflops:.0f} TFLOP/s", flush=True)
     rows = []
