@@ -19,7 +19,8 @@ namespace kiln {
 PassManager defaultPipeline() {
     PassManager pm;
     // 1. Shape folding first: it turns every static shape computation into constants, so the
-    //    passes after it see constant Reshape/Expand targets and static shapes everywhere.
+    //    passes after it see constant Reshape/Expand targets and static shapes everywhere; with a
+    //    dynamic batch it still folds the static extents read off a shape (a head size for a scale).
     pm.add(std::make_unique<ShapeFolding>());
     // 2. Constant folding next: weight-only subgraphs (transposed or cast weights) become plain
     //    constants, which BatchNorm folding and the fusions need.
