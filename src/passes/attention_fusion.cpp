@@ -62,8 +62,25 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
         Node* qk = producerIs(product, "MatMul");
         if (!qk || !uses.onlyFeeds(product)) continue;
         chain.push_back(qk);
+        // torch's exported scaled_dot_product_attention scales Q and K (before or after its transpose)
+        // by sqrt(scale) each, rather than the scores: those scalings fold into the scale as well.
+        auto unscale = [&](Value*& operand) {
+            Node* mul = producerIs(operand, "Mul");
+            if (!mul || !uses.onlyFeeds(operand)) return;
+            auto c0 = scalarConstant(mul->input(0)), c1 = scalarConstant(mul->input(1));
+            if (!c0 && !c1) return;
+            Value* unscaled = c1 ? mul->input(0) : mul->input(1);
+            // The scalar must not broadcast the operand to another shape (or type).
+            if (!unscaled->typeKnown || unscaled->shape != operand->shape || unscaled->dtype != operand->dtype) return;
+            scale *= c1 ? *c1 : *c0;
+            operand = unscaled;
+            chain.push_back(mul);
+        };
         Value* q = qk->input(0);
-        Node* transpose = producerIs(qk->input(1), "Transpose");
+        Value* keysT = qk->input(1);
+        unscale(q);
+        unscale(keysT);
+        Node* transpose = producerIs(keysT, "Transpose");
         if (!transpose || !isRank4Float(q) || !isRank4Float(transpose->input(0))) continue;
         std::vector<int64_t> perm = transpose->attrs.getInts("perm", {3, 2, 1, 0});
         if (perm.size() != 4) continue;
@@ -73,6 +90,8 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
         if (!pv || pv->input(0) != softmax->output(0) || !isRank4Float(pv->input(1))) continue;
 
         Value* k = transpose->input(0);
+        const bool transposeGoes = uses.onlyFeeds(keysT);
+        if (transposeGoes) unscale(k);  // a scaling before the transpose goes with it
         if (kPerm != std::vector<int64_t>{0, 1, 2, 3}) {
             Node* kt = graph.addNode("Transpose", transpose->name + "_key", {k}, {}, 1);
             kt->attrs.set("perm", kPerm);
@@ -83,7 +102,7 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
                         transpose->input(0)->shape[static_cast<size_t>(kPerm[2])], transpose->input(0)->shape[static_cast<size_t>(kPerm[3])]};
             k->typeKnown = true;
         }
-        if (uses.onlyFeeds(qk->input(1))) chain.push_back(transpose);
+        if (transposeGoes) chain.push_back(transpose);
         chain.push_back(softmax);
         chain.push_back(pv);
         std::vector<Value*> inputs = {q, k, pv->input(1)};

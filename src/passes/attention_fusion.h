@@ -5,8 +5,9 @@ namespace kiln {
 
 /// Recognizes scaled dot-product attention on 4-D [batch, heads, seq, head_size] tensors,
 /// MatMul(Q, Transpose(K)) -> (Div | Mul by a scalar) -> (Add mask) -> Softmax(last axis) ->
-/// MatMul(., V), and replaces it with one Attention layer (ONNX's op), which backends implement
-/// without writing the score matrix to memory.
+/// MatMul(., V), where Q and K may each be scaled by a scalar first (torch's exported
+/// scaled_dot_product_attention multiplies both by sqrt(scale)), and replaces it with one Attention
+/// layer (ONNX's op), which backends implement without writing the score matrix to memory.
 class AttentionFusion : public Pass {
 public:
     const char* name() const override { return "attention-fusion"; }

@@ -83,6 +83,57 @@ TEST_F(FusionTest, ScaledDotProductAttentionWithMask) {
                                           1e-4, 1e-5);
 }
 
+// torch's scaled_dot_product_attention export: Q * sqrt(scale) and K^T * sqrt(scale) (one test scales K
+// before its transpose), no scaling of the scores.
+TEST_F(FusionTest, QueryAndKeyScalingsFoldIntoTheScale) {
+    for (bool scaleBeforeTranspose : {false, true}) {
+        auto network = builder->createNetwork();
+        std::swap(net, network);
+        ITensor* q = net->addInput("q", DataType::kFLOAT, Dims{2, 3, 6, 8});
+        ITensor* k = net->addInput("k", DataType::kFLOAT, Dims{2, 3, 6, 8});
+        ITensor* v = net->addInput("v", DataType::kFLOAT, Dims{2, 3, 6, 8});
+        LayerAttributes swapLast;
+        swapLast.setInts("perm", {0, 1, 3, 2});
+        const float rootScale = std::sqrt(1.f / std::sqrt(8.f));
+        ITensor* keysT = scaleBeforeTranspose ? op("Transpose", {op("Mul", {k, scalar(rootScale)})}, swapLast)
+                                              : op("Mul", {op("Transpose", {k}, swapLast), scalar(rootScale)});
+        ITensor* scores = op("MatMul", {op("Mul", {scalar(rootScale), q}), keysT});
+        net->markOutput(*op("MatMul", {op("Softmax", {scores}), v}));
+        AttentionFusion pass;
+        auto g = runPass(net->graph(), pass);
+        ASSERT_EQ(g->nodes().size(), 1u) << "scale before transpose: " << scaleBeforeTranspose;
+        EXPECT_EQ(g->nodes()[0]->opType, "Attention");
+        EXPECT_NEAR(g->nodes()[0]->attrs.getFloat("scale").value_or(0.f), 1.f / std::sqrt(8.f), 1e-6);
+        expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                              {{"q", randomTensor(DataType::kFLOAT, {2, 3, 6, 8}, -1, 1, 30)},
+                                               {"k", randomTensor(DataType::kFLOAT, {2, 3, 6, 8}, -1, 1, 31)},
+                                               {"v", randomTensor(DataType::kFLOAT, {2, 3, 6, 8}, -1, 1, 32)}},
+                                              1e-4, 1e-5);
+    }
+}
+
+TEST_F(FusionTest, AScalingThatBroadcastsTheQueryStaysOutside) {
+    // Q [3, 6, 8] * a [1, 1, 1, 1] constant is a 4-D query: the Mul cannot fold away (Q itself is 3-D).
+    ITensor* q = net->addInput("q", DataType::kFLOAT, Dims{3, 6, 8});
+    ITensor* k = net->addInput("k", DataType::kFLOAT, Dims{1, 3, 6, 8});
+    ITensor* v = net->addInput("v", DataType::kFLOAT, Dims{1, 3, 6, 8});
+    LayerAttributes swapLast;
+    swapLast.setInts("perm", {0, 1, 3, 2});
+    const float half = 0.5f;
+    ITensor* broadcastScale = net->addConstant(Dims{1, 1, 1, 1}, DataType::kFLOAT, &half);
+    ITensor* scores = op("MatMul", {op("Mul", {q, broadcastScale}), op("Transpose", {k}, swapLast)});
+    net->markOutput(*op("MatMul", {op("Softmax", {scores}), v}));
+    AttentionFusion pass;
+    auto g = runPass(net->graph(), pass);
+    ASSERT_EQ(countOps(*g, "Attention"), 1u);
+    EXPECT_EQ(countOps(*g, "Mul"), 1u);  // kept: the Attention reads its 4-D output
+    expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                          {{"q", randomTensor(DataType::kFLOAT, {3, 6, 8}, -1, 1, 33)},
+                                           {"k", randomTensor(DataType::kFLOAT, {1, 3, 6, 8}, -1, 1, 34)},
+                                           {"v", randomTensor(DataType::kFLOAT, {1, 3, 6, 8}, -1, 1, 35)}},
+                                          1e-4, 1e-5);
+}
+
 TEST_F(FusionTest, AMaskBroadcastAlongTheKeysStaysUnfused) {
     // Add broadcasts a one-key mask over every key; Attention would pad it as masked instead.
     ITensor* q = net->addInput("q", DataType::kFLOAT, Dims{1, 2, 5, 4});
