@@ -12,8 +12,18 @@
 // One block per (query row, head, batch): the score row lives in shared memory (up to kMaxKeys keys),
 // each warp takes one key's dot product at a time (lanes split the head, so the key row is read
 // coalesced), the softmax is a block reduction and P V gives each thread one output feature. Math is
-// in float (fp32 accumulation whatever the storage type); outputs round once. A plain, exact kernel:
-// the fused flash-attention kernel is the speed issue's.
+// in float (fp32 accumulation whatever the storage type); outputs round once. A plain, exact kernel.
+//
+// Its tactics: where cuDNN's fused attention computes the node (attention_cudnn.h: float16 / bfloat16,
+// no KV cache, ...), cuDNN's execution plans come first and this row kernel last. Plan 0, cuDNN's
+// heuristics' choice, is the default: a flash-attention kernel on the tensor cores is many times faster
+// than one block per query row wherever attention costs anything (BERT-base FP16 spent 65 % of its time
+// here), and an engine built without timing (--builderOptimizationLevel=0) should get it. The row
+// kernel stays a timed candidate for the shapes it wins (a few short rows), and runs whenever cuDNN
+// takes no plan or a run's addresses are not aligned for cuDNN's vector loads. As the convolution's
+// plans do (conv.cpp), the builder lists up to kTacticSearchAttribute plans and records the fastest
+// tactic's state (kTacticAttribute), which the engine's kernel rebuilds alone; a state cuDNN no longer
+// builds falls back to the heuristics' plan.
 //
 // nonpad_kv_seqlen lives on the device: a value outside [0, keys] (the CPU backend reports it) is
 // clamped there rather than read past the keys, since a kernel cannot report without a host sync.
@@ -26,13 +36,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/attention_cudnn.h"
+#include "backends/cuda/kernels/attention_mask.cuh"
 #include "backends/cuda/kernels/block_reduce.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
+#include "backends/precision_attributes.h"
+#include "backends/tactic_choice.h"
 
 namespace kiln::cuda {
 
@@ -50,8 +65,9 @@ constexpr int64_t kMaxHeadSize = 1024;
 
 using AttentionTypes = DeviceTypes<float, __half, __nv_bfloat16>;
 
-/// The element type of attn_mask, read on the device through one switch (its values become float).
-enum class MaskType : int { kNone, kBool, kFloat, kHalf, kBF16, kDouble };
+/// The tactic state of the row kernel: a lone word, which no cuDNN plan state is (theirs hold a graph
+/// kind and an engine id).
+constexpr int64_t kRowKernelTactic = 1;
 
 /// What qk_matmul_output holds (ONNX qk_matmul_output_mode); kNone when the output is absent.
 enum class QkStage : int { kNone = -1, kScaled = 0, kSoftcapped = 1, kBiased = 2, kSoftmax = 3 };
@@ -87,17 +103,6 @@ struct AttentionParams {
     QkStage qkStage{QkStage::kNone};
     bool doubleSoftmax{false};
 };
-
-__device__ __forceinline__ float maskValue(const void* mask, MaskType type, int64_t at) {
-    switch (type) {
-        case MaskType::kBool: return static_cast<const bool*>(mask)[at] ? 0.f : -INFINITY;
-        case MaskType::kFloat: return static_cast<const float*>(mask)[at];
-        case MaskType::kHalf: return __half2float(static_cast<const __half*>(mask)[at]);
-        case MaskType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(mask)[at]);
-        case MaskType::kDouble: return static_cast<float>(static_cast<const double*>(mask)[at]);
-        default: return 0.f;
-    }
-}
 
 __device__ __forceinline__ float warpSum(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
@@ -224,21 +229,11 @@ __global__ void writeCacheKernel(const Word* past, HeadLayout pastLayout, const 
     }
 }
 
-MaskType maskTypeOf(DataType t) {
-    switch (t) {
-        case DataType::kBOOL: return MaskType::kBool;
-        case DataType::kFLOAT: return MaskType::kFloat;
-        case DataType::kHALF: return MaskType::kHalf;
-        case DataType::kBF16: return MaskType::kBF16;
-        case DataType::kDOUBLE: return MaskType::kDouble;
-        default: return MaskType::kNone;
-    }
-}
-
-class AttentionKernel : public Kernel {
+class AttentionKernel : public Kernel, public TacticChooser {
 public:
-    explicit AttentionKernel(const Node& node)
+    AttentionKernel(const Node& node, const CudaContext& context)
         : mName(node.describe()),
+          mCudnn(context.cudnn),
           mScaleAttr(node.attrs.getFloat("scale")),
           mCausal(node.attrs.getInt("is_causal", 0) != 0),
           mLeftWindow(node.attrs.getInt("left_window_size", -1)),
@@ -254,7 +249,10 @@ public:
           mHasPresentKey(node.output(kPresentKey) != nullptr),
           mHasPresentValue(node.output(kPresentValue) != nullptr),
           mQkStage(node.output(kQkOutput) ? static_cast<QkStage>(node.attrs.getInt("qk_matmul_output_mode", 0))
-                                          : QkStage::kNone) {}
+                                          : QkStage::kNone),
+          mSdpaRefusal(cudnnSdpaRefusal(node)),
+          mChosenTactic(node.attrs.getInts(kTacticAttribute).value_or(std::vector<int64_t>{})),
+          mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))) {}
 
     Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
         KILN_RETURN_IF_ERROR(planLayouts(in, out));
@@ -286,16 +284,19 @@ public:
         mType = in[kQ].dtype;
         mShared = (kWarps + 1) * sizeof(double) + static_cast<size_t>(p.q.headSize + p.total) * sizeof(float);
         // Beyond the default 48 KiB a kernel must opt in; done here, outside any stream capture of run().
-        if (mShared <= 48 * 1024) return Status::ok();
-        return AttentionTypes::dispatchStatus(mType, unsupported(mName + ": no CUDA Attention for this type"),
-                                              [&](auto tag) {
-                                                  return cudaStatus(cudaFuncSetAttribute(
-                                                                        attentionRowKernel<decltype(tag)>,
-                                                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                                        static_cast<int>(mShared)),
-                                                                    "cudaFuncSetAttribute(attentionRowKernel)");
-                                              });
+        if (mShared > 48 * 1024)
+            KILN_RETURN_IF_ERROR(AttentionTypes::dispatchStatus(
+                mType, unsupported(mName + ": no CUDA Attention for this type"), [&](auto tag) {
+                    return cudaStatus(cudaFuncSetAttribute(attentionRowKernel<decltype(tag)>,
+                                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                           static_cast<int>(mShared)),
+                                      "cudaFuncSetAttribute(attentionRowKernel)");
+                }));
+        planSdpa(in);
+        return Status::ok();
     }
+
+    size_t workspaceSize() const override { return mRowSelected ? 0 : mSdpa.workspaceSize(); }
 
     Status run(const KernelIO& io) override {
         auto stream = static_cast<cudaStream_t>(io.stream);
@@ -307,15 +308,85 @@ public:
                                                                io.output(kPresentValue), stream));
         const AttentionParams& p = mParams;
         if (p.q.seq == 0 || p.q.batch == 0 || p.q.heads == 0) return Status::ok();
+        if (!mRowSelected) {
+            SdpaOperands operands;
+            operands.q = io.input(kQ).data;
+            operands.k = io.input(kK).data;
+            operands.v = io.input(kV).data;
+            operands.mask = mHasMask ? io.input(kMask).data : nullptr;
+            operands.y = io.output(0).data;
+            operands.workspace = io.workspace;
+            if (mSdpa.takes(operands)) return mSdpa.run(operands, mCudnn, stream);
+        }
         return AttentionTypes::dispatchStatus(mType, unsupported(mName + ": no CUDA Attention for this type"),
                                               [&](auto tag) { return launch<decltype(tag)>(io, stream); });
     }
 
     std::string tacticName() const override {
+        if (!mRowSelected) return std::string("cuda.cudnn_sdpa_") + tacticTypeSuffix(mType) + (mHasMask ? "+bias" : "");
         return std::string("cuda.attention_rowwise_") + tacticTypeSuffix(mType);
     }
 
+    /// cuDNN's plans where cuDNN takes the node, then the row kernel.
+    size_t tacticCount() const override { return mSdpa.built() ? mSdpa.planCount() + 1 : 1; }
+    Status selectTactic(size_t index) override {
+        if (!mSdpa.built()) return invalidArgument(tacticName() + " has a single tactic");
+        if (index == mSdpa.planCount()) {
+            mRowSelected = true;
+            return Status::ok();
+        }
+        KILN_RETURN_IF_ERROR(mSdpa.selectPlan(index));
+        mRowSelected = false;
+        return Status::ok();
+    }
+    std::vector<int64_t> tacticState() const override {
+        return mRowSelected ? std::vector<int64_t>{kRowKernelTactic} : mSdpa.planState();
+    }
+    std::string tacticKey() const override { return mSdpa.built() ? mSdpaKey : ""; }
+
 private:
+    /// Offers cuDNN's attention where it computes this node at these shapes: its graph and plans are
+    /// built once per problem (a problem it takes no plan for is not tried again), and not at all when
+    /// the engine chose the row kernel.
+    void planSdpa(const std::vector<TensorView>& in) {
+        mRowSelected = true;
+        const SdpaProblem problem = sdpaProblem(in);
+        if (mSdpaRefusal || cudnnSdpaShapeRefusal(problem) || mChosenTactic == std::vector<int64_t>{kRowKernelTactic}) {
+            mSdpa.clear();
+            mSdpaKey.clear();
+            return;
+        }
+        const std::string key = describeSdpaProblem(problem);
+        if (key != mSdpaKey) {
+            mSdpaKey = key;
+            // A graph cuDNN takes no plan for leaves nothing built: the row kernel runs the node.
+            if (!mSdpa.build(problem, mCudnn, mPlanSearch, mChosenTactic).isOk()) return;
+        } else if (!mSdpa.built() || !mSdpa.selectPlan(0).isOk()) {
+            return;
+        }
+        mRowSelected = false;
+    }
+
+    SdpaProblem sdpaProblem(const std::vector<TensorView>& in) const {
+        const AttentionParams& p = mParams;
+        auto tensorOf = [](const HeadLayout& l) { return SdpaTensor{l.batch, l.heads, l.seq, l.headSize, l.packed}; };
+        SdpaProblem problem;
+        problem.type = mType;
+        problem.q = tensorOf(p.q);
+        problem.k = tensorOf(p.k);
+        problem.v = tensorOf(p.v);
+        problem.y = tensorOf(p.y);
+        problem.scale = p.scale;
+        problem.causal = p.causal;
+        problem.hasMask = mHasMask;
+        if (mHasMask) {
+            problem.maskType = in[kMask].dtype;
+            problem.maskShape = in[kMask].shape;
+            std::copy(std::begin(p.maskStrides), std::end(p.maskStrides), problem.maskStrides);
+        }
+        return problem;
+    }
+
     template <typename T>
     Status launch(const KernelIO& io, cudaStream_t stream) {
         const AttentionParams& p = mParams;
@@ -449,6 +520,7 @@ private:
     }
 
     std::string mName;
+    cudnnHandle_t mCudnn;
     std::optional<float> mScaleAttr;
     bool mCausal;
     int64_t mLeftWindow, mRightWindow;
@@ -460,6 +532,12 @@ private:
     DataType mType{DataType::kFLOAT};
     AttentionParams mParams;
     size_t mShared{0};  // dynamic shared memory of one block: reduction scratch, query row, score row
+    std::optional<std::string> mSdpaRefusal;  // why cuDNN never computes this node, whatever the shapes
+    std::vector<int64_t> mChosenTactic;       // the builder's timed choice (kTacticAttribute), or empty
+    size_t mPlanSearch;                       // how many cuDNN plans to list (kTacticSearchAttribute)
+    CudnnSdpa mSdpa;
+    std::string mSdpaKey;  // the problem cuDNN's graph was last built (or tried) for
+    bool mRowSelected{true};
 };
 
 bool attentionSupported(const Node& node, std::string* reason) {
@@ -505,8 +583,8 @@ bool attentionSupported(const Node& node, std::string* reason) {
 
 void registerAttentionKernels(CudaKernelRegistry& registry) {
     registry.add({"Attention", attentionSupported,
-                  [](const Node& node, const CudaContext&) -> Expected<std::unique_ptr<Kernel>> {
-                      return std::unique_ptr<Kernel>(std::make_unique<AttentionKernel>(node));
+                  [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
+                      return std::unique_ptr<Kernel>(std::make_unique<AttentionKernel>(node, context));
                   }});
 }
 

@@ -101,11 +101,6 @@ std::optional<fe::graph::Pointwise_attributes> cudnnActivation(const FusedActiva
     }
 }
 
-std::mutex& cudnnHandleMutex() {
-    static std::mutex mutex;
-    return mutex;
-}
-
 fe::DataType_t cudnnDataType(DataType type) {
     switch (type) {
         case DataType::kHALF: return fe::DataType_t::HALF;
@@ -254,10 +249,6 @@ public:
                                         mHasBias ? io.input(2).data : nullptr, mHasResidual ? io.input(3).data : nullptr,
                                         io.output(0).data, mDirectShape, mActivation, stream);
         if (!mGraph) return internalError(tacticName() + ": run before reshape");
-        // The backend's one cuDNN handle serves every execution context: the stream it is set to and the
-        // execute that follows must not interleave with another thread's (kiln exec --infStreams=N
-        // --threads), or a convolution would run on the other context's stream. The lock spans the
-        // enqueue only; the device work stays asynchronous.
         std::lock_guard<std::mutex> handleLock(cudnnHandleMutex());
         KILN_CUDNN_RETURN_IF_ERROR(cudnnSetStream(mContext.cudnn, stream));
         std::unordered_map<int64_t, void*> pack = {{kUidX, io.input(0).data},

@@ -42,6 +42,11 @@ bool addPreferredPlan(fe::graph::Graph& graph, const std::vector<int64_t>& state
 
 }  // namespace
 
+std::mutex& cudnnHandleMutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
 Status cudnnFrontendStatus(fe::error_t error, const std::string& step) {
     if (error.is_good()) return Status::ok();
     return unsupported("cuDNN " + step + ": " + error.get_message());

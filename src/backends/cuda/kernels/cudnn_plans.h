@@ -9,12 +9,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 
 namespace kiln::cuda {
+
+/// Held from setting the stream of the backend's one cuDNN handle to the end of the execute that follows:
+/// the handle serves every execution context (kiln exec --infStreams=N --threads), and another thread's
+/// stream set in between would run this layer on that context's stream. It spans the enqueue only; the
+/// device work stays asynchronous.
+std::mutex& cudnnHandleMutex();
 
 /// OK, or the frontend's error as an unsupported Status naming the `step` that failed.
 Status cudnnFrontendStatus(cudnn_frontend::error_t error, const std::string& step);

@@ -36,7 +36,7 @@ void registerScatterGatherKernels(CudaKernelRegistry& registry);  // GatherEleme
 void registerCumulativeKernels(CudaKernelRegistry& registry);   // CumSum CumProd
 void registerDropoutKernels(CudaKernelRegistry& registry);      // Dropout (inference and training mode)
 void registerLossKernels(CudaKernelRegistry& registry);         // NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss
-void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention (KV cache, masks, windows, fp16/bf16)
+void registerAttentionKernels(CudaKernelRegistry& registry);    // Attention (KV cache, masks, windows; cuDNN SDPA)
 void registerRotaryEmbeddingKernels(CudaKernelRegistry& registry);  // RotaryEmbedding
 void registerSwiGLUKernels(CudaKernelRegistry& registry);       // SwiGLU
 void registerTensorScatterKernels(CudaKernelRegistry& registry);  // TensorScatter (KV-cache write)
