@@ -1,7 +1,8 @@
 // Kiln's direct channels-last convolution (conv_direct_nhwc.h), a tactic of the CUDA FusedConv beside
 // cuDNN's plans: forced through kTacticAttribute, it must match the CPU backend's NCHW Conv (epilogue
 // added in double, result in NHWC order) in float, float16 and bfloat16, for depthwise convolutions
-// (vectors of 8/4 channels and single ones), depthwise multipliers, RGB stems and small groups, with
+// (vectors of 8/4 channels and single ones; weights staged in shared memory or, past 48 KiB, read from
+// global memory), depthwise multipliers, RGB stems and small groups, with
 // strides, asymmetric pads, dilations, a float bias on narrow data, residuals and activations. The
 // builder's trial kernel lists it last among the tactics; a layer it does not apply to keeps cuDNN.
 
@@ -50,6 +51,9 @@ std::vector<DirectCase> directCases() {
         {"RGB stem 3x3", {2, 3, 17, 15}, {16, 3, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, true, false, "Clip",
          {0.f, 6.f}},
         {"RGB stem 7x7", {1, 3, 23, 21}, {8, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}, true, false, false, "Relu", {}},
+        // 256 x 7 x 7 float weights pass the 48 KiB a block stages: read from global memory instead.
+        {"depthwise 7x7 unstaged", {1, 256, 9, 8}, {256, 1, 7, 7}, 256, {1, 1}, {3, 3, 3, 3}, {1, 1}, true, false, false,
+         "Relu", {}},
         {"four channels per group", {1, 16, 8, 9}, {32, 4, 3, 3}, 4, {1, 1}, {1, 0, 1, 0}, {1, 1}, true, false, true,
          "LeakyRelu", {0.1f}},
     };

@@ -3,11 +3,13 @@
 //   channels of a thread read V consecutive input channels, one vector load per tap;
 // - grouped with few input channels per group (a stem over RGB, a depthwise multiplier > 1): the V
 //   output channels share a group, so each tap's C/group input values are read once and used V times.
-// Weights are read as scalars (they are few and stay in the caches).
+// Each block stages the layer's weights in shared memory (as float, output channels innermost) where they
+// fit, and otherwise reads them from global memory as scalars.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "backends/cuda/cuda_status.h"
@@ -20,13 +22,35 @@ namespace kiln::cuda {
 
 namespace {
 
-template <typename T, typename B, int V, bool kDepthwise>
+/// Weights staged in shared memory as float, [tap][channel in group][output channel], so the V output
+/// channels of a thread read consecutive words. Up to this many bytes (the default shared-memory limit of
+/// a block); larger layers read their weights from global memory.
+constexpr size_t kMaxStagedWeightBytes = 48 * 1024;
+/// Blocks of a staged launch at most: each block loads the weights once, so a grid sized to the outputs
+/// would read them from L2 tens of thousands of times; the grid-stride loop covers the rest.
+constexpr int64_t kMaxStagedBlocks = 4096;
+
+template <typename T, typename B, int V, bool kDepthwise, bool kStaged>
 __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, const T* residual, T* y,
                                      DirectConvShape s, FusedActivation activation) {
     using Pack = ChannelPack<T, V>;
     const int32_t packs = s.outC / V;  // per output pixel
     const int32_t channelsPerGroup = s.inC / s.group;
     const int32_t outputsPerGroup = s.outC / s.group;
+    const int32_t taps = s.kernelH * s.kernelW;
+    extern __shared__ float staged[];
+    if constexpr (kStaged) {
+        // W [K, R, S, C/g] read in order (coalesced), written [tap][c][k].
+        const int32_t perOutput = taps * channelsPerGroup;
+        for (int32_t j = static_cast<int32_t>(threadIdx.x); j < s.outC * perOutput; j += blockDim.x)
+            staged[(j % perOutput) * s.outC + j / perOutput] = static_cast<float>(load(w[j]));
+        __syncthreads();
+    }
+    // Weight of output channel k at `tap` for input channel c of its group.
+    const auto weight = [&](int32_t k, int32_t tap, int32_t c) -> float {
+        if constexpr (kStaged) return staged[(tap * channelsPerGroup + c) * s.outC + k];
+        return static_cast<float>(load(w[(k * taps + tap) * channelsPerGroup + c]));
+    };
     const int32_t count = s.batch * s.outH * s.outW * packs;
     const int32_t step = static_cast<int32_t>(gridDim.x * blockDim.x);
     for (int32_t i = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x); i < count; i += step) {
@@ -52,16 +76,12 @@ __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, cons
                 const int32_t tap = r * s.kernelW + t;
                 if constexpr (kDepthwise) {
                     const Pack in = *reinterpret_cast<const Pack*>(pixel + k0);
-                    for (int l = 0; l < V; ++l)
-                        acc[l] += static_cast<float>(load(in.lane[l])) *
-                                  static_cast<float>(load(w[(k0 + l) * s.kernelH * s.kernelW + tap]));
+                    for (int l = 0; l < V; ++l) acc[l] += static_cast<float>(load(in.lane[l])) * weight(k0 + l, tap, 0);
                 } else {
                     const T* channels = pixel + (k0 / outputsPerGroup) * channelsPerGroup;
                     for (int32_t c = 0; c < channelsPerGroup; ++c) {
                         const float in = static_cast<float>(load(channels[c]));
-                        for (int l = 0; l < V; ++l)
-                            acc[l] += in * static_cast<float>(load(
-                                               w[((k0 + l) * s.kernelH * s.kernelW + tap) * channelsPerGroup + c]));
+                        for (int l = 0; l < V; ++l) acc[l] += in * weight(k0 + l, tap, c);
                     }
                 }
             }
@@ -79,18 +99,29 @@ __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, cons
     }
 }
 
+template <typename T, typename B, int V, bool kDepthwise>
+void launchStaging(const T* x, const T* w, const B* bias, const T* residual, T* y, const DirectConvShape& s,
+                   const FusedActivation& activation, cudaStream_t stream) {
+    const int64_t threads = int64_t{s.batch} * s.outH * s.outW * (s.outC / V);
+    const size_t stagedBytes =
+        sizeof(float) * static_cast<size_t>(s.outC) * s.kernelH * s.kernelW * (s.inC / s.group);
+    if (stagedBytes <= kMaxStagedWeightBytes) {
+        const auto grid = static_cast<unsigned>(std::min<int64_t>(elementwiseGrid(threads), kMaxStagedBlocks));
+        directConvNhwcKernel<T, B, V, kDepthwise, true>
+            <<<grid, kElementwiseBlock, stagedBytes, stream>>>(x, w, bias, residual, y, s, activation);
+    } else {
+        directConvNhwcKernel<T, B, V, kDepthwise, false>
+            <<<elementwiseGrid(threads), kElementwiseBlock, 0, stream>>>(x, w, bias, residual, y, s, activation);
+    }
+}
+
 template <typename T, typename B, bool kDepthwise>
 void launchForm(int width, const T* x, const T* w, const B* bias, const T* residual, T* y, const DirectConvShape& s,
                 const FusedActivation& activation, cudaStream_t stream) {
-    const int64_t outputs = int64_t{s.batch} * s.outH * s.outW * s.outC;
-    if (width == kWidestPack<T>) {
-        constexpr int V = kWidestPack<T>;
-        directConvNhwcKernel<T, B, V, kDepthwise>
-            <<<elementwiseGrid(outputs / V), kElementwiseBlock, 0, stream>>>(x, w, bias, residual, y, s, activation);
-    } else {
-        directConvNhwcKernel<T, B, 1, kDepthwise>
-            <<<elementwiseGrid(outputs), kElementwiseBlock, 0, stream>>>(x, w, bias, residual, y, s, activation);
-    }
+    if (width == kWidestPack<T>)
+        launchStaging<T, B, kWidestPack<T>, kDepthwise>(x, w, bias, residual, y, s, activation, stream);
+    else
+        launchStaging<T, B, 1, kDepthwise>(x, w, bias, residual, y, s, activation, stream);
 }
 
 template <typename T, typename B>
