@@ -25,6 +25,9 @@ struct AxisCase {
 const std::vector<AxisCase> kAxisCases = {
     {{3, 7}, -1},   {{2, 3, 1000}, 2}, {{5}, 0},      {{4, 1}, -1},  {{2, 3, 4}, 0},
     {{2, 3, 4}, 1}, {{3, 5, 2, 6}, -3}, {{0, 3}, 1},  {{6, 300}, 0}, {{2, 257, 3}, 1},
+    // Rows held by one warp (a row count that leaves a block's last warps idle, ViT's 197 keys, exactly
+    // 1024) and rows past a warp's registers (1025: one block per row).
+    {{37, 197}, -1}, {{9, 64}, 1}, {{3, 1024}, -1}, {{3, 1025}, -1},
 };
 
 TEST_F(CudaAxisOpsTest, SoftmaxAndLogSoftmaxOverEveryAxisMatchCpu) {

@@ -1,7 +1,9 @@
 // Softmax, LogSoftmax and Hardmax along one axis (opset 13; older opsets are upgraded by the frontend),
 // on float, float16 and bfloat16 (computed in float) and double (computed in double). The input is viewed as (outer, axis, inner):
-//  - inner == 1 (the axis is innermost, the common case): one block per contiguous row, with block-wide
-//    max and sum reductions;
+//  - inner == 1 (the axis is innermost, the common case): a row of up to 1024 elements is one warp's,
+//    held in registers (one read, one write; a block serves eight rows, so a batch of attention scores is
+//    a few waves rather than one block per row); a longer row is one block's, with block-wide max and
+//    sum reductions over three passes;
 //  - inner > 1: one thread per (outer, inner) column walking the axis, so neighbouring threads read
 //    neighbouring elements.
 // Hardmax always takes the column form (a thread per row when inner == 1): it only compares, and the
@@ -69,6 +71,49 @@ __global__ void axisRowsKernel(const T* in, T* out, int64_t cols) {
     for (int64_t c = threadIdx.x; c < cols; c += kBlock) y[c] = store<T>(axisOutput<kOp>(load(x[c]), maxValue, factor));
 }
 
+/// Rows a block of the warp-row kernel serves: one per warp.
+constexpr int kWarpRowsPerBlock = 8;
+/// The longest row a warp holds in registers (32 lanes x 32 elements).
+constexpr int64_t kMaxWarpRow = 32 * 32;
+
+// One warp per row of `cols` <= 32 * kPerLane contiguous elements, each lane holding every 32nd element
+// in registers: the same max, sum and output as axisRowsKernel, from one read of the row.
+template <typename T, AxisOp kOp, int kPerLane>
+__global__ void axisWarpRowsKernel(const T* in, T* out, int64_t rows, int cols) {
+    using C = Compute<T>;
+    const int lane = static_cast<int>(threadIdx.x % 32);
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpRowsPerBlock + threadIdx.x / 32;
+    if (row >= rows) return;  // a whole warp leaves together: the reductions below see full warps only
+    const T* x = in + row * cols;
+    T* y = out + row * cols;
+    C v[kPerLane];
+    C maxValue = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+        const int c = lane + i * 32;
+        v[i] = c < cols ? load(x[c]) : C(-INFINITY);
+        maxValue = fmax(maxValue, v[i]);
+    }
+    maxValue = blockMax<32>(maxValue, static_cast<C*>(nullptr));
+    C sum = 0;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i)
+        if (lane + i * 32 < cols) sum += exp(v[i] - maxValue);
+    const C factor = axisFactor<kOp>(blockSum<32>(sum, static_cast<C*>(nullptr)));
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+        const int c = lane + i * 32;
+        if (c < cols) y[c] = store<T>(axisOutput<kOp>(v[i], maxValue, factor));
+    }
+}
+
+template <typename T, AxisOp kOp, int kPerLane>
+void launchWarpRows(const T* src, T* dst, int64_t rows, int64_t cols, cudaStream_t stream) {
+    const auto grid = static_cast<unsigned>((rows + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock);
+    axisWarpRowsKernel<T, kOp, kPerLane>
+        <<<grid, 32 * kWarpRowsPerBlock, 0, stream>>>(src, dst, rows, static_cast<int>(cols));
+}
+
 // One thread per (outer, inner) column of `axis` elements `inner` apart.
 template <typename T, AxisOp kOp>
 __global__ void axisColumnsKernel(const T* in, T* out, int64_t outer, int64_t axis, int64_t inner) {
@@ -108,6 +153,16 @@ Status launchAxisOp(const void* in, void* out, int64_t outer, int64_t axis, int6
     const T* src = static_cast<const T*>(in);
     T* dst = static_cast<T*>(out);
     if constexpr (kOp != AxisOp::kHardmax) {
+        if (inner == 1 && axis <= kMaxWarpRow && (outer + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock <= INT_MAX) {
+            // The fewest registers per lane that hold the row.
+            if (axis <= 32) launchWarpRows<T, kOp, 1>(src, dst, outer, axis, stream);
+            else if (axis <= 64) launchWarpRows<T, kOp, 2>(src, dst, outer, axis, stream);
+            else if (axis <= 128) launchWarpRows<T, kOp, 4>(src, dst, outer, axis, stream);
+            else if (axis <= 256) launchWarpRows<T, kOp, 8>(src, dst, outer, axis, stream);
+            else if (axis <= 512) launchWarpRows<T, kOp, 16>(src, dst, outer, axis, stream);
+            else launchWarpRows<T, kOp, 32>(src, dst, outer, axis, stream);
+            return launchStatus("axisWarpRowsKernel");
+        }
         if (inner == 1 && outer <= INT_MAX) {
             const unsigned grid = static_cast<unsigned>(outer);
             // The narrowest block that still gives each thread work: short rows waste fewer idle threads.
