@@ -20,6 +20,9 @@ struct NormCase {
 const std::vector<NormCase> kNormCases = {
     {{2, 3, 4, 5}, 0}, {{2, 3, 4, 5}, 1}, {{2, 3, 4, 5}, -1}, {{2, 3, 4, 5}, -2},
     {{4, 300}, 1},     {{3, 1}, -1},      {{6}, 0},
+    // One warp per row up to 1024 elements (a row count that leaves a block's last warps idle), one block
+    // per row past it.
+    {{19, 768}, -1},   {{2, 1024}, 1},    {{2, 1100}, 1},
 };
 
 Shape normalizedShape(const NormCase& c) {

@@ -1,8 +1,10 @@
 // LayerNormalization and RMSNormalization on float, float16 and double, over the dims from `axis` on
 // (flattened into one row), with LayerNormalization's optional Mean and InvStdDev outputs (float, the
-// default stash_type). One block per row: the mean first, then the spread around it (two passes, so a
-// large mean does not cancel the variance's digits); RMSNormalization uses the mean square instead and
-// does not centre. float16 is computed in float, double in double.
+// default stash_type). The mean first, then the spread around it (two passes, so a large mean does not
+// cancel the variance's digits); RMSNormalization uses the mean square instead and does not centre.
+// float16 is computed in float, double in double. A row of up to 1024 elements is one warp's, held in
+// registers (one read of the row; eight rows a block, so thousands of token rows are a few waves); a
+// longer row is one block's, reading the row three times.
 //
 // Scale and B are read per column: they must hold one value per normalized element laid out like the
 // row (leading 1s aside), or a single value. Other broadcasts have no CUDA kernel.
@@ -86,6 +88,65 @@ __global__ void normRowsKernel(const T* in, const T* scale, const T* bias, T* ou
     }
 }
 
+/// Rows a block of the warp-row kernel serves: one per warp.
+constexpr int kNormWarpRowsPerBlock = 8;
+/// The longest row a warp holds in registers (32 lanes x 32 elements).
+constexpr int64_t kMaxNormWarpRow = 32 * 32;
+
+// One warp per row of p.cols <= 32 * kPerLane elements, each lane holding every 32nd one: the same mean,
+// spread and output as normRowsKernel, from one read of the row.
+template <typename T, bool kRms, int kPerLane>
+__global__ void normWarpRowsKernel(const T* in, const T* scale, const T* bias, T* out, float* meanOut,
+                                   float* invStdOut, NormParams p, int64_t rows) {
+    using F = NormCompute<T>;
+    const int lane = static_cast<int>(threadIdx.x % 32);
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * kNormWarpRowsPerBlock + threadIdx.x / 32;
+    if (row >= rows) return;  // a whole warp leaves together: the reductions below see full warps only
+    const int cols = static_cast<int>(p.cols);
+    const T* x = in + row * p.cols;
+    T* y = out + row * p.cols;
+    const F count = static_cast<F>(p.cols);
+    F v[kPerLane];
+    F sum = 0;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+        const int c = lane + i * 32;
+        v[i] = c < cols ? loadNorm(x[c]) : F(0);
+        sum += v[i];
+    }
+    F mean = 0;
+    if constexpr (!kRms) mean = blockSum<32>(sum, static_cast<F*>(nullptr)) / count;
+    F squares = 0;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+        if (lane + i * 32 >= cols) continue;
+        const F d = v[i] - mean;
+        squares += d * d;
+    }
+    const F spread = blockSum<32>(squares, static_cast<F*>(nullptr)) / count;
+    const F inverse = F(1) / sqrt(spread + static_cast<F>(p.epsilon));
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+        const int c = lane + i * 32;
+        if (c >= cols) continue;
+        F value = (v[i] - mean) * inverse * loadNorm(scale[c * p.scaleStride]);
+        if (bias) value += loadNorm(bias[c * p.biasStride]);
+        y[c] = storeNorm<T>(value);
+    }
+    if (lane == 0) {
+        if (meanOut) meanOut[row] = static_cast<float>(mean);
+        if (invStdOut) invStdOut[row] = static_cast<float>(inverse);
+    }
+}
+
+template <typename T, bool kRms, int kPerLane>
+void launchNormWarpRows(const T* x, const T* scale, const T* bias, T* y, float* mean, float* invStd, int64_t rows,
+                        const NormParams& p, cudaStream_t stream) {
+    const auto grid = static_cast<unsigned>((rows + kNormWarpRowsPerBlock - 1) / kNormWarpRowsPerBlock);
+    normWarpRowsKernel<T, kRms, kPerLane>
+        <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
+}
+
 template <typename T, bool kRms>
 void launchNormRows(const KernelIO& io, int64_t rows, const NormParams& p, bool hasBias, cudaStream_t stream) {
     const T* x = static_cast<const T*>(io.input(0).data);
@@ -94,6 +155,16 @@ void launchNormRows(const KernelIO& io, int64_t rows, const NormParams& p, bool 
     T* y = static_cast<T*>(io.output(0).data);
     float* mean = io.numOutputs > 1 && io.output(1).data ? static_cast<float*>(io.output(1).data) : nullptr;
     float* invStd = io.numOutputs > 2 && io.output(2).data ? static_cast<float*>(io.output(2).data) : nullptr;
+    if (p.cols <= kMaxNormWarpRow) {
+        // The fewest registers per lane that hold the row.
+        if (p.cols <= 32) launchNormWarpRows<T, kRms, 1>(x, scale, bias, y, mean, invStd, rows, p, stream);
+        else if (p.cols <= 64) launchNormWarpRows<T, kRms, 2>(x, scale, bias, y, mean, invStd, rows, p, stream);
+        else if (p.cols <= 128) launchNormWarpRows<T, kRms, 4>(x, scale, bias, y, mean, invStd, rows, p, stream);
+        else if (p.cols <= 256) launchNormWarpRows<T, kRms, 8>(x, scale, bias, y, mean, invStd, rows, p, stream);
+        else if (p.cols <= 512) launchNormWarpRows<T, kRms, 16>(x, scale, bias, y, mean, invStd, rows, p, stream);
+        else launchNormWarpRows<T, kRms, 32>(x, scale, bias, y, mean, invStd, rows, p, stream);
+        return;
+    }
     const unsigned grid = static_cast<unsigned>(rows);
     // The narrowest block that still gives each thread work: short rows waste fewer idle threads.
     if (p.cols <= 32)
