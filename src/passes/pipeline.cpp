@@ -1,6 +1,7 @@
 #include "passes/pipeline.h"
 
 #include "passes/attention_fusion.h"
+#include "passes/attention_head_layout.h"
 #include "passes/batchnorm_folding.h"
 #include "passes/constant_folding.h"
 #include "passes/conv_fusion.h"
@@ -39,6 +40,8 @@ PassManager defaultPipeline() {
     pm.add(std::make_unique<GeluFusion>());
     pm.add(std::make_unique<LayerNormFusion>());
     pm.add(std::make_unique<AttentionFusion>());
+    // 8b. Attention's head splits and merges (Reshape + Transpose around it) go once it is one layer.
+    pm.add(std::make_unique<AttentionHeadLayout>());
     // 9-10. Vertical fusion of Conv / MatMul with bias, residual and activation (after BN folding,
     //    so Conv -> BN -> Relu is Conv -> Relu by now; after GELU fusion, so GELU can be absorbed).
     pm.add(std::make_unique<ConvFusion>());
