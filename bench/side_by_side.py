@@ -89,13 +89,6 @@ def flops_per_item(model, inputs, torch):
     return counter.get_total_flops()
 
 
-def top_layers(profile_path, count=5):
-    """The `count` layers with the largest share of a `kiln exec --exportProfile` file."""
-    entries = [e for e in json.loads(profile_path.read_text()) if "name" in e and "percentage" in e]
-    entries.sort(key=lambda e: -(e["percentage"] or 0))
-    return [f"{e['name']} {e['percentage']:.1f} %" for e in entries[:count]]
-
-
 def layer_table(profile_path, info_path):
     """Each profiled layer with its type, tactic and precision (from `--exportLayerInfo`)."""
     info = {layer["Name"]: layer for layer in json.loads(info_path.read_text())["Layers"]}
@@ -108,6 +101,12 @@ def layer_table(profile_path, info_path):
                      "precision": layer.get("Precision", "?"), "median_ms": e.get("medianMs"),
                      "percentage": e["percentage"] or 0})
     return rows
+
+
+def top_layers(layers, count=5):
+    """The `count` layers (layer_table rows) with the largest share of the profile."""
+    ranked = sorted(layers, key=lambda layer: -layer["percentage"])[:count]
+    return [f"{layer['name']} {layer['percentage']:.1f} %" for layer in ranked]
 
 
 def time_by_kind(layers, count=6):
@@ -180,9 +179,8 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
         run_kiln([str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
                   "--noDataTransfers", "--iterations=20", "--warmUp=200", "--duration=0",
                   f"--exportProfile={profile_path}", f"--exportLayerInfo={info_path}"], args.timeout)
-        profile = top_layers(profile_path)
         layers = layer_table(profile_path, info_path)
-        kinds = time_by_kind(layers)
+        profile, kinds = top_layers(layers), time_by_kind(layers)
         # Every layer of every FP16 engine in one small file beside the table, for a closer look.
         with open(args.out / "layers.tsv", "a") as table:
             for layer in layers:

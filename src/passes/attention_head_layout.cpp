@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "ir/ops/shape_infer_helpers.h"
 #include "passes/pattern_utils.h"
 
 namespace kiln {
@@ -51,10 +52,7 @@ std::optional<std::vector<TargetEntry>> targetEntries(const Value* v) {
     auto shapeDims = [](const Node* shape, int64_t from, int64_t to) -> std::optional<std::vector<TargetEntry>> {
         const Value* x = shape->input(0);
         if (!x || !x->typeKnown) return std::nullopt;
-        const auto rank = static_cast<int64_t>(x->shape.size());
-        auto clampAxis = [rank](int64_t a) { return std::min(std::max(a < 0 ? a + rank : a, int64_t{0}), rank); };
-        const int64_t start = clampAxis(shape->attrs.getInt("start", 0));
-        const int64_t end = clampAxis(shape->attrs.getInt("end").value_or(rank));
+        const auto [start, end] = shapeinfer::shapeOpRange(shape->attrs, static_cast<int64_t>(x->shape.size()));
         std::vector<TargetEntry> all;
         for (int64_t d = start; d < end; ++d) all.push_back({std::nullopt, x, d});
         const auto count = static_cast<int64_t>(all.size());

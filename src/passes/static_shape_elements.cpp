@@ -1,8 +1,8 @@
 #include "passes/static_shape_elements.h"
 
-#include <algorithm>
 #include <unordered_set>
 
+#include "ir/ops/shape_infer_helpers.h"
 #include "passes/constant_folding.h"
 
 namespace kiln {
@@ -11,10 +11,7 @@ namespace {
 
 /// The extents Shape(x) reports: x's dims from `start` to `end` (opset 15's attributes, clamped).
 std::vector<Dim> reportedDims(const Node& shapeNode, const SymShape& x) {
-    const auto rank = static_cast<int64_t>(x.size());
-    auto clampAxis = [rank](int64_t axis) { return std::clamp(axis < 0 ? axis + rank : axis, int64_t{0}, rank); };
-    const int64_t start = clampAxis(shapeNode.attrs.getInt("start", 0));
-    const int64_t end = clampAxis(shapeNode.attrs.getInt("end").value_or(rank));
+    const auto [start, end] = shapeinfer::shapeOpRange(shapeNode.attrs, static_cast<int64_t>(x.size()));
     std::vector<Dim> dims;
     for (int64_t d = start; d < end; ++d) dims.push_back(x[static_cast<size_t>(d)]);
     return dims;
