@@ -89,11 +89,34 @@ def flops_per_item(model, inputs, torch):
     return counter.get_total_flops()
 
 
-def top_layers(profile_path, count=5):
-    """The `count` layers with the largest share of a `kiln exec --exportProfile` file."""
-    entries = [e for e in json.loads(profile_path.read_text()) if "name" in e and "percentage" in e]
-    entries.sort(key=lambda e: -(e["percentage"] or 0))
-    return [f"{e['name']} {e['percentage']:.1f} %" for e in entries[:count]]
+def layer_table(profile_path, info_path):
+    """Each profiled layer with its type, tactic and precision (from `--exportLayerInfo`)."""
+    info = {layer["Name"]: layer for layer in json.loads(info_path.read_text())["Layers"]}
+    rows = []
+    for e in json.loads(profile_path.read_text()):
+        if "name" not in e or "percentage" not in e:
+            continue
+        layer = info.get(e["name"], {})
+        rows.append({"name": e["name"], "type": layer.get("LayerType", "?"), "tactic": layer.get("TacticName", "?"),
+                     "precision": layer.get("Precision", "?"), "median_ms": e.get("medianMs"),
+                     "percentage": e["percentage"] or 0})
+    return rows
+
+
+def top_layers(layers, count=5):
+    """The `count` layers (layer_table rows) with the largest share of the profile."""
+    ranked = sorted(layers, key=lambda layer: -layer["percentage"])[:count]
+    return [f"{layer['name']} {layer['percentage']:.1f} %" for layer in ranked]
+
+
+def time_by_kind(layers, count=6):
+    """The shares of the `count` largest layer types, with the tactics that ran them."""
+    shares, tactics = {}, {}
+    for layer in layers:
+        shares[layer["type"]] = shares.get(layer["type"], 0.0) + layer["percentage"]
+        tactics.setdefault(layer["type"], set()).add(layer["tactic"])
+    ranked = sorted(shares.items(), key=lambda item: -item[1])[:count]
+    return [f"{kind} {share:.1f} % ({', '.join(sorted(tactics[kind]))})" for kind, share in ranked]
 
 
 def run_kiln(command, timeout):
@@ -150,13 +173,19 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
         timing.append("--useCudaGraph")
     log, _ = run_kiln(timing, args.timeout)
     (work / f"{tag}_time.log").write_text(log)
-    profile = []
+    profile, kinds = [], []
     if precision == "fp16":  # where the time goes, layer by layer
-        profile_path = work / f"{tag}_profile.json"
+        profile_path, info_path = work / f"{tag}_profile.json", work / f"{tag}_layers.json"
         run_kiln([str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
                   "--noDataTransfers", "--iterations=20", "--warmUp=200", "--duration=0",
-                  f"--exportProfile={profile_path}"], args.timeout)
-        profile = top_layers(profile_path)
+                  f"--exportProfile={profile_path}", f"--exportLayerInfo={info_path}"], args.timeout)
+        layers = layer_table(profile_path, info_path)
+        profile, kinds = top_layers(layers), time_by_kind(layers)
+        # Every layer of every FP16 engine in one small file beside the table, for a closer look.
+        with open(args.out / "layers.tsv", "a") as table:
+            for layer in layers:
+                table.write(f"{tag}\t{layer['name']}\t{layer['type']}\t{layer['tactic']}\t{layer['precision']}\t"
+                            f"{layer['median_ms']}\t{layer['percentage']:.2f}\n")
     # The cold build's layout line names both layouts' sums; the warm one should come from the cache.
     layout = re.search(r"^\[I\] layout: (.*)$", build_log, re.MULTILINE)
     return {"build_s": round(build_seconds, 1), "warm_build_s": round(warm_build_seconds, 1),
@@ -165,7 +194,7 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
             is not None,
             "rel_l2": error, "median_ms": gpu_median(log),
             "cuda_graph": batch == 1 and "cannot be captured in a CUDA graph" not in log, "fp16_layers": int(fp16_layers.group(1)) if fp16_layers else 0,
-            "top_layers": profile}
+            "top_layers": profile, "time_by_kind": kinds}
 
 
 def main():
@@ -189,6 +218,7 @@ def main():
     import torch
 
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "layers.tsv").write_text("engine\tlayer\ttype\ttactic\tprecision\tmedian ms\t%\n")
     args.gemm_tflops = fp16_gemm_tflops(torch)
     print(f"[gpu] FP16 GEMM rate (8192^3, median of 20): {args.gemm_tflops:.0f} TFLOP/s", flush=True)
     rows = []
@@ -272,7 +302,8 @@ def write_results(args, rows):
             ratios.append(f"{r['model']} b{r['batch']}: {r['gflops_per_item']:.2f} GFLOP/item, compute ceiling "
                           f"{r['ceiling_ms']:.3f} ms, Kiln FP16 {fp16['median_ms']:.3f} ms = "
                           f"{100 * r['ceiling_ms'] / fp16['median_ms']:.0f} % of the ceiling"
-                          + (f"; top layers: {', '.join(fp16['top_layers'])}" if fp16.get("top_layers") else ""))
+                          + (f"; top layers: {', '.join(fp16['top_layers'])}" if fp16.get("top_layers") else "")
+                          + (f"; time by layer kind: {', '.join(fp16['time_by_kind'])}" if fp16.get("time_by_kind") else ""))
         if fp16.get("layout"):
             ratios.append(f"{r['model']} b{r['batch']} FP16 layout: {fp16['layout']} (warm rebuild "
                           f"{'from' if fp16.get('layout_cached') else 'NOT from'} the timing cache)")

@@ -1,6 +1,7 @@
 #include "passes/pipeline.h"
 
 #include "passes/attention_fusion.h"
+#include "passes/attention_head_layout.h"
 #include "passes/batchnorm_folding.h"
 #include "passes/constant_folding.h"
 #include "passes/conv_fusion.h"
@@ -19,7 +20,8 @@ namespace kiln {
 PassManager defaultPipeline() {
     PassManager pm;
     // 1. Shape folding first: it turns every static shape computation into constants, so the
-    //    passes after it see constant Reshape/Expand targets and static shapes everywhere.
+    //    passes after it see constant Reshape/Expand targets and static shapes everywhere; with a
+    //    dynamic batch it still folds the static extents read off a shape (a head size for a scale).
     pm.add(std::make_unique<ShapeFolding>());
     // 2. Constant folding next: weight-only subgraphs (transposed or cast weights) become plain
     //    constants, which BatchNorm folding and the fusions need.
@@ -38,6 +40,8 @@ PassManager defaultPipeline() {
     pm.add(std::make_unique<GeluFusion>());
     pm.add(std::make_unique<LayerNormFusion>());
     pm.add(std::make_unique<AttentionFusion>());
+    // 8b. Attention's head splits and merges (Reshape + Transpose around it) go once it is one layer.
+    pm.add(std::make_unique<AttentionHeadLayout>());
     // 9-10. Vertical fusion of Conv / MatMul with bias, residual and activation (after BN folding,
     //    so Conv -> BN -> Relu is Conv -> Relu by now; after GELU fusion, so GELU can be absorbed).
     pm.add(std::make_unique<ConvFusion>());

@@ -25,6 +25,11 @@ constexpr int64_t kMaxIndexConstantElements = 16;
 
 bool isFp32(const Value* v) { return v && v->dtype == DataType::kFLOAT; }
 
+/// Ops whose result depends on their input's shape alone (any element type gives the same output).
+bool readsShapeOnly(const Node* node) {
+    return node->domain.empty() && (node->opType == "Shape" || node->opType == "Size");
+}
+
 bool hasSubgraphs(const Node& node) {
     for (const auto& [name, value] : node.attrs.all())
         if (std::holds_alternative<std::shared_ptr<Graph>>(value) ||
@@ -209,6 +214,8 @@ private:
                 }
             } else if (v->producer && mReducedNodes.count(v->producer)) {
                 v->dtype = mReduced;
+                // Shape and Size read no element: they take the reduced value as it is.
+                std::erase_if(full, readsShapeOnly);
                 if (!full.empty() || isOutput) {
                     // The FP32 copy takes over the original name, which the engine's outputs are bound by.
                     const std::string original = v->name;

@@ -11,7 +11,8 @@
 // - values computed from integers (positions, masks, shapes cast to float) keep FP32: their consumers
 //   get a converted copy, so index arithmetic never rounds;
 // - the engine's inputs and outputs keep the model's types: a reformat layer converts at each edge
-//   where the precision changes, and graph outputs keep their names;
+//   where the precision changes, and graph outputs keep their names; Shape and Size read an FP16
+//   value as it is (they read no element, and a dynamic batch leaves many of them in an export);
 // - FP32 weights of reduced-precision layers are converted once, at build time (values beyond the
 //   reduced type's range saturate to its largest finite value, with a warning that counts them).
 // Which of FP16 and FP32 is faster is not timed yet (no tactic timing): a layer with a reduced-precision

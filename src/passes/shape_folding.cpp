@@ -3,21 +3,36 @@
 #include <unordered_set>
 
 #include "passes/constant_folding.h"
+#include "passes/static_shape_elements.h"
 
 namespace kiln {
 
-Expected<bool> ShapeFolding::run(Graph& graph, PassContext& ctx) {
+namespace {
+
+/// Infers every value's type, shape and (where known) contents, and writes the types and shapes back.
+Expected<std::vector<ValueInfo>> inferAndWriteBack(Graph& graph, const PassContext& ctx) {
     std::vector<ValueInfo> infos = initialValueInfos(graph);
     ShapeInferenceOptions options;
     options.evaluator = ctx.evaluator;
     KILN_RETURN_IF_ERROR(inferShapes(graph, infos, options));
-
     for (const auto& v : graph.values()) {
         if (!v || !infos[static_cast<size_t>(v->id)].known) continue;
         const ValueInfo& info = infos[static_cast<size_t>(v->id)];
         v->dtype = info.dtype;
         v->shape = info.shape;
         v->typeKnown = true;
+    }
+    return infos;
+}
+
+}  // namespace
+
+Expected<bool> ShapeFolding::run(Graph& graph, PassContext& ctx) {
+    KILN_ASSIGN_OR_RETURN(std::vector<ValueInfo> infos, inferAndWriteBack(graph, ctx));
+    // Static extents picked out of partly dynamic shapes first: what follows from them is then known.
+    KILN_ASSIGN_OR_RETURN(size_t picked, foldStaticShapeElements(graph, infos, ctx));
+    if (picked > 0) {
+        KILN_ASSIGN_OR_RETURN(infos, inferAndWriteBack(graph, ctx));
     }
     std::unordered_set<const Node*> folded;
     for (const auto& node : graph.nodes()) {
@@ -32,7 +47,7 @@ Expected<bool> ShapeFolding::run(Graph& graph, PassContext& ctx) {
         replaceNodeByConstants(graph, *node, std::move(values));
         folded.insert(node.get());
     }
-    if (folded.empty()) return false;
+    if (folded.empty()) return picked > 0;
     graph.removeNodes([&](const Node& n) { return folded.count(&n) != 0; });
     graph.removeUnusedValues();
     return true;

@@ -1,10 +1,24 @@
 #include "runtime/execution_layout.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "runtime/concat_elision.h"
 
 namespace kiln {
+
+namespace {
+
+/// Ops whose output holds the input's bytes unchanged, only relabelled with another shape.
+bool isRelabel(const Node& node) {
+    static const char* const kRelabels[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"};
+    if (!node.domain.empty() || node.inputs.empty() || !node.inputs[0] || node.outputs.size() != 1 ||
+        !node.outputs[0])
+        return false;
+    return std::any_of(std::begin(kRelabels), std::end(kRelabels), [&](const char* op) { return node.opType == op; });
+}
+
+}  // namespace
 
 Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<ValueInfo>& infos, size_t alignment,
                                           const InPlacePolicy& inPlace) {
@@ -48,8 +62,8 @@ Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<
     std::erase_if(layout.runNodes, [&](size_t i) {
         return std::find(elision.elidedNodes.begin(), elision.elidedNodes.end(), i) != elision.elidedNodes.end();
     });
-    // Values that live inside another's buffer: Concat slices (at their offset) and outputs
-    // written over a dying input (at offset 0). `parent` chains end at the value that owns the buffer.
+    // Values that live inside another's buffer: Concat slices (at their offset), relabelled values and
+    // outputs written over a dying input (at offset 0). `parent` chains end at the value that owns the buffer.
     std::vector<int64_t> parent = elision.parent;
     std::vector<size_t> byteOffset = elision.byteOffset;
     auto rootOf = [&](size_t id) {
@@ -69,6 +83,33 @@ Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<
         for (const Value* in : node.inputs)
             if (in) last[static_cast<size_t>(in->id)] = static_cast<int32_t>(step);
     }
+    // Relabels: a Reshape, Flatten, Squeeze or Unsqueeze output is its input's bytes under another
+    // shape, so it shares the input's buffer whether or not the input is read later (values are written
+    // once, so neither changes under the other). Their kernels then find one buffer on both sides and
+    // copy nothing. A graph input, a constant or an engine output keeps its own memory.
+    for (size_t step = 0; step < layout.runNodes.size(); ++step) {
+        const Node& node = *nodes[layout.runNodes[step]];
+        if (!isRelabel(node)) continue;
+        const size_t in = static_cast<size_t>(node.inputs[0]->id);
+        const size_t out = static_cast<size_t>(node.outputs[0]->id);
+        if (layout.residence[out] != Residence::kArena || parent[out] >= 0 ||
+            layout.residence[in] != Residence::kArena || bytesOf(in) != bytesOf(out) ||
+            infos[in].dtype != infos[out].dtype || infos[in].dtype == DataType::kSTRING)
+            continue;
+        parent[out] = static_cast<int64_t>(in);
+        byteOffset[out] = 0;
+    }
+    // The last step reading any value of a buffer, by the buffer's owner: an output may be written over
+    // an input only where the input's whole buffer (its relabels too) dies.
+    std::vector<int32_t> bufferLast = last;
+    for (size_t id = 0; id < numValues; ++id)
+        if (parent[id] >= 0) bufferLast[rootOf(id)] = std::max(bufferLast[rootOf(id)], last[id]);
+    auto insideSlice = [&](size_t id) {
+        for (size_t v = id;; v = static_cast<size_t>(parent[v])) {
+            if (elision.isSlice(v)) return true;
+            if (parent[v] < 0) return false;
+        }
+    };
     if (inPlace) {
         for (size_t step = 0; step < layout.runNodes.size(); ++step) {
             const Node& node = *nodes[layout.runNodes[step]];
@@ -78,11 +119,14 @@ Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<
             for (size_t i = 0; i < node.inputs.size(); ++i) {
                 const Value* in = node.inputs[i];
                 size_t id = in ? static_cast<size_t>(in->id) : 0;
-                // The input dies here, owns (or shares) a whole buffer of the output's size.
-                bool takeOver = in && layout.residence[id] == Residence::kArena && !elision.isSlice(id) &&
-                                last[id] == static_cast<int32_t>(step) && bytesOf(id) == bytesOf(out) &&
-                                infos[id].dtype == infos[out].dtype && inPlace(node, i);
+                // The input's buffer dies here, and is a whole buffer of the output's size.
+                bool takeOver = in && layout.residence[id] == Residence::kArena && !insideSlice(id) &&
+                                bufferLast[rootOf(id)] == static_cast<int32_t>(step) && bytesOf(id) == bytesOf(out) &&
+                                bytesOf(rootOf(id)) == bytesOf(out) && infos[id].dtype == infos[out].dtype &&
+                                inPlace(node, i);
                 if (!takeOver) continue;
+                const size_t root = rootOf(id);
+                bufferLast[root] = std::max(bufferLast[root], bufferLast[out]);  // out and its relabels join it
                 parent[out] = static_cast<int64_t>(id);
                 byteOffset[out] = 0;
                 break;

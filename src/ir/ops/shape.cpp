@@ -17,16 +17,13 @@ using shapeinfer::checkScalarInput;
 using shapeinfer::dimProduct;
 using shapeinfer::knownInts;
 using shapeinfer::normalizeAxes;
+using shapeinfer::shapeOpRange;
 
 namespace {
 
 Status inferShapeOp(InferenceContext& ctx) {
     const SymShape& in = ctx.inputShape(0);
-    int64_t rank = static_cast<int64_t>(in.size());
-    // Out-of-range start/end clamp to [0, rank] (the spec's rule, not an error).
-    auto clampAxis = [rank](int64_t axis) { return std::clamp(axis < 0 ? axis + rank : axis, int64_t{0}, rank); };
-    int64_t start = clampAxis(ctx.attrs().getInt("start", 0));
-    int64_t end = clampAxis(ctx.attrs().getInt("end", rank));
+    const auto [start, end] = shapeOpRange(ctx.attrs(), static_cast<int64_t>(in.size()));
     int64_t count = std::max<int64_t>(end - start, 0);
     ctx.setOutput(0, DataType::kINT64, {count});
     std::vector<int64_t> dims;

@@ -33,6 +33,11 @@ Dim dimProduct(const SymShape& shape, size_t begin, size_t end) {
     return Dim::unknown();
 }
 
+std::pair<int64_t, int64_t> shapeOpRange(const AttributeMap& attrs, int64_t rank) {
+    auto clampAxis = [rank](int64_t axis) { return std::clamp(axis < 0 ? axis + rank : axis, int64_t{0}, rank); };
+    return {clampAxis(attrs.getInt("start", 0)), clampAxis(attrs.getInt("end", rank))};
+}
+
 Dim dimSum(const std::vector<Dim>& dims) {
     int64_t known = 0;
     const Dim* lone = nullptr;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/op_registry.h"
@@ -15,6 +16,10 @@ namespace kiln::shapeinfer {
 /// Product of shape[begin, end): known when every factor is known; the one symbolic/unknown factor
 /// when all the others are known 1s (so Flatten of (batch, 1, 1) keeps "batch"); otherwise unknown.
 Dim dimProduct(const SymShape& shape, size_t begin, size_t end);
+
+/// The axes [first, second) of a rank-`rank` input that a Shape node with these attributes reports:
+/// `start` and `end` clamped to [0, rank] (the spec's rule, not an error); second <= first when none.
+std::pair<int64_t, int64_t> shapeOpRange(const AttributeMap& attrs, int64_t rank);
 
 /// Sum of dims: known when all are known; the one non-known dim when the others are known 0s.
 Dim dimSum(const std::vector<Dim>& dims);

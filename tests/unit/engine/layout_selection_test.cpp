@@ -21,6 +21,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/precision_attributes.h"
 #include "backends/tactic_choice.h"
+#include "host_backed_device.h"
 #include "builder/layer_timing.h"
 #include "builder/profile_resolution.h"
 #include "builder/tactic_selection.h"
@@ -117,7 +118,7 @@ private:
     size_t mSelected{0};
 };
 
-class FakeTimedBackend : public Backend, public RunTimer {
+class FakeTimedBackend : public test::HostBackedDevice, public RunTimer {
 public:
     explicit FakeTimedBackend(Device& device) : mDevice(device) {}
     std::string name() const override { return "timed"; }
@@ -128,22 +129,6 @@ public:
             return std::unique_ptr<Kernel>(std::make_unique<FakeConvKernel>(mDevice, node));
         return std::unique_ptr<Kernel>(std::make_unique<FakeKernel>(mDevice, node));
     }
-    void* allocate(size_t bytes) override { return std::malloc(bytes ? bytes : 1); }
-    void deallocate(void* ptr) override { std::free(ptr); }
-    Status copyToDevice(void* dst, const void* src, size_t bytes, Stream) override {
-        std::memcpy(dst, src, bytes);
-        return Status::ok();
-    }
-    Status copyToHost(void* dst, const void* src, size_t bytes, Stream) override {
-        std::memcpy(dst, src, bytes);
-        return Status::ok();
-    }
-    Status copyOnDevice(void* dst, const void* src, size_t bytes, Stream) override {
-        std::memcpy(dst, src, bytes);
-        return Status::ok();
-    }
-    Status synchronize(Stream) override { return Status::ok(); }
-    bool isHostMemory() const override { return false; }
     Expected<double> timeRuns(Stream, int warmup, int repeats, const std::function<Status()>& launch) override {
         ++mDevice.timerCalls;
         for (int i = 0; i < warmup + repeats; ++i) KILN_RETURN_IF_ERROR(launch());

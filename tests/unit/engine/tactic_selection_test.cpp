@@ -14,6 +14,7 @@
 #include "backends/backend.h"
 #include "backends/precision_attributes.h"
 #include "backends/tactic_choice.h"
+#include "host_backed_device.h"
 #include "builder/tactic_selection.h"
 #include "ir/graph.h"
 #include "kiln/timing_cache.h"
@@ -52,7 +53,7 @@ private:
 };
 
 /// Host memory, a timer that reports the selected tactic's time.
-class TimedBackend : public Backend, public RunTimer {
+class TimedBackend : public test::HostBackedDevice, public RunTimer {
 public:
     explicit TimedBackend(Bench& bench) : mBench(bench) {}
     std::string name() const override { return "timed"; }
@@ -61,22 +62,6 @@ public:
     Expected<std::unique_ptr<Kernel>> createKernel(const Node& node) const override {
         return std::unique_ptr<Kernel>(std::make_unique<ThreeTacticKernel>(mBench, node));
     }
-    void* allocate(size_t bytes) override { return std::malloc(bytes ? bytes : 1); }
-    void deallocate(void* ptr) override { std::free(ptr); }
-    Status copyToDevice(void* dst, const void* src, size_t bytes, Stream) override {
-        std::memcpy(dst, src, bytes);
-        return Status::ok();
-    }
-    Status copyToHost(void* dst, const void* src, size_t bytes, Stream) override {
-        std::memcpy(dst, src, bytes);
-        return Status::ok();
-    }
-    Status copyOnDevice(void* dst, const void* src, size_t bytes, Stream) override {
-        std::memcpy(dst, src, bytes);
-        return Status::ok();
-    }
-    Status synchronize(Stream) override { return Status::ok(); }
-    bool isHostMemory() const override { return false; }
     Expected<double> timeRuns(Stream, int warmup, int repeats, const std::function<Status()>& launch) override {
         for (int i = 0; i < warmup + repeats; ++i) KILN_RETURN_IF_ERROR(launch());
         mBench.timedRuns += warmup + repeats;

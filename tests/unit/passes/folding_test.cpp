@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "pass_test_util.h"
 #include "passes/batchnorm_folding.h"
 #include "passes/constant_folding.h"
@@ -8,19 +10,7 @@
 namespace kiln::test {
 namespace {
 
-class FoldingTest : public ::testing::Test {
-protected:
-    CapturingLogger logger;
-    std::unique_ptr<Builder> builder = createBuilder(logger);
-    std::unique_ptr<NetworkDefinition> net = builder->createNetwork();
-
-    ITensor* constant(const Tensor& t) {
-        Dims d;
-        d.nbDims = static_cast<int32_t>(t.rank());
-        for (int32_t i = 0; i < d.nbDims; ++i) d.d[i] = t.shape()[static_cast<size_t>(i)];
-        return net->addConstant(d, t.dtype(), t.data());
-    }
-};
+using FoldingTest = NetworkTest;
 
 TEST_F(FoldingTest, ConstantSubgraphBecomesOneConstantWithTheRightValues) {
     Tensor a = randomTensor(DataType::kFLOAT, {3, 4}, -2, 2, 1);
@@ -83,6 +73,55 @@ TEST_F(FoldingTest, DynamicShapeComputationStays) {
     auto g = runPass(net->graph(), pass);
     EXPECT_EQ(countOps(*g, "Shape"), 1u);
     EXPECT_EQ(g->outputs()[0]->shape.size(), 2u);
+}
+
+// A dynamic batch, a static head size read off the shape for attention's scale (torch's SDPA export:
+// Shape -> Slice(-1:) -> Cast -> Sqrt -> Div -> Sqrt -> Mul): the whole scale folds to a constant.
+TEST_F(FoldingTest, StaticExtentsOfAPartlyDynamicShapeFold) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{-1, 2, 5, 16});
+    ITensor* shape = op("Shape", {x});
+    ITensor* last = op("Slice", {shape, ints({-1}), ints({INT64_MAX})});
+    ITensor* lastf = op("Cast", {last}, LayerAttributes().setInt("to", 1));
+    ITensor* scale = op("Sqrt", {op("Div", {scalar(1.f), op("Sqrt", {lastf})})});
+    net->markOutput(*op("Mul", {x, scale}));
+    ShapeFolding pass;
+    bool changed = false;
+    auto g = runPass(net->graph(), pass, &changed);
+    EXPECT_TRUE(changed);
+    EXPECT_EQ(countOps(*g, "Slice"), 0u);
+    EXPECT_EQ(countOps(*g, "Sqrt"), 0u);
+    ASSERT_EQ(countOps(*g, "Mul"), 1u);
+    const Node* mul = nullptr;
+    for (const auto& node : g->nodes())
+        if (node->opType == "Mul") mul = node.get();
+    ASSERT_TRUE(mul->input(1)->isConstant());
+    EXPECT_NEAR(mul->input(1)->constant->elementAsDouble(0), 0.5, 1e-7);  // sqrt(1 / sqrt(16))
+    std::map<std::string, Tensor> inputs{{"x", randomTensor(DataType::kFLOAT, {3, 2, 5, 16}, -1, 1, 21)}};
+    expectSameResultsWithAndWithoutPasses(*builder, *net, inputs);
+}
+
+// Gather picks with the op's own index rules (negative indices, a 1-D index list, Shape's start):
+// only picks of static extents fold; a pick that includes the dynamic batch stays.
+TEST_F(FoldingTest, OnlyPicksOfStaticExtentsFold) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{-1, 6, 7});
+    LayerAttributes axis0;
+    axis0.setInt("axis", 0);
+    int64_t minusOne = -1;
+    ITensor* lastDim = op("Gather", {op("Shape", {x}), net->addConstant(Dims{}, DataType::kINT64, &minusOne)}, axis0);
+    ITensor* tail = op("Gather", {op("Shape", {x}, LayerAttributes().setInt("start", 1)), ints({1, 0})}, axis0);
+    ITensor* withBatch = op("Gather", {op("Shape", {x}), ints({2, 0})}, axis0);
+    ITensor* head = op("Slice", {op("Shape", {x}), ints({0}), ints({2})});
+    for (ITensor* t : {lastDim, tail, withBatch, head}) net->markOutput(*t);
+    ShapeFolding pass;
+    auto g = runPass(net->graph(), pass);
+    ASSERT_EQ(g->outputs().size(), 4u);
+    ASSERT_TRUE(g->outputs()[0]->isConstant());
+    EXPECT_EQ(g->outputs()[0]->constant->toInt64Vector(), (std::vector<int64_t>{7}));
+    EXPECT_EQ(g->outputs()[0]->constant->rank(), 0);
+    ASSERT_TRUE(g->outputs()[1]->isConstant());
+    EXPECT_EQ(g->outputs()[1]->constant->toInt64Vector(), (std::vector<int64_t>{7, 6}));
+    EXPECT_FALSE(g->outputs()[2]->isConstant());
+    EXPECT_FALSE(g->outputs()[3]->isConstant());
 }
 
 TEST_F(FoldingTest, BatchNormFoldsIntoConvWithTheSameResults) {

@@ -143,6 +143,23 @@ TEST_F(PrecisionAssignmentTest, PointwiseLayersBetweenFp32LayersKeepFp32) {
     EXPECT_EQ(countOps(*g, "Cast"), 0u);
 }
 
+TEST_F(PrecisionAssignmentTest, ShapeReadsAnFp16ValueWithoutAReformat) {
+    // x [batch, 4] -> MatMul -> Relu -> y, and Reshape(Relu's output, [Shape(x)[0] ...]) reads its shape:
+    // the dynamic batch keeps the Shape at run time; it must not cost a reformat of Relu's output.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{-1, 4});
+    ITensor* h = op("Relu", {op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {4, 6}, -1, 1, 2))})});
+    ITensor* sizes = op("Shape", {h});
+    ITensor* count = op("Size", {h});
+    net->markOutput(*op("Reshape", {h, sizes}));
+    net->markOutput(*count);
+    PrecisionAssignment pass(DataType::kHALF, allBut({}));
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(producerOf(*g, "Shape")->inputs[0]->dtype, DataType::kHALF);
+    EXPECT_EQ(producerOf(*g, "Size")->inputs[0]->dtype, DataType::kHALF);
+    // x -> FP16 before the MatMul, the Reshape's output -> FP32 for the engine's output; none for Shape.
+    EXPECT_EQ(countOps(*g, "Cast"), 2u);
+}
+
 TEST_F(PrecisionAssignmentTest, ABackendWithoutFp16KernelsChangesNothing) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3});
     net->markOutput(*op("Tanh", {x}));

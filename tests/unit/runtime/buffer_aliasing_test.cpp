@@ -1,6 +1,7 @@
 // Values that share a buffer: Concat elision (slices written straight into the Concat's output,
-// the Concat not run) and in-place layers (an output written over a dying input), with the cases
-// where a value must keep its own buffer, and the engine's values unchanged.
+// the Concat not run), relabels (a Reshape's output is its input's bytes) and in-place layers (an
+// output written over a dying input), with the cases where a value must keep its own buffer, and the
+// engine's values unchanged.
 
 #include <gtest/gtest.h>
 
@@ -20,6 +21,16 @@ struct Built {
     std::vector<ValueInfo> infos;
 };
 
+/// Every value's concrete type and shape (the graphs here have static shapes).
+std::vector<ValueInfo> inferredInfos(const Graph& g) {
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    std::vector<ValueInfo> infos = initialValueInfos(g);
+    EXPECT_TRUE(inferShapes(g, infos, options).isOk());
+    return infos;
+}
+
 /// a = Relu(x), b = Sigmoid(x), c = Concat(a, b, axis 1), y = Tanh(c); x is [batch, 16, 4, 4].
 Built reluSigmoidConcat(int64_t batch, bool alsoReadA) {
     Built b;
@@ -32,11 +43,7 @@ Built reluSigmoidConcat(int64_t batch, bool alsoReadA) {
     concat->attrs.set("axis", int64_t{1});
     g.markOutput(g.addNode("Tanh", "tanh", {concat->output(0)}, {"y"}, 1)->output(0));
     if (alsoReadA) g.markOutput(g.addNode("Exp", "exp", {a}, {"e"}, 1)->output(0));
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    b.infos = initialValueInfos(g);
-    EXPECT_TRUE(inferShapes(g, b.infos, options).isOk());
+    b.infos = inferredInfos(g);
     return b;
 }
 
@@ -106,11 +113,7 @@ Built activationChain(bool keepA) {
     Value* t = g.addNode("Tanh", "tanh", {s}, {"t"}, 1)->output(0);
     g.markOutput(keepA ? g.addNode("Add", "add", {t, a}, {"y"}, 1)->output(0)
                        : g.addNode("Exp", "exp", {t}, {"y"}, 1)->output(0));
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    b.infos = initialValueInfos(g);
-    EXPECT_TRUE(inferShapes(g, b.infos, options).isOk());
+    b.infos = inferredInfos(g);
     return b;
 }
 
@@ -135,6 +138,92 @@ TEST(InPlace, NotOverAnInputThatIsReadLater) {
     ASSERT_TRUE(layout.isOk());
     EXPECT_NE(layout->arenaOffset[id(g, "b")], layout->arenaOffset[id(g, "a")]);  // a is read by Add
     EXPECT_EQ(layout->arenaOffset[id(g, "t")], layout->arenaOffset[id(g, "b")]);  // b dies at Tanh
+}
+
+/// a = Relu(x) [2, 8, 4]; r = Reshape(a, [2, 32]); s = Sigmoid(r); y = Add(Reshape(s, [2, 8, 4]), a):
+/// the relabels r and s2 share a's and s's buffers, and a is read again by the Add.
+Built relabelChain() {
+    Built b;
+    b.graph = std::make_unique<Graph>();
+    Graph& g = *b.graph;
+    Value* x = g.addInput("x", DataType::kFLOAT, {Dim(2), Dim(8), Dim(4)});
+    Value* a = g.addNode("Relu", "relu", {x}, {"a"}, 1)->output(0);
+    Tensor flat = Tensor::allocate(DataType::kINT64, {2});
+    flat.data<int64_t>()[0] = 2;
+    flat.data<int64_t>()[1] = 32;
+    Tensor back = Tensor::allocate(DataType::kINT64, {3});
+    back.data<int64_t>()[0] = 2;
+    back.data<int64_t>()[1] = 8;
+    back.data<int64_t>()[2] = 4;
+    Value* r = g.addNode("Reshape", "flatten", {a, g.addConstant("flat", std::move(flat))}, {"r"}, 1)->output(0);
+    Value* s = g.addNode("Sigmoid", "sigmoid", {r}, {"s"}, 1)->output(0);
+    Value* s2 = g.addNode("Reshape", "unflatten", {s, g.addConstant("back", std::move(back))}, {"s2"}, 1)->output(0);
+    g.markOutput(g.addNode("Add", "add", {s2, a}, {"y"}, 1)->output(0));
+    b.infos = inferredInfos(g);
+    return b;
+}
+
+TEST(Relabel, AReshapeSharesItsInputsBufferThatIsReadLater) {
+    Built b = relabelChain();
+    const Graph& g = *b.graph;
+    auto layout = layoutExecution(g, b.infos, 64);
+    ASSERT_TRUE(layout.isOk()) << layout.status().message();
+    EXPECT_EQ(layout->arenaOffset[id(g, "r")], layout->arenaOffset[id(g, "a")]);
+    EXPECT_EQ(layout->arenaOffset[id(g, "s2")], layout->arenaOffset[id(g, "s")]);
+    EXPECT_NE(layout->arenaOffset[id(g, "s")], layout->arenaOffset[id(g, "a")]);  // both live at the Add
+    EXPECT_EQ(layout->arenaBytes, 2 * 64 * sizeof(float));
+}
+
+TEST(Relabel, NothingIsWrittenOverABufferARelabelStillReads) {
+    Built b = relabelChain();
+    const Graph& g = *b.graph;
+    // r dies at the Sigmoid, but its buffer is a's, which the Add reads later: the Sigmoid must not
+    // write over it, whatever the backend allows.
+    auto layout = layoutExecution(g, b.infos, 64, [](const Node&, size_t) { return true; });
+    ASSERT_TRUE(layout.isOk());
+    EXPECT_NE(layout->arenaOffset[id(g, "s")], layout->arenaOffset[id(g, "a")]);
+    EXPECT_EQ(layout->arenaOffset[id(g, "r")], layout->arenaOffset[id(g, "a")]);
+}
+
+TEST(Relabel, GraphInputsAndOutputsKeepTheirOwnMemory) {
+    Graph g;
+    Value* x = g.addInput("x", DataType::kFLOAT, {Dim(4), Dim(6)});
+    Tensor shape = Tensor::allocate(DataType::kINT64, {1});
+    shape.data<int64_t>()[0] = 24;
+    Value* r = g.addNode("Reshape", "flat", {x, g.addConstant("shape", std::move(shape))}, {"r"}, 1)->output(0);
+    Value* e = g.addNode("Exp", "exp", {r}, {"e"}, 1)->output(0);
+    g.markOutput(g.addNode("Flatten", "out", {e}, {"y"}, 1)->output(0));
+    std::vector<ValueInfo> infos = inferredInfos(g);
+    auto layout = layoutExecution(g, infos, 64);
+    ASSERT_TRUE(layout.isOk()) << layout.status().message();
+    // r copies out of the caller's x; y is the caller's buffer, written from e's.
+    EXPECT_EQ(layout->residence[id(g, "r")], Residence::kArena);
+    EXPECT_NE(layout->arenaOffset[id(g, "r")], layout->arenaOffset[id(g, "e")]);
+    EXPECT_EQ(layout->residence[id(g, "y")], Residence::kOutput);
+}
+
+TEST(Relabel, EngineValuesMatchAReference) {
+    CapturingLogger logger;
+    auto builder = createBuilder(logger);
+    auto net = builder->createNetwork();
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 8, 4});
+    ITensor* a = net->addActivation(*x, ActivationType::kRELU)->getOutput(0);
+    ITensor* r = net->addLayer("Flatten", {a}, 1, LayerAttributes().setInt("axis", 1))->getOutput(0);
+    ITensor* s = net->addActivation(*r, ActivationType::kSIGMOID)->getOutput(0);
+    const int64_t back[] = {2, 8, 4};
+    ITensor* shape = net->addConstant(Dims{3}, DataType::kINT64, back);
+    ITensor* s2 = net->addLayer("Reshape", {s, shape}, 1, LayerAttributes())->getOutput(0);
+    net->markOutput(*net->addElementWise(*s2, *a, ElementWiseOperation::kSUM)->getOutput(0));
+    Tensor in = randomTensor(DataType::kFLOAT, {2, 8, 4}, -3, 3, 12);
+    auto config = builder->createBuilderConfig();
+    EngineRun run = buildAndRun(*builder, *net, *config, {{"x", in}}, logger);
+    ASSERT_TRUE(run.ok);
+    std::vector<double> expected;
+    for (int64_t i = 0; i < in.elementCount(); ++i) {
+        const double relu = std::max<double>(in.data<float>()[i], 0.0);
+        expected.push_back(1.0 / (1.0 + std::exp(-relu)) + relu);
+    }
+    EXPECT_EQ(compareWithReference(run.outputs[0], expected, 1e-6, 1e-7), "");
 }
 
 }  // namespace

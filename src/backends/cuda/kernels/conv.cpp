@@ -217,8 +217,8 @@ public:
         mInner = mChannelsLast ? 1 : shapeElementCount(Shape(yl.begin() + 2, yl.end()));
         mCount = y.elementCount();
         if (mCount == 0) return Status::ok();
-        mDirectApplies = mChannelsLast && directConvApplies(mType, xl[0], xl[2], xl[3], xl[1], yl[2], yl[3], yl[1],
-                                                            group, nullptr);
+        mDirectApplies =
+            mChannelsLast && directConvApplies(mType, xl[0], xl[2], xl[3], xl[1], yl[2], yl[3], yl[1], group);
         if (mDirectApplies) setDirectShape(xl, wl, yl, group);
         if (mDirectApplies && mChosenPlan == std::vector<int64_t>{kDirectKernelTactic}) {
             mDirectSelected = true;

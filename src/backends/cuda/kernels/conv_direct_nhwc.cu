@@ -130,10 +130,9 @@ Status launchTyped(const void* x, const void* w, const void* bias, const void* r
     const bool depthwise = s.group == s.inC && s.group == s.outC;
     // A thread's V output channels: consecutive input channels (depthwise) or one group's outputs.
     const int32_t vectorOver = depthwise ? s.outC : s.outC / s.group;
-    int width = kWidestPack<T>;
-    if (vectorOver % width != 0 || !packAligned({y, residual}, sizeof(T), width) ||
-        (depthwise && !packAligned({x}, sizeof(T), width)))
-        width = 1;
+    // The kernel comes in the widest vector and single channels only.
+    int width = widestPack(vectorOver, sizeof(T), {y, residual, depthwise ? x : nullptr});
+    if (width != kWidestPack<T>) width = 1;
     const auto* xt = static_cast<const T*>(x);
     const auto* wt = static_cast<const T*>(w);
     const auto* bt = static_cast<const B*>(bias);
@@ -156,21 +155,13 @@ Status launchWithBias(DataType biasType, const void* x, const void* w, const voi
 }  // namespace
 
 bool directConvApplies(DataType type, int64_t batch, int64_t inH, int64_t inW, int64_t inC, int64_t outH,
-                       int64_t outW, int64_t outC, int64_t group, std::string* reason) {
-    auto refuse = [&](const std::string& why) {
-        if (reason) *reason = why;
+                       int64_t outW, int64_t outC, int64_t group) {
+    if (type != DataType::kFLOAT && type != DataType::kHALF && type != DataType::kBF16) return false;
+    if (group <= 0 || inC % group != 0 || outC % group != 0 || inC / group > kDirectConvMaxChannelsPerGroup)
         return false;
-    };
-    if (type != DataType::kFLOAT && type != DataType::kHALF && type != DataType::kBF16)
-        return refuse("the direct convolution takes float, float16 or bfloat16");
-    if (group <= 0 || inC % group != 0 || outC % group != 0) return refuse("the channels do not divide into the groups");
-    if (inC / group > kDirectConvMaxChannelsPerGroup)
-        return refuse("more than " + std::to_string(kDirectConvMaxChannelsPerGroup) + " input channels per group");
     // Offsets are 32-bit, with room for the grid-stride step past the end.
     const int64_t limit = std::numeric_limits<int32_t>::max() / 2;
-    if (batch * inH * inW * inC > limit || batch * outH * outW * outC > limit)
-        return refuse("a tensor too large for 32-bit offsets");
-    return true;
+    return batch * inH * inW * inC <= limit && batch * outH * outW * outC <= limit;
 }
 
 Status launchDirectConvNhwc(DataType type, DataType biasType, const void* x, const void* w, const void* bias,

@@ -9,7 +9,6 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <string>
 
 #include "backends/cuda/kernels/fused_activation.h"
 #include "common/status.h"
@@ -31,10 +30,10 @@ struct DirectConvShape {
 /// reads enough to make the tensor cores' implicit GEMM the better engine.
 inline constexpr int64_t kDirectConvMaxChannelsPerGroup = 4;
 
-/// Whether the direct kernel runs this convolution (type, extents that fit its 32-bit offsets, few input
-/// channels per group); `reason` says why not.
+/// Whether the direct kernel runs this convolution: float, float16 or bfloat16, few input channels per
+/// group, and extents that fit its 32-bit offsets.
 bool directConvApplies(DataType type, int64_t batch, int64_t inH, int64_t inW, int64_t inC, int64_t outH,
-                       int64_t outW, int64_t outC, int64_t group, std::string* reason);
+                       int64_t outW, int64_t outC, int64_t group);
 
 /// Y = act(conv(X, W) + bias + residual) on float, float16 or bfloat16 NHWC data; the bias (may be null)
 /// is of `type` or float, the residual (may be null) of `type` and Y's shape.

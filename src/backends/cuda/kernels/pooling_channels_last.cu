@@ -1,8 +1,9 @@
 // kiln::ChannelsLastPool: MaxPool or AveragePool over NHWC (ir/ops/layout_attributes.h), on float,
 // float16, bfloat16 (accumulated in float) and double. One thread per vector of channels of an output
 // pixel (up to 16 bytes, where the channel count and the addresses allow), channels innermost in the
-// thread index, so the threads of a warp read consecutive channels of one pixel (coalesced) at every tap. Pads, strides, dilations, ceil_mode, auto_pad and count_include_pad follow
-// the NCHW kernel (pooling.cu), through ir/ops/conv_window.h as shape inference reads them.
+// thread index, so the threads of a warp read consecutive channels of one pixel (coalesced) at every
+// tap. Pads, strides, dilations, ceil_mode, auto_pad and count_include_pad follow the NCHW kernel
+// (pooling.cu), through ir/ops/conv_window.h as shape inference reads them.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -103,14 +104,6 @@ __global__ void channelsLastPoolKernel(const T* in, T* out, Window2d w, bool cou
     }
 }
 
-/// The widest vector of channels (16 bytes at most) that divides the channel count and that both
-/// tensors' addresses are aligned to.
-int channelVectorWidth(int64_t channels, size_t elementBytes, const void* in, const void* out) {
-    int width = static_cast<int>(16 / elementBytes);
-    while (width > 1 && (channels % width != 0 || !packAligned({in, out}, elementBytes, width))) width /= 2;
-    return width;
-}
-
 template <typename T, bool kMax, int V>
 void launchPool(const T* in, T* out, const Window2d& w, bool countIncludePad, int64_t count, bool wideIndex,
                 cudaStream_t stream) {
@@ -181,7 +174,7 @@ public:
             using T = decltype(tag);
             const T* in = static_cast<const T*>(io.input(0).data);
             T* out = static_cast<T*>(io.output(0).data);
-            const int width = channelVectorWidth(mWindow.channels, sizeof(T), in, out);
+            const int width = widestPack(mWindow.channels, sizeof(T), {in, out});
             if (mMax)
                 launchPoolOfWidth<T, true>(width, in, out, mWindow, false, mCount, mWideIndex, stream);
             else
