@@ -38,7 +38,8 @@ __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, cons
     const int32_t channelsPerGroup = s.inC / s.group;
     const int32_t outputsPerGroup = s.outC / s.group;
     const int32_t taps = s.kernelH * s.kernelW;
-    extern __shared__ float staged[];
+    extern __shared__ float4 stagedVectors[];  // float4: 16-byte aligned for the vector reads below
+    float* staged = reinterpret_cast<float*>(stagedVectors);
     if constexpr (kStaged) {
         // W [K, R, S, C/g] read in order (coalesced), written [tap][c][k].
         const int32_t perOutput = taps * channelsPerGroup;
@@ -46,10 +47,25 @@ __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, cons
             staged[(j % perOutput) * s.outC + j / perOutput] = static_cast<float>(load(w[j]));
         __syncthreads();
     }
-    // Weight of output channel k at `tap` for input channel c of its group.
-    const auto weight = [&](int32_t k, int32_t tap, int32_t c) -> float {
-        if constexpr (kStaged) return staged[(tap * channelsPerGroup + c) * s.outC + k];
-        return static_cast<float>(load(w[(k * taps + tap) * channelsPerGroup + c]));
+    // Weights of output channels k0 .. k0 + V - 1 at `tap` for input channel c of their group. Staged, they
+    // are consecutive floats at a multiple of V (outC is one of V), read 16 bytes at a time: one
+    // shared-memory load per four channels instead of one per channel.
+    const auto weights = [&](int32_t k0, int32_t tap, int32_t c, float (&out)[V]) {
+        if constexpr (kStaged && V % 4 == 0) {
+            const auto* row = reinterpret_cast<const float4*>(staged + (tap * channelsPerGroup + c) * s.outC + k0);
+            for (int q = 0; q < V / 4; ++q) {
+                const float4 f = row[q];
+                out[4 * q] = f.x;
+                out[4 * q + 1] = f.y;
+                out[4 * q + 2] = f.z;
+                out[4 * q + 3] = f.w;
+            }
+        } else if constexpr (kStaged) {
+            for (int l = 0; l < V; ++l) out[l] = staged[(tap * channelsPerGroup + c) * s.outC + k0 + l];
+        } else {
+            for (int l = 0; l < V; ++l)
+                out[l] = static_cast<float>(load(w[((k0 + l) * taps + tap) * channelsPerGroup + c]));
+        }
     };
     const int32_t count = s.batch * s.outH * s.outW * packs;
     const int32_t step = static_cast<int32_t>(gridDim.x * blockDim.x);
@@ -74,14 +90,17 @@ __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, cons
                 if (ix < 0 || ix >= s.inW) continue;
                 const T* pixel = image + (iy * s.inW + ix) * s.inC;
                 const int32_t tap = r * s.kernelW + t;
+                float wk[V];
                 if constexpr (kDepthwise) {
                     const Pack in = *reinterpret_cast<const Pack*>(pixel + k0);
-                    for (int l = 0; l < V; ++l) acc[l] += static_cast<float>(load(in.lane[l])) * weight(k0 + l, tap, 0);
+                    weights(k0, tap, 0, wk);
+                    for (int l = 0; l < V; ++l) acc[l] += static_cast<float>(load(in.lane[l])) * wk[l];
                 } else {
                     const T* channels = pixel + (k0 / outputsPerGroup) * channelsPerGroup;
                     for (int32_t c = 0; c < channelsPerGroup; ++c) {
                         const float in = static_cast<float>(load(channels[c]));
-                        for (int l = 0; l < V; ++l) acc[l] += in * weight(k0 + l, tap, c);
+                        weights(k0, tap, c, wk);
+                        for (int l = 0; l < V; ++l) acc[l] += in * wk[l];
                     }
                 }
             }
