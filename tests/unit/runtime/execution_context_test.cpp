@@ -93,6 +93,37 @@ TEST_F(ExecutionContextTest, ProfileRunsInsideItsRangeAndRefusesOutside) {
     EXPECT_NE(logger.errors.back().find("'x'"), std::string::npos);
 }
 
+TEST_F(ExecutionContextTest, AnExtentEveryProfileFixesIsStaticForTheOptimizerOnly) {
+    // y = x * float(batch): the batch is read off x's shape at run time, unless the profile fixes it.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{-1, 4});
+    ITensor* shape = net->addLayer("Shape", {x})->getOutput(0);
+    const int64_t zero = 0;
+    ITensor* index = net->addConstant(Dims{}, DataType::kINT64, &zero);
+    ITensor* batch = net->addLayer("Gather", {shape, index}, 1, LayerAttributes().setInt("axis", 0))->getOutput(0);
+    ITensor* scale = net->addLayer("Cast", {batch}, 1, LayerAttributes().setInt("to", 1))->getOutput(0);
+    ITensor* y = net->addElementWise(*x, *scale, ElementWiseOperation::kPROD)->getOutput(0);
+    y->setName("y");
+    net->markOutput(*y);
+    auto pinned = buildEngine(*profileConfig(5, 5, 5));
+    auto ranged = buildEngine(*profileConfig(1, 5, 8));
+    ASSERT_TRUE(pinned && ranged);
+    // Shape -> Gather -> Cast folds to the constant 5 only where the profile fixes the batch.
+    EXPECT_LT(pinned->getNbLayers(), ranged->getNbLayers());
+    EXPECT_EQ(pinned->getTensorShape("x"), (Dims{-1, 4}));  // the engine still declares the model's shape
+    for (Engine* engine : {pinned.get(), ranged.get()}) {
+        auto ctx = engine->createExecutionContext();
+        Tensor in = randomTensor(DataType::kFLOAT, {5, 4}, -1, 1, 7);
+        Tensor out = Tensor::allocate(DataType::kFLOAT, {5, 4});
+        ASSERT_TRUE(ctx->setInputShape("x", Dims{5, 4}) && ctx->setTensorAddress("x", in.data()) &&
+                    ctx->setTensorAddress("y", out.data()) && ctx->execute());
+        std::vector<double> expected(20);
+        for (size_t i = 0; i < expected.size(); ++i) expected[i] = 5.0 * in.data<float>()[i];
+        EXPECT_EQ(compareWithReference(out, expected, 1e-6, 1e-7), "");
+    }
+    auto ctx = pinned->createExecutionContext();
+    EXPECT_FALSE(ctx->setInputShape("x", Dims{4, 4}));  // outside the profile the folded 5 would be wrong
+}
+
 TEST_F(ExecutionContextTest, SeveralProfilesEachServeTheirOwnRange) {
     makeDynamicMlp();
     auto config = builder->createBuilderConfig();
