@@ -2,23 +2,31 @@
 // kernels walk, and how MatMul and Gemm are mapped onto cuBLASLt's column-major products. The products
 // are emulated here exactly as cuBLASLt defines them (op, leading dimension, batch stride) and compared
 // with a plain numpy-semantics reference, so a wrong layout, stride or operand order fails on any machine;
-// so is the direct MatMul kernel's walk over its plan (batch strides, broadcast, 1-D operands).
+// so is the direct MatMul kernel's walk over its plan (batch strides, broadcast, 1-D operands). The
+// strided copy's plan (merged dims, vector words, tiles, 32-bit index math) is checked the same way:
+// every plan must read the offsets the original view reads.
 // Built where the CUDA backend is (it links the backend library); elsewhere this file has no tests.
 
 #include <gtest/gtest.h>
 
 #ifdef KILN_TEST_HAVE_CUDA_BACKEND
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backends/cuda/kernels/broadcast_plan.h"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
+#include "backends/cuda/kernels/fast_divmod.cuh"
 #include "backends/cuda/kernels/matmul_direct.h"
 #include "backends/cuda/kernels/matmul_plan.h"
+#include "backends/cuda/kernels/strided_copy.h"
+#include "backends/cuda/kernels/strided_plan.h"
 
 namespace kiln::cuda {
 namespace {
@@ -331,6 +339,230 @@ TEST(CudaGemmMapping, TransposesMapOntoColumnMajorProducts) {
                         << "transA " << transA << " transB " << transB << " at " << i << "," << j;
                 }
             }
+        }
+    }
+}
+
+
+// ------------------------------------------------------------------------------------------ strided copy
+
+/// Input offset of output element `index` of `view`, straight from the definition.
+int64_t viewOffset(const StridedView& view, int64_t index) {
+    int64_t offset = view.inputOffset;
+    for (int d = view.rank - 1; d >= 0; --d) {
+        offset += (index % view.dims[d]) * view.inputStrides[d];
+        index /= view.dims[d];
+    }
+    return offset;
+}
+
+/// The view Transpose reads for `shape` and `perm`.
+StridedView transposeView(const Shape& shape, const std::vector<int64_t>& perm) {
+    const std::vector<int64_t> strides = contiguousStrides(shape);
+    Shape out(shape.size());
+    std::vector<int64_t> outStrides(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) {
+        out[d] = shape[static_cast<size_t>(perm[d])];
+        outStrides[d] = strides[static_cast<size_t>(perm[d])];
+    }
+    return compactView(out, outStrides, 0);
+}
+
+void expectView(const StridedView& v, const std::vector<int64_t>& dims, const std::vector<int64_t>& strides,
+                const std::string& label) {
+    ASSERT_EQ(v.rank, static_cast<int>(dims.size())) << label;
+    for (int d = 0; d < v.rank; ++d) {
+        EXPECT_EQ(v.dims[d], dims[static_cast<size_t>(d)]) << label << " dim " << d;
+        EXPECT_EQ(v.inputStrides[d], strides[static_cast<size_t>(d)]) << label << " stride " << d;
+    }
+}
+
+TEST(CudaStridedPlan, MergesOutputDimsThatAreContiguousInTheInput) {
+    expectView(mergeStridedDims(transposeView({2, 3, 37, 41}, {0, 2, 3, 1})), {2, 1517, 3}, {4551, 1, 1517},
+               "NCHW->NHWC is [N, HW, C]");
+    expectView(mergeStridedDims(transposeView({2, 37, 41, 3}, {0, 3, 1, 2})), {2, 3, 1517}, {4551, 1, 3},
+               "NHWC->NCHW is [N, C, HW]");
+    expectView(mergeStridedDims(transposeView({197, 64, 768}, {1, 0, 2})), {64, 197, 768}, {768, 49152, 1},
+               "(1,0,2) stays 3-D");
+    expectView(mergeStridedDims(transposeView({1, 197, 64, 3, 768}, {3, 0, 1, 2, 4})), {3, 12608, 768},
+               {768, 2304, 1}, "ViT's 5-D perm is 3-D");
+    expectView(mergeStridedDims(transposeView({4, 5, 6}, {0, 1, 2})), {120}, {1}, "identity is one dim");
+    // Tile's repeats read with stride 0: two of them in a row are one.
+    StridedView tile = compactView({2, 3, 4}, {0, 0, 1}, 0);
+    expectView(mergeStridedDims(tile), {6, 4}, {0, 1}, "stride-0 repeats");
+    // A backwards slice (negative stride) of a contiguous block merges too.
+    expectView(mergeStridedDims(compactView({3, 4}, {-4, -1}, 11)), {12}, {-1}, "reversed block");
+}
+
+TEST(CudaStridedPlan, EveryPlanReadsTheOffsetsOfTheOriginalView) {
+    std::mt19937 rng(11);
+    int checkedWide = 0;
+    for (int trial = 0; trial < 2000; ++trial) {
+        // A random permutation of a random shape, then a random slice (start, step of -2..2) per axis.
+        const size_t rank = 1 + rng() % 5;
+        Shape in(rank);
+        for (int64_t& d : in) d = 1 + static_cast<int64_t>(rng() % 6);
+        std::vector<int64_t> perm(rank);
+        std::iota(perm.begin(), perm.end(), int64_t{0});
+        std::shuffle(perm.begin(), perm.end(), rng);
+        const std::vector<int64_t> inStrides = contiguousStrides(in);
+        Shape out(rank);
+        std::vector<int64_t> strides(rank);
+        int64_t offset = 0;
+        for (size_t d = 0; d < rank; ++d) {
+            const int64_t extent = in[static_cast<size_t>(perm[d])];
+            const int64_t stride = inStrides[static_cast<size_t>(perm[d])];
+            const int64_t step = trial % 3 == 0 ? static_cast<int64_t>(rng() % 5) - 2 : 1;
+            if (step == 0) {  // keep the whole axis
+                out[d] = extent;
+                strides[d] = stride;
+            } else {
+                const int64_t start = step > 0 ? 0 : extent - 1;
+                out[d] = (extent + std::abs(step) - 1) / std::abs(step);
+                strides[d] = step * stride;
+                offset += start * stride;
+            }
+        }
+        const StridedView view = compactView(out, strides, offset);
+        const StridedView merged = mergeStridedDims(view);
+        ASSERT_EQ(merged.count, view.count);
+        for (int64_t i = 0; i < view.count; ++i) ASSERT_EQ(viewOffset(merged, i), viewOffset(view, i)) << "trial " << trial;
+        // Aligned addresses: the vector path takes the widest word the view allows; word w covers
+        // elements w*k .. w*k+k-1, which must be k consecutive input elements starting at k * its offset.
+        const StridedCopyPlan plan = planStridedCopy(view, 1, 0, 0);
+        if (plan.path != StridedCopyPath::kVector) continue;
+        const int64_t k = static_cast<int64_t>(plan.wordBytes);
+        ASSERT_EQ(plan.view.count * k, view.count);
+        for (int64_t w = 0; w < plan.view.count; ++w)
+            for (int64_t j = 0; j < k; ++j)
+                ASSERT_EQ(viewOffset(plan.view, w) * k + j, viewOffset(view, w * k + j)) << "trial " << trial;
+        if (k > 1) ++checkedWide;
+    }
+    EXPECT_GT(checkedWide, 50);
+}
+
+TEST(CudaStridedPlan, ChoosesThePathTheLayoutAndAddressesAllow) {
+    // ViT's (1,0,2) in float16: 16-byte words when both pointers are 16-byte aligned.
+    const StridedView vit = transposeView({197, 64, 768}, {1, 0, 2});
+    StridedCopyPlan p = planStridedCopy(vit, 2, 256, 512);
+    EXPECT_EQ(p.path, StridedCopyPath::kVector);
+    EXPECT_EQ(p.wordBytes, 16u);
+    EXPECT_EQ(p.view.dims[2], 96);
+    EXPECT_EQ(p.view.inputStrides[1], 49152 / 8);
+    EXPECT_TRUE(p.index32);
+    EXPECT_EQ(planStridedCopy(vit, 2, 256 + 2, 512).wordBytes, 2u) << "input one element off";
+    EXPECT_EQ(planStridedCopy(vit, 2, 256, 512 + 4).wordBytes, 4u) << "output two elements off";
+    EXPECT_EQ(planStridedCopy(vit, 8, 256, 512).wordBytes, 16u);
+    // A slice starting one element in cannot use words wider than one element.
+    EXPECT_EQ(planStridedCopy(compactView({4, 64}, {128, 1}, 1), 4, 0, 0).wordBytes, 4u);
+    // An inner extent of 6 halves: 4-byte words (pairs).
+    EXPECT_EQ(planStridedCopy(transposeView({5, 7, 6}, {1, 0, 2}), 2, 0, 0).wordBytes, 4u);
+
+    // NCHW -> NHWC at C = 3: tiles of 3 (A, output-innermost) x 320 (B, the input's HW).
+    p = planStridedCopy(transposeView({256, 3, 224, 224}, {0, 2, 3, 1}), 2, 0, 0);
+    ASSERT_EQ(p.path, StridedCopyPath::kTiled);
+    EXPECT_EQ(p.wordBytes, 2u);
+    EXPECT_EQ(p.tile.dimA, 2);
+    EXPECT_EQ(p.tile.dimB, 1);
+    EXPECT_EQ(p.tile.extentA, 3);
+    EXPECT_EQ(p.tile.extentB, 320);
+    EXPECT_LE(p.tile.extentA * p.tile.extentB, kMaxTileElements);
+    // NHWC -> NCHW at C = 3: the mirror image.
+    p = planStridedCopy(transposeView({256, 224, 224, 3}, {0, 3, 1, 2}), 2, 0, 0);
+    ASSERT_EQ(p.path, StridedCopyPath::kTiled);
+    EXPECT_EQ(p.tile.extentB, 3);
+    EXPECT_EQ(p.tile.extentA, 320);
+    // Both sides long: 32 x 32 with the classic odd pitch.
+    p = planStridedCopy(transposeView({33, 65}, {1, 0}), 4, 0, 0);
+    ASSERT_EQ(p.path, StridedCopyPath::kTiled);
+    EXPECT_EQ(p.tile.extentA, 32);
+    EXPECT_EQ(p.tile.extentB, 32);
+    EXPECT_EQ(p.tile.smemStrideA, 33);
+    // A short dim rounds the tile's long side to no more than the dim needs.
+    p = planStridedCopy(transposeView({40, 3}, {1, 0}), 4, 0, 0);
+    ASSERT_EQ(p.path, StridedCopyPath::kTiled);
+    EXPECT_EQ(p.tile.extentA, 64);
+
+    // Both tile sides short: generic. No dim at stride 1 (a stepped slice): generic.
+    EXPECT_EQ(planStridedCopy(transposeView({7, 3, 5}, {0, 2, 1}), 4, 0, 0).path, StridedCopyPath::kGeneric);
+    EXPECT_EQ(planStridedCopy(compactView({3, 9, 4}, {198, -11, -3}, 197), 4, 0, 0).path, StridedCopyPath::kGeneric);
+    // One element.
+    EXPECT_EQ(planStridedCopy(compactView({1, 1}, {5, 1}, 3), 4, 0, 0).path, StridedCopyPath::kGeneric);
+}
+
+TEST(CudaStridedPlan, IndexMathIs32BitOnlyWhereEveryOffsetFits) {
+    EXPECT_TRUE(fitsIndex32(compactView({2, 3}, {3, 1}, 0)));
+    EXPECT_TRUE(fitsIndex32(compactView({int64_t{1} << 30}, {1}, (int64_t{1} << 30) - 1)));
+    EXPECT_FALSE(fitsIndex32(compactView({int64_t{1} << 31}, {1}, 0))) << "count 2^31";
+    EXPECT_FALSE(fitsIndex32(compactView({46341, 46341}, {1, 46341}, 0))) << "count just past 2^31";
+    EXPECT_FALSE(fitsIndex32(compactView({4, 4}, {int64_t{1} << 30, 1}, 0))) << "offset 3 * 2^30 + 3";
+    EXPECT_FALSE(fitsIndex32(compactView({4}, {1}, int64_t{1} << 31))) << "offset 2^31";
+    EXPECT_TRUE(fitsIndex32(compactView({101}, {-1}, 100))) << "backwards to 0";
+    // The plan of a huge transpose takes the 64-bit kernels; its merged view is unchanged by that.
+    const StridedCopyPlan big = planStridedCopy(transposeView({65536, 3, 128, 128}, {0, 2, 3, 1}), 2, 0, 0);
+    EXPECT_FALSE(big.index32);
+    EXPECT_EQ(big.path, StridedCopyPath::kTiled);
+}
+
+/// Most lanes of one warp on one 4-byte bank when the warp's 32 positions of the tile walk hit `slot(q)`.
+template <typename Slot>
+int worstWarpBankConflict(int positions, Slot slot) {
+    int worst = 0;
+    for (int first = 0; first < positions; first += 32) {
+        std::array<int, 32> hits{};
+        for (int q = first; q < std::min(first + 32, positions); ++q)
+            worst = std::max(worst, ++hits[static_cast<size_t>(slot(q) % 32)]);
+    }
+    return worst;
+}
+
+TEST(CudaStridedPlan, TilePitchSpreadsEachWarpOverAllBanks) {
+    // The short side walked fastest (odd or a power of two): one lane per bank.
+    for (int extent : {1, 2, 3, 4, 5, 7, 8, 9, 16, 21, 31, 32}) {
+        const int pitch = conflictFreePitch(extent, 320);
+        EXPECT_GE(pitch, 320);
+        EXPECT_LT(pitch, 352);
+        EXPECT_EQ(worstWarpBankConflict(32 * extent * 4, [&](int q) { return (q % extent) * pitch + q / extent; }), 1)
+            << "short extent " << extent << " pitch " << pitch;
+    }
+    // Both walks of whole planned tiles, as the kernel runs them: load with b fastest, store with a fastest.
+    const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
+        {{8, 3, 64, 64}, {0, 2, 3, 1}}, {{8, 64, 64, 3}, {0, 3, 1, 2}}, {{96, 96}, {1, 0}},
+        {{1000, 2}, {1, 0}},            {{2, 1000}, {1, 0}},           {{64, 5, 64}, {0, 2, 1}}};
+    for (const auto& [shape, perm] : cases) {
+        const StridedCopyPlan p = planStridedCopy(transposeView(shape, perm), 4, 0, 0);
+        ASSERT_EQ(p.path, StridedCopyPath::kTiled) << shapeToString(shape, true);
+        const TilePlan& t = p.tile;
+        const int n = t.extentA * t.extentB;
+        const int load = worstWarpBankConflict(
+            n, [&](int q) { return (q / t.extentB) * t.smemStrideA + (q % t.extentB) * t.smemStrideB; });
+        const int store = worstWarpBankConflict(
+            n, [&](int q) { return (q % t.extentA) * t.smemStrideA + (q / t.extentA) * t.smemStrideB; });
+        EXPECT_EQ(load, 1) << shapeToString(shape, true) << " load";
+        EXPECT_EQ(store, 1) << shapeToString(shape, true) << " store";
+        // Every slot of the tile is distinct and inside the shared memory the plan asks for.
+        std::vector<bool> used(static_cast<size_t>(t.smemSlots), false);
+        for (int a = 0; a < t.extentA; ++a)
+            for (int b = 0; b < t.extentB; ++b) {
+                const int slot = a * t.smemStrideA + b * t.smemStrideB;
+                ASSERT_LT(slot, t.smemSlots);
+                ASSERT_FALSE(used[static_cast<size_t>(slot)]);
+                used[static_cast<size_t>(slot)] = true;
+            }
+    }
+}
+
+TEST(CudaFastDivmod, MatchesIntegerDivision) {
+    std::mt19937 rng(5);
+    for (uint32_t d : {1u, 2u, 3u, 5u, 7u, 64u, 96u, 197u, 768u, 1517u, 50176u, (1u << 30) + 1u, (1u << 31) - 1u}) {
+        const FastDivmod div(d);
+        std::vector<uint32_t> ns = {0u, d - 1u, (1u << 31) - 1u, (1u << 31) - 2u};
+        if (d < (1u << 31) - 1u) ns.push_back(d);
+        for (int i = 0; i < 20000; ++i) ns.push_back(static_cast<uint32_t>(rng()) >> 1);
+        for (uint32_t n : ns) {
+            uint32_t r = 0;
+            ASSERT_EQ(div.divmod(n, r), n / d) << n << " / " << d;
+            ASSERT_EQ(r, n % d) << n << " % " << d;
         }
     }
 }

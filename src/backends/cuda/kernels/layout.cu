@@ -1,6 +1,7 @@
 // Data movement without arithmetic, on any element type (moved as 1, 2, 4 or 8-byte words): Transpose
-// and Slice (a strided view of the input read in output order), Gather (rows picked by int32/int64
-// indices), and Concat / Split (one 2-D strided copy per input or output, cudaMemcpy2DAsync).
+// and Slice (a strided view of the input read in output order, copied by strided_copy.cu), Gather (rows
+// picked by int32/int64 indices), and Concat / Split (one 2-D strided copy per input or output,
+// cudaMemcpy2DAsync).
 
 #include <cuda_runtime.h>
 
@@ -21,53 +22,6 @@
 #include "ir/ops/tensor_slice_math.h"
 
 namespace kiln::cuda {
-
-namespace {
-
-template <typename Word>
-__global__ void stridedCopyKernel(const Word* in, Word* out, StridedView view) {
-    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < view.count; i += step)
-        out[i] = in[stridedInputOffset(view, i)];
-}
-
-}  // namespace
-
-Status launchStridedCopy(const StridedView& view, size_t elementSize, const void* in, void* out, cudaStream_t stream) {
-    if (view.count == 0) return Status::ok();
-    const unsigned grid = elementwiseGrid(view.count);
-    switch (elementSize) {
-        case 1: stridedCopyKernel<uint8_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint8_t*>(in), static_cast<uint8_t*>(out), view); break;
-        case 2: stridedCopyKernel<uint16_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), view); break;
-        case 4: stridedCopyKernel<uint32_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), view); break;
-        case 8: stridedCopyKernel<uint64_t><<<grid, kElementwiseBlock, 0, stream>>>(static_cast<const uint64_t*>(in), static_cast<uint64_t*>(out), view); break;
-        default: return unsupported("no strided copy for " + std::to_string(elementSize) + "-byte elements");
-    }
-    return launchStatus("stridedCopyKernel");
-}
-
-std::vector<int64_t> contiguousStrides(const Shape& shape) {
-    std::vector<int64_t> strides(shape.size(), 1);
-    for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
-    return strides;
-}
-
-StridedView compactView(const Shape& outShape, const std::vector<int64_t>& inputStrides, int64_t inputOffset) {
-    StridedView view;
-    view.inputOffset = inputOffset;
-    view.count = shapeElementCount(outShape);
-    for (size_t d = 0; d < outShape.size(); ++d) {
-        if (outShape[d] == 1) continue;
-        view.dims[view.rank] = outShape[d];
-        view.inputStrides[view.rank] = inputStrides[d];
-        ++view.rank;
-    }
-    return view;
-}
-
-bool fitsStridedRank(const Shape& outShape) {
-    return std::count_if(outShape.begin(), outShape.end(), [](int64_t d) { return d != 1; }) <= kMaxStridedRank;
-}
 
 namespace {
 

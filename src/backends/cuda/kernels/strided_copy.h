@@ -1,6 +1,7 @@
 #pragma once
-// The strided copy of layout.cu (Transpose, Slice) for the other families that rearrange a tensor by
-// a fixed index map (DepthToSpace, SpaceToDepth, Tile): plan a StridedView, launch one copy.
+// The strided copy (strided_copy.cu) of Transpose and Slice (layout.cu) and of the other families that
+// rearrange a tensor by a fixed index map (DepthToSpace, SpaceToDepth, Tile): plan a StridedView,
+// launch one copy.
 
 #include <cuda_runtime.h>
 
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "backends/cuda/kernels/strided_index.cuh"
+#include "backends/cuda/kernels/strided_plan.h"
 #include "common/status.h"
 #include "ir/tensor.h"
 
@@ -21,7 +23,10 @@ std::vector<int64_t> contiguousStrides(const Shape& shape);
 StridedView compactView(const Shape& outShape, const std::vector<int64_t>& inputStrides, int64_t inputOffset);
 /// Whether `outShape` has at most kMaxStridedRank dims of extent > 1 (what compactView can hold).
 bool fitsStridedRank(const Shape& outShape);
-/// out[i] = in[stridedInputOffset(view, i)] on `stream`, elements moved as words of `elementSize` bytes.
+/// out[i] = in[stridedInputOffset(view, i)] on `stream` for elements of `elementSize` bytes (1, 2, 4 or
+/// 8), on the path planStridedCopy chooses for this view and these two addresses (strided_plan.h).
 Status launchStridedCopy(const StridedView& view, size_t elementSize, const void* in, void* out, cudaStream_t stream);
+/// Runs a plan of planStridedCopy made for these same `in` and `out` addresses.
+Status launchStridedCopy(const StridedCopyPlan& plan, const void* in, void* out, cudaStream_t stream);
 
 }  // namespace kiln::cuda
