@@ -1,6 +1,8 @@
 // The CUDA element-wise, activation, softmax and expand kernels against the CPU backend's, on random
 // data and shapes: broadcasting of every kind, scalars, empty tensors, 1-sized dims, rank 8, and sizes
-// that need many blocks of the grid-stride loops.
+// that need many blocks of the grid-stride loops. The vectorized same-shape and [rows, C] op [C] paths
+// of the binary ops (binary_map.cuh) against a double reference: counts with a tail, channel counts
+// that do and do not divide the vector width, and misaligned addresses (the one-element fallback).
 
 #include <gtest/gtest.h>
 
@@ -62,6 +64,65 @@ TEST_F(CudaElementwiseTest, BinaryOpsMatchCpuWithBroadcasting) {
                 expectMatchesCpu(*mBackend, mStream, op, {&a, &b}, {}, tol.rtol, tol.atol,
                                  std::string(op) + " " + dataTypeName(type) + " " + shapeLabel(shapeA) + " with " +
                                      shapeLabel(shapeB));
+            }
+        }
+    }
+}
+
+// The double-precision result of `op` on two stored values.
+double binaryReference(const std::string& op, double a, double b) {
+    if (op == "Add") return a + b;
+    if (op == "Sub") return a - b;
+    if (op == "Mul") return a * b;
+    return a / b;
+}
+
+TEST_F(CudaElementwiseTest, VectorizedBinaryPathsAndTheirFallbacksMatchDoubleReference) {
+    struct Case {
+        Shape a, b;
+        size_t misalign;  // 0, 1: input A, 2: the output, moved by one element from a 16-byte boundary
+        const char* what;
+    };
+    const std::vector<Case> cases = {
+        {{4, 1024}, {4, 1024}, 0, "same shape, a multiple of 8"},
+        {{4099}, {4099}, 0, "same shape, a tail of 3"},
+        {{3, 5, 7}, {3, 5, 7}, 0, "same shape, 105 elements"},
+        {{7}, {7}, 0, "same shape, fewer elements than one pack"},
+        {{(1 << 18) + 5}, {(1 << 18) + 5}, 0, "same shape, many blocks and a tail"},
+        {{64, 3072}, {3072}, 0, "bias row, C = 3072"},
+        {{3072}, {2, 32, 3072}, 0, "bias row as input A"},
+        {{9, 8}, {8}, 0, "bias row, C = 8"},
+        {{33, 770}, {770}, 0, "bias row, C = 770 (no 8-element packs: fallback)"},
+        {{17, 12}, {12}, 0, "bias row, C = 12 (fallback for float16, packs for float)"},
+        {{4099}, {4099}, 1, "same shape, A misaligned (fallback)"},
+        {{4096}, {4096}, 2, "same shape, output misaligned (fallback)"},
+        {{16, 3072}, {3072}, 1, "bias row, A misaligned (fallback)"},
+    };
+    uint32_t seed = 7000;
+    for (const char* op : {"Add", "Sub", "Mul", "Div"}) {
+        for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}) {
+            for (const Case& c : cases) {
+                // Random values, not zeros; B (also the divisor) away from 0.
+                Tensor a = test::randomTensor(type, c.a, -4.0, 4.0, seed++);
+                Tensor b = test::randomTensor(type, c.b, 0.5, 2.0, seed++);
+                const Shape out = c.a.size() >= c.b.size() ? c.a : c.b;
+                const int64_t count = shapeElementCount(out);
+                std::vector<double> reference(static_cast<size_t>(count));
+                for (int64_t i = 0; i < count; ++i)
+                    reference[static_cast<size_t>(i)] = binaryReference(
+                        op, a.elementAsDouble(i % a.elementCount()), b.elementAsDouble(i % b.elementCount()));
+                const size_t element = dataTypeSize(type);
+                std::vector<size_t> offsets;
+                if (c.misalign == 1) offsets = {element, 0, 0};
+                if (c.misalign == 2) offsets = {0, 0, element};
+                const std::string label = std::string(op) + " " + dataTypeName(type) + " " + shapeLabel(c.a) + " with " +
+                                          shapeLabel(c.b) + ": " + c.what;
+                auto gpu = runOnCuda(*mBackend, mStream, op, {&a, &b}, {type}, {out}, {}, "", offsets);
+                ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+                // One rounding of the float result to the output type (float: plus one of the float math).
+                const double rtol = type == DataType::kFLOAT ? 1e-6 : type == DataType::kHALF ? 1e-3 : 8e-3;
+                EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference, rtol, 1e-6), "")
+                    << label << " (tactic " << gpu->tactic << ")";
             }
         }
     }

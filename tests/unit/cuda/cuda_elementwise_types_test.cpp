@@ -1,7 +1,8 @@
 // The CUDA element-wise kernels on every element type they take, against the CPU backend's kernels
 // on the same inputs: arithmetic (integer wrap, truncating division, both Mod forms, division by zero),
 // comparisons, logic and bitwise ops, the unary math, the variadic ops, Pow's mixed types, Cast and
-// CastLike between every pair, Clip with and without bounds, Shrink, Range, Trilu, the pointwise
+// CastLike between every pair (and the vectorized float/float16/bfloat16 casts with tails and
+// misaligned addresses), Clip with and without bounds, Shrink, Range, Trilu, the pointwise
 // activations, ConstantOfShape, EyeLike, Size, BitCast and Dropout. Integer and bool results must
 // match bit for bit; float results within a tolerance of their type.
 
@@ -289,6 +290,49 @@ TEST_F(CudaElementwiseTypesTest, CastAndCastLikeMatchCpuBetweenEveryType) {
             expectSameAsCpu(*mBackend, mStream, "Cast", {&x}, attrs, "Cast " + label, 0.0);
             const Tensor like = Tensor::allocate(to, {1});  // only its type matters
             expectSameAsCpu(*mBackend, mStream, "CastLike", {&x, &like}, {}, "CastLike " + label, 0.0);
+        }
+    }
+}
+
+TEST_F(CudaElementwiseTypesTest, VectorizedFloatCastsAndTheirFallbacksMatchTheHostConversion) {
+    const std::vector<DataType> types = {DataType::kFLOAT, DataType::kHALF, DataType::kBF16};
+    struct Case {
+        Shape shape;
+        size_t misalign;  // 0, 1: the input, 2: the output, one element off a 16-byte boundary
+    };
+    const std::vector<Case> cases = {{{256, 768}, 0}, {{4099}, 0}, {{8}, 0},    {{5}, 0},
+                                     {{(1 << 16) + 3}, 0}, {{4099}, 1}, {{4096}, 2}};
+    uint32_t seed = 6500;
+    for (DataType from : types) {
+        for (DataType to : types) {
+            if (from == to) continue;
+            for (const Case& c : cases) {
+                Tensor x = test::randomTensor(from, c.shape, -1000.0, 1000.0, seed++);
+                if (from == DataType::kFLOAT && x.elementCount() >= 5) {
+                    // NaN, float16's overflow, a float16 subnormal, a tie between two float16 values (in
+                    // the first pack) and one more special value in the tail.
+                    float* p = x.data<float>();
+                    p[0] = std::nanf("");
+                    p[1] = 70000.f;
+                    p[2] = 3e-6f;
+                    p[3] = 1.0f + 1.0f / 2048.0f;
+                    p[x.elementCount() - 1] = -1e30f;
+                }
+                // The host's conversion (one round-to-nearest-even through float) is the reference, exactly.
+                const std::vector<double> reference = convertTensor(x, to).toDoubleVector();
+                const size_t offsets[] = {0, dataTypeSize(from), dataTypeSize(to)};
+                std::vector<size_t> byteOffsets;
+                if (c.misalign == 1) byteOffsets = {offsets[1], 0};
+                if (c.misalign == 2) byteOffsets = {0, offsets[2]};
+                AttributeMap attrs;
+                attrs.set("to", dataTypeToOnnx(to));
+                const std::string label = std::string("Cast ") + dataTypeName(from) + " -> " + dataTypeName(to) + " " +
+                                          shapeLabel(c.shape) + (c.misalign ? " misaligned" : "");
+                auto gpu = runOnCuda(*mBackend, mStream, "Cast", {&x}, {to}, {c.shape}, attrs, "", byteOffsets);
+                ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+                EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference, 0.0, 0.0), "")
+                    << label << " (tactic " << gpu->tactic << ")";
+            }
         }
     }
 }

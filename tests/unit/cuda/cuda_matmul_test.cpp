@@ -1,6 +1,8 @@
 // The cuBLASLt MatMul and Gemm kernels against the CPU backend's: every batching mode (stacked into M,
 // strided, broadcast operand, one product per batch), 1-D operands, empty and K = 0 products, odd
 // extents that lower the pointer alignment, and Gemm's transposes, alpha, beta and broadcast C.
+// FusedMatMul's separate bias + activation pass (fused_epilogue.cu) on its vectorized and one-element
+// paths against a double reference.
 
 #include <gtest/gtest.h>
 
@@ -130,6 +132,56 @@ TEST_F(CudaMatMulTest, GemmMatchesCpuWithTransposesScalesAndBroadcastC) {
                 std::string("Gemm ") + dataTypeName(type) + " m" + std::to_string(c.m) + " k" + std::to_string(c.k) +
                     " n" + std::to_string(c.n) + " transA " + std::to_string(c.transA) + " transB " +
                     std::to_string(c.transB) + " C " + (c.c ? shapeLabel(*c.c) : "none"));
+        }
+    }
+}
+
+TEST_F(CudaMatMulTest, FusedMatMulEpiloguePassMatchesDoubleReferenceOnEveryPackWidth) {
+    // GELU (erf) and Tanh are not cuBLASLt epilogues: the product is followed by the bias + activation
+    // pass. N picks its width: 3072 and 776 take 16-byte packs, 770 (float16: pairs; float: pairs), 12
+    // (float16: 4; float: 4), 769 and 7 one element at a time; a bias one element off its 16-byte
+    // boundary takes the one-element kernel too.
+    struct Case {
+        int64_t m, k, n;
+        const char* activation;
+        bool misalignBias;
+    };
+    const std::vector<Case> cases = {
+        {37, 64, 3072, "Gelu", false}, {5, 32, 776, "Gelu", false}, {9, 48, 770, "Gelu", false},
+        {13, 16, 12, "Tanh", false},   {11, 40, 769, "Gelu", false}, {6, 8, 7, "Tanh", false},
+        {7, 64, 3072, "Gelu", true},   {3, 16, 770, "Tanh", true},
+    };
+    uint32_t seed = 1500;
+    for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}) {
+        for (const Case& c : cases) {
+            Tensor a = test::randomTensor(type, {c.m, c.k}, -1.0, 1.0, seed++);
+            Tensor b = test::randomTensor(type, {c.k, c.n}, -1.0, 1.0, seed++);
+            Tensor bias = test::randomTensor(type, {c.n}, -1.0, 1.0, seed++);
+            const std::string activation = c.activation;
+            std::vector<double> reference(static_cast<size_t>(c.m * c.n));
+            for (int64_t i = 0; i < c.m; ++i)
+                for (int64_t j = 0; j < c.n; ++j) {
+                    double v = bias.elementAsDouble(j);
+                    for (int64_t p = 0; p < c.k; ++p) v += a.elementAsDouble(i * c.k + p) * b.elementAsDouble(p * c.n + j);
+                    v = activation == "Gelu" ? 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))) : std::tanh(v);
+                    reference[static_cast<size_t>(i * c.n + j)] = v;
+                }
+            AttributeMap attrs = fp32Math();
+            attrs.set("activation", activation);
+            std::vector<size_t> offsets;
+            if (c.misalignBias) offsets = {0, 0, dataTypeSize(type)};
+            const std::string label = std::string("FusedMatMul ") + dataTypeName(type) + " m" + std::to_string(c.m) +
+                                      " k" + std::to_string(c.k) + " n" + std::to_string(c.n) + " " + activation +
+                                      (c.misalignBias ? " misaligned bias" : "");
+            auto gpu = runOnCuda(*mBackend, mStream, "FusedMatMul", {&a, &b, &bias}, {type}, {Shape{c.m, c.n}}, attrs,
+                                 "kiln", offsets);
+            ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+            EXPECT_NE(gpu->tactic.find("+epilogue"), std::string::npos) << label << ": tactic " << gpu->tactic;
+            // The product is rounded to the type once before the pass and the result once after it.
+            Tolerance tol = gemmTolerance(type, c.k);
+            if (type == DataType::kBF16) tol = {3e-2, 1e-2 * std::sqrt(static_cast<double>(c.k))};
+            EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference, tol.rtol, tol.atol), "")
+                << label << " (tactic " << gpu->tactic << ")";
         }
     }
 }

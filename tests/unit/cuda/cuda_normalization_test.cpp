@@ -1,8 +1,11 @@
 // The CUDA LayerNormalization and RMSNormalization against the CPU backend on random data: every axis
 // (negative ones too), float / float16 / double, with and without B, a single-value Scale, and
-// LayerNormalization's Mean and InvStdDev outputs.
+// LayerNormalization's Mean and InvStdDev outputs; the float16 warp-per-row kernel's 16-byte runs and
+// their fallbacks (row lengths not a multiple of 8, misaligned addresses) against a double reference.
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "cuda_test_support.h"
 #include "ir/onnx_types.h"
@@ -57,6 +60,51 @@ TEST_F(CudaNormalizationTest, LayerAndRmsNormalizationOverEveryAxisMatchCpu) {
                 }
             }
         }
+    }
+}
+
+TEST_F(CudaNormalizationTest, HalfRowsInSixteenByteRunsAndTheirFallbacksMatchDoubleReference) {
+    struct Case {
+        int64_t rows, cols;
+        bool oneValueParameters;
+        size_t misalign;  // 0, 1: X, 2: Y, one element off a 16-byte boundary
+    };
+    const std::vector<Case> cases = {
+        {37, 768, false, 0},  {9, 776, false, 0}, {5, 136, false, 0}, {11, 200, false, 0}, {3, 1024, false, 0},
+        {6, 256, true, 0},    {7, 770, false, 0},  {4, 300, false, 0}, {8, 768, false, 1}, {8, 768, false, 2},
+    };
+    uint32_t seed = 900;
+    for (const Case& c : cases) {
+        Tensor x = test::randomTensor(DataType::kHALF, {c.rows, c.cols}, -1.0, 3.0, seed++);
+        const Shape parameterShape = c.oneValueParameters ? Shape{1} : Shape{c.cols};
+        Tensor scale = test::randomTensor(DataType::kHALF, parameterShape, 0.5, 1.5, seed++);
+        Tensor bias = test::randomTensor(DataType::kHALF, parameterShape, -1.0, 1.0, seed++);
+        std::vector<double> reference(static_cast<size_t>(c.rows * c.cols));
+        for (int64_t r = 0; r < c.rows; ++r) {
+            double mean = 0, spread = 0;
+            for (int64_t j = 0; j < c.cols; ++j) mean += x.elementAsDouble(r * c.cols + j);
+            mean /= static_cast<double>(c.cols);
+            for (int64_t j = 0; j < c.cols; ++j) spread += std::pow(x.elementAsDouble(r * c.cols + j) - mean, 2);
+            const double inverse = 1.0 / std::sqrt(spread / static_cast<double>(c.cols) + 1e-5);
+            for (int64_t j = 0; j < c.cols; ++j) {
+                const int64_t p = c.oneValueParameters ? 0 : j;
+                reference[static_cast<size_t>(r * c.cols + j)] =
+                    (x.elementAsDouble(r * c.cols + j) - mean) * inverse * scale.elementAsDouble(p) +
+                    bias.elementAsDouble(p);
+            }
+        }
+        std::vector<size_t> offsets;
+        if (c.misalign == 1) offsets = {2, 0, 0};
+        if (c.misalign == 2) offsets = {0, 0, 0, 2};
+        const std::string label = "LayerNormalization float16 " + std::to_string(c.rows) + "x" +
+                                  std::to_string(c.cols) + (c.oneValueParameters ? " one-value Scale and B" : "") +
+                                  (c.misalign ? " misaligned" : "");
+        auto gpu = runOnCuda(*mBackend, mStream, "LayerNormalization", {&x, &scale, &bias}, {DataType::kHALF},
+                             {Shape{c.rows, c.cols}}, {}, "", offsets);
+        ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+        // Float math, one rounding to float16 of results within a few units.
+        EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference, 2e-3, 4e-3), "")
+            << label << " (tactic " << gpu->tactic << ")";
     }
 }
 

@@ -85,11 +85,13 @@ struct CudaRun {
 /// Runs one `opType` node on the CUDA backend: inputs copied to the device, outputs of `outputTypes` and
 /// `outputShapes` (poisoned with NaN bytes first, so an element the kernel never writes fails the
 /// comparison), copied back after the stream synchronizes. A nullptr input is an omitted optional one.
-/// `domain` is "kiln" for Kiln's fused layers.
+/// `domain` is "kiln" for Kiln's fused layers. `byteOffsets` (inputs first, then outputs; missing ones
+/// 0) places a tensor that many bytes past the start of its device buffer: a multiple of the element
+/// size that is not of 16 gives the kernels a misaligned address (their vector paths must fall back).
 inline Expected<CudaRun> runOnCuda(Backend& backend, Stream stream, const std::string& opType,
                                    const std::vector<const Tensor*>& inputs, const std::vector<DataType>& outputTypes,
                                    const std::vector<Shape>& outputShapes, const AttributeMap& attrs,
-                                   const std::string& domain = "") {
+                                   const std::string& domain = "", const std::vector<size_t>& byteOffsets = {}) {
     Graph graph;
     std::vector<Value*> ins;
     for (size_t i = 0; i < inputs.size(); ++i)
@@ -110,21 +112,27 @@ inline Expected<CudaRun> runOnCuda(Backend& backend, Stream stream, const std::s
     KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, backend.createKernel(*node));
 
     std::vector<std::unique_ptr<DeviceBuffer>> buffers;
+    auto offsetOf = [&](size_t index) { return index < byteOffsets.size() ? byteOffsets[index] : size_t{0}; };
+    // A buffer of `bytes` starting `offset` bytes into a fresh allocation.
+    auto placed = [&](size_t bytes, size_t offset) -> void* {
+        buffers.push_back(std::make_unique<DeviceBuffer>(backend, bytes + offset));
+        return static_cast<uint8_t*>(buffers.back()->get()) + offset;
+    };
     std::vector<TensorView> inViews;
-    for (const Tensor* t : inputs) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const Tensor* t = inputs[i];
         if (!t) {
             inViews.push_back(TensorView{});
             continue;
         }
-        buffers.push_back(std::make_unique<DeviceBuffer>(backend, t->byteSize()));
-        KILN_RETURN_IF_ERROR(backend.copyToDevice(buffers.back()->get(), t->data(), t->byteSize(), stream));
-        inViews.push_back({t->dtype(), t->shape(), buffers.back()->get()});
+        void* data = placed(t->byteSize(), offsetOf(i));
+        KILN_RETURN_IF_ERROR(backend.copyToDevice(data, t->data(), t->byteSize(), stream));
+        inViews.push_back({t->dtype(), t->shape(), data});
     }
     std::vector<TensorView> outViews;
     for (size_t i = 0; i < outputTypes.size(); ++i) {
         TensorView view{outputTypes[i], outputShapes[i], nullptr};
-        buffers.push_back(std::make_unique<DeviceBuffer>(backend, view.byteSize()));
-        view.data = buffers.back()->get();
+        view.data = placed(view.byteSize(), offsetOf(inputs.size() + i));
         std::vector<uint8_t> poison(view.byteSize(), 0xFF);  // NaN in float and float16
         KILN_RETURN_IF_ERROR(backend.copyToDevice(view.data, poison.data(), poison.size(), stream));
         outViews.push_back(view);

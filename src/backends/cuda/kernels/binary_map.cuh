@@ -3,13 +3,18 @@
 // computed in Compute<T>. The inputs may differ in type (Pow's base and exponent); the output has
 // input A's type, or bool for a PredicateFn. BinaryMapKernel is the same-type op of a type list, and
 // registerBinaryKernel<Fn, List> registers one.
+// Same-type float/half/bfloat16 maps whose inputs are contiguous (same shape), or a [rows, C] tensor with
+// a [C] row repeated (a bias), take binaryPackKernel: 16 bytes per access instead of one element.
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/broadcast_plan.h"
+#include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/element_types.cuh"
 
@@ -35,6 +40,65 @@ __global__ void binaryMapKernel(const TA* a, const TB* b, TO* out, BroadcastPlan
     }
 }
 
+// V consecutive output elements per thread, for two inputs each either contiguous like the output
+// (period 0: offset i) or one row of `period` elements repeated (offset i % period; period % V == 0,
+// so a pack never straddles a row). The count % V trailing elements (contiguous case only, as a
+// repeated row's count is a multiple of its period) are one per thread of the first threads. The
+// element math is binaryMapKernel's, one element at a time; the addresses are aligned to 16 bytes.
+template <typename T, typename Fn, int V>
+__global__ void binaryPackKernel(const T* a, const T* b, T* out, uint32_t count, uint32_t periodA, uint32_t periodB,
+                                 Fn fn) {
+    const uint32_t packs = count / V;
+    const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x;
+    const uint32_t step = gridDim.x * blockDim.x;
+    for (uint32_t p = first; p < packs; p += step) {
+        const uint32_t i = p * V;
+        T x[V], y[V];
+        loadPacks<T, V>(a + (periodA ? i % periodA : i), x);
+        loadPacks<T, V>(b + (periodB ? i % periodB : i), y);
+#pragma unroll
+        for (int k = 0; k < V; ++k) x[k] = store<T>(fn(load(x[k]), load(y[k])));
+        storePacks<T, V>(out + i, x);
+    }
+    const uint32_t i = packs * V + first;
+    if (i < count) out[i] = store<T>(fn(load(a[periodA ? i % periodA : i]), load(b[periodB ? i % periodB : i])));
+}
+
+/// The types binaryPackKernel is instantiated for: the memory-bound float activations.
+template <typename T>
+constexpr bool kBinaryPackType =
+    std::is_same_v<T, float> || std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+
+/// Launches binaryPackKernel where the plan and the addresses allow (true), else launches nothing
+/// (false): a same-type op on a float type whose output is its type, 32-bit index math, every input
+/// contiguous or a repeated row of C % V == 0 elements ([rows, C] op [C], either way round), and the
+/// three addresses aligned to 16 bytes.
+template <typename T, typename Fn>
+bool launchBinaryPacks(const Fn& fn, const BroadcastPlan& plan, const T* a, const T* b, T* out, cudaStream_t stream) {
+    constexpr int V = kWidestPack<T>;
+    if (!plan.fitsInt32() || !addressesAligned(16, {a, b, out})) return false;
+    uint32_t periods[2] = {0, 0};
+    if (plan.rank == 1) {
+        if (plan.strides[0][0] != 1 || plan.strides[1][0] != 1) return false;
+    } else if (plan.rank == 2) {
+        const int64_t row = plan.dims[0];
+        if (row % V != 0) return false;
+        for (int k = 0; k < 2; ++k) {
+            if (plan.strides[k][0] != 1) return false;
+            if (plan.strides[k][1] == 0)
+                periods[k] = static_cast<uint32_t>(row);
+            else if (plan.strides[k][1] != row)
+                return false;
+        }
+    } else {
+        return false;
+    }
+    const int64_t threads = std::max<int64_t>(plan.count / V, plan.count % V);
+    binaryPackKernel<T, Fn, V><<<elementwiseGrid(threads), kElementwiseBlock, 0, stream>>>(
+        a, b, out, static_cast<uint32_t>(plan.count), periods[0], periods[1], fn);
+    return true;
+}
+
 /// kAllShapes: instantiate the flat and 32-bit-index variants as well as the general one (the hot
 /// same-type ops); without it a single 64-bit general loop serves (Pow's mixed type pairs).
 template <typename TA, typename TB, typename Fn, bool kAllShapes = true>
@@ -45,6 +109,9 @@ Status launchBinaryMap(const Fn& fn, const BroadcastPlan& plan, const void* a, c
     const TB* pb = static_cast<const TB*>(b);
     TO* po = static_cast<TO*>(out);
     const unsigned grid = elementwiseGrid(plan.count);
+    if constexpr (kAllShapes && std::is_same_v<TA, TB> && std::is_same_v<TO, TA> && kBinaryPackType<TA>) {
+        if (launchBinaryPacks<TA>(fn, plan, pa, pb, po, stream)) return launchStatus("binaryPackKernel");
+    }
     if constexpr (kAllShapes) {
         const bool flat = plan.rank == 1;
         if (plan.fitsInt32()) {

@@ -3,8 +3,9 @@
 // default stash_type). The mean first, then the spread around it (two passes, so a large mean does not
 // cancel the variance's digits); RMSNormalization uses the mean square instead and does not centre.
 // float16 is computed in float, double in double. A row of up to 1024 elements is one warp's, held in
-// registers (one read of the row; eight rows a block, so thousands of token rows are a few waves); a
-// longer row is one block's, reading the row three times.
+// registers (one read of the row, in 16-byte runs of 8 for float16 where the addresses allow; eight
+// rows a block, so thousands of token rows are a few waves); a longer row is one block's, reading the
+// row three times.
 //
 // Scale and B are read per column: they must hold one value per normalized element laid out like the
 // row (leading 1s aside), or a single value. Other broadcasts have no CUDA kernel.
@@ -12,6 +13,7 @@
 #include <cuda_fp16.h>
 
 #include <climits>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +22,7 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/block_reduce.cuh"
+#include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "ir/ops/normalization_attrs.h"
 
@@ -93,11 +96,16 @@ constexpr int kNormWarpRowsPerBlock = 8;
 /// The longest row a warp holds in registers (32 lanes x 32 elements).
 constexpr int64_t kMaxNormWarpRow = 32 * 32;
 
-// One warp per row of p.cols <= 32 * kPerLane elements, each lane holding every 32nd one: the same mean,
-// spread and output as normRowsKernel, from one read of the row.
-template <typename T, bool kRms, int kPerLane>
+// One warp per row of p.cols <= 32 * kPerLane elements: the same mean, spread and output as
+// normRowsKernel, from one read of the row. Lanes take runs of kVec consecutive elements in turn (the
+// row's chunk j of 32 * kVec elements gives lane l its elements j * 32 * kVec + l * kVec + [0, kVec)),
+// so kVec > 1 reads and writes them in one access of up to 16 bytes; kVec > 1 needs p.cols % kVec == 0
+// (a run is all in the row or all past it), Scale and B of one value per column or one value for all,
+// and X, Y, Scale and B aligned to the access (the launch checks).
+template <typename T, bool kRms, int kPerLane, int kVec>
 __global__ void normWarpRowsKernel(const T* in, const T* scale, const T* bias, T* out, float* meanOut,
                                    float* invStdOut, NormParams p, int64_t rows) {
+    static_assert(kPerLane % kVec == 0, "a lane holds whole runs");
     using F = NormCompute<T>;
     const int lane = static_cast<int>(threadIdx.x % 32);
     const int64_t row = static_cast<int64_t>(blockIdx.x) * kNormWarpRowsPerBlock + threadIdx.x / 32;
@@ -106,32 +114,55 @@ __global__ void normWarpRowsKernel(const T* in, const T* scale, const T* bias, T
     const T* x = in + row * p.cols;
     T* y = out + row * p.cols;
     const F count = static_cast<F>(p.cols);
+    // The first column of run j of this lane.
+    auto runStart = [&](int j) { return j * 32 * kVec + lane * kVec; };
     F v[kPerLane];
     F sum = 0;
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-        const int c = lane + i * 32;
-        v[i] = c < cols ? loadNorm(x[c]) : F(0);
-        sum += v[i];
+    for (int j = 0; j < kPerLane / kVec; ++j) {
+        const int c = runStart(j);
+        T run[kVec];
+        if (c < cols) {
+            if constexpr (kVec > 1)
+                loadPacks<T, kVec>(x + c, run);
+            else
+                run[0] = x[c];
+        }
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) {
+            v[j * kVec + k] = c < cols ? loadNorm(run[k]) : F(0);
+            sum += v[j * kVec + k];
+        }
     }
     F mean = 0;
     if constexpr (!kRms) mean = blockSum<32>(sum, static_cast<F*>(nullptr)) / count;
     F squares = 0;
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-        if (lane + i * 32 >= cols) continue;
-        const F d = v[i] - mean;
-        squares += d * d;
+    for (int j = 0; j < kPerLane / kVec; ++j) {
+        if (runStart(j) >= cols) continue;
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) {
+            const F d = v[j * kVec + k] - mean;
+            squares += d * d;
+        }
     }
     const F spread = blockSum<32>(squares, static_cast<F*>(nullptr)) / count;
     const F inverse = F(1) / sqrt(spread + static_cast<F>(p.epsilon));
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-        const int c = lane + i * 32;
+    for (int j = 0; j < kPerLane / kVec; ++j) {
+        const int c = runStart(j);
         if (c >= cols) continue;
-        F value = (v[i] - mean) * inverse * loadNorm(scale[c * p.scaleStride]);
-        if (bias) value += loadNorm(bias[c * p.biasStride]);
-        y[c] = storeNorm<T>(value);
+        T result[kVec];
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) {
+            F value = (v[j * kVec + k] - mean) * inverse * loadNorm(scale[(c + k) * p.scaleStride]);
+            if (bias) value += loadNorm(bias[(c + k) * p.biasStride]);
+            result[k] = storeNorm<T>(value);
+        }
+        if constexpr (kVec > 1)
+            storePacks<T, kVec>(y + c, result);
+        else
+            y[c] = result[0];
     }
     if (lane == 0) {
         if (meanOut) meanOut[row] = static_cast<float>(mean);
@@ -143,7 +174,18 @@ template <typename T, bool kRms, int kPerLane>
 void launchNormWarpRows(const T* x, const T* scale, const T* bias, T* y, float* mean, float* invStd, int64_t rows,
                         const NormParams& p, cudaStream_t stream) {
     const auto grid = static_cast<unsigned>((rows + kNormWarpRowsPerBlock - 1) / kNormWarpRowsPerBlock);
-    normWarpRowsKernel<T, kRms, kPerLane>
+    // float16 rows (BERT's and ViT's 768) in runs of 8 (16 bytes), when the row length and the addresses
+    // allow; the per-column Scale and B are read element by element from the same (cached) addresses.
+    constexpr int kVec = std::is_same_v<T, __half> && kPerLane % 8 == 0 ? 8 : 1;
+    if constexpr (kVec > 1) {
+        const uintptr_t misaligned = reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y);
+        if (p.cols % kVec == 0 && misaligned % (kVec * sizeof(T)) == 0) {
+            normWarpRowsKernel<T, kRms, kPerLane, kVec>
+                <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
+            return;
+        }
+    }
+    normWarpRowsKernel<T, kRms, kPerLane, 1>
         <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
 }
 

@@ -4,12 +4,15 @@
 // `round_mode`), and Where (bool condition picking X or Y, any element
 // type, three-way broadcasting). The comparisons are in elementwise_logic.cu.
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/broadcast_plan.h"
+#include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
@@ -23,6 +26,52 @@ __global__ void castKernel(const From* in, To* out, int64_t count) {
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step)
         out[i] = castValue<To>(in[i]);
+}
+
+// castKernel, V consecutive elements per thread (castValue on each); the count % V trailing elements
+// are one per thread of the first threads. 32-bit index math: count < 2^31.
+template <typename From, typename To, int V>
+__global__ void castPackKernel(const From* in, To* out, uint32_t count) {
+    const uint32_t packs = count / V;
+    const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x;
+    const uint32_t step = gridDim.x * blockDim.x;
+    for (uint32_t p = first; p < packs; p += step) {
+        From x[V];
+        loadPacks<From, V>(in + p * V, x);
+        To y[V];
+#pragma unroll
+        for (int k = 0; k < V; ++k) y[k] = castValue<To>(x[k]);
+        storePacks<To, V>(out + p * V, y);
+    }
+    const uint32_t i = packs * V + first;
+    if (i < count) out[i] = castValue<To>(in[i]);
+}
+
+/// The types castPackKernel converts between.
+using PackCastTypes = DeviceTypes<float, __half, __nv_bfloat16>;
+constexpr int kCastPack = 8;
+
+/// Launches castPackKernel (true) when both types are PackCastTypes, the count fits 32-bit index math
+/// and both addresses are aligned to their 8-element accesses (16 bytes at most); false otherwise.
+bool launchCastPacks(DataType from, DataType to, const void* in, void* out, int64_t count, cudaStream_t stream) {
+    if (!PackCastTypes::contains(from) || !PackCastTypes::contains(to) || count >= (int64_t{1} << 31)) return false;
+    bool launched = false;
+    PackCastTypes::dispatch(from, [&](auto fromTag) {
+        using From = decltype(fromTag);
+        PackCastTypes::dispatch(to, [&](auto toTag) {
+            using To = decltype(toTag);
+            if constexpr (!std::is_same_v<From, To>) {
+                if (!addressesAligned(packAlignment<From>(kCastPack), {in}) ||
+                    !addressesAligned(packAlignment<To>(kCastPack), {out}))
+                    return;
+                const int64_t threads = std::max<int64_t>(count / kCastPack, count % kCastPack);
+                castPackKernel<From, To, kCastPack><<<elementwiseGrid(threads), kElementwiseBlock, 0, stream>>>(
+                    static_cast<const From*>(in), static_cast<To*>(out), static_cast<uint32_t>(count));
+                launched = true;
+            }
+        });
+    });
+    return launched;
 }
 
 template <typename From>
@@ -78,6 +127,8 @@ public:
                                                       cudaMemcpyDeviceToDevice, stream));
             return Status::ok();
         }
+        if (launchCastPacks(mFrom, mTo, io.input(0).data, io.output(0).data, mCount, stream))
+            return launchStatus("castPackKernel");
         const unsigned grid = elementwiseGrid(mCount);
         const bool lowBitFrom = lowbit::isLowBit(mFrom), lowBitTo = lowbit::isLowBit(mTo);
         if (lowBitFrom && lowBitTo) {
