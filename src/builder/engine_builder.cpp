@@ -8,6 +8,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/precision_attributes.h"
 #include "builder/layout_selection.h"
+#include "builder/pinned_input_dims.h"
 #include "builder/profile_resolution.h"
 #include "builder/tactic_selection.h"
 #include "ir/shape_inference.h"
@@ -228,8 +229,11 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
         PassManager passes = defaultPipeline();
         passes.setVerifyAfterEachPass(config.getFlag(BuilderFlag::kDEBUG));
         PassContext ctx{log, &evaluator, {}};
-        KILN_ASSIGN_OR_RETURN(auto stats, passes.run(graph, ctx));
-        (void)stats;
+        const PinnedInputDims pinned = PinnedInputDims::pin(graph, plan.profiles);
+        if (!pinned.empty()) log.info("optimizing with the extents every profile fixes: " + pinned.describe());
+        auto stats = passes.run(graph, ctx);
+        pinned.restore();
+        if (!stats) return stats.status();
         KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
         log.info("graph optimization: " + std::to_string(before) + " -> " + std::to_string(graph.nodes().size()) + " layers");
     }
