@@ -8,6 +8,13 @@
 
 namespace kiln::test {
 
+std::vector<uint8_t> randomBytes(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint8_t> v(n);
+    for (uint8_t& b : v) b = static_cast<uint8_t>(rng());
+    return v;
+}
+
 Tensor randomTensor(DataType dtype, const Shape& shape, double lo, double hi, uint32_t seed) {
     Tensor t = Tensor::allocate(dtype, shape);
     std::mt19937 rng(seed);

@@ -16,6 +16,8 @@ namespace kiln::test {
 
 /// A tensor of `dtype` and `shape` filled with uniform values in [lo, hi) (rounded for integers).
 Tensor randomTensor(DataType dtype, const Shape& shape, double lo, double hi, uint32_t seed);
+/// `n` random bytes (any bit pattern: data for code that moves bytes without reading them as numbers).
+std::vector<uint8_t> randomBytes(size_t n, uint32_t seed);
 
 /// Max relative-or-absolute error check: |a-b| <= atol + rtol*|b| for each element (b is the
 /// reference). Returns "" when all pass, otherwise a description of the worst element.

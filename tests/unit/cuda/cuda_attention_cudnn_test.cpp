@@ -31,6 +31,7 @@
 #endif
 #include "backends/tactic_choice.h"
 #include "cuda_reference_outputs.h"
+#include "kernel_rig.h"
 
 namespace kiln::cudatest {
 namespace {
@@ -39,77 +40,6 @@ using CudaAttentionCudnnTest = CudaTest;
 
 constexpr int64_t kPlanSearch = 8;
 constexpr int64_t kRowKernelState = 1;  // attention.cu's kRowKernelTactic
-
-/// One Attention node's kernel driven through Kernel and TacticChooser on device copies of its inputs
-/// (Q, K, V and an optional mask), Y of the reference's type and shape.
-class AttentionRig {
-public:
-    /// `qOffset` bytes shift Q's address off the allocation's alignment.
-    AttentionRig(Backend& backend, Stream stream, const std::vector<const Tensor*>& inputs, DataType outType,
-                 const Shape& outShape, size_t qOffset = 0)
-        : mBackend(backend), mStream(stream), mInputs(inputs), mOutType(outType), mOutShape(outShape) {
-        for (size_t i = 0; i < inputs.size(); ++i) {
-            const Tensor* t = inputs[i];
-            const size_t offset = i == 0 ? qOffset : 0;
-            mBuffers.push_back(std::make_unique<DeviceBuffer>(backend, t->byteSize() + offset));
-            void* at = static_cast<uint8_t*>(mBuffers.back()->get()) + offset;
-            EXPECT_TRUE(backend.copyToDevice(at, t->data(), t->byteSize(), stream).isOk());
-            mInViews.push_back({t->dtype(), t->shape(), at});
-        }
-        mBuffers.push_back(std::make_unique<DeviceBuffer>(backend, TensorView{outType, outShape, nullptr}.byteSize()));
-        mOutView = {outType, outShape, mBuffers.back()->get()};
-    }
-
-    /// A kernel of the node with `attrs`, reshaped to the rig's shapes.
-    Expected<std::unique_ptr<Kernel>> kernel(const AttributeMap& attrs) {
-        Graph graph;
-        std::vector<Value*> ins;
-        for (size_t i = 0; i < mInputs.size(); ++i)
-            ins.push_back(
-                graph.addInput("in" + std::to_string(i), mInputs[i]->dtype(), fromConcrete(mInputs[i]->shape())));
-        Node* node = graph.addNode("Attention", "attention", ins, {}, 1);
-        node->attrs = attrs;
-        node->outputs[0]->dtype = mOutType;
-        node->outputs[0]->shape = fromConcrete(mOutShape);
-        node->outputs[0]->typeKnown = true;
-        std::string reason;
-        if (!mBackend.supports(*node, &reason)) return unsupported("not supported: " + reason);
-        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, mBackend.createKernel(*node));
-        KILN_RETURN_IF_ERROR(kernel->reshape(mInViews, {mOutView}));
-        return Expected<std::unique_ptr<Kernel>>(std::move(kernel));
-    }
-
-    /// Runs `kernel` into a NaN-poisoned Y and returns Y.
-    Expected<Tensor> run(Kernel& kernel) {
-        std::vector<uint8_t> poison(mOutView.byteSize(), 0xFF);
-        KILN_RETURN_IF_ERROR(mBackend.copyToDevice(mOutView.data, poison.data(), poison.size(), mStream));
-        const size_t workspaceBytes = kernel.workspaceSize();
-        DeviceBuffer workspace(mBackend, workspaceBytes);
-        KernelIO io;
-        io.inputs = mInViews.data();
-        io.numInputs = mInViews.size();
-        io.outputs = &mOutView;
-        io.numOutputs = 1;
-        io.workspace = workspaceBytes ? workspace.get() : nullptr;
-        io.workspaceBytes = workspaceBytes;
-        io.stream = mStream;
-        KILN_RETURN_IF_ERROR(kernel.run(io));
-        Tensor out = Tensor::allocate(mOutType, mOutShape);
-        KILN_RETURN_IF_ERROR(mBackend.copyToHost(out.data(), mOutView.data, mOutView.byteSize(), mStream));
-        KILN_RETURN_IF_ERROR(mBackend.synchronize(mStream));
-        return out;
-    }
-
-private:
-    Backend& mBackend;
-    Stream mStream;
-    std::vector<const Tensor*> mInputs;
-    DataType mOutType;
-    Shape mOutShape;
-    std::vector<std::unique_ptr<DeviceBuffer>> mBuffers;
-    std::vector<TensorView> mInViews;
-    TensorView mOutView;
-};
 
 enum class MaskKind { kNone, kRandom, kRandomWithInf, kPadding, kBool };
 
@@ -232,7 +162,7 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
             ASSERT_EQ(reference.size(), 1u) << label;
             const std::vector<double> expected = reference[0].toDoubleVector();
             const Tolerance tol = toleranceOf(type);
-            AttentionRig rig(*mBackend, mStream, inputs, type, reference[0].shape());
+            KernelRig rig(*mBackend, mStream, "Attention", "", inputs, type, reference[0].shape());
             auto check = [&](Kernel& kernel, const std::string& what) {
                 auto out = rig.run(kernel);
                 ASSERT_TRUE(out.isOk()) << label << " " << what << ": " << out.status().message();
@@ -307,7 +237,7 @@ TEST_F(CudaAttentionCudnnTest, StaleStatesFallBackToTheDefaultPlan) {
     std::vector<const Tensor*> inputs = {&q, &k, &v};
     std::vector<Tensor> reference = cpuReference("Attention", inputs, 1, {});
     ASSERT_EQ(reference.size(), 1u);
-    AttentionRig rig(*mBackend, mStream, inputs, DataType::kHALF, reference[0].shape());
+    KernelRig rig(*mBackend, mStream, "Attention", "", inputs, DataType::kHALF, reference[0].shape());
     auto plain = rig.kernel({});
     ASSERT_TRUE(plain.isOk()) << plain.status().message();
     const std::vector<int64_t> defaultState = dynamic_cast<TacticChooser*>(plain->get())->tacticState();
@@ -354,7 +284,7 @@ TEST_F(CudaAttentionCudnnTest, RowsWithoutKeysGiveZeros) {
                 if (causal) attrs.set("is_causal", int64_t{1});
                 std::vector<Tensor> reference = cpuReference("Attention", inputs, 1, attrs);
                 ASSERT_EQ(reference.size(), 1u) << label;
-                AttentionRig rig(*mBackend, mStream, inputs, type, reference[0].shape());
+                KernelRig rig(*mBackend, mStream, "Attention", "", inputs, type, reference[0].shape());
                 auto kernel = rig.kernel(attrs);
                 ASSERT_TRUE(kernel.isOk()) << label << ": " << kernel.status().message();
                 EXPECT_TRUE(isCudnn((*kernel)->tacticName())) << label << ": " << (*kernel)->tacticName();
@@ -382,7 +312,7 @@ TEST_F(CudaAttentionCudnnTest, MisalignedQueriesRunTheRowKernel) {
     std::vector<const Tensor*> inputs = {&q, &k, &v};
     std::vector<Tensor> reference = cpuReference("Attention", inputs, 1, {});
     ASSERT_EQ(reference.size(), 1u);
-    AttentionRig rig(*mBackend, mStream, inputs, DataType::kHALF, reference[0].shape(), 2);
+    KernelRig rig(*mBackend, mStream, "Attention", "", inputs, DataType::kHALF, reference[0].shape(), 2);
     auto kernel = rig.kernel({});
     ASSERT_TRUE(kernel.isOk()) << kernel.status().message();
     auto out = rig.run(**kernel);

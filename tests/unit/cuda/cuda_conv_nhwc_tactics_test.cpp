@@ -20,6 +20,7 @@
 #include "backends/tactic_choice.h"
 #include "conv_nhwc_reference.h"
 #include "cuda_test_support.h"
+#include "kernel_rig.h"
 #include "ir/ops/layout_attributes.h"
 
 namespace kiln::cudatest {
@@ -158,75 +159,6 @@ TEST(CudaConvNhwcSupport, ChannelsLastTakesFourDimensionalTensorsOnly) {
 }
 #endif
 
-/// One node's kernel driven directly through Kernel and TacticChooser, on device copies of its inputs.
-class ConvRig {
-public:
-    ConvRig(Backend& backend, Stream stream, const std::string& opType, const std::string& domain,
-            const std::vector<const Tensor*>& inputs, DataType outType, const Shape& outShape)
-        : mBackend(backend), mStream(stream), mOpType(opType), mDomain(domain), mOutType(outType), mOutShape(outShape) {
-        for (const Tensor* t : inputs) {
-            mInputs.push_back(t);
-            mBuffers.push_back(std::make_unique<DeviceBuffer>(backend, t->byteSize()));
-            EXPECT_TRUE(backend.copyToDevice(mBuffers.back()->get(), t->data(), t->byteSize(), stream).isOk());
-            mInViews.push_back({t->dtype(), t->shape(), mBuffers.back()->get()});
-        }
-        mBuffers.push_back(std::make_unique<DeviceBuffer>(backend, TensorView{outType, outShape, nullptr}.byteSize()));
-        mOutView = {outType, outShape, mBuffers.back()->get()};
-    }
-
-    /// A kernel of the node with `attrs`, reshaped to the rig's shapes.
-    Expected<std::unique_ptr<Kernel>> kernel(const AttributeMap& attrs) {
-        Graph graph;
-        std::vector<Value*> ins;
-        for (size_t i = 0; i < mInputs.size(); ++i)
-            ins.push_back(
-                graph.addInput("in" + std::to_string(i), mInputs[i]->dtype(), fromConcrete(mInputs[i]->shape())));
-        Node* node = graph.addNode(mOpType, "node", ins, {}, 1);
-        node->domain = mDomain;
-        node->attrs = attrs;
-        node->outputs[0]->dtype = mOutType;
-        node->outputs[0]->shape = fromConcrete(mOutShape);
-        node->outputs[0]->typeKnown = true;
-        std::string reason;
-        if (!mBackend.supports(*node, &reason)) return unsupported("not supported: " + reason);
-        KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, mBackend.createKernel(*node));
-        KILN_RETURN_IF_ERROR(kernel->reshape(mInViews, {mOutView}));
-        return Expected<std::unique_ptr<Kernel>>(std::move(kernel));
-    }
-
-    /// Runs `kernel` on the rig's inputs into a NaN-poisoned output and returns the output.
-    Expected<Tensor> run(Kernel& kernel) {
-        std::vector<uint8_t> poison(mOutView.byteSize(), 0xFF);
-        KILN_RETURN_IF_ERROR(mBackend.copyToDevice(mOutView.data, poison.data(), poison.size(), mStream));
-        const size_t workspaceBytes = kernel.workspaceSize();
-        DeviceBuffer workspace(mBackend, workspaceBytes);
-        KernelIO io;
-        io.inputs = mInViews.data();
-        io.numInputs = mInViews.size();
-        io.outputs = &mOutView;
-        io.numOutputs = 1;
-        io.workspace = workspaceBytes ? workspace.get() : nullptr;
-        io.workspaceBytes = workspaceBytes;
-        io.stream = mStream;
-        KILN_RETURN_IF_ERROR(kernel.run(io));
-        Tensor out = Tensor::allocate(mOutType, mOutShape);
-        KILN_RETURN_IF_ERROR(mBackend.copyToHost(out.data(), mOutView.data, mOutView.byteSize(), mStream));
-        KILN_RETURN_IF_ERROR(mBackend.synchronize(mStream));
-        return out;
-    }
-
-private:
-    Backend& mBackend;
-    Stream mStream;
-    std::string mOpType, mDomain;
-    DataType mOutType;
-    Shape mOutShape;
-    std::vector<const Tensor*> mInputs;
-    std::vector<std::unique_ptr<DeviceBuffer>> mBuffers;
-    std::vector<TensorView> mInViews;
-    TensorView mOutView;
-};
-
 struct TacticCase {
     const char* label;
     bool channelsLast;
@@ -267,7 +199,7 @@ TEST_F(CudaConvNhwcTest, PlansAreTimedTacticsThatRoundTrip) {
             attrs.set("activation", std::string("Relu"));
         }
         if (c.channelsLast) attrs.set(kChannelsLastAttribute, int64_t{1});
-        ConvRig rig(*mBackend, mStream, "FusedConv", "kiln", inputs, DataType::kHALF, yOut);
+        KernelRig rig(*mBackend, mStream, "FusedConv", "kiln", inputs, DataType::kHALF, yOut);
         const double atol = atolOf(DataType::kHALF, wShape);
 
         // The builder's trial kernel: up to 8 plans, each giving the reference's result.

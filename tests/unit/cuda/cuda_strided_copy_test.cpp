@@ -24,12 +24,7 @@
 namespace kiln::cudatest {
 namespace {
 
-std::vector<uint8_t> randomBytes(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::vector<uint8_t> v(n);
-    for (uint8_t& b : v) b = static_cast<uint8_t>(rng());
-    return v;
-}
+using test::randomBytes;
 
 /// out = transpose(in, perm) over elements of `es` bytes, by an odometer over the output coordinates.
 std::vector<uint8_t> referenceTranspose(const std::vector<uint8_t>& in, const Shape& shape,

@@ -7,15 +7,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "test_support.h"
+
 namespace kiln {
 namespace {
 
-std::vector<uint8_t> randomBytes(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::vector<uint8_t> v(n);
-    for (uint8_t& b : v) b = static_cast<uint8_t>(rng());
-    return v;
-}
+using test::randomBytes;
 
 TEST(PlanChecksum, Deterministic) {
     auto a = randomBytes(1000, 1);
