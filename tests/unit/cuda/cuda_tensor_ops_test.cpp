@@ -71,19 +71,24 @@ TEST_F(CudaTensorOpsTest, GatherMatchesCpu) {
         Shape indices;
         int64_t axis;
     };
-    const std::vector<Case> cases = {{{50, 16}, {2, 7}, 0}, {{3, 4, 5}, {}, 1}, {{3}, {}, 0}, {{6, 5, 4}, {3, 2}, -1}};
-    for (DataType indexType : {DataType::kINT64, DataType::kINT32}) {
+    // Rows (the elements after the axis) of 64, 20, 4 and 16 bytes in float, half that in float16: the
+    // kernel moves a row in words of up to 16 bytes, so every word width from 2 to 16 bytes runs; the
+    // last case is ViT's packed QKV split (a scalar index on the outermost axis).
+    const std::vector<Case> cases = {{{50, 16}, {2, 7}, 0},  {{3, 4, 5}, {}, 1},   {{3}, {}, 0},
+                                     {{6, 5, 4}, {3, 2}, -1}, {{4, 9, 6}, {5}, 1}, {{3, 5, 8, 64}, {}, 0}};
+    for (DataType indexType : {DataType::kINT64, DataType::kINT32})
+    for (DataType dataType : {DataType::kFLOAT, DataType::kHALF}) {
         for (const Case& c : cases) {
             const int64_t extent = c.data[static_cast<size_t>(c.axis < 0 ? c.axis + static_cast<int64_t>(c.data.size()) : c.axis)];
-            Tensor data = test::randomTensor(DataType::kFLOAT, c.data, -5.0, 5.0, seed++);
+            Tensor data = test::randomTensor(dataType, c.data, -5.0, 5.0, seed++);
             // Indices in [-extent, extent): negative ones count from the end.
             Tensor indices = test::randomTensor(indexType, c.indices, static_cast<double>(-extent),
                                                 static_cast<double>(extent - 1), seed++);
             AttributeMap attrs;
             attrs.set("axis", c.axis);
             expectMatchesCpu(*mBackend, mStream, "Gather", {&data, &indices}, attrs, 0.0, 0.0,
-                             std::string("Gather ") + shapeLabel(c.data) + " by " + dataTypeName(indexType) + " " +
-                                 shapeLabel(c.indices));
+                             std::string("Gather ") + dataTypeName(dataType) + " " + shapeLabel(c.data) + " by " +
+                                 dataTypeName(indexType) + " " + shapeLabel(c.indices));
         }
     }
 }

@@ -162,41 +162,69 @@ private:
 
 // ------------------------------------------------------------------------------------------------- Gather
 
-template <typename Word, typename Index>
-__global__ void gatherKernel(const Word* data, const Index* indices, Word* out, int64_t count, int64_t numIndices,
-                             int64_t extent, int64_t inner) {
-    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
-        const int64_t within = i % inner;
-        const int64_t rest = i / inner;
-        const int64_t position = rest % numIndices;
-        const int64_t outer = rest / numIndices;
+// An index outside [-extent, extent) has no element: the output gets zero there rather than a read out
+// of bounds (the CPU backend reports it as an error). Offset is uint32_t where every offset fits (the
+// usual case: 64-bit division is several times slower), int64_t otherwise.
+template <typename Word, typename Index, typename Offset>
+__global__ void gatherKernel(const Word* data, const Index* indices, Word* out, Offset count, Offset numIndices,
+                             Offset extent, Offset inner) {
+    const Offset step = static_cast<Offset>(gridDim.x) * blockDim.x;
+    for (Offset i = static_cast<Offset>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) {
+        const Offset within = i % inner;
+        const Offset rest = i / inner;
+        const Offset position = rest % numIndices;
+        const Offset outer = rest / numIndices;
         int64_t index = static_cast<int64_t>(indices[position]);
-        if (index < 0) index += extent;
-        // An index outside [-extent, extent) has no element: the output gets zero there rather than a
-        // read out of bounds (the CPU backend reports it as an error).
-        out[i] = index >= 0 && index < extent ? data[(outer * extent + index) * inner + within] : Word(0);
+        if (index < 0) index += static_cast<int64_t>(extent);
+        out[i] = index >= 0 && index < static_cast<int64_t>(extent)
+                     ? data[(outer * extent + static_cast<Offset>(index)) * inner + within]
+                     : Word{};
     }
 }
 
+template <typename Word, typename Index>
+void launchGatherWords(const void* data, const Index* indices, void* out, int64_t count, int64_t numIndices,
+                       int64_t extent, int64_t inner, cudaStream_t stream) {
+    const unsigned grid = elementwiseGrid(count);
+    const auto* in = static_cast<const Word*>(data);
+    auto* o = static_cast<Word*>(out);
+    // Offsets reach (outer * extent + index) * inner + within < the data's count, and i < count.
+    const int64_t dataCount = count / (numIndices * inner) * extent * inner;
+    if (std::max(count, dataCount) < (int64_t{1} << 31))
+        gatherKernel<Word, Index, uint32_t><<<grid, kElementwiseBlock, 0, stream>>>(
+            in, indices, o, static_cast<uint32_t>(count), static_cast<uint32_t>(numIndices),
+            static_cast<uint32_t>(extent), static_cast<uint32_t>(inner));
+    else
+        gatherKernel<Word, Index, int64_t><<<grid, kElementwiseBlock, 0, stream>>>(in, indices, o, count, numIndices,
+                                                                                    extent, inner);
+}
+
+/// Moves each gathered row of `inner` elements in the widest words (up to 16 bytes) that its byte size
+/// and both addresses allow: a row is contiguous in the data and in the output.
 template <typename Index>
 Status launchGather(size_t elementSize, const void* data, const void* indices, void* out, int64_t count,
                     int64_t numIndices, int64_t extent, int64_t inner, cudaStream_t stream) {
-    const unsigned grid = elementwiseGrid(count);
     const Index* idx = static_cast<const Index*>(indices);
-#define KILN_GATHER_CASE(BYTES, WORD)                                                                          \
-    case BYTES:                                                                                                \
-        gatherKernel<WORD, Index><<<grid, kElementwiseBlock, 0, stream>>>(                                     \
-            static_cast<const WORD*>(data), idx, static_cast<WORD*>(out), count, numIndices, extent, inner); \
-        break;
-    switch (elementSize) {
-        KILN_GATHER_CASE(1, uint8_t)
-        KILN_GATHER_CASE(2, uint16_t)
-        KILN_GATHER_CASE(4, uint32_t)
-        KILN_GATHER_CASE(8, uint64_t)
+    const int64_t rowBytes = inner * static_cast<int64_t>(elementSize);
+    size_t word = elementSize;
+    for (size_t bytes = 16; bytes > elementSize; bytes /= 2) {
+        if (rowBytes % static_cast<int64_t>(bytes) == 0 && reinterpret_cast<uintptr_t>(data) % bytes == 0 &&
+            reinterpret_cast<uintptr_t>(out) % bytes == 0) {
+            word = bytes;
+            break;
+        }
+    }
+    const auto per = static_cast<int64_t>(word / elementSize);  // elements per word
+    count /= per;
+    inner /= per;
+    switch (word) {
+        case 1: launchGatherWords<uint8_t>(data, idx, out, count, numIndices, extent, inner, stream); break;
+        case 2: launchGatherWords<uint16_t>(data, idx, out, count, numIndices, extent, inner, stream); break;
+        case 4: launchGatherWords<uint32_t>(data, idx, out, count, numIndices, extent, inner, stream); break;
+        case 8: launchGatherWords<uint64_t>(data, idx, out, count, numIndices, extent, inner, stream); break;
+        case 16: launchGatherWords<uint4>(data, idx, out, count, numIndices, extent, inner, stream); break;
         default: return unsupported("no Gather for " + std::to_string(elementSize) + "-byte elements");
     }
-#undef KILN_GATHER_CASE
     return launchStatus("gatherKernel");
 }
 
