@@ -110,9 +110,9 @@ TEST_F(CudaTensorOpsTest, ConcatAndSplitMatchCpu) {
     attrs0.set("axis", int64_t{0});
     expectMatchesCpu(*mBackend, mStream, "Concat", {&i0, &i1}, attrs0, 0.0, 0.0, "Concat int64 shape pieces");
 
-    // Split: BERT's fused QKV projection into three, and an uneven split.
+    // Split: BERT's fused QKV projection into three (16-byte words) and uneven splits (4-byte words).
     for (const auto& [shape, sizes] : std::vector<std::pair<Shape, std::vector<int64_t>>>{
-             {{2, 16, 2304}, {768, 768, 768}}, {{3, 10}, {2, 3, 5}}}) {
+             {{2, 16, 2304}, {768, 768, 768}}, {{3, 10}, {2, 3, 5}}, {{4, 6, 9}, {2, 3, 4}}}) {
         Tensor x = test::randomTensor(DataType::kFLOAT, shape, -5.0, 5.0, seed++);
         Tensor split = Tensor::fromInt64(sizes, {static_cast<int64_t>(sizes.size())});
         AttributeMap attrs;

@@ -1,7 +1,7 @@
-// Data movement without arithmetic, on any element type (moved as 1, 2, 4 or 8-byte words): Transpose
+// Data movement without arithmetic, on any element type (moved in words of up to 16 bytes): Transpose
 // and Slice (a strided view of the input read in output order, copied by strided_copy.cu), Gather (rows
-// picked by int32/int64 indices), and Concat / Split (one 2-D strided copy per input or output,
-// cudaMemcpy2DAsync).
+// picked by int32/int64 indices), and Concat / Split (one kernel over the whole tensor's words for up to
+// eight pieces; past that, or past 32-bit offsets, one cudaMemcpy2DAsync per piece).
 
 #include <cuda_runtime.h>
 
@@ -303,6 +303,82 @@ Expected<AxisPieces> planPieces(const std::string& name, const Shape& whole, con
     return plan;
 }
 
+/// At most this many pieces go through pieceCopyKernel (a Split or Concat of more copies them one by one).
+constexpr int kMaxKernelPieces = 8;
+
+/// The pieces of one Split or Concat in words of a common width: piece p holds `pieceWords[p]` words of
+/// each of `outer` rows, at word column `columnOffset[p]` of the whole tensor's rows of `wholeWords`.
+template <typename Word>
+struct PieceWords {
+    Word* narrow[kMaxKernelPieces];  // each piece's tensor (null: an unused Split output)
+    uint32_t columnOffset[kMaxKernelPieces];
+    uint32_t pieceWords[kMaxKernelPieces];
+    int count;
+    uint32_t wholeWords;
+    uint32_t total;  // outer * wholeWords
+};
+
+// One thread per word of the whole tensor, so both sides are read and written in consecutive words;
+// kSplit copies whole -> pieces, otherwise pieces -> whole.
+template <typename Word, bool kSplit>
+__global__ void pieceCopyKernel(Word* whole, PieceWords<Word> p) {
+    const uint32_t step = gridDim.x * blockDim.x;
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < p.total; i += step) {
+        const uint32_t row = i / p.wholeWords;
+        const uint32_t column = i - row * p.wholeWords;
+        int k = 0;
+        while (k + 1 < p.count && column >= p.columnOffset[k + 1]) ++k;
+        if (!p.narrow[k]) continue;
+        Word* narrow = p.narrow[k] + row * p.pieceWords[k] + (column - p.columnOffset[k]);
+        if constexpr (kSplit)
+            *narrow = whole[i];
+        else
+            whole[i] = *narrow;
+    }
+}
+
+/// Copies `plan`'s pieces between `whole` and `narrow` in one kernel where they are at most
+/// kMaxKernelPieces and every offset fits 32 bits, in the widest word (up to 16 bytes) all piece widths and
+/// addresses allow; returns false (nothing launched) otherwise.
+template <bool kSplit>
+bool launchPieceCopy(const AxisPieces& plan, void* whole, const std::vector<void*>& narrow, cudaStream_t stream) {
+    if (plan.pieces.size() > static_cast<size_t>(kMaxKernelPieces) || plan.pieces.empty() || plan.wholeBytes == 0)
+        return false;
+    if (static_cast<uint64_t>(plan.outer) * plan.wholeBytes >= (uint64_t{1} << 31)) return false;
+    size_t word = 16;
+    auto fits = [&](size_t w) {
+        if (plan.wholeBytes % w || reinterpret_cast<uintptr_t>(whole) % w) return false;
+        for (size_t k = 0; k < plan.pieces.size(); ++k)
+            if (plan.pieces[k].pieceBytes % w || plan.pieces[k].columnOffset % w ||
+                reinterpret_cast<uintptr_t>(narrow[k]) % w)
+                return false;
+        return true;
+    };
+    while (word > 1 && !fits(word)) word /= 2;
+    auto launch = [&](auto tag) {
+        using Word = decltype(tag);
+        PieceWords<Word> p{};
+        p.count = static_cast<int>(plan.pieces.size());
+        p.wholeWords = static_cast<uint32_t>(plan.wholeBytes / sizeof(Word));
+        p.total = static_cast<uint32_t>(plan.outer) * p.wholeWords;
+        for (int k = 0; k < p.count; ++k) {
+            p.narrow[k] = static_cast<Word*>(narrow[static_cast<size_t>(k)]);
+            p.columnOffset[k] = static_cast<uint32_t>(plan.pieces[static_cast<size_t>(k)].columnOffset / sizeof(Word));
+            p.pieceWords[k] = static_cast<uint32_t>(plan.pieces[static_cast<size_t>(k)].pieceBytes / sizeof(Word));
+        }
+        pieceCopyKernel<Word, kSplit>
+            <<<elementwiseGrid(p.total), kElementwiseBlock, 0, stream>>>(static_cast<Word*>(whole), p);
+    };
+    switch (word) {
+        case 16: launch(uint4{}); break;
+        case 8: launch(uint64_t{}); break;
+        case 4: launch(uint32_t{}); break;
+        case 2: launch(uint16_t{}); break;
+        default: launch(uint8_t{}); break;
+    }
+    return true;
+}
+
 class ConcatKernel : public Kernel {
 public:
     explicit ConcatKernel(const Node& node) : mAxis(node.attrs.getInt("axis", 0)), mName(node.describe()) {}
@@ -317,6 +393,10 @@ public:
     Status run(const KernelIO& io) override {
         auto stream = static_cast<cudaStream_t>(io.stream);
         char* out = static_cast<char*>(io.output(0).data);
+        if (mPlan.outer == 0) return Status::ok();
+        std::vector<void*> pieces;
+        for (size_t i = 0; i < mPlan.pieces.size(); ++i) pieces.push_back(const_cast<void*>(io.input(i).data));
+        if (launchPieceCopy<false>(mPlan, out, pieces, stream)) return launchStatus("pieceCopyKernel");
         for (size_t i = 0; i < mPlan.pieces.size(); ++i) {
             const PieceCopy& p = mPlan.pieces[i];
             if (p.pieceBytes == 0 || mPlan.outer == 0) continue;
@@ -326,7 +406,7 @@ public:
         }
         return Status::ok();
     }
-    std::string tacticName() const override { return "cuda.concat_copy2d"; }
+    std::string tacticName() const override { return "cuda.concat_pieces"; }
 
 private:
     int64_t mAxis;
@@ -350,6 +430,10 @@ public:
     Status run(const KernelIO& io) override {
         auto stream = static_cast<cudaStream_t>(io.stream);
         const char* in = static_cast<const char*>(io.input(0).data);
+        if (mPlan.outer == 0) return Status::ok();
+        std::vector<void*> pieces;
+        for (size_t i = 0; i < mPlan.pieces.size(); ++i) pieces.push_back(io.output(i).data);
+        if (launchPieceCopy<true>(mPlan, const_cast<char*>(in), pieces, stream)) return launchStatus("pieceCopyKernel");
         for (size_t i = 0; i < mPlan.pieces.size(); ++i) {
             const PieceCopy& p = mPlan.pieces[i];
             if (p.pieceBytes == 0 || mPlan.outer == 0 || !io.output(i).data) continue;
@@ -360,7 +444,7 @@ public:
         }
         return Status::ok();
     }
-    std::string tacticName() const override { return "cuda.split_copy2d"; }
+    std::string tacticName() const override { return "cuda.split_pieces"; }
 
 private:
     int64_t mAxis;
