@@ -23,8 +23,9 @@ namespace {
 
 using CudaConvDirectNhwcTest = CudaTest;
 
-/// The direct kernel's tactic state (conv.cpp's kDirectKernelTactic).
+/// The direct kernel's tactic states (conv.cpp's kDirectKernelTactic and kDirectWideKernelTactic).
 const std::vector<int64_t> kDirectTactic = {2};
+const std::vector<int64_t> kDirectWideTactic = {3};
 
 struct DirectCase {
     const char* label;
@@ -127,16 +128,21 @@ Prepared prepare(const DirectCase& c, DataType type, uint32_t& seed) {
 
 TEST_F(CudaConvDirectNhwcTest, ChosenDirectKernelMatchesNchwReference) {
     uint32_t seed = 12000;
+    // Both forms: one output pixel a thread, and four (rows whose width is not a multiple of four end
+    // in a short group).
+    for (bool wide : {false, true})
     for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}) {
         for (const DirectCase& c : directCases()) {
-            const std::string label = std::string(dataTypeName(type)) + " " + c.label;
+            const std::string label = std::string(dataTypeName(type)) + " " + c.label + (wide ? " x4" : "");
             Prepared p = prepare(c, type, seed);
             ASSERT_FALSE(p.reference.empty()) << label;
             AttributeMap attrs = p.attrs;
-            attrs.set(kTacticAttribute, kDirectTactic);
+            attrs.set(kTacticAttribute, wide ? kDirectWideTactic : kDirectTactic);
             auto gpu = runOnCuda(*mBackend, mStream, "FusedConv", p.inputs(), {type}, {p.y}, attrs, "kiln");
             ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
-            EXPECT_EQ(gpu->tactic, std::string("cuda.direct_conv_nhwc_") + dataTypeShortName(type)) << label;
+            EXPECT_EQ(gpu->tactic, std::string("cuda.direct_conv_nhwc_") + (wide ? "x4_" : "") +
+                                       dataTypeShortName(type))
+                << label;
             const double taps = static_cast<double>(c.w[1] * c.w[2] * c.w[3]);
             const double tol = rtolOf(type);
             EXPECT_EQ(test::compareWithReference(gpu->outputs[0], p.reference, tol, tol * std::sqrt(taps)), "")
@@ -171,10 +177,13 @@ TEST_F(CudaConvDirectNhwcTest, TrialKernelListsItAfterCudnnPlans) {
     auto* chooser = dynamic_cast<TacticChooser*>(kernel->get());
     ASSERT_NE(chooser, nullptr);
     const size_t count = chooser->tacticCount();
-    ASSERT_GE(count, 2u) << "cuDNN's plans and the direct kernel";
-    ASSERT_TRUE(chooser->selectTactic(count - 1).isOk());
+    ASSERT_GE(count, 3u) << "cuDNN's plans and the direct kernel's two forms";
+    ASSERT_TRUE(chooser->selectTactic(count - 2).isOk());
     EXPECT_EQ(chooser->tacticState(), kDirectTactic);
     EXPECT_EQ((*kernel)->tacticName(), "cuda.direct_conv_nhwc_f16");
+    ASSERT_TRUE(chooser->selectTactic(count - 1).isOk());
+    EXPECT_EQ(chooser->tacticState(), kDirectWideTactic);
+    EXPECT_EQ((*kernel)->tacticName(), "cuda.direct_conv_nhwc_x4_f16");
     EXPECT_EQ((*kernel)->workspaceSize(), 0u);
     ASSERT_TRUE(chooser->selectTactic(0).isOk());
     EXPECT_NE(chooser->tacticState(), kDirectTactic);

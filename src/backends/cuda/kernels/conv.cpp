@@ -14,9 +14,9 @@
 // builder times up to kTacticSearchAttribute of them and records the fastest one's engine id and knobs
 // (kTacticAttribute), which a kernel created from the engine rebuilds at reshape where cuDNN still
 // accepts them, and otherwise takes the heuristics' first plan. A channels-last convolution that reads
-// few input channels per output (depthwise, an RGB stem) has one more tactic, after cuDNN's: Kiln's direct
-// kernel (conv_direct_nhwc.h), recorded as {kDirectKernelTactic}; an engine that chose it builds no cuDNN
-// graph at all.
+// few input channels per output (depthwise, an RGB stem) has two more tactics, after cuDNN's: Kiln's direct
+// kernel (conv_direct_nhwc.h) with one output pixel a thread and with kDirectConvWidePixels, recorded as
+// {kDirectKernelTactic} and {kDirectWideKernelTactic}; an engine that chose either builds no cuDNN graph.
 //
 // float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
 // bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
@@ -60,9 +60,10 @@ constexpr int64_t kUidY = 5;
 // The graph kinds a plan's tactic state is tagged with (CudnnPlanRequest::graphKind).
 constexpr int64_t kConvAloneGraph = 0;
 constexpr int64_t kFusedGraph = 1;
-/// The tactic state of the direct kernel: a lone word no cuDNN plan state has (theirs start with a graph
-/// kind and an engine id).
+/// The tactic states of the direct kernel, one output pixel a thread and kDirectConvWidePixels: lone words
+/// no cuDNN plan state has (theirs start with a graph kind and an engine id).
 constexpr int64_t kDirectKernelTactic = 2;
+constexpr int64_t kDirectWideKernelTactic = 3;
 
 /// Scratch a convolution plan may use. The builder's workspace limit does not reach the kernels, so,
 /// as the cuBLASLt products do (kCublasLtMaxWorkspace), the convolutions keep to a fixed cap: generous
@@ -215,8 +216,10 @@ public:
         mDirectApplies =
             mChannelsLast && directConvApplies(mType, xl[0], xl[2], xl[3], xl[1], yl[2], yl[3], yl[1], group);
         if (mDirectApplies) setDirectShape(xl, wl, yl, group);
-        if (mDirectApplies && mChosenPlan == std::vector<int64_t>{kDirectKernelTactic}) {
+        if (mDirectApplies && (mChosenPlan == std::vector<int64_t>{kDirectKernelTactic} ||
+                               mChosenPlan == std::vector<int64_t>{kDirectWideKernelTactic})) {
             mDirectSelected = true;
+            mDirectPixels = mChosenPlan[0] == kDirectWideKernelTactic ? kDirectConvWidePixels : 1;
             return Status::ok();
         }
 
@@ -232,6 +235,7 @@ public:
         // With no cuDNN plan for the layer, the direct kernel runs it where it applies.
         if (!cudnn.isOk() && mDirectApplies) {
             mDirectSelected = true;
+            mDirectPixels = 1;
             return Status::ok();
         }
         return cudnn;
@@ -247,7 +251,7 @@ public:
         if (mDirectSelected)
             return launchDirectConvNhwc(mType, mBiasType, io.input(0).data, io.input(1).data,
                                         mHasBias ? io.input(2).data : nullptr, mHasResidual ? io.input(3).data : nullptr,
-                                        io.output(0).data, mDirectShape, mActivation, stream);
+                                        io.output(0).data, mDirectShape, mActivation, mDirectPixels, stream);
         if (!mGraph) return internalError(tacticName() + ": run before reshape");
         std::lock_guard<std::mutex> handleLock(cudnnHandleMutex());
         KILN_CUDNN_RETURN_IF_ERROR(cudnnSetStream(mContext.cudnn, stream));
@@ -268,21 +272,23 @@ public:
     }
 
     std::string tacticName() const override {
-        if (mDirectSelected) return std::string("cuda.direct_conv_nhwc_") + tacticTypeSuffix(mType);
+        if (mDirectSelected)
+            return std::string("cuda.direct_conv_nhwc_") + (mDirectPixels > 1 ? "x4_" : "") + tacticTypeSuffix(mType);
         return std::string("cuda.cudnn_conv_") + tacticTypeSuffix(mType) + (mFusedInCudnn ? "_fused" : "") +
                (!mFusedInCudnn && epilogueWanted() ? "+epilogue" : "") +
                (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "") + (mChannelsLast ? "_nhwc" : "");
     }
 
-    /// cuDNN's plans, then the direct kernel where it applies.
-    size_t tacticCount() const override { return mGraph ? mPlans.count() + (mDirectApplies ? 1 : 0) : 1; }
+    /// cuDNN's plans, then the direct kernel's two forms where it applies.
+    size_t tacticCount() const override { return mGraph ? mPlans.count() + (mDirectApplies ? 2 : 0) : 1; }
     Status selectTactic(size_t index) override {
         if (!mGraph) return invalidArgument(tacticName() + " has a single tactic");
-        mDirectSelected = mDirectApplies && index == mPlans.count();
+        mDirectSelected = mDirectApplies && index >= mPlans.count();
+        mDirectPixels = mDirectSelected && index > mPlans.count() ? kDirectConvWidePixels : 1;
         return mDirectSelected ? Status::ok() : mPlans.select(index);
     }
     std::vector<int64_t> tacticState() const override {
-        if (mDirectSelected) return {kDirectKernelTactic};
+        if (mDirectSelected) return {mDirectPixels > 1 ? kDirectWideKernelTactic : kDirectKernelTactic};
         return mGraph ? mPlans.state() : std::vector<int64_t>{};
     }
     // Built when the builder asks, not at every reshape.
@@ -389,6 +395,7 @@ private:
     bool mFusedInCudnn{false};
     bool mDirectApplies{false};   // the direct kernel is a tactic (conv_direct_nhwc.h)
     bool mDirectSelected{false};  // and runs the layer
+    int mDirectPixels{1};         // output pixels per thread (launchDirectConvNhwc)
     DirectConvShape mDirectShape;
     int64_t mChannels{1};
     int64_t mInner{1};

@@ -30,7 +30,7 @@ constexpr size_t kMaxStagedWeightBytes = 48 * 1024;
 /// would read them from L2 tens of thousands of times; the grid-stride loop covers the rest.
 constexpr int64_t kMaxStagedBlocks = 4096;
 
-template <typename T, typename B, int V, bool kDepthwise, bool kStaged>
+template <typename T, typename B, int V, int P, bool kDepthwise, bool kStaged>
 __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, const T* residual, T* y,
                                      DirectConvShape s, FusedActivation activation) {
     using Pack = ChannelPack<T, V>;
@@ -67,84 +67,109 @@ __global__ void directConvNhwcKernel(const T* x, const T* w, const B* bias, cons
                 out[l] = static_cast<float>(load(w[((k0 + l) * taps + tap) * channelsPerGroup + c]));
         }
     };
-    const int32_t count = s.batch * s.outH * s.outW * packs;
+    // A thread's P output pixels are consecutive along W: each tap's weights are read once for all P.
+    const int32_t columnGroups = (s.outW + P - 1) / P;
+    const int32_t count = s.batch * s.outH * columnGroups * packs;
     const int32_t step = static_cast<int32_t>(gridDim.x * blockDim.x);
     for (int32_t i = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x); i < count; i += step) {
         const int32_t pack = i % packs;
         int32_t rest = i / packs;
-        const int32_t ox = rest % s.outW;
-        rest /= s.outW;
+        const int32_t ox0 = (rest % columnGroups) * P;
+        rest /= columnGroups;
         const int32_t oy = rest % s.outH;
         const int32_t n = rest / s.outH;
         const int32_t k0 = pack * V;
         const int32_t y0 = oy * s.strideH - s.padTop;
-        const int32_t x0 = ox * s.strideW - s.padLeft;
+        const int32_t pixels = min(P, s.outW - ox0);  // the last group of a row may be short
         const T* image = x + n * s.inH * s.inW * s.inC;
-        float acc[V];
-        for (int l = 0; l < V; ++l) acc[l] = 0.f;
+        float acc[P][V];
+        for (int p = 0; p < P; ++p)
+            for (int l = 0; l < V; ++l) acc[p][l] = 0.f;
         for (int32_t r = 0; r < s.kernelH; ++r) {
             const int32_t iy = y0 + r * s.dilationH;
             if (iy < 0 || iy >= s.inH) continue;
+            const T* row = image + iy * s.inW * s.inC;
             for (int32_t t = 0; t < s.kernelW; ++t) {
-                const int32_t ix = x0 + t * s.dilationW;
-                if (ix < 0 || ix >= s.inW) continue;
-                const T* pixel = image + (iy * s.inW + ix) * s.inC;
                 const int32_t tap = r * s.kernelW + t;
                 float wk[V];
                 if constexpr (kDepthwise) {
-                    const Pack in = *reinterpret_cast<const Pack*>(pixel + k0);
                     weights(k0, tap, 0, wk);
-                    for (int l = 0; l < V; ++l) acc[l] += static_cast<float>(load(in.lane[l])) * wk[l];
+#pragma unroll
+                    for (int p = 0; p < P; ++p) {
+                        const int32_t ix = (ox0 + p) * s.strideW - s.padLeft + t * s.dilationW;
+                        if (p >= pixels || ix < 0 || ix >= s.inW) continue;
+                        const Pack in = *reinterpret_cast<const Pack*>(row + ix * s.inC + k0);
+                        for (int l = 0; l < V; ++l) acc[p][l] += static_cast<float>(load(in.lane[l])) * wk[l];
+                    }
                 } else {
-                    const T* channels = pixel + (k0 / outputsPerGroup) * channelsPerGroup;
+                    const int32_t firstChannel = (k0 / outputsPerGroup) * channelsPerGroup;
                     for (int32_t c = 0; c < channelsPerGroup; ++c) {
-                        const float in = static_cast<float>(load(channels[c]));
                         weights(k0, tap, c, wk);
-                        for (int l = 0; l < V; ++l) acc[l] += in * wk[l];
+#pragma unroll
+                        for (int p = 0; p < P; ++p) {
+                            const int32_t ix = (ox0 + p) * s.strideW - s.padLeft + t * s.dilationW;
+                            if (p >= pixels || ix < 0 || ix >= s.inW) continue;
+                            const float in = static_cast<float>(load(row[ix * s.inC + firstChannel + c]));
+                            for (int l = 0; l < V; ++l) acc[p][l] += in * wk[l];
+                        }
                     }
                 }
             }
         }
-        Pack skip;
-        if (residual) skip = reinterpret_cast<const Pack*>(residual)[i];
-        Pack out;
-        for (int l = 0; l < V; ++l) {
-            float v = acc[l];
-            if (bias) v += static_cast<float>(load(bias[k0 + l]));
-            if (residual) v += static_cast<float>(load(skip.lane[l]));
-            out.lane[l] = store<T>(applyActivation(activation, v));
+#pragma unroll
+        for (int p = 0; p < P; ++p) {
+            if (p >= pixels) break;
+            const int32_t at = ((n * s.outH + oy) * s.outW + ox0 + p) * packs + pack;  // Y's pack index
+            Pack skip;
+            if (residual) skip = reinterpret_cast<const Pack*>(residual)[at];
+            Pack out;
+            for (int l = 0; l < V; ++l) {
+                float v = acc[p][l];
+                if (bias) v += static_cast<float>(load(bias[k0 + l]));
+                if (residual) v += static_cast<float>(load(skip.lane[l]));
+                out.lane[l] = store<T>(applyActivation(activation, v));
+            }
+            reinterpret_cast<Pack*>(y)[at] = out;
         }
-        reinterpret_cast<Pack*>(y)[i] = out;
     }
 }
 
-template <typename T, typename B, int V, bool kDepthwise>
+template <typename T, typename B, int V, int P, bool kDepthwise>
 void launchStaging(const T* x, const T* w, const B* bias, const T* residual, T* y, const DirectConvShape& s,
                    const FusedActivation& activation, cudaStream_t stream) {
-    const int64_t threads = int64_t{s.batch} * s.outH * s.outW * (s.outC / V);
+    const int64_t threads = int64_t{s.batch} * s.outH * ((s.outW + P - 1) / P) * (s.outC / V);
     const size_t stagedBytes =
         sizeof(float) * static_cast<size_t>(s.outC) * s.kernelH * s.kernelW * (s.inC / s.group);
     if (stagedBytes <= kMaxStagedWeightBytes) {
         const auto grid = static_cast<unsigned>(std::min<int64_t>(elementwiseGrid(threads), kMaxStagedBlocks));
-        directConvNhwcKernel<T, B, V, kDepthwise, true>
+        directConvNhwcKernel<T, B, V, P, kDepthwise, true>
             <<<grid, kElementwiseBlock, stagedBytes, stream>>>(x, w, bias, residual, y, s, activation);
     } else {
-        directConvNhwcKernel<T, B, V, kDepthwise, false>
+        directConvNhwcKernel<T, B, V, P, kDepthwise, false>
             <<<elementwiseGrid(threads), kElementwiseBlock, 0, stream>>>(x, w, bias, residual, y, s, activation);
     }
 }
 
-template <typename T, typename B, bool kDepthwise>
+template <typename T, typename B, int P, bool kDepthwise>
 void launchForm(int width, const T* x, const T* w, const B* bias, const T* residual, T* y, const DirectConvShape& s,
                 const FusedActivation& activation, cudaStream_t stream) {
     if (width == kWidestPack<T>)
-        launchStaging<T, B, kWidestPack<T>, kDepthwise>(x, w, bias, residual, y, s, activation, stream);
+        launchStaging<T, B, kWidestPack<T>, P, kDepthwise>(x, w, bias, residual, y, s, activation, stream);
     else
-        launchStaging<T, B, 1, kDepthwise>(x, w, bias, residual, y, s, activation, stream);
+        launchStaging<T, B, 1, P, kDepthwise>(x, w, bias, residual, y, s, activation, stream);
+}
+
+template <typename T, typename B, bool kDepthwise>
+void launchPixels(int pixels, int width, const T* x, const T* w, const B* bias, const T* residual, T* y,
+                  const DirectConvShape& s, const FusedActivation& activation, cudaStream_t stream) {
+    if (pixels == kDirectConvWidePixels)
+        launchForm<T, B, kDirectConvWidePixels, kDepthwise>(width, x, w, bias, residual, y, s, activation, stream);
+    else
+        launchForm<T, B, 1, kDepthwise>(width, x, w, bias, residual, y, s, activation, stream);
 }
 
 template <typename T, typename B>
-Status launchTyped(const void* x, const void* w, const void* bias, const void* residual, void* y,
+Status launchTyped(int pixels, const void* x, const void* w, const void* bias, const void* residual, void* y,
                    const DirectConvShape& s, const FusedActivation& activation, cudaStream_t stream) {
     const bool depthwise = s.group == s.inC && s.group == s.outC;
     // A thread's V output channels: consecutive input channels (depthwise) or one group's outputs.
@@ -158,17 +183,19 @@ Status launchTyped(const void* x, const void* w, const void* bias, const void* r
     const auto* rt = static_cast<const T*>(residual);
     auto* yt = static_cast<T*>(y);
     if (depthwise)
-        launchForm<T, B, true>(width, xt, wt, bt, rt, yt, s, activation, stream);
+        launchPixels<T, B, true>(pixels, width, xt, wt, bt, rt, yt, s, activation, stream);
     else
-        launchForm<T, B, false>(width, xt, wt, bt, rt, yt, s, activation, stream);
+        launchPixels<T, B, false>(pixels, width, xt, wt, bt, rt, yt, s, activation, stream);
     return launchStatus("directConvNhwcKernel");
 }
 
 template <typename T>
-Status launchWithBias(DataType biasType, const void* x, const void* w, const void* bias, const void* residual,
-                      void* y, const DirectConvShape& s, const FusedActivation& activation, cudaStream_t stream) {
-    if (biasType == DataType::kFLOAT) return launchTyped<T, float>(x, w, bias, residual, y, s, activation, stream);
-    return launchTyped<T, T>(x, w, bias, residual, y, s, activation, stream);
+Status launchWithBias(int pixels, DataType biasType, const void* x, const void* w, const void* bias,
+                      const void* residual, void* y, const DirectConvShape& s, const FusedActivation& activation,
+                      cudaStream_t stream) {
+    if (biasType == DataType::kFLOAT)
+        return launchTyped<T, float>(pixels, x, w, bias, residual, y, s, activation, stream);
+    return launchTyped<T, T>(pixels, x, w, bias, residual, y, s, activation, stream);
 }
 
 }  // namespace
@@ -185,15 +212,20 @@ bool directConvApplies(DataType type, int64_t batch, int64_t inH, int64_t inW, i
 
 Status launchDirectConvNhwc(DataType type, DataType biasType, const void* x, const void* w, const void* bias,
                             const void* residual, void* y, const DirectConvShape& shape,
-                            const FusedActivation& activation, cudaStream_t stream) {
+                            const FusedActivation& activation, int pixelsPerThread, cudaStream_t stream) {
+    if (pixelsPerThread != 1 && pixelsPerThread != kDirectConvWidePixels)
+        return invalidArgument("the direct convolution takes 1 or " + std::to_string(kDirectConvWidePixels) +
+                               " output pixels per thread, not " + std::to_string(pixelsPerThread));
     if (int64_t{shape.batch} * shape.outH * shape.outW * shape.outC == 0) return Status::ok();
     switch (type) {
         case DataType::kFLOAT:
-            return launchTyped<float, float>(x, w, bias, residual, y, shape, activation, stream);
+            return launchTyped<float, float>(pixelsPerThread, x, w, bias, residual, y, shape, activation, stream);
         case DataType::kHALF:
-            return launchWithBias<__half>(biasType, x, w, bias, residual, y, shape, activation, stream);
+            return launchWithBias<__half>(pixelsPerThread, biasType, x, w, bias, residual, y, shape, activation,
+                                          stream);
         case DataType::kBF16:
-            return launchWithBias<__nv_bfloat16>(biasType, x, w, bias, residual, y, shape, activation, stream);
+            return launchWithBias<__nv_bfloat16>(pixelsPerThread, biasType, x, w, bias, residual, y, shape,
+                                                 activation, stream);
         default:
             return unsupported(std::string("the direct convolution has no kernel for ") + dataTypeName(type));
     }

@@ -35,10 +35,16 @@ inline constexpr int64_t kDirectConvMaxChannelsPerGroup = 4;
 bool directConvApplies(DataType type, int64_t batch, int64_t inH, int64_t inW, int64_t inC, int64_t outH,
                        int64_t outW, int64_t outC, int64_t group);
 
+/// Output pixels per thread of the direct kernel's wide form: consecutive along W, so each tap's weights
+/// are read once for all of them (the narrow form computes one). Both are tactics: which is faster
+/// depends on the layer (a narrow row leaves the wide form's threads idle).
+inline constexpr int kDirectConvWidePixels = 4;
+
 /// Y = act(conv(X, W) + bias + residual) on float, float16 or bfloat16 NHWC data; the bias (may be null)
-/// is of `type` or float, the residual (may be null) of `type` and Y's shape.
+/// is of `type` or float, the residual (may be null) of `type` and Y's shape. `pixelsPerThread`: 1 or
+/// kDirectConvWidePixels.
 Status launchDirectConvNhwc(DataType type, DataType biasType, const void* x, const void* w, const void* bias,
                             const void* residual, void* y, const DirectConvShape& shape,
-                            const FusedActivation& activation, cudaStream_t stream);
+                            const FusedActivation& activation, int pixelsPerThread, cudaStream_t stream);
 
 }  // namespace kiln::cuda
