@@ -4,6 +4,7 @@
 // antialias as the filter stretched by 1/scale), applied axis by axis in double precision.
 
 #include <cmath>
+#include <utility>
 
 #include "tensor_test_helpers.h"
 
@@ -95,13 +96,16 @@ std::vector<double> resize2d(const Mode& m, const Tensor& x, double sh, double s
         for (int64_t w = 0; w < s[3]; ++w) {
             std::vector<double> col;
             for (int64_t h = 0; h < s[2]; ++h) col.push_back(x.elementAsDouble((nc * s[2] + h) * s[3] + w));
-            columns.push_back(sh == 1.0 && oh == s[2] ? col : resizeLine(m, col, sh, oh));
+            if (sh == 1.0 && oh == s[2])
+                columns.push_back(std::move(col));
+            else
+                columns.push_back(resizeLine(m, col, sh, oh));
         }
         for (int64_t h = 0; h < oh; ++h) {
             std::vector<double> row;
             for (int64_t w = 0; w < s[3]; ++w) row.push_back(columns[static_cast<size_t>(w)][static_cast<size_t>(h)]);
-            std::vector<double> r = sw == 1.0 && ow == s[3] ? row : resizeLine(m, row, sw, ow);
-            out.insert(out.end(), r.begin(), r.end());
+            if (sw != 1.0 || ow != s[3]) row = resizeLine(m, row, sw, ow);
+            out.insert(out.end(), row.begin(), row.end());
         }
     }
     return out;
