@@ -21,24 +21,21 @@ struct alignas(sizeof(T) * V) ChannelPack {
 template <typename T>
 constexpr int kWidestPack = static_cast<int>(16 / sizeof(T));
 
-/// The widest pack (16 bytes at most, halving down to one element) whose width divides `channels` and
-/// that every address in `pointers` (null ones aside) is aligned to.
-inline int widestPack(int64_t channels, size_t elementBytes, std::initializer_list<const void*> pointers) {
-    auto aligned = [&](int width) {
-        for (const void* p : pointers)
-            if (p && reinterpret_cast<uintptr_t>(p) % (elementBytes * static_cast<size_t>(width)) != 0) return false;
-        return true;
-    };
-    int width = static_cast<int>(16 / elementBytes);
-    while (width > 1 && (channels % width != 0 || !aligned(width))) width /= 2;
-    return width;
-}
-
 /// Whether every address in `pointers` (null ones aside) is a multiple of `bytes`.
 inline bool addressesAligned(size_t bytes, std::initializer_list<const void*> pointers) {
     for (const void* p : pointers)
         if (p && reinterpret_cast<uintptr_t>(p) % bytes != 0) return false;
     return true;
+}
+
+/// The widest pack (16 bytes at most, halving down to one element) whose width divides `channels` and
+/// that every address in `pointers` (null ones aside) is aligned to.
+inline int widestPack(int64_t channels, size_t elementBytes, std::initializer_list<const void*> pointers) {
+    int width = static_cast<int>(16 / elementBytes);
+    while (width > 1 &&
+           (channels % width != 0 || !addressesAligned(elementBytes * static_cast<size_t>(width), pointers)))
+        width /= 2;
+    return width;
 }
 
 /// The alignment (bytes) an address of T needs for loadPacks/storePacks of `v` elements: the access

@@ -178,8 +178,7 @@ void launchNormWarpRows(const T* x, const T* scale, const T* bias, T* y, float* 
     // allow; the per-column Scale and B are read element by element from the same (cached) addresses.
     constexpr int kVec = std::is_same_v<T, __half> && kPerLane % 8 == 0 ? 8 : 1;
     if constexpr (kVec > 1) {
-        const uintptr_t misaligned = reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y);
-        if (p.cols % kVec == 0 && misaligned % (kVec * sizeof(T)) == 0) {
+        if (p.cols % kVec == 0 && addressesAligned(packAlignment<T>(kVec), {x, y})) {
             normWarpRowsKernel<T, kRms, kPerLane, kVec>
                 <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
             return;

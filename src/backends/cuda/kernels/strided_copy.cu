@@ -259,9 +259,8 @@ Status launchTiled(const StridedCopyPlan& plan, const void* in, void* out, cudaS
                         : launchTiledTyped<Word, int64_t>(plan, in, out, stream);
 }
 
-}  // namespace
-
-Status launchStridedCopy(const StridedCopyPlan& plan, const void* in, void* out, cudaStream_t stream) {
+/// Runs a plan of planStridedCopy made for these same `in` and `out` addresses.
+Status launchPlannedCopy(const StridedCopyPlan& plan, const void* in, void* out, cudaStream_t stream) {
     if (plan.view.count == 0) return Status::ok();
     if (plan.path == StridedCopyPath::kTiled) {
         switch (plan.wordBytes) {
@@ -284,13 +283,15 @@ Status launchStridedCopy(const StridedCopyPlan& plan, const void* in, void* out,
     return unsupported("no strided copy for " + std::to_string(plan.wordBytes) + "-byte words");
 }
 
+}  // namespace
+
 Status launchStridedCopy(const StridedView& view, size_t elementSize, const void* in, void* out, cudaStream_t stream) {
     if (view.count == 0) return Status::ok();
     if (elementSize != 1 && elementSize != 2 && elementSize != 4 && elementSize != 8)
         return unsupported("no strided copy for " + std::to_string(elementSize) + "-byte elements");
     const StridedCopyPlan plan = planStridedCopy(view, elementSize, reinterpret_cast<uintptr_t>(in),
                                                  reinterpret_cast<uintptr_t>(out));
-    return launchStridedCopy(plan, in, out, stream);
+    return launchPlannedCopy(plan, in, out, stream);
 }
 
 std::vector<int64_t> contiguousStrides(const Shape& shape) {

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "backends/cuda/kernels/strided_index.cuh"
-#include "backends/cuda/kernels/strided_plan.h"
 #include "common/status.h"
 #include "ir/tensor.h"
 
@@ -26,7 +25,5 @@ bool fitsStridedRank(const Shape& outShape);
 /// out[i] = in[stridedInputOffset(view, i)] on `stream` for elements of `elementSize` bytes (1, 2, 4 or
 /// 8), on the path planStridedCopy chooses for this view and these two addresses (strided_plan.h).
 Status launchStridedCopy(const StridedView& view, size_t elementSize, const void* in, void* out, cudaStream_t stream);
-/// Runs a plan of planStridedCopy made for these same `in` and `out` addresses.
-Status launchStridedCopy(const StridedCopyPlan& plan, const void* in, void* out, cudaStream_t stream);
 
 }  // namespace kiln::cuda
