@@ -2,6 +2,7 @@
 
 #include "passes/attention_fusion.h"
 #include "passes/attention_head_layout.h"
+#include "passes/attention_strided_inputs.h"
 #include "passes/batchnorm_folding.h"
 #include "passes/constant_folding.h"
 #include "passes/conv_fusion.h"
@@ -53,6 +54,9 @@ PassManager defaultPipeline() {
     // 12. Horizontal fusion after vertical fusion, so sibling projections with their biases
     //    (FusedMatMul) merge into one GEMM with one epilogue.
     pm.add(std::make_unique<HorizontalFusion>());
+    // 12b. Attention reads Q, K and V by strides from what they were copied out of (after horizontal
+    //    fusion, whose packed projection's Split is one such copy); the copies become dead layers.
+    pm.add(std::make_unique<AttentionStridedInputs>());
     // 13. Dead-layer elimination last: it removes what the rewrites above left unread.
     pm.add(std::make_unique<DeadLayerElimination>());
     // After this pipeline the builder runs the passes that depend on the target (engine_builder.cpp):

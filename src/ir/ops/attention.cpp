@@ -3,9 +3,13 @@
 // layouts, a KV cache (past_key/past_value in, present_key/present_value out: past and new keys
 // concatenated along the sequence), nonpad_kv_seqlen for an external cache, and the debug output
 // qk_matmul_output [batch, q_heads, q_seq, total_kv]. The builder's attention fusion produces it
-// from MatMul -> scale -> mask -> Softmax -> MatMul chains.
+// from MatMul -> scale -> mask -> Softmax -> MatMul chains; with Kiln's kiln_qkv_views
+// (ir/ops/attention_views.h) Q, K and V are read by strides from their inputs.
+
+#include <array>
 
 #include "ir/op_registry.h"
+#include "ir/ops/attention_views.h"
 #include "ir/ops/op_families.h"
 #include "ir/ops/shape_infer_helpers.h"
 
@@ -76,22 +80,55 @@ Status checkTypes(const InferenceContext& ctx) {
     return Status::ok();
 }
 
+/// Q, K and V read by strides: their dims are the views', each within its input where that is known.
+Expected<std::array<HeadDims, 3>> viewedHeadDims(const InferenceContext& ctx, const AttentionInputViews& views) {
+    std::array<HeadDims, 3> dims;
+    for (size_t i = 0; i < 3; ++i) {
+        const AttentionInputView& v = views.qkv[i];
+        const SymShape& s = ctx.inputShape(i);
+        int64_t elements = 1;
+        bool known = true;
+        for (const Dim& d : s) {
+            known = known && d.isKnown();
+            if (d.isKnown()) elements *= d.value;
+        }
+        if (known && v.extent() > elements)
+            return ctx.error(std::string(kQkvViewsAttribute) + " reads input " + std::to_string(i) + " " +
+                             symShapeToString(s) + " up to element " + std::to_string(v.extent()));
+        dims[i] = HeadDims{Dim(v.batch), Dim(v.heads), Dim(v.seq), Dim(v.headSize)};
+    }
+    return dims;
+}
+
 Status inferAttention(InferenceContext& ctx) {
-    const int64_t rank = ctx.inputRank(0);
+    const DecodedAttentionInputViews decoded = decodeAttentionInputViews(ctx.attrs());
+    if (!decoded.error.empty()) return ctx.error(decoded.error);
+    const auto& views = decoded.views;
+    const int64_t rank = views ? views->outputRank : ctx.inputRank(0);
     if (rank != 3 && rank != 4) return ctx.error("Q must be 3-D or 4-D, got rank " + std::to_string(rank));
-    if (ctx.inputRank(1) != rank || ctx.inputRank(2) != rank) return ctx.error("Q, K and V must have the same rank");
+    if (!views && (ctx.inputRank(1) != rank || ctx.inputRank(2) != rank))
+        return ctx.error("Q, K and V must have the same rank");
     KILN_RETURN_IF_ERROR(checkTypes(ctx));
     KILN_RETURN_IF_ERROR(checkAttributes(ctx));
     int64_t qHeads = 0, kvHeads = 0;
-    if (rank == 3) {
+    if (rank == 3 && !views) {
         qHeads = ctx.attrs().getInt("q_num_heads", 0);
         kvHeads = ctx.attrs().getInt("kv_num_heads", 0);
         if (qHeads <= 0 || kvHeads <= 0)
             return ctx.error("3-D inputs need positive q_num_heads and kv_num_heads attributes");
     }
-    KILN_ASSIGN_OR_RETURN(HeadDims q, headDims(ctx, 0, "Q", qHeads));
-    KILN_ASSIGN_OR_RETURN(HeadDims k, headDims(ctx, 1, "K", kvHeads));
-    KILN_ASSIGN_OR_RETURN(HeadDims v, headDims(ctx, 2, "V", kvHeads));
+    HeadDims q, k, v;
+    if (views) {
+        KILN_ASSIGN_OR_RETURN(auto dims, viewedHeadDims(ctx, *views));
+        q = dims[0];
+        k = dims[1];
+        v = dims[2];
+        qHeads = views->qkv[0].heads;
+    } else {
+        KILN_ASSIGN_OR_RETURN(q, headDims(ctx, 0, "Q", qHeads));
+        KILN_ASSIGN_OR_RETURN(k, headDims(ctx, 1, "K", kvHeads));
+        KILN_ASSIGN_OR_RETURN(v, headDims(ctx, 2, "V", kvHeads));
+    }
     if (!compatible(q.batch, k.batch) || !compatible(q.batch, v.batch))
         return ctx.error("Q, K and V batch sizes differ");
     if (!compatible(k.heads, v.heads)) return ctx.error("K and V head counts differ");

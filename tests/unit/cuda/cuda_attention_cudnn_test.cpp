@@ -429,12 +429,17 @@ TEST(CudaAttentionCudnnSupport, NodesCudnnComputesExactly) {
     refused(doubleSoftmax, "DOUBLE");
 }
 
+/// A contiguous [batch, heads, seq, head] tensor.
+cuda::SdpaTensor bhsd(int64_t batch, int64_t heads, int64_t seq, int64_t head) {
+    return {batch, heads, seq, head, 0, {heads * seq * head, seq * head, head}};
+}
+
 cuda::SdpaProblem problemOf(int64_t headQk, int64_t headV) {
     cuda::SdpaProblem p;
-    p.q = {2, 8, 128, headQk, false};
-    p.k = {2, 8, 128, headQk, false};
-    p.v = {2, 8, 128, headV, false};
-    p.y = {2, 8, 128, headV, false};
+    p.q = bhsd(2, 8, 128, headQk);
+    p.k = bhsd(2, 8, 128, headQk);
+    p.v = bhsd(2, 8, 128, headV);
+    p.y = bhsd(2, 8, 128, headV);
     return p;
 }
 
@@ -466,9 +471,19 @@ TEST(CudaAttentionCudnnSupport, ShapesCudnnTakes) {
     ASSERT_TRUE(reason.has_value());
     EXPECT_NE(reason->find("bytes of workspace"), std::string::npos) << *reason;
 
-    // The tactic key tells apart what changes the graph: layout, causality, the mask.
-    cuda::SdpaProblem packed = problemOf(64, 64), causal = problemOf(64, 64);
-    packed.q.packed = true;
+    // 16-byte vectors: an offset or stride that is not a multiple of 8 elements is refused.
+    cuda::SdpaProblem shifted = problemOf(64, 64), skewed = problemOf(64, 64);
+    shifted.k.offset = 4;
+    skewed.v.strides[2] = 68;
+    EXPECT_NE(cuda::cudnnSdpaShapeRefusal(shifted), std::nullopt);
+    EXPECT_NE(cuda::cudnnSdpaShapeRefusal(skewed), std::nullopt);
+
+    // The tactic key tells apart what changes the graph: layout (strides, offsets), causality, the mask.
+    cuda::SdpaProblem packed = problemOf(64, 64), causal = problemOf(64, 64), offset = problemOf(64, 64);
+    packed.q.strides[1] = 64;
+    packed.q.strides[2] = 8 * 64;
+    offset.k.offset = 64;
+    EXPECT_NE(cuda::describeSdpaProblem(offset), cuda::describeSdpaProblem(problemOf(64, 64)));
     causal.causal = true;
     const std::string base = cuda::describeSdpaProblem(problemOf(64, 64));
     EXPECT_NE(cuda::describeSdpaProblem(packed), base);

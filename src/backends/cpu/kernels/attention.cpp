@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 
+#include "backends/attention_layout.h"
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/attention_parts.h"
 #include "backends/cpu/kernels/kernel_families.h"
@@ -23,8 +24,6 @@ namespace {
 
 using cpu::AttentionBias;
 using cpu::AttentionSizes;
-using cpu::HeadLayout;
-using cpu::headLayoutOf;
 
 constexpr size_t kQ = 0, kK = 1, kV = 2, kMask = 3, kPastKey = 4, kPastValue = 5, kNonpad = 6;
 constexpr size_t kPresentKey = 1, kPresentValue = 2, kQkOutput = 3;
@@ -132,7 +131,8 @@ public:
           mHasNonpad(node.hasInput(kNonpad)),
           mHasPresentKey(node.output(kPresentKey) != nullptr),
           mHasPresentValue(node.output(kPresentValue) != nullptr),
-          mHasQk(node.output(kQkOutput) != nullptr) {}
+          mHasQk(node.output(kQkOutput) != nullptr),
+          mViews(decodeAttentionInputViews(node.attrs)) {}
 
     Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
         // The constant folder evaluates without asking supportsAttention(), so the types are checked here too.
@@ -206,22 +206,15 @@ private:
     };
 
     Status planLayouts(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
-        mQ = headLayoutOf(in[kQ].shape, mQHeads);
-        mK = headLayoutOf(in[kK].shape, mKvHeads);
-        mV = headLayoutOf(in[kV].shape, mKvHeads);
-        mY = headLayoutOf(out[0].shape, mQHeads);
-        auto packedFits = [](const Shape& s, const HeadLayout& l) {
-            return s.size() == 4 || l.heads * l.headSize == s[2];
-        };
-        if (!packedFits(in[kQ].shape, mQ) || !packedFits(in[kK].shape, mK) || !packedFits(in[kV].shape, mV) ||
-            mQ.headSize != mK.headSize || mK.seq != mV.seq || mK.heads != mV.heads || mK.heads <= 0 ||
-            mQ.heads % mK.heads != 0 || mQ.batch != mK.batch || mQ.batch != mV.batch || mY.heads != mQ.heads ||
-            mY.seq != mQ.seq || mY.headSize != mV.headSize)
-            return invalidArgument(mName + ": Q " + shapeToString(in[kQ].shape) + ", K " + shapeToString(in[kK].shape) +
-                                   ", V " + shapeToString(in[kV].shape) + ", Y " + shapeToString(out[0].shape) +
-                                   " do not fit together");
-        mPastK = HeadLayout{mK.batch, mK.heads, 0, mK.headSize, false};
-        mPastV = HeadLayout{mV.batch, mV.heads, 0, mV.headSize, false};
+        if (!mViews.error.empty()) return invalidArgument(mName + ": " + mViews.error);
+        KILN_ASSIGN_OR_RETURN(AttentionLayouts l, attentionLayouts(mName, in[kQ].shape, in[kK].shape, in[kV].shape,
+                                                                   out[0].shape, mQHeads, mKvHeads, mViews.views));
+        mQ = l.q;
+        mK = l.k;
+        mV = l.v;
+        mY = l.y;
+        mPastK = headLayoutOf(Shape{mK.batch, mK.heads, 0, mK.headSize}, 0);
+        mPastV = headLayoutOf(Shape{mV.batch, mV.heads, 0, mV.headSize}, 0);
         if (mHasPast) {
             const Shape& pk = in[kPastKey].shape;
             const Shape& pv = in[kPastValue].shape;
@@ -324,6 +317,7 @@ private:
     QkStage mQkStage;
     bool mDoubleSoftmax;
     bool mHasMask, mHasPast, mHasNonpad, mHasPresentKey, mHasPresentValue, mHasQk;
+    DecodedAttentionInputViews mViews;
     HeadLayout mQ{}, mK{}, mV{}, mPastK{}, mPastV{}, mY{};
     AttentionSizes mSizes;
     AttentionBias mBias;

@@ -1,7 +1,7 @@
 #pragma once
-// Parts of the CPU Attention kernel (attention.cpp): where each head's rows lie in Q, K, V, Y and the
-// KV cache, and the additive bias of one score row (attention_bias.cpp) that combines attn_mask,
-// the causal mask, the sliding window and nonpad_kv_seqlen's padding.
+// Parts of the CPU Attention kernel (attention.cpp): the additive bias of one score row
+// (attention_bias.cpp) that combines attn_mask, the causal mask, the sliding window and
+// nonpad_kv_seqlen's padding. Where the heads lie in each tensor: backends/attention_layout.h.
 
 #include <cstdint>
 #include <string>
@@ -10,22 +10,6 @@
 #include "common/status.h"
 
 namespace kiln::cpu {
-
-/// Where element (b, h, s, 0) of a Q/K/V/Y/past tensor starts, and the stride between rows s.
-struct HeadLayout {
-    int64_t batch{0}, heads{0}, seq{0}, headSize{0};
-    bool packed{false};  // 3-D [batch, seq, heads * headSize]
-    int64_t offset(int64_t b, int64_t h) const {
-        return packed ? b * seq * heads * headSize + h * headSize : ((b * heads + h) * seq) * headSize;
-    }
-    int64_t rowStride() const { return packed ? heads * headSize : headSize; }
-};
-
-/// The layout of a 4-D tensor, or of a 3-D one holding `numHeads` heads per row.
-inline HeadLayout headLayoutOf(const Shape& s, int64_t numHeads) {
-    if (s.size() == 4) return {s[0], s[1], s[2], s[3], false};
-    return {s[0], numHeads, s[1], numHeads > 0 ? s[2] / numHeads : 0, true};
-}
 
 /// The sizes every part of one attention call agrees on.
 struct AttentionSizes {

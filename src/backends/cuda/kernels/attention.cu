@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/attention_layout.h"
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/attention_cudnn.h"
@@ -71,21 +72,6 @@ constexpr int64_t kRowKernelTactic = 1;
 
 /// What qk_matmul_output holds (ONNX qk_matmul_output_mode); kNone when the output is absent.
 enum class QkStage : int { kNone = -1, kScaled = 0, kSoftcapped = 1, kBiased = 2, kSoftmax = 3 };
-
-/// Where element (b, h, s, 0) of a Q/K/V/Y/past tensor starts, and the stride between rows s.
-struct HeadLayout {
-    int64_t batch{0}, heads{0}, seq{0}, headSize{0};
-    bool packed{false};  // 3-D [batch, seq, heads * headSize]
-    __host__ __device__ int64_t offset(int64_t b, int64_t h) const {
-        return packed ? b * seq * heads * headSize + h * headSize : ((b * heads + h) * seq) * headSize;
-    }
-    __host__ __device__ int64_t rowStride() const { return packed ? heads * headSize : headSize; }
-};
-
-HeadLayout layoutOf(const Shape& s, int64_t numHeads) {
-    if (s.size() == 4) return {s[0], s[1], s[2], s[3], false};
-    return {s[0], numHeads, s[1], numHeads > 0 ? s[2] / numHeads : 0, true};
-}
 
 struct AttentionParams {
     HeadLayout q, k, v, pastK, pastV, y;
@@ -252,7 +238,8 @@ public:
                                           : QkStage::kNone),
           mSdpaRefusal(cudnnSdpaRefusal(node)),
           mChosenTactic(node.attrs.getInts(kTacticAttribute).value_or(std::vector<int64_t>{})),
-          mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))) {}
+          mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))),
+          mViews(decodeAttentionInputViews(node.attrs)) {}
 
     Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
         KILN_RETURN_IF_ERROR(planLayouts(in, out));
@@ -369,7 +356,9 @@ private:
 
     SdpaProblem sdpaProblem(const std::vector<TensorView>& in) const {
         const AttentionParams& p = mParams;
-        auto tensorOf = [](const HeadLayout& l) { return SdpaTensor{l.batch, l.heads, l.seq, l.headSize, l.packed}; };
+        auto tensorOf = [](const HeadLayout& l) {
+            return SdpaTensor{l.batch, l.heads, l.seq, l.headSize, l.base, {l.batchStride, l.headStride, l.seqStride}};
+        };
         SdpaProblem problem;
         problem.type = mType;
         problem.q = tensorOf(p.q);
@@ -427,30 +416,16 @@ private:
 
     Status planLayouts(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
         AttentionParams& p = mParams;
-        for (size_t i : {kQ, kK, kV})
-            if (in[i].shape.size() != 3 && in[i].shape.size() != 4)
-                return invalidArgument(mName + ": Q, K and V must be 3-D or 4-D, input " + std::to_string(i) + " is " +
-                                       shapeToString(in[i].shape));
-        if (out[0].shape.size() != in[kQ].shape.size())
-            return invalidArgument(mName + ": Y " + shapeToString(out[0].shape) + " does not have Q's rank");
-        p.q = layoutOf(in[kQ].shape, mQHeads);
-        p.k = layoutOf(in[kK].shape, mKvHeads);
-        p.v = layoutOf(in[kV].shape, mKvHeads);
-        p.y = layoutOf(out[0].shape, mQHeads);
-        auto packedFits = [](const Shape& s, const HeadLayout& l) {
-            return s.size() == 4 || (l.heads > 0 && l.heads * l.headSize == s[2]);
-        };
-        if (!packedFits(in[kQ].shape, p.q) || !packedFits(in[kK].shape, p.k) || !packedFits(in[kV].shape, p.v) ||
-            !packedFits(out[0].shape, p.y) || p.q.headSize != p.k.headSize || p.k.seq != p.v.seq ||
-            p.k.heads != p.v.heads || p.k.heads <= 0 || p.q.heads % p.k.heads != 0 || p.q.batch != p.k.batch ||
-            p.q.batch != p.v.batch || p.y.batch != p.q.batch || p.y.heads != p.q.heads || p.y.seq != p.q.seq ||
-            p.y.headSize != p.v.headSize)
-            return invalidArgument(mName + ": Q " + shapeToString(in[kQ].shape) + ", K " + shapeToString(in[kK].shape) +
-                                   ", V " + shapeToString(in[kV].shape) + ", Y " + shapeToString(out[0].shape) +
-                                   " do not fit together");
+        if (!mViews.error.empty()) return invalidArgument(mName + ": " + mViews.error);
+        KILN_ASSIGN_OR_RETURN(AttentionLayouts l, attentionLayouts(mName, in[kQ].shape, in[kK].shape, in[kV].shape,
+                                                                   out[0].shape, mQHeads, mKvHeads, mViews.views));
+        p.q = l.q;
+        p.k = l.k;
+        p.v = l.v;
+        p.y = l.y;
         p.group = p.q.heads / p.k.heads;
-        p.pastK = HeadLayout{p.k.batch, p.k.heads, 0, p.k.headSize, false};
-        p.pastV = HeadLayout{p.v.batch, p.v.heads, 0, p.v.headSize, false};
+        p.pastK = headLayoutOf(Shape{p.k.batch, p.k.heads, 0, p.k.headSize}, 0);
+        p.pastV = headLayoutOf(Shape{p.v.batch, p.v.heads, 0, p.v.headSize}, 0);
         if (mHasPast) {
             const Shape& pk = in[kPastKey].shape;
             const Shape& pv = in[kPastValue].shape;
@@ -458,8 +433,8 @@ private:
                 pv[0] != p.v.batch || pv[1] != p.v.heads || pv[2] != pk[2] || pv[3] != p.v.headSize)
                 return invalidArgument(mName + ": past_key " + shapeToString(pk) + " and past_value " +
                                        shapeToString(pv) + " do not fit K and V (batch, kv_heads, past, head_size)");
-            p.pastK = layoutOf(pk, 0);
-            p.pastV = layoutOf(pv, 0);
+            p.pastK = headLayoutOf(pk, 0);
+            p.pastV = headLayoutOf(pv, 0);
         }
         p.past = p.pastK.seq;
         p.total = p.past + p.k.seq;
@@ -535,6 +510,7 @@ private:
     std::optional<std::string> mSdpaRefusal;  // why cuDNN never computes this node, whatever the shapes
     std::vector<int64_t> mChosenTactic;       // the builder's timed choice (kTacticAttribute), or empty
     size_t mPlanSearch;                       // how many cuDNN plans to list (kTacticSearchAttribute)
+    DecodedAttentionInputViews mViews;        // Q, K and V read by strides (kiln_qkv_views), if any
     CudnnSdpa mSdpa;
     std::string mSdpaKey;  // the problem cuDNN's graph was last built (or tried) for
     bool mRowSelected{true};

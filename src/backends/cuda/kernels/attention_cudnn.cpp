@@ -60,10 +60,8 @@ std::vector<int64_t> dimsOf(const SdpaTensor& t) {
     return {t.batch, t.heads, t.seq, t.head};
 }
 
-/// BHSD strides for a 4-D tensor; BSHD ones for a 3-D [batch, seq, heads * head] tensor.
 std::vector<int64_t> stridesOf(const SdpaTensor& t) {
-    if (t.packed) return {t.seq * t.heads * t.head, t.head, t.heads * t.head, 1};
-    return {t.heads * t.seq * t.head, t.seq * t.head, t.head, 1};
+    return {t.strides[0], t.strides[1], t.strides[2], 1};
 }
 
 /// The bias cuDNN reads: batch and heads of extent 1 where the mask broadcasts over them, every query row
@@ -93,7 +91,13 @@ SdpaOutputRows outputRowsOf(const SdpaTensor& y) {
 
 std::string describeTensor(const SdpaTensor& t) {
     return std::to_string(t.batch) + "x" + std::to_string(t.heads) + "x" + std::to_string(t.seq) + "x" +
-           std::to_string(t.head) + (t.packed ? " bshd" : " bhsd");
+           std::to_string(t.head) + "@" + std::to_string(t.offset) + "/" + std::to_string(t.strides[0]) + "," +
+           std::to_string(t.strides[1]) + "," + std::to_string(t.strides[2]);
+}
+
+/// The address of a tensor's element (0, 0, 0, 0).
+void* elementZero(void* data, const SdpaTensor& t, DataType type) {
+    return static_cast<uint8_t*>(data) + t.offset * static_cast<int64_t>(dataTypeSize(type));
 }
 
 }  // namespace
@@ -124,6 +128,11 @@ std::optional<std::string> cudnnSdpaShapeRefusal(const SdpaProblem& p) {
     for (const SdpaTensor* t : {&p.q, &p.k, &p.v, &p.y})
         if (t->batch == 0 || t->heads == 0 || t->seq == 0 || t->head == 0)
             return std::string("an empty Attention has nothing for cuDNN to do");
+    for (const SdpaTensor* t : {&p.q, &p.k, &p.v, &p.y})
+        if (t->offset % kHeadMultiple != 0 || t->strides[0] % kHeadMultiple != 0 ||
+            t->strides[1] % kHeadMultiple != 0 || t->strides[2] % kHeadMultiple != 0)
+            return std::string("cuDNN's attention reads 16-byte vectors: offsets and strides must be multiples of ") +
+                   std::to_string(kHeadMultiple) + " elements";
     for (int64_t head : {p.q.head, p.v.head})
         if (head % kHeadMultiple != 0 || head > kMaxHeadSize)
             return "cuDNN's attention is taken for head sizes that are multiples of " + std::to_string(kHeadMultiple) +
@@ -255,13 +264,17 @@ Status CudnnSdpa::run(const SdpaOperands& o, cudnnHandle_t handle, cudaStream_t 
     {
         std::lock_guard<std::mutex> handleLock(cudnnHandleMutex());
         KILN_CUDNN_RETURN_IF_ERROR(cudnnSetStream(handle, stream));
-        std::unordered_map<int64_t, void*> pack = {{kUidQ, o.q}, {kUidK, o.k}, {kUidV, o.v}, {kUidO, o.y}};
+        const SdpaProblem& p = b.problem;
+        std::unordered_map<int64_t, void*> pack = {{kUidQ, elementZero(o.q, p.q, p.type)},
+                                                   {kUidK, elementZero(o.k, p.k, p.type)},
+                                                   {kUidV, elementZero(o.v, p.v, p.type)},
+                                                   {kUidO, elementZero(o.y, p.y, p.type)}};
         if (b.problem.hasMask) pack[kUidBias] = bias;
         KILN_RETURN_IF_ERROR(cudnnFrontendStatus(
             b.graph->execute_plan_at_index(handle, pack, planWorkspace, b.plans.planIndex()), "execute"));
     }
     if (!b.problem.hasMask) return Status::ok();
-    return launchZeroDeadRows(o.y, b.rows, b.bias, deadRows, stream);
+    return launchZeroDeadRows(elementZero(o.y, b.problem.y, b.problem.type), b.rows, b.bias, deadRows, stream);
 }
 
 }  // namespace kiln::cuda

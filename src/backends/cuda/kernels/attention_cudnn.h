@@ -3,7 +3,7 @@
 // CUDA Attention (attention.cu), whose tactics its execution plans are. It is offered only where it
 // computes ONNX's result: float16 / bfloat16 Q, K and V of 4-D [batch, heads, seq, head] or 3-D
 // [batch, seq, heads * head] layout (described to cuDNN by their strides, BHSD or BSHD, never copied),
-// grouped-query heads, head sizes that are multiples of 8 up to 128, the scale, is_causal (cuDNN's
+// grouped-query heads, head sizes that are multiples of 8 up to 128, strides and offsets that are too, the scale, is_causal (cuDNN's
 // top-left causal band, ONNX's frontier when there is no KV cache), and any attn_mask the row kernel
 // takes, materialized per run as cuDNN's bias (attention_sdpa_bias.h). Everything else the node may
 // carry (a KV cache, nonpad_kv_seqlen, qk_matmul_output, softcap, sliding windows, a double softmax)
@@ -25,11 +25,13 @@
 
 namespace kiln::cuda {
 
-/// One of Q, K, V and Y as cuDNN is told it: logical [batch, heads, seq, head], stored that way (4-D) or
-/// as 3-D [batch, seq, heads * head] (`packed`).
+/// One of Q, K, V and Y as cuDNN is told it: logical [batch, heads, seq, head], element (b, h, s, d) at
+/// offset + b * strides[0] + h * strides[1] + s * strides[2] + d of its tensor (BHSD, BSHD, or a view into
+/// a packed projection: backends/attention_layout.h).
 struct SdpaTensor {
     int64_t batch{0}, heads{0}, seq{0}, head{0};
-    bool packed{false};
+    int64_t offset{0};
+    int64_t strides[3]{};
 };
 
 /// An Attention node at the shapes of one reshape, as cuDNN's graph needs it.
