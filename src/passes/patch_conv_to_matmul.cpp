@@ -116,9 +116,12 @@ private:
 Node* tokenFlattening(const Uses& uses, const Value* convOut, const Patchify& p) {
     Node* flatten = uses.soleReaderIs(convOut, "Reshape");
     if (!flatten) return nullptr;
-    // A Reshape keeps the element order, so its output shape alone says what it does.
+    // A Reshape keeps the element order, so its output shape alone says what it does; with the
+    // last two extents K and h*w the element count forces the first to be the batch.
     const Value* grid = flatten->output(0);
-    if (!grid || !grid->typeKnown || grid->shape != SymShape{p.batch, p.outChannels, p.h * p.w}) return nullptr;
+    if (!grid || !grid->typeKnown || grid->shape.size() != 3 || grid->shape[1] != Dim(p.outChannels) ||
+        grid->shape[2] != Dim(p.h * p.w))
+        return nullptr;
     Node* transpose = uses.soleReaderIs(grid, "Transpose");
     if (!transpose || transpose->attrs.getInts("perm", {}) != std::vector<int64_t>{0, 2, 1}) return nullptr;
     return transpose;
@@ -155,6 +158,8 @@ Expected<bool> PatchConvToMatMul::run(Graph& graph, PassContext& ctx) {
             tokens->output(0)->producer = last;
             tokens->output(0)->producerOutput = 0;
             Node* flatten = tokens->input(0)->producer;
+            for (const Node* n : {flatten, tokens})
+                last->sourceNodes.insert(last->sourceNodes.end(), n->sourceNodes.begin(), n->sourceNodes.end());
             removed.insert({conv, flatten, tokens});
             ctx.record("rewrote " + conv->describe() + ", " + flatten->describe() + " and " + tokens->describe() +
                        " as a MatMul over " + std::to_string(p.h * p.w) + " patches per image");

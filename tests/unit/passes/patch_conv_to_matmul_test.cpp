@@ -150,6 +150,37 @@ TEST_F(PatchConvTest, VitTokenFlatteningIsTheGemmOutput) {
     }
 }
 
+TEST_F(PatchConvTest, ChannelsLastConsumerCancelsTheTransposeBack) {
+    // ConvNeXt's stem: a 4x4 / 4 patchify conv, then permute(0, 2, 3, 1) for its LayerNorm.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3, 16, 24});
+    ITensor* grid = op("Conv", {x, constant(randomTensor(DataType::kFLOAT, {8, 3, 4, 4}, -0.5, 0.5, 28)),
+                                constant(randomTensor(DataType::kFLOAT, {8}, -1, 1, 29))},
+                       convAttrs({4, 4}));
+    LayerAttributes toNhwc;
+    toNhwc.setInts("perm", {0, 2, 3, 1});
+    net->markOutput(*op("Relu", {op("Transpose", {grid}, toNhwc)}));
+    auto optimized = runPipeline(net->graph());
+    EXPECT_EQ(countOps(*optimized, "FusedMatMul"), 1u);
+    EXPECT_EQ(countOps(*optimized, "Transpose"), 1u);  // only the patch gather remains
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {2, 3, 16, 24}, -1, 1, 30)}},
+                                          1e-4, 1e-5);
+}
+
+TEST_F(PatchConvTest, OtherFlatteningKeepsTheGrid) {
+    // Reshape [N, K * h, w] then Transpose (0, 2, 1) is not the token layout: the general rewrite.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3, 16, 16});
+    ITensor* grid = op("Conv", {x, constant(randomTensor(DataType::kFLOAT, {8, 3, 4, 4}, -0.5, 0.5, 31))}, convAttrs({4, 4}));
+    LayerAttributes swap;
+    swap.setInts("perm", {0, 2, 1});
+    net->markOutput(*op("Transpose", {op("Reshape", {grid, ints({-1, 32, 4})})}, swap));
+    PatchConvToMatMul pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "Conv"), 0u);
+    EXPECT_EQ(countOps(*g, "Transpose"), 3u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {2, 3, 16, 16}, -1, 1, 32)}},
+                                          1e-4, 1e-5);
+}
+
 TEST_F(PatchConvTest, FlatteningReadTwiceKeepsTheGrid) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3, 16, 16});
     ITensor* grid = op("Conv", {x, constant(randomTensor(DataType::kFLOAT, {8, 3, 4, 4}, -0.5, 0.5, 26))}, convAttrs({4, 4}));
