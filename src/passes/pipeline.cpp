@@ -13,6 +13,7 @@
 #include "passes/layer_norm_fusion.h"
 #include "passes/layout_cancellation.h"
 #include "passes/matmul_fusion.h"
+#include "passes/patch_conv_to_matmul.h"
 #include "passes/pointwise_fusion.h"
 #include "passes/shape_folding.h"
 
@@ -30,6 +31,11 @@ PassManager defaultPipeline() {
     // 3. No-op removal after folding: static shapes reveal Reshapes and Casts that do nothing,
     //    and removing them (and inference Dropouts) puts fusable layers next to each other.
     pm.add(std::make_unique<IdentityElimination>());
+    // 3b. Patch-embedding convolutions (kernel == stride) become Reshape / Transpose / MatMul once
+    //    their weights are constants (after 2); before layout cancellation, which then removes the
+    //    Transpose back to NCHW where the model transposes straight to channels-last (ConvNeXt's
+    //    LayerNorm), and before matmul fusion, which takes the bias Add.
+    pm.add(std::make_unique<PatchConvToMatMul>());
     // 4. Transpose / reshape cancellation before the pattern fusions, which expect one Transpose
     //    (attention's K^T) rather than a chain.
     pm.add(std::make_unique<LayoutCancellation>());
