@@ -1,5 +1,6 @@
 #include "passes/pipeline.h"
 
+#include "passes/attention_batch_first_output.h"
 #include "passes/attention_fusion.h"
 #include "passes/attention_head_layout.h"
 #include "passes/attention_strided_inputs.h"
@@ -63,6 +64,8 @@ PassManager defaultPipeline() {
     // 12b. Attention reads Q, K and V by strides from what they were copied out of (after horizontal
     //    fusion, whose packed projection's Split is one such copy); the copies become dead layers.
     pm.add(std::make_unique<AttentionStridedInputs>());
+    // 12c. Its output then has the layout Kiln chooses: batch-first rows for a sequence-first projection.
+    pm.add(std::make_unique<AttentionBatchFirstOutput>());
     // 13. Dead-layer elimination last: it removes what the rewrites above left unread.
     pm.add(std::make_unique<DeadLayerElimination>());
     // After this pipeline the builder runs the passes that depend on the target (engine_builder.cpp):
