@@ -180,7 +180,7 @@ Status CublasLtGemm::run(const void* a, const void* b, void* d, float alpha, flo
     if (workspaceBytes < mWorkspaceBytes)
         return internalError("cuBLASLt product needs " + std::to_string(mWorkspaceBytes) + " workspace bytes, got " +
                              std::to_string(workspaceBytes));
-    // A separate C has D's layout (cuBLASLt's condition for C != D), so D's layout describes it.
+    // C is D itself or a residual laid out as D: D's layout describes both (in place, cuBLASLt needs them equal).
     KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(mHandle, mDesc, &alpha, b, mLayoutA, a, mLayoutB, &beta, c ? c : d,
                                                mLayoutD, d, mLayoutD, &mAlgo, workspace, mWorkspaceBytes, stream));
     return Status::ok();
