@@ -10,9 +10,10 @@ namespace {
 /// An FP32 product whose epilogue can still grow: a MatMul, or a FusedMatMul with neither an activation
 /// (a residual would have to precede it) nor a residual yet.
 bool extendable(const Node& n) {
-    if (n.outputs[0]->dtype != DataType::kFLOAT || n.outputs[0]->shape.size() < 2) return false;
-    if (n.domain.empty() && n.opType == "MatMul") return true;
-    return n.domain == "kiln" && n.opType == "FusedMatMul" && !n.attrs.has("activation") && !n.hasInput(3);
+    const bool matmul = n.domain.empty() && n.opType == "MatMul";
+    const bool fused = n.domain == "kiln" && n.opType == "FusedMatMul" && !n.attrs.has("activation") && !n.hasInput(3);
+    const Value* y = n.output(0);
+    return (matmul || fused) && y && y->dtype == DataType::kFLOAT && y->shape.size() >= 2;
 }
 
 }  // namespace

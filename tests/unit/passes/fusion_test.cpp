@@ -351,6 +351,27 @@ TEST_F(FusionTest, SiblingsWithAResidualStayApart) {
                                           1e-5, 1e-5);
 }
 
+TEST_F(FusionTest, MatMulFusionSkipsLayersWithoutAFirstOutput) {
+    // An RNN whose Y is omitted (ONNX's empty output name) has no output 0; only its Y_h is read.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 2, 4});
+    LayerAttributes attrs;
+    attrs.setInt("hidden_size", 5);
+    ILayer* rnn = net->addLayer("RNN",
+                                {x, constant(randomTensor(DataType::kFLOAT, {1, 5, 4}, -1, 1, 70)),
+                                 constant(randomTensor(DataType::kFLOAT, {1, 5, 5}, -1, 1, 71))},
+                                2, attrs);
+    ASSERT_NE(rnn, nullptr);
+    net->markOutput(*rnn->getOutput(1));
+    auto g = net->graph().clone();
+    for (const auto& n : g->nodes())
+        if (n->opType == "RNN") n->outputs[0] = nullptr;
+    g->removeUnusedValues();
+    MatMulFusion pass;
+    bool changed = true;
+    runPass(*g, pass, &changed);
+    EXPECT_FALSE(changed);
+}
+
 TEST_F(FusionTest, SiblingProjectionsBecomeOneGemm) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
     std::vector<ITensor*> outs;
