@@ -5,18 +5,6 @@
 
 namespace kiln {
 
-namespace {
-bool sameShape(const Value* a, const Value* b) {
-    if (!a->typeKnown || !b->typeKnown || a->shape.size() != b->shape.size() || a->dtype != b->dtype) return false;
-    for (size_t i = 0; i < a->shape.size(); ++i) {
-        const Dim& x = a->shape[i];
-        const Dim& y = b->shape[i];
-        if (!(x == y)) return false;
-    }
-    return true;
-}
-}  // namespace
-
 Expected<bool> ConvFusion::run(Graph& graph, PassContext& ctx) {
     Uses uses(graph);
     std::unordered_set<const Node*> removed;
@@ -30,7 +18,7 @@ Expected<bool> ConvFusion::run(Graph& graph, PassContext& ctx) {
         // A sibling Conv may already have absorbed the shared Add (ResNet's downsample block).
         if (Node* add = uses.soleReaderIs(result, "Add"); add && !removed.count(add)) {
             Value* other = otherInput(*add, result);
-            if (other && other != result && sameShape(other, result)) {
+            if (other && other != result && sameTypeAndShape(other, result)) {
                 residual = other;
                 chain.push_back(add);
                 result = add->output(0);

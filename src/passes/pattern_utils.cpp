@@ -49,6 +49,13 @@ Node* producerIs(const Value* v, const char* opType) {
     return v->producer;
 }
 
+bool sameTypeAndShape(const Value* a, const Value* b) {
+    if (!a->typeKnown || !b->typeKnown || a->dtype != b->dtype || a->shape.size() != b->shape.size()) return false;
+    for (size_t i = 0; i < a->shape.size(); ++i)
+        if (!(a->shape[i] == b->shape[i])) return false;
+    return true;
+}
+
 std::optional<double> scalarConstant(const Value* v) {
     if (!v || !v->isConstant() || v->constant->elementCount() != 1) return std::nullopt;
     return v->constant->elementAsDouble(0);

@@ -51,6 +51,9 @@ Node* producerIs(const Value* v, const char* opType);
 std::optional<double> scalarConstant(const Value* v);
 /// The other input of a two-input node, given one of them.
 Value* otherInput(const Node& node, const Value* one);
+/// Whether `a` and `b` have known, equal types and shapes (symbolic dims equal by name): an Add of
+/// them broadcasts nothing.
+bool sameTypeAndShape(const Value* a, const Value* b);
 /// The values of a constant integer tensor.
 std::optional<std::vector<int64_t>> intsConstant(const Value* v);
 /// Whether |a - b| <= tol * max(1, |b|).
