@@ -1,8 +1,9 @@
 // The CUDA Attention reading Q, K and V by strides (kiln_qkv_views, ir/ops/attention_views.h) out of one
 // packed projection, as the builder's attention-strided-inputs pass feeds it: every tactic (cuDNN's plans
 // with offset and strided tensors, the row kernel) against the CPU backend's Attention on the same node,
-// for torch's sequence-first packing (ViT: [seq, batch, 3 * width], 4-D output) and a batch-first
-// projection (BERT after horizontal fusion: [batch, seq, 3 * width], 3-D output, padding mask), in
+// for torch's sequence-first packing (ViT: [seq, batch, 3 * width], 4-D output or the 3-D batch-first
+// rows attention-batch-first-output asks for) and a batch-first projection (BERT after horizontal
+// fusion: [batch, seq, 3 * width], 3-D output, padding mask), in
 // float16, bfloat16 and float (row kernel only). The CPU's strided reads are checked against the copies
 // they replace in tests/unit/passes/attention_strided_inputs_test.cpp.
 
@@ -29,6 +30,7 @@ struct PackedCase {
     int64_t batch, seq, heads, head;
     bool sequenceFirst;  // [seq, batch, 3 * width] rather than [batch, seq, 3 * width]
     bool paddingMask;
+    int64_t outputRank;  // 4: [batch, heads, seq, head]; 3: [batch, seq, width]
 
     int64_t width() const { return heads * head; }
     Shape source() const {
@@ -36,7 +38,7 @@ struct PackedCase {
     }
     AttentionInputViews views() const {
         AttentionInputViews v;
-        v.outputRank = sequenceFirst ? 4 : 3;
+        v.outputRank = outputRank;
         const int64_t row = 3 * width();
         for (int64_t i = 0; i < 3; ++i)
             v.qkv[static_cast<size_t>(i)] = {batch, heads, seq, head, i * width(),
@@ -44,15 +46,16 @@ struct PackedCase {
         return v;
     }
     Shape output() const {
-        return sequenceFirst ? Shape{batch, heads, seq, head} : Shape{batch, seq, width()};
+        return outputRank == 4 ? Shape{batch, heads, seq, head} : Shape{batch, seq, width()};
     }
 };
 
 TEST_F(CudaAttentionViewsTest, EveryTacticReadsAPackedProjectionAsTheCpuDoes) {
     const std::vector<PackedCase> cases = {
-        {"vit sequence-first", 2, 197, 12, 64, true, false},
-        {"bert batch-first, padding mask", 2, 128, 12, 64, false, true},
-        {"small sequence-first", 3, 17, 2, 32, true, false},
+        {"vit sequence-first", 2, 197, 12, 64, true, false, 4},
+        {"vit sequence-first, batch-first 3-D output", 2, 197, 12, 64, true, false, 3},
+        {"bert batch-first, padding mask", 2, 128, 12, 64, false, true, 3},
+        {"small sequence-first", 3, 17, 2, 32, true, false, 4},
     };
     uint32_t seed = 9100;
     for (DataType type : {DataType::kHALF, DataType::kBF16, DataType::kFLOAT}) {
@@ -98,7 +101,7 @@ TEST_F(CudaAttentionViewsTest, EveryTacticReadsAPackedProjectionAsTheCpuDoes) {
 }
 
 TEST_F(CudaAttentionViewsTest, AViewReachingPastItsInputIsAnError) {
-    PackedCase c{"too short", 2, 16, 2, 32, false, false};
+    PackedCase c{"too short", 2, 16, 2, 32, false, false, 3};
     Tensor packed = test::randomTensor(DataType::kHALF, {2, 16, 3 * 64 - 8}, -1.0, 1.0, 9200);
     AttributeMap attrs;
     attrs.set(kQkvViewsAttribute, encodeAttentionInputViews(c.views()));

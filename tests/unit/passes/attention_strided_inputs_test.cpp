@@ -1,6 +1,8 @@
 // Attention reading Q, K and V by strides (passes/attention_strided_inputs.h): torch's packed
 // nn.MultiheadAttention split and a horizontally fused projection's Split feed the attention directly
-// and compute the same values; chains with unaligned strides or dynamic shapes keep their copies.
+// and compute the same values; chains with unaligned strides or dynamic shapes keep their copies. Then
+// (passes/attention_batch_first_output.h) torch's sequence-first output projection runs on the
+// batch-first rows such an attention writes, without its two transposes.
 
 #include <gtest/gtest.h>
 
@@ -8,6 +10,7 @@
 
 #include "ir/ops/attention_views.h"
 #include "pass_test_util.h"
+#include "passes/attention_batch_first_output.h"
 #include "passes/attention_fusion.h"
 #include "passes/attention_strided_inputs.h"
 
@@ -21,8 +24,9 @@ protected:
     ITensor* index(int64_t i) { return net->addConstant(Dims{}, DataType::kINT64, &i); }
 
     /// nn.MultiheadAttention's exported packed in-projection and head split, sequence first:
-    /// x [seq, batch, width] -> q, k, v [batch, heads, seq, head] -> attention -> [seq, batch, width].
-    void buildTorchBlock(ITensor* x, int64_t seq, int64_t batch, int64_t heads, int64_t head) {
+    /// x [seq, batch, width] -> q, k, v [batch, heads, seq, head] -> attention -> [seq, batch, width];
+    /// with `project`, its output projection too and the batch-first result [batch, seq, width].
+    void buildTorchBlock(ITensor* x, int64_t seq, int64_t batch, int64_t heads, int64_t head, bool project = false) {
         const int64_t width = heads * head;
         ITensor* packed = op("Add", {op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {width, 3 * width},
                                                                             -0.5, 0.5, 1))}),
@@ -42,7 +46,17 @@ protected:
         ITensor* scores = op("Div", {op("MatMul", {q, kT}), scalar(std::sqrt(float(head)))});
         ITensor* context = op("MatMul", {op("Softmax", {scores}, axis(-1)), v});
         ITensor* merged = op("Transpose", {context}, perm({2, 0, 1, 3}));
-        net->markOutput(*op("Reshape", {merged, ints({seq, batch, width})}));
+        if (!project) {
+            net->markOutput(*op("Reshape", {merged, ints({seq, batch, width})}));
+            return;
+        }
+        ITensor* rows = op("Reshape", {merged, ints({seq * batch, width})});
+        ITensor* projected = op("Gemm",
+                                {rows, constant(randomTensor(DataType::kFLOAT, {width, width}, -0.5, 0.5, 8)),
+                                 constant(randomTensor(DataType::kFLOAT, {width}, -0.5, 0.5, 9))},
+                                LayerAttributes().setInt("transB", 1));
+        ITensor* grid = op("Reshape", {projected, ints({seq, batch, width})});
+        net->markOutput(*op("Transpose", {grid}, perm({1, 0, 2})));
     }
 
     static const Node* attentionOf(const Graph& g) {
@@ -78,6 +92,37 @@ TEST_F(AttentionStridedInputsTest, TorchsPackedProjectionFeedsAttentionWithoutCo
     }
     expectSameResultsWithAndWithoutPasses(*builder, *net,
                                           {{"x", randomTensor(DataType::kFLOAT, {seq, batch, width}, -1, 1, 3)}},
+                                          1e-4, 1e-5);
+}
+
+TEST_F(AttentionStridedInputsTest, TorchsOutputProjectionRunsOnBatchFirstRows) {
+    const int64_t seq = 7, batch = 3, heads = 2, head = 8, width = heads * head;
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{seq, batch, width});
+    buildTorchBlock(x, seq, batch, heads, head, true);
+    AttentionFusion fusion;
+    AttentionStridedInputs strided;
+    AttentionBatchFirstOutput batchFirst;
+    auto g = runPass(*runPass(*runPass(net->graph(), fusion), strided), batchFirst);
+    const Node* attention = attentionOf(*g);
+    ASSERT_NE(attention, nullptr);
+    const auto decoded = decodeAttentionInputViews(attention->attrs);
+    ASSERT_TRUE(decoded.views.has_value()) << decoded.error;
+    EXPECT_EQ(decoded.views->outputRank, 3);
+    EXPECT_EQ(attention->output(0)->shape, (SymShape{batch, seq, width}));
+    // output <- Reshape <- Gemm <- Reshape <- Attention: no Transpose on the way.
+    ASSERT_EQ(g->outputs().size(), 1u);
+    const Node* grid = g->outputs()[0]->producer;
+    ASSERT_NE(grid, nullptr);
+    EXPECT_EQ(grid->opType, "Reshape");
+    const Node* gemm = grid->input(0)->producer;
+    ASSERT_NE(gemm, nullptr);
+    EXPECT_EQ(gemm->opType, "Gemm");
+    const Node* rows = gemm->input(0)->producer;
+    ASSERT_NE(rows, nullptr);
+    EXPECT_EQ(rows->opType, "Reshape");
+    EXPECT_EQ(rows->input(0)->producer, attention);
+    expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                          {{"x", randomTensor(DataType::kFLOAT, {seq, batch, width}, -1, 1, 10)}},
                                           1e-4, 1e-5);
 }
 
