@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <numeric>
 #include <string>
 
 #include "ir/ops/attention_views.h"
+#include "passes/pattern_utils.h"
 #include "passes/strided_view.h"
 
 namespace kiln {
@@ -48,6 +50,62 @@ std::optional<std::pair<Value*, AttentionInputView>> viewOf(const Node& attentio
     return std::make_pair(traced->source, result);
 }
 
+/// Whether everything that reads `v`, through rearrangements, ends at Q, K or V of `attention`: then v's
+/// layout is the attention's to choose.
+bool onlyRearrangedInto(const Graph& graph, const Value* v, const Node& attention) {
+    std::vector<const Value*> pending = {v};
+    while (!pending.empty()) {
+        const Value* at = pending.back();
+        pending.pop_back();
+        if (graph.isGraphOutput(at)) return false;
+        for (const Node* reader : graph.consumers(at)) {
+            for (size_t i = 0; i < reader->inputs.size(); ++i)
+                if (reader->inputs[i] == at && (reader == &attention ? i > 2 : i > 0)) return false;
+            if (reader == &attention) continue;
+            if (!isRearrangement(reader)) return false;
+            for (const Value* out : reader->outputs)
+                if (out) pending.push_back(out);
+        }
+    }
+    return true;
+}
+
+/// torch's sequence-first attention projects a transposed input: Q, K and V's source is
+/// MatMul(Transpose(x, perm), W) with perm keeping the last axis. The projection acts on rows, so it may
+/// read x and a Transpose after it rebuild its result, which the attention's views then read through:
+/// the transpose goes with the other copies. Only where that result feeds nothing else (its layout is
+/// then the attention's) and the transposed input nothing but the projection. True when it rewrote.
+bool sinkTransposeBelowProjection(Graph& graph, Value* source, const Node& attention) {
+    Node* projection = source->producer;
+    const bool matmul = projection && ((projection->domain.empty() && projection->opType == "MatMul") ||
+                                       (projection->domain == "kiln" && projection->opType == "FusedMatMul"));
+    // A residual input has the result's layout: it would need transposing too.
+    if (!matmul || projection->hasInput(3) || !projection->input(1) || projection->input(1)->shape.size() != 2)
+        return false;
+    Value* transposed = projection->input(0);
+    Node* transpose = producerIs(transposed, "Transpose");
+    if (!transpose || graph.consumers(transposed).size() != 1 || graph.isGraphOutput(transposed)) return false;
+    Value* x = transpose->input(0);
+    const size_t rank = x->shape.size();
+    std::vector<int64_t> perm(rank);
+    std::iota(perm.rbegin(), perm.rend(), int64_t{0});
+    perm = transpose->attrs.getInts("perm", perm);
+    if (rank < 2 || perm.size() != rank || perm.back() != static_cast<int64_t>(rank) - 1 ||
+        !onlyRearrangedInto(graph, source, attention))
+        return false;
+    Value* unpermuted = graph.addValue(graph.uniqueValueName(source->name + "_unpermuted"), source->dtype);
+    unpermuted->shape = x->shape;
+    unpermuted->shape.back() = source->shape.back();
+    unpermuted->typeKnown = true;
+    projection->inputs[0] = x;
+    projection->outputs[0] = unpermuted;
+    unpermuted->producer = projection;
+    unpermuted->producerOutput = 0;
+    Node* after = addReplacementNode(graph, "Transpose", "", {unpermuted}, {source}, {transpose});
+    after->attrs.set("perm", perm);
+    return true;
+}
+
 bool vectorAligned(const AttentionInputView& v) {
     return v.offset % kVectorElements == 0 && v.batchStride % kVectorElements == 0 &&
            v.headStride % kVectorElements == 0 && v.seqStride % kVectorElements == 0;
@@ -57,8 +115,10 @@ bool vectorAligned(const AttentionInputView& v) {
 
 Expected<bool> AttentionStridedInputs::run(Graph& graph, PassContext& ctx) {
     bool changed = false;
-    for (const auto& n : graph.nodes()) {
-        Node* attention = n.get();
+    bool reordered = false;  // a Transpose was added after the layers reading it: sort again
+    std::vector<Node*> attentions;
+    for (const auto& n : graph.nodes()) attentions.push_back(n.get());
+    for (Node* attention : attentions) {
         if (!attention->domain.empty() || attention->opType != "Attention" || attention->inputs.size() < 3 ||
             attention->attrs.has(kQkvViewsAttribute))
             continue;
@@ -72,13 +132,23 @@ Expected<bool> AttentionStridedInputs::run(Graph& graph, PassContext& ctx) {
         views.outputRank = static_cast<int64_t>(y->shape.size());
         std::array<Value*, 3> sources{};
         int copies = 0;
-        bool ok = true;
-        for (size_t i = 0; i < 3 && ok; ++i) {
-            auto view = viewOf(*attention, i, copies);
-            ok = view && vectorAligned(view->second) && view->first->dtype == attention->input(i)->dtype;
-            if (ok) std::tie(sources[i], views.qkv[i]) = *view;
+        auto traceAll = [&]() {
+            copies = 0;
+            for (size_t i = 0; i < 3; ++i) {
+                auto view = viewOf(*attention, i, copies);
+                if (!view || !vectorAligned(view->second) || view->first->dtype != attention->input(i)->dtype)
+                    return false;
+                std::tie(sources[i], views.qkv[i]) = *view;
+            }
+            return true;
+        };
+        if (!traceAll() || copies == 0) continue;
+        if (sources[1] == sources[0] && sources[2] == sources[0] &&
+            sinkTransposeBelowProjection(graph, sources[0], *attention)) {
+            reordered = true;
+            if (!traceAll()) return internalError("attention-strided-inputs: " + attention->describe() +
+                                                  " lost its views when its projection's transpose moved");
         }
-        if (!ok || copies == 0) continue;
         for (size_t i = 0; i < 3; ++i) attention->inputs[i] = sources[i];
         attention->attrs.set(kQkvViewsAttribute, encodeAttentionInputViews(views));
         ctx.record("fed " + attention->describe() + " Q, K and V by strides from " + sources[0]->name +
@@ -86,6 +156,7 @@ Expected<bool> AttentionStridedInputs::run(Graph& graph, PassContext& ctx) {
                    std::to_string(copies) + " copying layers on the way)");
         changed = true;
     }
+    if (reordered) KILN_RETURN_IF_ERROR(finishRewrite(graph, {}));
     return changed;
 }
 

@@ -217,14 +217,14 @@ bool applyStep(const Node& node, size_t output, FactoredView& view, int& copies)
     return done && view.shape() == *out;
 }
 
+}  // namespace
+
 bool isRearrangement(const Node* node) {
     static const char* const kOps[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
                                        "Transpose", "Gather", "Split", "Slice"};
     return node && node->domain.empty() &&
            std::any_of(std::begin(kOps), std::end(kOps), [&](const char* op) { return node->opType == op; });
 }
-
-}  // namespace
 
 std::optional<TracedView> traceView(Value* v) {
     const auto own = staticShape(v);

@@ -60,6 +60,9 @@ struct TracedView {
     int copies{0};  // ops passed that copy (Transpose, Gather, Split, Slice); reshapes cost nothing
 };
 
+/// Whether `node` is one of the rearrangements a trace passes through (its data input is input 0).
+bool isRearrangement(const Node* node);
+
 /// The trace of `v`; `v` itself as a contiguous view (0 copies) where its producer is none of those ops,
 /// or some shape on the way is not static. Nullopt when `v`'s own shape is not static.
 std::optional<TracedView> traceView(Value* v);

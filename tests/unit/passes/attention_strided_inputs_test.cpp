@@ -13,6 +13,7 @@
 #include "passes/attention_batch_first_output.h"
 #include "passes/attention_fusion.h"
 #include "passes/attention_strided_inputs.h"
+#include "passes/matmul_fusion.h"
 
 namespace kiln::test {
 namespace {
@@ -123,6 +124,34 @@ TEST_F(AttentionStridedInputsTest, TorchsOutputProjectionRunsOnBatchFirstRows) {
     EXPECT_EQ(rows->input(0)->producer, attention);
     expectSameResultsWithAndWithoutPasses(*builder, *net,
                                           {{"x", randomTensor(DataType::kFLOAT, {seq, batch, width}, -1, 1, 10)}},
+                                          1e-4, 1e-5);
+}
+
+TEST_F(AttentionStridedInputsTest, ABatchFirstInputIsProjectedWithoutItsTranspose) {
+    // nn.MultiheadAttention(batch_first=True): x [batch, seq, width] is transposed to sequence-first before
+    // the packed projection; the projection reads x, and the transpose goes with the head-split copies.
+    const int64_t seq = 6, batch = 2, heads = 2, head = 8, width = heads * head;
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{batch, seq, width});
+    buildTorchBlock(op("Transpose", {x}, perm({1, 0, 2})), seq, batch, heads, head, true);
+    AttentionFusion fusion;
+    MatMulFusion matmuls;  // the projection and its bias become the FusedMatMul the builder has by then
+    AttentionStridedInputs strided;
+    bool changed = false;
+    auto g = runPass(*runPass(*runPass(net->graph(), fusion), matmuls), strided, &changed);
+    EXPECT_TRUE(changed);
+    const Node* attention = attentionOf(*g);
+    ASSERT_NE(attention, nullptr);
+    ASSERT_TRUE(attention->attrs.has(kQkvViewsAttribute));
+    const Node* projection = attention->input(0)->producer;
+    ASSERT_NE(projection, nullptr);
+    ASSERT_EQ(projection->opType, "FusedMatMul");
+    EXPECT_EQ(projection->input(0), g->inputs()[0]);  // x itself, not its transpose
+    const auto decoded = decodeAttentionInputViews(attention->attrs);
+    ASSERT_TRUE(decoded.views.has_value());
+    EXPECT_EQ(decoded.views->qkv[0].batchStride, seq * 3 * width);
+    EXPECT_EQ(decoded.views->qkv[0].seqStride, 3 * width);
+    expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                          {{"x", randomTensor(DataType::kFLOAT, {batch, seq, width}, -1, 1, 12)}},
                                           1e-4, 1e-5);
 }
 
