@@ -33,9 +33,9 @@ namespace {
 constexpr int kTaps = 9;
 constexpr int kBlockThreads = 256;
 /// Blocks an SM holds at least: caps a thread's registers at 65536 / (2 * 256) = 128, so ptxas can hoist
-/// the later rows' loads above the earlier rows' arithmetic (a stride-1 float16 thread with its whole
-/// window in flight needs ~110) without spilling. A lower cap buys no occupancy with blocks of 256: from
-/// 86 to 128 registers an SM holds two of them either way, and a cap of 96 spilled.
+/// the later rows' loads above the earlier rows' arithmetic (ptxas 13.0 gives the 16-byte forms 98 to 128)
+/// with no spill but 4 bytes in the bfloat16 stride-1 form. A lower cap buys no occupancy with blocks of
+/// 256: from 86 to 128 registers an SM holds two of them either way, and a cap of 96 spilled 16-56 bytes.
 constexpr int kMinBlocksPerSm = 2;
 /// Channel packs of one block at most: wider layers are split into channel tiles (blockIdx.y) of equal
 /// size, so a block still spans a few column groups and its shared weights stay small (<= 10 KiB).
@@ -129,17 +129,27 @@ __global__ void __launch_bounds__(kBlockThreads, kMinBlocksPerSm)
                 window[j] = inside ? *reinterpret_cast<const Pack*>(image + (iy * s.inW + ix) * s.inC)
                                    : zeroPack<T, V>();
             }
+            // Each column's pack feeds every pixel whose window holds it, so a pack is dead after its
+            // column and the row's three taps stay in registers as float.
+            float wf[3][V];
 #pragma unroll
             for (int t = 0; t < 3; ++t) {
                 const Pack wk = *reinterpret_cast<const Pack*>(sharedWeights + (r * 3 + t) * tileChannels + k);
-                float wf[V];
 #pragma unroll
-                for (int l = 0; l < V; ++l) wf[l] = static_cast<float>(load(wk.lane[l]));
+                for (int l = 0; l < V; ++l) wf[t][l] = static_cast<float>(load(wk.lane[l]));
+            }
 #pragma unroll
-                for (int p = 0; p < P; ++p)
+            for (int j = 0; j < kColumns; ++j) {
+                float in[V];
 #pragma unroll
-                    for (int l = 0; l < V; ++l)
-                        acc[p][l] = fmaf(static_cast<float>(load(window[p * S + t].lane[l])), wf[l], acc[p][l]);
+                for (int l = 0; l < V; ++l) in[l] = static_cast<float>(load(window[j].lane[l]));
+#pragma unroll
+                for (int t = 0; t < 3; ++t) {
+                    const int p = (j - t) / S;
+                    if (j < t || (j - t) % S != 0 || p >= P) continue;  // compile-time under the unrolling
+#pragma unroll
+                    for (int l = 0; l < V; ++l) acc[p][l] = fmaf(in[l], wf[t][l], acc[p][l]);
+                }
             }
         }
 
