@@ -1,12 +1,13 @@
 #pragma once
 // A depthwise 3x3 convolution over channels-last NHWC tensors (K == C == group, stride 1 or 2 on both
 // axes, dilation 1, any padding), a tactic of the CUDA convolution beside cuDNN's plans and the general
-// direct kernel (conv_direct_nhwc.h). MobileNet-style layers spend most of their time here and do ~9
-// multiply-adds per byte moved, so the kernel is shaped to keep many loads in flight: each thread owns one
-// 16-byte vector of channels (one channel where C or the addresses do not allow a vector) for a few
-// consecutive output pixels along W (4 at stride 1, 2 at stride 2), loads its input window with
-// independent, predicated loads ahead of the arithmetic, reads the block's weights from shared memory, accumulates in
-// float and applies the FusedConv epilogue (bias, residual, activation) before one store per pixel.
+// direct kernel (conv_direct_nhwc.h). MobileNet-style layers spend most of their time here and do 9
+// multiply-adds per output element, about two per byte moved in float16, so the kernel is shaped to keep
+// many loads in flight: each thread owns one 16-byte vector of channels (one channel where C or the
+// addresses do not allow a vector) for a few consecutive output pixels along W (4 at stride 1, 2 at
+// stride 2), loads its input window with independent, predicated loads ahead of the arithmetic, reads the
+// block's weights from shared memory, accumulates in float and applies the FusedConv epilogue (bias,
+// residual, activation) before one store per pixel.
 
 #include <cuda_runtime.h>
 
