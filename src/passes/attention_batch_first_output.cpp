@@ -81,10 +81,7 @@ std::optional<SequenceFirstProjection> match(const Node& attention, const Uses& 
 Expected<bool> AttentionBatchFirstOutput::run(Graph& graph, PassContext& ctx) {
     Uses uses(graph);
     std::unordered_set<const Node*> removed;
-    std::vector<Node*> attentions;
-    for (const auto& n : graph.nodes())
-        if (n->domain.empty() && n->opType == "Attention") attentions.push_back(n.get());
-    for (Node* attention : attentions) {
+    for (Node* attention : nodesOfType(graph, "Attention")) {
         DecodedAttentionInputViews decoded = decodeAttentionInputViews(attention->attrs);
         if (!decoded.views || decoded.views->outputRank != 4) continue;
         const auto m = match(*attention, uses);

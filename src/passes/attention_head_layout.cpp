@@ -163,10 +163,7 @@ std::optional<std::vector<const Node*>> targetOnlyReaders(const Value* z, const 
 Expected<bool> AttentionHeadLayout::run(Graph& graph, PassContext& ctx) {
     Uses uses(graph);
     std::unordered_set<const Node*> removed;
-    std::vector<Node*> attentions;
-    for (const auto& n : graph.nodes())
-        if (n->domain.empty() && n->opType == "Attention") attentions.push_back(n.get());
-    for (Node* attention : attentions) {
+    for (Node* attention : nodesOfType(graph, "Attention")) {
         if (attention->attrs.getInt("q_num_heads") || attention->inputs.size() < 3) continue;
         bool extras = false;
         for (size_t i = kFirstCacheInput; i < attention->inputs.size(); ++i) extras = extras || attention->hasInput(i);

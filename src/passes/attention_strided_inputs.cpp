@@ -116,12 +116,8 @@ bool vectorAligned(const AttentionInputView& v) {
 Expected<bool> AttentionStridedInputs::run(Graph& graph, PassContext& ctx) {
     bool changed = false;
     bool reordered = false;  // a Transpose was added after the layers reading it: sort again
-    std::vector<Node*> attentions;
-    for (const auto& n : graph.nodes()) attentions.push_back(n.get());
-    for (Node* attention : attentions) {
-        if (!attention->domain.empty() || attention->opType != "Attention" || attention->inputs.size() < 3 ||
-            attention->attrs.has(kQkvViewsAttribute))
-            continue;
+    for (Node* attention : nodesOfType(graph, "Attention")) {
+        if (attention->inputs.size() < 3 || attention->attrs.has(kQkvViewsAttribute)) continue;
         bool extras = false;
         for (size_t i = kFirstCacheInput; i < attention->inputs.size(); ++i) extras = extras || attention->hasInput(i);
         for (size_t i = kFirstExtraOutput; i < attention->outputs.size(); ++i) extras = extras || attention->output(i);

@@ -14,16 +14,8 @@ Expected<bool> ConvFusion::run(Graph& graph, PassContext& ctx) {
     for (Node* conv : convs) {
         Value* result = conv->output(0);
         std::vector<const Node*> chain = {conv};
-        Value* residual = nullptr;
         // A sibling Conv may already have absorbed the shared Add (ResNet's downsample block).
-        if (Node* add = uses.soleReaderIs(result, "Add"); add && !removed.count(add)) {
-            Value* other = otherInput(*add, result);
-            if (other && other != result && sameTypeAndShape(other, result)) {
-                residual = other;
-                chain.push_back(add);
-                result = add->output(0);
-            }
-        }
+        Value* residual = takeResidualAdd(uses, removed, &result, chain);
         std::optional<FusableActivation> activation = absorbActivation(uses, &result, chain);
         if (chain.size() == 1) continue;
         std::vector<Value*> inputs = {conv->input(0), conv->input(1), conv->input(2)};

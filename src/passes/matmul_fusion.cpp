@@ -41,15 +41,7 @@ Expected<bool> MatMulFusion::run(Graph& graph, PassContext& ctx) {
         }
         // The residual: an Add of a tensor of exactly the result's shape (a broadcasting Add stays), which
         // the GEMM reads as its C operand. A sibling product may already have absorbed the shared Add.
-        Value* residual = nullptr;
-        if (Node* add = uses.soleReaderIs(result, "Add"); add && !removed.count(add)) {
-            Value* other = otherInput(*add, result);
-            if (other && other != result && sameTypeAndShape(other, result)) {
-                residual = other;
-                chain.push_back(add);
-                result = add->output(0);
-            }
-        }
+        Value* residual = takeResidualAdd(uses, removed, &result, chain);
         std::optional<FusableActivation> activation = absorbActivation(uses, &result, chain);
         if (chain.size() == 1) continue;
         std::vector<Value*> inputs = {product->input(0), product->input(1)};

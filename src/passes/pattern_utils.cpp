@@ -56,6 +56,24 @@ bool sameTypeAndShape(const Value* a, const Value* b) {
     return true;
 }
 
+Value* takeResidualAdd(const Uses& uses, const std::unordered_set<const Node*>& removed, Value** result,
+                       std::vector<const Node*>& chain) {
+    Node* add = uses.soleReaderIs(*result, "Add");
+    if (!add || removed.count(add)) return nullptr;
+    Value* other = otherInput(*add, *result);
+    if (!other || other == *result || !sameTypeAndShape(other, *result)) return nullptr;
+    chain.push_back(add);
+    *result = add->output(0);
+    return other;
+}
+
+std::vector<Node*> nodesOfType(const Graph& graph, const char* opType) {
+    std::vector<Node*> found;
+    for (const auto& n : graph.nodes())
+        if (n->domain.empty() && n->opType == opType) found.push_back(n.get());
+    return found;
+}
+
 std::optional<double> scalarConstant(const Value* v) {
     if (!v || !v->isConstant() || v->constant->elementCount() != 1) return std::nullopt;
     return v->constant->elementAsDouble(0);

@@ -54,6 +54,13 @@ Value* otherInput(const Node& node, const Value* one);
 /// Whether `a` and `b` have known, equal types and shapes (symbolic dims equal by name): an Add of
 /// them broadcasts nothing.
 bool sameTypeAndShape(const Value* a, const Value* b);
+/// A residual a fused layer can take: where an Add (not in `removed`) alone reads `*result` and its other
+/// operand has exactly the result's type and shape (a broadcasting Add stays), that operand; the Add joins
+/// `chain` and `*result` becomes its output. Nullptr otherwise.
+Value* takeResidualAdd(const Uses& uses, const std::unordered_set<const Node*>& removed, Value** result,
+                       std::vector<const Node*>& chain);
+/// The standard-domain `opType` nodes of `graph`, in order (a list a rewrite may add nodes beside).
+std::vector<Node*> nodesOfType(const Graph& graph, const char* opType);
 /// The values of a constant integer tensor.
 std::optional<std::vector<int64_t>> intsConstant(const Value* v);
 /// Whether |a - b| <= tol * max(1, |b|).

@@ -8,6 +8,7 @@
 #include "ir/graph.h"
 #include "ir/shape_inference.h"
 #include "passes/pass.h"
+#include "passes/pipeline.h"
 #include "test_support.h"
 
 namespace kiln::test {
@@ -42,20 +43,35 @@ protected:
     }
 };
 
-/// Runs `pass` on a clone of the network's graph after symbolic shape inference; returns the clone.
-inline std::unique_ptr<Graph> runPass(const Graph& network, Pass& pass, bool* changed = nullptr) {
+/// A clone of the network's graph after symbolic shape inference, with `run(graph, context)` applied.
+template <typename Run>
+std::unique_ptr<Graph> runOnInferredClone(const Graph& network, Run&& run) {
     auto g = network.clone();
     CpuNodeEvaluator evaluator;
     ShapeInferenceOptions options;
     options.evaluator = &evaluator;
     EXPECT_TRUE(inferGraphShapes(*g, options).isOk());
     PassContext ctx{Logger(), &evaluator, {}};
-    auto result = pass.run(*g, ctx);
-    EXPECT_TRUE(result.isOk()) << result.status().message();
-    if (changed) *changed = result.isOk() && result.value();
+    run(*g, ctx);
     return g;
 }
 
+/// Runs `pass` on a clone of the network's graph after symbolic shape inference; returns the clone.
+inline std::unique_ptr<Graph> runPass(const Graph& network, Pass& pass, bool* changed = nullptr) {
+    return runOnInferredClone(network, [&](Graph& g, PassContext& ctx) {
+        auto result = pass.run(g, ctx);
+        EXPECT_TRUE(result.isOk()) << result.status().message();
+        if (changed) *changed = result.isOk() && result.value();
+    });
+}
+
+/// Runs the default pipeline on a clone of the network's graph (as the builder does before lowering).
+inline std::unique_ptr<Graph> runPipeline(const Graph& network) {
+    return runOnInferredClone(network, [](Graph& g, PassContext& ctx) {
+        auto stats = defaultPipeline().run(g, ctx);
+        EXPECT_TRUE(stats.isOk()) << stats.status().message();
+    });
+}
 
 /// Builds and runs the network with and without graph optimization; expects equal outputs. An input
 /// with dynamic dims gets a one-point optimization profile at the given tensor's shape.

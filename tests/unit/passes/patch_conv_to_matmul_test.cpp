@@ -42,19 +42,6 @@ LayerAttributes convAttrs(std::vector<int64_t> strides, std::vector<int64_t> pad
     return a;
 }
 
-/// Runs the default pipeline on a clone of the network's graph (as the builder does before lowering).
-std::unique_ptr<Graph> runPipeline(const Graph& network) {
-    auto g = network.clone();
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    EXPECT_TRUE(inferGraphShapes(*g, options).isOk());
-    PassContext ctx{Logger(), &evaluator, {}};
-    auto stats = defaultPipeline().run(*g, ctx);
-    EXPECT_TRUE(stats.isOk()) << stats.status().message();
-    return g;
-}
-
 TEST_F(PatchConvTest, PatchifyWithBiasBecomesOneGemm) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 3, 32, 48});
     Tensor w = randomTensor(DataType::kFLOAT, {16, 3, 8, 8}, -0.5, 0.5, 1);
