@@ -12,6 +12,10 @@ namespace {
 /// Kernels smaller than this (1x1, 1x2, ...) are left to the convolution paths, which handle
 /// pointwise convolutions well already.
 constexpr int64_t kMinKernelElements = 4;
+/// Input channels at most: image stems (RGB, RGBA), which convolution kernels serve badly. A patch
+/// convolution over many channels (ConvNeXt's 2x2/2 downsampling over 96 and more) is what their
+/// tensor-core kernels do well, and the rewrite would only add its two transposes.
+constexpr int64_t kMaxPatchChannels = 4;
 
 /// The geometry of a Conv this pass rewrites.
 struct Patchify {
@@ -49,7 +53,8 @@ std::optional<Patchify> matchPatchify(const Node& conv) {
     if (b && b->constant->elementCount() != p.outChannels) return std::nullopt;
     if (!x->shape[1].isKnown() || x->shape[1].value != p.channels) return std::nullopt;
     if (!x->shape[2].isKnown() || !x->shape[3].isKnown()) return std::nullopt;
-    if (p.outChannels <= 0 || p.channels <= 0 || p.kh * p.kw < kMinKernelElements) return std::nullopt;
+    if (p.outChannels <= 0 || p.channels <= 0 || p.channels > kMaxPatchChannels || p.kh * p.kw < kMinKernelElements)
+        return std::nullopt;
     auto spec = parseWindowSpec(conv.attrs, 2, Shape{p.kh, p.kw}, WindowKind::kConvolution);
     if (!spec || (spec->autoPad != AutoPad::kNotSet && spec->autoPad != AutoPad::kValid)) return std::nullopt;
     if (spec->kernel != Shape{p.kh, p.kw} || spec->strides != spec->kernel || spec->dilations != Shape{1, 1})

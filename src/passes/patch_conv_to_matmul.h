@@ -3,9 +3,10 @@
 
 namespace kiln {
 
-/// Patch-embedding convolutions as a GEMM (ViT, DeiT, Swin, CLIP, the ConvNeXt stem): a Conv whose
-/// kernel equals its stride, without padding, dilation or groups, reads each input pixel once, so
-/// it is exactly a MatMul of the input's patches with the flattened weights:
+/// Patch-embedding convolutions as a GEMM (ViT, DeiT, Swin, CLIP, the ConvNeXt stem): a Conv over an
+/// image's few channels (at most 4) whose kernel equals its stride, without padding, dilation or groups,
+/// reads each input pixel once, so it is exactly a MatMul of the input's patches with the flattened
+/// weights:
 ///   X [N, C, H, W] -> Reshape [N, C, h, kh, w, kw] -> Transpose [N, h, w, C, kh, kw]
 ///   -> Reshape [N, h*w, C*kh*kw] -> MatMul W' [C*kh*kw, K] (+ B) -> Reshape [N, h, w, K]
 ///   -> Transpose [N, K, h, w]

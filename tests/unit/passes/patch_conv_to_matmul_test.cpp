@@ -238,6 +238,8 @@ INSTANTIATE_TEST_SUITE_P(
                       NotPatchify{"W not divisible", {1, 3, 16, 18}, {8, 3, 4, 4}, {4, 4}, {0, 0, 0, 0}, {1, 1}, 1},
                       NotPatchify{"1x1 kernel", {1, 3, 16, 16}, {8, 3, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1},
                       NotPatchify{"1x2 kernel", {1, 3, 16, 16}, {8, 3, 1, 2}, {1, 2}, {0, 0, 0, 0}, {1, 1}, 1},
+                      NotPatchify{"many channels (ConvNeXt's downsampling)", {1, 16, 8, 8}, {32, 16, 2, 2}, {2, 2},
+                                  {0, 0, 0, 0}, {1, 1}, 1},
                       NotPatchify{"1-D conv", {1, 3, 16}, {8, 3, 4}, {4}, {0, 0}, {1}, 1}));
 
 TEST_F(PatchConvTest, ComputedWeightsOrDynamicExtentsAreLeftAlone) {
