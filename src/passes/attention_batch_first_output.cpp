@@ -11,17 +11,6 @@ namespace kiln {
 
 namespace {
 
-/// The static extents of `v`.
-std::optional<std::vector<int64_t>> extentsOf(const Value* v) {
-    if (!v || !v->typeKnown) return std::nullopt;
-    std::vector<int64_t> e;
-    for (const Dim& d : v->shape) {
-        if (!d.isKnown()) return std::nullopt;
-        e.push_back(d.value);
-    }
-    return e;
-}
-
 bool transposes(const Node* node, const std::vector<int64_t>& perm) {
     return node && node->attrs.getInts("perm") == std::optional<std::vector<int64_t>>(perm);
 }
@@ -48,7 +37,7 @@ struct SequenceFirstProjection {
 std::optional<SequenceFirstProjection> match(const Node& attention, const Uses& uses) {
     SequenceFirstProjection m;
     const Value* y = attention.output(0);
-    const auto yExtents = extentsOf(y);
+    const auto yExtents = staticExtents(y);
     if (!yExtents || yExtents->size() != 4) return std::nullopt;
     m.toSequenceFirst = uses.soleReaderIs(y, "Transpose");
     if (!transposes(m.toSequenceFirst, {2, 0, 1, 3})) return std::nullopt;
@@ -66,9 +55,9 @@ std::optional<SequenceFirstProjection> match(const Node& attention, const Uses& 
     m.batch = (*yExtents)[0];
     m.seq = (*yExtents)[2];
     m.width = (*yExtents)[1] * (*yExtents)[3];
-    const auto rowExtents = extentsOf(rows);
-    const auto projected = extentsOf(m.projection->output(0));
-    const auto grid = extentsOf(m.grid->output(0));
+    const auto rowExtents = staticExtents(rows);
+    const auto projected = staticExtents(m.projection->output(0));
+    const auto grid = staticExtents(m.grid->output(0));
     if (!rowExtents || *rowExtents != std::vector<int64_t>{m.seq * m.batch, m.width} || !projected ||
         projected->size() != 2 || !grid || grid->size() != 3 || (*grid)[0] != m.seq || (*grid)[1] != m.batch)
         return std::nullopt;

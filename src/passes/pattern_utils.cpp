@@ -74,6 +74,16 @@ std::vector<Node*> nodesOfType(const Graph& graph, const char* opType) {
     return found;
 }
 
+std::optional<std::vector<int64_t>> staticExtents(const Value* v) {
+    if (!v || !v->typeKnown) return std::nullopt;
+    std::vector<int64_t> extents;
+    for (const Dim& d : v->shape) {
+        if (!d.isKnown()) return std::nullopt;
+        extents.push_back(d.value);
+    }
+    return extents;
+}
+
 std::optional<double> scalarConstant(const Value* v) {
     if (!v || !v->isConstant() || v->constant->elementCount() != 1) return std::nullopt;
     return v->constant->elementAsDouble(0);

@@ -61,6 +61,8 @@ Value* takeResidualAdd(const Uses& uses, const std::unordered_set<const Node*>& 
                        std::vector<const Node*>& chain);
 /// The standard-domain `opType` nodes of `graph`, in order (a list a rewrite may add nodes beside).
 std::vector<Node*> nodesOfType(const Graph& graph, const char* opType);
+/// The extents of `v` when its type and every extent are known.
+std::optional<std::vector<int64_t>> staticExtents(const Value* v);
 /// The values of a constant integer tensor.
 std::optional<std::vector<int64_t>> intsConstant(const Value* v);
 /// Whether |a - b| <= tol * max(1, |b|).

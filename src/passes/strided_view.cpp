@@ -14,17 +14,6 @@ int64_t product(const std::vector<int64_t>& extents) {
     return std::accumulate(extents.begin(), extents.end(), int64_t{1}, std::multiplies<int64_t>());
 }
 
-/// The extents of `v` when all are known.
-std::optional<std::vector<int64_t>> staticShape(const Value* v) {
-    if (!v || !v->typeKnown) return std::nullopt;
-    std::vector<int64_t> extents;
-    for (const Dim& d : v->shape) {
-        if (!d.isKnown()) return std::nullopt;
-        extents.push_back(d.value);
-    }
-    return extents;
-}
-
 bool normalizeAxis(int64_t& axis, size_t rank) {
     if (axis < 0) axis += static_cast<int64_t>(rank);
     return axis >= 0 && axis < static_cast<int64_t>(rank);
@@ -157,7 +146,7 @@ namespace {
 /// Applies `node`'s rearrangement (its output `output`) to `view`, a view of its data input; false where
 /// the node is no pure rearrangement this understands.
 bool applyStep(const Node& node, size_t output, FactoredView& view, int& copies) {
-    const auto out = staticShape(node.output(output));
+    const auto out = staticExtents(node.output(output));
     if (!out) return false;
     const std::string& op = node.opType;
     const size_t rank = view.shape().size();
@@ -183,7 +172,7 @@ bool applyStep(const Node& node, size_t output, FactoredView& view, int& copies)
         if (!normalizeAxis(axis, rank)) return false;
         int64_t start = 0;
         for (size_t k = 0; k < output; ++k) {
-            const auto piece = staticShape(node.output(k));
+            const auto piece = staticExtents(node.output(k));
             if (!piece) return false;
             start += (*piece)[static_cast<size_t>(axis)];
         }
@@ -227,7 +216,7 @@ bool isRearrangement(const Node* node) {
 }
 
 std::optional<TracedView> traceView(Value* v) {
-    const auto own = staticShape(v);
+    const auto own = staticExtents(v);
     if (!own || product(*own) == 0) return std::nullopt;
     // The chain back from v, nearest first: (node, which of its outputs).
     std::vector<std::pair<const Node*, size_t>> chain;
@@ -239,7 +228,7 @@ std::optional<TracedView> traceView(Value* v) {
     // The furthest source whose rearrangement into v composes; v itself when none does.
     for (size_t length = chain.size(); length > 0; --length) {
         Value* source = chain[length - 1].first->input(0);
-        const auto shape = staticShape(source);
+        const auto shape = staticExtents(source);
         if (!shape || product(*shape) == 0) continue;
         TracedView traced{source, FactoredView::contiguous(*shape), 0};
         bool ok = true;
