@@ -8,12 +8,6 @@ HeadLayout viewLayout(const AttentionInputView& v) {
     return {v.batch, v.heads, v.seq, v.headSize, v.offset, v.batchStride, v.headStride, v.seqStride};
 }
 
-int64_t elementsOf(const Shape& s) {
-    int64_t n = 1;
-    for (int64_t e : s) n *= e;
-    return n;
-}
-
 /// A 3-D tensor's last extent is its heads' row; a 4-D one is its own layout.
 bool fitsShape(const Shape& s, const HeadLayout& l) {
     return s.size() == 4 || (s.size() == 3 && l.heads > 0 && l.heads * l.headSize == s[2]);
@@ -38,7 +32,7 @@ Expected<AttentionLayouts> attentionLayouts(const std::string& name, const Shape
         HeadLayout* layouts[3] = {&l.q, &l.k, &l.v};
         for (size_t i = 0; i < 3; ++i) {
             *layouts[i] = viewLayout(views->qkv[i]);
-            fits = fits && views->qkv[i].extent() <= elementsOf(*inputs[i]);
+            fits = fits && views->qkv[i].extent() <= shapeElementCount(*inputs[i]);
         }
         fits = fits && static_cast<int64_t>(y.size()) == views->outputRank;
     } else {

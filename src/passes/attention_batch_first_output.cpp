@@ -20,8 +20,7 @@ bool transposes(const Node* node, const std::vector<int64_t>& perm) {
 bool projectsRows(const Node* node) {
     if (!node || !node->input(1) || !node->input(1)->typeKnown || node->input(1)->shape.size() != 2) return false;
     if (node->domain.empty() && node->opType == "Gemm") return node->attrs.getInt("transA", 0) == 0;
-    if (node->domain.empty() && node->opType == "MatMul") return true;
-    return node->domain == "kiln" && node->opType == "FusedMatMul";
+    return isMatMulLike(*node);
 }
 
 /// The pattern around one Attention: the layers it replaces and the values it keeps.

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <numeric>
 #include <string>
 
 #include "ir/ops/attention_views.h"
+#include "ir/ops/shape_infer_helpers.h"
 #include "passes/pattern_utils.h"
 #include "passes/strided_view.h"
 
@@ -77,19 +77,15 @@ bool onlyRearrangedInto(const Graph& graph, const Value* v, const Node& attentio
 /// then the attention's) and the transposed input nothing but the projection. True when it rewrote.
 bool sinkTransposeBelowProjection(Graph& graph, Value* source, const Node& attention) {
     Node* projection = source->producer;
-    const bool matmul = projection && ((projection->domain.empty() && projection->opType == "MatMul") ||
-                                       (projection->domain == "kiln" && projection->opType == "FusedMatMul"));
     // A residual input has the result's layout: it would need transposing too.
-    if (!matmul || projection->hasInput(3) || !projection->input(1) || projection->input(1)->shape.size() != 2)
+    if (!projection || !isMatMulLike(*projection) || projection->hasInput(3) || !projection->input(1) || projection->input(1)->shape.size() != 2)
         return false;
     Value* transposed = projection->input(0);
     Node* transpose = producerIs(transposed, "Transpose");
     if (!transpose || graph.consumers(transposed).size() != 1 || graph.isGraphOutput(transposed)) return false;
     Value* x = transpose->input(0);
     const size_t rank = x->shape.size();
-    std::vector<int64_t> perm(rank);
-    std::iota(perm.rbegin(), perm.rend(), int64_t{0});
-    perm = transpose->attrs.getInts("perm", perm);
+    const std::vector<int64_t> perm = shapeinfer::transposePerm(transpose->attrs.getInts("perm"), rank);
     if (rank < 2 || perm.size() != rank || perm.back() != static_cast<int64_t>(rank) - 1 ||
         !onlyRearrangedInto(graph, source, attention))
         return false;

@@ -9,10 +9,6 @@ namespace kiln {
 
 namespace {
 
-bool isMatMulLike(const Node& n) {
-    return (n.domain.empty() && n.opType == "MatMul") || (n.domain == "kiln" && n.opType == "FusedMatMul");
-}
-
 /// What must be equal for siblings to share one GEMM: op, epilogue, bias presence, K.
 std::string siblingKey(const Node& n) {
     const Tensor& w = *n.input(1)->constant;

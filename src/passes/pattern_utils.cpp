@@ -67,6 +67,10 @@ Value* takeResidualAdd(const Uses& uses, const std::unordered_set<const Node*>& 
     return other;
 }
 
+bool isMatMulLike(const Node& node) {
+    return (node.domain.empty() && node.opType == "MatMul") || (node.domain == "kiln" && node.opType == "FusedMatMul");
+}
+
 std::vector<Node*> nodesOfType(const Graph& graph, const char* opType) {
     std::vector<Node*> found;
     for (const auto& n : graph.nodes())
@@ -75,13 +79,8 @@ std::vector<Node*> nodesOfType(const Graph& graph, const char* opType) {
 }
 
 std::optional<std::vector<int64_t>> staticExtents(const Value* v) {
-    if (!v || !v->typeKnown) return std::nullopt;
-    std::vector<int64_t> extents;
-    for (const Dim& d : v->shape) {
-        if (!d.isKnown()) return std::nullopt;
-        extents.push_back(d.value);
-    }
-    return extents;
+    if (!v || !v->typeKnown || !isFullyKnown(v->shape)) return std::nullopt;
+    return toConcrete(v->shape);
 }
 
 std::optional<double> scalarConstant(const Value* v) {

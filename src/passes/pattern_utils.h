@@ -59,6 +59,8 @@ bool sameTypeAndShape(const Value* a, const Value* b);
 /// `chain` and `*result` becomes its output. Nullptr otherwise.
 Value* takeResidualAdd(const Uses& uses, const std::unordered_set<const Node*>& removed, Value** result,
                        std::vector<const Node*>& chain);
+/// A MatMul or Kiln's FusedMatMul (the product the fusions make of it).
+bool isMatMulLike(const Node& node);
 /// The standard-domain `opType` nodes of `graph`, in order (a list a rewrite may add nodes beside).
 std::vector<Node*> nodesOfType(const Graph& graph, const char* opType);
 /// The extents of `v` when its type and every extent are known.

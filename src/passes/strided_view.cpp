@@ -4,15 +4,12 @@
 #include <numeric>
 #include <string>
 
+#include "ir/ops/shape_infer_helpers.h"
 #include "passes/pattern_utils.h"
 
 namespace kiln {
 
 namespace {
-
-int64_t product(const std::vector<int64_t>& extents) {
-    return std::accumulate(extents.begin(), extents.end(), int64_t{1}, std::multiplies<int64_t>());
-}
 
 bool normalizeAxis(int64_t& axis, size_t rank) {
     if (axis < 0) axis += static_cast<int64_t>(rank);
@@ -47,7 +44,7 @@ bool FactoredView::reshape(const std::vector<int64_t>& shape) {
     for (const auto& dim : mDims)
         for (const Factor& f : dim)
             if (f.size != 1) flat.push_back(f);
-    if (product(shape) != product(this->shape())) return false;
+    if (shapeElementCount(shape) != shapeElementCount(this->shape())) return false;
     std::vector<std::vector<Factor>> dims;
     size_t next = 0;
     for (int64_t extent : shape) {
@@ -154,9 +151,7 @@ bool applyStep(const Node& node, size_t output, FactoredView& view, int& copies)
     if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity") {
         done = view.reshape(*out);
     } else if (op == "Transpose") {
-        std::vector<int64_t> perm(rank);
-        std::iota(perm.rbegin(), perm.rend(), int64_t{0});
-        done = view.transpose(node.attrs.getInts("perm", perm));
+        done = view.transpose(shapeinfer::transposePerm(node.attrs.getInts("perm"), rank));
         ++copies;
     } else if (op == "Gather") {
         int64_t axis = node.attrs.getInt("axis", 0);
@@ -217,7 +212,7 @@ bool isRearrangement(const Node* node) {
 
 std::optional<TracedView> traceView(Value* v) {
     const auto own = staticExtents(v);
-    if (!own || product(*own) == 0) return std::nullopt;
+    if (!own || shapeElementCount(*own) == 0) return std::nullopt;
     // The chain back from v, nearest first: (node, which of its outputs).
     std::vector<std::pair<const Node*, size_t>> chain;
     for (const Value* at = v; isRearrangement(at->producer) && at->producer->input(0);
@@ -229,7 +224,7 @@ std::optional<TracedView> traceView(Value* v) {
     for (size_t length = chain.size(); length > 0; --length) {
         Value* source = chain[length - 1].first->input(0);
         const auto shape = staticExtents(source);
-        if (!shape || product(*shape) == 0) continue;
+        if (!shape || shapeElementCount(*shape) == 0) continue;
         TracedView traced{source, FactoredView::contiguous(*shape), 0};
         bool ok = true;
         for (size_t k = length; k-- > 0 && ok;)

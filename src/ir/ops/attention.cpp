@@ -86,13 +86,8 @@ Expected<std::array<HeadDims, 3>> viewedHeadDims(const InferenceContext& ctx, co
     for (size_t i = 0; i < 3; ++i) {
         const AttentionInputView& v = views.qkv[i];
         const SymShape& s = ctx.inputShape(i);
-        int64_t elements = 1;
-        bool known = true;
-        for (const Dim& d : s) {
-            known = known && d.isKnown();
-            if (d.isKnown()) elements *= d.value;
-        }
-        if (known && v.extent() > elements)
+        const Dim elements = shapeinfer::dimProduct(s, 0, s.size());
+        if (elements.isKnown() && v.extent() > elements.value)
             return ctx.error(std::string(kQkvViewsAttribute) + " reads input " + std::to_string(i) + " " +
                              symShapeToString(s) + " up to element " + std::to_string(v.extent()));
         dims[i] = HeadDims{Dim(v.batch), Dim(v.heads), Dim(v.seq), Dim(v.headSize)};

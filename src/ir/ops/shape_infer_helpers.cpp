@@ -1,6 +1,7 @@
 #include "ir/ops/shape_infer_helpers.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "ir/ops/channels_last_perm.h"
 
@@ -31,6 +32,13 @@ Dim dimProduct(const SymShape& shape, size_t begin, size_t end) {
     if (known == 0) return 0;
     if (nonKnown == 1 && known == 1) return *lone;
     return Dim::unknown();
+}
+
+std::vector<int64_t> transposePerm(const std::optional<std::vector<int64_t>>& perm, size_t rank) {
+    if (perm) return *perm;
+    std::vector<int64_t> reversed(rank);
+    std::iota(reversed.rbegin(), reversed.rend(), int64_t{0});
+    return reversed;
 }
 
 std::pair<int64_t, int64_t> shapeOpRange(const AttributeMap& attrs, int64_t rank) {

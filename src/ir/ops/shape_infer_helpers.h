@@ -20,6 +20,8 @@ Dim dimProduct(const SymShape& shape, size_t begin, size_t end);
 /// The axes [first, second) of a rank-`rank` input that a Shape node with these attributes reports:
 /// `start` and `end` clamped to [0, rank] (the spec's rule, not an error); second <= first when none.
 std::pair<int64_t, int64_t> shapeOpRange(const AttributeMap& attrs, int64_t rank);
+/// Transpose's permutation: its perm attribute, or the axes reversed (ONNX's default) for `rank`.
+std::vector<int64_t> transposePerm(const std::optional<std::vector<int64_t>>& perm, size_t rank);
 
 /// Sum of dims: known when all are known; the one non-known dim when the others are known 0s.
 Dim dimSum(const std::vector<Dim>& dims);

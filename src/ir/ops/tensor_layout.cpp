@@ -21,9 +21,7 @@ Dim scaleDim(const Dim& d, int64_t factor) {
 Status inferTranspose(InferenceContext& ctx) {
     const SymShape& in = ctx.inputShape(0);
     int64_t rank = static_cast<int64_t>(in.size());
-    std::vector<int64_t> perm(in.size());
-    std::iota(perm.rbegin(), perm.rend(), int64_t{0});
-    if (auto attr = ctx.attrs().getInts("perm")) perm = *attr;
+    std::vector<int64_t> perm = shapeinfer::transposePerm(ctx.attrs().getInts("perm"), in.size());
     if (static_cast<int64_t>(perm.size()) != rank)
         return ctx.error("perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
     KILN_RETURN_IF_ERROR(normalizeAxes(ctx, perm, rank, "perm"));

@@ -168,9 +168,14 @@ public:
 
         auto* ws = static_cast<float*>(io.workspace);
         Operands o;
-        o.q = floatView(io.input(kQ), ws + mWorkspace.q);
-        o.k = floatView(io.input(kK), ws + mWorkspace.k);
-        o.v = floatView(io.input(kV), ws + mWorkspace.v);
+        // Q, K and V read by strides from one packed projection share it: widened once.
+        const TensorView& q = io.input(kQ);
+        auto sharesQ = [&](const TensorView& t) {
+            return t.data == q.data && t.dtype == q.dtype && t.elementCount() == q.elementCount();
+        };
+        o.q = floatView(q, ws + mWorkspace.q);
+        o.k = sharesQ(io.input(kK)) ? o.q : floatView(io.input(kK), ws + mWorkspace.k);
+        o.v = sharesQ(io.input(kV)) ? o.q : floatView(io.input(kV), ws + mWorkspace.v);
         o.pastKey = pastKey ? floatView(*pastKey, ws + mWorkspace.pastKey) : nullptr;
         o.pastValue = pastValue ? floatView(*pastValue, ws + mWorkspace.pastValue) : nullptr;
         const TensorView& y = io.output(0);

@@ -3,11 +3,11 @@
 // input, or for Tile a broadcast over interleaved repeat dims.
 
 #include <functional>
-#include <numeric>
 
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/tensor_copy.h"
 #include "backends/cpu/kernels/tensor_kernel_parts.h"
+#include "ir/ops/shape_infer_helpers.h"
 
 namespace kiln::tensorkernels {
 
@@ -50,9 +50,7 @@ Expected<std::unique_ptr<Kernel>> createTranspose(const Node& node) {
     std::optional<std::vector<int64_t>> permAttr = node.attrs.getInts("perm");
     std::string name = node.describe();
     return plannedKernel("cpu.transpose_strided", [=](const Shape& in, const Shape&) -> Expected<StridedCopy> {
-        std::vector<int64_t> perm(in.size());
-        std::iota(perm.rbegin(), perm.rend(), int64_t{0});
-        if (permAttr) perm = *permAttr;
+        std::vector<int64_t> perm = shapeinfer::transposePerm(permAttr, in.size());
         std::vector<bool> seen(in.size(), false);
         if (perm.size() != in.size()) return invalidModel(name + ": perm does not match the input rank");
         for (int64_t& p : perm) {

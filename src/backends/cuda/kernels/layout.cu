@@ -19,6 +19,7 @@
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/kernels/strided_copy.h"
 #include "backends/cuda/kernels/strided_index.cuh"
+#include "ir/ops/shape_infer_helpers.h"
 #include "ir/ops/tensor_slice_math.h"
 
 namespace kiln::cuda {
@@ -33,9 +34,7 @@ public:
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         const Shape& in = inputs[0].shape;
-        std::vector<int64_t> perm(in.size());
-        std::iota(perm.rbegin(), perm.rend(), int64_t{0});
-        if (mPermAttr) perm = *mPermAttr;
+        const std::vector<int64_t> perm = shapeinfer::transposePerm(mPermAttr, in.size());
         if (perm.size() != in.size()) return invalidArgument(mName + ": perm does not match the input rank");
         const std::vector<int64_t> inStrides = contiguousStrides(in);
         std::vector<int64_t> strides(perm.size());
