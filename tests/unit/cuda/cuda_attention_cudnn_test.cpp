@@ -9,7 +9,8 @@
 //  - a chosen plan's tacticState() carried through kTacticAttribute into a new kernel runs that plan;
 //    the row kernel's state runs the row kernel without building cuDNN's graph; stale states fall back
 //    to the default plan;
-//  - rows no key may attend give zeros, as ONNX says, through the bias cuDNN reads;
+//  - rows no key may attend give zeros, as ONNX says, through the bias cuDNN reads (written per query row,
+//    or one row read by every query for a key-padding mask);
 //  - a run whose Q is not 16-byte aligned runs the row kernel and still matches;
 //  - forms cuDNN is not offered (KV cache, softcap, float32, head size 12, nonpad_kv_seqlen, sliding
 //    window, qk_matmul_output, softmax in double) run the row kernel and match.
@@ -301,6 +302,35 @@ TEST_F(CudaAttentionCudnnTest, RowsWithoutKeysGiveZeros) {
                     << label;
             }
         }
+    }
+}
+
+TEST_F(CudaAttentionCudnnTest, AKeyPaddingMaskWithoutKeysZeroesItsWholeBatchEntry) {
+    // A [batch, 1, 1, keys] mask, which cuDNN reads as one bias row for every query: batch entry 1 masks
+    // every key, so all of its rows are zeros; entry 0 keeps some.
+    const int64_t rows = 40, keys = 56;
+    for (DataType type : {DataType::kHALF, DataType::kBF16}) {
+        const std::string label = dataTypeName(type);
+        const Tensor q = test::randomTensor(type, {2, 4, rows, 64}, -1.0, 1.0, 31);
+        const Tensor k = test::randomTensor(type, {2, 4, keys, 64}, -1.0, 1.0, 32);
+        const Tensor v = test::randomTensor(type, {2, 4, keys, 64}, -1.0, 1.0, 33);
+        Tensor mask = test::randomTensor(DataType::kFLOAT, {2, 1, 1, keys}, -1.0, 0.0, 34);
+        for (int64_t j = 0; j < keys; ++j)
+            if (j % 4 == 3 || j >= keys - 8) mask.data<float>()[j] = -INFINITY;
+        for (int64_t j = 0; j < keys; ++j) mask.data<float>()[keys + j] = -INFINITY;
+        std::vector<const Tensor*> inputs = {&q, &k, &v, &mask};
+        std::vector<Tensor> reference = cpuReference("Attention", inputs, 1, {});
+        ASSERT_EQ(reference.size(), 1u) << label;
+        KernelRig rig(*mBackend, mStream, "Attention", "", inputs, type, reference[0].shape());
+        auto kernel = rig.kernel({});
+        ASSERT_TRUE(kernel.isOk()) << label << ": " << kernel.status().message();
+        EXPECT_TRUE(isCudnn((*kernel)->tacticName())) << label << ": " << (*kernel)->tacticName();
+        auto out = rig.run(**kernel);
+        ASSERT_TRUE(out.isOk()) << label << ": " << out.status().message();
+        const int64_t perEntry = 4 * rows * 64;
+        for (int64_t e = 0; e < perEntry; ++e) ASSERT_EQ(out->elementAsDouble(perEntry + e), 0.0) << label << " " << e;
+        const Tolerance tol = toleranceOf(type);
+        EXPECT_EQ(test::compareWithReference(*out, reference[0].toDoubleVector(), tol.rtol, tol.atol), "") << label;
     }
 }
 

@@ -64,16 +64,17 @@ std::vector<int64_t> stridesOf(const SdpaTensor& t) {
     return {t.strides[0], t.strides[1], t.strides[2], 1};
 }
 
-/// The bias cuDNN reads: batch and heads of extent 1 where the mask broadcasts over them, every query row
-/// (the causal frontier differs per row even where the mask does not), rows padded to 16 bytes.
-SdpaBiasShape biasShapeOf(const SdpaProblem& p) {
+/// The bias cuDNN reads: batch and heads of extent 1 where the mask broadcasts over them, and query rows
+/// too where `broadcastRows` (the mask's are one row and there is no causal frontier, which differs per
+/// row); rows padded to 16 bytes.
+SdpaBiasShape biasShapeOf(const SdpaProblem& p, bool broadcastRows = false) {
     SdpaBiasShape s;
     s.maskType = p.maskType;
     s.maskKeys = p.maskShape.empty() ? 0 : p.maskShape.back();
     for (int axis = 0; axis < 3; ++axis) s.maskStrides[axis] = p.maskStrides[axis];
     s.batch = p.maskStrides[0] != 0 ? p.q.batch : 1;
     s.heads = p.maskStrides[1] != 0 ? p.q.heads : 1;
-    s.rows = p.q.seq;
+    s.rows = broadcastRows ? 1 : p.q.seq;
     s.keys = p.k.seq;
     s.rowStride = roundUp(s.keys, kHeadMultiple);
     s.causal = p.causal;
@@ -166,12 +167,22 @@ CudnnSdpa::~CudnnSdpa() = default;
 
 Status CudnnSdpa::build(const SdpaProblem& p, cudnnHandle_t handle, size_t maxPlans,
                         const std::vector<int64_t>& preferred) {
+    // One bias row read by every query (stride 0) is 1/seq of the bias to write and to read, where cuDNN
+    // takes it; otherwise every row is written out.
+    const bool broadcastRows = p.hasMask && !p.causal && p.maskStrides[2] == 0 && p.q.seq > 1;
+    Status status = buildGraph(p, handle, maxPlans, preferred, broadcastRows);
+    if (!status.isOk() && broadcastRows) status = buildGraph(p, handle, maxPlans, preferred, false);
+    return status;
+}
+
+Status CudnnSdpa::buildGraph(const SdpaProblem& p, cudnnHandle_t handle, size_t maxPlans,
+                             const std::vector<int64_t>& preferred, bool broadcastRows) {
     mBuilt.reset();
     auto built = std::make_unique<Built>();
     built->problem = p;
     built->rows = outputRowsOf(p.y);
     if (p.hasMask) {
-        built->bias = biasShapeOf(p);
+        built->bias = biasShapeOf(p, broadcastRows);
         built->biasBytes = roundUp(biasBytesOf(built->bias), kWorkspaceAlignment);
         built->deadBytes = roundUp(built->bias.batch * built->bias.heads * built->bias.rows, kWorkspaceAlignment);
     }
@@ -198,8 +209,8 @@ Status CudnnSdpa::build(const SdpaProblem& p, cudnnHandle_t handle, size_t maxPl
         options.set_diagonal_alignment(fe::DiagonalAlignment_t::TOP_LEFT).set_diagonal_band_right_bound(0);
     if (p.hasMask) {
         const SdpaBiasShape& b = built->bias;
-        options.set_bias(tensor("bias", kUidBias, {b.batch, b.heads, b.rows, b.keys},
-                                {b.heads * b.rows * b.rowStride, b.rows * b.rowStride, b.rowStride, 1}));
+        options.set_bias(tensor("bias", kUidBias, {b.batch, b.heads, p.q.seq, b.keys},
+                                {b.heads * b.rows * b.rowStride, b.rows * b.rowStride, b.rows > 1 ? b.rowStride : 0, 1}));
     }
     try {
         // The frontend throws where none of its implementations (unified, composite) takes the options.

@@ -2,12 +2,14 @@
 // cuDNN's fused attention (the cuDNN frontend's SDPA graph: flash attention on the tensor cores) for the
 // CUDA Attention (attention.cu), whose tactics its execution plans are. It is offered only where it
 // computes ONNX's result: float16 / bfloat16 Q, K and V of 4-D [batch, heads, seq, head] or 3-D
-// [batch, seq, heads * head] layout (described to cuDNN by their strides, BHSD or BSHD, never copied),
-// grouped-query heads, head sizes that are multiples of 8 up to 128, strides and offsets that are too, the scale, is_causal (cuDNN's
-// top-left causal band, ONNX's frontier when there is no KV cache), and any attn_mask the row kernel
-// takes, materialized per run as cuDNN's bias (attention_sdpa_bias.h). Everything else the node may
-// carry (a KV cache, nonpad_kv_seqlen, qk_matmul_output, softcap, sliding windows, a double softmax)
-// stays with the row kernel; the refusals below say which.
+// [batch, seq, heads * head] layout, or strided views of a packed projection (kiln_qkv_views), all
+// described to cuDNN by their strides and offsets, never copied; grouped-query heads; head sizes,
+// strides and offsets that are multiples of 8 elements, head sizes up to 128; the scale; is_causal
+// (cuDNN's top-left causal band, ONNX's frontier when there is no KV cache); and any attn_mask the row
+// kernel takes, materialized per run as cuDNN's bias (attention_sdpa_bias.h; one row read by every query
+// where the mask has one row and there is no causal frontier). Everything else the node may carry (a KV
+// cache, nonpad_kv_seqlen, qk_matmul_output, softcap, sliding windows, a double softmax) stays with the
+// row kernel; the refusals below say which.
 //
 // The frontend stays inside attention_cudnn.cpp: attention.cu, compiled by nvcc, sees this interface only.
 
@@ -81,6 +83,9 @@ public:
     Status run(const SdpaOperands& operands, cudnnHandle_t handle, cudaStream_t stream);
 
 private:
+    /// build() with the bias's query rows broadcast (one row, stride 0) or written out.
+    Status buildGraph(const SdpaProblem& problem, cudnnHandle_t handle, size_t maxPlans,
+                      const std::vector<int64_t>& preferred, bool broadcastRows);
     struct Built;
     std::unique_ptr<Built> mBuilt;
 };

@@ -58,15 +58,19 @@ __global__ void __launch_bounds__(kBiasBlock)
     if (lane == 0) deadRows[row] = dead ? 1 : 0;
 }
 
+/// One thread per row of Y: rows are dead rarely, so nearly every thread reads its mark and leaves.
 __global__ void zeroDeadRowsKernel(uint16_t* y, SdpaOutputRows r, SdpaBiasShape s, const uint8_t* deadRows,
-                                   int64_t count) {
+                                   int64_t rowCount) {
     const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-    for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += step) {
-        const int64_t d = e % r.head, i = (e / r.head) % r.seq, bh = e / (r.head * r.seq);
+    for (int64_t row = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; row < rowCount; row += step) {
+        const int64_t i = row % r.seq, bh = row / r.seq;
         const int64_t h = bh % r.heads, b = bh / r.heads;
-        // The bias row of (b, h, i): its batch and head axes have extent 1 where the mask broadcasts.
-        const int64_t biasRow = ((s.batch > 1 ? b : 0) * s.heads + (s.heads > 1 ? h : 0)) * s.rows + i;
-        if (deadRows[biasRow]) y[b * r.strides[0] + h * r.strides[1] + i * r.strides[2] + d] = 0;  // +0 in both types
+        // The bias row of (b, h, i): batch, heads and query rows have extent 1 where the bias broadcasts.
+        const int64_t biasRow =
+            ((s.batch > 1 ? b : 0) * s.heads + (s.heads > 1 ? h : 0)) * s.rows + (s.rows > 1 ? i : 0);
+        if (!deadRows[biasRow]) continue;
+        uint16_t* out = y + b * r.strides[0] + h * r.strides[1] + i * r.strides[2];
+        for (int64_t d = 0; d < r.head; ++d) out[d] = 0;  // +0 in both types
     }
 }
 
@@ -89,8 +93,8 @@ Status launchSdpaBias(DataType type, const void* mask, const SdpaBiasShape& shap
 
 Status launchZeroDeadRows(void* y, const SdpaOutputRows& rows, const SdpaBiasShape& bias, const uint8_t* deadRows,
                           cudaStream_t stream) {
-    const int64_t count = rows.batch * rows.heads * rows.seq * rows.head;
-    if (count == 0) return Status::ok();
+    const int64_t count = rows.batch * rows.heads * rows.seq;
+    if (count == 0 || rows.head == 0) return Status::ok();
     zeroDeadRowsKernel<<<elementwiseGrid(count), kElementwiseBlock, 0, stream>>>(static_cast<uint16_t*>(y), rows, bias,
                                                                                  deadRows, count);
     return launchStatus("zeroDeadRowsKernel");
