@@ -23,6 +23,9 @@ std::string siblingKey(const Node& n) {
 
 bool eligible(const Node& n, const Value* x) {
     if (!isMatMulLike(n) || n.input(0) != x || !n.input(1) || !n.input(1)->isConstant()) return false;
+    // A residual (input 3) is per output element: the wide GEMM would need the siblings' residuals
+    // interleaved column-wise, a copy that costs what the fusion saves.
+    if (n.hasInput(3)) return false;
     const Tensor& w = *n.input(1)->constant;
     if (w.rank() != 2 || w.dtype() != DataType::kFLOAT) return false;
     return !n.hasInput(2) || (n.input(2)->isConstant() && n.input(2)->constant->rank() == 1);

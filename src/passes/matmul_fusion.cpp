@@ -5,19 +5,31 @@
 
 namespace kiln {
 
+namespace {
+
+/// An FP32 product whose epilogue can still grow: a MatMul, or a FusedMatMul with neither an activation
+/// (a residual would have to precede it) nor a residual yet.
+bool extendable(const Node& n) {
+    const bool matmul = n.domain.empty() && n.opType == "MatMul";
+    const bool fused = n.domain == "kiln" && n.opType == "FusedMatMul" && !n.attrs.has("activation") && !n.hasInput(3);
+    const Value* y = n.output(0);
+    return (matmul || fused) && y && y->dtype == DataType::kFLOAT && y->shape.size() >= 2;
+}
+
+}  // namespace
+
 Expected<bool> MatMulFusion::run(Graph& graph, PassContext& ctx) {
     Uses uses(graph);
     std::unordered_set<const Node*> removed;
-    std::vector<Node*> matmuls;
+    std::vector<Node*> products;
     for (const auto& n : graph.nodes())
-        if (n->domain.empty() && n->opType == "MatMul" && n->outputs[0]->dtype == DataType::kFLOAT &&
-            n->outputs[0]->shape.size() >= 2)
-            matmuls.push_back(n.get());
-    for (Node* matmul : matmuls) {
-        Value* result = matmul->output(0);
-        std::vector<const Node*> chain = {matmul};
-        Value* bias = nullptr;
-        if (Node* add = uses.soleReaderIs(result, "Add"); add && !removed.count(add)) {
+        if (extendable(*n)) products.push_back(n.get());
+    for (Node* product : products) {
+        const bool wasFused = product->opType == "FusedMatMul";
+        Value* result = product->output(0);
+        std::vector<const Node*> chain = {product};
+        Value* bias = wasFused ? product->input(2) : nullptr;
+        if (Node* add = uses.soleReaderIs(result, "Add"); !wasFused && add && !removed.count(add)) {
             Value* other = otherInput(*add, result);
             const Dim& n = result->shape.back();
             if (other && other->isConstant() && other->constant->rank() == 1 && n.isKnown() &&
@@ -27,11 +39,16 @@ Expected<bool> MatMulFusion::run(Graph& graph, PassContext& ctx) {
                 result = add->output(0);
             }
         }
+        // The residual: an Add of a tensor of exactly the result's shape (a broadcasting Add stays), which
+        // the GEMM reads as its C operand. A sibling product may already have absorbed the shared Add.
+        Value* residual = takeResidualAdd(uses, removed, &result, chain);
         std::optional<FusableActivation> activation = absorbActivation(uses, &result, chain);
         if (chain.size() == 1) continue;
-        std::vector<Value*> inputs = {matmul->input(0), matmul->input(1)};
-        if (bias) inputs.push_back(bias);
+        std::vector<Value*> inputs = {product->input(0), product->input(1)};
+        if (bias || residual) inputs.push_back(bias);
+        if (residual) inputs.push_back(residual);
         Node* fused = addReplacementNode(graph, "FusedMatMul", "kiln", inputs, {result}, chain);
+        if (wasFused) fused->attrs = product->attrs;
         if (activation) setActivation(*fused, *activation);
         for (const Node* n : chain) removed.insert(n);
         ctx.record("fused " + describeChain(chain) + " into " + fused->describe());

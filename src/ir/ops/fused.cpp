@@ -1,6 +1,7 @@
 // Kiln's fused layers (domain "kiln"), made by the builder's fusion passes, never imported:
-//   FusedConv(X, W, B?, Z?)   = act(Conv(X, W, B) + Z)        attrs: Conv's + activation*
-//   FusedMatMul(A, B, bias?)  = act(MatMul(A, B) + bias)      bias broadcast over the last dim
+//   FusedConv(X, W, B?, Z?)        = act(Conv(X, W, B) + Z)          attrs: Conv's + activation*
+//   FusedMatMul(A, B, bias?, Z?)   = act(MatMul(A, B) + bias + Z)    bias broadcast over the last dim
+// The residual Z has the output's shape and type exactly (no broadcast): a GEMM reads it as its C operand.
 // `activation` is an ONNX activation op type ("Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
 // "HardSigmoid", "HardSwish", "Gelu") or absent; `activation_params` holds its parameters
 // (Clip: min, max; LeakyRelu: alpha; HardSigmoid: alpha, beta).
@@ -81,6 +82,18 @@ Status inferFusedMatMul(InferenceContext& ctx) {
         if (bias.size() != 1 || (bias[0].isKnown() && n.isKnown() && bias[0].value != n.value))
             return ctx.error("bias " + symShapeToString(bias) + " must be 1-D with the output's last extent");
     }
+    if (ctx.hasInput(3)) {
+        const SymShape& z = ctx.inputShape(3);
+        bool same = z.size() == result.shape.size();
+        for (size_t i = 0; same && i < z.size(); ++i)
+            same = !(z[i].isKnown() && result.shape[i].isKnown() && z[i].value != result.shape[i].value);
+        if (!same)
+            return ctx.error("residual input " + symShapeToString(z) + " must have the output's shape " +
+                             symShapeToString(result.shape) + " (it does not broadcast)");
+        if (ctx.input(3).dtype != result.dtype)
+            return ctx.error(std::string("residual input is ") + dataTypeName(ctx.input(3).dtype) + ", the output " +
+                             dataTypeName(result.dtype));
+    }
     ctx.setOutput(0, result.dtype, result.shape);
     return Status::ok();
 }
@@ -96,7 +109,7 @@ Status inferFusedPointwise(InferenceContext& ctx) {
 
 void registerFusedOps(OpRegistry& registry) {
     registry.add({"FusedConv", "kiln", inferFusedConv, 2, 4});
-    registry.add({"FusedMatMul", "kiln", inferFusedMatMul, 2, 3});
+    registry.add({"FusedMatMul", "kiln", inferFusedMatMul, 2, 4});
     registry.add({"FusedPointwise", "kiln", inferFusedPointwise, 1, SIZE_MAX});
 }
 

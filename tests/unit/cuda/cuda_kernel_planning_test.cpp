@@ -377,6 +377,25 @@ void expectView(const StridedView& v, const std::vector<int64_t>& dims, const st
     }
 }
 
+TEST(CudaGemmMapping, TimingCacheKeySeparatesAResidualCFromThePlainProduct) {
+    // A product that reads a residual C is timed on its own: its algorithms move C's bytes too.
+    GemmProblem plain;
+    plain.type = DataType::kHALF;
+    plain.m = 640;
+    plain.n = 768;
+    plain.k = 3072;
+    plain.epilogue = GemmEpilogue::kBias;
+    GemmProblem residual = plain;
+    residual.residualC = true;
+    EXPECT_NE(gemmProblemKey(plain, kGemmAlignment), gemmProblemKey(residual, kGemmAlignment));
+    EXPECT_NE(gemmProblemKey(residual, kGemmAlignment).find("rC1"), std::string::npos);
+    // The mapping onto cuBLASLt does not change: C has D's layout.
+    const ColumnMajorProduct a = toColumnMajor(plain), b = toColumnMajor(residual);
+    EXPECT_EQ(a.d.rows, b.d.rows);
+    EXPECT_EQ(a.d.cols, b.d.cols);
+    EXPECT_EQ(a.d.ld, b.d.ld);
+}
+
 TEST(CudaStridedPlan, MergesOutputDimsThatAreContiguousInTheInput) {
     expectView(mergeStridedDims(transposeView({2, 3, 37, 41}, {0, 2, 3, 1})), {2, 1517, 3}, {4551, 1, 1517},
                "NCHW->NHWC is [N, HW, C]");

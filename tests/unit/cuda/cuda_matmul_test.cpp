@@ -2,7 +2,7 @@
 // strided, broadcast operand, one product per batch), 1-D operands, empty and K = 0 products, odd
 // extents that lower the pointer alignment, and Gemm's transposes, alpha, beta and broadcast C.
 // FusedMatMul's separate bias + activation pass (fused_epilogue.cu) on its vectorized and one-element
-// paths against a double reference.
+// paths against a double reference, and its residual Z on the cuBLASLt (C, beta = 1) and pass paths.
 
 #include <gtest/gtest.h>
 
@@ -184,6 +184,67 @@ TEST_F(CudaMatMulTest, FusedMatMulEpiloguePassMatchesDoubleReferenceOnEveryPackW
                 << label << " (tactic " << gpu->tactic << ")";
         }
     }
+}
+
+TEST_F(CudaMatMulTest, FusedMatMulResidualMatchesReferenceOnBothEpiloguePaths) {
+    // The residual Z is cuBLASLt's C (beta = 1) where cuBLASLt runs the whole epilogue (no activation, or
+    // ReLU after a bias); otherwise (GELU, ReLU without a bias) the product stays plain and the bias +
+    // residual + activation pass adds it. Every batching mode: stacked into M, strided, one per batch.
+    const std::vector<std::pair<Shape, Shape>> shapes = {
+        {{2, 5, 64}, {64, 48}}, {{2, 5, 64}, {2, 64, 48}}, {{2, 1, 5, 64}, {1, 3, 64, 48}}};
+    uint32_t seed = 2100;
+    for (DataType type : {DataType::kFLOAT, DataType::kHALF}) {
+        for (const auto& [shapeA, shapeB] : shapes) {
+            for (const std::string activation : {"", "Relu", "Gelu"}) {
+                for (bool withBias : {false, true}) {
+                    Tensor a = test::randomTensor(type, shapeA, -1.0, 1.0, seed++);
+                    Tensor b = test::randomTensor(type, shapeB, -1.0, 1.0, seed++);
+                    Tensor bias = test::randomTensor(type, {shapeB.back()}, -1.0, 1.0, seed++);
+                    // The product of the same (rounded) operands in float, then the epilogue in double.
+                    std::vector<Tensor> floats;
+                    std::vector<Tensor> product = cpuReference("MatMul", halfInputsAsFloat({&a, &b}, floats), 1, {});
+                    ASSERT_EQ(product.size(), 1u);
+                    const Shape& shapeY = product[0].shape();
+                    Tensor z = test::randomTensor(type, shapeY, -2.0, 2.0, seed++);
+                    std::vector<double> reference = product[0].toDoubleVector();
+                    const int64_t n = shapeY.back();
+                    for (size_t i = 0; i < reference.size(); ++i) {
+                        double v = reference[i] + z.elementAsDouble(static_cast<int64_t>(i));
+                        if (withBias) v += bias.elementAsDouble(static_cast<int64_t>(i) % n);
+                        if (activation == "Relu") v = std::max(v, 0.0);
+                        if (activation == "Gelu") v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+                        reference[i] = v;
+                    }
+                    AttributeMap attrs = fp32Math();
+                    if (!activation.empty()) attrs.set("activation", activation);
+                    const std::string label = std::string("FusedMatMul ") + dataTypeName(type) + " " +
+                                              shapeLabel(shapeA) + " x " + shapeLabel(shapeB) + " activation '" +
+                                              activation + "'" + (withBias ? " bias" : "") + " residual";
+                    auto gpu = runOnCuda(*mBackend, mStream, "FusedMatMul", {&a, &b, withBias ? &bias : nullptr, &z},
+                                         {type}, {shapeY}, attrs, "kiln");
+                    ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+                    const bool inCublas = activation.empty() || (activation == "Relu" && withBias);
+                    EXPECT_EQ(gpu->tactic.find("_residual") != std::string::npos, inCublas)
+                        << label << ": tactic " << gpu->tactic;
+                    EXPECT_EQ(gpu->tactic.find("+epilogue") != std::string::npos, !inCublas)
+                        << label << ": tactic " << gpu->tactic;
+                    const Tolerance tol = gemmTolerance(type, shapeA.back());
+                    EXPECT_EQ(test::compareWithReference(gpu->outputs[0], reference, tol.rtol, tol.atol), "")
+                        << label << " (tactic " << gpu->tactic << ")";
+                }
+            }
+        }
+    }
+}
+
+TEST_F(CudaMatMulTest, FusedMatMulRefusesAResidualOfAnotherShape) {
+    Tensor a = test::randomTensor(DataType::kFLOAT, {2, 5, 64}, -1.0, 1.0, 1);
+    Tensor b = test::randomTensor(DataType::kFLOAT, {64, 48}, -1.0, 1.0, 2);
+    Tensor z = test::randomTensor(DataType::kFLOAT, {10, 48}, -1.0, 1.0, 3);
+    auto run = runOnCuda(*mBackend, mStream, "FusedMatMul", {&a, &b, nullptr, &z}, {DataType::kFLOAT},
+                         {Shape{2, 5, 48}}, fp32Math(), "kiln");
+    ASSERT_FALSE(run.isOk());
+    EXPECT_NE(run.status().message().find("residual"), std::string::npos) << run.status().message();
 }
 
 TEST_F(CudaMatMulTest, MatMulRejectsMismatchedInnerDimensionsAtReshape) {

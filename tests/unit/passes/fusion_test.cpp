@@ -13,6 +13,7 @@
 #include "passes/layer_norm_fusion.h"
 #include "passes/layout_cancellation.h"
 #include "passes/matmul_fusion.h"
+#include "passes/pattern_utils.h"
 
 namespace kiln::test {
 namespace {
@@ -208,6 +209,167 @@ TEST_F(FusionTest, MatMulWithBiasAndGeluBecomesOneGemm) {
     EXPECT_EQ(g->nodes()[0]->inputs.size(), 3u);  // A, B, bias
     expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {3, 7, 16}, -1, 1, 45)}},
                                           1e-5, 1e-5);
+}
+
+/// The FusedMatMul nodes of `g` that read a residual (input 3).
+size_t fusedMatMulsWithResidual(const Graph& g) {
+    size_t n = 0;
+    for (const auto& node : g.nodes()) n += node->opType == "FusedMatMul" && node->hasInput(3);
+    return n;
+}
+
+TEST_F(FusionTest, ResidualAddAfterBiasFoldsOnEitherSide) {
+    for (bool residualFirst : {false, true}) {
+        SCOPED_TRACE(residualFirst ? "Add(residual, projection)" : "Add(projection, residual)");
+        net = builder->createNetwork();
+        ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 64});
+        ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{2, 5, 48});
+        ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {64, 48}, -0.5, 0.5, 50))});
+        ITensor* projected = op("Add", {mm, constant(randomTensor(DataType::kFLOAT, {48}, -1, 1, 51))});
+        ITensor* y = op("Add", residualFirst ? std::vector<ITensor*>{r, projected} : std::vector<ITensor*>{projected, r});
+        net->markOutput(*y);
+        MatMulFusion pass;
+        auto g = runPass(net->graph(), pass);
+        ASSERT_EQ(g->nodes().size(), 1u);
+        const Node& fused = *g->nodes()[0];
+        EXPECT_EQ(fused.opType, "FusedMatMul");
+        ASSERT_EQ(fused.inputs.size(), 4u);  // A, B, bias, Z
+        EXPECT_TRUE(fused.hasInput(2));
+        EXPECT_EQ(fused.input(3)->name, "r");
+        expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                              {{"x", randomTensor(DataType::kFLOAT, {2, 5, 64}, -1, 1, 52)},
+                                               {"r", randomTensor(DataType::kFLOAT, {2, 5, 48}, -1, 1, 53)}},
+                                              1e-5, 1e-5);
+    }
+}
+
+TEST_F(FusionTest, ResidualAddWithoutBiasFoldsAndTakesTheActivationAfterIt) {
+    // x + x W with a dynamic batch: the residual's batch dim is the product's own symbol.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{-1, 5, 16});
+    ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {16, 16}, -0.5, 0.5, 54))});
+    ITensor* y = op("Relu", {op("Add", {x, mm})});
+    net->markOutput(*y);
+    MatMulFusion pass;
+    auto g = runPass(net->graph(), pass);
+    ASSERT_EQ(g->nodes().size(), 1u);
+    const Node& fused = *g->nodes()[0];
+    EXPECT_EQ(fused.opType, "FusedMatMul");
+    EXPECT_EQ(fused.attrs.getString("activation", ""), "Relu");
+    ASSERT_EQ(fused.inputs.size(), 4u);
+    EXPECT_FALSE(fused.hasInput(2));
+    EXPECT_EQ(fused.input(3), fused.input(0));
+    expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {3, 5, 16}, -1, 1, 55)}},
+                                          1e-5, 1e-5);
+}
+
+TEST_F(FusionTest, ResidualAddFoldsIntoAnExistingFusedMatMulWithoutActivation) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{4, 32});
+    ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{4, 24});
+    ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {32, 24}, -0.5, 0.5, 56))});
+    ITensor* projected = op("Add", {mm, constant(randomTensor(DataType::kFLOAT, {24}, -1, 1, 57))});
+    net->markOutput(*op("Add", {projected, r}));
+    // A FusedMatMul(A, B, bias) made earlier (its bias Add on its own) takes the residual Add too.
+    auto g = net->graph().clone();
+    Node* matmul = g->nodes()[0].get();
+    Node* biasAdd = g->nodes()[1].get();
+    ASSERT_EQ(matmul->opType, "MatMul");
+    ASSERT_EQ(biasAdd->opType, "Add");
+    addReplacementNode(*g, "FusedMatMul", "kiln", {matmul->input(0), matmul->input(1), biasAdd->input(1)},
+                       {biasAdd->output(0)}, {matmul, biasAdd});
+    ASSERT_TRUE(finishRewrite(*g, {matmul, biasAdd}).isOk());
+    MatMulFusion pass;
+    auto h = runPass(*g, pass);
+    ASSERT_EQ(h->nodes().size(), 1u);
+    EXPECT_EQ(fusedMatMulsWithResidual(*h), 1u);
+    EXPECT_TRUE(h->nodes()[0]->hasInput(2));
+}
+
+TEST_F(FusionTest, ResidualAddStaysWhenItBroadcasts) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+    ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{5, 8});  // broadcast over the batch
+    ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {16, 8}, -0.5, 0.5, 58))});
+    net->markOutput(*op("Add", {mm, r}));
+    MatMulFusion pass;
+    bool changed = true;
+    auto g = runPass(net->graph(), pass, &changed);
+    EXPECT_FALSE(changed);
+    EXPECT_EQ(countOps(*g, "Add"), 1u);
+    EXPECT_EQ(countOps(*g, "MatMul"), 1u);
+}
+
+TEST_F(FusionTest, ResidualAddStaysWhenTheProductHasAnotherReader) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+    ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{2, 5, 8});
+    ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {16, 8}, -0.5, 0.5, 59))});
+    net->markOutput(*op("Add", {mm, r}));
+    net->markOutput(*op("Tanh", {mm}));
+    MatMulFusion pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "Add"), 1u);
+    EXPECT_EQ(fusedMatMulsWithResidual(*g), 0u);
+}
+
+TEST_F(FusionTest, ResidualAddStaysAfterAnActivation) {
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+    ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{2, 5, 8});
+    ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {16, 8}, -0.5, 0.5, 60))});
+    ITensor* act = op("Gelu", {op("Add", {mm, constant(randomTensor(DataType::kFLOAT, {8}, -1, 1, 61))})});
+    net->markOutput(*op("Add", {act, r}));
+    MatMulFusion pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "FusedMatMul"), 1u);
+    EXPECT_EQ(countOps(*g, "Add"), 1u);  // act(MatMul + bias) + r is not act(MatMul + bias + r)
+    EXPECT_EQ(fusedMatMulsWithResidual(*g), 0u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                          {{"x", randomTensor(DataType::kFLOAT, {2, 5, 16}, -1, 1, 62)},
+                                           {"r", randomTensor(DataType::kFLOAT, {2, 5, 8}, -1, 1, 63)}},
+                                          1e-5, 1e-5);
+}
+
+TEST_F(FusionTest, SiblingsWithAResidualStayApart) {
+    // Two projections of x, one with a residual: only equal epilogues without residual merge.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+    ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{2, 5, 8});
+    std::vector<ITensor*> outs;
+    for (uint32_t i = 0; i < 2; ++i) {
+        ITensor* mm = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {16, 8}, -1, 1, 64 + i))});
+        outs.push_back(op("Add", {mm, constant(randomTensor(DataType::kFLOAT, {8}, -1, 1, 66 + i))}));
+    }
+    outs[0] = op("Add", {outs[0], r});
+    for (ITensor* o : outs) net->markOutput(*o);
+    MatMulFusion vertical;
+    auto g = runPass(net->graph(), vertical);
+    EXPECT_EQ(fusedMatMulsWithResidual(*g), 1u);
+    HorizontalFusion horizontal;
+    bool changed = true;
+    auto h = runPass(*g, horizontal, &changed);
+    EXPECT_FALSE(changed);
+    EXPECT_EQ(countOps(*h, "FusedMatMul"), 2u);
+    expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                          {{"x", randomTensor(DataType::kFLOAT, {2, 5, 16}, -1, 1, 68)},
+                                           {"r", randomTensor(DataType::kFLOAT, {2, 5, 8}, -1, 1, 69)}},
+                                          1e-5, 1e-5);
+}
+
+TEST_F(FusionTest, MatMulFusionSkipsLayersWithoutAFirstOutput) {
+    // An RNN whose Y is omitted (ONNX's empty output name) has no output 0; only its Y_h is read.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 2, 4});
+    LayerAttributes attrs;
+    attrs.setInt("hidden_size", 5);
+    ILayer* rnn = net->addLayer("RNN",
+                                {x, constant(randomTensor(DataType::kFLOAT, {1, 5, 4}, -1, 1, 70)),
+                                 constant(randomTensor(DataType::kFLOAT, {1, 5, 5}, -1, 1, 71))},
+                                2, attrs);
+    ASSERT_NE(rnn, nullptr);
+    net->markOutput(*rnn->getOutput(1));
+    auto g = net->graph().clone();
+    for (const auto& n : g->nodes())
+        if (n->opType == "RNN") n->outputs[0] = nullptr;
+    g->removeUnusedValues();
+    MatMulFusion pass;
+    bool changed = true;
+    runPass(*g, pass, &changed);
+    EXPECT_FALSE(changed);
 }
 
 TEST_F(FusionTest, SiblingProjectionsBecomeOneGemm) {

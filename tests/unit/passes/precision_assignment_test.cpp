@@ -6,6 +6,7 @@
 
 #include "common/half.h"
 #include "pass_test_util.h"
+#include "passes/matmul_fusion.h"
 #include "passes/precision_assignment.h"
 
 namespace kiln::test {
@@ -78,6 +79,34 @@ TEST_F(PrecisionAssignmentTest, AnFp16GraphOutputKeepsItsNameAndTypeThroughARefo
     EXPECT_EQ(out->producer->opType, "Cast");
     EXPECT_EQ(out->producer->inputs[0]->dtype, DataType::kHALF);
     EXPECT_EQ(producerOf(*g, "Sigmoid")->outputs[0]->dtype, DataType::kHALF);
+}
+
+TEST_F(PrecisionAssignmentTest, AFusedMatMulResidualTakesTheOutputsPrecision) {
+    // h + (h W + bias) as one FusedMatMul(h, W, bias, Z = h), and a second one whose residual r is a graph
+    // input: both read their residual in FP16, r through a reformat.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+    ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{2, 5, 16});
+    ITensor* h = op("Relu", {x});
+    auto projection = [&](ITensor* in, ITensor* residual, uint32_t seed) {
+        ITensor* mm = op("MatMul", {in, constant(randomTensor(DataType::kFLOAT, {16, 16}, -1, 1, seed))});
+        return op("Add", {op("Add", {mm, constant(randomTensor(DataType::kFLOAT, {16}, -1, 1, seed + 1))}), residual});
+    };
+    net->markOutput(*projection(projection(h, h, 10), r, 20));
+    MatMulFusion fusion;
+    auto fused = runPass(net->graph(), fusion);
+    PrecisionAssignment pass(DataType::kHALF, allBut({}));
+    auto g = runPass(*fused, pass);
+    size_t withResidual = 0;
+    for (const auto& n : g->nodes()) {
+        if (n->opType != "FusedMatMul") continue;
+        ASSERT_TRUE(n->hasInput(3)) << n->name;
+        ++withResidual;
+        EXPECT_EQ(n->outputs[0]->dtype, DataType::kHALF) << n->name;
+        EXPECT_EQ(n->input(3)->dtype, DataType::kHALF) << n->name;
+    }
+    EXPECT_EQ(withResidual, 2u);
+    // x and r to FP16, the result back to FP32.
+    EXPECT_EQ(countOps(*g, "Cast"), 3u);
 }
 
 TEST_F(PrecisionAssignmentTest, ValuesComputedFromIntegersKeepFp32) {

@@ -1,5 +1,5 @@
 // CPU kernels of Kiln's fused layers: the base kernel (Conv / MatMul) writes the output, then one
-// pass over it adds the residual or bias and applies the activation while the data is in cache.
+// pass over it adds the bias and the residual and applies the activation while the data is in cache.
 // A channels-last FusedConv runs this kernel between layout transposes (channels_last.h).
 
 #include <algorithm>
@@ -67,14 +67,32 @@ Node baseNode(const Node& fused, const std::string& baseOp, size_t baseInputs) {
     return n;
 }
 
+/// Input 3 of both fused ops: the residual Z, of the output's shape.
+constexpr size_t kResidualInput = 3;
+
 class FusedKernel : public Kernel {
 public:
-    FusedKernel(std::unique_ptr<Kernel> base, size_t baseInputs, Epilogue epilogue, bool biasOverLastDim)
-        : mBase(std::move(base)), mBaseInputs(baseInputs), mEpilogue(epilogue), mBiasOverLastDim(biasOverLastDim) {}
+    /// `hasBias`: input `baseInputs` is a bias over the output's last dim (FusedMatMul's; FusedConv's bias
+    /// is the base Conv's own input). `hasResidual`: the node has the residual input.
+    FusedKernel(std::unique_ptr<Kernel> base, size_t baseInputs, Epilogue epilogue, bool hasBias, bool hasResidual)
+        : mBase(std::move(base)),
+          mBaseInputs(baseInputs),
+          mEpilogue(epilogue),
+          mHasBias(hasBias),
+          mHasResidual(hasResidual) {}
 
     Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
         std::vector<TensorView> baseIn(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(std::min(mBaseInputs, in.size())));
-        return mBase->reshape(baseIn, out);
+        KILN_RETURN_IF_ERROR(mBase->reshape(baseIn, out));
+        // The node's inputs, so the ones it has are there.
+        const int64_t columns = out[0].rank() == 0 ? 1 : out[0].shape.back();
+        if (mHasBias && in[mBaseInputs].elementCount() != columns)
+            return invalidArgument("fused layer: the bias has " + std::to_string(in[mBaseInputs].elementCount()) +
+                                   " elements, not one per output column (" + std::to_string(columns) + ")");
+        if (mHasResidual && in[kResidualInput].shape != out[0].shape)
+            return invalidArgument("fused layer: the residual " + shapeToString(in[kResidualInput].shape, true) +
+                                   " differs from the output " + shapeToString(out[0].shape, true));
+        return Status::ok();
     }
     size_t workspaceSize() const override { return mBase->workspaceSize(); }
 
@@ -85,12 +103,14 @@ public:
         const TensorView& out = io.output(0);
         float* y = out.as<float>();
         int64_t n = out.elementCount();
-        const float* extra = io.hasInput(mBaseInputs) ? io.input(mBaseInputs).as<float>() : nullptr;
-        int64_t period = mBiasOverLastDim && extra ? std::max<int64_t>(1, io.input(mBaseInputs).elementCount()) : 0;
+        const float* bias = mHasBias ? io.input(mBaseInputs).as<float>() : nullptr;
+        const int64_t columns = bias ? std::max<int64_t>(1, io.input(mBaseInputs).elementCount()) : 1;
+        const float* residual = mHasResidual ? io.input(kResidualInput).as<float>() : nullptr;
 #pragma omp parallel for schedule(static) if (n > 32768)
         for (int64_t i = 0; i < n; ++i) {
             float v = y[i];
-            if (extra) v += period ? extra[i % period] : extra[i];
+            if (bias) v += bias[i % columns];
+            if (residual) v += residual[i];
             y[i] = mEpilogue.apply(v);
         }
         return Status::ok();
@@ -102,7 +122,8 @@ private:
     std::unique_ptr<Kernel> mBase;
     size_t mBaseInputs;
     Epilogue mEpilogue;
-    bool mBiasOverLastDim;
+    bool mHasBias;
+    bool mHasResidual;
 };
 
 /// The fused op's base kernel must exist for these inputs; only float epilogues are implemented.
@@ -121,12 +142,14 @@ std::function<bool(const Node&, std::string*)> supportsFused(std::string baseOp,
 }
 
 std::function<Expected<std::unique_ptr<Kernel>>(const Node&)> createFused(std::string baseOp, size_t baseInputs,
-                                                                          bool biasOverLastDim) {
-    return [baseOp, baseInputs, biasOverLastDim](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
+                                                                          bool biasAfterBase) {
+    return [baseOp, baseInputs, biasAfterBase](const Node& node) -> Expected<std::unique_ptr<Kernel>> {
         KILN_ASSIGN_OR_RETURN(Epilogue epilogue, Epilogue::fromNode(node));
         Node base = baseNode(node, baseOp, baseInputs);
         KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, CpuKernelRegistry::global().find("", baseOp)->create(base));
-        return std::unique_ptr<Kernel>(new FusedKernel(std::move(kernel), baseInputs, epilogue, biasOverLastDim));
+        return std::unique_ptr<Kernel>(new FusedKernel(std::move(kernel), baseInputs, epilogue,
+                                                       biasAfterBase && node.hasInput(baseInputs),
+                                                       node.hasInput(kResidualInput)));
     };
 }
 

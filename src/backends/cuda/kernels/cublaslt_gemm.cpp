@@ -54,7 +54,8 @@ std::string gemmProblemKey(const GemmProblem& p, uint32_t alignment) {
     return std::string("cublaslt ") + (p.type == DataType::kHALF ? "f16" : "f32") + " m" + std::to_string(p.m) + " n" +
            std::to_string(p.n) + " k" + std::to_string(p.k) + " b" + std::to_string(p.batch) + " sA" +
            std::to_string(p.strideA) + " sB" + std::to_string(p.strideB) + " tA" + std::to_string(p.transA) + " tB" +
-           std::to_string(p.transB) + " ep" + std::to_string(static_cast<int>(p.epilogue)) + " tf32:" +
+           std::to_string(p.transB) + " ep" + std::to_string(static_cast<int>(p.epilogue)) + " rC" +
+           std::to_string(p.residualC) + " tf32:" +
            std::to_string(p.allowTf32) + " al" + std::to_string(alignment);
 }
 
@@ -94,6 +95,7 @@ Status CublasLtGemm::configure(cublasLtHandle_t handle, const GemmProblem& p, ui
         p.allowTf32 && p.type == DataType::kFLOAT ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&mDesc, compute, CUDA_R_32F));
     mEpilogue = p.epilogue;
+    mResidualC = p.residualC;
     if (p.epilogue != GemmEpilogue::kNone) {
         // The bias runs along cuBLASLt's rows, which are our columns (see toColumnMajor).
         cublasLtEpilogue_t epilogue =
@@ -165,8 +167,11 @@ std::vector<int64_t> CublasLtGemm::algorithmState() const {
 }
 
 Status CublasLtGemm::run(const void* a, const void* b, void* d, float alpha, float beta, void* workspace,
-                         size_t workspaceBytes, cudaStream_t stream, const void* bias) const {
+                         size_t workspaceBytes, cudaStream_t stream, const void* bias, const void* c) const {
     if (!mDesc) return internalError("cuBLASLt product run before configure");
+    if (mResidualC != (c != nullptr))
+        return internalError(mResidualC ? "cuBLASLt product with a residual C run without it"
+                                        : "cuBLASLt product given a C it was not configured for");
     if (mEpilogue != GemmEpilogue::kNone) {
         if (!bias) return internalError("cuBLASLt product with a bias epilogue run without a bias");
         KILN_CUBLAS_RETURN_IF_ERROR(
@@ -175,8 +180,9 @@ Status CublasLtGemm::run(const void* a, const void* b, void* d, float alpha, flo
     if (workspaceBytes < mWorkspaceBytes)
         return internalError("cuBLASLt product needs " + std::to_string(mWorkspaceBytes) + " workspace bytes, got " +
                              std::to_string(workspaceBytes));
-    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(mHandle, mDesc, &alpha, b, mLayoutA, a, mLayoutB, &beta, d, mLayoutD, d,
-                                               mLayoutD, &mAlgo, workspace, mWorkspaceBytes, stream));
+    // C is D itself or a residual laid out as D: D's layout describes both (in place, cuBLASLt needs them equal).
+    KILN_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(mHandle, mDesc, &alpha, b, mLayoutA, a, mLayoutB, &beta, c ? c : d,
+                                               mLayoutD, d, mLayoutD, &mAlgo, workspace, mWorkspaceBytes, stream));
     return Status::ok();
 }
 

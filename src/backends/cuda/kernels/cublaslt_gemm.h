@@ -15,9 +15,9 @@
 
 namespace kiln::cuda {
 
-/// A row-major product D[b] (m x n) = alpha * op(A[b]) (m x k) * op(B[b]) (k x n) + beta * D[b]. A is
-/// stored (k x m) when transA, B is stored (n x k) when transB. Strides are in elements; a stride of 0
-/// gives every batch the same matrix.
+/// A row-major product D[b] (m x n) = alpha * op(A[b]) (m x k) * op(B[b]) (k x n) + beta * C[b], C being D
+/// itself or, with `residualC`, a tensor of its own laid out as D. A is stored (k x m) when transA, B is
+/// stored (n x k) when transB. Strides are in elements; a stride of 0 gives every batch the same matrix.
 /// What cuBLASLt applies to D on its way out: a bias per output column (our n), then an optional ReLU.
 enum class GemmEpilogue { kNone, kBias, kReluBias };
 
@@ -35,6 +35,9 @@ struct GemmProblem {
     /// Float products may round their inputs to TF32 on the tensor cores (BuilderFlag::kTF32).
     bool allowTf32{false};
     GemmEpilogue epilogue{GemmEpilogue::kNone};
+    /// C is a tensor of its own (a fused residual: FusedMatMul's Z with beta = 1), read before the bias
+    /// epilogue: D = act(alpha * A * B + beta * C + bias).
+    bool residualC{false};
 };
 
 /// One column-major matrix operand as cuBLASLt is told it.
@@ -78,10 +81,11 @@ public:
     std::vector<int64_t> algorithmState() const;
     /// Scratch bytes the chosen algorithm needs.
     size_t workspaceSize() const { return mWorkspaceBytes; }
-    /// Runs the product; C is D (cuBLASLt accumulates in place when their layouts are equal). `bias`
-    /// (n elements of the product's type) is read when the problem has a bias epilogue.
+    /// Runs the product. C is D (cuBLASLt accumulates in place when their layouts are equal), or `c` (laid
+    /// out as D, aligned as configured) when the problem has residualC. `bias` (n elements of the product's
+    /// type) is read when the problem has a bias epilogue.
     Status run(const void* a, const void* b, void* d, float alpha, float beta, void* workspace, size_t workspaceBytes,
-               cudaStream_t stream, const void* bias = nullptr) const;
+               cudaStream_t stream, const void* bias = nullptr, const void* c = nullptr) const;
 
 private:
     void release();
@@ -99,9 +103,10 @@ private:
     cublasLtMatmulAlgo_t mAlgo{};
     size_t mWorkspaceBytes{0};
     GemmEpilogue mEpilogue{GemmEpilogue::kNone};
+    bool mResidualC{false};
 };
 
-/// The problem as the timing cache keys it: "cublaslt f16 m128 n768 k3072 b1 tA0 tB0 ep1 tf32:0 al16".
+/// The problem as the timing cache keys it: "cublaslt f16 m128 n768 k3072 b1 tA0 tB0 ep1 rC0 tf32:0 al16".
 std::string gemmProblemKey(const GemmProblem& problem, uint32_t alignment);
 
 /// Largest power of two <= `cap` that divides `bytes` (0 divides by everything: `cap`).

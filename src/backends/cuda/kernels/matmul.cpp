@@ -1,8 +1,9 @@
 // MatMul (numpy semantics: batched, broadcast batch dims, 1-D operands), Kiln's FusedMatMul (MatMul +
-// bias over the last dim + activation) and Gemm (2-D, transposes, alpha, beta, broadcast C) through
-// cuBLASLt, on float (FP32 or TF32 compute) and float16 (FP32 accumulation). FusedMatMul's bias and ReLU
-// are cuBLASLt epilogues; other activations (GELU: cuBLASLt's is the tanh approximation, ONNX's the
-// exact erf) run in fused_epilogue.cu. MatMul on bfloat16, double and the integer types, and float /
+// bias over the last dim + residual + activation) and Gemm (2-D, transposes, alpha, beta, broadcast C)
+// through cuBLASLt, on float (FP32 or TF32 compute) and float16 (FP32 accumulation). FusedMatMul's bias
+// and ReLU are cuBLASLt epilogues and its residual Z is cuBLASLt's C (beta = 1); other activations (GELU:
+// cuBLASLt's is the tanh approximation, ONNX's the exact erf) run in fused_epilogue.cu, which then adds
+// the bias and the residual too. MatMul on bfloat16, double and the integer types, and float /
 // float16 products cuBLASLt has no algorithm for, run in matmul_direct.cu's kernel. Gemm's C is laid into the output by expand.cu's broadcast copy.
 
 #include <cuda_runtime.h>
@@ -47,9 +48,15 @@ struct GemmTactics {
 
 class MatMulKernel : public Kernel, public TacticChooser {
 public:
-    /// A plain MatMul without `hasBias` and activation; FusedMatMul with them.
-    MatMulKernel(const Node& node, const CudaContext& context, bool hasBias = false, FusedActivation activation = {})
-        : mType(node.input(0)->dtype), mContext(context), mHasBias(hasBias), mActivation(activation), mTactics(node) {}
+    /// A plain MatMul without `hasBias`, `hasResidual` and activation; FusedMatMul with them.
+    MatMulKernel(const Node& node, const CudaContext& context, bool hasBias = false, bool hasResidual = false,
+                 FusedActivation activation = {})
+        : mType(node.input(0)->dtype),
+          mContext(context),
+          mHasBias(hasBias),
+          mHasResidual(hasResidual),
+          mActivation(activation),
+          mTactics(node) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         if (inputs.size() < 2 || outputs.empty()) return invalidArgument(tacticName() + ": needs A, B and Y");
@@ -62,6 +69,10 @@ public:
         if (mHasBias && (inputs.size() < 3 || inputs[2].dtype != mType || inputs[2].elementCount() != mColumns))
             return invalidArgument(tacticName() + ": the bias must be " + std::to_string(mColumns) + " " +
                                    dataTypeName(mType) + " elements, one per output column");
+        if (mHasResidual && (inputs.size() < 4 || inputs[3].dtype != mType || inputs[3].shape != outputs[0].shape))
+            return invalidArgument(tacticName() + ": the residual must be " + dataTypeName(mType) + " of the output's shape " +
+                                   shapeToString(outputs[0].shape, true) +
+                                   (inputs.size() < 4 ? std::string() : ", got " + shapeToString(inputs[3].shape, true)));
         mDirect = false;
         if (mType != DataType::kFLOAT && mType != DataType::kHALF)
             return planDirect(inputs[0].shape, inputs[1].shape, outputs[0].shape);
@@ -69,14 +80,17 @@ public:
         if (!plan) return plan.status().withContext(tacticName());
         mPlan = std::move(plan).value();
         mPlan.problem.allowTf32 = mContext.allowTf32;
-        // cuBLASLt applies the bias, and ReLU, itself; any other activation follows in our own pass.
-        const bool cublasEpilogue = mHasBias && (mActivation.kind == ActivationKind::kNone ||
-                                                 mActivation.kind == ActivationKind::kRelu);
-        mPlan.problem.epilogue = !cublasEpilogue ? GemmEpilogue::kNone
+        // cuBLASLt applies the bias, and ReLU after one, itself, and adds the residual as its C; any other
+        // activation follows in our own pass, which then adds the bias and the residual too (the product
+        // stays plain, beta = 0).
+        const bool cublasActivation = mActivation.kind == ActivationKind::kNone ||
+                                      (mHasBias && mActivation.kind == ActivationKind::kRelu);
+        mPlan.problem.epilogue = !(mHasBias && cublasActivation)          ? GemmEpilogue::kNone
                                  : mActivation.kind == ActivationKind::kRelu ? GemmEpilogue::kReluBias
                                                                              : GemmEpilogue::kBias;
         const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
-        mSeparateEpilogue = (mHasBias || mActivation.kind != ActivationKind::kNone) && !(products && cublasEpilogue);
+        mPlan.problem.residualC = mHasResidual && products && cublasActivation;
+        mSeparateEpilogue = hasEpilogue() && !(products && cublasActivation);
         mProducts = false;
         if (!products) return Status::ok();
         // Shapes cuBLASLt has no algorithm for (odd vector products, say) still run, on the direct kernel.
@@ -103,7 +117,8 @@ public:
             KILN_RETURN_IF_ERROR(runProduct(io));
         if (!mSeparateEpilogue) return Status::ok();
         return launchBiasResidualActivation(mType, io.output(0).data, mType, mHasBias ? io.input(2).data : nullptr,
-                                            nullptr, mActivation, mOutputCount, mColumns, 1, stream);
+                                            mHasResidual ? io.input(3).data : nullptr, mActivation, mOutputCount,
+                                            mColumns, 1, stream);
     }
 
     std::string tacticName() const override {
@@ -114,7 +129,7 @@ public:
                (mPlan.problem.epilogue == GemmEpilogue::kReluBias ? "_relu_bias"
                 : mPlan.problem.epilogue == GemmEpilogue::kBias  ? "_bias"
                                                                  : "") +
-               (mSeparateEpilogue ? "+epilogue" : "") + (mPlan.problem.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
+               (mPlan.problem.residualC ? "_residual" : "") + (mSeparateEpilogue ? "+epilogue" : "") + (mPlan.problem.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
     }
 
     size_t tacticCount() const override { return mProducts ? mGemm.candidateCount() : 1; }
@@ -128,13 +143,16 @@ public:
     std::string tacticKey() const override { return mProducts ? gemmProblemKey(mPlan.problem, mPlan.alignment) : ""; }
 
 private:
+    bool hasEpilogue() const { return mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone; }
+
     /// The direct kernel's plan (every epilogue then runs as a separate pass).
     Status planDirect(const Shape& a, const Shape& b, const Shape& y) {
         auto plan = planDirectMatMul(mType, a, b, y);
         if (!plan) return plan.status().withContext(tacticName());
         mDirectPlan = *plan;
         mDirect = true;
-        mSeparateEpilogue = mHasBias || mActivation.kind != ActivationKind::kNone;
+        mPlan.problem.residualC = false;
+        mSeparateEpilogue = hasEpilogue();
         return Status::ok();
     }
 
@@ -144,6 +162,9 @@ private:
         const void* b = io.input(1).data;
         void* y = io.output(0).data;
         const void* bias = mPlan.problem.epilogue != GemmEpilogue::kNone ? io.input(2).data : nullptr;
+        // The residual is C, added once (beta = 1) before the bias epilogue.
+        const void* z = mPlan.problem.residualC ? io.input(3).data : nullptr;
+        const float beta = z ? 1.f : 0.f;
         switch (mPlan.mode) {
             case MatMulPlan::Mode::kNothing:
                 return Status::ok();
@@ -151,31 +172,35 @@ private:
                 KILN_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y, 0, mOutputBytes, stream));
                 return Status::ok();
             case MatMulPlan::Mode::kSingle:
-                KILN_RETURN_IF_ERROR(checkAligned(a, b, y));
-                return mGemm.run(a, b, y, 1.f, 0.f, io.workspace, io.workspaceBytes, stream, bias);
+                KILN_RETURN_IF_ERROR(checkAligned(a, b, y, z));
+                return mGemm.run(a, b, y, 1.f, beta, io.workspace, io.workspaceBytes, stream, bias, z);
             case MatMulPlan::Mode::kPerBatch: {
                 // The offsets keep the plan's alignment, so aligned base pointers keep every operand aligned.
-                KILN_RETURN_IF_ERROR(checkAligned(a, b, y));
+                KILN_RETURN_IF_ERROR(checkAligned(a, b, y, z));
                 const size_t size = dataTypeSize(mType);
+                // Z has Y's shape, so Y's offsets address it too.
                 for (const MatMulPlan::Offsets& o : mPlan.perBatch)
                     KILN_RETURN_IF_ERROR(mGemm.run(
                         static_cast<const char*>(a) + o.a * size, static_cast<const char*>(b) + o.b * size,
-                        static_cast<char*>(y) + o.y * size, 1.f, 0.f, io.workspace, io.workspaceBytes, stream, bias));
+                        static_cast<char*>(y) + o.y * size, 1.f, beta, io.workspace, io.workspaceBytes, stream, bias,
+                        z ? static_cast<const char*>(z) + o.y * size : nullptr));
                 return Status::ok();
             }
         }
         return internalError("MatMul: unknown mode");
     }
 
-    Status checkAligned(const void* a, const void* b, const void* y) const {
+    Status checkAligned(const void* a, const void* b, const void* y, const void* z) const {
         KILN_RETURN_IF_ERROR(checkPointerAlignment(a, mPlan.alignment, "MatMul input A"));
         KILN_RETURN_IF_ERROR(checkPointerAlignment(b, mPlan.alignment, "MatMul input B"));
+        if (z) KILN_RETURN_IF_ERROR(checkPointerAlignment(z, mPlan.alignment, "FusedMatMul residual Z"));
         return checkPointerAlignment(y, mPlan.alignment, "MatMul output");
     }
 
     DataType mType;
     CudaContext mContext;
     bool mHasBias;
+    bool mHasResidual;
     FusedActivation mActivation;
     MatMulPlan mPlan;
     GemmTactics mTactics;
@@ -338,6 +363,10 @@ bool fusedMatMulSupported(const Node& node, std::string* reason) {
         if (reason) *reason = "the bias type differs from the operands'";
         return false;
     }
+    if (node.input(3) && node.input(3)->dtype != node.input(0)->dtype) {
+        if (reason) *reason = "the residual type differs from the operands'";
+        return false;
+    }
     auto activation = parseFusedActivation(node);
     if (!activation) {
         if (reason) *reason = activation.status().message();
@@ -373,8 +402,8 @@ void registerMatMulKernels(CudaKernelRegistry& registry) {
     registry.add({"kiln::FusedMatMul", fusedMatMulSupported,
                   [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
                       KILN_ASSIGN_OR_RETURN(FusedActivation activation, parseFusedActivation(node));
-                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(node, context,
-                                                                                     node.hasInput(2), activation));
+                      return std::unique_ptr<Kernel>(std::make_unique<MatMulKernel>(
+                          node, context, node.hasInput(2), node.hasInput(3), activation));
                   }});
     registry.add(
         {"Gemm", gemmSupported, [](const Node& node, const CudaContext& context) -> Expected<std::unique_ptr<Kernel>> {
