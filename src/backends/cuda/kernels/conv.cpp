@@ -16,7 +16,9 @@
 // accepts them, and otherwise takes the heuristics' first plan. A channels-last convolution that reads
 // few input channels per output (depthwise, an RGB stem) has two more tactics, after cuDNN's: Kiln's direct
 // kernel (conv_direct_nhwc.h) with one output pixel a thread and with kDirectConvWidePixels, recorded as
-// {kDirectKernelTactic} and {kDirectWideKernelTactic}; an engine that chose either builds no cuDNN graph.
+// {kDirectKernelTactic} and {kDirectWideKernelTactic}. A depthwise 3x3 one with stride 1 or 2 has a third,
+// listed before those two: the specialized kernel of conv_depthwise3x3_nhwc.h, recorded as
+// {kDepthwise3x3Tactic}. An engine that chose one of Kiln's kernels builds no cuDNN graph.
 //
 // float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
 // bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
@@ -35,6 +37,7 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/conv_depthwise3x3_nhwc.h"
 #include "backends/cuda/kernels/conv_direct_nhwc.h"
 #include "backends/cuda/kernels/cudnn_plans.h"
 #include "backends/cuda/kernels/fused_activation.h"
@@ -64,6 +67,11 @@ constexpr int64_t kFusedGraph = 1;
 /// no cuDNN plan state has (theirs start with a graph kind and an engine id).
 constexpr int64_t kDirectKernelTactic = 2;
 constexpr int64_t kDirectWideKernelTactic = 3;
+/// The tactic state of the depthwise 3x3 kernel (conv_depthwise3x3_nhwc.h), a lone word likewise.
+constexpr int64_t kDepthwise3x3Tactic = 4;
+
+/// Which of Kiln's own kernels runs a layer instead of a cuDNN plan.
+enum class OwnConvKernel { kNone, kDirect, kDirectWide, kDepthwise3x3 };
 
 /// Scratch a convolution plan may use. The builder's workspace limit does not reach the kernels, so,
 /// as the cuBLASLt products do (kCublasLtMaxWorkspace), the convolutions keep to a fixed cap: generous
@@ -162,14 +170,16 @@ public:
         if (mHasResidual && inputs[3].shape != y.shape)
             return invalidArgument(tacticName() + ": residual " + shapeToString(inputs[3].shape, true) +
                                    " differs from the output " + shapeToString(y.shape, true));
-        if (x.shape == mXShape && w.shape == mWShape && y.shape == mYShape && (mGraph || mDirectSelected))
+        if (x.shape == mXShape && w.shape == mWShape && y.shape == mYShape &&
+            (mGraph || mOwnKernel != OwnConvKernel::kNone))
             return Status::ok();
         mXShape = x.shape;
         mWShape = w.shape;
         mYShape = y.shape;
         mGraph.reset();
         mPlans.clear();
-        mDirectApplies = mDirectSelected = false;
+        mDirectApplies = mDepthwiseApplies = false;
+        mOwnKernel = OwnConvKernel::kNone;
 
         // The logical NCHW extents: the window math reads them whatever the storage order.
         const Shape xl = mChannelsLast ? Shape{x.shape[0], x.shape[3], x.shape[1], x.shape[2]} : x.shape;
@@ -215,11 +225,20 @@ public:
         if (mCount == 0) return Status::ok();
         mDirectApplies =
             mChannelsLast && directConvApplies(mType, xl[0], xl[2], xl[3], xl[1], yl[2], yl[3], yl[1], group);
-        if (mDirectApplies) setDirectShape(xl, wl, yl, group);
-        if (mDirectApplies && (mChosenPlan == std::vector<int64_t>{kDirectKernelTactic} ||
-                               mChosenPlan == std::vector<int64_t>{kDirectWideKernelTactic})) {
-            mDirectSelected = true;
-            mDirectPixels = mChosenPlan[0] == kDirectWideKernelTactic ? kDirectConvWidePixels : 1;
+        if (mDirectApplies) {
+            setDirectShape(xl, wl, yl, group);
+            mDepthwiseApplies = depthwise3x3Applies(mType, mDirectShape);
+        }
+        if (mDirectApplies && mChosenPlan == std::vector<int64_t>{kDirectKernelTactic}) {
+            mOwnKernel = OwnConvKernel::kDirect;
+            return Status::ok();
+        }
+        if (mDirectApplies && mChosenPlan == std::vector<int64_t>{kDirectWideKernelTactic}) {
+            mOwnKernel = OwnConvKernel::kDirectWide;
+            return Status::ok();
+        }
+        if (mDepthwiseApplies && mChosenPlan == std::vector<int64_t>{kDepthwise3x3Tactic}) {
+            mOwnKernel = OwnConvKernel::kDepthwise3x3;
             return Status::ok();
         }
 
@@ -234,24 +253,28 @@ public:
         Status cudnn = buildGraph(false).withContext(tacticName());
         // With no cuDNN plan for the layer, the direct kernel runs it where it applies.
         if (!cudnn.isOk() && mDirectApplies) {
-            mDirectSelected = true;
-            mDirectPixels = 1;
+            mOwnKernel = OwnConvKernel::kDirect;
             return Status::ok();
         }
         return cudnn;
     }
 
     size_t workspaceSize() const override {
-        return mDirectSelected ? 0 : static_cast<size_t>(mPlans.workspaceBytes());
+        return mOwnKernel != OwnConvKernel::kNone ? 0 : static_cast<size_t>(mPlans.workspaceBytes());
     }
 
     Status run(const KernelIO& io) override {
         if (mCount == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mDirectSelected)
-            return launchDirectConvNhwc(mType, mBiasType, io.input(0).data, io.input(1).data,
-                                        mHasBias ? io.input(2).data : nullptr, mHasResidual ? io.input(3).data : nullptr,
-                                        io.output(0).data, mDirectShape, mActivation, mDirectPixels, stream);
+        const void* bias = mHasBias ? io.input(2).data : nullptr;
+        const void* residual = mHasResidual ? io.input(3).data : nullptr;
+        if (mOwnKernel == OwnConvKernel::kDepthwise3x3)
+            return launchDepthwise3x3Nhwc(mType, mBiasType, io.input(0).data, io.input(1).data, bias, residual,
+                                          io.output(0).data, mDirectShape, mActivation, stream);
+        if (mOwnKernel != OwnConvKernel::kNone)
+            return launchDirectConvNhwc(mType, mBiasType, io.input(0).data, io.input(1).data, bias, residual,
+                                        io.output(0).data, mDirectShape, mActivation,
+                                        mOwnKernel == OwnConvKernel::kDirectWide ? kDirectConvWidePixels : 1, stream);
         if (!mGraph) return internalError(tacticName() + ": run before reshape");
         std::lock_guard<std::mutex> handleLock(cudnnHandleMutex());
         KILN_CUDNN_RETURN_IF_ERROR(cudnnSetStream(mContext.cudnn, stream));
@@ -272,23 +295,38 @@ public:
     }
 
     std::string tacticName() const override {
-        if (mDirectSelected)
-            return std::string("cuda.direct_conv_nhwc_") + (mDirectPixels > 1 ? "x4_" : "") + tacticTypeSuffix(mType);
+        if (mOwnKernel == OwnConvKernel::kDepthwise3x3)
+            return std::string("cuda.depthwise3x3_nhwc_") + tacticTypeSuffix(mType);
+        if (mOwnKernel != OwnConvKernel::kNone)
+            return std::string("cuda.direct_conv_nhwc_") + (mOwnKernel == OwnConvKernel::kDirectWide ? "x4_" : "") +
+                   tacticTypeSuffix(mType);
         return std::string("cuda.cudnn_conv_") + tacticTypeSuffix(mType) + (mFusedInCudnn ? "_fused" : "") +
                (!mFusedInCudnn && epilogueWanted() ? "+epilogue" : "") +
                (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "") + (mChannelsLast ? "_nhwc" : "");
     }
 
-    /// cuDNN's plans, then the direct kernel's two forms where it applies.
-    size_t tacticCount() const override { return mGraph ? mPlans.count() + (mDirectApplies ? 2 : 0) : 1; }
+    /// cuDNN's plans, then Kiln's own kernels where they apply (ownKernels()).
+    size_t tacticCount() const override { return mGraph ? mPlans.count() + ownKernels().size() : 1; }
     Status selectTactic(size_t index) override {
         if (!mGraph) return invalidArgument(tacticName() + " has a single tactic");
-        mDirectSelected = mDirectApplies && index >= mPlans.count();
-        mDirectPixels = mDirectSelected && index > mPlans.count() ? kDirectConvWidePixels : 1;
-        return mDirectSelected ? Status::ok() : mPlans.select(index);
+        if (index < mPlans.count()) {
+            mOwnKernel = OwnConvKernel::kNone;
+            return mPlans.select(index);
+        }
+        const std::vector<OwnConvKernel> own = ownKernels();
+        if (index - mPlans.count() >= own.size())
+            return invalidArgument(tacticName() + ": no tactic " + std::to_string(index) + " of " +
+                                   std::to_string(tacticCount()));
+        mOwnKernel = own[index - mPlans.count()];
+        return Status::ok();
     }
     std::vector<int64_t> tacticState() const override {
-        if (mDirectSelected) return {mDirectPixels > 1 ? kDirectWideKernelTactic : kDirectKernelTactic};
+        switch (mOwnKernel) {
+            case OwnConvKernel::kDirect: return {kDirectKernelTactic};
+            case OwnConvKernel::kDirectWide: return {kDirectWideKernelTactic};
+            case OwnConvKernel::kDepthwise3x3: return {kDepthwise3x3Tactic};
+            case OwnConvKernel::kNone: break;
+        }
         return mGraph ? mPlans.state() : std::vector<int64_t>{};
     }
     // Built when the builder asks, not at every reshape.
@@ -305,6 +343,18 @@ public:
     }
 
 private:
+    /// Kiln's own kernels that apply to the layer, in the order they follow cuDNN's plans as tactics: the
+    /// direct kernel's two forms stay the last two.
+    std::vector<OwnConvKernel> ownKernels() const {
+        std::vector<OwnConvKernel> own;
+        if (mDepthwiseApplies) own.push_back(OwnConvKernel::kDepthwise3x3);
+        if (mDirectApplies) {
+            own.push_back(OwnConvKernel::kDirect);
+            own.push_back(OwnConvKernel::kDirectWide);
+        }
+        return own;
+    }
+
     bool epilogueWanted() const { return mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone; }
 
     /// The direct kernel's extents from the logical NCHW ones (checked to fit 32 bits by directConvApplies).
@@ -393,10 +443,10 @@ private:
     std::shared_ptr<fe::graph::Graph> mGraph;
     CudnnPlanList mPlans;
     bool mFusedInCudnn{false};
-    bool mDirectApplies{false};   // the direct kernel is a tactic (conv_direct_nhwc.h)
-    bool mDirectSelected{false};  // and runs the layer
-    int mDirectPixels{1};         // output pixels per thread (launchDirectConvNhwc)
-    DirectConvShape mDirectShape;
+    bool mDirectApplies{false};     // the direct kernel is a tactic (conv_direct_nhwc.h)
+    bool mDepthwiseApplies{false};  // and so is the depthwise 3x3 one (conv_depthwise3x3_nhwc.h)
+    OwnConvKernel mOwnKernel{OwnConvKernel::kNone};  // the own kernel that runs the layer, if any
+    DirectConvShape mDirectShape;                    // the extents both own kernels take
     int64_t mChannels{1};
     int64_t mInner{1};
     int64_t mCount{0};
