@@ -98,10 +98,13 @@ Status inferFusedMatMul(InferenceContext& ctx) {
     return Status::ok();
 }
 
-/// Every op of the program broadcasts, so the output is the float inputs' common broadcast shape.
+/// Every op of the program broadcasts, so the output is the float inputs' common broadcast shape. The
+/// pointwise fusion forms FP32 programs; precision assignment may then run them in FP16 or BF16 (the
+/// program computes in float whatever the storage type), so those types are accepted too.
 Status inferFusedPointwise(InferenceContext& ctx) {
     KILN_RETURN_IF_ERROR(PointwiseProgram::fromNode(ctx.node()).status());
-    static const InferFunction broadcastFloats = pointwise::inferVariadic(pointwise::typeBit(DataType::kFLOAT));
+    static const InferFunction broadcastFloats = pointwise::inferVariadic(
+        pointwise::typeBit(DataType::kFLOAT) | pointwise::typeBit(DataType::kHALF) | pointwise::typeBit(DataType::kBF16));
     return broadcastFloats(ctx);
 }
 

@@ -7,6 +7,7 @@
 #include "common/half.h"
 #include "pass_test_util.h"
 #include "passes/matmul_fusion.h"
+#include "passes/pointwise_fusion.h"
 #include "passes/precision_assignment.h"
 
 namespace kiln::test {
@@ -170,6 +171,32 @@ TEST_F(PrecisionAssignmentTest, PointwiseLayersBetweenFp32LayersKeepFp32) {
     auto g = runPass(net->graph(), pass, &changed);
     EXPECT_FALSE(changed);
     EXPECT_EQ(countOps(*g, "Cast"), 0u);
+}
+
+TEST_F(PrecisionAssignmentTest, AFusedPointwiseChainRunsInFp16AfterAnFp16Layer) {
+    // MatMul -> Mul(per-column scale) -> Tanh: the pointwise fusion makes the chain one FP32
+    // FusedPointwise; its program computes in float whatever it stores, so it runs in FP16 after the
+    // FP16 MatMul, its scale converted, with one reformat back to FP32 at the graph output.
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 4});
+    ITensor* m = op("MatMul", {x, constant(randomTensor(DataType::kFLOAT, {4, 3}, -1, 1, 7))});
+    ITensor* y = op("Tanh", {op("Mul", {m, constant(randomTensor(DataType::kFLOAT, {3}, 0.5f, 2, 8))})});
+    y->setName("y");
+    net->markOutput(*y);
+
+    PrecisionAssignment precision(DataType::kHALF, allBut({}));
+    PointwiseFusion fusion;
+    auto g = runOnInferredClone(net->graph(), [&](Graph& graph, PassContext& ctx) {
+        auto fused = fusion.run(graph, ctx);
+        ASSERT_TRUE(fused.isOk() && fused.value());
+        auto reduced = precision.run(graph, ctx);
+        ASSERT_TRUE(reduced.isOk() && reduced.value()) << reduced.status().message();
+    });
+    const Node* chain = producerOf(*g, "FusedPointwise");
+    ASSERT_NE(chain, nullptr);
+    for (const Value* in : chain->inputs) EXPECT_EQ(in->dtype, DataType::kHALF) << in->name;
+    EXPECT_EQ(chain->outputs[0]->dtype, DataType::kHALF);
+    EXPECT_EQ(countOps(*g, "Cast"), 2u);  // x to FP16, y back to FP32
+    EXPECT_EQ(g->outputs()[0]->dtype, DataType::kFLOAT);
 }
 
 TEST_F(PrecisionAssignmentTest, ShapeReadsAnFp16ValueWithoutAReformat) {
