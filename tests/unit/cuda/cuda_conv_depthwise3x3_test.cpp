@@ -1,10 +1,12 @@
-// Kiln's depthwise 3x3 channels-last convolution (conv_depthwise3x3_nhwc.h), a tactic of the CUDA FusedConv
-// beside cuDNN's plans and the direct kernel: forced through kTacticAttribute, it must match a
+// Kiln's depthwise 3x3 channels-last convolution (conv_depthwise3x3_nhwc.h), two tactics of the CUDA
+// FusedConv beside cuDNN's plans and the direct kernel (the per-thread and the tiled form): each, forced
+// through kTacticAttribute, must match a
 // double-precision NHWC reference on random data in float, float16 and bfloat16, for strides 1 and 2,
 // padding 1 and 0, rows whose width is not a multiple of the thread's four pixels (7, 13), 16-byte channel
 // vectors (8, 32, 144 channels; 1000 split into channel tiles) and single channels (12 channels, or an
 // X address off the 16-byte alignment), with bias + ReLU6, a float bias on narrow data, residuals and
-// other activations. The builder's trial kernel offers it for 3x3 depthwise layers with stride 1 or 2 and
+// other activations; for the tiled form also images of several tiles both ways, with a short last tile,
+// and a short last channel tile (72 channels). The builder's trial kernel offers them for 3x3 depthwise layers with stride 1 or 2 and
 // dilation 1 only; which shapes it takes is also checked on the host, so that test runs without a GPU.
 
 #include <gtest/gtest.h>
@@ -29,8 +31,17 @@ namespace {
 
 using CudaConvDepthwise3x3Test = CudaTest;
 
-/// The depthwise 3x3 kernel's tactic state (conv.cpp's kDepthwise3x3Tactic).
+/// The depthwise 3x3 kernel's tactic states (conv.cpp's kDepthwise3x3Tactic, kDepthwise3x3TiledTactic) and
+/// the tactic names of its two forms, without the type suffix.
 const std::vector<int64_t> kDepthwise3x3Tactic = {4};
+const std::vector<int64_t> kDepthwise3x3TiledTactic = {5};
+
+struct DepthwiseForm {
+    std::vector<int64_t> tactic;
+    const char* name;
+};
+const DepthwiseForm kForms[] = {{kDepthwise3x3Tactic, "cuda.depthwise3x3_nhwc_"},
+                                {kDepthwise3x3TiledTactic, "cuda.depthwise3x3_tiled_nhwc_"}};
 
 struct DepthwiseCase {
     const char* label;
@@ -52,6 +63,9 @@ std::vector<DepthwiseCase> depthwiseCases() {
         {"12 channels stride 1 residual ReLU6", 2, 7, 7, 12, 1, 1, true, false, true, "Clip", {0.f, 6.f}},
         {"12 channels stride 2 pad 0", 3, 8, 13, 12, 2, 0, false, false, false, nullptr, {}},
         {"1000 channels (channel tiles) stride 2", 2, 7, 7, 1000, 2, 1, true, false, true, "Clip", {0.f, 6.f}},
+        {"32 channels 40x37 stride 1 (tiles both ways)", 2, 40, 37, 32, 1, 1, true, false, true, "Clip", {0.f, 6.f}},
+        {"96 channels 35x33 stride 2 (tiles both ways)", 1, 35, 33, 96, 2, 1, true, true, false, "Clip", {0.f, 6.f}},
+        {"72 channels 14x14 stride 1 (short channel tile)", 2, 14, 14, 72, 1, 1, true, false, true, "Relu", {}},
     };
 }
 
@@ -124,15 +138,15 @@ Prepared prepare(const DepthwiseCase& c, DataType type, uint32_t& seed) {
     return p;
 }
 
-/// Runs the prepared case with the depthwise 3x3 kernel forced, X `xOffset` bytes off its buffer's start,
-/// and compares it with the reference.
+/// Runs the prepared case with a form of the depthwise 3x3 kernel forced, X `xOffset` bytes off its
+/// buffer's start, and compares it with the reference.
 void expectMatchesReference(Backend& backend, Stream stream, const Prepared& p, DataType type,
-                            const std::string& label, size_t xOffset = 0) {
+                            const DepthwiseForm& form, const std::string& label, size_t xOffset = 0) {
     AttributeMap attrs = p.attrs;
-    attrs.set(kTacticAttribute, kDepthwise3x3Tactic);
+    attrs.set(kTacticAttribute, form.tactic);
     auto gpu = runOnCuda(backend, stream, "FusedConv", p.inputs(), {type}, {p.y}, attrs, "kiln", {xOffset});
     ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
-    EXPECT_EQ(gpu->tactic, std::string("cuda.depthwise3x3_nhwc_") + dataTypeShortName(type)) << label;
+    EXPECT_EQ(gpu->tactic, std::string(form.name) + dataTypeShortName(type)) << label;
     const double tol = rtolOf(type);
     EXPECT_EQ(test::compareWithReference(gpu->outputs[0], p.reference, tol, tol * 3.0), "")
         << label << " (tactic " << gpu->tactic << ")";
@@ -140,21 +154,24 @@ void expectMatchesReference(Backend& backend, Stream stream, const Prepared& p, 
 
 TEST_F(CudaConvDepthwise3x3Test, ChosenKernelMatchesDoubleReference) {
     uint32_t seed = 15000;
-    for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16})
-        for (const DepthwiseCase& c : depthwiseCases()) {
-            const std::string label = std::string(dataTypeName(type)) + " " + c.label;
-            expectMatchesReference(*mBackend, mStream, prepare(c, type, seed), type, label);
-        }
+    for (const DepthwiseForm& form : kForms)
+        for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16})
+            for (const DepthwiseCase& c : depthwiseCases()) {
+                const std::string label = std::string(form.name) + " " + dataTypeName(type) + " " + c.label;
+                expectMatchesReference(*mBackend, mStream, prepare(c, type, seed), type, form, label);
+            }
 }
 
 TEST_F(CudaConvDepthwise3x3Test, MisalignedInputTakesSingleChannels) {
     uint32_t seed = 16000;
     // One element past a 16-byte boundary: X cannot be read in vectors although C (32) allows them.
-    for (DataType type : {DataType::kFLOAT, DataType::kHALF}) {
-        const DepthwiseCase c = depthwiseCases()[0];
-        const std::string label = std::string(dataTypeName(type)) + " misaligned " + c.label;
-        expectMatchesReference(*mBackend, mStream, prepare(c, type, seed), type, label, dataTypeSize(type));
-    }
+    // The tiled form hands such a layer to the per-thread form.
+    for (const DepthwiseForm& form : kForms)
+        for (DataType type : {DataType::kFLOAT, DataType::kHALF}) {
+            const DepthwiseCase c = depthwiseCases()[0];
+            const std::string label = std::string(form.name) + " " + dataTypeName(type) + " misaligned " + c.label;
+            expectMatchesReference(*mBackend, mStream, prepare(c, type, seed), type, form, label, dataTypeSize(type));
+        }
 }
 
 /// The names of the tactics the builder's trial kernel lists for the layer.
@@ -172,18 +189,21 @@ std::vector<std::string> trialTacticNames(Backend& backend, Stream stream, const
     for (size_t t = 0; t < chooser->tacticCount(); ++t) {
         EXPECT_TRUE(chooser->selectTactic(t).isOk()) << t;
         names.push_back((*kernel)->tacticName());
-        if (names.back().rfind("cuda.depthwise3x3_nhwc_", 0) == 0) {
-            EXPECT_EQ(chooser->tacticState(), kDepthwise3x3Tactic);
-            EXPECT_EQ((*kernel)->workspaceSize(), 0u);
-        }
+        for (const DepthwiseForm& form : kForms)
+            if (names.back().rfind(form.name, 0) == 0) {
+                EXPECT_EQ(chooser->tacticState(), form.tactic);
+                EXPECT_EQ((*kernel)->workspaceSize(), 0u);
+            }
     }
     return names;
 }
 
-bool offersDepthwise3x3(const std::vector<std::string>& names) {
+/// How many of the depthwise 3x3 kernel's forms (float16) the names hold.
+size_t depthwise3x3FormsOffered(const std::vector<std::string>& names) {
+    size_t offered = 0;
     for (const std::string& name : names)
-        if (name == "cuda.depthwise3x3_nhwc_f16") return true;
-    return false;
+        for (const DepthwiseForm& form : kForms) offered += name == std::string(form.name) + "f16";
+    return offered;
 }
 
 TEST_F(CudaConvDepthwise3x3Test, OfferedOnlyForDepthwise3x3WithStride1Or2) {
@@ -192,7 +212,7 @@ TEST_F(CudaConvDepthwise3x3Test, OfferedOnlyForDepthwise3x3WithStride1Or2) {
     for (int64_t stride : {1, 2}) {
         DepthwiseCase c = depthwiseCases()[0];
         c.stride = stride;
-        EXPECT_TRUE(offersDepthwise3x3(trialTacticNames(*mBackend, mStream, prepare(c, type, seed), type)))
+        EXPECT_EQ(depthwise3x3FormsOffered(trialTacticNames(*mBackend, mStream, prepare(c, type, seed), type)), 2u)
             << "stride " << stride;
     }
     const DepthwiseCase base = depthwiseCases()[0];
@@ -209,14 +229,16 @@ TEST_F(CudaConvDepthwise3x3Test, OfferedOnlyForDepthwise3x3WithStride1Or2) {
     for (const Prepared* p : {&wide, &dilated, &grouped}) {
         const std::vector<std::string> names = trialTacticNames(*mBackend, mStream, *p, type);
         EXPECT_FALSE(names.empty());
-        EXPECT_FALSE(offersDepthwise3x3(names)) << "w " << shapeToString(p->w.shape(), true);
-        // A stale choice of it runs another kernel.
-        AttributeMap attrs = p->attrs;
-        attrs.set(kTacticAttribute, kDepthwise3x3Tactic);
-        KernelRig rig(*mBackend, mStream, "FusedConv", "kiln", p->inputs(), type, p->y);
-        auto kernel = rig.kernel(attrs);
-        ASSERT_TRUE(kernel.isOk()) << kernel.status().message();
-        EXPECT_EQ((*kernel)->tacticName().find("depthwise3x3"), std::string::npos) << (*kernel)->tacticName();
+        EXPECT_EQ(depthwise3x3FormsOffered(names), 0u) << "w " << shapeToString(p->w.shape(), true);
+        // A stale choice of either form runs another kernel.
+        for (const DepthwiseForm& form : kForms) {
+            AttributeMap attrs = p->attrs;
+            attrs.set(kTacticAttribute, form.tactic);
+            KernelRig rig(*mBackend, mStream, "FusedConv", "kiln", p->inputs(), type, p->y);
+            auto kernel = rig.kernel(attrs);
+            ASSERT_TRUE(kernel.isOk()) << kernel.status().message();
+            EXPECT_EQ((*kernel)->tacticName().find("depthwise3x3"), std::string::npos) << (*kernel)->tacticName();
+        }
     }
 }
 
@@ -277,6 +299,9 @@ TEST(Depthwise3x3Applies, LaunchRefusesOtherShapes) {
     const Status status = cuda::launchDepthwise3x3Nhwc(DataType::kHALF, DataType::kHALF, nullptr, nullptr, nullptr,
                                                        nullptr, nullptr, s, cuda::FusedActivation{}, nullptr);
     EXPECT_FALSE(status.isOk());
+    const Status tiled = cuda::launchDepthwise3x3NhwcTiled(DataType::kHALF, DataType::kHALF, nullptr, nullptr, nullptr,
+                                                           nullptr, nullptr, s, cuda::FusedActivation{}, nullptr);
+    EXPECT_FALSE(tiled.isOk());
 }
 #endif
 

@@ -16,9 +16,10 @@
 // accepts them, and otherwise takes the heuristics' first plan. A channels-last convolution that reads
 // few input channels per output (depthwise, an RGB stem) has two more tactics, after cuDNN's: Kiln's direct
 // kernel (conv_direct_nhwc.h) with one output pixel a thread and with kDirectConvWidePixels, recorded as
-// {kDirectKernelTactic} and {kDirectWideKernelTactic}. A depthwise 3x3 one with stride 1 or 2 has a third,
-// listed before those two: the specialized kernel of conv_depthwise3x3_nhwc.h, recorded as
-// {kDepthwise3x3Tactic}. An engine that chose one of Kiln's kernels builds no cuDNN graph.
+// {kDirectKernelTactic} and {kDirectWideKernelTactic}. A depthwise 3x3 one with stride 1 or 2 has two
+// more, listed before those two: the specialized kernel of conv_depthwise3x3_nhwc.h in its per-thread and
+// its tiled form, recorded as {kDepthwise3x3Tactic} and {kDepthwise3x3TiledTactic}. An engine that chose
+// one of Kiln's kernels builds no cuDNN graph.
 //
 // float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
 // bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
@@ -67,11 +68,12 @@ constexpr int64_t kFusedGraph = 1;
 /// no cuDNN plan state has (theirs start with a graph kind and an engine id).
 constexpr int64_t kDirectKernelTactic = 2;
 constexpr int64_t kDirectWideKernelTactic = 3;
-/// The tactic state of the depthwise 3x3 kernel (conv_depthwise3x3_nhwc.h), a lone word likewise.
+/// The tactic states of the depthwise 3x3 kernel's two forms (conv_depthwise3x3_nhwc.h), lone words likewise.
 constexpr int64_t kDepthwise3x3Tactic = 4;
+constexpr int64_t kDepthwise3x3TiledTactic = 5;
 
 /// Which of Kiln's own kernels runs a layer instead of a cuDNN plan.
-enum class OwnConvKernel { kNone, kDirect, kDirectWide, kDepthwise3x3 };
+enum class OwnConvKernel { kNone, kDirect, kDirectWide, kDepthwise3x3, kDepthwise3x3Tiled };
 
 /// Scratch a convolution plan may use. The builder's workspace limit does not reach the kernels, so,
 /// as the cuBLASLt products do (kCublasLtMaxWorkspace), the convolutions keep to a fixed cap: generous
@@ -241,6 +243,10 @@ public:
             mOwnKernel = OwnConvKernel::kDepthwise3x3;
             return Status::ok();
         }
+        if (mDepthwiseApplies && mChosenPlan == std::vector<int64_t>{kDepthwise3x3TiledTactic}) {
+            mOwnKernel = OwnConvKernel::kDepthwise3x3Tiled;
+            return Status::ok();
+        }
 
         // The whole layer in one cuDNN graph where an engine runs it; else the convolution alone.
         mFusedInCudnn = false;
@@ -271,6 +277,9 @@ public:
         if (mOwnKernel == OwnConvKernel::kDepthwise3x3)
             return launchDepthwise3x3Nhwc(mType, mBiasType, io.input(0).data, io.input(1).data, bias, residual,
                                           io.output(0).data, mDirectShape, mActivation, stream);
+        if (mOwnKernel == OwnConvKernel::kDepthwise3x3Tiled)
+            return launchDepthwise3x3NhwcTiled(mType, mBiasType, io.input(0).data, io.input(1).data, bias, residual,
+                                               io.output(0).data, mDirectShape, mActivation, stream);
         if (mOwnKernel != OwnConvKernel::kNone)
             return launchDirectConvNhwc(mType, mBiasType, io.input(0).data, io.input(1).data, bias, residual,
                                         io.output(0).data, mDirectShape, mActivation,
@@ -297,6 +306,8 @@ public:
     std::string tacticName() const override {
         if (mOwnKernel == OwnConvKernel::kDepthwise3x3)
             return std::string("cuda.depthwise3x3_nhwc_") + tacticTypeSuffix(mType);
+        if (mOwnKernel == OwnConvKernel::kDepthwise3x3Tiled)
+            return std::string("cuda.depthwise3x3_tiled_nhwc_") + tacticTypeSuffix(mType);
         if (mOwnKernel != OwnConvKernel::kNone)
             return std::string("cuda.direct_conv_nhwc_") + (mOwnKernel == OwnConvKernel::kDirectWide ? "x4_" : "") +
                    tacticTypeSuffix(mType);
@@ -325,6 +336,7 @@ public:
             case OwnConvKernel::kDirect: return {kDirectKernelTactic};
             case OwnConvKernel::kDirectWide: return {kDirectWideKernelTactic};
             case OwnConvKernel::kDepthwise3x3: return {kDepthwise3x3Tactic};
+            case OwnConvKernel::kDepthwise3x3Tiled: return {kDepthwise3x3TiledTactic};
             case OwnConvKernel::kNone: break;
         }
         return mGraph ? mPlans.state() : std::vector<int64_t>{};
@@ -347,7 +359,10 @@ private:
     /// direct kernel's two forms stay the last two.
     std::vector<OwnConvKernel> ownKernels() const {
         std::vector<OwnConvKernel> own;
-        if (mDepthwiseApplies) own.push_back(OwnConvKernel::kDepthwise3x3);
+        if (mDepthwiseApplies) {
+            own.push_back(OwnConvKernel::kDepthwise3x3);
+            own.push_back(OwnConvKernel::kDepthwise3x3Tiled);
+        }
         if (mDirectApplies) {
             own.push_back(OwnConvKernel::kDirect);
             own.push_back(OwnConvKernel::kDirectWide);
