@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <ostream>
+#include <string>
+
 #include "pass_test_util.h"
 #include "passes/patch_conv_to_matmul.h"
 #include "passes/pipeline.h"
@@ -209,6 +213,11 @@ struct NotPatchify {
     int64_t group;
 };
 
+/// How gtest prints a case (its listing would otherwise dump the struct's bytes).
+void PrintTo(const NotPatchify& c, std::ostream* os) {
+    *os << c.what;
+}
+
 class PatchConvRefusalTest : public NetworkTest, public ::testing::WithParamInterface<NotPatchify> {};
 
 TEST_P(PatchConvRefusalTest, ConvStaysAConv) {
@@ -240,7 +249,14 @@ INSTANTIATE_TEST_SUITE_P(
                       NotPatchify{"1x2 kernel", {1, 3, 16, 16}, {8, 3, 1, 2}, {1, 2}, {0, 0, 0, 0}, {1, 1}, 1},
                       NotPatchify{"many channels (ConvNeXt's downsampling)", {1, 16, 8, 8}, {32, 16, 2, 2}, {2, 2},
                                   {0, 0, 0, 0}, {1, 1}, 1},
-                      NotPatchify{"1-D conv", {1, 3, 16}, {8, 3, 4}, {4}, {0, 0}, {1}, 1}));
+                      NotPatchify{"1-D conv", {1, 3, 16}, {8, 3, 4}, {4}, {0, 0}, {1}, 1}),
+    // Test names from the case's description (gtest's default prints the struct's bytes).
+    [](const ::testing::TestParamInfo<NotPatchify>& info) {
+        std::string name;
+        for (const char* c = info.param.what; *c; ++c)
+            if (std::isalnum(static_cast<unsigned char>(*c))) name += *c;
+        return name;
+    });
 
 TEST_F(PatchConvTest, ComputedWeightsOrDynamicExtentsAreLeftAlone) {
     // Weights that are a network input are not known at build time.
