@@ -30,9 +30,14 @@ ROOT=$(pwd)
 BUILD=${1:-build-gpu}
 shift $(($# > 0 ? 1 : 0))
 # A folder made by scripts/bundle_runtime_libs.sh BUILD CARRY_DIR holds the build packed in one archive.
-if [[ -f "$BUILD/kiln_carry.tar.gz" && ! -d "$BUILD/tests" ]]; then
-    if ! tar -xzf "$BUILD/kiln_carry.tar.gz" -C "$BUILD"; then
-        echo "error: cannot unpack $BUILD/kiln_carry.tar.gz" >&2
+if [[ -f "$BUILD/kiln_carry.tar.xz" && ! -d "$BUILD/tests" ]]; then
+    # Python's lzma where the machine has no xz.
+    if command -v xz >/dev/null; then unpack=(tar -xJf "$BUILD/kiln_carry.tar.xz" -C "$BUILD"); else
+        unpack=(python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])'
+                "$BUILD/kiln_carry.tar.xz" "$BUILD")
+    fi
+    if ! "${unpack[@]}"; then
+        echo "error: cannot unpack $BUILD/kiln_carry.tar.xz" >&2
         exit 2
     fi
 fi
