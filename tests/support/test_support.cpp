@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -37,6 +38,17 @@ Tensor randomTensor(DataType dtype, const Shape& shape, double lo, double hi, ui
         for (int64_t i = 0; i < t.elementCount(); ++i) t.data<double>()[i] = dist(rng2);
     }
     return t;
+}
+
+double relativeL2(const Tensor& actual, const std::vector<double>& reference) {
+    double diff = 0, norm = 0;
+    const size_t count = std::min(reference.size(), static_cast<size_t>(actual.elementCount()));
+    for (size_t i = 0; i < count; ++i) {
+        const double d = actual.elementAsDouble(static_cast<int64_t>(i)) - reference[i];
+        diff += d * d;
+        norm += reference[i] * reference[i];
+    }
+    return std::sqrt(diff / norm);
 }
 
 std::string compareWithReference(const Tensor& actual, const std::vector<double>& reference, double rtol, double atol) {

@@ -23,6 +23,10 @@ std::vector<uint8_t> randomBytes(size_t n, uint32_t seed);
 /// reference). Returns "" when all pass, otherwise a description of the worst element.
 std::string compareWithReference(const Tensor& actual, const std::vector<double>& reference, double rtol, double atol);
 
+/// The relative L2 distance ||actual - reference|| / ||reference|| over all elements (read as double): the
+/// whole-network accuracy measure of the reduced-precision tests.
+double relativeL2(const Tensor& actual, const std::vector<double>& reference);
+
 /// Builds a one-node graph with constant-free inputs of the given tensors, infers shapes, runs the
 /// node with the CPU backend and returns its outputs. Attributes are set on the node by `configure`.
 struct SingleNodeRun {

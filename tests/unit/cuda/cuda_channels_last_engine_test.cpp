@@ -32,17 +32,6 @@ size_t layersOfType(const std::string& json, const std::string& type) {
     return static_cast<size_t>(std::distance(std::sregex_iterator(json.begin(), json.end(), pattern), std::sregex_iterator()));
 }
 
-double relativeL2(const Tensor& y, const Tensor& reference) {
-    double diff = 0, norm = 0;
-    for (int64_t i = 0; i < reference.elementCount(); ++i) {
-        const double r = reference.elementAsDouble(i);
-        const double d = y.elementAsDouble(i) - r;
-        diff += d * d;
-        norm += r * r;
-    }
-    return std::sqrt(diff / norm);
-}
-
 class CudaChannelsLastEngineTest : public CudaTest {
 protected:
     test::CapturingLogger mLogger;
@@ -116,7 +105,7 @@ TEST_F(CudaChannelsLastEngineTest, AResNetStackRunsChannelsLastWithinFp16Toleran
     EXPECT_GE(layersOfType(layers, "FusedConv"), 3u) << layers;
     EXPECT_EQ(layersOfType(layers, "ChannelsLastPool"), 1u) << layers;
     EXPECT_LE(layersOfType(layers, "Transpose"), 2u) << layers;  // into the region, and out before Flatten
-    const double error = relativeL2(gpuY, cpuY);
+    const double error = test::relativeL2(gpuY, cpuY.toDoubleVector());
     EXPECT_LE(error, 2e-2);
     EXPECT_GT(error, 0.0) << "bit-exact with the FP32 reference: the FP16 path did not run";
 }
@@ -138,7 +127,7 @@ TEST_F(CudaChannelsLastEngineTest, ASqueezeExciteBlockStaysChannelsLast) {
     ASSERT_FALSE(layers.empty());
     EXPECT_EQ(layersOfType(layers, "Conv"), 0u) << layers;
     EXPECT_EQ(layersOfType(layers, "Transpose"), 2u) << layers;  // x in, y out
-    EXPECT_LE(relativeL2(gpuY, cpuY), 2e-2);
+    EXPECT_LE(test::relativeL2(gpuY, cpuY.toDoubleVector()), 2e-2);
 }
 
 }  // namespace

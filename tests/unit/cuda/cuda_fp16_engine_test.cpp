@@ -91,17 +91,6 @@ Fp16Run buildAndRunFp16(Backend& backend, Stream stream, NetworkDefinition& net,
     return run;
 }
 
-/// Relative L2 distance of `y` from `reference`.
-double relativeL2(const Tensor& y, const std::vector<double>& reference) {
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < reference.size(); ++i) {
-        const double d = y.data<float>()[i] - reference[i];
-        diff += d * d;
-        norm += reference[i] * reference[i];
-    }
-    return std::sqrt(diff / norm);
-}
-
 /// Layers whose "Precision" is float16 in the engine's layer JSON.
 size_t fp16Layers(const std::string& json) {
     static const std::regex kPrecision("\"Precision\":\\s*\"float16\"");
@@ -150,7 +139,7 @@ TEST_F(CudaFp16EngineTest, ATransformerBlockRunsInFp16WithinItsTolerance) {
     std::vector<double> out = product(hidden, kBatch, kHidden, w2, b2);
     for (size_t i = 0; i < out.size(); ++i) out[i] += a[i];
     layerNormSoftmaxRows(out, kBatch, kModel, gamma, beta);
-    const double error = relativeL2(run.y, out);
+    const double error = test::relativeL2(run.y, out);
     EXPECT_LE(error, 2e-2);
     EXPECT_GT(error, 0.0) << "bit-exact with the double reference: the FP16 path did not run";
 }
@@ -198,7 +187,7 @@ TEST_F(CudaFp16EngineTest, ASmallCnnMatchesItsReferenceWithFp16Allowed) {
         std::vector<double> logits = product(pooled, 1, kFilters, fcW, fcB);
         reference.insert(reference.end(), logits.begin(), logits.end());
     }
-    EXPECT_LE(relativeL2(run.y, reference), 2e-2);
+    EXPECT_LE(test::relativeL2(run.y, reference), 2e-2);
 }
 
 }  // namespace
