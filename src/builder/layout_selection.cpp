@@ -12,6 +12,7 @@
 #include "builder/layer_timing.h"
 #include "builder/profile_resolution.h"
 #include "ir/ops/layout_attributes.h"
+#include "passes/channels_first_conv_input.h"
 #include "passes/channels_last_layout.h"
 #include "passes/pass_manager.h"
 #include "runtime/data_dependent_run.h"
@@ -31,14 +32,18 @@ std::string milliseconds(double ms) {
     return oss.str();
 }
 
-/// Rewrites `graph` into channels-last regions (passes/channels_last_layout.h); whether anything changed.
+/// Rewrites `graph` into channels-last regions (passes/channels_last_layout.h), then lets the convolutions
+/// over few channels that a region starts with read their NCHW input as it is
+/// (passes/channels_first_conv_input.h); whether anything changed.
 Expected<bool> makeChannelsLast(Graph& graph, Backend& backend, const BuilderConfig& config, const Logger& log) {
     // Through the pass manager like the pipeline's passes: each change is a verbose line, and --debug
     // verifies the graph after it. The pass infers the shapes of the graph it leaves.
+    const BackendSupport supports = [&](const Node& node, std::string* reason) {
+        return backend.supports(node, reason);
+    };
     PassManager passes;
-    passes.add(std::make_unique<ChannelsLastLayout>(
-        std::set<DataType>{DataType::kHALF, DataType::kBF16},
-        [&](const Node& node, std::string* reason) { return backend.supports(node, reason); }));
+    passes.add(std::make_unique<ChannelsLastLayout>(std::set<DataType>{DataType::kHALF, DataType::kBF16}, supports));
+    passes.add(std::make_unique<ChannelsFirstConvInput>(supports));
     passes.setVerifyAfterEachPass(config.getFlag(BuilderFlag::kDEBUG));
     CpuNodeEvaluator evaluator;
     PassContext ctx{log, &evaluator, {}};

@@ -8,7 +8,8 @@
 //   FusedPointwise(X...)      = a program of elementwise ops over the broadcast inputs
 //                               (src/ir/pointwise_program.h)
 // FusedConv with kiln_channels_last = 1 has NHWC tensors (ir/ops/layout_attributes.h): it is inferred
-// as Conv on the NCHW view of its inputs, and its output permuted back.
+// as Conv on the NCHW view of its inputs, and its output permuted back; with kiln_input_channels_first = 1
+// its X is NCHW already.
 
 #include "ir/op_registry.h"
 #include "ir/ops/channels_last_perm.h"
@@ -42,14 +43,23 @@ InferFunction inferAs(const std::string& baseOp, size_t extraInput) {
     };
 }
 
-/// FusedConv: NCHW as Conv; channels-last through the NCHW view of X, W and the residual Z.
+/// FusedConv: NCHW as Conv; channels-last through the NCHW view of X, W and the residual Z (X is already
+/// NCHW with kInputChannelsFirstAttribute).
 Status inferFusedConv(InferenceContext& ctx) {
     static const InferFunction nchw = inferAs("Conv", 3);
-    if (ctx.attrs().getInt(kChannelsLastAttribute, 0) == 0) return nchw(ctx);
+    const int64_t channelsLast = ctx.attrs().getInt(kChannelsLastAttribute, 0);
+    const int64_t inputChannelsFirst = ctx.attrs().getInt(kInputChannelsFirstAttribute, 0);
+    if (inputChannelsFirst != 0 && (inputChannelsFirst != 1 || channelsLast != 1))
+        return ctx.error(std::string(kInputChannelsFirstAttribute) + " = " + std::to_string(inputChannelsFirst) +
+                         ": only 1, and only with " + kChannelsLastAttribute + " = 1");
+    if (channelsLast == 0) return nchw(ctx);
+    const bool xIsNchw = inputChannelsFirst == 1;
     for (size_t i : {size_t{0}, size_t{1}, size_t{3}})
         if (ctx.hasInput(i) && ctx.inputRank(i) != 4)
             return ctx.error(std::string("channels-last (") + kChannelsLastAttribute + " = 1) takes rank-4 " +
-                             (i == 0 ? "X [N, H, W, C]" : i == 1 ? "W [K, R, S, C/group]" : "Z [N, OH, OW, K]") +
+                             (i == 0   ? (xIsNchw ? "X [N, C, H, W]" : "X [N, H, W, C]")
+                              : i == 1 ? "W [K, R, S, C/group]"
+                                       : "Z [N, OH, OW, K]") +
                              ", got " + symShapeToString(ctx.inputShape(i)));
     std::vector<ValueInfo> nchwInfos;
     nchwInfos.reserve(ctx.numInputs());
@@ -59,7 +69,8 @@ Status inferFusedConv(InferenceContext& ctx) {
             inputs.push_back(nullptr);
             continue;
         }
-        nchwInfos.push_back(i == 2 ? ctx.input(i) : shapeinfer::permutedInfo(ctx.input(i), kToChannelsFirst));
+        const bool keep = i == 2 || (i == 0 && xIsNchw);  // the bias has no layout; NCHW X is read as it is
+        nchwInfos.push_back(keep ? ctx.input(i) : shapeinfer::permutedInfo(ctx.input(i), kToChannelsFirst));
         inputs.push_back(&nchwInfos.back());
     }
     InferenceContext inner(ctx.node(), inputs, 1);

@@ -6,13 +6,26 @@
 //     X [N, H, W, C], W [K, R, S, C/group], residual Z and Y [N, OH, OW, K], bias B [K];
 //     the convolution attributes (kernel_shape, pads, strides, dilations, group, auto_pad) keep their
 //     ONNX meaning over the spatial axes H and W.
+//   kiln::FusedConv with kChannelsLastAttribute = 1 and kInputChannelsFirstAttribute = 1: the same, but
+//     X is [N, C, H, W] (NCHW); W, Z and Y stay channels-last. Made by passes/channels_first_conv_input.h
+//     for convolutions over few input channels (an RGB stem) that read the NCHW graph input: the kernel
+//     reads the image as it is, and the Transpose to NHWC before it goes away.
 //   kiln::ChannelsLastPool: MaxPool (one output, no Indices) or AveragePool, named by its string
 //     attribute `pool`, over X [N, H, W, C] to Y [N, OH, OW, C], with the ONNX op's own attributes.
+
+#include <cstdint>
 
 namespace kiln {
 
 /// Int attribute of kiln::FusedConv: 1 when its tensors are channels-last (above). Absent or 0: NCHW.
 inline constexpr const char* kChannelsLastAttribute = "kiln_channels_last";
+
+/// Int attribute of a channels-last kiln::FusedConv: 1 when its X alone is NCHW (above). Absent or 0: X is NHWC.
+inline constexpr const char* kInputChannelsFirstAttribute = "kiln_input_channels_first";
+
+/// Input channels at most of a FusedConv that reads NCHW X: one pixel's channels lie H*W elements apart,
+/// so the form pays only where a pixel has few of them (an image's 1 to 4).
+inline constexpr int64_t kChannelsFirstInputMaxChannels = 4;
 
 /// String attribute of kiln::ChannelsLastPool: the ONNX pooling op it computes ("MaxPool" or "AveragePool").
 inline constexpr const char* kChannelsLastPoolAttribute = "pool";

@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <limits>
-
 #include "backends/cpu/cpu_backend.h"
 #include "ir/ops/layout_attributes.h"
 #include "pass_test_util.h"
@@ -18,36 +16,6 @@ namespace {
 
 BackendSupport cpuSupport() {
     return [](const Node& node, std::string* reason) { return cpuBackend().supports(node, reason); };
-}
-
-/// Every node of `network` run on the CPU backend (through shape inference with an unbounded evaluator,
-/// after annotating a copy with its shapes, which kernels read when they are made); the graph outputs'
-/// values, in order.
-std::vector<Tensor> runOnCpu(const Graph& network, const std::map<std::string, Tensor>& inputs) {
-    auto annotated = network.clone();
-    const Graph& graph = *annotated;
-    CpuNodeEvaluator evaluator;
-    ShapeInferenceOptions options;
-    options.evaluator = &evaluator;
-    Status annotation = inferGraphShapes(*annotated, options);
-    EXPECT_TRUE(annotation.isOk()) << annotation.message();
-    std::vector<ValueInfo> infos = initialValueInfos(graph);
-    for (const Value* in : graph.inputs()) {
-        ValueInfo& info = infos[static_cast<size_t>(in->id)];
-        info.value = inputs.at(in->name);
-        info.shape = fromConcrete(info.value->shape());
-        info.known = true;
-    }
-    options.maxPropagatedElements = std::numeric_limits<int64_t>::max();
-    Status status = inferShapes(graph, infos, options);
-    EXPECT_TRUE(status.isOk()) << status.message();
-    std::vector<Tensor> outputs;
-    for (const Value* out : graph.outputs()) {
-        const ValueInfo& info = infos[static_cast<size_t>(out->id)];
-        EXPECT_TRUE(info.value.has_value()) << "output " << out->name << " was not computed";
-        if (info.value) outputs.push_back(*info.value);
-    }
-    return outputs;
 }
 
 size_t countChannelsLastConvs(const Graph& g) {

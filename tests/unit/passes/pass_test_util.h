@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
 #include "backends/cpu/cpu_backend.h"
 #include "engine_runner.h"
 #include "ir/graph.h"
@@ -63,6 +68,36 @@ inline std::unique_ptr<Graph> runPass(const Graph& network, Pass& pass, bool* ch
         EXPECT_TRUE(result.isOk()) << result.status().message();
         if (changed) *changed = result.isOk() && result.value();
     });
+}
+
+/// Every node of `network` run on the CPU backend (through shape inference with an unbounded evaluator,
+/// after annotating a copy with its shapes, which kernels read when they are made); the graph outputs'
+/// values, in order.
+inline std::vector<Tensor> runOnCpu(const Graph& network, const std::map<std::string, Tensor>& inputs) {
+    auto annotated = network.clone();
+    const Graph& graph = *annotated;
+    CpuNodeEvaluator evaluator;
+    ShapeInferenceOptions options;
+    options.evaluator = &evaluator;
+    Status annotation = inferGraphShapes(*annotated, options);
+    EXPECT_TRUE(annotation.isOk()) << annotation.message();
+    std::vector<ValueInfo> infos = initialValueInfos(graph);
+    for (const Value* in : graph.inputs()) {
+        ValueInfo& info = infos[static_cast<size_t>(in->id)];
+        info.value = inputs.at(in->name);
+        info.shape = fromConcrete(info.value->shape());
+        info.known = true;
+    }
+    options.maxPropagatedElements = std::numeric_limits<int64_t>::max();
+    Status status = inferShapes(graph, infos, options);
+    EXPECT_TRUE(status.isOk()) << status.message();
+    std::vector<Tensor> outputs;
+    for (const Value* out : graph.outputs()) {
+        const ValueInfo& info = infos[static_cast<size_t>(out->id)];
+        EXPECT_TRUE(info.value.has_value()) << "output " << out->name << " was not computed";
+        if (info.value) outputs.push_back(*info.value);
+    }
+    return outputs;
 }
 
 /// Runs the default pipeline on a clone of the network's graph (as the builder does before lowering).

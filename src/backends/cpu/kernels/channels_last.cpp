@@ -1,5 +1,6 @@
 // CPU channels-last layers (channels_last.h): NHWC -> NCHW transposes into the workspace, the NCHW
-// kernel, and a transpose of its output back to NHWC (the Transpose kernel's strided copies).
+// kernel, and a transpose of its output back to NHWC (the Transpose kernel's strided copies). A FusedConv
+// whose X is NCHW already (kInputChannelsFirstAttribute) reads it in place.
 
 #include "backends/cpu/kernels/channels_last.h"
 
@@ -21,9 +22,11 @@ constexpr size_t kStagingAlign = 64;
 size_t alignUp(size_t bytes) { return (bytes + kStagingAlign - 1) / kStagingAlign * kStagingAlign; }
 
 /// Inputs in NHWC layout (the rest, FusedConv's bias, have no channel layout): X, W and Z of
-/// FusedConv, X of ChannelsLastPool.
+/// FusedConv (W and Z only where its X is NCHW, kInputChannelsFirstAttribute), X of ChannelsLastPool.
 bool inputIsChannelsLast(const Node& node, size_t input) {
-    return node.opType == "ChannelsLastPool" ? input == 0 : input != 2;
+    if (node.opType == "ChannelsLastPool") return input == 0;
+    if (input == 0) return node.attrs.getInt(kInputChannelsFirstAttribute, 0) == 0;
+    return input != 2;
 }
 
 /// The NCHW node of the same computation: values with permuted shapes (kept in `values`, contents
@@ -43,6 +46,7 @@ Expected<Node> nchwForm(const Node& node, std::deque<Value>& values) {
         nchw.opType = node.opType;
         nchw.domain = node.domain;
         nchw.attrs.erase(kChannelsLastAttribute);
+        nchw.attrs.erase(kInputChannelsFirstAttribute);
     }
     auto convert = [&](const Value* v, bool permute) -> Expected<Value*> {
         if (!v) return static_cast<Value*>(nullptr);

@@ -19,7 +19,8 @@
 // {kDirectKernelTactic} and {kDirectWideKernelTactic}. A depthwise 3x3 one with stride 1 or 2 has two
 // more, listed before those two: the specialized kernel of conv_depthwise3x3_nhwc.h in its per-thread and
 // its tiled form, recorded as {kDepthwise3x3Tactic} and {kDepthwise3x3TiledTactic}. An engine that chose
-// one of Kiln's kernels builds no cuDNN graph.
+// one of Kiln's kernels builds no cuDNN graph. A FusedConv whose X is NCHW (kInputChannelsFirstAttribute)
+// is conv_channels_first_input_layer.h's, never cuDNN's.
 //
 // float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
 // bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
@@ -38,6 +39,7 @@
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/conv_channels_first_input_layer.h"
 #include "backends/cuda/kernels/conv_depthwise3x3_nhwc.h"
 #include "backends/cuda/kernels/conv_direct_nhwc.h"
 #include "backends/cuda/kernels/cudnn_plans.h"
@@ -468,6 +470,9 @@ private:
 };
 
 bool convSupported(const Node& node, std::string* reason) {
+    // The NCHW-input form has its own types (X may be float under narrow weights) and its own kernel.
+    if (node.opType == "FusedConv" && node.attrs.getInt(kInputChannelsFirstAttribute, 0) != 0)
+        return channelsFirstInputConvSupported(node, reason);
     const std::vector<DataType> types = {DataType::kFLOAT, DataType::kHALF, DataType::kBF16};
     // X, W and the residual share one type; the bias is of that type or float.
     if (!inputsHaveType(node, 0, 2, types, reason)) return false;
@@ -520,6 +525,8 @@ Expected<std::unique_ptr<Kernel>> createConv(const Node& node, const CudaContext
     FusedActivation activation;
     if (fused) {
         KILN_ASSIGN_OR_RETURN(activation, parseFusedActivation(node));
+        if (node.attrs.getInt(kInputChannelsFirstAttribute, 0) != 0)
+            return createChannelsFirstInputConv(node, activation);
     }
     return std::unique_ptr<Kernel>(std::make_unique<CudnnConvKernel>(node, context, activation, fused));
 }
