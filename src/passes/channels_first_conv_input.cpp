@@ -1,6 +1,8 @@
 #include "passes/channels_first_conv_input.h"
 
+#include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "ir/ops/channels_last_perm.h"
 #include "ir/ops/layout_attributes.h"
@@ -29,6 +31,15 @@ Node* convReadingAsX(const Node& transpose, const Uses& uses) {
     return conv;
 }
 
+/// The Cast from float to float16 / bfloat16 that makes `v` and is read only there, or nullptr.
+Node* roundingCast(const Value* v, const Uses& uses) {
+    Node* cast = producerIs(v, "Cast");
+    if (!cast || !uses.onlyFeeds(v) || !cast->input(0) || !cast->input(0)->typeKnown ||
+        cast->input(0)->dtype != DataType::kFLOAT || (v->dtype != DataType::kHALF && v->dtype != DataType::kBF16))
+        return nullptr;
+    return cast;
+}
+
 }  // namespace
 
 Expected<bool> ChannelsFirstConvInput::run(Graph& graph, PassContext& ctx) {
@@ -37,20 +48,30 @@ Expected<bool> ChannelsFirstConvInput::run(Graph& graph, PassContext& ctx) {
     for (Node* transpose : nodesOfType(graph, "Transpose")) {
         Node* conv = convReadingAsX(*transpose, uses);
         if (!conv) continue;
-        // Asked with a trial copy: the graph is changed only where the backend runs the new form.
-        Node trial = *conv;
-        trial.inputs[0] = transpose->inputs[0];
-        trial.attrs.set(kInputChannelsFirstAttribute, int64_t{1});
+        // The float image before a rounding Cast first (the Cast goes too), else the Transpose's input;
+        // each asked with a trial copy, so the graph changes only where the backend runs the form.
+        Node* cast = roundingCast(transpose->input(0), uses);
+        std::vector<Node*> sources = {transpose};
+        if (cast) sources.insert(sources.begin(), cast);
         std::string reason;
-        if (!mSupports(trial, &reason)) {
+        bool rewritten = false;
+        for (Node* source : sources) {
+            Node trial = *conv;
+            trial.inputs[0] = source->inputs[0];
+            trial.attrs.set(kInputChannelsFirstAttribute, int64_t{1});
+            if (!mSupports(trial, &reason)) continue;
+            conv->inputs[0] = source->inputs[0];
+            conv->attrs.set(kInputChannelsFirstAttribute, int64_t{1});
+            removed.insert(transpose);
+            if (source == cast) removed.insert(cast);
+            ctx.record(conv->describe() + " reads the NCHW input of " + source->describe() + ", which is removed" +
+                       (source == cast ? " with " + transpose->describe() : std::string()));
+            rewritten = true;
+            break;
+        }
+        if (!rewritten)
             ctx.log.verbose(std::string(name()) + ": " + conv->describe() + " keeps " + transpose->describe() + ": " +
                             reason);
-            continue;
-        }
-        conv->inputs[0] = transpose->inputs[0];
-        conv->attrs.set(kInputChannelsFirstAttribute, int64_t{1});
-        removed.insert(transpose);
-        ctx.record(conv->describe() + " reads the NCHW input of " + transpose->describe() + ", which is removed");
     }
     if (removed.empty()) return false;
     KILN_RETURN_IF_ERROR(finishRewrite(graph, removed));

@@ -13,8 +13,10 @@
 // The rewrite: a Transpose with perm (0, 2, 3, 1) whose only reader is a channels-last kiln::FusedConv's
 // X, with group 1 and at most kChannelsFirstInputMaxChannels input channels, becomes that FusedConv reading
 // the Transpose's input with kInputChannelsFirstAttribute = 1, where the backend supports the rewritten
-// layer (the predicate). A Transpose with other readers stays: they would still need it, and the
-// convolution would then read the image a second time.
+// layer (the predicate). Where the Transpose's input is made by a Cast from float to float16 / bfloat16
+// that nothing else reads (precision assignment's, on a float graph input), the convolution reads the
+// float image and the Cast goes too, where the backend supports that. A Transpose with other readers
+// stays: they would still need it, and the convolution would then read the image a second time.
 
 #include "passes/pass.h"
 #include "passes/precision_assignment.h"

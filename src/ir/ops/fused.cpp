@@ -9,7 +9,7 @@
 //                               (src/ir/pointwise_program.h)
 // FusedConv with kiln_channels_last = 1 has NHWC tensors (ir/ops/layout_attributes.h): it is inferred
 // as Conv on the NCHW view of its inputs, and its output permuted back; with kiln_input_channels_first = 1
-// its X is NCHW already.
+// its X is NCHW already, and may be float under float16 / bfloat16 weights.
 
 #include "ir/op_registry.h"
 #include "ir/ops/channels_last_perm.h"
@@ -71,6 +71,11 @@ Status inferFusedConv(InferenceContext& ctx) {
         }
         const bool keep = i == 2 || (i == 0 && xIsNchw);  // the bias has no layout; NCHW X is read as it is
         nchwInfos.push_back(keep ? ctx.input(i) : shapeinfer::permutedInfo(ctx.input(i), kToChannelsFirst));
+        // NCHW X may stay float under float16 / bfloat16 weights (a Cast folded in): the layer is of W's type.
+        const DataType weightType = ctx.input(1).dtype;
+        if (i == 0 && xIsNchw && ctx.input(0).dtype == DataType::kFLOAT &&
+            (weightType == DataType::kHALF || weightType == DataType::kBF16))
+            nchwInfos.back().dtype = weightType;
         inputs.push_back(&nchwInfos.back());
     }
     InferenceContext inner(ctx.node(), inputs, 1);

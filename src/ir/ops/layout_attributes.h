@@ -9,7 +9,8 @@
 //   kiln::FusedConv with kChannelsLastAttribute = 1 and kInputChannelsFirstAttribute = 1: the same, but
 //     X is [N, C, H, W] (NCHW); W, Z and Y stay channels-last. Made by passes/channels_first_conv_input.h
 //     for convolutions over few input channels (an RGB stem) that read the NCHW graph input: the kernel
-//     reads the image as it is, and the Transpose to NHWC before it goes away.
+//     reads the image as it is, and the Transpose to NHWC before it goes away. X may be float while W, Z
+//     and Y are float16 or bfloat16 (the layer's type): the Cast that rounded the image is folded in.
 //   kiln::ChannelsLastPool: MaxPool (one output, no Indices) or AveragePool, named by its string
 //     attribute `pool`, over X [N, H, W, C] to Y [N, OH, OW, C], with the ONNX op's own attributes.
 

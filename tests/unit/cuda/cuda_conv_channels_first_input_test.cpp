@@ -4,7 +4,8 @@
 // (7x7, stride 2, pad 3, 3 -> 64: two chunks of output channels), a 4x4 stride 4 patchify stem, one input
 // channel with dilation, output channels that are not a multiple of 8, more output channels than one chunk
 // holds, asymmetric pads and strides, a float bias on narrow data, residuals, activations and a misaligned
-// output (the single-channel stores). Then a whole FP16 engine whose stem reads the NCHW image against the
+// output (the single-channel stores); and with a float X under float16 / bfloat16 weights (a folded Cast).
+// Then a whole FP16 engine whose stem reads the float NCHW image (its Cast and Transpose gone) against the
 // CPU backend's FP32 engine, and the support check (on the host: it runs without a GPU).
 
 #include <gtest/gtest.h>
@@ -85,7 +86,8 @@ struct Prepared {
     }
 };
 
-Prepared prepare(const StemCase& c, DataType type, uint32_t& seed) {
+/// X of `inputType` (`type`, or float: a folded Cast), W, bias, residual and Y of `type`.
+Prepared prepare(const StemCase& c, DataType type, uint32_t& seed, DataType inputType) {
     Prepared p;
     p.bias = c.bias;
     p.residual = c.residual;
@@ -97,7 +99,7 @@ Prepared prepare(const StemCase& c, DataType type, uint32_t& seed) {
     };
     const int64_t oh = outExtent(h, 0), ow = outExtent(w, 1);
     p.y = {n, oh, ow, c.k};
-    p.x = test::randomTensor(type, c.x, -1.0, 1.0, seed++);
+    p.x = test::randomTensor(inputType, c.x, -1.0, 1.0, seed++);
     p.w = test::randomTensor(type, {c.k, r, s, channels}, -1.0, 1.0, seed++);
     if (c.bias) p.b = test::randomTensor(c.floatBias ? DataType::kFLOAT : type, {c.k}, -1.0, 1.0, seed++);
     if (c.residual) p.z = test::randomTensor(type, p.y, -1.0, 1.0, seed++);
@@ -139,7 +141,7 @@ TEST_F(CudaConvChannelsFirstInputTest, MatchesDoubleReference) {
     for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}) {
         for (const StemCase& c : stemCases()) {
             const std::string label = std::string(dataTypeName(type)) + " " + c.label;
-            const Prepared p = prepare(c, type, seed);
+            const Prepared p = prepare(c, type, seed, type);
             // One element past an aligned start: Y's 8-channel vectors are misaligned.
             std::vector<size_t> offsets(p.inputs().size() + 1, 0);
             if (c.misalignedOutput) offsets.back() = dataTypeSize(type);
@@ -154,10 +156,31 @@ TEST_F(CudaConvChannelsFirstInputTest, MatchesDoubleReference) {
     }
 }
 
+TEST_F(CudaConvChannelsFirstInputTest, FloatImageUnderNarrowWeightsMatchesDoubleReference) {
+    // A Cast folded in: the float image is read as it is (not rounded), the layer is float16 / bfloat16.
+    uint32_t seed = 24000;
+    for (DataType type : {DataType::kHALF, DataType::kBF16}) {
+        for (const StemCase& c : stemCases()) {
+            const std::string label = std::string(dataTypeName(type)) + " from float " + c.label;
+            const Prepared p = prepare(c, type, seed, DataType::kFLOAT);
+            std::vector<size_t> offsets(p.inputs().size() + 1, 0);
+            if (c.misalignedOutput) offsets.back() = dataTypeSize(type);
+            auto gpu = runOnCuda(*mBackend, mStream, "FusedConv", p.inputs(), {type}, {p.y}, p.attrs, "kiln", offsets);
+            ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
+            EXPECT_EQ(gpu->tactic, std::string("cuda.conv_nchw_in_nhwc_out_") + dataTypeShortName(type) + "_from_f32")
+                << label;
+            const double taps = static_cast<double>(c.kernel[0] * c.kernel[1] * c.x[1]);
+            const double tol = rtolOf(type);
+            EXPECT_EQ(test::compareWithReference(gpu->outputs[0], p.reference, tol, tol * std::sqrt(taps)), "")
+                << label;
+        }
+    }
+}
+
 TEST_F(CudaConvChannelsFirstInputTest, AnOutputWithBadExtentsIsAClearError) {
     uint32_t seed = 22000;
     const StemCase c = stemCases()[0];
-    const Prepared p = prepare(c, DataType::kHALF, seed);
+    const Prepared p = prepare(c, DataType::kHALF, seed, DataType::kHALF);
     Shape wrong = p.y;
     wrong[1] += 1;
     auto gpu = runOnCuda(*mBackend, mStream, "FusedConv", p.inputs(), {DataType::kHALF}, {wrong}, p.attrs, "kiln");
@@ -224,20 +247,22 @@ TEST_F(CudaConvChannelsFirstInputTest, Fp16EngineStemReadsTheImageAndMatchesCpu)
     EXPECT_GT(error, 0.0) << "bit-exact with the FP32 reference: the FP16 path did not run";
 
     const std::string& layers = gpu.layerJson;
-    EXPECT_EQ(matches(layers, "cuda\\.conv_nchw_in_nhwc_out_f16"), 1u) << layers;
-    // One Transpose is left: the output's, back to NCHW; the image goes into the stem as it is.
+    // The stem reads the float image: precision assignment's Cast and the layout's Transpose are gone; one
+    // Transpose (the output's, back to NCHW) and at most one Cast (the output's, back to float) are left.
+    EXPECT_EQ(matches(layers, "cuda\\.conv_nchw_in_nhwc_out_f16_from_f32"), 1u) << layers;
     EXPECT_EQ(matches(layers, "\"LayerType\":\\s*\"Transpose\""), 1u) << layers;
+    EXPECT_LE(matches(layers, "\"LayerType\":\\s*\"Cast\""), 1u) << layers;
 }
 
 // ------------------------------------------------------------------------------------------ support check
 
 #ifdef KILN_TEST_HAVE_CUDA_BACKEND
-/// Whether the CUDA backend's FusedConv entry takes a float16 node of the form with these shapes, group
-/// and channels-last value; checked on the host, so it runs without a GPU.
+/// Whether the CUDA backend's FusedConv entry takes a float16 node of the form (X of `xType`) with these
+/// shapes, group and channels-last value; checked on the host, so it runs without a GPU.
 bool formSupported(const Shape& x, const Shape& w, const Shape& y, int64_t group, int64_t channelsLast,
-                   std::string* reason) {
+                   std::string* reason, DataType xType = DataType::kHALF) {
     Graph graph;
-    Value* xv = graph.addInput("x", DataType::kHALF, fromConcrete(x));
+    Value* xv = graph.addInput("x", xType, fromConcrete(x));
     Value* wv = graph.addInput("w", DataType::kHALF, fromConcrete(w));
     Node* node = graph.addNode("FusedConv", "conv", {xv, wv}, {}, 1);
     node->domain = "kiln";
@@ -265,6 +290,12 @@ TEST(CudaConvChannelsFirstInputSupport, TakesFewChannelsGroupOneAndWindowsThatFi
     reason.clear();
     EXPECT_FALSE(formSupported({1, 3, 16, 16}, {8, 3, 3, 3}, {1, 14, 14, 8}, 1, 0, &reason));
     EXPECT_NE(reason.find(kChannelsLastAttribute), std::string::npos) << reason;
+    reason.clear();
+    // X float (a folded Cast) under float16 weights, not bfloat16.
+    EXPECT_TRUE(formSupported({2, 3, 32, 32}, {32, 3, 3, 3}, {2, 30, 30, 32}, 1, 1, &reason, DataType::kFLOAT))
+        << reason;
+    EXPECT_FALSE(formSupported({2, 3, 32, 32}, {32, 3, 3, 3}, {2, 30, 30, 32}, 1, 1, &reason, DataType::kBF16));
+    EXPECT_NE(reason.find("float"), std::string::npos) << reason;
     reason.clear();
     // 40 x 40 taps over 4 channels: 8 output channels' weights alone pass a block's shared memory.
     EXPECT_FALSE(formSupported({1, 4, 64, 64}, {8, 40, 40, 4}, {1, 25, 25, 8}, 1, 1, &reason));

@@ -9,6 +9,8 @@
 
 #include "backends/code_generation.h"
 #include "engine/plan_serializer.h"
+#include "ir/ops/layout_attributes.h"
+#include "ir/shape_inference.h"
 #include "kiln/builder.h"
 #include "plan_test_util.h"
 
@@ -218,6 +220,42 @@ TEST(PlanRoundTrip, StringAttributesAreBinarySafe) {
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(back->size(), bytes.size());
     EXPECT_TRUE(*back == bytes);
+}
+
+TEST(PlanRoundTrip, StemReadingTheNchwImageKeepsItsForm) {
+    // A float16 FusedConv reading the float NCHW image itself (ir/ops/layout_attributes.h): its layout
+    // attributes, its float X and its float16 weights and output come back, and the loaded graph infers.
+    EnginePlan plan;
+    plan.backend = "cuda";
+    plan.target = "test-gpu";
+    plan.graph = std::make_unique<Graph>();
+    Graph& g = *plan.graph;
+    g.name = "stem";
+    Value* x = g.addInput("x", DataType::kFLOAT, fromConcrete({2, 3, 9, 9}));
+    Value* w = g.addConstant("w", randomTensor(DataType::kHALF, {8, 3, 3, 3}, -1, 1, 11));
+    Node* conv = g.addNode("FusedConv", "stem", {x, w}, {"y"});
+    conv->domain = "kiln";
+    conv->attrs.set(kChannelsLastAttribute, int64_t{1});
+    conv->attrs.set(kInputChannelsFirstAttribute, int64_t{1});
+    conv->attrs.set("activation", std::string("Relu"));
+    g.markOutput(conv->outputs[0]);
+    ASSERT_TRUE(inferGraphShapes(g, ShapeInferenceOptions{}).isOk());
+    ProfileShapes profile;
+    profile.inputs["x"] = {Shape{2, 3, 9, 9}, Shape{2, 3, 9, 9}, Shape{2, 3, 9, 9}};
+    plan.profiles.push_back(profile);
+    plan.layers[conv->id] = {"cuda.conv_nchw_in_nhwc_out_f16_from_f32", DataType::kHALF};
+    plan.activationBytesPerProfile = {2 * 7 * 7 * 8 * 2};
+    auto loaded = roundTrip(plan);
+    ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
+    EXPECT_EQ(diffPlans(plan, loaded.value()), "");
+    const Node* back = loaded->graph->findNode("stem");
+    ASSERT_NE(back, nullptr);
+    EXPECT_EQ(back->attrs.getInt(kChannelsLastAttribute, 0), 1);
+    EXPECT_EQ(back->attrs.getInt(kInputChannelsFirstAttribute, 0), 1);
+    EXPECT_EQ(back->input(0)->dtype, DataType::kFLOAT);
+    EXPECT_TRUE(inferGraphShapes(*loaded->graph, ShapeInferenceOptions{}).isOk());
+    EXPECT_EQ(back->outputs[0]->dtype, DataType::kHALF);
+    EXPECT_EQ(symShapeToString(back->outputs[0]->shape), symShapeToString(fromConcrete({2, 7, 7, 8})));
 }
 
 TEST(PlanRoundTrip, EveryConstantTypeAlone) {

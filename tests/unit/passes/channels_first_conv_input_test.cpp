@@ -3,15 +3,18 @@
 // NCHW input itself (its to-NHWC Transpose gone) and the graph computes what the NCHW graph did on the CPU
 // backend, whose channels-last FusedConv reads the NCHW X as it is; a Transpose with a second reader, a
 // convolution over 16 channels, a grouped one, a Transpose of another permutation and a backend that
-// refuses the form are left alone. Also FusedConv's shape inference of the form.
-
-#include "passes/channels_first_conv_input.h"
+// refuses the form are left alone. A float image's Cast to float16 / bfloat16 before the Transpose is
+// folded too where the backend takes a float X: the CPU backend has no FusedConv in those types, so that
+// rewrite is checked on the graph's nodes, edges and inferred types instead of by running it. Also
+// FusedConv's shape inference of the form.
 
 #include <gtest/gtest.h>
 
 #include "backends/cpu/cpu_backend.h"
+#include "ir/onnx_types.h"
 #include "ir/ops/layout_attributes.h"
 #include "pass_test_util.h"
+#include "passes/channels_first_conv_input.h"
 #include "passes/channels_last_layout.h"
 
 namespace kiln::test {
@@ -40,8 +43,8 @@ protected:
         inputs[name] = randomTensor(DataType::kFLOAT, shape, -2, 2, seed++);
         return graph.addInput(name, DataType::kFLOAT, fromConcrete(shape));
     }
-    Value* random(const Shape& shape) {
-        return graph.addConstant(graph.uniqueValueName("w"), randomTensor(DataType::kFLOAT, shape, -1, 1, seed++));
+    Value* random(const Shape& shape, DataType type = DataType::kFLOAT) {
+        return graph.addConstant(graph.uniqueValueName("w"), randomTensor(type, shape, -1, 1, seed++));
     }
     Value* layer(const std::string& op, std::vector<Value*> in, AttributeMap attrs = {},
                  const std::string& domain = "") {
@@ -57,9 +60,18 @@ protected:
         attrs.set("group", group);
         return attrs;
     }
-    /// A square-kernel 2-D convolution with bias, `pad` on every side.
+    /// A square-kernel 2-D convolution with bias of X's type, `pad` on every side.
     Value* conv(Value* x, int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t pad, int64_t group = 1) {
-        return layer("Conv", {x, random({out, in / group, kernel, kernel}), random({out})}, window(stride, pad, group));
+        return layer("Conv", {x, random({out, in / group, kernel, kernel}, x->dtype), random({out}, x->dtype)},
+                     window(stride, pad, group));
+    }
+    /// X rounded to `type` (precision assignment's Cast before an FP16 / BF16 layer).
+    Value* cast(Value* x, DataType type) {
+        AttributeMap attrs;
+        attrs.set("to", dataTypeToOnnx(type));
+        Value* y = layer("Cast", {x}, attrs);
+        y->dtype = type;
+        return y;
     }
     Value* relu6(Value* x) {
         Value* lo = graph.addConstant(graph.uniqueValueName("lo"), Tensor::scalarFloat(0.f));
@@ -92,6 +104,53 @@ protected:
     }
 
     size_t transposesBefore{0};
+
+    /// x (float 2x3x17x15) -> Cast to `type` -> Transpose to NHWC -> channels-last FusedConv 3->16 of
+    /// `type` -> y: what the channels-last layout leaves of an FP16 / BF16 network's stem. The CPU backend
+    /// has no FusedConv in these types, so the rewrite is checked on the graph's nodes and edges, and by
+    /// shape inference of the result.
+    void castStem(DataType type) {
+        Value* image = cast(input("x", {2, 3, 17, 15}), type);
+        AttributeMap perm;
+        perm.set("perm", std::vector<int64_t>{0, 2, 3, 1});
+        AttributeMap attrs = window(2, 1);
+        attrs.set(kChannelsLastAttribute, int64_t{1});
+        attrs.set("activation", std::string("Relu"));
+        output(layer("FusedConv", {layer("Transpose", {image}, perm), random({16, 3, 3, 3}, type), random({16}, type)},
+                     attrs, "kiln"),
+               "y");
+    }
+    /// The pass alone with `supports`; the result's shapes inferred again.
+    std::unique_ptr<Graph> runAlone(BackendSupport supports, bool expectChange) {
+        ChannelsFirstConvInput pass(std::move(supports));
+        bool changed = !expectChange;
+        auto g = runPass(graph, pass, &changed);
+        EXPECT_EQ(changed, expectChange);
+        Status inferred = inferGraphShapes(*g, ShapeInferenceOptions{});
+        EXPECT_TRUE(inferred.isOk()) << inferred.message();
+        return g;
+    }
+    /// castStem(type) with a backend that takes float X: the convolution reads the graph input, the Cast
+    /// and the Transpose are gone, the layer stays of `type`.
+    void expectCastFolded(DataType type) {
+        castStem(type);
+        auto g = runAlone([](const Node&, std::string*) { return true; }, true);
+        EXPECT_EQ(countOps(*g, "Cast"), 0u);
+        EXPECT_EQ(countOps(*g, "Transpose"), 0u);
+        const Node* conv = theConv(*g);
+        ASSERT_NE(conv, nullptr);
+        EXPECT_EQ(conv->attrs.getInt(kInputChannelsFirstAttribute, 0), 1);
+        EXPECT_EQ(conv->input(0), g->inputs()[0]);
+        EXPECT_EQ(conv->input(0)->dtype, DataType::kFLOAT);
+        EXPECT_EQ(conv->outputs[0]->dtype, type);
+        EXPECT_EQ(symShapeToString(conv->outputs[0]->shape), symShapeToString(fromConcrete({2, 9, 8, 16})));
+    }
+    /// The one FusedConv of `g`.
+    static const Node* theConv(const Graph& g) {
+        for (const auto& node : g.nodes())
+            if (node->opType == "FusedConv") return node.get();
+        return nullptr;
+    }
 };
 
 TEST_F(ChannelsFirstConvInputTest, StemReadsTheNchwImage) {
@@ -116,6 +175,32 @@ TEST_F(ChannelsFirstConvInputTest, ResNetStemWithOneAndFourChannels) {
     auto g = layoutAndRun(true);
     EXPECT_EQ(countChannelsFirstInputConvs(*g), 2u);
     EXPECT_EQ(countOps(*g, "Transpose"), transposesBefore - 2);
+}
+
+TEST_F(ChannelsFirstConvInputTest, FloatImageBeforeItsCastToFp16IsReadAsItIs) {
+    expectCastFolded(DataType::kHALF);
+}
+
+TEST_F(ChannelsFirstConvInputTest, FloatImageBeforeItsCastToBf16IsReadAsItIs) {
+    expectCastFolded(DataType::kBF16);
+}
+
+TEST_F(ChannelsFirstConvInputTest, ABackendWithoutFloatImagesKeepsTheCast) {
+    castStem(DataType::kHALF);
+    auto g = runAlone(
+        [](const Node& node, std::string* reason) {
+            if (node.input(0)->dtype != DataType::kFLOAT) return true;
+            if (reason) *reason = "no float image here";
+            return false;
+        },
+        true);
+    EXPECT_EQ(countOps(*g, "Cast"), 1u);
+    EXPECT_EQ(countOps(*g, "Transpose"), 0u);
+    const Node* conv = theConv(*g);
+    ASSERT_NE(conv, nullptr);
+    EXPECT_EQ(conv->attrs.getInt(kInputChannelsFirstAttribute, 0), 1);
+    EXPECT_EQ(conv->input(0)->producer->opType, "Cast");
+    EXPECT_EQ(conv->input(0)->dtype, DataType::kHALF);
 }
 
 TEST_F(ChannelsFirstConvInputTest, ATransposeWithASecondReaderStays) {
@@ -167,9 +252,10 @@ TEST_F(ChannelsFirstConvInputTest, ATransposeOfAnotherPermutationStays) {
 }
 
 /// A FusedConv of the form, its output's inferred type and shape (or the inference error).
-Expected<ValueInfo> inferForm(const Shape& x, const Shape& w, int64_t channelsLast, int64_t inputChannelsFirst) {
+Expected<ValueInfo> inferForm(const Shape& x, const Shape& w, int64_t channelsLast, int64_t inputChannelsFirst,
+                              DataType xType = DataType::kHALF) {
     Graph g;
-    Value* xv = g.addInput("x", DataType::kHALF, fromConcrete(x));
+    Value* xv = g.addInput("x", xType, fromConcrete(x));
     Value* wv = g.addInput("w", DataType::kHALF, fromConcrete(w));
     Node* node = g.addNode("FusedConv", "conv", {xv, wv}, {"y"}, 1);
     node->domain = "kiln";
@@ -190,6 +276,10 @@ TEST(ChannelsFirstConvInputInference, XIsNchwWhileWAndYAreChannelsLast) {
     ASSERT_TRUE(y.isOk()) << y.status().message();
     EXPECT_EQ(y->dtype, DataType::kHALF);
     EXPECT_EQ(symShapeToString(y->shape), symShapeToString(fromConcrete({2, 17, 18, 32})));
+    // A float X (a folded Cast) under float16 weights: the layer is float16.
+    auto rounded = inferForm({2, 3, 33, 35}, {32, 3, 3, 3}, 1, 1, DataType::kFLOAT);
+    ASSERT_TRUE(rounded.isOk()) << rounded.status().message();
+    EXPECT_EQ(rounded->dtype, DataType::kHALF);
     // Read as NHWC, the same X would have 35 channels against W's 3.
     EXPECT_FALSE(inferForm({2, 3, 33, 35}, {32, 3, 3, 3}, 1, 0).isOk());
 }

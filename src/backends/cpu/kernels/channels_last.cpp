@@ -47,6 +47,10 @@ Expected<Node> nchwForm(const Node& node, std::deque<Value>& values) {
         nchw.domain = node.domain;
         nchw.attrs.erase(kChannelsLastAttribute);
         nchw.attrs.erase(kInputChannelsFirstAttribute);
+        // A float X under narrow weights (a folded Cast) is the CUDA kernel's; the CPU kernels take one type.
+        if (node.input(0) && node.input(1) && node.input(0)->dtype != node.input(1)->dtype)
+            return unsupported(node.describe() + ": X is " + dataTypeName(node.input(0)->dtype) + " but W is " +
+                               dataTypeName(node.input(1)->dtype) + "; the CPU convolution takes one type");
     }
     auto convert = [&](const Value* v, bool permute) -> Expected<Value*> {
         if (!v) return static_cast<Value*>(nullptr);

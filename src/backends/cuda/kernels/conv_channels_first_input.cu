@@ -8,6 +8,7 @@
 // output channels (t % groups) * 8 ... of the pixels t / groups, + slots, + 2 slots ... of the tile: threads
 // next to each other write the channels of one pixel, then of the next one, so a warp's stores are
 // consecutive. The chunk is padded to a multiple of 8 with zero weights; lanes past K are not stored.
+// Float X under narrow W and Y (a Cast folded in) is staged as it is: its values are used unrounded.
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -107,9 +108,9 @@ std::optional<TilePlan> planTiles(const DirectConvShape& s) {
     return plan;
 }
 
-template <typename T, typename B, bool kVectorIo>
+template <typename TX, typename T, typename B, bool kVectorIo>
 __global__ void __launch_bounds__(kBlockThreads)
-    channelsFirstInputConvKernel(const T* __restrict__ x, const T* __restrict__ w, const B* __restrict__ bias,
+    channelsFirstInputConvKernel(const TX* __restrict__ x, const T* __restrict__ w, const B* __restrict__ bias,
                                  const T* residual, T* y, ChannelsFirstParams params, FusedActivation activation) {
     // X, W and the bias are read-only for the launch; the residual may be Y's own buffer (an in-place sum),
     // read by the thread that then writes it.
@@ -149,7 +150,7 @@ __global__ void __launch_bounds__(kBlockThreads)
     }
     // One warp a patch row (c, row), its lanes along the NCHW row; outside the image reads as zero.
     const int32_t lane = thread % 32;
-    const T* image = x + n * s.inC * s.inH * s.inW;
+    const TX* image = x + n * s.inC * s.inH * s.inW;
     for (int32_t row = thread / 32; row < s.inC * params.patchH; row += kBlockThreads / 32) {
         const int32_t c = row / params.patchH;
         const int32_t iy = iy0 + (row - c * params.patchH);
@@ -240,7 +241,7 @@ __global__ void __launch_bounds__(kBlockThreads)
     }
 }
 
-template <typename T, typename B>
+template <typename TX, typename T, typename B>
 Status launchTyped(const void* x, const void* w, const void* bias, const void* residual, void* y, const TilePlan& plan,
                    const FusedActivation& activation, cudaStream_t stream) {
     const DirectConvShape& s = plan.params.shape;
@@ -250,36 +251,46 @@ Status launchTyped(const void* x, const void* w, const void* bias, const void* r
         s.outC % kChannelsPerThread == 0 && addressesAligned(packAlignment<T>(kChannelsPerThread), {y, residual});
     const dim3 grid(static_cast<unsigned>(int64_t{s.batch} * plan.params.tilesH * plan.params.tilesW),
                     static_cast<unsigned>(plan.chunks));
-    const auto* xt = static_cast<const T*>(x);
+    const auto* xt = static_cast<const TX*>(x);
     const auto* wt = static_cast<const T*>(w);
     const auto* bt = static_cast<const B*>(bias);
     const auto* rt = static_cast<const T*>(residual);
     auto* yt = static_cast<T*>(y);
     if (vector)
-        channelsFirstInputConvKernel<T, B, true>
+        channelsFirstInputConvKernel<TX, T, B, true>
             <<<grid, kBlockThreads, plan.sharedBytes, stream>>>(xt, wt, bt, rt, yt, plan.params, activation);
     else
-        channelsFirstInputConvKernel<T, B, false>
+        channelsFirstInputConvKernel<TX, T, B, false>
             <<<grid, kBlockThreads, plan.sharedBytes, stream>>>(xt, wt, bt, rt, yt, plan.params, activation);
     return launchStatus("channelsFirstInputConvKernel");
 }
 
 template <typename T>
-Status launchWithBias(DataType biasType, const void* x, const void* w, const void* bias, const void* residual, void* y,
-                      const TilePlan& plan, const FusedActivation& activation, cudaStream_t stream) {
-    if (biasType == DataType::kFLOAT) return launchTyped<T, float>(x, w, bias, residual, y, plan, activation, stream);
-    return launchTyped<T, T>(x, w, bias, residual, y, plan, activation, stream);
+Status launchWithBias(DataType inputType, DataType biasType, const void* x, const void* w, const void* bias,
+                      const void* residual, void* y, const TilePlan& plan, const FusedActivation& activation,
+                      cudaStream_t stream) {
+    if (inputType == DataType::kFLOAT) {
+        if (biasType == DataType::kFLOAT)
+            return launchTyped<float, T, float>(x, w, bias, residual, y, plan, activation, stream);
+        return launchTyped<float, T, T>(x, w, bias, residual, y, plan, activation, stream);
+    }
+    if (biasType == DataType::kFLOAT)
+        return launchTyped<T, T, float>(x, w, bias, residual, y, plan, activation, stream);
+    return launchTyped<T, T, T>(x, w, bias, residual, y, plan, activation, stream);
 }
 
 }  // namespace
 
-bool channelsFirstInputConvApplies(DataType type, const DirectConvShape& s, std::string* reason) {
+bool channelsFirstInputConvApplies(DataType type, DataType inputType, const DirectConvShape& s, std::string* reason) {
     auto refuse = [&](const std::string& why) {
         if (reason) *reason = why;
         return false;
     };
     if (type != DataType::kFLOAT && type != DataType::kHALF && type != DataType::kBF16)
         return refuse(std::string("no NCHW-input convolution kernel for ") + dataTypeName(type));
+    if (inputType != type && inputType != DataType::kFLOAT)
+        return refuse(std::string("an NCHW-input convolution on ") + dataTypeName(type) +
+                      " reads X of that type or float, not " + dataTypeName(inputType));
     if (s.group != 1) return refuse("an NCHW-input convolution has group 1, not " + std::to_string(s.group));
     if (s.inC < 1 || s.inC > kChannelsFirstInputMaxChannels)
         return refuse("an NCHW-input convolution reads 1 to " + std::to_string(kChannelsFirstInputMaxChannels) +
@@ -300,20 +311,21 @@ bool channelsFirstInputConvApplies(DataType type, const DirectConvShape& s, std:
     return true;
 }
 
-Status launchChannelsFirstInputConv(DataType type, DataType biasType, const void* x, const void* w, const void* bias,
-                                    const void* residual, void* y, const DirectConvShape& shape,
+Status launchChannelsFirstInputConv(DataType type, DataType inputType, DataType biasType, const void* x, const void* w,
+                                    const void* bias, const void* residual, void* y, const DirectConvShape& shape,
                                     const FusedActivation& activation, cudaStream_t stream) {
     std::string reason;
-    if (!channelsFirstInputConvApplies(type, shape, &reason)) return invalidArgument(reason);
+    if (!channelsFirstInputConvApplies(type, inputType, shape, &reason)) return invalidArgument(reason);
     if (int64_t{shape.batch} * shape.outH * shape.outW == 0) return Status::ok();
     const TilePlan plan = *planTiles(shape);
     switch (type) {
         case DataType::kFLOAT:
-            return launchTyped<float, float>(x, w, bias, residual, y, plan, activation, stream);
+            return launchTyped<float, float, float>(x, w, bias, residual, y, plan, activation, stream);
         case DataType::kHALF:
-            return launchWithBias<__half>(biasType, x, w, bias, residual, y, plan, activation, stream);
+            return launchWithBias<__half>(inputType, biasType, x, w, bias, residual, y, plan, activation, stream);
         default:
-            return launchWithBias<__nv_bfloat16>(biasType, x, w, bias, residual, y, plan, activation, stream);
+            return launchWithBias<__nv_bfloat16>(inputType, biasType, x, w, bias, residual, y, plan, activation,
+                                                 stream);
     }
 }
 

@@ -22,15 +22,17 @@
 namespace kiln::cuda {
 
 /// Whether the kernel runs this convolution: X [N, C, H, W] (DirectConvShape's inC, inH, inW), W
-/// [K, R, S, C], Y [N, OH, OW, K]; float, float16 or bfloat16; group 1 and C <= kChannelsFirstInputMaxChannels;
+/// [K, R, S, C], Y [N, OH, OW, K]; W and Y of `type`, float, float16 or bfloat16; X of `inputType`: `type`
+/// or float (the image a Cast to `type` was folded away from); group 1 and C <= kChannelsFirstInputMaxChannels;
 /// extents that fit its 32-bit offsets; a window whose weights and smallest input patch fit a block's
 /// shared memory (every common kernel size does). Sets `reason` when not.
-bool channelsFirstInputConvApplies(DataType type, const DirectConvShape& shape, std::string* reason);
+bool channelsFirstInputConvApplies(DataType type, DataType inputType, const DirectConvShape& shape,
+                                   std::string* reason);
 
 /// Y = act(conv(X, W) + bias + residual) for a shape channelsFirstInputConvApplies accepts; the bias (may
 /// be null) is of `type` or float, the residual (may be null) of `type` and Y's shape.
-Status launchChannelsFirstInputConv(DataType type, DataType biasType, const void* x, const void* w, const void* bias,
-                                    const void* residual, void* y, const DirectConvShape& shape,
+Status launchChannelsFirstInputConv(DataType type, DataType inputType, DataType biasType, const void* x, const void* w,
+                                    const void* bias, const void* residual, void* y, const DirectConvShape& shape,
                                     const FusedActivation& activation, cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -67,8 +67,9 @@ public:
     ChannelsFirstInputConvKernel(const Node& node, const FusedActivation& activation)
         : mAttrs(node.attrs),
           mActivation(activation),
-          mType(node.input(0)->dtype),
-          mBiasType(node.hasInput(2) ? node.input(2)->dtype : node.input(0)->dtype),
+          mType(node.input(1)->dtype),
+          mInputType(node.input(0)->dtype),
+          mBiasType(node.hasInput(2) ? node.input(2)->dtype : node.input(1)->dtype),
           mHasBias(node.hasInput(2)),
           mHasResidual(node.hasInput(3)) {}
 
@@ -84,25 +85,29 @@ public:
             return invalidArgument(tacticName() + ": residual " + shapeToString(inputs[3].shape, true) +
                                    " differs from the output " + shapeToString(y.shape, true));
         std::string reason;
-        if (!channelsFirstInputConvApplies(mType, mShape, &reason)) return unsupported(tacticName() + ": " + reason);
+        if (!channelsFirstInputConvApplies(mType, mInputType, mShape, &reason))
+            return unsupported(tacticName() + ": " + reason);
         return Status::ok();
     }
 
     Status run(const KernelIO& io) override {
-        return launchChannelsFirstInputConv(mType, mBiasType, io.input(0).data, io.input(1).data,
+        return launchChannelsFirstInputConv(mType, mInputType, mBiasType, io.input(0).data, io.input(1).data,
                                             mHasBias ? io.input(2).data : nullptr,
                                             mHasResidual ? io.input(3).data : nullptr, io.output(0).data, mShape,
                                             mActivation, static_cast<cudaStream_t>(io.stream));
     }
 
     std::string tacticName() const override {
-        return std::string("cuda.conv_nchw_in_nhwc_out_") + tacticTypeSuffix(mType);
+        // A float image under narrow weights (a Cast folded in) says so.
+        return std::string("cuda.conv_nchw_in_nhwc_out_") + tacticTypeSuffix(mType) +
+               (mInputType != mType ? std::string("_from_") + tacticTypeSuffix(mInputType) : "");
     }
 
 private:
     AttributeMap mAttrs;
     FusedActivation mActivation;
-    DataType mType;
+    DataType mType;       // W's, Y's and the residual's
+    DataType mInputType;  // X's: mType, or float
     DataType mBiasType;
     bool mHasBias;
     bool mHasResidual;
@@ -117,15 +122,30 @@ bool refuse(std::string* reason, const std::string& why) {
 }  // namespace
 
 bool channelsFirstInputConvSupported(const Node& node, std::string* reason) {
-    if (node.attrs.getInt(kInputChannelsFirstAttribute, 0) != 1 || node.attrs.getInt(kChannelsLastAttribute, 0) != 1)
-        return refuse(
-            reason, std::string(kInputChannelsFirstAttribute) + " must be 1, with " + kChannelsLastAttribute + " = 1");
+    if (node.opType != "FusedConv" || node.attrs.getInt(kInputChannelsFirstAttribute, 0) != 1 ||
+        node.attrs.getInt(kChannelsLastAttribute, 0) != 1)
+        return refuse(reason, std::string("a convolution reading NCHW X is a FusedConv with ") +
+                                  kInputChannelsFirstAttribute + " = 1 and " + kChannelsLastAttribute + " = 1");
     if (node.attrs.getInt("group", 1) != 1)
         return refuse(reason,
                       "a convolution reading NCHW X has group 1, not " + std::to_string(node.attrs.getInt("group", 1)));
     const Value* x = node.input(0);
     const Value* w = node.input(1);
     const Value* y = node.outputs.empty() ? nullptr : node.outputs[0];
+    if (!x || !w) return refuse(reason, "a convolution reading NCHW X needs X and W");
+    // W, the residual and Y share one type; X is of that type or float (a Cast folded in); the bias of
+    // W's type or float.
+    const DataType type = w->dtype;
+    if (type != DataType::kFLOAT && type != DataType::kHALF && type != DataType::kBF16)
+        return refuse(reason, std::string("no CUDA convolution reading NCHW X on ") + dataTypeName(type));
+    auto typeIs = [&](const Value* v, bool orFloat) {
+        return !v || v->dtype == type || (orFloat && v->dtype == DataType::kFLOAT);
+    };
+    if (!typeIs(x, true) || !typeIs(node.input(2), true) || !typeIs(node.input(3), false))
+        return refuse(reason, std::string("a convolution reading NCHW X with ") + dataTypeName(type) +
+                                  " weights takes X and a bias of that type or float, and a residual of that type");
+    auto activation = parseFusedActivation(node);
+    if (!activation) return refuse(reason, activation.status().message());
     if (x->shape.size() != 4 || (w->typeKnown && w->shape.size() != 4))
         return refuse(reason, "a convolution reading NCHW X takes rank-4 X [N, C, H, W] and W [K, R, S, C]");
     const Dim& channels = x->shape[1];
@@ -138,7 +158,7 @@ bool channelsFirstInputConvSupported(const Node& node, std::string* reason) {
         return true;
     auto shape = convShape(node.attrs, toConcrete(x->shape), toConcrete(w->shape), toConcrete(y->shape));
     if (!shape) return refuse(reason, shape.status().message());
-    return channelsFirstInputConvApplies(x->dtype, *shape, reason);
+    return channelsFirstInputConvApplies(type, x->dtype, *shape, reason);
 }
 
 std::unique_ptr<Kernel> createChannelsFirstInputConv(const Node& node, const FusedActivation& activation) {

@@ -14,8 +14,9 @@
 namespace kiln::cuda {
 
 /// Whether the CUDA backend runs this FusedConv with NCHW X: channels-last, group 1, 1 to
-/// kChannelsFirstInputMaxChannels input channels, and (where the shapes are known) a shape the kernel
-/// takes. The types were checked by the convolution's own support check. Sets `reason` when not.
+/// kChannelsFirstInputMaxChannels input channels; W, Y and the residual of one type (float, float16 or
+/// bfloat16), X of that type or float, the bias of that type or float; a fused activation the epilogue
+/// has; and (where the shapes are known) a shape the kernel takes. Sets `reason` when not.
 bool channelsFirstInputConvSupported(const Node& node, std::string* reason);
 
 /// The layer's kernel.
