@@ -28,6 +28,11 @@ Node* convReadingAsX(const Node& transpose, const Uses& uses) {
         return nullptr;
     const Dim& channels = nchw->shape[1];
     if (!channels.isKnown() || channels.value > kChannelsFirstInputMaxChannels) return nullptr;
+    // W is [K, R, S, C] in the channels-last form.
+    const Value* w = conv->input(1);
+    if (!w || w->shape.size() != 4 || !w->shape[1].isKnown() || !w->shape[2].isKnown() ||
+        channels.value * w->shape[1].value * w->shape[2].value > kChannelsFirstInputMaxTaps)
+        return nullptr;
     return conv;
 }
 

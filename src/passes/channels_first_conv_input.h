@@ -11,7 +11,8 @@
 // 0.16 ms of Transpose and most of the stem's 0.48 ms).
 //
 // The rewrite: a Transpose with perm (0, 2, 3, 1) whose only reader is a channels-last kiln::FusedConv's
-// X, with group 1 and at most kChannelsFirstInputMaxChannels input channels, becomes that FusedConv reading
+// X, with group 1, at most kChannelsFirstInputMaxChannels input channels and kChannelsFirstInputMaxTaps
+// multiply-adds per output, becomes that FusedConv reading
 // the Transpose's input with kInputChannelsFirstAttribute = 1, where the backend supports the rewritten
 // layer (the predicate). Where the Transpose's input is made by a Cast from float to float16 / bfloat16
 // that nothing else reads (precision assignment's, on a float graph input), the convolution reads the

@@ -28,6 +28,12 @@ inline constexpr const char* kInputChannelsFirstAttribute = "kiln_input_channels
 /// so the form pays only where a pixel has few of them (an image's 1 to 4).
 inline constexpr int64_t kChannelsFirstInputMaxChannels = 4;
 
+/// Multiply-adds per output element (C x R x S) at most of a convolution the channels-first conv input pass
+/// gives that form: its CUDA kernel computes on the CUDA cores in float, which stays memory-bound for
+/// MobileNet's 3x3 RGB stem (27) or a 4x4 patchify stem over 4 channels (64), while ResNet's 7x7 RGB stem
+/// (147; about 60 GFLOP at batch 256) runs faster in cuDNN's tensor-core plans behind the Transpose.
+inline constexpr int64_t kChannelsFirstInputMaxTaps = 64;
+
 /// String attribute of kiln::ChannelsLastPool: the ONNX pooling op it computes ("MaxPool" or "AveragePool").
 inline constexpr const char* kChannelsLastPoolAttribute = "pool";
 

@@ -202,17 +202,6 @@ size_t matches(const std::string& text, const std::string& pattern) {
         std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator()));
 }
 
-double relativeL2(const Tensor& y, const Tensor& reference) {
-    double diff = 0, norm = 0;
-    for (int64_t i = 0; i < reference.elementCount(); ++i) {
-        const double r = reference.elementAsDouble(i);
-        const double d = y.elementAsDouble(i) - r;
-        diff += d * d;
-        norm += r * r;
-    }
-    return std::sqrt(diff / norm);
-}
-
 TEST_F(CudaConvChannelsFirstInputTest, Fp16EngineStemReadsTheImageAndMatchesCpu) {
     // x (float 2x3x33x35) -> Conv 3->32 3x3 s2 p1 -> Relu -> Conv 32->16 1x1 -> y.
     test::CapturingLogger logger;
@@ -236,17 +225,31 @@ TEST_F(CudaConvChannelsFirstInputTest, Fp16EngineStemReadsTheImageAndMatchesCpu)
     auto config = builder->createBuilderConfig();
     test::EngineRun cpu = test::buildAndRun(*builder, *net, *config, {{"x", input}}, logger);
     ASSERT_TRUE(cpu.ok);
+    const Tensor& cpuY = cpu.outputs[0];
+
+    // The CUDA engine reads and writes device memory (test::buildAndRun binds host tensors: the CPU's runner).
     config->setDefaultDeviceType(DeviceType::kGPU);
     config->setFlag(BuilderFlag::kFP16);
     config->setBuilderOptimizationLevel(0);  // the channels-last passes' graph, not a timed layout choice
-    test::EngineRun gpu = test::buildAndRun(*builder, *net, *config, {{"x", input}}, logger);
-    ASSERT_TRUE(gpu.ok);
-    ASSERT_EQ(gpu.outputs.size(), 1u);
-    const double error = relativeL2(gpu.outputs[0], cpu.outputs[0]);
+    auto plan = builder->buildSerializedNetwork(*net, *config);
+    ASSERT_NE(plan, nullptr);
+    auto engine = createRuntime(logger)->deserializeEngine(plan->data(), plan->size());
+    ASSERT_NE(engine, nullptr);
+    const std::string layers = engine->getLayerInformationJson();
+    auto context = engine->createExecutionContext();
+    ASSERT_NE(context, nullptr);
+    Tensor gpuY = Tensor::allocate(DataType::kFLOAT, cpuY.shape());
+    DeviceBuffer in(*mBackend, input.byteSize()), out(*mBackend, gpuY.byteSize());
+    ASSERT_TRUE(mBackend->copyToDevice(in.get(), input.data(), input.byteSize(), mStream).isOk());
+    ASSERT_TRUE(context->setTensorAddress("x", in.get()));
+    ASSERT_TRUE(context->setTensorAddress("y", out.get()));
+    ASSERT_TRUE(context->enqueue(mStream));
+    ASSERT_TRUE(mBackend->copyToHost(gpuY.data(), out.get(), gpuY.byteSize(), mStream).isOk());
+    ASSERT_TRUE(mBackend->synchronize(mStream).isOk());
+
+    const double error = test::relativeL2(gpuY, cpuY.toDoubleVector());
     EXPECT_LE(error, 2e-2);
     EXPECT_GT(error, 0.0) << "bit-exact with the FP32 reference: the FP16 path did not run";
-
-    const std::string& layers = gpu.layerJson;
     // The stem reads the float image: precision assignment's Cast and the layout's Transpose are gone; one
     // Transpose (the output's, back to NCHW) and at most one Cast (the output's, back to float) are left.
     EXPECT_EQ(matches(layers, "cuda\\.conv_nchw_in_nhwc_out_f16_from_f32"), 1u) << layers;

@@ -221,6 +221,14 @@ TEST_F(ChannelsFirstConvInputTest, ManyChannelsAndGroupedConvolutionsStay) {
     EXPECT_EQ(countOps(*g, "Transpose"), transposesBefore);
 }
 
+TEST_F(ChannelsFirstConvInputTest, AStemOfManyMultiplyAddsStaysWithTheTensorCores) {
+    // ResNet's 7x7 RGB stem: 147 multiply-adds per output, past kChannelsFirstInputMaxTaps.
+    output(conv(input("rgb", {1, 3, 23, 21}), 3, 16, 7, 2, 3), "a");
+    auto g = layoutAndRun(false);
+    EXPECT_EQ(countChannelsFirstInputConvs(*g), 0u);
+    EXPECT_EQ(countOps(*g, "Transpose"), transposesBefore);
+}
+
 TEST_F(ChannelsFirstConvInputTest, ABackendThatRefusesTheFormKeepsTheTranspose) {
     output(conv(input("x", {1, 3, 10, 10}), 3, 8, 3, 2, 1), "y");
     int asked = 0;
