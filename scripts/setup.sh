@@ -36,6 +36,7 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-headers.txt
 # The pinned onnx's backend test cases for tests/conformance (quick when already there).
 ./scripts/fetch_onnx_node_tests.sh
 echo "[setup] done"

@@ -41,6 +41,22 @@ inline Expected<FusedActivation> parseFusedActivation(const Node& node) {
     return a;
 }
 
+/// The activation as tactic names show it: "identity", "relu", "gelu", ...
+inline const char* activationTacticName(ActivationKind kind) {
+    switch (kind) {
+        case ActivationKind::kNone: return "identity";
+        case ActivationKind::kRelu: return "relu";
+        case ActivationKind::kClip: return "clip";
+        case ActivationKind::kLeakyRelu: return "leaky_relu";
+        case ActivationKind::kSigmoid: return "sigmoid";
+        case ActivationKind::kTanh: return "tanh";
+        case ActivationKind::kHardSigmoid: return "hard_sigmoid";
+        case ActivationKind::kHardSwish: return "hard_swish";
+        case ActivationKind::kGelu: return "gelu";
+    }
+    return "unknown";
+}
+
 #ifdef __CUDACC__
 __device__ __forceinline__ float applyActivation(const FusedActivation& a, float x) {
     switch (a.kind) {

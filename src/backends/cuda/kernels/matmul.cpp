@@ -5,12 +5,15 @@
 // cuBLASLt's is the tanh approximation, ONNX's the exact erf) run in fused_epilogue.cu, which then adds
 // the bias and the residual too. MatMul on bfloat16, double and the integer types, and float /
 // float16 products cuBLASLt has no algorithm for, run in matmul_direct.cu's kernel. Gemm's C is laid into the output by expand.cu's broadcast copy.
+// Where that separate epilogue pass would follow a float16 / bfloat16 FusedMatMul with a 2-D weight, the
+// CUTLASS sm_90a GEMMs with the whole epilogue fused (gemm_cutlass_sm90.h) are timed beside it too.
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,7 @@
 #include "backends/cuda/kernels/broadcast_plan.h"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 #include "backends/cuda/kernels/fused_activation.h"
+#include "backends/cuda/kernels/gemm_cutlass_sm90.h"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/kernels/matmul_direct.h"
 #include "backends/cuda/kernels/matmul_plan.h"
@@ -59,7 +63,88 @@ public:
           mTactics(node) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
+        mCutlassConfigs.clear();
+        mCutlass.reset();
         if (inputs.size() < 2 || outputs.empty()) return invalidArgument(tacticName() + ": needs A, B and Y");
+        KILN_RETURN_IF_ERROR(reshapeLibraryPath(inputs, outputs));
+        planCutlass(inputs[1].shape, outputs[0]);
+        return Status::ok();
+    }
+
+    size_t workspaceSize() const override {
+        if (mCutlass) return mCutlassWorkspace;
+        const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
+        return products && !mDirect ? mGemm.workspaceSize() : 0;
+    }
+
+    Status run(const KernelIO& io) override {
+        auto stream = static_cast<cudaStream_t>(io.stream);
+        if (mCutlass) return runCutlass(io);
+        if (mDirect)
+            KILN_RETURN_IF_ERROR(
+                launchDirectMatMul(mDirectPlan, io.input(0).data, io.input(1).data, io.output(0).data, stream));
+        else
+            KILN_RETURN_IF_ERROR(runProduct(io));
+        if (!mSeparateEpilogue) return Status::ok();
+        return launchBiasResidualActivation(mType, io.output(0).data, mType, mHasBias ? io.input(2).data : nullptr,
+                                            mHasResidual ? io.input(3).data : nullptr, mActivation, mOutputCount,
+                                            mColumns, 1, stream);
+    }
+
+    std::string tacticName() const override {
+        if (mCutlass)
+            return std::string("cuda.cutlass_sm90_") + tacticTypeSuffix(mType) + "_" +
+                   activationTacticName(mActivation.kind) + (mHasBias ? "_bias" : "") +
+                   (mHasResidual ? "_residual" : "") + "_" + cutlassConfigName(mCutlassConfigs[*mCutlass]);
+        if (mDirect)
+            return std::string("cuda.matmul_direct_") + tacticTypeSuffix(mType) + (mSeparateEpilogue ? "+epilogue" : "");
+        return std::string("cuda.cublaslt_matmul_") + tacticTypeSuffix(mType) +
+               (mPlan.mode == MatMulPlan::Mode::kPerBatch ? "_per_batch" : "") +
+               (mPlan.problem.epilogue == GemmEpilogue::kReluBias ? "_relu_bias"
+                : mPlan.problem.epilogue == GemmEpilogue::kBias  ? "_bias"
+                                                                 : "") +
+               (mPlan.problem.residualC ? "_residual" : "") + (mSeparateEpilogue ? "+epilogue" : "") + (mPlan.problem.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
+    }
+
+    // The library's candidates (cuBLASLt's algorithms, or the direct kernel alone) first, then CUTLASS's.
+    size_t tacticCount() const override { return libraryTacticCount() + mCutlassConfigs.size(); }
+    Status selectTactic(size_t index) override {
+        const size_t library = libraryTacticCount();
+        if (index >= library) {
+            if (index - library >= mCutlassConfigs.size())
+                return invalidArgument(tacticName() + ": tactic " + std::to_string(index) + " of " +
+                                       std::to_string(tacticCount()));
+            selectCutlass(index - library);
+            return Status::ok();
+        }
+        mCutlass.reset();
+        if (mProducts) return mGemm.select(index);
+        return index == 0 ? Status::ok() : invalidArgument(tacticName() + " has a single tactic");
+    }
+    std::vector<int64_t> tacticState() const override {
+        if (mCutlass) return cutlassTacticState(mCutlassConfigs[*mCutlass]);
+        if (mProducts) return mGemm.algorithmState();
+        // The direct kernel chosen over CUTLASS's: a state the builder records, which selects nothing else.
+        return mCutlassConfigs.empty() ? std::vector<int64_t>{} : std::vector<int64_t>{kDirectTacticState};
+    }
+    // Built when the builder asks, not at every reshape.
+    std::string tacticKey() const override {
+        std::string key = mProducts ? gemmProblemKey(mPlan.problem, mPlan.alignment) : "";
+        if (mCutlassConfigs.empty()) return key;
+        // The library path's time includes its epilogue pass, so the key names the whole epilogue.
+        const CutlassGemmProblem& p = mCutlassProblem;
+        return (key.empty() ? std::string("direct ") + tacticTypeSuffix(mType) : key) + " | cutlass_sm90 " +
+               tacticTypeSuffix(mType) + " m" + std::to_string(p.m) + " n" + std::to_string(p.n) + " k" +
+               std::to_string(p.k) + " " + activationTacticName(mActivation.kind) + " bias" +
+               std::to_string(mHasBias) + " residual" + std::to_string(mHasResidual);
+    }
+
+private:
+    /// The direct kernel's tactic state where CUTLASS candidates were timed against it.
+    static constexpr int64_t kDirectTacticState = 0;
+
+    /// Plans the cuBLASLt product or the direct kernel, and whether the epilogue then needs a pass of its own.
+    Status reshapeLibraryPath(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) {
         for (const TensorView* v : {&inputs[0], &inputs[1], &outputs[0]})
             if (v->dtype != mType)
                 return invalidArgument(tacticName() + ": every tensor must be " + dataTypeName(mType));
@@ -103,47 +188,49 @@ public:
         return planDirect(inputs[0].shape, inputs[1].shape, outputs[0].shape);
     }
 
-    size_t workspaceSize() const override {
-        const bool products = mPlan.mode == MatMulPlan::Mode::kSingle || mPlan.mode == MatMulPlan::Mode::kPerBatch;
-        return products && !mDirect ? mGemm.workspaceSize() : 0;
-    }
-
-    Status run(const KernelIO& io) override {
-        auto stream = static_cast<cudaStream_t>(io.stream);
-        if (mDirect)
-            KILN_RETURN_IF_ERROR(
-                launchDirectMatMul(mDirectPlan, io.input(0).data, io.input(1).data, io.output(0).data, stream));
-        else
-            KILN_RETURN_IF_ERROR(runProduct(io));
-        if (!mSeparateEpilogue) return Status::ok();
-        return launchBiasResidualActivation(mType, io.output(0).data, mType, mHasBias ? io.input(2).data : nullptr,
-                                            mHasResidual ? io.input(3).data : nullptr, mActivation, mOutputCount,
-                                            mColumns, 1, stream);
-    }
-
-    std::string tacticName() const override {
-        if (mDirect)
-            return std::string("cuda.matmul_direct_") + tacticTypeSuffix(mType) + (mSeparateEpilogue ? "+epilogue" : "");
-        return std::string("cuda.cublaslt_matmul_") + tacticTypeSuffix(mType) +
-               (mPlan.mode == MatMulPlan::Mode::kPerBatch ? "_per_batch" : "") +
-               (mPlan.problem.epilogue == GemmEpilogue::kReluBias ? "_relu_bias"
-                : mPlan.problem.epilogue == GemmEpilogue::kBias  ? "_bias"
-                                                                 : "") +
-               (mPlan.problem.residualC ? "_residual" : "") + (mSeparateEpilogue ? "+epilogue" : "") + (mPlan.problem.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "");
-    }
-
-    size_t tacticCount() const override { return mProducts ? mGemm.candidateCount() : 1; }
-    Status selectTactic(size_t index) override {
-        return mProducts ? mGemm.select(index) : invalidArgument(tacticName() + " has a single tactic");
-    }
-    std::vector<int64_t> tacticState() const override {
-        return mProducts ? mGemm.algorithmState() : std::vector<int64_t>{};
-    }
-    // Built when the builder asks, not at every reshape.
-    std::string tacticKey() const override { return mProducts ? gemmProblemKey(mPlan.problem, mPlan.alignment) : ""; }
-
-private:
     bool hasEpilogue() const { return mHasBias || mHasResidual || mActivation.kind != ActivationKind::kNone; }
+
+    size_t libraryTacticCount() const { return mProducts ? mGemm.candidateCount() : 1; }
+
+    /// CUTLASS's configurations become candidates where the library path needs an epilogue pass of its
+    /// own (an exact GELU, say) after a float16 / bfloat16 product with a 2-D weight (A's batch dims fold
+    /// into M), for those that can run the shape on this device. A carried CUTLASS tactic is chosen again
+    /// when its configuration is among them; otherwise the library path keeps its choice.
+    void planCutlass(const Shape& b, const TensorView& y) {
+        if (!mSeparateEpilogue || (mType != DataType::kHALF && mType != DataType::kBF16) || b.size() != 2 ||
+            y.elementCount() == 0)
+            return;
+        CutlassGemmProblem& p = mCutlassProblem;
+        p = CutlassGemmProblem{};
+        p.type = mType;
+        p.k = b[0];
+        p.n = b[1];
+        p.m = y.elementCount() / p.n;
+        p.lda = p.k;
+        p.ldb = p.n;
+        p.ldd = p.n;
+        p.activation = mActivation;
+        for (const CutlassGemmConfig& config : cutlassGemmConfigs())
+            if (cutlassCanRun(p, config).isOk()) mCutlassConfigs.push_back(config);
+        for (size_t i = 0; i < mCutlassConfigs.size(); ++i)
+            if (mTactics.chosen == cutlassTacticState(mCutlassConfigs[i])) selectCutlass(i);
+    }
+
+    void selectCutlass(size_t index) {
+        mCutlass = index;
+        mCutlassWorkspace = cutlassWorkspaceBytes(mCutlassProblem, mCutlassConfigs[index]);
+    }
+
+    Status runCutlass(const KernelIO& io) const {
+        CutlassGemmProblem p = mCutlassProblem;
+        p.a = io.input(0).data;
+        p.b = io.input(1).data;
+        p.d = io.output(0).data;
+        p.bias = mHasBias ? io.input(2).data : nullptr;
+        p.residual = mHasResidual ? io.input(3).data : nullptr;
+        return runCutlassGemm(p, mCutlassConfigs[*mCutlass], io.workspace, io.workspaceBytes,
+                              static_cast<cudaStream_t>(io.stream));
+    }
 
     /// The direct kernel's plan (every epilogue then runs as a separate pass).
     Status planDirect(const Shape& a, const Shape& b, const Shape& y) {
@@ -212,6 +299,10 @@ private:
     bool mSeparateEpilogue{false};
     bool mDirect{false};
     DirectMatMulPlan mDirectPlan;
+    std::vector<CutlassGemmConfig> mCutlassConfigs;  // the CUTLASS candidates at the last reshape's shapes
+    std::optional<size_t> mCutlass;                  // the chosen one, when CUTLASS runs the product
+    CutlassGemmProblem mCutlassProblem;              // its shape; run() fills in the pointers
+    size_t mCutlassWorkspace{0};
 };
 
 class GemmKernel : public Kernel, public TacticChooser {
