@@ -86,6 +86,9 @@ private:
                 mLog.verbose(node.describe() + ": tactic " + std::to_string(t) + " failed: " + ms.status().message());
                 continue;
             }
+            // Every candidate's time, as TensorRT's verbose log lists them: what a slower kernel lost by.
+            mLog.verbose(node.describe() + ": tactic " + std::to_string(t) + " " + kernel.tacticName() + " " +
+                         std::to_string(ms.value()) + " ms");
             if (t == 0) defaultMs = ms.value();
             if (ms.value() < best.milliseconds) {
                 best.milliseconds = ms.value();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/attribute.h"
 #include "ir/tensor.h"
 
 namespace kiln::cudatest {
@@ -44,6 +45,31 @@ inline std::vector<double> channelsLastValues(const std::vector<double>& values,
                         values[static_cast<size_t>(((in * c + ic) * h + ih) * w + iw)];
     return out;
 }
+
+/// The relative tolerance of a convolution kernel's output in `type` against a double reference: narrow
+/// types round each output once after float accumulation; float sums in another order.
+inline double convRelativeTolerance(DataType type) {
+    switch (type) {
+        case DataType::kHALF: return 2e-3;
+        case DataType::kBF16: return 1.6e-2;
+        default: return 1e-5;
+    }
+}
+
+/// One channels-last convolution case's tensors (W [K, R, S, C/group]; bias [K]; residual and Y NHWC; X as
+/// the kernel reads it), attributes and double reference.
+struct PreparedConv {
+    Tensor x, w, b, z;
+    bool bias{false}, residual{false};
+    Shape y;  // N OH OW K
+    AttributeMap attrs;
+    std::vector<double> reference;
+    std::vector<const Tensor*> inputs() const {
+        std::vector<const Tensor*> in = {&x, &w, bias ? &b : nullptr};
+        if (residual) in.push_back(&z);
+        return in;
+    }
+};
 
 inline double activate(const char* activation, const std::vector<float>& params, double v) {
     if (!activation) return v;

@@ -61,34 +61,9 @@ std::vector<StemCase> stemCases() {
     };
 }
 
-double rtolOf(DataType type) {
-    switch (type) {
-        case DataType::kHALF:
-            return 2e-3;
-        case DataType::kBF16:
-            return 1.6e-2;
-        default:
-            return 1e-5;
-    }
-}
-
-/// One case's tensors (X NCHW; W [K, R, S, C]; bias [K]; residual and Y NHWC), attributes and reference.
-struct Prepared {
-    Tensor x, w, b, z;
-    bool bias{false}, residual{false};
-    Shape y;  // N OH OW K
-    AttributeMap attrs;
-    std::vector<double> reference;
-    std::vector<const Tensor*> inputs() const {
-        std::vector<const Tensor*> in = {&x, &w, bias ? &b : nullptr};
-        if (residual) in.push_back(&z);
-        return in;
-    }
-};
-
 /// X of `inputType` (`type`, or float: a folded Cast), W, bias, residual and Y of `type`.
-Prepared prepare(const StemCase& c, DataType type, uint32_t& seed, DataType inputType) {
-    Prepared p;
+PreparedConv prepare(const StemCase& c, DataType type, uint32_t& seed, DataType inputType) {
+    PreparedConv p;
     p.bias = c.bias;
     p.residual = c.residual;
     const int64_t n = c.x[0], channels = c.x[1], h = c.x[2], w = c.x[3];
@@ -141,7 +116,7 @@ TEST_F(CudaConvChannelsFirstInputTest, MatchesDoubleReference) {
     for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}) {
         for (const StemCase& c : stemCases()) {
             const std::string label = std::string(dataTypeName(type)) + " " + c.label;
-            const Prepared p = prepare(c, type, seed, type);
+            const PreparedConv p = prepare(c, type, seed, type);
             // One element past an aligned start: Y's 8-channel vectors are misaligned.
             std::vector<size_t> offsets(p.inputs().size() + 1, 0);
             if (c.misalignedOutput) offsets.back() = dataTypeSize(type);
@@ -149,7 +124,7 @@ TEST_F(CudaConvChannelsFirstInputTest, MatchesDoubleReference) {
             ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
             EXPECT_EQ(gpu->tactic, std::string("cuda.conv_nchw_in_nhwc_out_") + dataTypeShortName(type)) << label;
             const double taps = static_cast<double>(c.kernel[0] * c.kernel[1] * c.x[1]);
-            const double tol = rtolOf(type);
+            const double tol = convRelativeTolerance(type);
             EXPECT_EQ(test::compareWithReference(gpu->outputs[0], p.reference, tol, tol * std::sqrt(taps)), "")
                 << label;
         }
@@ -162,7 +137,7 @@ TEST_F(CudaConvChannelsFirstInputTest, FloatImageUnderNarrowWeightsMatchesDouble
     for (DataType type : {DataType::kHALF, DataType::kBF16}) {
         for (const StemCase& c : stemCases()) {
             const std::string label = std::string(dataTypeName(type)) + " from float " + c.label;
-            const Prepared p = prepare(c, type, seed, DataType::kFLOAT);
+            const PreparedConv p = prepare(c, type, seed, DataType::kFLOAT);
             std::vector<size_t> offsets(p.inputs().size() + 1, 0);
             if (c.misalignedOutput) offsets.back() = dataTypeSize(type);
             auto gpu = runOnCuda(*mBackend, mStream, "FusedConv", p.inputs(), {type}, {p.y}, p.attrs, "kiln", offsets);
@@ -170,7 +145,7 @@ TEST_F(CudaConvChannelsFirstInputTest, FloatImageUnderNarrowWeightsMatchesDouble
             EXPECT_EQ(gpu->tactic, std::string("cuda.conv_nchw_in_nhwc_out_") + dataTypeShortName(type) + "_from_f32")
                 << label;
             const double taps = static_cast<double>(c.kernel[0] * c.kernel[1] * c.x[1]);
-            const double tol = rtolOf(type);
+            const double tol = convRelativeTolerance(type);
             EXPECT_EQ(test::compareWithReference(gpu->outputs[0], p.reference, tol, tol * std::sqrt(taps)), "")
                 << label;
         }
@@ -180,7 +155,7 @@ TEST_F(CudaConvChannelsFirstInputTest, FloatImageUnderNarrowWeightsMatchesDouble
 TEST_F(CudaConvChannelsFirstInputTest, AnOutputWithBadExtentsIsAClearError) {
     uint32_t seed = 22000;
     const StemCase c = stemCases()[0];
-    const Prepared p = prepare(c, DataType::kHALF, seed, DataType::kHALF);
+    const PreparedConv p = prepare(c, DataType::kHALF, seed, DataType::kHALF);
     Shape wrong = p.y;
     wrong[1] += 1;
     auto gpu = runOnCuda(*mBackend, mStream, "FusedConv", p.inputs(), {DataType::kHALF}, {wrong}, p.attrs, "kiln");

@@ -69,14 +69,6 @@ std::vector<DepthwiseCase> depthwiseCases() {
     };
 }
 
-double rtolOf(DataType type) {
-    switch (type) {
-        case DataType::kHALF: return 2e-3;
-        case DataType::kBF16: return 1.6e-2;
-        default: return 1e-5;
-    }
-}
-
 int64_t outputExtent(int64_t in, const DepthwiseCase& c) { return (in + 2 * c.pad - 3) / c.stride + 1; }
 
 /// One case's NHWC tensors, attributes and double-precision reference.
@@ -147,7 +139,7 @@ void expectMatchesReference(Backend& backend, Stream stream, const Prepared& p, 
     auto gpu = runOnCuda(backend, stream, "FusedConv", p.inputs(), {type}, {p.y}, attrs, "kiln", {xOffset});
     ASSERT_TRUE(gpu.isOk()) << label << ": " << gpu.status().message();
     EXPECT_EQ(gpu->tactic, std::string(form.name) + dataTypeShortName(type)) << label;
-    const double tol = rtolOf(type);
+    const double tol = convRelativeTolerance(type);
     EXPECT_EQ(test::compareWithReference(gpu->outputs[0], p.reference, tol, tol * 3.0), "")
         << label << " (tactic " << gpu->tactic << ")";
 }

@@ -60,14 +60,6 @@ std::vector<DirectCase> directCases() {
     };
 }
 
-double rtolOf(DataType type) {
-    switch (type) {
-        case DataType::kHALF: return 2e-3;
-        case DataType::kBF16: return 1.6e-2;
-        default: return 1e-5;
-    }
-}
-
 AttributeMap windowAttrs(const DirectCase& c) {
     AttributeMap attrs;
     attrs.set("group", c.group);
@@ -77,22 +69,8 @@ AttributeMap windowAttrs(const DirectCase& c) {
     return attrs;
 }
 
-/// One case's NHWC inputs, attributes and double reference.
-struct Prepared {
-    Tensor x, w, b, z;
-    bool bias{false}, residual{false};
-    Shape y;  // N OH OW K
-    AttributeMap attrs;
-    std::vector<double> reference;
-    std::vector<const Tensor*> inputs() const {
-        std::vector<const Tensor*> in = {&x, &w, bias ? &b : nullptr};
-        if (residual) in.push_back(&z);
-        return in;
-    }
-};
-
-Prepared prepare(const DirectCase& c, DataType type, uint32_t& seed) {
-    Prepared p;
+PreparedConv prepare(const DirectCase& c, DataType type, uint32_t& seed) {
+    PreparedConv p;
     p.bias = c.bias;
     p.residual = c.residual;
     Tensor x = test::randomTensor(type, c.x, -1.0, 1.0, seed++);
@@ -134,7 +112,7 @@ TEST_F(CudaConvDirectNhwcTest, ChosenDirectKernelMatchesNchwReference) {
     for (DataType type : {DataType::kFLOAT, DataType::kHALF, DataType::kBF16}) {
         for (const DirectCase& c : directCases()) {
             const std::string label = std::string(dataTypeName(type)) + " " + c.label + (wide ? " x4" : "");
-            Prepared p = prepare(c, type, seed);
+            PreparedConv p = prepare(c, type, seed);
             ASSERT_FALSE(p.reference.empty()) << label;
             AttributeMap attrs = p.attrs;
             attrs.set(kTacticAttribute, wide ? kDirectWideTactic : kDirectTactic);
@@ -144,7 +122,7 @@ TEST_F(CudaConvDirectNhwcTest, ChosenDirectKernelMatchesNchwReference) {
                                        dataTypeShortName(type))
                 << label;
             const double taps = static_cast<double>(c.w[1] * c.w[2] * c.w[3]);
-            const double tol = rtolOf(type);
+            const double tol = convRelativeTolerance(type);
             EXPECT_EQ(test::compareWithReference(gpu->outputs[0], p.reference, tol, tol * std::sqrt(taps)), "")
                 << label << " (tactic " << gpu->tactic << ")";
         }
@@ -154,7 +132,7 @@ TEST_F(CudaConvDirectNhwcTest, ChosenDirectKernelMatchesNchwReference) {
 TEST_F(CudaConvDirectNhwcTest, TrialKernelListsItAfterCudnnPlans) {
     uint32_t seed = 13000;
     const DirectCase c = directCases()[0];
-    Prepared p = prepare(c, DataType::kHALF, seed);
+    PreparedConv p = prepare(c, DataType::kHALF, seed);
     AttributeMap search = p.attrs;
     search.set(kTacticSearchAttribute, int64_t{4});
     // The trial kernel through the runner: run with its last tactic selected before the run.
@@ -194,7 +172,7 @@ TEST_F(CudaConvDirectNhwcTest, ALayerWithManyChannelsPerGroupKeepsCudnn) {
     uint32_t seed = 14000;
     const DirectCase c = {"dense 3x3", {1, 16, 8, 8}, {16, 16, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, false, false,
                           "Relu", {}};
-    Prepared p = prepare(c, DataType::kHALF, seed);
+    PreparedConv p = prepare(c, DataType::kHALF, seed);
     AttributeMap attrs = p.attrs;
     attrs.set(kTacticAttribute, kDirectTactic);  // a stale choice: the direct kernel does not apply here
     auto gpu = runOnCuda(*mBackend, mStream, "FusedConv", p.inputs(), {DataType::kHALF}, {p.y}, attrs, "kiln");

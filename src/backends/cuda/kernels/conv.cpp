@@ -16,11 +16,10 @@
 // accepts them, and otherwise takes the heuristics' first plan. A channels-last convolution that reads
 // few input channels per output (depthwise, an RGB stem) has two more tactics, after cuDNN's: Kiln's direct
 // kernel (conv_direct_nhwc.h) with one output pixel a thread and with kDirectConvWidePixels, recorded as
-// {kDirectKernelTactic} and {kDirectWideKernelTactic}. A depthwise 3x3 one with stride 1 or 2 has two
-// more, listed before those two: the specialized kernel of conv_depthwise3x3_nhwc.h in its per-thread and
-// its tiled form, recorded as {kDepthwise3x3Tactic} and {kDepthwise3x3TiledTactic}. An engine that chose
-// one of Kiln's kernels builds no cuDNN graph. A FusedConv whose X is NCHW (kInputChannelsFirstAttribute)
-// is conv_channels_first_input_layer.h's, never cuDNN's.
+// {2} and {3} (kOwnKernels). A depthwise 3x3 one with stride 1 or 2 has two more, listed before those
+// two: the specialized kernel of conv_depthwise3x3_nhwc.h in its per-thread and its tiled form, recorded
+// as {4} and {5}. An engine that chose one of Kiln's kernels builds no cuDNN graph. A FusedConv whose X is
+// NCHW (kInputChannelsFirstAttribute) is conv_channels_first_input_layer.h's, never cuDNN's.
 //
 // float16 and bfloat16 tensors are read and written in their own type with float accumulation. Their
 // bias may be of the data's type or float (the --fp16 builder may keep a bias in float): cuDNN's graph
@@ -66,16 +65,29 @@ constexpr int64_t kUidY = 5;
 // The graph kinds a plan's tactic state is tagged with (CudnnPlanRequest::graphKind).
 constexpr int64_t kConvAloneGraph = 0;
 constexpr int64_t kFusedGraph = 1;
-/// The tactic states of the direct kernel, one output pixel a thread and kDirectConvWidePixels: lone words
-/// no cuDNN plan state has (theirs start with a graph kind and an engine id).
-constexpr int64_t kDirectKernelTactic = 2;
-constexpr int64_t kDirectWideKernelTactic = 3;
-/// The tactic states of the depthwise 3x3 kernel's two forms (conv_depthwise3x3_nhwc.h), lone words likewise.
-constexpr int64_t kDepthwise3x3Tactic = 4;
-constexpr int64_t kDepthwise3x3TiledTactic = 5;
-
 /// Which of Kiln's own kernels runs a layer instead of a cuDNN plan.
 enum class OwnConvKernel { kNone, kDirect, kDirectWide, kDepthwise3x3, kDepthwise3x3Tiled };
+
+/// Each own kernel's tactic state, a lone word no cuDNN plan state has (theirs start with a graph kind and
+/// an engine id), and its tactic name before the type suffix. The direct kernel runs one output pixel a
+/// thread or kDirectConvWidePixels; the depthwise 3x3 one (conv_depthwise3x3_nhwc.h) per thread or tiled.
+struct OwnKernelInfo {
+    OwnConvKernel kernel;
+    int64_t tactic;
+    const char* name;
+};
+constexpr OwnKernelInfo kOwnKernels[] = {
+    {OwnConvKernel::kDirect, 2, "cuda.direct_conv_nhwc_"},
+    {OwnConvKernel::kDirectWide, 3, "cuda.direct_conv_nhwc_x4_"},
+    {OwnConvKernel::kDepthwise3x3, 4, "cuda.depthwise3x3_nhwc_"},
+    {OwnConvKernel::kDepthwise3x3Tiled, 5, "cuda.depthwise3x3_tiled_nhwc_"},
+};
+
+const OwnKernelInfo& ownKernelInfo(OwnConvKernel kernel) {
+    for (const OwnKernelInfo& info : kOwnKernels)
+        if (info.kernel == kernel) return info;
+    return kOwnKernels[0];  // kNone is never looked up
+}
 
 /// Scratch a convolution plan may use. The builder's workspace limit does not reach the kernels, so,
 /// as the cuBLASLt products do (kCublasLtMaxWorkspace), the convolutions keep to a fixed cap: generous
@@ -233,21 +245,12 @@ public:
             setDirectShape(xl, wl, yl, group);
             mDepthwiseApplies = depthwise3x3Applies(mType, mDirectShape);
         }
-        if (mDirectApplies && mChosenPlan == std::vector<int64_t>{kDirectKernelTactic}) {
-            mOwnKernel = OwnConvKernel::kDirect;
-            return Status::ok();
-        }
-        if (mDirectApplies && mChosenPlan == std::vector<int64_t>{kDirectWideKernelTactic}) {
-            mOwnKernel = OwnConvKernel::kDirectWide;
-            return Status::ok();
-        }
-        if (mDepthwiseApplies && mChosenPlan == std::vector<int64_t>{kDepthwise3x3Tactic}) {
-            mOwnKernel = OwnConvKernel::kDepthwise3x3;
-            return Status::ok();
-        }
-        if (mDepthwiseApplies && mChosenPlan == std::vector<int64_t>{kDepthwise3x3TiledTactic}) {
-            mOwnKernel = OwnConvKernel::kDepthwise3x3Tiled;
-            return Status::ok();
+        // A carried choice of an own kernel that applies runs it; a stale one falls to cuDNN below.
+        for (OwnConvKernel own : ownKernels()) {
+            if (mChosenPlan == std::vector<int64_t>{ownKernelInfo(own).tactic}) {
+                mOwnKernel = own;
+                return Status::ok();
+            }
         }
 
         // The whole layer in one cuDNN graph where an engine runs it; else the convolution alone.
@@ -306,13 +309,7 @@ public:
     }
 
     std::string tacticName() const override {
-        if (mOwnKernel == OwnConvKernel::kDepthwise3x3)
-            return std::string("cuda.depthwise3x3_nhwc_") + tacticTypeSuffix(mType);
-        if (mOwnKernel == OwnConvKernel::kDepthwise3x3Tiled)
-            return std::string("cuda.depthwise3x3_tiled_nhwc_") + tacticTypeSuffix(mType);
-        if (mOwnKernel != OwnConvKernel::kNone)
-            return std::string("cuda.direct_conv_nhwc_") + (mOwnKernel == OwnConvKernel::kDirectWide ? "x4_" : "") +
-                   tacticTypeSuffix(mType);
+        if (mOwnKernel != OwnConvKernel::kNone) return std::string(ownKernelInfo(mOwnKernel).name) + tacticTypeSuffix(mType);
         return std::string("cuda.cudnn_conv_") + tacticTypeSuffix(mType) + (mFusedInCudnn ? "_fused" : "") +
                (!mFusedInCudnn && epilogueWanted() ? "+epilogue" : "") +
                (mContext.allowTf32 && mType == DataType::kFLOAT ? "_tf32" : "") + (mChannelsLast ? "_nhwc" : "");
@@ -334,13 +331,7 @@ public:
         return Status::ok();
     }
     std::vector<int64_t> tacticState() const override {
-        switch (mOwnKernel) {
-            case OwnConvKernel::kDirect: return {kDirectKernelTactic};
-            case OwnConvKernel::kDirectWide: return {kDirectWideKernelTactic};
-            case OwnConvKernel::kDepthwise3x3: return {kDepthwise3x3Tactic};
-            case OwnConvKernel::kDepthwise3x3Tiled: return {kDepthwise3x3TiledTactic};
-            case OwnConvKernel::kNone: break;
-        }
+        if (mOwnKernel != OwnConvKernel::kNone) return {ownKernelInfo(mOwnKernel).tactic};
         return mGraph ? mPlans.state() : std::vector<int64_t>{};
     }
     // Built when the builder asks, not at every reshape.

@@ -20,6 +20,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/conv_channels_first_input.h"
+#include "backends/cuda/kernels/conv_type_dispatch.h"
 #include "backends/cuda/kernels/element_types.cuh"
 #include "ir/ops/layout_attributes.h"
 
@@ -291,20 +292,6 @@ Status launchTyped(const void* x, const void* w, const void* bias, const void* r
     return launchStatus("channelsFirstInputConvKernel");
 }
 
-template <typename T>
-Status launchWithBias(DataType inputType, DataType biasType, const void* x, const void* w, const void* bias,
-                      const void* residual, void* y, const TilePlan& plan, const FusedActivation& activation,
-                      cudaStream_t stream) {
-    if (inputType == DataType::kFLOAT) {
-        if (biasType == DataType::kFLOAT)
-            return launchTyped<float, T, float>(x, w, bias, residual, y, plan, activation, stream);
-        return launchTyped<float, T, T>(x, w, bias, residual, y, plan, activation, stream);
-    }
-    if (biasType == DataType::kFLOAT)
-        return launchTyped<T, T, float>(x, w, bias, residual, y, plan, activation, stream);
-    return launchTyped<T, T, T>(x, w, bias, residual, y, plan, activation, stream);
-}
-
 }  // namespace
 
 bool channelsFirstInputConvApplies(DataType type, DataType inputType, const DirectConvShape& s, std::string* reason) {
@@ -344,15 +331,14 @@ Status launchChannelsFirstInputConv(DataType type, DataType inputType, DataType 
     if (!channelsFirstInputConvApplies(type, inputType, shape, &reason)) return invalidArgument(reason);
     if (int64_t{shape.batch} * shape.outH * shape.outW == 0) return Status::ok();
     const TilePlan plan = *planTiles(shape);
-    switch (type) {
-        case DataType::kFLOAT:
-            return launchTyped<float, float, float>(x, w, bias, residual, y, plan, activation, stream);
-        case DataType::kHALF:
-            return launchWithBias<__half>(inputType, biasType, x, w, bias, residual, y, plan, activation, stream);
-        default:
-            return launchWithBias<__nv_bfloat16>(inputType, biasType, x, w, bias, residual, y, plan, activation,
-                                                 stream);
-    }
+    // X is of the layer's type, or float (a Cast folded away).
+    return dispatchConvTypes(type, biasType, "the NCHW-input convolution", [&](auto data, auto biasData) {
+        using T = typename decltype(data)::type;
+        using B = typename decltype(biasData)::type;
+        if (inputType == DataType::kFLOAT)
+            return launchTyped<float, T, B>(x, w, bias, residual, y, plan, activation, stream);
+        return launchTyped<T, T, B>(x, w, bias, residual, y, plan, activation, stream);
+    });
 }
 
 }  // namespace kiln::cuda

@@ -23,6 +23,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/conv_depthwise3x3_nhwc.h"
+#include "backends/cuda/kernels/conv_type_dispatch.h"
 #include "backends/cuda/kernels/element_types.cuh"
 #include "backends/cuda/kernels/fast_divmod.cuh"
 
@@ -224,13 +225,6 @@ Status launchTyped(const void* x, const void* w, const void* bias, const void* r
     return launchStatus("depthwise3x3NhwcKernel");
 }
 
-template <typename T>
-Status launchWithBias(DataType biasType, const void* x, const void* w, const void* bias, const void* residual,
-                      void* y, const DirectConvShape& s, const FusedActivation& activation, cudaStream_t stream) {
-    if (biasType == DataType::kFLOAT) return launchTyped<T, float>(x, w, bias, residual, y, s, activation, stream);
-    return launchTyped<T, T>(x, w, bias, residual, y, s, activation, stream);
-}
-
 }  // namespace
 
 bool depthwise3x3Applies(DataType type, const DirectConvShape& s) {
@@ -252,14 +246,10 @@ Status launchDepthwise3x3Nhwc(DataType type, DataType biasType, const void* x, c
     if (!depthwise3x3Applies(type, shape))
         return invalidArgument(std::string("the depthwise 3x3 kernel does not run this ") + dataTypeName(type) +
                                " convolution (it takes K == C == group, a 3x3 window, dilation 1, stride 1 or 2)");
-    switch (type) {
-        case DataType::kFLOAT:
-            return launchTyped<float, float>(x, w, bias, residual, y, shape, activation, stream);
-        case DataType::kHALF:
-            return launchWithBias<__half>(biasType, x, w, bias, residual, y, shape, activation, stream);
-        default:
-            return launchWithBias<__nv_bfloat16>(biasType, x, w, bias, residual, y, shape, activation, stream);
-    }
+    return dispatchConvTypes(type, biasType, "the depthwise 3x3 convolution", [&](auto data, auto biasData) {
+        return launchTyped<typename decltype(data)::type, typename decltype(biasData)::type>(x, w, bias, residual, y,
+                                                                                            shape, activation, stream);
+    });
 }
 
 }  // namespace kiln::cuda

@@ -23,6 +23,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/conv_depthwise3x3_nhwc.h"
+#include "backends/cuda/kernels/conv_type_dispatch.h"
 #include "backends/cuda/kernels/element_types.cuh"
 
 namespace kiln::cuda {
@@ -243,21 +244,10 @@ Status launchDepthwise3x3NhwcTiled(DataType type, DataType biasType, const void*
     if (!depthwise3x3Applies(type, shape))
         return invalidArgument(std::string("the tiled depthwise 3x3 kernel does not run this ") + dataTypeName(type) +
                                " convolution (it takes K == C == group, a 3x3 window, dilation 1, stride 1 or 2)");
-    const bool floatBias = biasType == DataType::kFLOAT;
-    switch (type) {
-        case DataType::kFLOAT:
-            return launchTyped<float, float>(type, biasType, x, w, bias, residual, y, shape, activation, stream);
-        case DataType::kHALF:
-            return floatBias ? launchTyped<__half, float>(type, biasType, x, w, bias, residual, y, shape, activation,
-                                                          stream)
-                             : launchTyped<__half, __half>(type, biasType, x, w, bias, residual, y, shape,
-                                                           activation, stream);
-        default:
-            return floatBias ? launchTyped<__nv_bfloat16, float>(type, biasType, x, w, bias, residual, y, shape,
-                                                                 activation, stream)
-                             : launchTyped<__nv_bfloat16, __nv_bfloat16>(type, biasType, x, w, bias, residual, y,
-                                                                         shape, activation, stream);
-    }
+    return dispatchConvTypes(type, biasType, "the tiled depthwise 3x3 convolution", [&](auto data, auto biasData) {
+        return launchTyped<typename decltype(data)::type, typename decltype(biasData)::type>(
+            type, biasType, x, w, bias, residual, y, shape, activation, stream);
+    });
 }
 
 }  // namespace kiln::cuda

@@ -15,6 +15,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/conv_direct_nhwc.h"
+#include "backends/cuda/kernels/conv_type_dispatch.h"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/element_types.cuh"
 
@@ -189,15 +190,6 @@ Status launchTyped(int pixels, const void* x, const void* w, const void* bias, c
     return launchStatus("directConvNhwcKernel");
 }
 
-template <typename T>
-Status launchWithBias(int pixels, DataType biasType, const void* x, const void* w, const void* bias,
-                      const void* residual, void* y, const DirectConvShape& s, const FusedActivation& activation,
-                      cudaStream_t stream) {
-    if (biasType == DataType::kFLOAT)
-        return launchTyped<T, float>(pixels, x, w, bias, residual, y, s, activation, stream);
-    return launchTyped<T, T>(pixels, x, w, bias, residual, y, s, activation, stream);
-}
-
 }  // namespace
 
 bool directConvApplies(DataType type, int64_t batch, int64_t inH, int64_t inW, int64_t inC, int64_t outH,
@@ -217,18 +209,10 @@ Status launchDirectConvNhwc(DataType type, DataType biasType, const void* x, con
         return invalidArgument("the direct convolution takes 1 or " + std::to_string(kDirectConvWidePixels) +
                                " output pixels per thread, not " + std::to_string(pixelsPerThread));
     if (int64_t{shape.batch} * shape.outH * shape.outW * shape.outC == 0) return Status::ok();
-    switch (type) {
-        case DataType::kFLOAT:
-            return launchTyped<float, float>(pixelsPerThread, x, w, bias, residual, y, shape, activation, stream);
-        case DataType::kHALF:
-            return launchWithBias<__half>(pixelsPerThread, biasType, x, w, bias, residual, y, shape, activation,
-                                          stream);
-        case DataType::kBF16:
-            return launchWithBias<__nv_bfloat16>(pixelsPerThread, biasType, x, w, bias, residual, y, shape,
-                                                 activation, stream);
-        default:
-            return unsupported(std::string("the direct convolution has no kernel for ") + dataTypeName(type));
-    }
+    return dispatchConvTypes(type, biasType, "the direct convolution", [&](auto data, auto biasData) {
+        return launchTyped<typename decltype(data)::type, typename decltype(biasData)::type>(
+            pixelsPerThread, x, w, bias, residual, y, shape, activation, stream);
+    });
 }
 
 }  // namespace kiln::cuda
