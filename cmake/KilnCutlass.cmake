@@ -1,5 +1,5 @@
 # CUTLASS 3.x (header-only) for the CUDA backend's sm_90a GEMMs with fused epilogues
-# (src/backends/cuda/kernels/gemm_cutlass_sm90.cu), from the pinned PyPI package nvidia-cutlass
+# (src/backends/cuda/kernels/gemm_cutlass_sm90_*.cu), from the pinned PyPI package nvidia-cutlass
 # (scripts/requirements.txt), which carries CUTLASS's C++ headers under cutlass_library/source/include.
 # Sets KILN_CUTLASS_FOUND and KILN_CUTLASS_INCLUDE_DIR. Without the headers the backend still builds, and
 # the file compiles to a stub that refuses every problem (the cuBLASLt tactics remain).

@@ -5,8 +5,8 @@
 // cuBLASLt's is the tanh approximation, ONNX's the exact erf) run in fused_epilogue.cu, which then adds
 // the bias and the residual too. MatMul on bfloat16, double and the integer types, and float /
 // float16 products cuBLASLt has no algorithm for, run in matmul_direct.cu's kernel. Gemm's C is laid into the output by expand.cu's broadcast copy.
-// Where that separate epilogue pass would follow a float16 / bfloat16 FusedMatMul with a 2-D weight, the
-// CUTLASS sm_90a GEMMs with the whole epilogue fused (gemm_cutlass_sm90.h) are timed beside it too.
+// For float16 / bfloat16 products with a 2-D weight, the CUTLASS sm_90a GEMMs with the whole epilogue
+// fused (gemm_cutlass_sm90.h) are timed beside cuBLASLt (and its epilogue pass, where it needs one) too.
 
 #include <cuda_runtime.h>
 
@@ -192,13 +192,13 @@ private:
 
     size_t libraryTacticCount() const { return mProducts ? mGemm.candidateCount() : 1; }
 
-    /// CUTLASS's configurations become candidates where the library path needs an epilogue pass of its
-    /// own (an exact GELU, say) after a float16 / bfloat16 product with a 2-D weight (A's batch dims fold
-    /// into M), for those that can run the shape on this device. A carried CUTLASS tactic is chosen again
-    /// when its configuration is among them; otherwise the library path keeps its choice.
+    /// CUTLASS's configurations become candidates of every float16 / bfloat16 product with a 2-D weight
+    /// (A's batch dims fold into M), for those that can run the shape on this device: they win where the
+    /// library path needs an epilogue pass of its own (an exact GELU, say), and may where cuBLASLt's
+    /// heuristic list is weak for the shape. A carried CUTLASS tactic is chosen again when its
+    /// configuration is among them; otherwise the library path keeps its choice.
     void planCutlass(const Shape& b, const TensorView& y) {
-        if (!mSeparateEpilogue || (mType != DataType::kHALF && mType != DataType::kBF16) || b.size() != 2 ||
-            y.elementCount() == 0)
+        if ((mType != DataType::kHALF && mType != DataType::kBF16) || b.size() != 2 || y.elementCount() == 0)
             return;
         CutlassGemmProblem& p = mCutlassProblem;
         p = CutlassGemmProblem{};

@@ -1,0 +1,42 @@
+#pragma once
+// The compiled CUTLASS sm_90a GEMM configurations, as the registry in gemm_cutlass_sm90.cpp lists them:
+// each is a tile shape, cluster and schedule with one kernel instantiation per element type. The
+// instantiations live in one file per schedule (gemm_cutlass_sm90_pingpong.cu,
+// gemm_cutlass_sm90_cooperative.cu), so a 2-core build compiles them side by side; no CUTLASS type
+// appears here, so the registry compiles without the headers too.
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "backends/cuda/kernels/gemm_cutlass_sm90.h"
+#include "common/status.h"
+
+namespace kiln::cuda {
+
+/// What the kernels need to know of the device they run on.
+struct CutlassDevice {
+    int id{0};
+    int smCount{0};
+};
+
+/// The entry points of one configuration for one element type.
+struct CutlassTypedGemm {
+    Status (*canImplement)(const CutlassGemmProblem&, const CutlassDevice&);
+    size_t (*workspace)(const CutlassGemmProblem&, const CutlassDevice&);
+    Status (*run)(const CutlassGemmProblem&, const CutlassDevice&, void* workspace, cudaStream_t);
+};
+
+struct CutlassCompiledConfig {
+    CutlassGemmConfig config;
+    CutlassTypedGemm half;
+    CutlassTypedGemm bfloat;
+};
+
+/// The ping-pong configurations (gemm_cutlass_sm90_pingpong.cu); empty without the sm_90a kernels.
+std::vector<CutlassCompiledConfig> cutlassPingpongConfigs();
+/// The cooperative configurations (gemm_cutlass_sm90_cooperative.cu); empty without the sm_90a kernels.
+std::vector<CutlassCompiledConfig> cutlassCooperativeConfigs();
+
+}  // namespace kiln::cuda

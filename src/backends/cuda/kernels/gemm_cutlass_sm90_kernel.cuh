@@ -1,0 +1,162 @@
+#pragma once
+// One CUTLASS 3.x Hopper GEMM type with FusedMatMul's epilogue (gemm_cutlass_sm90.h): a TMA-fed,
+// warp-specialized wgmma mainloop built by CUTLASS's CollectiveBuilder, and its TMA epilogue running the
+// predefined visitor tree LinCombPerColBiasEltAct, which computes act(beta * C + (alpha * acc + bias[n]))
+// in float. With alpha = 1 and beta = 1 (0 without a residual) that is FusedMatMul's act(acc + bias + Z),
+// the bias added before Z as fused_epilogue.cu adds them. The product is computed as laid out, D = A * B
+// with B row-major (N-major for CUTLASS): 16-bit wgmma reads N-major B from shared memory, and a
+// per-column bias needs no transposed formulation (D^T = B^T A^T).
+//
+// Included only by the files that instantiate configurations, compiled for sm_90a with the CUTLASS
+// headers (KILN_CUTLASS_SM90, see src/backends/cuda/CMakeLists.txt).
+
+#include <type_traits>
+
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/gemm_cutlass_sm90_configs.h"
+#include "cute/tensor.hpp"
+#include "cutlass/cutlass.h"
+#include "cutlass/epilogue/collective/collective_builder.hpp"
+#include "cutlass/epilogue/fusion/operations.hpp"
+#include "cutlass/gemm/collective/collective_builder.hpp"
+#include "cutlass/gemm/device/gemm_universal_adapter.h"
+#include "cutlass/gemm/kernel/gemm_universal.hpp"
+
+namespace kiln::cuda::cutlass_sm90 {
+
+/// What TMA needs of every operand's rows: 8 16-bit elements (16 bytes).
+constexpr int kAlignment = 8;
+
+/// FusedMatMul's activation as a CUTLASS epilogue functor: Sm90Compute hands it its Arguments (the
+/// FusedActivation, a kernel parameter) with each fragment. The scalar form only names the Arguments.
+template <class T>
+struct KilnActivation {
+    using Arguments = FusedActivation;
+    CUTLASS_DEVICE T operator()(T const& x, Arguments const& activation) const {
+        return applyActivation(activation, x);
+    }
+};
+
+template <class T, int N>
+struct KilnActivation<cutlass::Array<T, N>> {
+    using Arguments = FusedActivation;
+    CUTLASS_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& x, Arguments const& activation) const {
+        // The kinds FusedMatMul reaches CUTLASS with most get a loop of their own, in which applyActivation's
+        // switch folds away; the others switch per element.
+        switch (activation.kind) {
+            case ActivationKind::kNone: return apply(x, FusedActivation{ActivationKind::kNone});
+            case ActivationKind::kRelu: return apply(x, FusedActivation{ActivationKind::kRelu});
+            case ActivationKind::kGelu: return apply(x, FusedActivation{ActivationKind::kGelu});
+            default: return apply(x, activation);
+        }
+    }
+
+private:
+    CUTLASS_DEVICE static cutlass::Array<T, N> apply(cutlass::Array<T, N> const& x, FusedActivation activation) {
+        cutlass::Array<T, N> y;
+        CUTLASS_PRAGMA_UNROLL
+        for (int i = 0; i < N; ++i) y[i] = applyActivation(activation, x[i]);
+        return y;
+    }
+};
+
+template <int M, int N, int K>
+using TileShape = cute::Shape<cute::Int<M>, cute::Int<N>, cute::Int<K>>;
+template <int M, int N>
+using ClusterShape = cute::Shape<cute::Int<M>, cute::Int<N>, cute::_1>;
+
+/// Both consumer warp groups on one output tile (split along M), the epilogue after the mainloop.
+struct Cooperative {
+    using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+    using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
+    static constexpr CutlassSchedule kSchedule = CutlassSchedule::kCooperative;
+};
+/// Each consumer warp group on a tile of its own, one's epilogue overlapping the other's mainloop.
+struct Pingpong {
+    using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
+    using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
+    static constexpr CutlassSchedule kSchedule = CutlassSchedule::kPingpong;
+};
+
+/// One GEMM type: element type, CTA tile, cluster and schedule. Float accumulation and epilogue math.
+template <class Element, class Tile, class Cluster, class Schedule>
+struct Sm90Gemm {
+    using RowMajor = cutlass::layout::RowMajor;
+    using Fusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<KilnActivation, Element, float, Element, Element,
+                                                                      float, kAlignment>;
+    using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+        cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
+        cutlass::epilogue::collective::EpilogueTileAuto, float, float, Element, RowMajor, kAlignment, Element, RowMajor,
+        kAlignment, typename Schedule::Epilogue, Fusion>::CollectiveOp;
+    using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+        cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, RowMajor, kAlignment, Element, RowMajor,
+        kAlignment, float, Tile, Cluster,
+        cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
+            sizeof(typename CollectiveEpilogue::SharedStorage))>,
+        typename Schedule::Mainloop>::CollectiveOp;
+    using Kernel =
+        cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>, CollectiveMainloop, CollectiveEpilogue>;
+    using Adapter = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+    using Arguments = typename Adapter::Arguments;
+
+    static Arguments arguments(const CutlassGemmProblem& p, const CutlassDevice& device) {
+        using Stored = typename Adapter::ElementA;
+        // Row-major A (m, k): stride (lda, 1); row-major B (k, n) seen as CUTLASS's (n, k): stride (1, ldb);
+        // row-major C and D (m, n): stride (ldd, 1). One batch.
+        typename Kernel::StrideA strideA = cute::make_stride(p.lda, cute::Int<1>{}, int64_t{0});
+        typename Kernel::StrideB strideB = cute::make_stride(cute::Int<1>{}, p.ldb, int64_t{0});
+        typename Kernel::StrideD strideD = cute::make_stride(p.ldd, cute::Int<1>{}, int64_t{0});
+        auto* d = static_cast<Stored*>(p.d);
+        // Without a residual, beta is 0 and the epilogue never reads C; D stands in so its TMA
+        // descriptor describes valid memory.
+        const auto* c = p.residual ? static_cast<const Stored*>(p.residual) : d;
+        cutlass::KernelHardwareInfo hardware;
+        hardware.device_id = device.id;
+        hardware.sm_count = device.smCount;
+        Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
+                       {static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), 1},
+                       {static_cast<const Stored*>(p.a), strideA, static_cast<const Stored*>(p.b), strideB},
+                       {{}, c, strideD, d, strideD},
+                       hardware};
+        auto& fusion = args.epilogue.thread;
+        fusion.alpha = 1.f;
+        fusion.beta = p.residual ? 1.f : 0.f;
+        // A null bias reads as zeros (the bias broadcast's null default).
+        fusion.bias_ptr = static_cast<const Stored*>(p.bias);
+        fusion.activation = p.activation;
+        return args;
+    }
+};
+
+inline Status cutlassStatus(cutlass::Status status, const char* step) {
+    if (status == cutlass::Status::kSuccess) return Status::ok();
+    return unsupported(std::string("CUTLASS sm90 GEMM ") + step + ": " + cutlass::cutlassGetStatusString(status));
+}
+
+template <class Gemm>
+CutlassTypedGemm typedGemm() {
+    return {
+        [](const CutlassGemmProblem& p, const CutlassDevice& device) {
+            return cutlassStatus(Gemm::Adapter::can_implement(Gemm::arguments(p, device)), "cannot run this problem");
+        },
+        [](const CutlassGemmProblem& p, const CutlassDevice& device) {
+            return Gemm::Adapter::get_workspace_size(Gemm::arguments(p, device));
+        },
+        [](const CutlassGemmProblem& p, const CutlassDevice& device, void* workspace, cudaStream_t stream) {
+            typename Gemm::Adapter gemm;
+            KILN_RETURN_IF_ERROR(cutlassStatus(gemm.initialize(Gemm::arguments(p, device), workspace, stream),
+                                               "initialize"));
+            KILN_RETURN_IF_ERROR(cutlassStatus(gemm.run(stream), "launch"));
+            return launchStatus("CUTLASS sm90 GEMM");
+        }};
+}
+
+/// Configuration `id` (stable across builds: engines store it) as both element types' kernels.
+template <int M, int N, int K, int CM, int CN, class Schedule>
+CutlassCompiledConfig compiled(int64_t id) {
+    return {CutlassGemmConfig{id, M, N, K, CM, CN, Schedule::kSchedule},
+            typedGemm<Sm90Gemm<cutlass::half_t, TileShape<M, N, K>, ClusterShape<CM, CN>, Schedule>>(),
+            typedGemm<Sm90Gemm<cutlass::bfloat16_t, TileShape<M, N, K>, ClusterShape<CM, CN>, Schedule>>()};
+}
+
+}  // namespace kiln::cuda::cutlass_sm90
