@@ -19,7 +19,8 @@ namespace kiln::cuda {
 std::string cutlassConfigName(const CutlassGemmConfig& c) {
     return std::to_string(c.tileM) + "x" + std::to_string(c.tileN) + "x" + std::to_string(c.tileK) +
            (c.schedule == CutlassSchedule::kPingpong ? "_pingpong" : "_coop") + "_c" + std::to_string(c.clusterM) + "x" +
-           std::to_string(c.clusterN);
+           std::to_string(c.clusterN) +
+           (c.epilogueM ? "_e" + std::to_string(c.epilogueM) + "x" + std::to_string(c.epilogueN) : "");
 }
 
 namespace {

@@ -50,6 +50,7 @@ struct CutlassGemmConfig {
     int tileM{0}, tileN{0}, tileK{0};
     int clusterM{1}, clusterN{1};
     CutlassSchedule schedule{CutlassSchedule::kCooperative};
+    int epilogueM{0}, epilogueN{0};  // the epilogue's subtile; 0: CUTLASS's choice
 };
 
 /// A FusedMatMul tactic state (backends/tactic_choice.h) that names a CUTLASS configuration is
@@ -63,7 +64,8 @@ inline std::vector<int64_t> cutlassTacticState(const CutlassGemmConfig& config) 
 /// The compiled configurations (empty in a build without them).
 const std::vector<CutlassGemmConfig>& cutlassGemmConfigs();
 
-/// "128x256x64_coop_c2x1": the configuration as tactic names show it.
+/// "128x256x64_coop_c2x1" (with "_e64x64" for a chosen epilogue subtile): the configuration as tactic
+/// names show it.
 std::string cutlassConfigName(const CutlassGemmConfig& config);
 
 /// Whether `config` can run `problem`, the pointers included (null pointers are taken as aligned, so a

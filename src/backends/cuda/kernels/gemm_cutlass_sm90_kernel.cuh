@@ -100,14 +100,14 @@ struct Pingpong {
 };
 
 /// One GEMM type: element type, CTA tile, cluster and schedule. Float accumulation and epilogue math.
-template <class Element, class Tile, class Cluster, class Schedule>
+template <class Element, class Tile, class Cluster, class Schedule, class EpilogueTile>
 struct Sm90Gemm {
     using RowMajor = cutlass::layout::RowMajor;
     using Fusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<KilnActivation, Element, float, Element, Element,
                                                                       float, kAlignment>;
     using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
         cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
-        cutlass::epilogue::collective::EpilogueTileAuto, float, float, Element, RowMajor, kAlignment, Element, RowMajor,
+        EpilogueTile, float, float, Element, RowMajor, kAlignment, Element, RowMajor,
         kAlignment, typename Schedule::Epilogue, Fusion>::CollectiveOp;
     using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
         cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, RowMajor, kAlignment, Element, RowMajor,
@@ -172,12 +172,19 @@ CutlassTypedGemm typedGemm() {
         }};
 }
 
+/// The epilogue's subtile: CUTLASS's choice (64x32 for ping-pong, 128x32 cooperative) where M is 0.
+template <int M, int N>
+using EpilogueTile = std::conditional_t<M == 0, cutlass::epilogue::collective::EpilogueTileAuto,
+                                        cute::Shape<cute::Int<M>, cute::Int<N>>>;
+
 /// Configuration `id` (stable across builds: engines store it) as both element types' kernels.
-template <int M, int N, int K, int CM, int CN, class Schedule>
+template <int M, int N, int K, int CM, int CN, class Schedule, int EM = 0, int EN = 0>
 CutlassCompiledConfig compiled(int64_t id) {
-    return {CutlassGemmConfig{id, M, N, K, CM, CN, Schedule::kSchedule},
-            typedGemm<Sm90Gemm<cutlass::half_t, TileShape<M, N, K>, ClusterShape<CM, CN>, Schedule>>(),
-            typedGemm<Sm90Gemm<cutlass::bfloat16_t, TileShape<M, N, K>, ClusterShape<CM, CN>, Schedule>>()};
+    using Tile = TileShape<M, N, K>;
+    using Cluster = ClusterShape<CM, CN>;
+    return {CutlassGemmConfig{id, M, N, K, CM, CN, Schedule::kSchedule, EM, EN},
+            typedGemm<Sm90Gemm<cutlass::half_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>>>(),
+            typedGemm<Sm90Gemm<cutlass::bfloat16_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>>>()};
 }
 
 }  // namespace kiln::cuda::cutlass_sm90

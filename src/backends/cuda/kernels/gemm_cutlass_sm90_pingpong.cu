@@ -24,6 +24,8 @@ std::vector<CutlassCompiledConfig> cutlassPingpongConfigs() {
         compiled<128, 128, 64, 2, 1, Pingpong>(5),
         compiled<64, 256, 64, 2, 1, Pingpong>(6),
         compiled<128, 128, 64, 1, 2, Pingpong>(7),
+        compiled<128, 128, 64, 1, 1, Pingpong, 64, 64>(8),
+        compiled<64, 256, 64, 1, 1, Pingpong, 64, 64>(9),
     };
 }
 
