@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backends/cuda/cubin_kernel.h"
+#include "backends/cuda/generated_pointwise_variants.h"
 #include "backends/cuda/nvrtc_compiler.h"
 #include "backends/cuda/pointwise_codegen.h"
 
@@ -407,6 +408,21 @@ TEST(PointwiseCodegen, NvrtcCompilesEveryOpcodeAndElementTypeToACubin) {
             EXPECT_NE(cubin->find(kGeneratedPointwiseKernelName), std::string::npos) << "the kernel's symbol";
             if (rank != 3) break;  // every type once at rank 3; the other ranks in float only
         }
+    }
+}
+
+TEST(PointwiseCodegen, StoredFormsAreCheckedBeforeAnyIsLoaded) {
+    // Refused before any CUDA call, so this runs without a GPU too.
+    GeneratedPointwiseVariants forms(gatedSignature(DataType::kHALF), "sm_90");
+    EXPECT_EQ(forms.stored(), "") << "no form compiled yet";
+    auto other = forms.loadStored("sm_80\nrank1_i32_v1 3\nabc");
+    EXPECT_EQ(other.code(), StatusCode::kInvalidEngine);
+    EXPECT_NE(other.message().find("sm_80"), std::string::npos) << other.message();
+    for (const char* malformed : {"sm_90\nrank1_i32_v1 4\nabc", "sm_90\nrank1_i32_v1\nabc", "sm_90\n 3\nabc",
+                                  "sm_90\nrank1_i32_v1 x3\nabc"}) {
+        const Status status = forms.loadStored(malformed);
+        EXPECT_EQ(status.code(), StatusCode::kInvalidEngine) << malformed;
+        EXPECT_NE(status.message().find("rebuild the engine"), std::string::npos) << status.message();
     }
 }
 
