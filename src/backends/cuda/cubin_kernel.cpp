@@ -24,11 +24,11 @@ Expected<std::unique_ptr<CubinKernel>> CubinKernel::load(const std::string& tagg
                                                          const char* kernelName) {
     KILN_ASSIGN_OR_RETURN(const std::string cubin, untagCubin(tagged, deviceArchitecture));
     cudaLibrary_t library = nullptr;
-    const cudaError_t loaded =
-        cudaLibraryLoadData(&library, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
+    const cudaError_t loaded = cudaLibraryLoadData(&library, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
     if (loaded != cudaSuccess) {
         cudaGetLastError();  // a refused image is not a sticky error: clear it for later calls
-        return cudaStatus(loaded, "cudaLibraryLoadData").withContext("loading generated " + deviceArchitecture + " code");
+        return cudaStatus(loaded, "cudaLibraryLoadData")
+            .withContext("loading generated " + deviceArchitecture + " code");
     }
     cudaKernel_t kernel = nullptr;
     const cudaError_t found = cudaLibraryGetKernel(&kernel, library, kernelName);

@@ -227,8 +227,11 @@ std::string indexWalk(size_t rank, size_t numInputs) {
 /// The vector form's reads of input `k` into a<k>[0..width): one pack where the input is contiguous
 /// along the innermost dimension, one element for all where it is broadcast along it.
 std::string vectorRead(size_t k, const ElementCode& e, size_t elementBytes, int width) {
-    const std::string input = "static_cast<const " + std::string(e.storage) + "*>(args.inputs[" + std::to_string(k) + "])";
-    const std::string array = "a" + std::to_string(k);
+    std::ostringstream inputName;
+    inputName << "static_cast<const " << e.storage << "*>(args.inputs[" << k << "])";
+    const std::string input = inputName.str();
+    std::string array = "a";
+    array += std::to_string(k);
     const size_t words = elementBytes * static_cast<size_t>(width) / 4;
     std::ostringstream src;
     src << "        float " << array << "[" << width << "];\n"
@@ -237,8 +240,8 @@ std::string vectorRead(size_t k, const ElementCode& e, size_t elementBytes, int 
         << "#pragma unroll\n"
         << "            for (int j = 0; j < " << width << "; ++j) " << array << "[j] = v;\n"
         << "        } else {\n"
-        << "            const KilnPack<" << words << "> p = *reinterpret_cast<const KilnPack<" << words << ">*>(" << input
-        << " + o" << k << ");\n"
+        << "            const KilnPack<" << words << "> p = *reinterpret_cast<const KilnPack<" << words << ">*>("
+        << input << " + o" << k << ");\n"
         << "#pragma unroll\n"
         << "            for (int j = 0; j < " << width << "; ++j) " << array << "[j] = ";
     if (elementBytes == 2)
@@ -364,8 +367,8 @@ Expected<std::string> generatePointwiseSource(const PointwiseKernelSignature& si
     if (sigmoid) src << kSigmoidHelper;
     if (vector) src << kPackHelper;
     src << "extern \"C\" __global__ void " << kGeneratedPointwiseKernelName << "(const KilnPointwiseArgs args) {\n"
-        << "    const kiln_index count = static_cast<kiln_index>(args.count" << (vector ? " / " + std::to_string(width) : "")
-        << ");\n"
+        << "    const kiln_index count = static_cast<kiln_index>(args.count"
+        << (vector ? " / " + std::to_string(width) : "") << ");\n"
         << "    const kiln_index step = static_cast<kiln_index>(gridDim.x) * blockDim.x;\n"
         << "    for (kiln_index t = static_cast<kiln_index>(blockIdx.x) * blockDim.x + threadIdx.x; t < count;"
            " t += step) {\n";
@@ -380,8 +383,8 @@ Expected<std::string> generatePointwiseSource(const PointwiseKernelSignature& si
             src << "        const float " << slotName(static_cast<int32_t>(k)) << " = " << e.toFloat
                 << "(static_cast<const " << e.storage << "*>(args.inputs[" << k << "])[o" << k << "]);\n";
         }
-        src << body << "        static_cast<" << out.storage << "*>(args.output)[i] = " << out.fromFloat << "(" << result
-            << ");\n";
+        src << body << "        static_cast<" << out.storage << "*>(args.output)[i] = " << out.fromFloat << "("
+            << result << ");\n";
     } else {
         for (size_t k = 0; k < numInputs; ++k)
             src << vectorRead(k, *elementCode(signature.inputTypes[k]), dataTypeSize(signature.inputTypes[k]), width);

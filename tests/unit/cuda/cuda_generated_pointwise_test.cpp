@@ -162,18 +162,19 @@ TEST_F(CudaGeneratedPointwiseTest, VectorFormMatchesTheCpuAndTheScalarFormBitFor
     // outermost dimension, col broadcast along the innermost one (read by element in the vector form).
     PointwiseProgram program;
     program.numInputs = 3;
-    program.code = {{PointwiseOp::kMul, 0, 1}, {PointwiseOp::kAdd, 3, 2}, {PointwiseOp::kGeluErf, 4, -1},
+    program.code = {{PointwiseOp::kMul, 0, 1},
+                    {PointwiseOp::kAdd, 3, 2},
+                    {PointwiseOp::kGeluErf, 4, -1},
                     {PointwiseOp::kSub, 5, 1}};
     struct TypeCase {
         std::vector<DataType> inputs;  // the output has the first one's type
         int width;
         double rtol, atol;
     };
-    const std::vector<TypeCase> types = {
-        {{DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT}, 4, 1e-5, 1e-6},
-        {{DataType::kHALF, DataType::kHALF, DataType::kHALF}, 8, 2e-3, 1e-4},
-        {{DataType::kBF16, DataType::kBF16, DataType::kBF16}, 8, 1e-2, 1e-3},
-        {{DataType::kHALF, DataType::kFLOAT, DataType::kBF16}, 4, 2e-3, 1e-4}};
+    const std::vector<TypeCase> types = {{{DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT}, 4, 1e-5, 1e-6},
+                                         {{DataType::kHALF, DataType::kHALF, DataType::kHALF}, 8, 2e-3, 1e-4},
+                                         {{DataType::kBF16, DataType::kBF16, DataType::kBF16}, 8, 1e-2, 1e-3},
+                                         {{DataType::kHALF, DataType::kFLOAT, DataType::kBF16}, 4, 2e-3, 1e-4}};
     for (const TypeCase& t : types) {
         for (int64_t inner : {64, 63}) {  // 63: no multiple of the width, so the scalar form runs
             const Shape outShape = {3, 5, inner};
@@ -181,7 +182,8 @@ TEST_F(CudaGeneratedPointwiseTest, VectorFormMatchesTheCpuAndTheScalarFormBitFor
             std::vector<Tensor> typed;
             for (size_t k = 0; k < inShapes.size(); ++k)
                 typed.push_back(convertTensor(
-                    test::randomTensor(DataType::kFLOAT, inShapes[k], -2, 2, 71 + static_cast<uint32_t>(k)), t.inputs[k]));
+                    test::randomTensor(DataType::kFLOAT, inShapes[k], -2, 2, 71 + static_cast<uint32_t>(k)),
+                    t.inputs[k]));
             std::vector<const Tensor*> inputs;
             for (const Tensor& in : typed) inputs.push_back(&in);
             const std::string label = std::string(dataTypeName(t.inputs[0])) + " from " + dataTypeName(t.inputs[1]) +

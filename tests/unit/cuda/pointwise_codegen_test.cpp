@@ -309,9 +309,17 @@ TEST(PointwiseCodegen, VectorFormReadsAndWritesPacks) {
     // element where it is broadcast along the innermost dimension), one 16-byte store.
     EXPECT_NE(v.find("static_cast<kiln_index>(args.count / 8)"), std::string::npos) << v;
     EXPECT_NE(v.find("const kiln_index i = t * 8;"), std::string::npos) << v;
-    EXPECT_EQ(countMatches(v, R"(\*reinterpret_cast<const KilnPack<4>\*>\(static_cast<const unsigned short\*>\(args\.inputs\[\d\]\) \+ o\d\))"), 3u) << v;
+    EXPECT_EQ(
+        countMatches(
+            v,
+            R"(\*reinterpret_cast<const KilnPack<4>\*>\(static_cast<const unsigned short\*>\(args\.inputs\[\d\]\) \+ o\d\))"),
+        3u)
+        << v;
     EXPECT_EQ(countMatches(v, R"(if \(args\.strides\[\d\]\[0\] == 0\))"), 3u) << v;
-    EXPECT_EQ(countMatches(v, R"(\*reinterpret_cast<KilnPack<4>\*>\(static_cast<unsigned short\*>\(args\.output\) \+ i\) = p;)"), 1u) << v;
+    EXPECT_EQ(countMatches(
+                  v, R"(\*reinterpret_cast<KilnPack<4>\*>\(static_cast<unsigned short\*>\(args\.output\) \+ i\) = p;)"),
+              1u)
+        << v;
     // The program once, run for each of the eight outputs, with the scalar form's formulas.
     EXPECT_EQ(countMatches(v, R"(const float s[3-7] = )"), 5u) << v;
     EXPECT_NE(v.find("const float s5 = kiln_sigmoid(s4);"), std::string::npos) << v;
@@ -326,8 +334,12 @@ TEST(PointwiseCodegen, VectorFormReadsAndWritesPacks) {
     auto mixedSource = generatePointwiseSource(mixed);
     ASSERT_TRUE(mixedSource.isOk()) << mixedSource.status().message();
     EXPECT_EQ(countMatches(*mixedSource, R"(reinterpret_cast<const KilnPack<4>\*>\(static_cast<const float\*>)"), 2u);
-    EXPECT_EQ(countMatches(*mixedSource, R"(reinterpret_cast<const KilnPack<2>\*>\(static_cast<const unsigned short\*>)"), 1u);
-    EXPECT_EQ(countMatches(*mixedSource, R"(reinterpret_cast<KilnPack<2>\*>\(static_cast<unsigned short\*>\(args\.output\))"), 1u);
+    EXPECT_EQ(
+        countMatches(*mixedSource, R"(reinterpret_cast<const KilnPack<2>\*>\(static_cast<const unsigned short\*>)"),
+        1u);
+    EXPECT_EQ(
+        countMatches(*mixedSource, R"(reinterpret_cast<KilnPack<2>\*>\(static_cast<unsigned short\*>\(args\.output\))"),
+        1u);
     EXPECT_NE(s.variantKey(), mixed.variantKey()) << "the vector width is part of the form's cache key";
 
     // Widths whose accesses do not fit 16 bytes in whole words, or a vector at rank 0, are refused.
@@ -374,7 +386,11 @@ TEST(PointwiseCodegen, NvrtcCompilesEveryVectorForm) {
                                       {{DataType::kBF16, DataType::kHALF}, DataType::kFLOAT}};
     for (const Types& types : cases) {
         for (bool narrow : {true, false}) {
-            PointwiseKernelSignature s{everyOpcodeProgram(), types.inputs, types.output, 2, narrow,
+            PointwiseKernelSignature s{everyOpcodeProgram(),
+                                       types.inputs,
+                                       types.output,
+                                       2,
+                                       narrow,
                                        pointwiseVectorWidth(types.inputs, types.output)};
             auto source = generatePointwiseSource(s);
             ASSERT_TRUE(source.isOk()) << source.status().message();
@@ -418,8 +434,8 @@ TEST(PointwiseCodegen, StoredFormsAreCheckedBeforeAnyIsLoaded) {
     auto other = forms.loadStored("sm_80\nrank1_i32_v1 3\nabc");
     EXPECT_EQ(other.code(), StatusCode::kInvalidEngine);
     EXPECT_NE(other.message().find("sm_80"), std::string::npos) << other.message();
-    for (const char* malformed : {"sm_90\nrank1_i32_v1 4\nabc", "sm_90\nrank1_i32_v1\nabc", "sm_90\n 3\nabc",
-                                  "sm_90\nrank1_i32_v1 x3\nabc"}) {
+    for (const char* malformed :
+         {"sm_90\nrank1_i32_v1 4\nabc", "sm_90\nrank1_i32_v1\nabc", "sm_90\n 3\nabc", "sm_90\nrank1_i32_v1 x3\nabc"}) {
         const Status status = forms.loadStored(malformed);
         EXPECT_EQ(status.code(), StatusCode::kInvalidEngine) << malformed;
         EXPECT_NE(status.message().find("rebuild the engine"), std::string::npos) << status.message();

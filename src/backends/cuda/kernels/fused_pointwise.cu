@@ -144,8 +144,9 @@ public:
     /// `generated`: the node's program and types where the generator covers it, nullopt where the
     /// interpreter runs the node; `expected`: the plan of the node's own shapes where they are all
     /// known (the forms the builder compiles for the engine); `architecture`: the device's ("sm_90").
-    FusedPointwiseKernel(const PointwiseProgram& program, DataType type, std::optional<PointwiseKernelSignature> generated,
-                         std::optional<PointwiseBroadcast> expected, std::string architecture)
+    FusedPointwiseKernel(const PointwiseProgram& program, DataType type,
+                         std::optional<PointwiseKernelSignature> generated, std::optional<PointwiseBroadcast> expected,
+                         std::string architecture)
         : mType(type), mExpected(expected) {
         mArgs.numInputs = static_cast<int>(program.numInputs);
         mArgs.numCode = static_cast<int>(program.code.size());
@@ -175,7 +176,7 @@ public:
         auto plan = planPointwiseBroadcast(shapes, outputs[0].shape);
         if (!plan) return plan.status().withContext("cuda.fused_pointwise");
         mArgs.shape = plan.value();
-        mReshaped = true;
+        mScalar = mVector = nullptr;  // the previous plan's forms
         if (!mForms) return Status::ok();
         mGeneratedArgs.count = mArgs.shape.count;
         std::copy(std::begin(mArgs.shape.dims), std::end(mArgs.shape.dims), std::begin(mGeneratedArgs.dims));
@@ -267,7 +268,6 @@ private:
     const CubinKernel* mScalar{nullptr};  // the reshaped plan's forms (owned by mForms)
     const CubinKernel* mVector{nullptr};  // nullptr where the plan's shape has no vector form
     int mLastWidth{1};
-    bool mReshaped{false};
 };
 
 /// The plan of `node`'s own shapes, where they are all known.
@@ -295,8 +295,8 @@ Expected<std::unique_ptr<Kernel>> createFusedPointwise(const Node& node, const C
     if (covered) generated = std::move(signature);
     const std::string architecture =
         context.device ? sassArchitecture(context.device->computeMajor, context.device->computeMinor) : std::string();
-    auto kernel = std::make_unique<FusedPointwiseKernel>(program, type, std::move(generated), expectedPlan(node),
-                                                         architecture);
+    auto kernel =
+        std::make_unique<FusedPointwiseKernel>(program, type, std::move(generated), expectedPlan(node), architecture);
     if (auto stored = node.attrs.getString(kGeneratedCodeAttribute)) {
         if (!covered)
             return invalidEngine("generated code is stored for " + node.describe() +
