@@ -262,60 +262,73 @@ TEST_F(CudaGeneratedPointwiseTest, StoredCodeForAnotherArchitectureIsAClearError
 #ifdef KILN_TEST_HAVE_CUDA_BACKEND
 TEST_F(CudaGeneratedPointwiseTest, ALoadedEngineRunsItsStoredKernelsWithoutCompiling) {
     // y = x * sigmoid(x * s + b): the fusion pass makes one FusedPointwise of the four ops. Its plan
-    // (24, 8, 2) has a vector form besides the scalar one: the engine stores and loads both.
-    const Shape shape = {2, 8, 4, 6};
-    Tensor x = test::randomTensor(DataType::kFLOAT, shape, -3, 3, 51);
-    Tensor s = test::randomTensor(DataType::kFLOAT, {1}, 0.5, 1.5, 52);
-    Tensor b = test::randomTensor(DataType::kFLOAT, {8, 1, 1}, -1, 1, 53);
-    test::CapturingLogger logger;
-    auto builder = createBuilder(logger);
-    auto net = builder->createNetwork();
-    Dims dims;
-    for (int64_t d : shape) dims.d[dims.nbDims++] = d;
-    ITensor* in = net->addInput("x", DataType::kFLOAT, dims);
-    ITensor* sc = net->addConstant(Dims{1}, DataType::kFLOAT, s.data());
-    ITensor* bc = net->addConstant(Dims{8, 1, 1}, DataType::kFLOAT, b.data());
-    ITensor* h = net->addElementWise(*in, *sc, ElementWiseOperation::kPROD)->getOutput(0);
-    h = net->addElementWise(*h, *bc, ElementWiseOperation::kSUM)->getOutput(0);
-    h = net->addActivation(*h, ActivationType::kSIGMOID)->getOutput(0);
-    ITensor* y = net->addElementWise(*in, *h, ElementWiseOperation::kPROD)->getOutput(0);
-    y->setName("y");
-    net->markOutput(*y);
-    auto config = builder->createBuilderConfig();
-    config->setDefaultDeviceType(DeviceType::kGPU);
+    // (24, 8, batch) has a vector form besides the scalar one: the engine stores and loads both. With a
+    // dynamic batch the builder guesses the batch (the plan's rank and forms do not depend on it).
+    for (bool dynamic : {false, true}) {
+        const std::string label = dynamic ? "dynamic batch" : "static shape";
+        const int64_t batch = dynamic ? 3 : 2;
+        const Shape shape = {batch, 8, 4, 6};
+        Tensor x = test::randomTensor(DataType::kFLOAT, shape, -3, 3, 51);
+        Tensor s = test::randomTensor(DataType::kFLOAT, {1}, 0.5, 1.5, 52);
+        Tensor b = test::randomTensor(DataType::kFLOAT, {8, 1, 1}, -1, 1, 53);
+        test::CapturingLogger logger;
+        auto builder = createBuilder(logger);
+        auto net = builder->createNetwork();
+        ITensor* in = net->addInput("x", DataType::kFLOAT, Dims{dynamic ? -1 : batch, 8, 4, 6});
+        ITensor* sc = net->addConstant(Dims{1}, DataType::kFLOAT, s.data());
+        ITensor* bc = net->addConstant(Dims{8, 1, 1}, DataType::kFLOAT, b.data());
+        ITensor* h = net->addElementWise(*in, *sc, ElementWiseOperation::kPROD)->getOutput(0);
+        h = net->addElementWise(*h, *bc, ElementWiseOperation::kSUM)->getOutput(0);
+        h = net->addActivation(*h, ActivationType::kSIGMOID)->getOutput(0);
+        ITensor* y = net->addElementWise(*in, *h, ElementWiseOperation::kPROD)->getOutput(0);
+        y->setName("y");
+        net->markOutput(*y);
+        auto config = builder->createBuilderConfig();
+        config->setDefaultDeviceType(DeviceType::kGPU);
+        auto profile = builder->createOptimizationProfile();
+        if (dynamic) {
+            profile->setDimensions("x", OptProfileSelector::kMIN, Dims{1, 8, 4, 6});
+            profile->setDimensions("x", OptProfileSelector::kOPT, Dims{2, 8, 4, 6});
+            profile->setDimensions("x", OptProfileSelector::kMAX, Dims{4, 8, 4, 6});
+            config->addOptimizationProfile(profile.get());
+        }
 
-    const size_t beforeBuild = cuda::nvrtcCompilationCount();
-    auto plan = builder->buildSerializedNetwork(*net, *config);
-    ASSERT_NE(plan, nullptr);
-    EXPECT_GE(cuda::nvrtcCompilationCount(), beforeBuild + 1) << "the builder compiles the fused kernel";
-    bool logged = false;
-    for (const std::string& line : logger.all) logged = logged || line.find("pointwise kernels (NVRTC)") != std::string::npos;
-    EXPECT_TRUE(logged) << "the builder logs its code generation";
+        const size_t beforeBuild = cuda::nvrtcCompilationCount();
+        auto plan = builder->buildSerializedNetwork(*net, *config);
+        ASSERT_NE(plan, nullptr) << label;
+        EXPECT_GE(cuda::nvrtcCompilationCount(), beforeBuild + 1) << label << ": the builder compiles the fused kernel";
+        bool logged = false;
+        for (const std::string& line : logger.all)
+            logged = logged || line.find("pointwise kernels (NVRTC)") != std::string::npos;
+        EXPECT_TRUE(logged) << label << ": the builder logs its code generation";
 
-    const size_t beforeLoad = cuda::nvrtcCompilationCount();
-    auto engine = createRuntime(logger)->deserializeEngine(plan->data(), plan->size());
-    ASSERT_NE(engine, nullptr);
-    EXPECT_NE(engine->getLayerInformationJson().find("nvrtc"), std::string::npos) << engine->getLayerInformationJson();
-    auto context = engine->createExecutionContext();
-    ASSERT_NE(context, nullptr);
-    Tensor out = Tensor::allocate(DataType::kFLOAT, shape);
-    DeviceBuffer inBuffer(*mBackend, x.byteSize()), outBuffer(*mBackend, out.byteSize());
-    ASSERT_TRUE(mBackend->copyToDevice(inBuffer.get(), x.data(), x.byteSize(), mStream).isOk());
-    ASSERT_TRUE(context->setTensorAddress("x", inBuffer.get()));
-    ASSERT_TRUE(context->setTensorAddress("y", outBuffer.get()));
-    ASSERT_TRUE(context->enqueue(mStream));
-    ASSERT_TRUE(mBackend->copyToHost(out.data(), outBuffer.get(), out.byteSize(), mStream).isOk());
-    ASSERT_TRUE(mBackend->synchronize(mStream).isOk());
-    EXPECT_EQ(cuda::nvrtcCompilationCount(), beforeLoad) << "loading and running the engine compiled code";
+        const size_t beforeLoad = cuda::nvrtcCompilationCount();
+        auto engine = createRuntime(logger)->deserializeEngine(plan->data(), plan->size());
+        ASSERT_NE(engine, nullptr) << label;
+        EXPECT_NE(engine->getLayerInformationJson().find("nvrtc"), std::string::npos)
+            << label << ": " << engine->getLayerInformationJson();
+        auto context = engine->createExecutionContext();
+        ASSERT_NE(context, nullptr) << label;
+        if (dynamic) ASSERT_TRUE(context->setInputShape("x", Dims{batch, 8, 4, 6})) << label;
+        Tensor out = Tensor::allocate(DataType::kFLOAT, shape);
+        DeviceBuffer inBuffer(*mBackend, x.byteSize()), outBuffer(*mBackend, out.byteSize());
+        ASSERT_TRUE(mBackend->copyToDevice(inBuffer.get(), x.data(), x.byteSize(), mStream).isOk());
+        ASSERT_TRUE(context->setTensorAddress("x", inBuffer.get()));
+        ASSERT_TRUE(context->setTensorAddress("y", outBuffer.get()));
+        ASSERT_TRUE(context->enqueue(mStream)) << label;
+        ASSERT_TRUE(mBackend->copyToHost(out.data(), outBuffer.get(), out.byteSize(), mStream).isOk());
+        ASSERT_TRUE(mBackend->synchronize(mStream).isOk());
+        EXPECT_EQ(cuda::nvrtcCompilationCount(), beforeLoad) << label << ": loading and running the engine compiled code";
 
-    std::vector<double> reference(static_cast<size_t>(x.elementCount()));
-    const int64_t inner = shape[2] * shape[3];
-    for (int64_t i = 0; i < x.elementCount(); ++i) {
-        const double v = x.data<float>()[i];
-        const double z = v * s.data<float>()[0] + b.data<float>()[(i / inner) % shape[1]];
-        reference[static_cast<size_t>(i)] = v / (1.0 + std::exp(-z));
+        std::vector<double> reference(static_cast<size_t>(x.elementCount()));
+        const int64_t inner = shape[2] * shape[3];
+        for (int64_t i = 0; i < x.elementCount(); ++i) {
+            const double v = x.data<float>()[i];
+            const double z = v * s.data<float>()[0] + b.data<float>()[(i / inner) % shape[1]];
+            reference[static_cast<size_t>(i)] = v / (1.0 + std::exp(-z));
+        }
+        EXPECT_EQ(test::compareWithReference(out, reference, 1e-5, 1e-6), "") << label;
     }
-    EXPECT_EQ(test::compareWithReference(out, reference, 1e-5, 1e-6), "");
 }
 #endif
 

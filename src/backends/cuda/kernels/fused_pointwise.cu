@@ -142,8 +142,8 @@ bool alignedTo(const void* address, size_t bytes) {
 class FusedPointwiseKernel : public Kernel, public CodeGenerator {
 public:
     /// `generated`: the node's program and types where the generator covers it, nullopt where the
-    /// interpreter runs the node; `expected`: the plan of the node's own shapes where they are all
-    /// known (the forms the builder compiles for the engine); `architecture`: the device's ("sm_90").
+    /// interpreter runs the node; `expected`: the plan of the node's own shapes (expectedPlan: the
+    /// forms the builder compiles for the engine); `architecture`: the device's ("sm_90").
     FusedPointwiseKernel(const PointwiseProgram& program, DataType type,
                          std::optional<PointwiseKernelSignature> generated, std::optional<PointwiseBroadcast> expected,
                          std::string architecture)
@@ -270,15 +270,27 @@ private:
     int mLastWidth{1};
 };
 
-/// The plan of `node`'s own shapes, where they are all known.
+/// An unknown output extent (a dynamic dimension) as expectedPlan guesses it: not 1, so it is not taken
+/// for a broadcast one, and a multiple of every vector width.
+constexpr int64_t kDynamicExtentGuess = 16;
+
+/// The plan of `node`'s own shapes: the forms the builder compiles for the engine. A dynamic extent is
+/// guessed (an input's as the output's at that place, the output's as kDynamicExtentGuess), which is
+/// right for the usual dynamic batch or sequence; where the running shapes need other forms, the
+/// reshape compiles them.
 std::optional<PointwiseBroadcast> expectedPlan(const Node& node) {
+    Shape output;
+    for (const Dim& d : node.outputs[0]->shape) output.push_back(d.isKnown() ? d.value : kDynamicExtentGuess);
     std::vector<Shape> inputs;
     for (const Value* in : node.inputs) {
-        if (!in || !isFullyKnown(in->shape)) return std::nullopt;
-        inputs.push_back(toConcrete(in->shape));
+        if (!in || in->shape.size() > output.size()) return std::nullopt;
+        Shape shape;
+        const size_t lead = output.size() - in->shape.size();  // right-aligned
+        for (size_t d = 0; d < in->shape.size(); ++d)
+            shape.push_back(in->shape[d].isKnown() ? in->shape[d].value : output[lead + d]);
+        inputs.push_back(std::move(shape));
     }
-    if (!isFullyKnown(node.outputs[0]->shape)) return std::nullopt;
-    auto plan = planPointwiseBroadcast(inputs, toConcrete(node.outputs[0]->shape));
+    auto plan = planPointwiseBroadcast(inputs, output);
     if (!plan) return std::nullopt;
     return plan.value();
 }
