@@ -158,7 +158,8 @@ Status storeGeneratedCode(Graph& graph, const Backend& backend, bool subgraph, s
 /// kernels, compiled by NVRTC) are compiled here, once, and their code stored on the node, so the engine
 /// carries it and loading compiles nothing. It runs before tactic selection so that the trial kernels
 /// created there load the stored code instead of compiling it again; the code depends on the node's
-/// program, types and rank, not on the shapes, so no reshape is needed.
+/// program and types and on the node's own shapes (the kernel reads them from the node), so no reshape
+/// is needed.
 Status generateKernelCode(Graph& graph, const Backend& backend, const Logger& log) {
     if (backend.isHostMemory()) return Status::ok();
     const auto start = std::chrono::steady_clock::now();

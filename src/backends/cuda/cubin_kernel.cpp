@@ -8,9 +8,7 @@ std::string tagCubin(const std::string& architecture, const std::string& cubin) 
     return architecture + "\n" + cubin;
 }
 
-Expected<std::unique_ptr<CubinKernel>> CubinKernel::load(const std::string& tagged,
-                                                         const std::string& deviceArchitecture,
-                                                         const char* kernelName) {
+Expected<std::string> untagCubin(const std::string& tagged, const std::string& deviceArchitecture) {
     const size_t newline = tagged.find('\n');
     if (newline == std::string::npos || newline == 0 || newline > 16 || newline + 1 == tagged.size())
         return invalidEngine("the generated kernel code stored in the engine is malformed (no architecture tag)");
@@ -18,12 +16,19 @@ Expected<std::unique_ptr<CubinKernel>> CubinKernel::load(const std::string& tagg
     if (architecture != deviceArchitecture)
         return invalidEngine("the generated kernel code stored in the engine is for " + architecture +
                              ", this device is " + deviceArchitecture + ": rebuild the engine on this device");
+    return tagged.substr(newline + 1);
+}
+
+Expected<std::unique_ptr<CubinKernel>> CubinKernel::load(const std::string& tagged,
+                                                         const std::string& deviceArchitecture,
+                                                         const char* kernelName) {
+    KILN_ASSIGN_OR_RETURN(const std::string cubin, untagCubin(tagged, deviceArchitecture));
     cudaLibrary_t library = nullptr;
-    const cudaError_t loaded =
-        cudaLibraryLoadData(&library, tagged.data() + newline + 1, nullptr, nullptr, 0, nullptr, nullptr, 0);
+    const cudaError_t loaded = cudaLibraryLoadData(&library, cubin.data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
     if (loaded != cudaSuccess) {
         cudaGetLastError();  // a refused image is not a sticky error: clear it for later calls
-        return cudaStatus(loaded, "cudaLibraryLoadData").withContext("loading generated " + architecture + " code");
+        return cudaStatus(loaded, "cudaLibraryLoadData")
+            .withContext("loading generated " + deviceArchitecture + " code");
     }
     cudaKernel_t kernel = nullptr;
     const cudaError_t found = cudaLibraryGetKernel(&kernel, library, kernelName);

@@ -19,6 +19,10 @@ namespace kiln::cuda {
 /// `cubin` for `architecture` in the stored form: the architecture, a newline, the bytes.
 std::string tagCubin(const std::string& architecture, const std::string& cubin);
 
+/// The code inside `tagged` (tagCubin's form) when its tag is `deviceArchitecture`; an invalid-engine
+/// error naming both when it is another, or when there is no tag.
+Expected<std::string> untagCubin(const std::string& tagged, const std::string& deviceArchitecture);
+
 class CubinKernel {
 public:
     /// Loads `tagged` (tagCubin's form) onto the current device, whose architecture is

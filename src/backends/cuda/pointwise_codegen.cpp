@@ -1,5 +1,6 @@
 #include "backends/cuda/pointwise_codegen.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <sstream>
@@ -146,7 +147,136 @@ constexpr const char* kSigmoidHelper = R"(static __device__ __forceinline__ floa
 }
 )";
 
+/// The C type of a tensor's elements as the vector form moves them: packs of 32-bit words.
+constexpr const char* kPackHelper = R"(template <int Words>
+struct alignas(4 * Words) KilnPack {
+    unsigned int w[Words];
+};
+)";
+
+/// Drops `plan`'s size-1 dimensions (every input's stride there is 0) and merges each dimension with
+/// the next where every input walks both as one.
+void coalesce(PointwiseBroadcast& plan, size_t numInputs) {
+    int rank = 0;
+    for (int d = 0; d < plan.rank; ++d) {
+        if (plan.dims[d] == 1) continue;
+        const bool merges = rank > 0 && [&] {
+            for (size_t k = 0; k < numInputs; ++k)
+                if (plan.strides[k][d] != plan.strides[k][rank - 1] * plan.dims[rank - 1]) return false;
+            return true;
+        }();
+        if (merges) {
+            plan.dims[rank - 1] *= plan.dims[d];  // the merged dimension keeps the inner one's strides
+            continue;
+        }
+        plan.dims[rank] = plan.dims[d];
+        for (size_t k = 0; k < numInputs; ++k) plan.strides[k][rank] = plan.strides[k][d];
+        ++rank;
+    }
+    for (int d = rank; d < plan.rank; ++d) {
+        plan.dims[d] = 0;
+        for (size_t k = 0; k < numInputs; ++k) plan.strides[k][d] = 0;
+    }
+    plan.rank = rank;
+}
+
+/// The program's statements, one per instruction, each at `indent`; sets `sigmoid` when one needs the
+/// sigmoid helper.
+Expected<std::string> programStatements(const PointwiseProgram& program, const std::string& indent, bool& sigmoid) {
+    std::ostringstream body;
+    const size_t numInputs = program.numInputs;
+    for (size_t i = 0; i < program.code.size(); ++i) {
+        const PointwiseInstruction& in = program.code[i];
+        const std::string expression = expressionFor(in);
+        if (expression.empty())
+            return unsupported("pointwise codegen: no code for opcode " + std::to_string(static_cast<int>(in.op)));
+        const int32_t defined = static_cast<int32_t>(numInputs + i);
+        const bool binary = pointwiseArity(in.op) == 2;
+        if (in.a < 0 || in.a >= defined || (binary ? (in.b < 0 || in.b >= defined) : in.b != -1))
+            return unsupported("pointwise codegen: instruction " + std::to_string(i) + " reads an undefined slot");
+        sigmoid = sigmoid || in.op == PointwiseOp::kSigmoid;
+        body << indent << "const float " << slotName(defined) << " = " << expression << ";  // "
+             << pointwiseOpName(in.op) << "\n";
+    }
+    return body.str();
+}
+
+/// The index walk for element `i`, unrolled for `rank`: one coordinate per dimension, innermost first,
+/// each input's offset o<k> accumulated. The outermost coordinate is what is left (i < count), so it
+/// needs no division.
+std::string indexWalk(size_t rank, size_t numInputs) {
+    std::ostringstream src;
+    if (rank > 0) src << "        kiln_index rest = i;\n";
+    for (size_t k = 0; k < numInputs; ++k) src << "        kiln_index o" << k << " = 0;\n";
+    for (size_t d = 0; d < rank; ++d) {
+        src << "        {\n";
+        if (d + 1 == rank) {
+            src << "            const kiln_index c = rest;\n";
+        } else {
+            src << "            const kiln_index extent = static_cast<kiln_index>(args.dims[" << d << "]);\n"
+                << "            const kiln_index c = rest % extent;\n"
+                << "            rest /= extent;\n";
+        }
+        for (size_t k = 0; k < numInputs; ++k)
+            src << "            o" << k << " += c * static_cast<kiln_index>(args.strides[" << k << "][" << d << "]);\n";
+        src << "        }\n";
+    }
+    return src.str();
+}
+
+/// The vector form's reads of input `k` into a<k>[0..width): one pack where the input is contiguous
+/// along the innermost dimension, one element for all where it is broadcast along it.
+std::string vectorRead(size_t k, const ElementCode& e, size_t elementBytes, int width) {
+    std::ostringstream inputName;
+    inputName << "static_cast<const " << e.storage << "*>(args.inputs[" << k << "])";
+    const std::string input = inputName.str();
+    std::string array = "a";
+    array += std::to_string(k);
+    const size_t words = elementBytes * static_cast<size_t>(width) / 4;
+    std::ostringstream src;
+    src << "        float " << array << "[" << width << "];\n"
+        << "        if (args.strides[" << k << "][0] == 0) {\n"
+        << "            const float v = " << e.toFloat << "(" << input << "[o" << k << "]);\n"
+        << "#pragma unroll\n"
+        << "            for (int j = 0; j < " << width << "; ++j) " << array << "[j] = v;\n"
+        << "        } else {\n"
+        << "            const KilnPack<" << words << "> p = *reinterpret_cast<const KilnPack<" << words << ">*>("
+        << input << " + o" << k << ");\n"
+        << "#pragma unroll\n"
+        << "            for (int j = 0; j < " << width << "; ++j) " << array << "[j] = ";
+    if (elementBytes == 2)
+        src << e.toFloat << "(static_cast<unsigned short>(p.w[j / 2] >> (16 * (j % 2))));\n";
+    else
+        src << "__uint_as_float(p.w[j]);\n";
+    src << "        }\n";
+    return src.str();
+}
+
 }  // namespace
+
+std::string PointwiseKernelSignature::variantKey() const {
+    return "rank" + std::to_string(rank) + (narrowIndex ? "_i32" : "_i64") + "_v" + std::to_string(vectorWidth);
+}
+
+bool pointwiseFitsNarrowIndex(int64_t count) {
+    return count >= 0 && count < (int64_t{1} << 31);
+}
+
+int pointwiseVectorWidth(const std::vector<DataType>& inputTypes, DataType outputType) {
+    size_t widest = dataTypeSize(outputType);
+    for (DataType type : inputTypes) widest = std::max(widest, dataTypeSize(type));
+    if (!elementCode(outputType) || widest == 0 || widest > 4) return 1;
+    for (DataType type : inputTypes)
+        if (!elementCode(type)) return 1;
+    return static_cast<int>(16 / widest);
+}
+
+bool pointwisePlanAllowsVector(const PointwiseBroadcast& plan, size_t numInputs, int width) {
+    if (width <= 1 || plan.rank < 1 || plan.dims[0] % width != 0) return false;
+    for (size_t k = 0; k < numInputs; ++k)
+        if (plan.strides[k][0] != 0 && plan.strides[k][0] != 1) return false;
+    return true;
+}
 
 Expected<PointwiseBroadcast> planPointwiseBroadcast(const std::vector<Shape>& inputs, const Shape& output) {
     if (output.size() > static_cast<size_t>(kPointwiseMaxRank))
@@ -176,6 +306,7 @@ Expected<PointwiseBroadcast> planPointwiseBroadcast(const std::vector<Shape>& in
             stride *= extent;
         }
     }
+    coalesce(plan, inputs.size());
     return plan;
 }
 
@@ -200,22 +331,24 @@ Expected<std::string> generatePointwiseSource(const PointwiseKernelSignature& si
         half = half || type == DataType::kHALF;
         bf16 = bf16 || type == DataType::kBF16;
     }
-
-    std::ostringstream body;
-    bool sigmoid = false;
-    for (size_t i = 0; i < program.code.size(); ++i) {
-        const PointwiseInstruction& in = program.code[i];
-        const std::string expression = expressionFor(in);
-        if (expression.empty())
-            return unsupported("pointwise codegen: no code for opcode " + std::to_string(static_cast<int>(in.op)));
-        const int32_t defined = static_cast<int32_t>(numInputs + i);
-        const bool binary = pointwiseArity(in.op) == 2;
-        if (in.a < 0 || in.a >= defined || (binary ? (in.b < 0 || in.b >= defined) : in.b != -1))
-            return unsupported("pointwise codegen: instruction " + std::to_string(i) + " reads an undefined slot");
-        sigmoid = sigmoid || in.op == PointwiseOp::kSigmoid;
-        body << "        const float " << slotName(defined) << " = " << expression << ";  // "
-             << pointwiseOpName(in.op) << "\n";
+    const int width = signature.vectorWidth;
+    const bool vector = width != 1;
+    if (vector) {
+        // Every tensor's access is whole 32-bit words and at most 16 bytes; the walk needs a dimension.
+        bool fits = width > 1 && (width & (width - 1)) == 0 && signature.rank > 0;
+        for (DataType type : types) {
+            const size_t bytes = dataTypeSize(type) * static_cast<size_t>(width);
+            fits = fits && bytes >= 4 && bytes <= 16;
+        }
+        if (!fits)
+            return unsupported("pointwise codegen: no vector form of width " + std::to_string(width) + " at rank " +
+                               std::to_string(signature.rank) + " for these element types");
     }
+
+    bool sigmoid = false;
+    KILN_ASSIGN_OR_RETURN(std::string body, programStatements(program, vector ? "            " : "        ", sigmoid));
+    const std::string result = slotName(static_cast<int32_t>(numInputs + program.code.size() - 1));
+    const ElementCode& out = *elementCode(signature.outputType);
 
     std::ostringstream src;
     src << "// Generated by Kiln (src/backends/cuda/pointwise_codegen.cpp) from a kiln::FusedPointwise program.\n"
@@ -225,41 +358,56 @@ Expected<std::string> generatePointwiseSource(const PointwiseKernelSignature& si
         << "    long long strides[" << kMaxPointwiseInputs << "][" << kPointwiseMaxRank << "];\n"
         << "    const void* inputs[" << kMaxPointwiseInputs << "];\n"
         << "    void* output;\n"
-        << "};\n";
+        << "};\n"
+        // The index walk's type: 32-bit division is a fraction of 64-bit's, and the walk is most of the
+        // kernel's instructions.
+        << "typedef " << (signature.narrowIndex ? "unsigned int" : "long long") << " kiln_index;\n";
     if (half) src << kHalfHelpers;
     if (bf16) src << kBf16Helpers;
     if (sigmoid) src << kSigmoidHelper;
+    if (vector) src << kPackHelper;
     src << "extern \"C\" __global__ void " << kGeneratedPointwiseKernelName << "(const KilnPointwiseArgs args) {\n"
-        << "    const long long step = static_cast<long long>(gridDim.x) * blockDim.x;\n"
-        << "    for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < args.count;"
-           " i += step) {\n";
-    // The index walk, unrolled for the rank: one coordinate per dimension, innermost first.
-    // The outermost coordinate is what is left (i < count), so it needs no division.
-    if (signature.rank > 0) src << "        long long rest = i;\n";
-    for (size_t k = 0; k < numInputs; ++k) src << "        long long o" << k << " = 0;\n";
-    for (size_t d = 0; d < signature.rank; ++d) {
-        const bool outermost = d + 1 == signature.rank;
-        src << "        {\n";
-        if (outermost) {
-            src << "            const long long c = rest;\n";
-        } else {
-            src << "            const long long c = rest % args.dims[" << d << "];\n"
-                << "            rest /= args.dims[" << d << "];\n";
+        << "    const kiln_index count = static_cast<kiln_index>(args.count"
+        << (vector ? " / " + std::to_string(width) : "") << ");\n"
+        << "    const kiln_index step = static_cast<kiln_index>(gridDim.x) * blockDim.x;\n"
+        << "    for (kiln_index t = static_cast<kiln_index>(blockIdx.x) * blockDim.x + threadIdx.x; t < count;"
+           " t += step) {\n";
+    if (vector)
+        src << "        const kiln_index i = t * " << width << ";  // the first of this thread's outputs\n";
+    else
+        src << "        const kiln_index i = t;\n";
+    src << indexWalk(signature.rank, numInputs);
+    if (!vector) {
+        for (size_t k = 0; k < numInputs; ++k) {
+            const ElementCode& e = *elementCode(signature.inputTypes[k]);
+            src << "        const float " << slotName(static_cast<int32_t>(k)) << " = " << e.toFloat
+                << "(static_cast<const " << e.storage << "*>(args.inputs[" << k << "])[o" << k << "]);\n";
         }
+        src << body << "        static_cast<" << out.storage << "*>(args.output)[i] = " << out.fromFloat << "("
+            << result << ");\n";
+    } else {
         for (size_t k = 0; k < numInputs; ++k)
-            src << "            o" << k << " += c * args.strides[" << k << "][" << d << "];\n";
-        src << "        }\n";
+            src << vectorRead(k, *elementCode(signature.inputTypes[k]), dataTypeSize(signature.inputTypes[k]), width);
+        const size_t outBytes = dataTypeSize(signature.outputType);
+        const size_t words = outBytes * static_cast<size_t>(width) / 4;
+        src << "        " << out.storage << " y[" << width << "];\n"
+            << "#pragma unroll\n"
+            << "        for (int j = 0; j < " << width << "; ++j) {\n";
+        for (size_t k = 0; k < numInputs; ++k)
+            src << "            const float " << slotName(static_cast<int32_t>(k)) << " = a" << k << "[j];\n";
+        src << body << "            y[j] = " << out.fromFloat << "(" << result << ");\n"
+            << "        }\n"
+            << "        KilnPack<" << words << "> p;\n"
+            << "#pragma unroll\n"
+            << "        for (int w = 0; w < " << words << "; ++w) p.w[w] = ";
+        if (outBytes == 2)
+            src << "static_cast<unsigned int>(y[2 * w]) | (static_cast<unsigned int>(y[2 * w + 1]) << 16);\n";
+        else
+            src << "__float_as_uint(y[w]);\n";
+        src << "        *reinterpret_cast<KilnPack<" << words << ">*>(static_cast<" << out.storage
+            << "*>(args.output) + i) = p;\n";
     }
-    for (size_t k = 0; k < numInputs; ++k) {
-        const ElementCode& e = *elementCode(signature.inputTypes[k]);
-        src << "        const float " << slotName(static_cast<int32_t>(k)) << " = " << e.toFloat << "(static_cast<const "
-            << e.storage << "*>(args.inputs[" << k << "])[o" << k << "]);\n";
-    }
-    src << body.str();
-    const ElementCode& out = *elementCode(signature.outputType);
-    src << "        static_cast<" << out.storage << "*>(args.output)[i] = " << out.fromFloat << "("
-        << slotName(static_cast<int32_t>(numInputs + program.code.size() - 1)) << ");\n"
-        << "    }\n"
+    src << "    }\n"
         << "}\n";
     return src.str();
 }

@@ -1,8 +1,11 @@
 // kiln::FusedPointwise on the GPU. Its program (src/ir/pointwise_program.h) runs as a kernel generated
 // for the node (pointwise_codegen.h: straight-line CUDA C, compiled by NVRTC into a CUBIN for this
-// device) where the generator covers it; the builder stores that CUBIN on the engine's node
-// (backends/code_generation.h, kGeneratedCodeAttribute), so a kernel created from a loaded engine only
-// loads it, and a kernel created from a node without it compiles at its first reshape.
+// device) where the generator covers it. The generated kernel has forms per shape class (the coalesced
+// rank, 32- or 64-bit index walk, one or a vector of outputs per thread: generated_pointwise_variants.h);
+// a reshape makes sure the forms its plan needs are compiled, and each run picks the vector form where
+// the addresses are aligned for it, the scalar form otherwise. The builder stores the forms of the
+// node's own shapes on the engine's node (backends/code_generation.h, kGeneratedCodeAttribute), so a
+// kernel created from a loaded engine only loads them.
 //
 // The interpreter below is the fallback for nodes the generator does not cover: one thread per output
 // element runs the program's opcodes through a switch on values it reads once from each input
@@ -25,11 +28,13 @@
 #include "backends/cuda/cubin_kernel.h"
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/generated_pointwise_variants.h"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/nvrtc_compiler.h"
 #include "backends/cuda/pointwise_codegen.h"
 #include "ir/pointwise_program.h"
+#include "ir/sym_shape.h"
 
 namespace kiln::cuda {
 
@@ -126,15 +131,23 @@ __global__ void fusedPointwiseKernel(const PointwiseArgs args) {
     }
 }
 
-/// One node's kernel: the generated one where the generator covers the node (loaded from the code
-/// stored on the node, else compiled at the first reshape), the interpreter otherwise.
+/// Whether `address` is a multiple of `bytes`.
+bool alignedTo(const void* address, size_t bytes) {
+    return reinterpret_cast<uintptr_t>(address) % bytes == 0;
+}
+
+/// One node's kernel: the generated one where the generator covers the node (its forms loaded from the
+/// code stored on the node, else compiled at the reshape that first needs them), the interpreter
+/// otherwise. Both run the coalesced broadcast plan.
 class FusedPointwiseKernel : public Kernel, public CodeGenerator {
 public:
-    /// `source`: the generated kernel's source (for `generatedRank` outputs), nullopt where the
-    /// interpreter runs the node; `architecture`: the device's ("sm_90").
-    FusedPointwiseKernel(const PointwiseProgram& program, DataType type, std::optional<std::string> source,
-                         size_t generatedRank, std::string architecture)
-        : mType(type), mSource(std::move(source)), mGeneratedRank(generatedRank), mArchitecture(std::move(architecture)) {
+    /// `generated`: the node's program and types where the generator covers it, nullopt where the
+    /// interpreter runs the node; `expected`: the plan of the node's own shapes (expectedPlan: the
+    /// forms the builder compiles for the engine); `architecture`: the device's ("sm_90").
+    FusedPointwiseKernel(const PointwiseProgram& program, DataType type,
+                         std::optional<PointwiseKernelSignature> generated, std::optional<PointwiseBroadcast> expected,
+                         std::string architecture)
+        : mType(type), mExpected(expected) {
         mArgs.numInputs = static_cast<int>(program.numInputs);
         mArgs.numCode = static_cast<int>(program.code.size());
         for (int c = 0; c < mArgs.numCode; ++c) {
@@ -145,14 +158,17 @@ public:
             mArgs.alpha[c] = in.alpha;
             mArgs.beta[c] = in.beta;
         }
+        if (generated) {
+            mVectorWidth = pointwiseVectorWidth(generated->inputTypes, generated->outputType);
+            for (DataType t : generated->inputTypes) mInputBytes.push_back(dataTypeSize(t));
+            mOutputBytes = dataTypeSize(generated->outputType);
+            mForms.emplace(std::move(*generated), std::move(architecture));
+        }
     }
 
-    /// Uses the code the builder stored on the node (kGeneratedCodeAttribute): compiles nothing.
-    Status loadStoredCode(std::string code) {
-        KILN_ASSIGN_OR_RETURN(mGenerated, CubinKernel::load(code, mArchitecture, kGeneratedPointwiseKernelName));
-        mCode = std::move(code);
-        return Status::ok();
-    }
+    /// Uses the code the builder stored on the node (kGeneratedCodeAttribute): compiles nothing for
+    /// the forms it holds.
+    Status loadStoredCode(const std::string& code) { return mForms->loadStored(code); }
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         std::vector<Shape> shapes;
@@ -160,30 +176,35 @@ public:
         auto plan = planPointwiseBroadcast(shapes, outputs[0].shape);
         if (!plan) return plan.status().withContext("cuda.fused_pointwise");
         mArgs.shape = plan.value();
+        mScalar = mVector = nullptr;  // the previous plan's forms
+        if (!mForms) return Status::ok();
         mGeneratedArgs.count = mArgs.shape.count;
         std::copy(std::begin(mArgs.shape.dims), std::end(mArgs.shape.dims), std::begin(mGeneratedArgs.dims));
         for (int k = 0; k < kMaxInputs; ++k)
             std::copy(std::begin(mArgs.shape.strides[k]), std::end(mArgs.shape.strides[k]),
                       std::begin(mGeneratedArgs.strides[k]));
-        // The generated index walk is unrolled for the node's rank; another rank is interpreted.
-        mReshaped = true;
-        mRunGenerated = (mGenerated || mSource) && outputs[0].shape.size() == mGeneratedRank;
-        if (mRunGenerated) KILN_RETURN_IF_ERROR(compileIfNeeded());
+        KILN_ASSIGN_OR_RETURN(mScalar, formsFor(mArgs.shape, false));
+        KILN_ASSIGN_OR_RETURN(mVector, formsFor(mArgs.shape, true));
+        mLastWidth = mVector ? mVectorWidth : 1;
         return Status::ok();
     }
 
     Status run(const KernelIO& io) override {
         if (mArgs.shape.count == 0) return Status::ok();
         auto stream = static_cast<cudaStream_t>(io.stream);
-        const unsigned grid = elementwiseGrid(mArgs.shape.count);
-        if (mRunGenerated) {
+        if (mScalar) {
             GeneratedPointwiseArgs args = mGeneratedArgs;
             for (int k = 0; k < mArgs.numInputs; ++k) args.inputs[k] = io.input(static_cast<size_t>(k)).data;
             args.output = io.output(0).data;
+            const bool vector = mVector && vectorAligned(args);
+            mLastWidth = vector ? mVectorWidth : 1;
+            const unsigned grid = elementwiseGrid(mArgs.shape.count / mLastWidth);
             void* arguments[] = {&args};
-            return mGenerated->launch(grid, kElementwiseBlock, arguments, stream)
+            return (vector ? mVector : mScalar)
+                ->launch(grid, kElementwiseBlock, arguments, stream)
                 .withContext(std::string("generated kernel ") + kGeneratedPointwiseKernelName);
         }
+        const unsigned grid = elementwiseGrid(mArgs.shape.count);
         PointwiseArgs args = mArgs;
         for (int k = 0; k < args.numInputs; ++k) args.inputs[k] = io.input(static_cast<size_t>(k)).data;
         args.output = io.output(0).data;
@@ -197,56 +218,103 @@ public:
     }
 
     Expected<std::string> generatedCode() override {
-        if (!mGenerated && !mSource) return std::string();
-        KILN_RETURN_IF_ERROR(compileIfNeeded());
-        return mCode;
+        if (!mForms) return std::string();
+        if (mExpected) {
+            KILN_RETURN_IF_ERROR(formsFor(*mExpected, false).status());
+            KILN_RETURN_IF_ERROR(formsFor(*mExpected, true).status());
+        }
+        return mForms->stored();
     }
 
     std::string tacticName() const override {
-        // Before the first reshape: what will run at the node's own rank.
-        const bool generated = mReshaped ? mRunGenerated : (mGenerated || mSource);
-        return std::string(generated ? "cuda.fused_pointwise_nvrtc_" : "cuda.fused_pointwise_") +
-               std::to_string(mArgs.numCode) + "_ops_" + tacticTypeSuffix(mType);
+        // The vector form's width where the latest run (or, before one, the reshape) chose it.
+        std::string name = mForms ? "cuda.fused_pointwise_nvrtc_" : "cuda.fused_pointwise_";
+        if (mForms && mLastWidth > 1) name += "vec" + std::to_string(mLastWidth) + "_";
+        return name + std::to_string(mArgs.numCode) + "_ops_" + tacticTypeSuffix(mType);
     }
 
 private:
-    Status compileIfNeeded() {
-        if (mGenerated) return Status::ok();
-        KILN_ASSIGN_OR_RETURN(std::string cubin, compileToCubin(*mSource, "kiln_fused_pointwise.cu", mArchitecture));
-        std::string code = tagCubin(mArchitecture, cubin);
-        KILN_ASSIGN_OR_RETURN(mGenerated, CubinKernel::load(code, mArchitecture, kGeneratedPointwiseKernelName));
-        mCode = std::move(code);
-        return Status::ok();
+    /// The scalar form for `plan`, or (`vector`) its vector form where its shape allows one (nullptr
+    /// otherwise): compiled now if no earlier reshape or stored code has it.
+    Expected<const CubinKernel*> formsFor(const PointwiseBroadcast& plan, bool vector) {
+        const size_t rank = static_cast<size_t>(plan.rank);
+        const bool narrow = pointwiseFitsNarrowIndex(plan.count);
+        if (!vector) return mForms->get(rank, narrow, 1);
+        if (!pointwisePlanAllowsVector(plan, static_cast<size_t>(mArgs.numInputs), mVectorWidth))
+            return static_cast<const CubinKernel*>(nullptr);
+        return mForms->get(rank, narrow, mVectorWidth);
+    }
+
+    /// Whether every address the vector form reads or writes in packs is aligned to its pack: the
+    /// output and each input contiguous along the innermost dimension (a broadcast one is read by
+    /// element). Offsets within a tensor are multiples of the width (the innermost extent is).
+    bool vectorAligned(const GeneratedPointwiseArgs& args) const {
+        const size_t width = static_cast<size_t>(mVectorWidth);
+        if (!alignedTo(args.output, width * mOutputBytes)) return false;
+        for (int k = 0; k < mArgs.numInputs; ++k)
+            if (args.strides[k][0] != 0 && !alignedTo(args.inputs[k], width * mInputBytes[static_cast<size_t>(k)]))
+                return false;
+        return true;
     }
 
     DataType mType;
     PointwiseArgs mArgs;
-    std::optional<std::string> mSource;
-    size_t mGeneratedRank;
-    std::string mArchitecture;
-    std::unique_ptr<CubinKernel> mGenerated;  // loaded or compiled: the generated kernel is ready
-    std::string mCode;                        // its tagged CUBIN (cubin_kernel.h), what the engine stores
+    std::optional<PointwiseBroadcast> mExpected;
+    std::optional<GeneratedPointwiseVariants> mForms;  // where the generator covers the node
+    int mVectorWidth{1};
+    std::vector<size_t> mInputBytes;
+    size_t mOutputBytes{0};
     GeneratedPointwiseArgs mGeneratedArgs;
-    bool mReshaped{false};
-    bool mRunGenerated{false};
+    const CubinKernel* mScalar{nullptr};  // the reshaped plan's forms (owned by mForms)
+    const CubinKernel* mVector{nullptr};  // nullptr where the plan's shape has no vector form
+    int mLastWidth{1};
 };
+
+/// An unknown output extent (a dynamic dimension) as expectedPlan guesses it: not 1, so it is not taken
+/// for a broadcast one, and a multiple of every vector width.
+constexpr int64_t kDynamicExtentGuess = 16;
+
+/// The plan of `node`'s own shapes: the forms the builder compiles for the engine. A dynamic extent is
+/// guessed (an input's as the output's at that place, the output's as kDynamicExtentGuess), which is
+/// right for the usual dynamic batch or sequence; where the running shapes need other forms, the
+/// reshape compiles them.
+std::optional<PointwiseBroadcast> expectedPlan(const Node& node) {
+    Shape output;
+    for (const Dim& d : node.outputs[0]->shape) output.push_back(d.isKnown() ? d.value : kDynamicExtentGuess);
+    std::vector<Shape> inputs;
+    for (const Value* in : node.inputs) {
+        if (!in || in->shape.size() > output.size()) return std::nullopt;
+        Shape shape;
+        const size_t lead = output.size() - in->shape.size();  // right-aligned
+        for (size_t d = 0; d < in->shape.size(); ++d)
+            shape.push_back(in->shape[d].isKnown() ? in->shape[d].value : output[lead + d]);
+        inputs.push_back(std::move(shape));
+    }
+    auto plan = planPointwiseBroadcast(inputs, output);
+    if (!plan) return std::nullopt;
+    return plan.value();
+}
 
 /// The kernel of `node`: generated where the generator covers it, with the node's stored code when the
 /// builder left some.
 Expected<std::unique_ptr<Kernel>> createFusedPointwise(const Node& node, const CudaContext& context) {
     KILN_ASSIGN_OR_RETURN(PointwiseProgram program, PointwiseProgram::fromNode(node));
     const DataType type = node.input(0)->dtype;
-    const size_t rank = node.outputs[0]->shape.size();
-    PointwiseKernelSignature signature{program, {}, node.outputs[0]->dtype, rank};
+    PointwiseKernelSignature signature{program, {}, node.outputs[0]->dtype, node.outputs[0]->shape.size()};
     for (const Value* in : node.inputs) signature.inputTypes.push_back(in->dtype);
-    auto source = generatePointwiseSource(signature);
-    std::optional<std::string> generated;
-    if (source && context.device) generated = std::move(source).value();
+    const bool covered = context.device && generatePointwiseSource(signature).isOk();
+    std::optional<PointwiseKernelSignature> generated;
+    if (covered) generated = std::move(signature);
     const std::string architecture =
         context.device ? sassArchitecture(context.device->computeMajor, context.device->computeMinor) : std::string();
-    auto kernel = std::make_unique<FusedPointwiseKernel>(program, type, std::move(generated), rank, architecture);
-    if (auto stored = node.attrs.getString(kGeneratedCodeAttribute))
-        KILN_RETURN_IF_ERROR(kernel->loadStoredCode(std::move(*stored)));
+    auto kernel =
+        std::make_unique<FusedPointwiseKernel>(program, type, std::move(generated), expectedPlan(node), architecture);
+    if (auto stored = node.attrs.getString(kGeneratedCodeAttribute)) {
+        if (!covered)
+            return invalidEngine("generated code is stored for " + node.describe() +
+                                 ", which this build does not generate: rebuild the engine");
+        KILN_RETURN_IF_ERROR(kernel->loadStoredCode(*stored));
+    }
     return std::unique_ptr<Kernel>(std::move(kernel));
 }
 
