@@ -14,7 +14,9 @@ inline constexpr const char* kAllowTf32Attribute = "kiln_allow_tf32";
 inline constexpr const char* kTacticAttribute = "kiln_tactic";
 
 /// Int attribute the builder sets on its own trial copy of a node (never on the engine's graph) while
-/// timing: how many implementations the kernel should list for timing. Absent: 1 (no search).
+/// timing: how many implementations the kernel should list for timing. Absent: 1 (no search). 0: the
+/// builder only asks the problem's tacticKey() (a warm timing cache may answer it), so a kernel may skip
+/// what listing or running needs (cuDNN builds plans at reshape); such a kernel is never run.
 inline constexpr const char* kTacticSearchAttribute = "kiln_tactic_search";
 
 }  // namespace kiln

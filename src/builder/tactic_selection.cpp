@@ -34,6 +34,7 @@ public:
         // (cuDNN builds every candidate plan), and a warm timing cache makes that unnecessary.
         Node trial = node;
         trial.attrs.erase(kTacticAttribute);
+        trial.attrs.set(kTacticSearchAttribute, int64_t{0});  // the key alone
         KILN_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> probe, mBackend.createKernel(trial));
         KILN_RETURN_IF_ERROR(probe->reshape(ins, outs).withContext(node.describe()));
         auto* probeChooser = dynamic_cast<TacticChooser*>(probe.get());

@@ -239,6 +239,7 @@ public:
           mSdpaRefusal(cudnnSdpaRefusal(node)),
           mChosenTactic(node.attrs.getInts(kTacticAttribute).value_or(std::vector<int64_t>{})),
           mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))),
+          mKeyOnly(node.attrs.getInt(kTacticSearchAttribute, 1) == 0),
           mViews(decodeAttentionInputViews(node.attrs)) {}
 
     Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
@@ -329,7 +330,7 @@ public:
     std::vector<int64_t> tacticState() const override {
         return mRowSelected ? std::vector<int64_t>{kRowKernelTactic} : mSdpa.planState();
     }
-    std::string tacticKey() const override { return mSdpa.built() ? mSdpaKey : ""; }
+    std::string tacticKey() const override { return mSdpa.built() || mKeyOnly ? mSdpaKey : ""; }
 
 private:
     /// Offers cuDNN's attention where it computes this node at these shapes: its graph and plans are
@@ -344,6 +345,10 @@ private:
             return;
         }
         const std::string key = describeSdpaProblem(problem);
+        if (mKeyOnly) {  // the builder's key probe: the key names the problem, no plan is built
+            mSdpaKey = key;
+            return;
+        }
         if (key != mSdpaKey) {
             mSdpaKey = key;
             // A graph cuDNN takes no plan for leaves nothing built: the row kernel runs the node.
@@ -510,6 +515,7 @@ private:
     std::optional<std::string> mSdpaRefusal;  // why cuDNN never computes this node, whatever the shapes
     std::vector<int64_t> mChosenTactic;       // the builder's timed choice (kTacticAttribute), or empty
     size_t mPlanSearch;                       // how many cuDNN plans to list (kTacticSearchAttribute)
+    bool mKeyOnly;                            // the builder's key probe (kTacticSearchAttribute 0): no plan
     DecodedAttentionInputViews mViews;        // Q, K and V read by strides (kiln_qkv_views), if any
     CudnnSdpa mSdpa;
     std::string mSdpaKey;  // the problem cuDNN's graph was last built (or tried) for

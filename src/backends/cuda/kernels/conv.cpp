@@ -172,7 +172,8 @@ public:
           mHasResidual(fusedOp && node.hasInput(3)),
           mChannelsLast(isChannelsLast(node)),
           mChosenPlan(node.attrs.getInts(kTacticAttribute).value_or(std::vector<int64_t>{})),
-          mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))) {}
+          mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))),
+          mKeyOnly(node.attrs.getInt(kTacticSearchAttribute, 1) == 0) {}
 
     Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
         const TensorView& x = inputs[0];
@@ -187,8 +188,9 @@ public:
             return invalidArgument(tacticName() + ": residual " + shapeToString(inputs[3].shape, true) +
                                    " differs from the output " + shapeToString(y.shape, true));
         if (x.shape == mXShape && w.shape == mWShape && y.shape == mYShape &&
-            (mGraph || mOwnKernel != OwnConvKernel::kNone))
+            (mGraph || mOwnKernel != OwnConvKernel::kNone || mKeyReady))
             return Status::ok();
+        mKeyReady = false;
         mXShape = x.shape;
         mWShape = w.shape;
         mYShape = y.shape;
@@ -254,8 +256,17 @@ public:
         }
 
         // The whole layer in one cuDNN graph where an engine runs it; else the convolution alone.
+        const bool fusable =
+            epilogueWanted() && (mActivation.kind == ActivationKind::kNone || cudnnActivation(mActivation));
+        if (mKeyOnly) {
+            // The key names the graph offered (fused or not), which cuDNN accepts or refuses alike on
+            // one target: no plan is built, which on a warm timing cache is most of the build's time.
+            mFusedInCudnn = fusable;
+            mKeyReady = true;
+            return Status::ok();
+        }
         mFusedInCudnn = false;
-        if (epilogueWanted() && (mActivation.kind == ActivationKind::kNone || cudnnActivation(mActivation))) {
+        if (fusable) {
             if (buildGraph(true).isOk()) {
                 mFusedInCudnn = true;
                 return Status::ok();
@@ -336,7 +347,7 @@ public:
     }
     // Built when the builder asks, not at every reshape.
     std::string tacticKey() const override {
-        if (!mGraph) return "";
+        if (!mGraph && !mKeyReady) return "";
         return std::string("cudnn conv ") + tacticTypeSuffix(mType) + (mChannelsLast ? " nhwc" : " nchw") + " x" +
                joined(mXShape) + " w" + joined(mWShape) + " y" + joined(mYShape) + " pre" + joined(mPre) + " post" +
                joined(mPost) + " s" + joined(mStrides) + " d" + joined(mDilations) + " g" +
@@ -446,6 +457,8 @@ private:
     bool mChannelsLast;
     std::vector<int64_t> mChosenPlan;                        // the builder's timed choice (kTacticAttribute), or empty
     size_t mPlanSearch;                                      // how many plans to list (kTacticSearchAttribute)
+    bool mKeyOnly;        // the builder's key probe (kTacticSearchAttribute 0): reshape builds no cuDNN plan
+    bool mKeyReady{false};  // a key-only reshape answered the last shapes
     Shape mXShape, mWShape, mYShape;                         // physical, as reshape() received them
     std::vector<int64_t> mPre, mPost, mStrides, mDilations;  // as cuDNN is told them
     std::shared_ptr<fe::graph::Graph> mGraph;

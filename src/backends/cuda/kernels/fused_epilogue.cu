@@ -1,6 +1,7 @@
 // The epilogue of fused layers when the library that computed the product cannot fuse it: bias,
-// residual and activation in one pass over the output. It is memory-bound (BERT's FFN1 output is
-// [16384 x 3072]): where the bias runs along the innermost dim (inner == 1, a GEMM's or an NHWC conv's
+// residual and activation in one pass over the output (BERT's FFN1 output is [16384 x 3072]; a 16-bit
+// output's GELU is fused_activation.h's geluForHalfPrecision, cheap enough to leave the pass bound by
+// memory). Where the bias runs along the innermost dim (inner == 1, a GEMM's or an NHWC conv's
 // output) and the channel count and the addresses allow, each thread moves V consecutive elements in
 // 16-byte accesses; other shapes take the one-element kernel.
 
@@ -23,7 +24,7 @@ __global__ void biasResidualActivationKernel(T* y, const B* bias, const T* resid
         float v = static_cast<float>(load(y[i]));
         if (bias) v += static_cast<float>(load(bias[(i / inner) % channels]));
         if (residual) v += static_cast<float>(load(residual[i]));
-        y[i] = store<T>(applyActivation(activation, v));
+        y[i] = store<T>(applyActivationStoredAs<T>(activation, v));
     }
 }
 
@@ -54,7 +55,7 @@ __global__ void biasResidualActivationPackKernel(T* y, const B* bias, const T* r
             for (int k = 0; k < V; ++k) f[k] += static_cast<float>(load(r[k]));
         }
 #pragma unroll
-        for (int k = 0; k < V; ++k) v[k] = store<T>(applyActivation(activation, f[k]));
+        for (int k = 0; k < V; ++k) v[k] = store<T>(applyActivationStoredAs<T>(activation, f[k]));
         storePacks<T, V>(y + i, v);
     }
 }

@@ -1,6 +1,6 @@
 // The CUTLASS sm_90a GEMMs' registry and entry points (gemm_cutlass_sm90.h): which configurations this
 // build compiled (gemm_cutlass_sm90_configs.h), whether one can run a problem, and its launch. The
-// kernels themselves are instantiated in gemm_cutlass_sm90_pingpong.cu and _cooperative.cu, for sm_90a
+// kernels themselves are instantiated in gemm_cutlass_sm90_pingpong.cu, for sm_90a
 // alone and only where cmake/KilnCutlass.cmake found the headers and KILN_CUDA_ARCHITECTURES has 90;
 // elsewhere those lists are empty and every problem is refused with the reason.
 
@@ -56,11 +56,7 @@ Status checkProblemShape(const CutlassGemmProblem& p) {
 }
 
 const std::vector<CutlassCompiledConfig>& compiledConfigs() {
-    static const std::vector<CutlassCompiledConfig> configs = [] {
-        std::vector<CutlassCompiledConfig> all = cutlassCooperativeConfigs();
-        for (CutlassCompiledConfig& c : cutlassPingpongConfigs()) all.push_back(c);
-        return all;
-    }();
+    static const std::vector<CutlassCompiledConfig> configs = cutlassPingpongConfigs();
     return configs;
 }
 

@@ -1,16 +1,16 @@
 #pragma once
 // A Hopper (sm_90a) GEMM from CUTLASS 3.x with Kiln's FusedMatMul epilogue fused into it:
 //   D[m, n] = act(sum_k A[m, k] * B[k, n] + bias[n] + Z[m, n])
-// accumulated and finished in float, stored once as float16 or bfloat16. cuBLASLt's GELU epilogue is the
-// tanh approximation, so without this an exact (erf) GELU costs a second pass over the whole output
-// (fused_epilogue.cu). The activation is chosen at run time (fused_activation.h's applyActivation), so
-// each tile configuration is one template instantiation per type whatever the activation: every
-// instantiation costs CI's compiler minutes.
+// accumulated and finished in float, stored once as float16 or bfloat16: a tactic the builder times
+// beside cuBLASLt (which fuses bias, ReLU and the residual, but whose GELU is the tanh form, so an exact
+// GELU costs it a second pass, fused_epilogue.cu). The activation is chosen at run time
+// (fused_activation.h), so each tile configuration is one template instantiation per type whatever the
+// activation: every instantiation costs CI's compiler minutes.
 //
 // Layouts: A row-major [m, k] (leading dim lda); B row-major [k, n] (ldb), as ONNX MatMul's weight
 // initializer is stored; D and the residual Z row-major [m, n] (ldd, shared). No CUTLASS type appears
-// here: the file that instantiates the kernels is compiled for sm_90a only, and to a stub that refuses
-// every problem when the build has no sm_90 target or no CUTLASS headers (cmake/KilnCutlass.cmake).
+// here: the files that instantiate the kernels are compiled for sm_90a only, and list no configuration
+// when the build has no sm_90 target or no CUTLASS headers (cmake/KilnCutlass.cmake).
 
 #include <cuda_runtime.h>
 

@@ -1,9 +1,9 @@
 #pragma once
 // The compiled CUTLASS sm_90a GEMM configurations, as the registry in gemm_cutlass_sm90.cpp lists them:
-// each is a tile shape, cluster and schedule with one kernel instantiation per element type. The
-// instantiations live in one file per schedule (gemm_cutlass_sm90_pingpong.cu,
-// gemm_cutlass_sm90_cooperative.cu), so a 2-core build compiles them side by side; no CUTLASS type
-// appears here, so the registry compiles without the headers too.
+// each is a tile shape, cluster, schedule and epilogue subtile with one kernel instantiation per element
+// type. The instantiations live in one file per schedule (gemm_cutlass_sm90_pingpong.cu: the one
+// schedule that won a timed layer so far), so a 2-core build can compile schedules side by side; no
+// CUTLASS type appears here, so the registry compiles without the headers too.
 
 #include <cuda_runtime.h>
 
@@ -36,7 +36,5 @@ struct CutlassCompiledConfig {
 
 /// The ping-pong configurations (gemm_cutlass_sm90_pingpong.cu); empty without the sm_90a kernels.
 std::vector<CutlassCompiledConfig> cutlassPingpongConfigs();
-/// The cooperative configurations (gemm_cutlass_sm90_cooperative.cu); empty without the sm_90a kernels.
-std::vector<CutlassCompiledConfig> cutlassCooperativeConfigs();
 
 }  // namespace kiln::cuda

@@ -27,22 +27,6 @@ namespace kiln::cuda::cutlass_sm90 {
 /// What TMA needs of every operand's rows: 8 16-bit elements (16 bytes).
 constexpr int kAlignment = 8;
 
-/// GELU's exact form x * Phi(x), with Phi from Abramowitz & Stegun 7.1.26's erfc, branch-free: within
-/// 2.2e-7 of the exact GELU everywhere (below half a float16 ulp wherever |GELU(x)| >= 6e-5, at most two
-/// float16 ulps of the tiny values below). erff's two-branch polynomial, run for every element of a
-/// 3072-wide FFN output, cost the epilogue more than the whole mainloop; this is one reciprocal, one
-/// exponential and a dozen multiply-adds. Only the 16-bit outputs of these kernels use it.
-CUTLASS_DEVICE float geluFromErfcApproximation(float x) {
-    const float z = fabsf(x) * 0.70710678118654752f;
-    const float t = __fdividef(1.f, fmaf(0.3275911f, z, 1.f));
-    float poly = fmaf(t, 1.061405429f, -1.453152027f);
-    poly = fmaf(t, poly, 1.421413741f);
-    poly = fmaf(t, poly, -0.284496736f);
-    poly = fmaf(t, poly, 0.254829592f);
-    const float halfErfc = 0.5f * t * poly * __expf(-z * z);  // Phi(-|x|)
-    return x * (x >= 0.f ? 1.f - halfErfc : halfErfc);
-}
-
 /// FusedMatMul's activation as a CUTLASS epilogue functor: Sm90Compute hands it its Arguments (the
 /// FusedActivation, a kernel parameter) with each fragment. The scalar form only names the Arguments.
 template <class T>
@@ -65,7 +49,7 @@ struct KilnActivation<cutlass::Array<T, N>> {
             case ActivationKind::kGelu: {
                 cutlass::Array<T, N> y;
                 CUTLASS_PRAGMA_UNROLL
-                for (int i = 0; i < N; ++i) y[i] = geluFromErfcApproximation(x[i]);
+                for (int i = 0; i < N; ++i) y[i] = geluForHalfPrecision(x[i]);  // the outputs are 16-bit
                 return y;
             }
             default: return apply(x, activation);
@@ -86,12 +70,6 @@ using TileShape = cute::Shape<cute::Int<M>, cute::Int<N>, cute::Int<K>>;
 template <int M, int N>
 using ClusterShape = cute::Shape<cute::Int<M>, cute::Int<N>, cute::_1>;
 
-/// Both consumer warp groups on one output tile (split along M), the epilogue after the mainloop.
-struct Cooperative {
-    using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
-    using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
-    static constexpr CutlassSchedule kSchedule = CutlassSchedule::kCooperative;
-};
 /// Each consumer warp group on a tile of its own, one's epilogue overlapping the other's mainloop.
 struct Pingpong {
     using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
