@@ -173,8 +173,9 @@ TEST_F(CudaGeneratedPointwiseTest, VectorFormMatchesTheCpuAndTheScalarFormBitFor
     };
     const std::vector<TypeCase> types = {{{DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT}, 4, 1e-5, 1e-6},
                                          {{DataType::kHALF, DataType::kHALF, DataType::kHALF}, 8, 2e-3, 1e-4},
-                                         {{DataType::kBF16, DataType::kBF16, DataType::kBF16}, 8, 1e-2, 1e-3},
-                                         {{DataType::kHALF, DataType::kFLOAT, DataType::kBF16}, 4, 2e-3, 1e-4}};
+                                         {{DataType::kBF16, DataType::kBF16, DataType::kBF16}, 8, 1e-2, 1e-3}};
+    // (Mixed input types are not among them: the CUDA FusedPointwise takes one input type, so a mixed
+    // node never reaches the generated kernel; pointwise_codegen_test compiles the mixed vector source.)
     for (const TypeCase& t : types) {
         for (int64_t inner : {64, 63}) {  // 63: no multiple of the width, so the scalar form runs
             const Shape outShape = {3, 5, inner};
@@ -296,7 +297,9 @@ TEST_F(CudaGeneratedPointwiseTest, ALoadedEngineRunsItsStoredKernelsWithoutCompi
         const size_t beforeBuild = cuda::nvrtcCompilationCount();
         auto plan = builder->buildSerializedNetwork(*net, *config);
         ASSERT_NE(plan, nullptr) << label;
-        EXPECT_GE(cuda::nvrtcCompilationCount(), beforeBuild + 1) << label << ": the builder compiles the fused kernel";
+        // The dynamic-batch engine's plan is the static one's, whose sources this process compiled already.
+        if (!dynamic)
+            EXPECT_GE(cuda::nvrtcCompilationCount(), beforeBuild + 1) << label << ": the builder compiles the fused kernel";
         bool logged = false;
         for (const std::string& line : logger.all)
             logged = logged || line.find("pointwise kernels (NVRTC)") != std::string::npos;
