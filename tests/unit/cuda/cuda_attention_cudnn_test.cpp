@@ -189,13 +189,7 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
             EXPECT_LE(count, static_cast<size_t>(kPlanSearch) + 1) << label;
             EXPECT_NE(chooser->tacticKey().find("cudnn sdpa"), std::string::npos)
                 << label << ": " << chooser->tacticKey();
-            // The builder's key probe (kTacticSearchAttribute 0) names the same problem, building no plan.
-            AttributeMap keyOnly = attrs;
-            keyOnly.set(kTacticSearchAttribute, int64_t{0});
-            auto probe = rig.kernel(keyOnly);
-            ASSERT_TRUE(probe.isOk()) << label << ": " << probe.status().message();
-            EXPECT_EQ(dynamic_cast<TacticChooser*>(probe->get())->tacticKey(), chooser->tacticKey()) << label;
-            EXPECT_EQ((*probe)->workspaceSize(), 0u) << label;
+            expectKeyProbeNamesTheProblem(rig, attrs, *chooser, label);
             std::vector<std::vector<int64_t>> states;
             for (size_t t = 0; t < count; ++t) {
                 ASSERT_TRUE(chooser->selectTactic(t).isOk()) << label << " tactic " << t;

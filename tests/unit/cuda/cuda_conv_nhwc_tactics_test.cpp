@@ -214,13 +214,7 @@ TEST_F(CudaConvNhwcTest, PlansAreTimedTacticsThatRoundTrip) {
         ASSERT_GE(count, 1u) << label;
         EXPECT_LE(count, 8u) << label;
         EXPECT_FALSE(chooser->tacticKey().empty()) << label;
-        // The builder's key probe (kTacticSearchAttribute 0) names the same problem, building no plan.
-        AttributeMap keyOnly = attrs;
-        keyOnly.set(kTacticSearchAttribute, int64_t{0});
-        auto probe = rig.kernel(keyOnly);
-        ASSERT_TRUE(probe.isOk()) << label << ": " << probe.status().message();
-        EXPECT_EQ(dynamic_cast<TacticChooser*>(probe->get())->tacticKey(), chooser->tacticKey()) << label;
-        EXPECT_EQ((*probe)->workspaceSize(), 0u) << label;
+        expectKeyProbeNamesTheProblem(rig, attrs, *chooser, label);
         std::vector<std::vector<int64_t>> states;
         for (size_t t = 0; t < count; ++t) {
             ASSERT_TRUE(chooser->selectTactic(t).isOk()) << label << " tactic " << t;

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "backends/precision_attributes.h"
+#include "backends/tactic_choice.h"
 #include "cuda_test_support.h"
 
 namespace kiln::cudatest {
@@ -84,5 +86,17 @@ private:
     std::vector<TensorView> mInViews;
     TensorView mOutView;
 };
+
+/// The builder's key probe of the node `attrs` describe (kTacticSearchAttribute 0) names the problem of
+/// `searching` (the same node's trial kernel) and builds nothing to run: no workspace.
+inline void expectKeyProbeNamesTheProblem(KernelRig& rig, const AttributeMap& attrs, const TacticChooser& searching,
+                                          const std::string& label) {
+    AttributeMap keyOnly = attrs;
+    keyOnly.set(kTacticSearchAttribute, int64_t{0});
+    auto probe = rig.kernel(keyOnly);
+    ASSERT_TRUE(probe.isOk()) << label << ": " << probe.status().message();
+    EXPECT_EQ(dynamic_cast<TacticChooser*>(probe->get())->tacticKey(), searching.tacticKey()) << label;
+    EXPECT_EQ((*probe)->workspaceSize(), 0u) << label;
+}
 
 }  // namespace kiln::cudatest
