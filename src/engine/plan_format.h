@@ -56,7 +56,8 @@
 namespace kiln {
 
 inline constexpr char kPlanMagic[8] = {'K', 'I', 'L', 'N', 'P', 'L', 'A', 'N'};
-inline constexpr uint32_t kPlanFormatVersion = 3;  // 2: shape-tensor input values in profiles; 3: string constants
+inline constexpr uint32_t kPlanFormatVersion = 4;  // 2: shape-tensor input values in profiles; 3: string constants;
+                                                  // 4: generated pointwise code stored as forms (one per shape class)
 
 // Byte offsets of the fixed header fields.
 inline constexpr size_t kPlanVersionOffset = 8;
