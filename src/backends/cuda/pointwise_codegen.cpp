@@ -5,6 +5,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "backends/cuda/kernels/broadcast_plan.h"
+
 namespace kiln::cuda {
 
 namespace {
@@ -154,32 +156,6 @@ struct alignas(4 * Words) KilnPack {
 };
 )";
 
-/// Drops `plan`'s size-1 dimensions (every input's stride there is 0) and merges each dimension with
-/// the next where every input walks both as one.
-void coalesce(PointwiseBroadcast& plan, size_t numInputs) {
-    int rank = 0;
-    for (int d = 0; d < plan.rank; ++d) {
-        if (plan.dims[d] == 1) continue;
-        const bool merges = rank > 0 && [&] {
-            for (size_t k = 0; k < numInputs; ++k)
-                if (plan.strides[k][d] != plan.strides[k][rank - 1] * plan.dims[rank - 1]) return false;
-            return true;
-        }();
-        if (merges) {
-            plan.dims[rank - 1] *= plan.dims[d];  // the merged dimension keeps the inner one's strides
-            continue;
-        }
-        plan.dims[rank] = plan.dims[d];
-        for (size_t k = 0; k < numInputs; ++k) plan.strides[k][rank] = plan.strides[k][d];
-        ++rank;
-    }
-    for (int d = rank; d < plan.rank; ++d) {
-        plan.dims[d] = 0;
-        for (size_t k = 0; k < numInputs; ++k) plan.strides[k][d] = 0;
-    }
-    plan.rank = rank;
-}
-
 /// The program's statements, one per instruction, each at `indent`; sets `sigmoid` when one needs the
 /// sigmoid helper.
 Expected<std::string> programStatements(const PointwiseProgram& program, const std::string& indent, bool& sigmoid) {
@@ -285,28 +261,9 @@ Expected<PointwiseBroadcast> planPointwiseBroadcast(const std::vector<Shape>& in
     if (inputs.size() > kMaxPointwiseInputs)
         return invalidArgument("fused pointwise: more than " + std::to_string(kMaxPointwiseInputs) + " inputs");
     PointwiseBroadcast plan;
-    plan.rank = static_cast<int>(output.size());
-    plan.count = 1;
-    for (int d = 0; d < plan.rank; ++d) {
-        plan.dims[d] = output[output.size() - 1 - static_cast<size_t>(d)];
-        plan.count *= plan.dims[d];
-    }
-    for (size_t k = 0; k < inputs.size(); ++k) {
-        const Shape& s = inputs[k];
-        if (s.size() > output.size())
-            return invalidArgument("fused pointwise: input " + std::to_string(k) + " outranks the output");
-        int64_t stride = 1;
-        for (int d = 0; d < plan.rank; ++d) {
-            const bool present = static_cast<size_t>(d) < s.size();
-            const int64_t extent = present ? s[s.size() - 1 - static_cast<size_t>(d)] : 1;
-            if (extent != 1 && extent != plan.dims[d])
-                return invalidArgument("fused pointwise: input " + std::to_string(k) +
-                                       " does not broadcast to the output");
-            plan.strides[k][d] = extent == 1 ? 0 : stride;
-            stride *= extent;
-        }
-    }
-    coalesce(plan, inputs.size());
+    KILN_RETURN_IF_ERROR(broadcastStrides(inputs, output, plan.dims, plan.strides).withContext("fused pointwise"));
+    plan.count = shapeElementCount(output);
+    plan.rank = coalesceBroadcastDims(static_cast<int>(output.size()), inputs.size(), plan.dims, plan.strides);
     return plan;
 }
 

@@ -29,6 +29,7 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/generated_pointwise_variants.h"
+#include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/kernel_families.h"
 #include "backends/cuda/nvrtc_compiler.h"
@@ -129,11 +130,6 @@ __global__ void fusedPointwiseKernel(const PointwiseArgs args) {
         }
         static_cast<T*>(args.output)[i] = storeFloat<T>(slot[args.numInputs + args.numCode - 1]);
     }
-}
-
-/// Whether `address` is a multiple of `bytes`.
-bool alignedTo(const void* address, size_t bytes) {
-    return reinterpret_cast<uintptr_t>(address) % bytes == 0;
 }
 
 /// One node's kernel: the generated one where the generator covers the node (its forms loaded from the
@@ -250,9 +246,10 @@ private:
     /// element). Offsets within a tensor are multiples of the width (the innermost extent is).
     bool vectorAligned(const GeneratedPointwiseArgs& args) const {
         const size_t width = static_cast<size_t>(mVectorWidth);
-        if (!alignedTo(args.output, width * mOutputBytes)) return false;
+        if (!addressesAligned(width * mOutputBytes, {args.output})) return false;
         for (int k = 0; k < mArgs.numInputs; ++k)
-            if (args.strides[k][0] != 0 && !alignedTo(args.inputs[k], width * mInputBytes[static_cast<size_t>(k)]))
+            if (args.strides[k][0] != 0 &&
+                !addressesAligned(width * mInputBytes[static_cast<size_t>(k)], {args.inputs[k]}))
                 return false;
         return true;
     }
