@@ -67,11 +67,12 @@ TEST_F(CudaNormalizationTest, HalfRowsInSixteenByteRunsAndTheirFallbacksMatchDou
     struct Case {
         int64_t rows, cols;
         bool oneValueParameters;
-        size_t misalign;  // 0, 1: X, 2: Y, one element off a 16-byte boundary
+        size_t misalign;  // 0, 1: X, 2: Y, 3: Scale, 4: B, one element off a 16-byte boundary
     };
     const std::vector<Case> cases = {
         {37, 768, false, 0},  {9, 776, false, 0}, {5, 136, false, 0}, {11, 200, false, 0}, {3, 1024, false, 0},
         {6, 256, true, 0},    {7, 770, false, 0},  {4, 300, false, 0}, {8, 768, false, 1}, {8, 768, false, 2},
+        {8, 768, false, 3},   {8, 768, false, 4},  // X and Y in runs, Scale or B element by element
     };
     uint32_t seed = 900;
     for (const Case& c : cases) {
@@ -96,6 +97,8 @@ TEST_F(CudaNormalizationTest, HalfRowsInSixteenByteRunsAndTheirFallbacksMatchDou
         std::vector<size_t> offsets;
         if (c.misalign == 1) offsets = {2, 0, 0};
         if (c.misalign == 2) offsets = {0, 0, 0, 2};
+        if (c.misalign == 3) offsets = {0, 2, 0, 0};
+        if (c.misalign == 4) offsets = {0, 0, 2, 0};
         const std::string label = "LayerNormalization float16 " + std::to_string(c.rows) + "x" +
                                   std::to_string(c.cols) + (c.oneValueParameters ? " one-value Scale and B" : "") +
                                   (c.misalign ? " misaligned" : "");

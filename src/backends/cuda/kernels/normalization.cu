@@ -101,8 +101,10 @@ constexpr int64_t kMaxNormWarpRow = 32 * 32;
 // row's chunk j of 32 * kVec elements gives lane l its elements j * 32 * kVec + l * kVec + [0, kVec)),
 // so kVec > 1 reads and writes them in one access of up to 16 bytes; kVec > 1 needs p.cols % kVec == 0
 // (a run is all in the row or all past it), Scale and B of one value per column or one value for all,
-// and X, Y, Scale and B aligned to the access (the launch checks).
-template <typename T, bool kRms, int kPerLane, int kVec>
+// and X, Y, Scale and B aligned to the access (the launch checks). kPackedParams: Scale and B (if any)
+// hold one value per column and are read in runs too (one access a run instead of kVec scalar loads
+// each: with a 768-wide row those were 48 of a lane's 54 loads).
+template <typename T, bool kRms, int kPerLane, int kVec, bool kPackedParams>
 __global__ void normWarpRowsKernel(const T* in, const T* scale, const T* bias, T* out, float* meanOut,
                                    float* invStdOut, NormParams p, int64_t rows) {
     static_assert(kPerLane % kVec == 0, "a lane holds whole runs");
@@ -153,10 +155,21 @@ __global__ void normWarpRowsKernel(const T* in, const T* scale, const T* bias, T
         const int c = runStart(j);
         if (c >= cols) continue;
         T result[kVec];
+        T scales[kVec], biases[kVec];
+        if constexpr (kPackedParams) {
+            loadPacks<T, kVec>(scale + c, scales);
+            if (bias) loadPacks<T, kVec>(bias + c, biases);
+        } else {
+#pragma unroll
+            for (int k = 0; k < kVec; ++k) {
+                scales[k] = scale[(c + k) * p.scaleStride];
+                if (bias) biases[k] = bias[(c + k) * p.biasStride];
+            }
+        }
 #pragma unroll
         for (int k = 0; k < kVec; ++k) {
-            F value = (v[j * kVec + k] - mean) * inverse * loadNorm(scale[(c + k) * p.scaleStride]);
-            if (bias) value += loadNorm(bias[(c + k) * p.biasStride]);
+            F value = (v[j * kVec + k] - mean) * inverse * loadNorm(scales[k]);
+            if (bias) value += loadNorm(biases[k]);
             result[k] = storeNorm<T>(value);
         }
         if constexpr (kVec > 1)
@@ -175,16 +188,23 @@ void launchNormWarpRows(const T* x, const T* scale, const T* bias, T* y, float* 
                         const NormParams& p, cudaStream_t stream) {
     const auto grid = static_cast<unsigned>((rows + kNormWarpRowsPerBlock - 1) / kNormWarpRowsPerBlock);
     // float16 rows (BERT's and ViT's 768) in runs of 8 (16 bytes), when the row length and the addresses
-    // allow; the per-column Scale and B are read element by element from the same (cached) addresses.
+    // allow; per-column Scale and B in runs as well where they are aligned, element by element otherwise.
     constexpr int kVec = std::is_same_v<T, __half> && kPerLane % 8 == 0 ? 8 : 1;
     if constexpr (kVec > 1) {
         if (p.cols % kVec == 0 && addressesAligned(packAlignment<T>(kVec), {x, y})) {
-            normWarpRowsKernel<T, kRms, kPerLane, kVec>
-                <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
+            // A null bias counts as aligned.
+            const bool packedParams = p.scaleStride == 1 && (!bias || p.biasStride == 1) &&
+                                      addressesAligned(packAlignment<T>(kVec), {scale, bias});
+            if (packedParams)
+                normWarpRowsKernel<T, kRms, kPerLane, kVec, true>
+                    <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
+            else
+                normWarpRowsKernel<T, kRms, kPerLane, kVec, false>
+                    <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
             return;
         }
     }
-    normWarpRowsKernel<T, kRms, kPerLane, 1>
+    normWarpRowsKernel<T, kRms, kPerLane, 1, false>
         <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
 }
 
