@@ -11,22 +11,16 @@ namespace {
 /// The x of erf's argument x / sqrt(2) (or x * (1 / sqrt(2))), with the node computing it.
 Value* erfArgument(const Value* arg, Node** scaleNode) {
     if (Node* div = producerIs(arg, "Div")) {
-        auto c = scalarConstant(div->input(1));
-        if (c && near(*c, std::sqrt(2.0))) { *scaleNode = div; return div->input(0); }
+        if (scalarConstantIs(div->input(1), std::sqrt(2.0))) { *scaleNode = div; return div->input(0); }
     }
     if (Node* mul = producerIs(arg, "Mul")) {
         for (size_t i = 0; i < 2; ++i) {
-            auto c = scalarConstant(mul->input(1 - i));
-            if (c && near(*c, 1.0 / std::sqrt(2.0))) { *scaleNode = mul; return mul->input(i); }
+            if (scalarConstantIs(mul->input(1 - i), 1.0 / std::sqrt(2.0))) { *scaleNode = mul; return mul->input(i); }
         }
     }
     return nullptr;
 }
 
-bool isScalar(const Value* v, double expected) {
-    auto c = scalarConstant(v);
-    return c && near(*c, expected);
-}
 
 }  // namespace
 
@@ -41,7 +35,7 @@ Expected<bool> GeluFusion::run(Graph& graph, PassContext& ctx) {
         Value* x = erfArgument(erf->input(0), &scale);
         if (!x || !uses.onlyFeeds(erf->input(0)) || removed.count(scale)) continue;
         Node* plusOne = uses.soleReaderIs(erf->output(0), "Add");
-        if (!plusOne || !isScalar(otherInput(*plusOne, erf->output(0)), 1.0)) continue;
+        if (!plusOne || !scalarConstantIs(otherInput(*plusOne, erf->output(0)), 1.0)) continue;
         Node* mul1 = uses.soleReaderIs(plusOne->output(0), "Mul");
         if (!mul1) continue;
         Value* other = otherInput(*mul1, plusOne->output(0));
@@ -49,12 +43,12 @@ Expected<bool> GeluFusion::run(Graph& graph, PassContext& ctx) {
         Value* result = nullptr;
         if (other == x) {  // (x * (1 + erf)) * 0.5
             Node* half = uses.soleReaderIs(mul1->output(0), "Mul");
-            if (!half || !isScalar(otherInput(*half, mul1->output(0)), 0.5)) continue;
+            if (!half || !scalarConstantIs(otherInput(*half, mul1->output(0)), 0.5)) continue;
             chain.push_back(half);
             result = half->output(0);
         } else if (Node* halfX = producerIs(other, "Mul")) {  // (x * 0.5) * (1 + erf)
             Value* xHalf = otherInput(*halfX, x);
-            if (!xHalf || !isScalar(xHalf, 0.5) || !uses.onlyFeeds(other)) continue;
+            if (!xHalf || !scalarConstantIs(xHalf, 0.5) || !uses.onlyFeeds(other)) continue;
             chain.push_back(halfX);
             result = mul1->output(0);
         } else {

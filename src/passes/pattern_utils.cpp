@@ -1,5 +1,7 @@
 #include "passes/pattern_utils.h"
 
+#include <cmath>
+
 namespace kiln {
 
 Uses::Uses(const Graph& graph) {
@@ -86,6 +88,16 @@ std::optional<std::vector<int64_t>> staticExtents(const Value* v) {
 std::optional<double> scalarConstant(const Value* v) {
     if (!v || !v->isConstant() || v->constant->elementCount() != 1) return std::nullopt;
     return v->constant->elementAsDouble(0);
+}
+
+bool scalarConstantIs(const Value* v, double expected) {
+    const std::optional<double> c = scalarConstant(v);
+    if (!c) return false;
+    const DataType type = v->constant->dtype();
+    const double tolerance = type == DataType::kHALF ? std::ldexp(1.0, -11)
+                             : type == DataType::kBF16 ? std::ldexp(1.0, -8)
+                                                       : 1e-4;
+    return near(*c, expected, tolerance);
 }
 
 Value* otherInput(const Node& node, const Value* one) {

@@ -49,6 +49,10 @@ Status finishRewrite(Graph& graph, const std::unordered_set<const Node*>& remove
 Node* producerIs(const Value* v, const char* opType);
 /// The single element of a constant `v`, as double.
 std::optional<double> scalarConstant(const Value* v);
+/// Whether constant `v` holds one element equal to `expected` at its own type's precision: within half a
+/// unit in the last place for float16 (2^-11 relative) and bfloat16 (2^-8), within 1e-4 relative for wider
+/// types (a float16 model's sqrt(2) is 1.4140625).
+bool scalarConstantIs(const Value* v, double expected);
 /// The other input of a two-input node, given one of them.
 Value* otherInput(const Node& node, const Value* one);
 /// Whether `a` and `b` have known, equal types and shapes (symbolic dims equal by name): an Add of

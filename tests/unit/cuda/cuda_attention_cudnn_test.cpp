@@ -4,11 +4,12 @@
 // cuDNN's top-left diagonal must be ONNX's), ViT-like sequences of 197, head sizes 80 and 128, 3-D
 // [batch, seq, heads * head] inputs with grouped-query heads, and masks [1, 1, S_q, S_kv] (with -inf
 // entries, keys not a multiple of 8), [B, H, S_q, S_kv] (float16) and bool ones:
-//  - the builder's trial kernel lists cuDNN's plans first and the row kernel last; each gives the
+//  - the builder's trial kernel lists cuDNN's plans first, then Kiln's flash kernel where it computes the
+//    node (head sizes 64 and 128, one head size for Q, K and V), and the row kernel last; each gives the
 //    reference's result, and the default kernel is cuDNN's;
 //  - a chosen plan's tacticState() carried through kTacticAttribute into a new kernel runs that plan;
-//    the row kernel's state runs the row kernel without building cuDNN's graph; stale states fall back
-//    to the default plan;
+//    the flash and row kernels' states run those kernels without building cuDNN's graph; stale states
+//    fall back to the default plan;
 //  - rows no key may attend give zeros, as ONNX says, through the bias cuDNN reads (written per query row,
 //    or one row read by every query for a key-padding mask);
 //  - a run whose Q is not 16-byte aligned runs the row kernel and still matches;
@@ -40,7 +41,8 @@ namespace {
 using CudaAttentionCudnnTest = CudaTest;
 
 constexpr int64_t kPlanSearch = 8;
-constexpr int64_t kRowKernelState = 1;  // attention.cu's kRowKernelTactic
+constexpr int64_t kRowKernelState = 1;    // attention.cu's kRowKernelTactic
+constexpr int64_t kFlashKernelState = 2;  // and kFlashKernelTactic
 
 enum class MaskKind { kNone, kRandom, kRandomWithInf, kPadding, kBool };
 
@@ -146,6 +148,17 @@ bool isCudnn(const std::string& tactic) {
 bool isRowKernel(const std::string& tactic) {
     return tactic.find("attention_rowwise") != std::string::npos;
 }
+bool isFlash(const std::string& tactic) {
+    return tactic.find("flash_attention") != std::string::npos;
+}
+
+/// Whether Kiln's flash kernel computes the case: one head size for Q, K and V, 64 or 128.
+bool flashComputes(const SdpaCase& c) {
+    const int64_t q = c.qHeads ? c.q.back() / c.qHeads : c.q.back();
+    const int64_t k = c.qHeads ? c.k.back() / c.kvHeads : c.k.back();
+    const int64_t v = c.qHeads ? c.v.back() / c.kvHeads : c.v.back();
+    return q == k && q == v && (q == 64 || q == 128);
+}
 
 TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
     uint32_t seed = 4000;
@@ -185,8 +198,10 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
             auto* chooser = dynamic_cast<TacticChooser*>(searching->get());
             ASSERT_NE(chooser, nullptr) << label;
             const size_t count = chooser->tacticCount();
-            ASSERT_GE(count, 2u) << label << ": no cuDNN plan listed";
-            EXPECT_LE(count, static_cast<size_t>(kPlanSearch) + 1) << label;
+            const size_t flash = flashComputes(c) ? 1 : 0;
+            ASSERT_GE(count, 2u + flash) << label << ": no cuDNN plan listed";
+            EXPECT_LE(count, static_cast<size_t>(kPlanSearch) + 1 + flash) << label;
+            const size_t cudnnPlans = count - 1 - flash;
             EXPECT_NE(chooser->tacticKey().find("cudnn sdpa"), std::string::npos)
                 << label << ": " << chooser->tacticKey();
             expectKeyProbeNamesTheProblem(rig, attrs, *chooser, label);
@@ -194,8 +209,10 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
             for (size_t t = 0; t < count; ++t) {
                 ASSERT_TRUE(chooser->selectTactic(t).isOk()) << label << " tactic " << t;
                 const std::string name = (*searching)->tacticName();
-                if (t + 1 < count)
+                if (t < cudnnPlans)
                     EXPECT_TRUE(isCudnn(name)) << label << " tactic " << t << ": " << name;
+                else if (t + 1 < count)
+                    EXPECT_TRUE(isFlash(name)) << label << " tactic " << t << ": " << name;
                 else
                     EXPECT_TRUE(isRowKernel(name)) << label << " last tactic: " << name;
                 check(**searching, "tactic " + std::to_string(t));
@@ -205,20 +222,33 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
                     EXPECT_NE(states[earlier], states.back()) << label << ": tactics " << earlier << " and " << t;
             }
             EXPECT_EQ(states.back(), std::vector<int64_t>{kRowKernelState}) << label;
+            if (flash) EXPECT_EQ(states[count - 2], std::vector<int64_t>{kFlashKernelState}) << label;
             EXPECT_FALSE(chooser->selectTactic(count).isOk()) << label;
 
             // The engine's kernel with the last cuDNN plan chosen (never the default by accident where
-            // cuDNN lists several): that plan alone is built, then the row kernel.
+            // cuDNN lists several): that plan alone is built, then the flash kernel where it computes the
+            // node, then the row kernel.
             AttributeMap chosen = attrs;
-            chosen.set(kTacticAttribute, states[count - 2]);
+            chosen.set(kTacticAttribute, states[cudnnPlans - 1]);
             auto replayed = rig.kernel(chosen);
             ASSERT_TRUE(replayed.isOk()) << label << ": " << replayed.status().message();
             auto* replayedChooser = dynamic_cast<TacticChooser*>(replayed->get());
             ASSERT_NE(replayedChooser, nullptr) << label;
-            EXPECT_EQ(replayedChooser->tacticCount(), 2u) << label;
-            EXPECT_EQ(replayedChooser->tacticState(), states[count - 2]) << label;
+            EXPECT_EQ(replayedChooser->tacticCount(), 2u + flash) << label;
+            EXPECT_EQ(replayedChooser->tacticState(), states[cudnnPlans - 1]) << label;
             EXPECT_TRUE(isCudnn((*replayed)->tacticName())) << label;
             check(**replayed, "replayed plan");
+
+            // The flash kernel chosen: no cuDNN graph; the flash kernel, then the row kernel.
+            if (flash) {
+                AttributeMap flashChosen = attrs;
+                flashChosen.set(kTacticAttribute, std::vector<int64_t>{kFlashKernelState});
+                auto flashKernel = rig.kernel(flashChosen);
+                ASSERT_TRUE(flashKernel.isOk()) << label << ": " << flashKernel.status().message();
+                EXPECT_EQ(dynamic_cast<TacticChooser*>(flashKernel->get())->tacticCount(), 2u) << label;
+                EXPECT_TRUE(isFlash((*flashKernel)->tacticName())) << label << ": " << (*flashKernel)->tacticName();
+                check(**flashKernel, "flash kernel chosen");
+            }
 
             // The row kernel chosen: no cuDNN graph, one tactic.
             AttributeMap row = attrs;

@@ -70,9 +70,9 @@ TEST_F(CudaNormalizationTest, HalfRowsInSixteenByteRunsAndTheirFallbacksMatchDou
         size_t misalign;  // 0, 1: X, 2: Y, 3: Scale, 4: B, one element off a 16-byte boundary
     };
     const std::vector<Case> cases = {
-        {37, 768, false, 0},  {9, 776, false, 0}, {5, 136, false, 0}, {11, 200, false, 0}, {3, 1024, false, 0},
-        {6, 256, true, 0},    {7, 770, false, 0},  {4, 300, false, 0}, {8, 768, false, 1}, {8, 768, false, 2},
-        {8, 768, false, 3},   {8, 768, false, 4},  // X and Y in runs, Scale or B element by element
+        {37, 768, false, 0}, {9, 776, false, 0}, {5, 136, false, 0}, {11, 200, false, 0}, {3, 1024, false, 0},
+        {6, 256, true, 0},   {7, 770, false, 0}, {4, 300, false, 0}, {5, 520, false, 0},  {5, 700, false, 0},
+        {8, 768, false, 1},  {8, 768, false, 2}, {8, 768, false, 3}, {8, 768, false, 4},  // one operand misaligned
     };
     uint32_t seed = 900;
     for (const Case& c : cases) {

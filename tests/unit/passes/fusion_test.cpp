@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "common/half.h"
 #include "pass_test_util.h"
 #include "passes/attention_fusion.h"
 #include "passes/conv_fusion.h"
@@ -34,6 +35,24 @@ TEST_F(FusionTest, GeluInBothAssociations) {
     EXPECT_EQ(countOps(*g, "Gelu"), 2u);
     EXPECT_EQ(g->nodes().size(), 2u);
     expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {3, 8}, -3, 3, 1)}});
+}
+
+TEST_F(FusionTest, GeluOfAFloat16ModelMatchesItsRoundedConstants) {
+    // A model exported in float16 holds sqrt(2) as 1.4140625: that is sqrt(2) at its precision. A constant
+    // more than half a float16 unit away (1.4150390625, the next float16 up) is another function.
+    auto half = [&](float v) {
+        const uint16_t bits = floatToHalfBits(v);
+        return net->addConstant(Dims{}, DataType::kHALF, &bits);
+    };
+    for (float divisor : {std::sqrt(2.f), 1.4150390625f}) {
+        net = builder->createNetwork();
+        ITensor* x = net->addInput("x", DataType::kHALF, Dims{3, 8});
+        ITensor* t = op("Add", {op("Erf", {op("Div", {x, half(divisor)})}), half(1.f)});
+        net->markOutput(*op("Mul", {op("Mul", {x, t}), half(0.5f)}));
+        GeluFusion pass;
+        auto g = runPass(net->graph(), pass);
+        EXPECT_EQ(countOps(*g, "Gelu"), divisor == 1.4150390625f ? 0u : 1u) << divisor;
+    }
 }
 
 TEST_F(FusionTest, LayerNormWrittenOut) {

@@ -15,7 +15,9 @@
 // in float (fp32 accumulation whatever the storage type); outputs round once. A plain, exact kernel.
 //
 // Its tactics: where cuDNN's fused attention computes the node (attention_cudnn.h: float16 / bfloat16,
-// no KV cache, ...), cuDNN's execution plans come first and this row kernel last. Plan 0, cuDNN's
+// no KV cache, ...), cuDNN's execution plans come first, then Kiln's flash attention where it computes
+// the node (attention_flash.h: a subset of cuDNN's forms, head sizes 64 and 128), and this row kernel
+// last. Plan 0, cuDNN's
 // heuristics' choice, is the default: a flash-attention kernel on the tensor cores is many times faster
 // than one block per query row wherever attention costs anything (BERT-base FP16 spent 65 % of its time
 // here), and an engine built without timing (--builderOptimizationLevel=0) should get it. The row
@@ -42,6 +44,7 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/attention_cudnn.h"
+#include "backends/cuda/kernels/attention_flash.h"
 #include "backends/cuda/kernels/attention_mask.cuh"
 #include "backends/cuda/kernels/block_reduce.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
@@ -66,9 +69,13 @@ constexpr int64_t kMaxHeadSize = 1024;
 
 using AttentionTypes = DeviceTypes<float, __half, __nv_bfloat16>;
 
-/// The tactic state of the row kernel: a lone word, which no cuDNN plan state is (theirs hold a graph
-/// kind and an engine id).
+/// The tactic states of the row kernel and the flash kernel: lone words, which no cuDNN plan state is
+/// (theirs hold a graph kind and an engine id).
 constexpr int64_t kRowKernelTactic = 1;
+constexpr int64_t kFlashKernelTactic = 2;
+
+/// Which kernel computes the node.
+enum class AttentionRunner { kCudnn, kFlash, kRow };
 
 /// What qk_matmul_output holds (ONNX qk_matmul_output_mode); kNone when the output is absent.
 enum class QkStage : int { kNone = -1, kScaled = 0, kSoftcapped = 1, kBiased = 2, kSoftmax = 3 };
@@ -237,6 +244,8 @@ public:
           mQkStage(node.output(kQkOutput) ? static_cast<QkStage>(node.attrs.getInt("qk_matmul_output_mode", 0))
                                           : QkStage::kNone),
           mSdpaRefusal(cudnnSdpaRefusal(node)),
+          mFlashOffered(!mHasPast && !mHasNonpad && mQkStage == QkStage::kNone && mSoftcap == 0.f &&
+                        mLeftWindow < 0 && mRightWindow < 0 && !mDoubleSoftmax),
           mChosenTactic(node.attrs.getInts(kTacticAttribute).value_or(std::vector<int64_t>{})),
           mPlanSearch(static_cast<size_t>(std::max<int64_t>(node.attrs.getInt(kTacticSearchAttribute, 1), 1))),
           mKeyOnly(node.attrs.getInt(kTacticSearchAttribute, 1) == 0),
@@ -280,11 +289,10 @@ public:
                                                            static_cast<int>(mShared)),
                                       "cudaFuncSetAttribute(attentionRowKernel)");
                 }));
-        planSdpa(in);
-        return Status::ok();
+        return planFastKernels(in);
     }
 
-    size_t workspaceSize() const override { return mRowSelected ? 0 : mSdpa.workspaceSize(); }
+    size_t workspaceSize() const override { return mRunner == AttentionRunner::kCudnn ? mSdpa.workspaceSize() : 0; }
 
     Status run(const KernelIO& io) override {
         auto stream = static_cast<cudaStream_t>(io.stream);
@@ -296,7 +304,7 @@ public:
                                                                io.output(kPresentValue), stream));
         const AttentionParams& p = mParams;
         if (p.q.seq == 0 || p.q.batch == 0 || p.q.heads == 0) return Status::ok();
-        if (!mRowSelected) {
+        if (mRunner == AttentionRunner::kCudnn) {
             SdpaOperands operands;
             operands.q = io.input(kQ).data;
             operands.k = io.input(kK).data;
@@ -306,57 +314,107 @@ public:
             operands.workspace = io.workspace;
             if (mSdpa.takes(operands)) return mSdpa.run(operands, mCudnn, stream);
         }
+        if (mRunner == AttentionRunner::kFlash) {
+            const void* q = io.input(kQ).data;
+            const void* k = io.input(kK).data;
+            const void* v = io.input(kV).data;
+            void* y = io.output(0).data;
+            if (flashAttentionTakesAddresses(q, k, v, y))
+                return launchFlashAttention(mFlash, q, k, v, mHasMask ? io.input(kMask).data : nullptr, y, stream);
+        }
         return AttentionTypes::dispatchStatus(mType, unsupported(mName + ": no CUDA Attention for this type"),
                                               [&](auto tag) { return launch<decltype(tag)>(io, stream); });
     }
 
     std::string tacticName() const override {
-        if (!mRowSelected) return std::string("cuda.cudnn_sdpa_") + tacticTypeSuffix(mType) + (mHasMask ? "+bias" : "");
+        switch (mRunner) {
+            case AttentionRunner::kCudnn:
+                return std::string("cuda.cudnn_sdpa_") + tacticTypeSuffix(mType) + (mHasMask ? "+bias" : "");
+            case AttentionRunner::kFlash:
+                return std::string("cuda.flash_attention_") + tacticTypeSuffix(mType) + (mHasMask ? "+mask" : "");
+            case AttentionRunner::kRow: break;
+        }
         return std::string("cuda.attention_rowwise_") + tacticTypeSuffix(mType);
     }
 
-    /// cuDNN's plans where cuDNN takes the node, then the row kernel.
-    size_t tacticCount() const override { return mSdpa.built() ? mSdpa.planCount() + 1 : 1; }
+    /// cuDNN's plans where cuDNN takes the node, then the flash kernel where it does, then the row kernel.
+    size_t tacticCount() const override { return cudnnTactics() + (mFlashTakes ? 1 : 0) + 1; }
     Status selectTactic(size_t index) override {
-        if (!mSdpa.built()) return invalidArgument(tacticName() + " has a single tactic");
-        if (index == mSdpa.planCount()) {
-            mRowSelected = true;
-            return Status::ok();
+        if (index >= tacticCount()) return invalidArgument(tacticName() + ": no tactic " + std::to_string(index));
+        if (index < cudnnTactics()) {
+            KILN_RETURN_IF_ERROR(mSdpa.selectPlan(index));
+            mRunner = AttentionRunner::kCudnn;
+        } else {
+            mRunner = index + 1 < tacticCount() ? AttentionRunner::kFlash : AttentionRunner::kRow;
         }
-        KILN_RETURN_IF_ERROR(mSdpa.selectPlan(index));
-        mRowSelected = false;
         return Status::ok();
     }
     std::vector<int64_t> tacticState() const override {
-        return mRowSelected ? std::vector<int64_t>{kRowKernelTactic} : mSdpa.planState();
+        switch (mRunner) {
+            case AttentionRunner::kCudnn: return mSdpa.planState();
+            case AttentionRunner::kFlash: return {kFlashKernelTactic};
+            case AttentionRunner::kRow: break;
+        }
+        return {kRowKernelTactic};
     }
-    std::string tacticKey() const override { return mSdpa.built() || mKeyOnly ? mSdpaKey : ""; }
+    std::string tacticKey() const override { return mTacticKey; }
 
 private:
-    /// Offers cuDNN's attention where it computes this node at these shapes: its graph and plans are
-    /// built once per problem (a problem it takes no plan for is not tried again), and not at all when
-    /// the engine chose the row kernel.
-    void planSdpa(const std::vector<TensorView>& in) {
-        mRowSelected = true;
+    size_t cudnnTactics() const { return mSdpa.built() ? mSdpa.planCount() : 0; }
+
+    /// Offers cuDNN's attention and Kiln's flash kernel where they compute this node at these shapes.
+    /// cuDNN's graph and plans are built once per problem (a problem it takes no plan for is not tried
+    /// again), and not at all when the engine chose another kernel. Without a chosen tactic cuDNN's
+    /// heuristics' plan runs, else the flash kernel, else the row kernel.
+    Status planFastKernels(const std::vector<TensorView>& in) {
+        mRunner = AttentionRunner::kRow;
+        mFlash = flashProblem();
+        const bool flashComputes = mFlashOffered && !flashAttentionShapeRefusal(mFlash);
+        const bool chosenRow = mChosenTactic == std::vector<int64_t>{kRowKernelTactic};
+        // A flash choice the kernel cannot honour at these shapes (a timing cache from another build) is
+        // no choice: cuDNN's default plan runs.
+        const bool chosenFlash = flashComputes && mChosenTactic == std::vector<int64_t>{kFlashKernelTactic};
+        mFlashTakes = flashComputes && !chosenRow;
         const SdpaProblem problem = sdpaProblem(in);
-        if (mSdpaRefusal || cudnnSdpaShapeRefusal(problem) || mChosenTactic == std::vector<int64_t>{kRowKernelTactic}) {
+        const bool cudnnOffered = !mSdpaRefusal && !cudnnSdpaShapeRefusal(problem) && !chosenRow && !chosenFlash;
+        // The key names the problem and which kernels are timed for it (a timing cache written before the
+        // flash kernel existed is not read as its choice).
+        const std::string key = describeSdpaProblem(problem);
+        mTacticKey = cudnnOffered || mFlashTakes ? key + (mFlashTakes ? " | kiln flash" : "") : "";
+        if (mKeyOnly) return Status::ok();  // the builder's key probe: the key names the problem, nothing is built
+        if (mFlashTakes) KILN_RETURN_IF_ERROR(prepareFlashAttention(mFlash));
+        if (!cudnnOffered) {
             mSdpa.clear();
             mSdpaKey.clear();
-            return;
-        }
-        const std::string key = describeSdpaProblem(problem);
-        if (mKeyOnly) {  // the builder's key probe: the key names the problem, no plan is built
+        } else if (key != mSdpaKey) {
             mSdpaKey = key;
-            return;
+            // A graph cuDNN takes no plan for leaves nothing built.
+            if (!mSdpa.build(problem, mCudnn, mPlanSearch, mChosenTactic).isOk()) mSdpa.clear();
+        } else if (mSdpa.built() && !mSdpa.selectPlan(0).isOk()) {
+            mSdpa.clear();
         }
-        if (key != mSdpaKey) {
-            mSdpaKey = key;
-            // A graph cuDNN takes no plan for leaves nothing built: the row kernel runs the node.
-            if (!mSdpa.build(problem, mCudnn, mPlanSearch, mChosenTactic).isOk()) return;
-        } else if (!mSdpa.built() || !mSdpa.selectPlan(0).isOk()) {
-            return;
-        }
-        mRowSelected = false;
+        if (mSdpa.built() && !chosenFlash)
+            mRunner = AttentionRunner::kCudnn;
+        else if (mFlashTakes)
+            mRunner = AttentionRunner::kFlash;
+        return Status::ok();
+    }
+
+    FlashAttentionProblem flashProblem() const {
+        const AttentionParams& p = mParams;
+        FlashAttentionProblem f;
+        f.type = mType;
+        f.q = p.q;
+        f.k = p.k;
+        f.v = p.v;
+        f.y = p.y;
+        f.group = p.group;
+        f.scale = p.scale;
+        f.causal = p.causal;
+        f.maskType = p.maskType;
+        f.maskKeys = p.maskKeys;
+        std::copy(std::begin(p.maskStrides), std::end(p.maskStrides), f.maskStrides);
+        return f;
     }
 
     SdpaProblem sdpaProblem(const std::vector<TensorView>& in) const {
@@ -513,13 +571,17 @@ private:
     AttentionParams mParams;
     size_t mShared{0};  // dynamic shared memory of one block: reduction scratch, query row, score row
     std::optional<std::string> mSdpaRefusal;  // why cuDNN never computes this node, whatever the shapes
+    bool mFlashOffered;                       // the node's form is one the flash kernel computes
     std::vector<int64_t> mChosenTactic;       // the builder's timed choice (kTacticAttribute), or empty
     size_t mPlanSearch;                       // how many cuDNN plans to list (kTacticSearchAttribute)
     bool mKeyOnly;                            // the builder's key probe (kTacticSearchAttribute 0): no plan
     DecodedAttentionInputViews mViews;        // Q, K and V read by strides (kiln_qkv_views), if any
     CudnnSdpa mSdpa;
     std::string mSdpaKey;  // the problem cuDNN's graph was last built (or tried) for
-    bool mRowSelected{true};
+    FlashAttentionProblem mFlash;
+    bool mFlashTakes{false};  // the flash kernel is a tactic at these shapes
+    std::string mTacticKey;
+    AttentionRunner mRunner{AttentionRunner::kRow};
 };
 
 bool attentionSupported(const Node& node, std::string* reason) {

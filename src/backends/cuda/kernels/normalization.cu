@@ -223,6 +223,8 @@ void launchNormRows(const KernelIO& io, int64_t rows, const NormParams& p, bool 
         else if (p.cols <= 128) launchNormWarpRows<T, kRms, 4>(x, scale, bias, y, mean, invStd, rows, p, stream);
         else if (p.cols <= 256) launchNormWarpRows<T, kRms, 8>(x, scale, bias, y, mean, invStd, rows, p, stream);
         else if (p.cols <= 512) launchNormWarpRows<T, kRms, 16>(x, scale, bias, y, mean, invStd, rows, p, stream);
+        // BERT-base's and ViT-B's 768: 24 a lane, not 32 (fewer registers, more rows resident).
+        else if (p.cols <= 768) launchNormWarpRows<T, kRms, 24>(x, scale, bias, y, mean, invStd, rows, p, stream);
         else launchNormWarpRows<T, kRms, 32>(x, scale, bias, y, mean, invStd, rows, p, stream);
         return;
     }

@@ -1,0 +1,333 @@
+// Kiln's flash attention (attention_flash.h): mma.sync m16n8k16 on float16 / bfloat16 with float
+// accumulation, the fragment layouts of the PTX ISA's "Matrix Fragments for mma.m16n8k16".
+//
+// A block: 4 warps, 64 query rows (16 a warp), one (batch, head). Per key block of 64:
+//   S = Q K^T   A = Q's fragments (ldmatrix, loaded once), B = K's rows (ldmatrix: K stored [key][d] is
+//               the column-major B the instruction wants);
+//   softmax     in the log2 domain, scale and bias folded in, the running max and sum per row (each
+//               thread holds two rows' pieces; the four threads of a row meet by shuffles);
+//   O += P V    A = P straight from S's accumulators (the C fragment of two 8-key tiles is the A
+//               fragment of one 16-key step), B = V through ldmatrix.trans.
+// Shared rows are padded by 8 elements so the 8 rows an ldmatrix reads fall in distinct bank groups.
+
+#include "backends/cuda/kernels/attention_flash.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+
+#include "backends/cuda/cuda_status.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+constexpr int kTileRows = 64;  // query rows of a block, and keys of a step
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kPad = 8;
+constexpr float kLog2e = 1.4426950408889634f;
+
+struct FlashParams {
+    HeadLayout q, k, v, y;
+    int64_t group;
+    float scaleLog2;  // scale * log2(e): the softmax runs on exp2
+    bool causal;
+    MaskType maskType;
+    int64_t maskKeys;
+    int64_t maskStrides[3];
+};
+
+template <int D>
+constexpr size_t sharedBytes() {
+    return static_cast<size_t>(3 * kTileRows * (D + kPad)) * 2;  // Q, K and V tiles of 2-byte elements
+}
+
+__device__ __forceinline__ void cpAsync16(void* shared, const void* global, bool valid) {
+    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+    // A source size of 0 fills the 16 bytes with zeros (rows past the sequence).
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global),
+                 "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cpAsyncWaitAll() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+__device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], const void* shared) {
+    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+}
+__device__ __forceinline__ void ldmatrixX4Trans(uint32_t (&r)[4], const void* shared) {
+    const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+}
+
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                         uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/// Two floats as one register of T pairs, `low` at the lower column (the fragments' order).
+template <typename T>
+__device__ __forceinline__ uint32_t packPair(float low, float high);
+template <>
+__device__ __forceinline__ uint32_t packPair<__half>(float low, float high) {
+    const __half2 pair = __floats2half2_rn(low, high);
+    return *reinterpret_cast<const uint32_t*>(&pair);
+}
+template <>
+__device__ __forceinline__ uint32_t packPair<__nv_bfloat16>(float low, float high) {
+    const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
+    return *reinterpret_cast<const uint32_t*>(&pair);
+}
+
+/// Rows [first, first + 64) of a head (rows past `rows` zero) into a padded shared tile, by cp.async.
+template <typename T, int D>
+__device__ __forceinline__ void loadTile(T* tile, const T* head, int64_t rowStride, int first, int rows) {
+    constexpr int kChunksPerRow = D / 8;  // 16-byte pieces
+#pragma unroll
+    for (int c = threadIdx.x; c < kTileRows * kChunksPerRow; c += kThreads) {
+        const int r = c / kChunksPerRow, piece = c % kChunksPerRow;
+        const bool valid = first + r < rows;
+        cpAsync16(tile + r * (D + kPad) + piece * 8, valid ? head + (first + r) * rowStride + piece * 8 : head,
+                  valid);
+    }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads)
+    flashAttentionKernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                         const void* __restrict__ mask, T* __restrict__ y, FlashParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    constexpr int kStride = D + kPad;
+    constexpr int kKeyTiles = kTileRows / 8;  // 8-key accumulator tiles of a step
+    extern __shared__ __align__(16) unsigned char shared[];
+    T* sQ = reinterpret_cast<T*>(shared);
+    T* sK = sQ + kTileRows * kStride;
+    T* sV = sK + kTileRows * kStride;
+    const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+    const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / p.group;
+    const int q0 = static_cast<int>(blockIdx.x) * kTileRows;
+    // Sequences fit int (flashAttentionShapeRefusal): the per-element index arithmetic stays 32-bit.
+    const int queries = static_cast<int>(p.q.seq), keys = static_cast<int>(p.k.seq);
+    const T* kHead = k + p.k.offset(b, hk);
+    const T* vHead = v + p.v.offset(b, hk);
+    loadTile<T, D>(sQ, q + p.q.offset(b, h), p.q.rowStride(), q0, queries);
+    cpAsyncCommit();
+
+    // This thread's two rows (of the warp's 16) and the first of its two columns in every 8-key tile.
+    const int rows[2] = {q0 + warp * 16 + lane / 4, q0 + warp * 16 + lane / 4 + 8};
+    const int column = (lane % 4) * 2;
+    int64_t maskAt[2] = {0, 0};
+    for (int r = 0; r < 2; ++r)
+        maskAt[r] = b * p.maskStrides[0] + h * p.maskStrides[1] + rows[r] * p.maskStrides[2];
+    // The causal frontier of the block's last row ends its keys.
+    const int keyEnd = p.causal ? min(keys, q0 + kTileRows) : keys;
+    const int maskKeys = static_cast<int>(p.maskKeys);
+
+    float o[D / 8][4] = {};
+    float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+    uint32_t qf[D / 16][4];
+    for (int k0 = 0; k0 < keyEnd; k0 += kTileRows) {
+        loadTile<T, D>(sK, kHead, p.k.rowStride(), k0, keys);
+        loadTile<T, D>(sV, vHead, p.v.rowStride(), k0, keys);
+        cpAsyncCommit();
+        cpAsyncWaitAll();
+        __syncthreads();
+        if (k0 == 0) {
+#pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk)
+                ldmatrixX4(qf[kk], sQ + (warp * 16 + lane % 8 + (lane / 8 % 2) * 8) * kStride + kk * 16 + lane / 16 * 8);
+        }
+
+        float s[kKeyTiles][4] = {};
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk) {
+#pragma unroll
+            for (int pair = 0; pair < kKeyTiles / 2; ++pair) {
+                uint32_t kf[4];
+                ldmatrixX4(kf, sK + (pair * 16 + lane % 8 + lane / 16 * 8) * kStride + kk * 16 + (lane / 8 % 2) * 8);
+                mma16816<T>(s[2 * pair], qf[kk], kf[0], kf[1]);
+                mma16816<T>(s[2 * pair + 1], qf[kk], kf[2], kf[3]);
+            }
+        }
+
+        float stepMax[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int t = 0; t < kKeyTiles; ++t) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e / 2;
+                const int j = k0 + t * 8 + column + (e & 1);
+                float x = s[t][e] * p.scaleLog2;
+                if (j >= keys || rows[r] >= queries || (p.causal && j > rows[r]))
+                    x = -INFINITY;
+                else if (p.maskType != MaskType::kNone)
+                    x = j < maskKeys ? fmaf(maskValue(mask, p.maskType, maskAt[r] + j), kLog2e, x) : -INFINITY;
+                s[t][e] = x;
+                stepMax[r] = fmaxf(stepMax[r], x);
+            }
+        }
+        float base[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            stepMax[r] = fmaxf(stepMax[r], __shfl_xor_sync(0xffffffffu, stepMax[r], 1));
+            stepMax[r] = fmaxf(stepMax[r], __shfl_xor_sync(0xffffffffu, stepMax[r], 2));
+            const float newMax = fmaxf(rowMax[r], stepMax[r]);
+            // A row with no key yet subtracts 0, never -inf - -inf.
+            base[r] = newMax == -INFINITY ? 0.f : newMax;
+            const float rescale = exp2f(rowMax[r] - base[r]);
+            rowMax[r] = newMax;
+            rowSum[r] *= rescale;
+#pragma unroll
+            for (int t = 0; t < D / 8; ++t) {
+                o[t][2 * r] *= rescale;
+                o[t][2 * r + 1] *= rescale;
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < kKeyTiles; ++t) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                s[t][e] = exp2f(s[t][e] - base[e / 2]);
+                rowSum[e / 2] += s[t][e];
+            }
+        }
+
+#pragma unroll
+        for (int kk = 0; kk < kKeyTiles / 2; ++kk) {
+            const uint32_t pf[4] = {packPair<T>(s[2 * kk][0], s[2 * kk][1]), packPair<T>(s[2 * kk][2], s[2 * kk][3]),
+                                    packPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                    packPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int pair = 0; pair < D / 16; ++pair) {
+                uint32_t vf[4];
+                ldmatrixX4Trans(vf, sV + (kk * 16 + lane % 8 + (lane / 8 % 2) * 8) * kStride + pair * 16 + lane / 16 * 8);
+                mma16816<T>(o[2 * pair], pf, vf[0], vf[1]);
+                mma16816<T>(o[2 * pair + 1], pf, vf[2], vf[3]);
+            }
+        }
+        __syncthreads();  // every warp is done with this step's K and V
+    }
+    cpAsyncWaitAll();  // Q's copy, where there was no key to wait for
+    __syncthreads();
+
+    // Y through the warp's own rows of the Q tile, then out in 16-byte stores.
+    T* sO = sQ + warp * 16 * kStride;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        float sum = rowSum[r];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float inverse = sum > 0.f ? 1.f / sum : 0.f;  // a row no key may attend is zeros
+#pragma unroll
+        for (int t = 0; t < D / 8; ++t)
+            *reinterpret_cast<uint32_t*>(sO + (lane / 4 + 8 * r) * kStride + t * 8 + column) =
+                packPair<T>(o[t][2 * r] * inverse, o[t][2 * r + 1] * inverse);
+    }
+    __syncwarp();
+    T* yHead = y + p.y.offset(b, h);
+    constexpr int kChunksPerRow = D / 8;
+#pragma unroll
+    for (int c = lane; c < 16 * kChunksPerRow; c += 32) {
+        const int r = c / kChunksPerRow, piece = c % kChunksPerRow;
+        const int i = q0 + warp * 16 + r;
+        if (i < queries)
+            *reinterpret_cast<uint4*>(yHead + static_cast<int64_t>(i) * p.y.rowStride() + piece * 8) =
+                *reinterpret_cast<const uint4*>(sO + r * kStride + piece * 8);
+    }
+#else
+    __trap();  // flashAttentionShapeRefusal offers the kernel on sm_80 and later only
+#endif
+}
+
+template <typename T, int D>
+Status launchTyped(const FlashAttentionProblem& problem, const FlashParams& params, const void* q, const void* k,
+                   const void* v, const void* mask, void* y, cudaStream_t stream) {
+    const dim3 grid(static_cast<unsigned>((problem.q.seq + kTileRows - 1) / kTileRows),
+                    static_cast<unsigned>(problem.q.heads), static_cast<unsigned>(problem.q.batch));
+    flashAttentionKernel<T, D><<<grid, kThreads, sharedBytes<D>(), stream>>>(
+        static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), mask, static_cast<T*>(y),
+        params);
+    return launchStatus("flashAttentionKernel");
+}
+
+template <typename T>
+Status allowShared(int headSize) {
+    // Beyond 48 KiB a kernel must opt in (head size 128); harmless for 64.
+    auto allow = [](auto kernel, size_t bytes) {
+        return cudaStatus(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
+                          "cudaFuncSetAttribute(flashAttentionKernel)");
+    };
+    return headSize == 64 ? allow(flashAttentionKernel<T, 64>, sharedBytes<64>())
+                          : allow(flashAttentionKernel<T, 128>, sharedBytes<128>());
+}
+
+bool deviceHasMmaSync() {
+    int device = 0, major = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 8;
+}
+
+}  // namespace
+
+std::optional<std::string> flashAttentionShapeRefusal(const FlashAttentionProblem& p) {
+    if (p.type != DataType::kHALF && p.type != DataType::kBF16)
+        return std::string("Kiln's flash attention runs float16 and bfloat16");
+    if (p.q.headSize != p.k.headSize || p.q.headSize != p.v.headSize)
+        return std::string("Kiln's flash attention needs one head size for Q, K and V");
+    if (p.q.headSize != 64 && p.q.headSize != 128) return std::string("Kiln's flash attention has head sizes 64 and 128");
+    for (const HeadLayout* l : {&p.q, &p.k, &p.v, &p.y})
+        if (l->base % 8 || l->batchStride % 8 || l->headStride % 8 || l->seqStride % 8)
+            return std::string("Kiln's flash attention reads rows at multiples of 8 elements");
+    if (p.q.batch > 65535 || p.q.heads > 65535 || p.q.seq > INT32_MAX / 2 || p.k.seq > INT32_MAX / 2)
+        return std::string("too many batches, heads or rows for Kiln's flash attention");
+    if (!deviceHasMmaSync()) return std::string("Kiln's flash attention needs an sm_80 or later GPU");
+    return std::nullopt;
+}
+
+bool flashAttentionTakesAddresses(const void* q, const void* k, const void* v, const void* y) {
+    for (const void* pointer : {q, k, v, y})
+        if (reinterpret_cast<uintptr_t>(pointer) % 16 != 0) return false;
+    return true;
+}
+
+Status prepareFlashAttention(const FlashAttentionProblem& problem) {
+    return problem.type == DataType::kHALF ? allowShared<__half>(static_cast<int>(problem.q.headSize))
+                                           : allowShared<__nv_bfloat16>(static_cast<int>(problem.q.headSize));
+}
+
+Status launchFlashAttention(const FlashAttentionProblem& problem, const void* q, const void* k, const void* v,
+                            const void* mask, void* y, cudaStream_t stream) {
+    FlashParams params{problem.q, problem.k, problem.v, problem.y, problem.group, problem.scale * kLog2e,
+                       problem.causal, problem.maskType, problem.maskKeys, {}};
+    for (int i = 0; i < 3; ++i) params.maskStrides[i] = problem.maskStrides[i];
+    if (problem.maskType == MaskType::kNone) params.maskKeys = 0;
+    const bool wide = problem.q.headSize == 128;
+    if (problem.type == DataType::kHALF)
+        return wide ? launchTyped<__half, 128>(problem, params, q, k, v, mask, y, stream)
+                    : launchTyped<__half, 64>(problem, params, q, k, v, mask, y, stream);
+    return wide ? launchTyped<__nv_bfloat16, 128>(problem, params, q, k, v, mask, y, stream)
+                : launchTyped<__nv_bfloat16, 64>(problem, params, q, k, v, mask, y, stream);
+}
+
+}  // namespace kiln::cuda
