@@ -41,7 +41,8 @@ struct FlashParams {
 
 template <int D>
 constexpr size_t sharedBytes() {
-    return static_cast<size_t>(3 * kTileRows * (D + kPad)) * 2;  // Q, K and V tiles of 2-byte elements
+    // The Q tile and two K and V tiles (the next step's copy lands while this one computes), 2-byte elements.
+    return static_cast<size_t>(5 * kTileRows * (D + kPad)) * 2;
 }
 
 __device__ __forceinline__ void cpAsync16(void* shared, const void* global, bool valid) {
@@ -51,7 +52,11 @@ __device__ __forceinline__ void cpAsync16(void* shared, const void* global, bool
                  "r"(valid ? 16 : 0));
 }
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cpAsyncWaitAll() { asm volatile("cp.async.wait_group 0;\n" ::); }
+/// Waits until at most `pending` of this thread's committed copy groups are still in flight.
+template <int pending>
+__device__ __forceinline__ void cpAsyncWait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
+}
 
 __device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], const void* shared) {
     const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
@@ -113,8 +118,9 @@ __device__ __forceinline__ void loadTile(T* tile, const T* head, int64_t rowStri
     }
 }
 
+// Four blocks an SM at head size 64 (registers capped at 128), two at 128.
 template <typename T, int D>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     flashAttentionKernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                          const void* __restrict__ mask, T* __restrict__ y, FlashParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -122,8 +128,8 @@ __global__ void __launch_bounds__(kThreads)
     constexpr int kKeyTiles = kTileRows / 8;  // 8-key accumulator tiles of a step
     extern __shared__ __align__(16) unsigned char shared[];
     T* sQ = reinterpret_cast<T*>(shared);
-    T* sK = sQ + kTileRows * kStride;
-    T* sV = sK + kTileRows * kStride;
+    T* const sKV = sQ + kTileRows * kStride;  // K then V of step 0, K then V of step 1, ...
+    auto keyTile = [&](int step) { return sKV + (step % 2) * 2 * kTileRows * kStride; };
     const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
     const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / p.group;
     const int q0 = static_cast<int>(blockIdx.x) * kTileRows;
@@ -131,7 +137,13 @@ __global__ void __launch_bounds__(kThreads)
     const int queries = static_cast<int>(p.q.seq), keys = static_cast<int>(p.k.seq);
     const T* kHead = k + p.k.offset(b, hk);
     const T* vHead = v + p.v.offset(b, hk);
+    // The causal frontier of the block's last row ends its keys.
+    const int keyEnd = p.causal ? min(keys, q0 + kTileRows) : keys;
     loadTile<T, D>(sQ, q + p.q.offset(b, h), p.q.rowStride(), q0, queries);
+    if (0 < keyEnd) {
+        loadTile<T, D>(keyTile(0), kHead, p.k.rowStride(), 0, keys);
+        loadTile<T, D>(keyTile(0) + kTileRows * kStride, vHead, p.v.rowStride(), 0, keys);
+    }
     cpAsyncCommit();
 
     // This thread's two rows (of the warp's 16) and the first of its two columns in every 8-key tile.
@@ -140,34 +152,35 @@ __global__ void __launch_bounds__(kThreads)
     int64_t maskAt[2] = {0, 0};
     for (int r = 0; r < 2; ++r)
         maskAt[r] = b * p.maskStrides[0] + h * p.maskStrides[1] + rows[r] * p.maskStrides[2];
-    // The causal frontier of the block's last row ends its keys.
-    const int keyEnd = p.causal ? min(keys, q0 + kTileRows) : keys;
     const int maskKeys = static_cast<int>(p.maskKeys);
 
     float o[D / 8][4] = {};
     float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
-    uint32_t qf[D / 16][4];
-    for (int k0 = 0; k0 < keyEnd; k0 += kTileRows) {
-        loadTile<T, D>(sK, kHead, p.k.rowStride(), k0, keys);
-        loadTile<T, D>(sV, vHead, p.v.rowStride(), k0, keys);
-        cpAsyncCommit();
-        cpAsyncWaitAll();
-        __syncthreads();
-        if (k0 == 0) {
-#pragma unroll
-            for (int kk = 0; kk < D / 16; ++kk)
-                ldmatrixX4(qf[kk], sQ + (warp * 16 + lane % 8 + (lane / 8 % 2) * 8) * kStride + kk * 16 + lane / 16 * 8);
+    for (int k0 = 0, step = 0; k0 < keyEnd; k0 += kTileRows, ++step) {
+        const T* sK = keyTile(step);
+        const T* sV = sK + kTileRows * kStride;
+        if (k0 + kTileRows < keyEnd) {  // the next step's K and V into the other buffer, freed a step ago
+            loadTile<T, D>(keyTile(step + 1), kHead, p.k.rowStride(), k0 + kTileRows, keys);
+            loadTile<T, D>(keyTile(step + 1) + kTileRows * kStride, vHead, p.v.rowStride(), k0 + kTileRows, keys);
+            cpAsyncCommit();
+            cpAsyncWait<1>();
+        } else {
+            cpAsyncWait<0>();
         }
+        __syncthreads();
 
         float s[kKeyTiles][4] = {};
 #pragma unroll
         for (int kk = 0; kk < D / 16; ++kk) {
+            // Q's fragments are read again each step rather than held: registers for more resident blocks.
+            uint32_t qf[4];
+            ldmatrixX4(qf, sQ + (warp * 16 + lane % 8 + (lane / 8 % 2) * 8) * kStride + kk * 16 + lane / 16 * 8);
 #pragma unroll
             for (int pair = 0; pair < kKeyTiles / 2; ++pair) {
                 uint32_t kf[4];
                 ldmatrixX4(kf, sK + (pair * 16 + lane % 8 + lane / 16 * 8) * kStride + kk * 16 + (lane / 8 % 2) * 8);
-                mma16816<T>(s[2 * pair], qf[kk], kf[0], kf[1]);
-                mma16816<T>(s[2 * pair + 1], qf[kk], kf[2], kf[3]);
+                mma16816<T>(s[2 * pair], qf, kf[0], kf[1]);
+                mma16816<T>(s[2 * pair + 1], qf, kf[2], kf[3]);
             }
         }
 
@@ -228,7 +241,7 @@ __global__ void __launch_bounds__(kThreads)
         }
         __syncthreads();  // every warp is done with this step's K and V
     }
-    cpAsyncWaitAll();  // Q's copy, where there was no key to wait for
+    cpAsyncWait<0>();  // Q's copy, where there was no key to wait for
     __syncthreads();
 
     // Y through the warp's own rows of the Q tile, then out in 16-byte stores.
