@@ -1,5 +1,6 @@
 #include "builder/engine_builder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
@@ -185,7 +186,15 @@ Status assignReducedPrecision(Graph& graph, const BuilderConfig& config, const B
                              [&](const Node& node, std::string* reason) { return backend.supports(node, reason); });
     KILN_ASSIGN_OR_RETURN(bool changed, pass.run(graph, ctx));
     for (const std::string& change : ctx.changes) log.info(std::string(pass.name()) + ": " + change);
-    if (!changed) log.warning(std::string("no layer has a ") + (fp16 ? "FP16" : "BF16") + " kernel: every layer keeps FP32");
+    if (!changed) {
+        // A model exported in float16 / bfloat16 has no FP32 layer to convert: no warning for that.
+        const bool anyFloat32 = std::any_of(graph.nodes().begin(), graph.nodes().end(), [](const auto& node) {
+            return std::any_of(node->outputs.begin(), node->outputs.end(),
+                               [](const Value* out) { return out && out->dtype == DataType::kFLOAT; });
+        });
+        if (anyFloat32)
+            log.warning(std::string("no layer has a ") + (fp16 ? "FP16" : "BF16") + " kernel: every layer keeps FP32");
+    }
     return changed ? inferGraphShapes(graph, options) : Status::ok();
 }
 

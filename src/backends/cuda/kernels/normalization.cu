@@ -91,13 +91,17 @@ __global__ void normRowsKernel(const T* in, const T* scale, const T* bias, T* ou
     }
 }
 
-/// Rows a block of the warp-row kernel serves: one per warp.
-constexpr int kNormWarpRowsPerBlock = 8;
+/// Warps of a block of the warp-row kernel, and the rows each warp serves: two, whose loads are all issued
+/// before either row's reductions, so a warp has twice the bytes in flight and the grid half the waves of
+/// load-reduce-store rounds (BERT-base b128's 16384 rows of 768 fit one wave of an H200).
+constexpr int kNormWarpsPerBlock = 8;
+constexpr int kNormRowsPerWarp = 2;
+constexpr int kNormWarpRowsPerBlock = kNormWarpsPerBlock * kNormRowsPerWarp;
 /// The longest row a warp holds in registers (32 lanes x 32 elements).
 constexpr int64_t kMaxNormWarpRow = 32 * 32;
 
-// One warp per row of p.cols <= 32 * kPerLane elements: the same mean, spread and output as
-// normRowsKernel, from one read of the row. Lanes take runs of kVec consecutive elements in turn (the
+// A warp per kNormRowsPerWarp rows of p.cols <= 32 * kPerLane elements: the same mean, spread and output
+// as normRowsKernel, from one read of the row. Lanes take runs of kVec consecutive elements in turn (the
 // row's chunk j of 32 * kVec elements gives lane l its elements j * 32 * kVec + l * kVec + [0, kVec)),
 // so kVec > 1 reads and writes them in one access of up to 16 bytes; kVec > 1 needs p.cols % kVec == 0
 // (a run is all in the row or all past it), Scale and B of one value per column or one value for all,
@@ -110,76 +114,88 @@ __global__ void normWarpRowsKernel(const T* in, const T* scale, const T* bias, T
     static_assert(kPerLane % kVec == 0, "a lane holds whole runs");
     using F = NormCompute<T>;
     const int lane = static_cast<int>(threadIdx.x % 32);
-    const int64_t row = static_cast<int64_t>(blockIdx.x) * kNormWarpRowsPerBlock + threadIdx.x / 32;
-    if (row >= rows) return;  // a whole warp leaves together: the reductions below see full warps only
+    const int64_t first = (static_cast<int64_t>(blockIdx.x) * kNormWarpsPerBlock + threadIdx.x / 32) * kNormRowsPerWarp;
+    if (first >= rows) return;  // a whole warp leaves together: the reductions below see full warps only
     const int cols = static_cast<int>(p.cols);
-    const T* x = in + row * p.cols;
-    T* y = out + row * p.cols;
     const F count = static_cast<F>(p.cols);
     // The first column of run j of this lane.
     auto runStart = [&](int j) { return j * 32 * kVec + lane * kVec; };
-    F v[kPerLane];
-    F sum = 0;
+    // The rows as stored (float16 pairs pack two to a register), converted where used.
+    T v[kNormRowsPerWarp][kPerLane / kVec][kVec];
 #pragma unroll
-    for (int j = 0; j < kPerLane / kVec; ++j) {
-        const int c = runStart(j);
-        T run[kVec];
-        if (c < cols) {
-            if constexpr (kVec > 1)
-                loadPacks<T, kVec>(x + c, run);
-            else
-                run[0] = x[c];
-        }
+    for (int r = 0; r < kNormRowsPerWarp; ++r) {
+        const T* x = in + (first + r) * p.cols;
+        const bool inside = first + r < rows;  // the same for the whole warp
 #pragma unroll
-        for (int k = 0; k < kVec; ++k) {
-            v[j * kVec + k] = c < cols ? loadNorm(run[k]) : F(0);
-            sum += v[j * kVec + k];
-        }
-    }
-    F mean = 0;
-    if constexpr (!kRms) mean = blockSum<32>(sum, static_cast<F*>(nullptr)) / count;
-    F squares = 0;
+        for (int j = 0; j < kPerLane / kVec; ++j) {
+            const int c = runStart(j);
+            T(&run)[kVec] = v[r][j];
+            if (inside && c < cols) {
+                if constexpr (kVec > 1)
+                    loadPacks<T, kVec>(x + c, run);
+                else
+                    run[0] = x[c];
+            } else {
 #pragma unroll
-    for (int j = 0; j < kPerLane / kVec; ++j) {
-        if (runStart(j) >= cols) continue;
-#pragma unroll
-        for (int k = 0; k < kVec; ++k) {
-            const F d = v[j * kVec + k] - mean;
-            squares += d * d;
-        }
-    }
-    const F spread = blockSum<32>(squares, static_cast<F*>(nullptr)) / count;
-    const F inverse = F(1) / sqrt(spread + static_cast<F>(p.epsilon));
-#pragma unroll
-    for (int j = 0; j < kPerLane / kVec; ++j) {
-        const int c = runStart(j);
-        if (c >= cols) continue;
-        T result[kVec];
-        T scales[kVec], biases[kVec];
-        if constexpr (kPackedParams) {
-            loadPacks<T, kVec>(scale + c, scales);
-            if (bias) loadPacks<T, kVec>(bias + c, biases);
-        } else {
-#pragma unroll
-            for (int k = 0; k < kVec; ++k) {
-                scales[k] = scale[(c + k) * p.scaleStride];
-                if (bias) biases[k] = bias[(c + k) * p.biasStride];
+                for (int k = 0; k < kVec; ++k) run[k] = storeNorm<T>(F(0));
             }
         }
-#pragma unroll
-        for (int k = 0; k < kVec; ++k) {
-            F value = (v[j * kVec + k] - mean) * inverse * loadNorm(scales[k]);
-            if (bias) value += loadNorm(biases[k]);
-            result[k] = storeNorm<T>(value);
-        }
-        if constexpr (kVec > 1)
-            storePacks<T, kVec>(y + c, result);
-        else
-            y[c] = result[0];
     }
-    if (lane == 0) {
-        if (meanOut) meanOut[row] = static_cast<float>(mean);
-        if (invStdOut) invStdOut[row] = static_cast<float>(inverse);
+#pragma unroll
+    for (int r = 0; r < kNormRowsPerWarp; ++r) {
+        const int64_t row = first + r;
+        if (row >= rows) break;
+        T* y = out + row * p.cols;
+        F sum = 0;
+#pragma unroll
+        for (int j = 0; j < kPerLane / kVec; ++j)
+#pragma unroll
+            for (int k = 0; k < kVec; ++k) sum += loadNorm(v[r][j][k]);
+        F mean = 0;
+        if constexpr (!kRms) mean = blockSum<32>(sum, static_cast<F*>(nullptr)) / count;
+        F squares = 0;
+#pragma unroll
+        for (int j = 0; j < kPerLane / kVec; ++j) {
+            if (runStart(j) >= cols) continue;
+#pragma unroll
+            for (int k = 0; k < kVec; ++k) {
+                const F d = loadNorm(v[r][j][k]) - mean;
+                squares += d * d;
+            }
+        }
+        const F spread = blockSum<32>(squares, static_cast<F*>(nullptr)) / count;
+        const F inverse = F(1) / sqrt(spread + static_cast<F>(p.epsilon));
+#pragma unroll
+        for (int j = 0; j < kPerLane / kVec; ++j) {
+            const int c = runStart(j);
+            if (c >= cols) continue;
+            T result[kVec];
+            T scales[kVec], biases[kVec];
+            if constexpr (kPackedParams) {
+                loadPacks<T, kVec>(scale + c, scales);
+                if (bias) loadPacks<T, kVec>(bias + c, biases);
+            } else {
+#pragma unroll
+                for (int k = 0; k < kVec; ++k) {
+                    scales[k] = scale[(c + k) * p.scaleStride];
+                    if (bias) biases[k] = bias[(c + k) * p.biasStride];
+                }
+            }
+#pragma unroll
+            for (int k = 0; k < kVec; ++k) {
+                F value = (loadNorm(v[r][j][k]) - mean) * inverse * loadNorm(scales[k]);
+                if (bias) value += loadNorm(biases[k]);
+                result[k] = storeNorm<T>(value);
+            }
+            if constexpr (kVec > 1)
+                storePacks<T, kVec>(y + c, result);
+            else
+                y[c] = result[0];
+        }
+        if (lane == 0) {
+            if (meanOut) meanOut[row] = static_cast<float>(mean);
+            if (invStdOut) invStdOut[row] = static_cast<float>(inverse);
+        }
     }
 }
 
@@ -197,15 +213,15 @@ void launchNormWarpRows(const T* x, const T* scale, const T* bias, T* y, float* 
                                       addressesAligned(packAlignment<T>(kVec), {scale, bias});
             if (packedParams)
                 normWarpRowsKernel<T, kRms, kPerLane, kVec, true>
-                    <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
+                    <<<grid, 32 * kNormWarpsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
             else
                 normWarpRowsKernel<T, kRms, kPerLane, kVec, false>
-                    <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
+                    <<<grid, 32 * kNormWarpsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
             return;
         }
     }
     normWarpRowsKernel<T, kRms, kPerLane, 1, false>
-        <<<grid, 32 * kNormWarpRowsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
+        <<<grid, 32 * kNormWarpsPerBlock, 0, stream>>>(x, scale, bias, y, mean, invStd, p, rows);
 }
 
 template <typename T, bool kRms>
