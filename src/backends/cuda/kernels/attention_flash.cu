@@ -10,14 +10,13 @@
 //               fragment of one 16-key step), B = V through ldmatrix.trans.
 // Shared rows are padded by 8 elements so the 8 rows an ldmatrix reads fall in distinct bank groups.
 
-#include "backends/cuda/kernels/attention_flash.h"
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cmath>
 
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/attention_flash.h"
 
 namespace kiln::cuda {
 
@@ -41,17 +40,19 @@ struct FlashParams {
 
 template <int D>
 constexpr size_t sharedBytes() {
-    // The Q tile and two K and V tiles (the next step's copy lands while this one computes), 2-byte elements.
-    return static_cast<size_t>(5 * kTileRows * (D + kPad)) * 2;
+    // The Q tile and two K and V tiles (the next step's copy lands while this one computes), 2-byte
+    // elements; then two steps' key bias rows, float.
+    return static_cast<size_t>(5 * kTileRows * (D + kPad)) * 2 + 2 * kTileRows * sizeof(float);
 }
 
 __device__ __forceinline__ void cpAsync16(void* shared, const void* global, bool valid) {
     const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
     // A source size of 0 fills the 16 bytes with zeros (rows past the sequence).
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global),
-                 "r"(valid ? 16 : 0));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(valid ? 16 : 0));
 }
-__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cpAsyncCommit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
 /// Waits until at most `pending` of this thread's committed copy groups are still in flight.
 template <int pending>
 __device__ __forceinline__ void cpAsyncWait() {
@@ -83,7 +84,7 @@ __device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (
 }
 template <>
 __device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                         uint32_t b1) {
+                                                        uint32_t b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
         "{%0, %1, %2, %3};\n"
@@ -105,6 +106,22 @@ __device__ __forceinline__ uint32_t packPair<__nv_bfloat16>(float low, float hig
     return *reinterpret_cast<const uint32_t*>(&pair);
 }
 
+/// The bias of keys [first, first + 64) in the log2 domain, one value a key for every query row: -inf past
+/// the keys (and past the mask's key extent), else the mask's value where it has one row for all queries
+/// (a key-padding mask), else 0 (a per-row mask is read per element instead). Threads 0..63 write it.
+__device__ __forceinline__ void stageKeyBias(float* bias, const void* mask, const FlashParams& p, int64_t maskBase,
+                                             bool rowMask, int first, int keys) {
+    const int t = static_cast<int>(threadIdx.x);
+    if (t >= kTileRows) return;
+    const int j = first + t;
+    float value = 0.f;
+    if (j >= keys)
+        value = -INFINITY;
+    else if (p.maskType != MaskType::kNone && !rowMask)
+        value = j < p.maskKeys ? maskValue(mask, p.maskType, maskBase + j) * kLog2e : -INFINITY;
+    bias[t] = value;
+}
+
 /// Rows [first, first + 64) of a head (rows past `rows` zero) into a padded shared tile, by cp.async.
 template <typename T, int D>
 __device__ __forceinline__ void loadTile(T* tile, const T* head, int64_t rowStride, int first, int rows) {
@@ -113,13 +130,13 @@ __device__ __forceinline__ void loadTile(T* tile, const T* head, int64_t rowStri
     for (int c = threadIdx.x; c < kTileRows * kChunksPerRow; c += kThreads) {
         const int r = c / kChunksPerRow, piece = c % kChunksPerRow;
         const bool valid = first + r < rows;
-        cpAsync16(tile + r * (D + kPad) + piece * 8, valid ? head + (first + r) * rowStride + piece * 8 : head,
-                  valid);
+        cpAsync16(tile + r * (D + kPad) + piece * 8, valid ? head + (first + r) * rowStride + piece * 8 : head, valid);
     }
 }
 
-// Four blocks an SM at head size 64 (registers capped at 128), two at 128.
-template <typename T, int D>
+// Four blocks an SM at head size 64 (registers capped at 128), two at 128. kRowMask: attn_mask has its own
+// row per query (read per element from global memory); otherwise its one row is staged per step.
+template <typename T, int D, bool kRowMask>
 __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     flashAttentionKernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                          const void* __restrict__ mask, T* __restrict__ y, FlashParams p) {
@@ -130,6 +147,8 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     T* sQ = reinterpret_cast<T*>(shared);
     T* const sKV = sQ + kTileRows * kStride;  // K then V of step 0, K then V of step 1, ...
     auto keyTile = [&](int step) { return sKV + (step % 2) * 2 * kTileRows * kStride; };
+    float* const sBias = reinterpret_cast<float*>(sKV + 4 * kTileRows * kStride);  // two steps' rows
+    auto keyBias = [&](int step) { return sBias + (step % 2) * kTileRows; };
     const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
     const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / p.group;
     const int q0 = static_cast<int>(blockIdx.x) * kTileRows;
@@ -137,12 +156,14 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     const int queries = static_cast<int>(p.q.seq), keys = static_cast<int>(p.k.seq);
     const T* kHead = k + p.k.offset(b, hk);
     const T* vHead = v + p.v.offset(b, hk);
+    const int64_t maskBase = b * p.maskStrides[0] + h * p.maskStrides[1];
     // The causal frontier of the block's last row ends its keys.
     const int keyEnd = p.causal ? min(keys, q0 + kTileRows) : keys;
     loadTile<T, D>(sQ, q + p.q.offset(b, h), p.q.rowStride(), q0, queries);
     if (0 < keyEnd) {
         loadTile<T, D>(keyTile(0), kHead, p.k.rowStride(), 0, keys);
         loadTile<T, D>(keyTile(0) + kTileRows * kStride, vHead, p.v.rowStride(), 0, keys);
+        stageKeyBias(keyBias(0), mask, p, maskBase, kRowMask, 0, keys);
     }
     cpAsyncCommit();
 
@@ -150,8 +171,8 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     const int rows[2] = {q0 + warp * 16 + lane / 4, q0 + warp * 16 + lane / 4 + 8};
     const int column = (lane % 4) * 2;
     int64_t maskAt[2] = {0, 0};
-    for (int r = 0; r < 2; ++r)
-        maskAt[r] = b * p.maskStrides[0] + h * p.maskStrides[1] + rows[r] * p.maskStrides[2];
+    if constexpr (kRowMask)
+        for (int r = 0; r < 2; ++r) maskAt[r] = maskBase + rows[r] * p.maskStrides[2];
     const int maskKeys = static_cast<int>(p.maskKeys);
 
     float o[D / 8][4] = {};
@@ -159,9 +180,11 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     for (int k0 = 0, step = 0; k0 < keyEnd; k0 += kTileRows, ++step) {
         const T* sK = keyTile(step);
         const T* sV = sK + kTileRows * kStride;
+        const float* bias = keyBias(step);
         if (k0 + kTileRows < keyEnd) {  // the next step's K and V into the other buffer, freed a step ago
             loadTile<T, D>(keyTile(step + 1), kHead, p.k.rowStride(), k0 + kTileRows, keys);
             loadTile<T, D>(keyTile(step + 1) + kTileRows * kStride, vHead, p.v.rowStride(), k0 + kTileRows, keys);
+            stageKeyBias(keyBias(step + 1), mask, p, maskBase, kRowMask, k0 + kTileRows, keys);
             cpAsyncCommit();
             cpAsyncWait<1>();
         } else {
@@ -191,10 +214,10 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
             for (int e = 0; e < 4; ++e) {
                 const int r = e / 2;
                 const int j = k0 + t * 8 + column + (e & 1);
-                float x = s[t][e] * p.scaleLog2;
-                if (j >= keys || rows[r] >= queries || (p.causal && j > rows[r]))
+                float x = fmaf(s[t][e], p.scaleLog2, bias[t * 8 + column + (e & 1)]);
+                if (rows[r] >= queries || (p.causal && j > rows[r]))
                     x = -INFINITY;
-                else if (p.maskType != MaskType::kNone)
+                else if (kRowMask && x != -INFINITY)
                     x = j < maskKeys ? fmaf(maskValue(mask, p.maskType, maskAt[r] + j), kLog2e, x) : -INFINITY;
                 s[t][e] = x;
                 stepMax[r] = fmaxf(stepMax[r], x);
@@ -234,7 +257,8 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
 #pragma unroll
             for (int pair = 0; pair < D / 16; ++pair) {
                 uint32_t vf[4];
-                ldmatrixX4Trans(vf, sV + (kk * 16 + lane % 8 + (lane / 8 % 2) * 8) * kStride + pair * 16 + lane / 16 * 8);
+                ldmatrixX4Trans(vf,
+                                sV + (kk * 16 + lane % 8 + (lane / 8 % 2) * 8) * kStride + pair * 16 + lane / 16 * 8);
                 mma16816<T>(o[2 * pair], pf, vf[0], vf[1]);
                 mma16816<T>(o[2 * pair + 1], pf, vf[2], vf[3]);
             }
@@ -273,26 +297,29 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
 #endif
 }
 
+/// Whether attn_mask has a row of its own for each query (else one row serves them all).
+bool hasRowMask(const FlashAttentionProblem& problem) {
+    return problem.maskType != MaskType::kNone && problem.maskStrides[2] != 0;
+}
+
 template <typename T, int D>
 Status launchTyped(const FlashAttentionProblem& problem, const FlashParams& params, const void* q, const void* k,
                    const void* v, const void* mask, void* y, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((problem.q.seq + kTileRows - 1) / kTileRows),
                     static_cast<unsigned>(problem.q.heads), static_cast<unsigned>(problem.q.batch));
-    flashAttentionKernel<T, D><<<grid, kThreads, sharedBytes<D>(), stream>>>(
-        static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), mask, static_cast<T*>(y),
-        params);
+    auto kernel = hasRowMask(problem) ? flashAttentionKernel<T, D, true> : flashAttentionKernel<T, D, false>;
+    kernel<<<grid, kThreads, sharedBytes<D>(), stream>>>(static_cast<const T*>(q), static_cast<const T*>(k),
+                                                         static_cast<const T*>(v), mask, static_cast<T*>(y), params);
     return launchStatus("flashAttentionKernel");
 }
 
-template <typename T>
-Status allowShared(int headSize) {
-    // Beyond 48 KiB a kernel must opt in (head size 128); harmless for 64.
-    auto allow = [](auto kernel, size_t bytes) {
-        return cudaStatus(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
-                          "cudaFuncSetAttribute(flashAttentionKernel)");
-    };
-    return headSize == 64 ? allow(flashAttentionKernel<T, 64>, sharedBytes<64>())
-                          : allow(flashAttentionKernel<T, 128>, sharedBytes<128>());
+template <typename T, int D>
+Status allowShared(bool rowMask) {
+    // Beyond 48 KiB a kernel must opt in.
+    return cudaStatus(
+        cudaFuncSetAttribute(rowMask ? flashAttentionKernel<T, D, true> : flashAttentionKernel<T, D, false>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(sharedBytes<D>())),
+        "cudaFuncSetAttribute(flashAttentionKernel)");
 }
 
 bool deviceHasMmaSync() {
@@ -308,7 +335,8 @@ std::optional<std::string> flashAttentionShapeRefusal(const FlashAttentionProble
         return std::string("Kiln's flash attention runs float16 and bfloat16");
     if (p.q.headSize != p.k.headSize || p.q.headSize != p.v.headSize)
         return std::string("Kiln's flash attention needs one head size for Q, K and V");
-    if (p.q.headSize != 64 && p.q.headSize != 128) return std::string("Kiln's flash attention has head sizes 64 and 128");
+    if (p.q.headSize != 64 && p.q.headSize != 128)
+        return std::string("Kiln's flash attention has head sizes 64 and 128");
     for (const HeadLayout* l : {&p.q, &p.k, &p.v, &p.y})
         if (l->base % 8 || l->batchStride % 8 || l->headStride % 8 || l->seqStride % 8)
             return std::string("Kiln's flash attention reads rows at multiples of 8 elements");
@@ -325,14 +353,17 @@ bool flashAttentionTakesAddresses(const void* q, const void* k, const void* v, c
 }
 
 Status prepareFlashAttention(const FlashAttentionProblem& problem) {
-    return problem.type == DataType::kHALF ? allowShared<__half>(static_cast<int>(problem.q.headSize))
-                                           : allowShared<__nv_bfloat16>(static_cast<int>(problem.q.headSize));
+    const bool rowMask = hasRowMask(problem), wide = problem.q.headSize == 128;
+    if (problem.type == DataType::kHALF)
+        return wide ? allowShared<__half, 128>(rowMask) : allowShared<__half, 64>(rowMask);
+    return wide ? allowShared<__nv_bfloat16, 128>(rowMask) : allowShared<__nv_bfloat16, 64>(rowMask);
 }
 
 Status launchFlashAttention(const FlashAttentionProblem& problem, const void* q, const void* k, const void* v,
                             const void* mask, void* y, cudaStream_t stream) {
-    FlashParams params{problem.q, problem.k, problem.v, problem.y, problem.group, problem.scale * kLog2e,
-                       problem.causal, problem.maskType, problem.maskKeys, {}};
+    FlashParams params{
+        problem.q,      problem.k,        problem.v,        problem.y, problem.group, problem.scale * kLog2e,
+        problem.causal, problem.maskType, problem.maskKeys, {}};
     for (int i = 0; i < 3; ++i) params.maskStrides[i] = problem.maskStrides[i];
     if (problem.maskType == MaskType::kNone) params.maskKeys = 0;
     const bool wide = problem.q.headSize == 128;

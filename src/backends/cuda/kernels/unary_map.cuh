@@ -3,13 +3,17 @@
 // for float16 and bfloat16). A family file defines its functors and registers them with
 // registerUnaryKernel<Fn, List>: `List` (element_types.cuh) names the input types it is instantiated
 // for; the output has the input's type, or bool for a PredicateFn. A functor may carry attributes
-// (IsInf's flags, Shrink's lambd): it is passed to the kernel by value.
+// (IsInf's flags, Shrink's lambd): it is passed to the kernel by value. Where the output has the input's
+// type, the count is a multiple of the 16-byte pack and both addresses are aligned to it, each thread
+// moves whole packs (8 float16 / bfloat16 or 4 floats): 2-byte accesses left a float16 GELU at 1.6 TB/s.
 
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
+#include "backends/cuda/kernels/channel_pack.cuh"
 #include "backends/cuda/kernels/device_utils.cuh"
 #include "backends/cuda/kernels/element_types.cuh"
 
@@ -22,11 +26,32 @@ __global__ void unaryMapKernel(const T* in, TO* out, IndexT count, Fn fn) {
         out[i] = store<TO>(fn(load(in[i])));
 }
 
+template <typename T, typename Fn, int V>
+__global__ void unaryMapPackKernel(const T* in, T* out, uint32_t packs, Fn fn) {
+    const uint32_t step = gridDim.x * blockDim.x;
+    for (uint32_t p = blockIdx.x * blockDim.x + threadIdx.x; p < packs; p += step) {
+        T v[V];
+        loadPacks<T, V>(in + static_cast<size_t>(p) * V, v);
+#pragma unroll
+        for (int k = 0; k < V; ++k) v[k] = store<T>(fn(load(v[k])));
+        storePacks<T, V>(out + static_cast<size_t>(p) * V, v);
+    }
+}
+
 template <typename T, typename Fn>
 Status launchUnaryMap(const Fn& fn, const void* in, void* out, int64_t count, cudaStream_t stream) {
     using TO = OutputOf<Fn, T>;
     const T* src = static_cast<const T*>(in);
     TO* dst = static_cast<TO*>(out);
+    if constexpr (std::is_same_v<TO, T> && kWidestPack<T> > 1) {
+        constexpr int V = kWidestPack<T>;
+        const int64_t packs = count / V;
+        if (count % V == 0 && packs < (int64_t{1} << 31) && addressesAligned(packAlignment<T>(V), {src, dst})) {
+            unaryMapPackKernel<T, Fn, V><<<elementwiseGrid(packs), kElementwiseBlock, 0, stream>>>(
+                src, dst, static_cast<uint32_t>(packs), fn);
+            return launchStatus("unaryMapPackKernel");
+        }
+    }
     if (count < (int64_t{1} << 31))
         unaryMapKernel<T, TO, Fn, uint32_t>
             <<<elementwiseGrid(count), kElementwiseBlock, 0, stream>>>(src, dst, static_cast<uint32_t>(count), fn);
