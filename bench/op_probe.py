@@ -18,6 +18,7 @@ import subprocess
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from sdpa_probe import median_ms  # the same CUDA-event median as the attention probe
 
 HALF = TensorProto.FLOAT16
 
@@ -63,21 +64,6 @@ def kiln_median(kiln, model_path, shapes, runs, log_path):
     return (float(match.group(1)) if result.returncode == 0 and match else None), timed
 
 
-def torch_median(fn, runs):
-    import torch
-    for _ in range(10):
-        fn()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(runs):
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return float(np.median(times))
-
-
 def dims(text):
     return [int(v) for v in text.split("x")]
 
@@ -121,7 +107,7 @@ def main():
         onnx.save(model, path)
         ours, timed = kiln_median(args.kiln, path, shapes, args.runs, args.out / f"op_{index}.log")
         tactics.append(f"{name}: " + ", ".join(f"{tactic} {ms:.4f}" for ms, tactic in timed))
-        theirs = torch_median(fn, args.runs)
+        theirs = median_ms(fn, args.runs)
         rate = (lambda ms: f"{moved / ms / 1e6:.0f}" if ms else "-")
         lines.append(f"| {name} | {ours if ours else 'failed'} | {theirs:.4f} | {moved / 1e6:.1f} MB | "
                      f"{rate(ours)} | {rate(theirs)} |")
