@@ -1,9 +1,13 @@
 // Kiln's flash attention (attention_flash.h): mma.sync m16n8k16 on float16 / bfloat16 with float
 // accumulation, the fragment layouts of the PTX ISA's "Matrix Fragments for mma.m16n8k16".
 //
-// A block: 4 warps, 64 query rows (16 a warp), one (batch, head). Per key block of 64:
-//   S = Q K^T   A = Q's fragments (ldmatrix, loaded once), B = K's rows (ldmatrix: K stored [key][d] is
-//               the column-major B the instruction wants);
+// A block: 4 warps, 64 query rows (16 a warp), one (batch, head). K and V are double-buffered: the next
+// step's tiles are copied (cp.async) while this one computes, and so is the step's key bias row (the
+// mask's one row for all queries, -inf past the keys); a mask with a row per query is read per element
+// instead, in a kernel form of its own. Per key block of 64:
+//   S = Q K^T   A = Q's fragments (ldmatrix, read again each step: registers for a fourth resident
+//               block), B = K's rows (ldmatrix: K stored [key][d] is the column-major B the
+//               instruction wants);
 //   softmax     in the log2 domain, scale and bias folded in, the running max and sum per row (each
 //               thread holds two rows' pieces; the four threads of a row meet by shuffles);
 //   O += P V    A = P straight from S's accumulators (the C fragment of two 8-key tiles is the A
