@@ -1,12 +1,19 @@
 #include "passes/attention_fusion.h"
 
+#include <utility>
+#include <vector>
+
 #include "passes/pattern_utils.h"
 
 namespace kiln {
 
 namespace {
 
-bool isRank4Float(const Value* v) { return v && v->typeKnown && v->shape.size() == 4 && v->dtype == DataType::kFLOAT; }
+/// A float tensor of `rank` known dims: 4 ([batch, heads, seq, head]) or 3 (heads folded into the batch,
+/// as torch's MultiheadAttention before 2.0 and bmm-based exporters write attention).
+bool isFloatOfRank(const Value* v, size_t rank) {
+    return v && v->typeKnown && v->shape.size() == rank && v->dtype == DataType::kFLOAT;
+}
 
 /// A value is "on the score chain" when a scale or the QK MatMul produced it.
 bool isScoreChain(const Value* v) { return producerIs(v, "Div") || producerIs(v, "Mul") || producerIs(v, "MatMul"); }
@@ -21,7 +28,9 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
         if (n->domain.empty() && n->opType == "Softmax") softmaxes.push_back(n.get());
     for (Node* softmax : softmaxes) {
         Value* scores = softmax->input(0);
-        if (!isRank4Float(scores) || (softmax->attrs.getInt("axis", -1) != -1 && softmax->attrs.getInt("axis", -1) != 3))
+        const size_t rank = scores && scores->typeKnown ? scores->shape.size() : 0;
+        const int64_t axis = softmax->attrs.getInt("axis", -1);
+        if ((rank != 3 && rank != 4) || !isFloatOfRank(scores, rank) || (axis != -1 && axis != static_cast<int64_t>(rank) - 1))
             continue;
         std::vector<const Node*> chain;
         Value* mask = nullptr;
@@ -33,7 +42,9 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
             if (isScoreChain(a)) { scaled = a; mask = b; }
             else if (isScoreChain(b)) { scaled = b; mask = a; }
             else continue;
-            if (!mask->typeKnown || mask->shape.size() > 4 ||
+            // A 3-D attention becomes one head of batch B*H: its mask may broadcast over that batch only
+            // (rank <= 2), since Attention right-aligns a mask to (batch, heads, queries, keys).
+            if (!mask->typeKnown || mask->shape.size() > (rank == 4 ? 4u : 2u) ||
                 (mask->dtype != DataType::kFLOAT && mask->dtype != DataType::kBOOL))
                 continue;
             // Attention pads a mask's short key axis with "masked" where Add would broadcast it, so a
@@ -41,7 +52,7 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
             // key extent must equal the keys' for the Add to be valid, symbolic or not.
             if (mask->shape.empty()) continue;
             const Dim& maskKeys = mask->shape.back();
-            const Dim& keys = scores->shape[3];
+            const Dim& keys = scores->shape[rank - 1];
             if (maskKeys.isKnown() && maskKeys.value == 1 && !(keys.isKnown() && keys.value == 1)) continue;
             chain.push_back(add);
         }
@@ -63,43 +74,60 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
         if (!qk || !uses.onlyFeeds(product)) continue;
         chain.push_back(qk);
         // torch's exported scaled_dot_product_attention scales Q and K (before or after its transpose)
-        // by sqrt(scale) each, rather than the scores: those scalings fold into the scale as well.
+        // by sqrt(scale) each, and torch's older MultiheadAttention divides Q by sqrt(head), rather than
+        // scaling the scores: those scalings fold into the scale as well.
         auto unscale = [&](Value*& operand) {
             Node* mul = producerIs(operand, "Mul");
-            if (!mul || !uses.onlyFeeds(operand)) return;
-            auto c0 = scalarConstant(mul->input(0)), c1 = scalarConstant(mul->input(1));
-            if (!c0 && !c1) return;
-            Value* unscaled = c1 ? mul->input(0) : mul->input(1);
+            Node* div = mul ? nullptr : producerIs(operand, "Div");
+            if ((!mul && !div) || !uses.onlyFeeds(operand)) return;
+            double factor = 0;
+            Value* unscaled = nullptr;
+            if (mul) {
+                auto c0 = scalarConstant(mul->input(0)), c1 = scalarConstant(mul->input(1));
+                if (!c0 && !c1) return;
+                unscaled = c1 ? mul->input(0) : mul->input(1);
+                factor = c1 ? *c1 : *c0;
+            } else {
+                auto divisor = scalarConstant(div->input(1));
+                if (!divisor || *divisor == 0) return;
+                unscaled = div->input(0);
+                factor = 1.0 / *divisor;
+            }
             // The scalar must not broadcast the operand to another shape (or type).
             if (!unscaled->typeKnown || unscaled->shape != operand->shape || unscaled->dtype != operand->dtype) return;
-            scale *= c1 ? *c1 : *c0;
+            scale *= factor;
             operand = unscaled;
-            chain.push_back(mul);
+            chain.push_back(mul ? mul : div);
         };
         Value* q = qk->input(0);
         Value* keysT = qk->input(1);
         unscale(q);
         unscale(keysT);
         Node* transpose = producerIs(keysT, "Transpose");
-        if (!transpose || !isRank4Float(q) || !isRank4Float(transpose->input(0))) continue;
-        std::vector<int64_t> perm = transpose->attrs.getInts("perm", {3, 2, 1, 0});
-        if (perm.size() != 4) continue;
+        if (!transpose || !isFloatOfRank(q, rank) || !isFloatOfRank(transpose->input(0), rank)) continue;
+        std::vector<int64_t> reversed(rank);
+        for (size_t d = 0; d < rank; ++d) reversed[d] = static_cast<int64_t>(rank - 1 - d);
+        std::vector<int64_t> perm = transpose->attrs.getInts("perm", reversed);
+        if (perm.size() != rank) continue;
         // K^T = transpose(t, perm), so K = transpose(t, perm with its last two entries swapped).
-        std::vector<int64_t> kPerm = {perm[0], perm[1], perm[3], perm[2]};
+        std::vector<int64_t> kPerm = perm;
+        std::swap(kPerm[rank - 1], kPerm[rank - 2]);
         Node* pv = uses.soleReaderIs(softmax->output(0), "MatMul");
-        if (!pv || pv->input(0) != softmax->output(0) || !isRank4Float(pv->input(1))) continue;
+        if (!pv || pv->input(0) != softmax->output(0) || !isFloatOfRank(pv->input(1), rank)) continue;
 
         Value* k = transpose->input(0);
         const bool transposeGoes = uses.onlyFeeds(keysT);
         if (transposeGoes) unscale(k);  // a scaling before the transpose goes with it
-        if (kPerm != std::vector<int64_t>{0, 1, 2, 3}) {
+        std::vector<int64_t> identity(rank);
+        for (size_t d = 0; d < rank; ++d) identity[d] = static_cast<int64_t>(d);
+        if (kPerm != identity) {
             Node* kt = graph.addNode("Transpose", transpose->name + "_key", {k}, {}, 1);
             kt->attrs.set("perm", kPerm);
             kt->sourceNodes = transpose->sourceNodes;
             k = kt->outputs[0];
             k->dtype = q->dtype;
-            k->shape = {transpose->input(0)->shape[static_cast<size_t>(kPerm[0])], transpose->input(0)->shape[static_cast<size_t>(kPerm[1])],
-                        transpose->input(0)->shape[static_cast<size_t>(kPerm[2])], transpose->input(0)->shape[static_cast<size_t>(kPerm[3])]};
+            k->shape.clear();
+            for (int64_t d : kPerm) k->shape.push_back(transpose->input(0)->shape[static_cast<size_t>(d)]);
             k->typeKnown = true;
         }
         if (transposeGoes) chain.push_back(transpose);
@@ -109,6 +137,10 @@ Expected<bool> AttentionFusion::run(Graph& graph, PassContext& ctx) {
         if (mask) inputs.push_back(mask);
         Node* attention = addReplacementNode(graph, "Attention", "", inputs, {pv->output(0)}, chain);
         attention->attrs.set("scale", static_cast<float>(scale));
+        if (rank == 3) {  // [batch * heads, seq, head] is Attention's 3-D form with one head
+            attention->attrs.set("q_num_heads", int64_t{1});
+            attention->attrs.set("kv_num_heads", int64_t{1});
+        }
         for (const Node* n : chain) removed.insert(n);
         ctx.record("fused " + std::to_string(chain.size()) + " layers around " + softmax->describe() + " into " +
                    attention->describe());

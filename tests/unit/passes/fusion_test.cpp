@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "common/half.h"
 #include "pass_test_util.h"
@@ -101,6 +102,47 @@ TEST_F(FusionTest, ScaledDotProductAttentionWithMask) {
                                            {"v", randomTensor(DataType::kFLOAT, {2, 3, 7, 8}, -1, 1, 8)},
                                            {"mask", maskValues}},
                                           1e-4, 1e-5);
+}
+
+// torch's MultiheadAttention before 2.0 (and other bmm-based exporters): heads folded into the batch, 3-D
+// [batch * heads, seq, head] operands, Q divided by sqrt(head) before the product; with a [S_q, S_kv] mask
+// and without. It becomes Attention's 3-D form with one head. A 3-D mask (one per batch * heads) would
+// not right-align to Attention's (batch, heads, queries, keys), so that chain stays as it is.
+TEST_F(FusionTest, BatchedThreeDimensionalAttentionWithADividedQuery) {
+    for (int maskRank : {0, 2, 3}) {
+        auto network = builder->createNetwork();
+        std::swap(net, network);
+        ITensor* q = net->addInput("q", DataType::kFLOAT, Dims{6, 7, 8});
+        ITensor* k = net->addInput("k", DataType::kFLOAT, Dims{6, 9, 8});
+        ITensor* v = net->addInput("v", DataType::kFLOAT, Dims{6, 9, 8});
+        const Dims maskDims = maskRank == 2 ? Dims{7, 9} : Dims{6, 7, 9};
+        ITensor* mask = maskRank ? net->addInput("mask", DataType::kFLOAT, maskDims) : nullptr;
+        LayerAttributes swapLast;
+        swapLast.setInts("perm", {0, 2, 1});
+        ITensor* scores = op("MatMul", {op("Div", {q, scalar(std::sqrt(8.f))}), op("Transpose", {k}, swapLast)});
+        if (mask) scores = op("Add", {scores, mask});
+        LayerAttributes lastAxis;
+        lastAxis.setInt("axis", -1);
+        net->markOutput(*op("MatMul", {op("Softmax", {scores}, lastAxis), v}));
+        AttentionFusion pass;
+        auto g = runPass(net->graph(), pass);
+        const std::string label = "mask rank " + std::to_string(maskRank);
+        if (maskRank == 3) {
+            EXPECT_EQ(countOps(*g, "Attention"), 0u) << label;
+            continue;
+        }
+        ASSERT_EQ(g->nodes().size(), 1u) << label;
+        const Node& attention = *g->nodes()[0];
+        EXPECT_EQ(attention.opType, "Attention") << label;
+        EXPECT_EQ(attention.attrs.getInt("q_num_heads", 0), 1) << label;
+        EXPECT_EQ(attention.attrs.getInt("kv_num_heads", 0), 1) << label;
+        EXPECT_NEAR(attention.attrs.getFloat("scale").value_or(0.f), 1.f / std::sqrt(8.f), 1e-6) << label;
+        std::map<std::string, Tensor> feeds = {{"q", randomTensor(DataType::kFLOAT, {6, 7, 8}, -1, 1, 16)},
+                                               {"k", randomTensor(DataType::kFLOAT, {6, 9, 8}, -1, 1, 17)},
+                                               {"v", randomTensor(DataType::kFLOAT, {6, 9, 8}, -1, 1, 18)}};
+        if (mask) feeds["mask"] = randomTensor(DataType::kFLOAT, {7, 9}, -2, 0, 19);
+        expectSameResultsWithAndWithoutPasses(*builder, *net, feeds, 1e-4, 1e-5);
+    }
 }
 
 // torch's scaled_dot_product_attention export: Q * sqrt(scale) and K^T * sqrt(scale) (one test scales K
