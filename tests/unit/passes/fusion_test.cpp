@@ -38,6 +38,39 @@ TEST_F(FusionTest, GeluInBothAssociations) {
     expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {3, 8}, -3, 3, 1)}});
 }
 
+// GPT-2's gelu_new (and torch's approximate="tanh" before opset 20): 0.5 * x * (1 + tanh(sqrt(2/pi) *
+// (x + 0.044715 * x^3))), with x^3 as Pow(x, 3) or as products, in both associations of the last products.
+// A different cubic coefficient is another function and stays as it is.
+TEST_F(FusionTest, TanhGeluBecomesGeluTanh) {
+    for (int form = 0; form < 4; ++form) {
+        auto network = builder->createNetwork();
+        std::swap(net, network);
+        ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 8});
+        const bool powCube = form % 2 == 0, xTimesFirst = form < 2;
+        ITensor* cube = powCube ? op("Pow", {x, scalar(3.f)}) : op("Mul", {x, op("Mul", {x, x})});
+        ITensor* inner = op("Add", {x, op("Mul", {scalar(0.044715f), cube})});
+        ITensor* t = op("Add", {op("Tanh", {op("Mul", {inner, scalar(0.7978845608f)})}), scalar(1.f)});
+        ITensor* y = xTimesFirst ? op("Mul", {op("Mul", {x, t}), scalar(0.5f)}) : op("Mul", {op("Mul", {x, scalar(0.5f)}), t});
+        net->markOutput(*y);
+        GeluFusion pass;
+        auto g = runPass(net->graph(), pass);
+        const std::string label = "form " + std::to_string(form);
+        ASSERT_EQ(g->nodes().size(), 1u) << label;
+        EXPECT_EQ(g->nodes()[0]->opType, "Gelu") << label;
+        EXPECT_EQ(g->nodes()[0]->attrs.getString("approximate", "none"), "tanh") << label;
+        expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {3, 8}, -4, 4, 30)}},
+                                              1e-5, 1e-6);
+    }
+    auto network = builder->createNetwork();
+    std::swap(net, network);
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 8});
+    ITensor* inner = op("Add", {x, op("Mul", {scalar(0.05f), op("Pow", {x, scalar(3.f)})})});
+    ITensor* t = op("Add", {op("Tanh", {op("Mul", {inner, scalar(0.7978845608f)})}), scalar(1.f)});
+    net->markOutput(*op("Mul", {op("Mul", {x, t}), scalar(0.5f)}));
+    GeluFusion pass;
+    EXPECT_EQ(countOps(*runPass(net->graph(), pass), "Gelu"), 0u);
+}
+
 TEST_F(FusionTest, GeluOfAFloat16ModelMatchesItsRoundedConstants) {
     // A model exported in float16 holds sqrt(2) as 1.4140625: that is sqrt(2) at its precision. A constant
     // more than half a float16 unit away (1.4150390625, the next float16 up) is another function.
