@@ -11,11 +11,17 @@ namespace {
 /// The x of erf's argument x / sqrt(2) (or x * (1 / sqrt(2))), with the node computing it.
 Value* erfArgument(const Value* arg, Node** scaleNode) {
     if (Node* div = producerIs(arg, "Div")) {
-        if (scalarConstantIs(div->input(1), std::sqrt(2.0))) { *scaleNode = div; return div->input(0); }
+        if (scalarConstantIs(div->input(1), std::sqrt(2.0))) {
+            *scaleNode = div;
+            return div->input(0);
+        }
     }
     if (Node* mul = producerIs(arg, "Mul")) {
         for (size_t i = 0; i < 2; ++i)
-            if (scalarConstantIs(mul->input(1 - i), 1.0 / std::sqrt(2.0))) { *scaleNode = mul; return mul->input(i); }
+            if (scalarConstantIs(mul->input(1 - i), 1.0 / std::sqrt(2.0))) {
+                *scaleNode = mul;
+                return mul->input(i);
+            }
     }
     return nullptr;
 }
