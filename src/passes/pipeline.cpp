@@ -16,6 +16,7 @@
 #include "passes/matmul_fusion.h"
 #include "passes/patch_conv_to_matmul.h"
 #include "passes/pointwise_fusion.h"
+#include "passes/rms_norm_fusion.h"
 #include "passes/shape_folding.h"
 
 namespace kiln {
@@ -47,6 +48,7 @@ PassManager defaultPipeline() {
     //    would otherwise swallow their first layer (an Add or MatMul) into a fused GEMM.
     pm.add(std::make_unique<GeluFusion>());
     pm.add(std::make_unique<LayerNormFusion>());
+    pm.add(std::make_unique<RmsNormFusion>());
     pm.add(std::make_unique<AttentionFusion>());
     // 8b. Attention's head splits and merges (Reshape + Transpose around it) go once it is one layer.
     pm.add(std::make_unique<AttentionHeadLayout>());

@@ -16,6 +16,7 @@
 #include "passes/layout_cancellation.h"
 #include "passes/matmul_fusion.h"
 #include "passes/pattern_utils.h"
+#include "passes/rms_norm_fusion.h"
 
 namespace kiln::test {
 namespace {
@@ -107,6 +108,36 @@ TEST_F(FusionTest, LayerNormWrittenOut) {
     EXPECT_EQ(g->nodes()[0]->attrs.getInt("axis", 0), 2);
     expectSameResultsWithAndWithoutPasses(*builder, *net, {{"x", randomTensor(DataType::kFLOAT, {2, 5, 16}, -2, 2, 4)}},
                                           1e-4, 1e-5);
+}
+
+// RMSNorm as LLaMA and T5 export it: x * rsqrt(mean(x^2) + eps) * gamma, rsqrt as Reciprocal(Sqrt), as
+// 1 / Sqrt or as a Div by the Sqrt; x^2 as Pow or x * x; with gamma and without.
+TEST_F(FusionTest, RmsNormWrittenOut) {
+    for (int form = 0; form < 4; ++form) {
+        auto network = builder->createNetwork();
+        std::swap(net, network);
+        ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{2, 5, 16});
+        LayerAttributes keep;
+        keep.setInt("keepdims", 1);
+        ITensor* square = form == 1 ? op("Mul", {x, x}) : op("Pow", {x, scalar(2.f)});
+        ITensor* root = op("Sqrt", {op("Add", {op("ReduceMean", {square, ints({-1})}, keep), scalar(1e-6f)})});
+        ITensor* normalized = form == 0   ? op("Mul", {x, op("Reciprocal", {root})})
+                              : form == 1 ? op("Div", {x, root})
+                                          : op("Mul", {op("Div", {scalar(1.f), root}), x});
+        const bool withGamma = form != 3;
+        ITensor* y = withGamma
+                         ? op("Mul", {constant(randomTensor(DataType::kFLOAT, {16}, 0.5, 1.5, 40)), normalized})
+                         : normalized;
+        net->markOutput(*y);
+        RmsNormFusion pass;
+        auto g = runPass(net->graph(), pass);
+        const std::string label = "form " + std::to_string(form);
+        ASSERT_EQ(countOps(*g, "RMSNormalization"), 1u) << label;
+        EXPECT_EQ(g->nodes().size(), 1u) << label;
+        EXPECT_EQ(g->nodes()[0]->attrs.getInt("axis", 0), 2) << label;
+        expectSameResultsWithAndWithoutPasses(*builder, *net,
+                                              {{"x", randomTensor(DataType::kFLOAT, {2, 5, 16}, -2, 2, 41)}}, 1e-5, 1e-6);
+    }
 }
 
 TEST_F(FusionTest, ScaledDotProductAttentionWithMask) {
