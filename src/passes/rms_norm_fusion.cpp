@@ -38,10 +38,7 @@ Node* divideByRoot(const Uses& uses, Value* root, const Value* x, std::vector<co
 Expected<bool> RmsNormFusion::run(Graph& graph, PassContext& ctx) {
     Uses uses(graph);
     std::unordered_set<const Node*> removed;
-    std::vector<Node*> means;
-    for (const auto& n : graph.nodes())
-        if (n->domain.empty() && n->opType == "ReduceMean") means.push_back(n.get());
-    for (Node* mean : means) {
+    for (Node* mean : nodesOfType(graph, "ReduceMean")) {
         Value* square = mean->input(0);
         Value* x = squared(square);
         if (!x || !x->typeKnown || x->dtype != DataType::kFLOAT || !uses.onlyFeeds(square)) continue;
