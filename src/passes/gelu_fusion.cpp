@@ -114,9 +114,6 @@ Expected<bool> GeluFusion::run(Graph& graph, PassContext& ctx) {
             x = tanhArgument(uses, curve->input(0), chain);
         }
         if (!x || !uses.onlyFeeds(curve->input(0))) continue;
-        bool taken = false;
-        for (const Node* n : chain) taken = taken || removed.count(n);
-        if (taken) continue;
         chain.push_back(curve);
         Node* plusOne = uses.soleReaderIs(curve->output(0), "Add");
         if (!plusOne || !scalarConstantIs(otherInput(*plusOne, curve->output(0)), 1.0)) continue;

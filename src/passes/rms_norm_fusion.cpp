@@ -17,19 +17,14 @@ Value* squared(const Value* v) {
 /// x / root, x * Reciprocal(root) or x * (1 / root), reading `root` (the Sqrt's output): the node giving
 /// the normalized x, with the nodes after the Sqrt in `chain`; nullptr for anything else.
 Node* divideByRoot(const Uses& uses, Value* root, const Value* x, std::vector<const Node*>& chain) {
-    if (!uses.onlyFeeds(root)) return nullptr;
-    Node* next = uses.readers(root)[0];
-    if (next->domain.empty() && next->opType == "Div" && next->input(1) == root && next->input(0) == x) return next;
-    Value* inverse = nullptr;
-    if (next->domain.empty() && next->opType == "Reciprocal")
-        inverse = next->output(0);
-    else if (next->domain.empty() && next->opType == "Div" && next->input(1) == root &&
-             scalarConstantIs(next->input(0), 1.0))
-        inverse = next->output(0);
-    if (!inverse || !uses.onlyFeeds(inverse)) return nullptr;
-    Node* mul = uses.readers(inverse)[0];
-    if (!mul->domain.empty() || mul->opType != "Mul" || otherInput(*mul, inverse) != x) return nullptr;
-    chain.push_back(next);
+    Node* inverse = uses.soleReaderIs(root, "Reciprocal");
+    if (Node* div = uses.soleReaderIs(root, "Div"); div && div->input(1) == root) {
+        if (div->input(0) == x) return div;
+        if (scalarConstantIs(div->input(0), 1.0)) inverse = div;
+    }
+    Node* mul = inverse ? uses.soleReaderIs(inverse->output(0), "Mul") : nullptr;
+    if (!mul || otherInput(*mul, inverse->output(0)) != x) return nullptr;
+    chain.push_back(inverse);
     return mul;
 }
 
@@ -43,13 +38,10 @@ Expected<bool> RmsNormFusion::run(Graph& graph, PassContext& ctx) {
         Value* x = squared(square);
         if (!x || !x->typeKnown || x->dtype != DataType::kFLOAT || !uses.onlyFeeds(square)) continue;
         const auto axis = trailingAxes(*mean, static_cast<int64_t>(x->shape.size()));
-        if (!axis || !uses.onlyFeeds(mean->output(0))) continue;
-        Node* addEps = uses.readers(mean->output(0))[0];
-        if (!addEps->domain.empty() || addEps->opType != "Add") continue;
-        const std::optional<double> eps = scalarConstant(otherInput(*addEps, mean->output(0)));
-        if (!eps || !uses.onlyFeeds(addEps->output(0))) continue;
-        Node* sqrt = uses.readers(addEps->output(0))[0];
-        if (!sqrt->domain.empty() || sqrt->opType != "Sqrt") continue;
+        Node* addEps = axis ? uses.soleReaderIs(mean->output(0), "Add") : nullptr;
+        const std::optional<double> eps = addEps ? scalarConstant(otherInput(*addEps, mean->output(0))) : std::nullopt;
+        Node* sqrt = eps ? uses.soleReaderIs(addEps->output(0), "Sqrt") : nullptr;
+        if (!sqrt) continue;
         std::vector<const Node*> chain = {square->producer, mean, addEps, sqrt};
         Node* normalize = divideByRoot(uses, sqrt->output(0), x, chain);
         if (!normalize) continue;
@@ -62,9 +54,6 @@ Expected<bool> RmsNormFusion::run(Graph& graph, PassContext& ctx) {
             chain.push_back(mul);
             result = mul->output(0);
         }
-        bool taken = false;
-        for (const Node* n : chain) taken = taken || removed.count(n);
-        if (taken) continue;
         if (!gamma) {
             auto normalized = normalizedShape(x, *axis);
             if (!normalized) continue;

@@ -32,16 +32,6 @@ constexpr int kThreads = 32 * kWarps;
 constexpr int kPad = 8;
 constexpr float kLog2e = 1.4426950408889634f;
 
-struct FlashParams {
-    HeadLayout q, k, v, y;
-    int64_t group;
-    float scaleLog2;  // scale * log2(e): the softmax runs on exp2
-    bool causal;
-    MaskType maskType;
-    int64_t maskKeys;
-    int64_t maskStrides[3];
-};
-
 template <int D>
 constexpr size_t sharedBytes() {
     // The Q tile and two K and V tiles (the next step's copy lands while this one computes), 2-byte
@@ -113,8 +103,8 @@ __device__ __forceinline__ uint32_t packPair<__nv_bfloat16>(float low, float hig
 /// The bias of keys [first, first + 64) in the log2 domain, one value a key for every query row: -inf past
 /// the keys (and past the mask's key extent), else the mask's value where it has one row for all queries
 /// (a key-padding mask), else 0 (a per-row mask is read per element instead). Threads 0..63 write it.
-__device__ __forceinline__ void stageKeyBias(float* bias, const void* mask, const FlashParams& p, int64_t maskBase,
-                                             bool rowMask, int first, int keys) {
+__device__ __forceinline__ void stageKeyBias(float* bias, const void* mask, const FlashAttentionProblem& p,
+                                             int64_t maskBase, bool rowMask, int first, int keys) {
     const int t = static_cast<int>(threadIdx.x);
     if (t >= kTileRows) return;
     const int j = first + t;
@@ -143,7 +133,7 @@ __device__ __forceinline__ void loadTile(T* tile, const T* head, int64_t rowStri
 template <typename T, int D, bool kRowMask>
 __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     flashAttentionKernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                         const void* __restrict__ mask, T* __restrict__ y, FlashParams p) {
+                         const void* __restrict__ mask, T* __restrict__ y, FlashAttentionProblem p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     constexpr int kStride = D + kPad;
     constexpr int kKeyTiles = kTileRows / 8;  // 8-key accumulator tiles of a step
@@ -155,6 +145,7 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     auto keyBias = [&](int step) { return sBias + (step % 2) * kTileRows; };
     const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
     const int64_t b = blockIdx.z, h = blockIdx.y, hk = h / p.group;
+    const float scaleLog2 = p.scale * kLog2e;  // the softmax runs on exp2
     const int q0 = static_cast<int>(blockIdx.x) * kTileRows;
     // Sequences fit int (flashAttentionShapeRefusal): the per-element index arithmetic stays 32-bit.
     const int queries = static_cast<int>(p.q.seq), keys = static_cast<int>(p.k.seq);
@@ -218,7 +209,7 @@ __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
             for (int e = 0; e < 4; ++e) {
                 const int r = e / 2;
                 const int j = k0 + t * 8 + column + (e & 1);
-                float x = fmaf(s[t][e], p.scaleLog2, bias[t * 8 + column + (e & 1)]);
+                float x = fmaf(s[t][e], scaleLog2, bias[t * 8 + column + (e & 1)]);
                 if (rows[r] >= queries || (p.causal && j > rows[r]))
                     x = -INFINITY;
                 else if (kRowMask && x != -INFINITY)
@@ -307,13 +298,13 @@ bool hasRowMask(const FlashAttentionProblem& problem) {
 }
 
 template <typename T, int D>
-Status launchTyped(const FlashAttentionProblem& problem, const FlashParams& params, const void* q, const void* k,
-                   const void* v, const void* mask, void* y, cudaStream_t stream) {
+Status launchTyped(const FlashAttentionProblem& problem, const void* q, const void* k, const void* v, const void* mask,
+                   void* y, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((problem.q.seq + kTileRows - 1) / kTileRows),
                     static_cast<unsigned>(problem.q.heads), static_cast<unsigned>(problem.q.batch));
     auto kernel = hasRowMask(problem) ? flashAttentionKernel<T, D, true> : flashAttentionKernel<T, D, false>;
     kernel<<<grid, kThreads, sharedBytes<D>(), stream>>>(static_cast<const T*>(q), static_cast<const T*>(k),
-                                                         static_cast<const T*>(v), mask, static_cast<T*>(y), params);
+                                                         static_cast<const T*>(v), mask, static_cast<T*>(y), problem);
     return launchStatus("flashAttentionKernel");
 }
 
@@ -365,17 +356,12 @@ Status prepareFlashAttention(const FlashAttentionProblem& problem) {
 
 Status launchFlashAttention(const FlashAttentionProblem& problem, const void* q, const void* k, const void* v,
                             const void* mask, void* y, cudaStream_t stream) {
-    FlashParams params{
-        problem.q,      problem.k,        problem.v,        problem.y, problem.group, problem.scale * kLog2e,
-        problem.causal, problem.maskType, problem.maskKeys, {}};
-    for (int i = 0; i < 3; ++i) params.maskStrides[i] = problem.maskStrides[i];
-    if (problem.maskType == MaskType::kNone) params.maskKeys = 0;
     const bool wide = problem.q.headSize == 128;
     if (problem.type == DataType::kHALF)
-        return wide ? launchTyped<__half, 128>(problem, params, q, k, v, mask, y, stream)
-                    : launchTyped<__half, 64>(problem, params, q, k, v, mask, y, stream);
-    return wide ? launchTyped<__nv_bfloat16, 128>(problem, params, q, k, v, mask, y, stream)
-                : launchTyped<__nv_bfloat16, 64>(problem, params, q, k, v, mask, y, stream);
+        return wide ? launchTyped<__half, 128>(problem, q, k, v, mask, y, stream)
+                    : launchTyped<__half, 64>(problem, q, k, v, mask, y, stream);
+    return wide ? launchTyped<__nv_bfloat16, 128>(problem, q, k, v, mask, y, stream)
+                : launchTyped<__nv_bfloat16, 64>(problem, q, k, v, mask, y, stream);
 }
 
 }  // namespace kiln::cuda
