@@ -12,10 +12,12 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_pipeline.h>
 
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/kernels/channel_pack.cuh"
@@ -165,6 +167,27 @@ __global__ void __launch_bounds__(kBlockThreads)
         const int32_t k = firstChannel + j;
         sharedBias[j] = bias && k < s.outC ? static_cast<float>(load(bias[k])) : 0.f;
     }
+    // A float image's patch goes first, by asynchronous copies (cp.async: every element of the patch in
+    // flight at once, the positions outside the image zero-filled by the copy), so its latency overlaps the
+    // weights' staging below; other types are converted on the way and staged in batches after them.
+    const TX* image = x + n * s.inC * s.inH * s.inW;
+    const int32_t patchCount = s.inC * params.patchH * params.patchW;
+    auto patchSource = [&](int32_t e, bool* inside) {
+        const int32_t row = e / params.patchW;  // c * patchH + the patch row
+        const int32_t c = row / params.patchH;
+        const int32_t iy = iy0 + (row - c * params.patchH), ix = ix0 + (e - row * params.patchW);
+        *inside = static_cast<uint32_t>(iy) < static_cast<uint32_t>(s.inH) &&
+                  static_cast<uint32_t>(ix) < static_cast<uint32_t>(s.inW);
+        return *inside ? image + (c * s.inH + iy) * s.inW + ix : image;
+    };
+    if constexpr (std::is_same_v<TX, float>) {
+        for (int32_t e = thread; e < patchCount; e += kBlockThreads) {
+            bool inside = false;
+            const float* source = patchSource(e, &inside);
+            __pipeline_memcpy_async(patch + e, source, sizeof(float), inside ? 0 : sizeof(float));
+        }
+        __pipeline_commit();
+    }
     // W [K, R, S, C] read in order (coalesced), written [tap][channel]; channels past K weigh zero.
     stageInBatches(
         chunk * taps,
@@ -178,19 +201,18 @@ __global__ void __launch_bounds__(kBlockThreads)
         });
     // The patch [c][row][column] in NCHW order: consecutive threads read consecutive columns of a row
     // (coalesced); outside the image reads as zero.
-    const TX* image = x + n * s.inC * s.inH * s.inW;
-    stageInBatches(
-        s.inC * params.patchH * params.patchW,
-        [&](int32_t e) {
-            const int32_t row = e / params.patchW;  // c * patchH + the patch row
-            const int32_t c = row / params.patchH;
-            const int32_t iy = iy0 + (row - c * params.patchH), ix = ix0 + (e - row * params.patchW);
-            if (static_cast<uint32_t>(iy) >= static_cast<uint32_t>(s.inH) ||
-                static_cast<uint32_t>(ix) >= static_cast<uint32_t>(s.inW))
-                return 0.f;
-            return static_cast<float>(load(image[(c * s.inH + iy) * s.inW + ix]));
-        },
-        [&](int32_t e, float v) { patch[e] = v; });
+    if constexpr (std::is_same_v<TX, float>) {
+        __pipeline_wait_prior(0);
+    } else {
+        stageInBatches(
+            patchCount,
+            [&](int32_t e) {
+                bool inside = false;
+                const TX* source = patchSource(e, &inside);
+                return inside ? static_cast<float>(load(*source)) : 0.f;
+            },
+            [&](int32_t e, float v) { patch[e] = v; });
+    }
     __syncthreads();
 
     const int32_t groups = chunk / V;
