@@ -43,9 +43,14 @@ CutlassGemmProblem shapeOnly(DataType type, int64_t m, int64_t n, int64_t k) {
     return p;
 }
 
-/// A configuration to ask about: a compiled one, or (in a build without them) any.
+/// A configuration to ask about a product without an activation: a compiled one, or (in a build without
+/// them) one described.
 CutlassGemmConfig someConfig() {
-    return cuda::cutlassGemmConfigs().empty() ? CutlassGemmConfig{} : cuda::cutlassGemmConfigs().front();
+    for (const CutlassGemmConfig& config : cuda::cutlassGemmConfigs())
+        if (cuda::cutlassConfigServes(config, ActivationKind::kNone)) return config;
+    CutlassGemmConfig described;
+    described.activation = cuda::CutlassEpilogueActivation::kIdentity;
+    return described;
 }
 
 void expectRefused(const CutlassGemmProblem& p, const std::string& because, const std::string& label) {
@@ -75,6 +80,10 @@ TEST(CutlassGemmCanRun, RefusesWhatTheKernelsCannotTakeWithoutADevice) {
     p = shapeOnly(DataType::kHALF, 591, 3072, 768);
     p.residual = reinterpret_cast<const void*>(uintptr_t{0x1008});
     expectRefused(p, "the residual is not 16-byte aligned", "misaligned residual");
+    // An activation the configuration does not apply, whatever the device.
+    CutlassGemmProblem gelu = shapeOnly(DataType::kHALF, 591, 3072, 768);
+    gelu.activation = FusedActivation{ActivationKind::kGelu};
+    expectRefused(gelu, "does not apply the gelu activation", "GELU on the identity epilogue");
     // A shape the kernels take is refused only for want of an sm_90 device (or of the kernels themselves).
     Status fine = cuda::cutlassCanRun(shapeOnly(DataType::kBF16, 591, 768, 768), someConfig());
     if (!fine.isOk()) {
@@ -90,7 +99,7 @@ protected:
         CudaTest::SetUp();
         if (IsSkipped()) return;
         if (cuda::cutlassGemmConfigs().empty()) GTEST_SKIP() << "this build has no CUTLASS sm90 GEMMs";
-        Status device = cuda::cutlassCanRun(shapeOnly(DataType::kHALF, 128, 128, 64), cuda::cutlassGemmConfigs()[0]);
+        Status device = cuda::cutlassCanRun(shapeOnly(DataType::kHALF, 128, 128, 64), someConfig());
         if (!device.isOk()) GTEST_SKIP() << device.message();
     }
 };
@@ -136,6 +145,36 @@ struct DeviceTensor {
     DeviceBuffer buffer;
 };
 
+TEST(CutlassGemmConfigs, EveryActivationHasOneConfigurationOfEachTile) {
+    const std::vector<CutlassGemmConfig>& configs = cuda::cutlassGemmConfigs();
+    for (const CutlassGemmConfig& config : configs) {
+        int servingGelu = 0, servingNone = 0, servingRelu = 0;
+        for (const CutlassGemmConfig& other : configs) {
+            CutlassGemmConfig tileOnly = other;
+            tileOnly.id = config.id;
+            tileOnly.activation = config.activation;
+            if (cuda::cutlassConfigName(tileOnly) != cuda::cutlassConfigName(config)) continue;  // another tile
+            servingGelu += cuda::cutlassConfigServes(other, ActivationKind::kGelu);
+            servingNone += cuda::cutlassConfigServes(other, ActivationKind::kNone);
+            servingRelu += cuda::cutlassConfigServes(other, ActivationKind::kRelu);
+        }
+        const std::string label = cuda::cutlassConfigName(config);
+        EXPECT_EQ(servingGelu, 1) << label;
+        EXPECT_EQ(servingNone, 1) << label;
+        EXPECT_EQ(servingRelu, 1) << label;
+    }
+    // The rule itself, which holds without the kernels too.
+    CutlassGemmConfig config;
+    EXPECT_TRUE(cuda::cutlassConfigServes(config, ActivationKind::kRelu));
+    EXPECT_TRUE(cuda::cutlassConfigServes(config, ActivationKind::kHardSwish));
+    EXPECT_FALSE(cuda::cutlassConfigServes(config, ActivationKind::kGelu));
+    EXPECT_FALSE(cuda::cutlassConfigServes(config, ActivationKind::kNone));
+    config.activation = cuda::CutlassEpilogueActivation::kGelu;
+    EXPECT_TRUE(cuda::cutlassConfigServes(config, ActivationKind::kGelu));
+    EXPECT_FALSE(cuda::cutlassConfigServes(config, ActivationKind::kRelu));
+    EXPECT_NE(cuda::cutlassConfigName(config).find("_compiled_gelu"), std::string::npos);
+}
+
 TEST_F(CudaCutlassGemmTest, EveryConfigurationMatchesDoubleReferenceWithEveryEpilogue) {
     struct Extents {
         int64_t m, n, k;
@@ -177,6 +216,15 @@ TEST_F(CudaCutlassGemmTest, EveryConfigurationMatchesDoubleReferenceWithEveryEpi
                                 std::to_string(e.n) + "x" + std::to_string(e.k) + " " + cuda::cutlassConfigName(config) +
                                 " " + cuda::activationTacticName(kind) + (withBias ? " bias" : "") +
                                 (withResidual ? " residual" : "");
+                            if (!cuda::cutlassConfigServes(config, kind)) {
+                                // Another configuration's epilogue applies it; this one refuses to run it.
+                                EXPECT_FALSE(cuda::cutlassCanRun(p, config).isOk()) << label;
+                                EXPECT_FALSE(cuda::runCutlassGemm(p, config, nullptr, 0,
+                                                                  static_cast<cudaStream_t>(mStream))
+                                                 .isOk())
+                                    << label;
+                                continue;
+                            }
                             ASSERT_TRUE(cuda::cutlassCanRun(p, config).isOk()) << label;
                             const size_t workspaceBytes = cuda::cutlassWorkspaceBytes(p, config);
                             DeviceBuffer workspace(*mBackend, workspaceBytes);
@@ -217,17 +265,21 @@ TEST_F(CudaCutlassGemmTest, FusedMatMulWithACarriedCutlassTacticMatchesCpuBacken
     uint32_t seed = 9500;
     for (DataType type : {DataType::kHALF, DataType::kBF16}) {
         for (const CutlassGemmConfig& config : cuda::cutlassGemmConfigs()) {
-            for (const char* activation : {"Gelu", "Relu"}) {
+            for (const char* activation : {"Gelu", "Relu", ""}) {
+                const ActivationKind kind = std::string(activation) == "Gelu"   ? ActivationKind::kGelu
+                                            : std::string(activation) == "Relu" ? ActivationKind::kRelu
+                                                                                : ActivationKind::kNone;
+                if (!cuda::cutlassConfigServes(config, kind)) continue;  // another configuration's
                 Tensor a = test::randomTensor(type, {3, 197, 768}, -1.0, 1.0, seed++);
                 Tensor b = test::randomTensor(type, {768, 3072}, -1.0, 1.0, seed++);
                 Tensor bias = test::randomTensor(type, {3072}, -1.0, 1.0, seed++);
                 Tensor z = test::randomTensor(type, {3, 197, 3072}, -2.0, 2.0, seed++);
-                // GELU with a bias and a residual; ReLU without a bias (cuBLASLt's ReLU epilogue needs one).
-                const bool gelu = std::string(activation) == "Gelu";
+                // GELU and none with a bias and a residual; ReLU without a bias (cuBLASLt's ReLU epilogue
+                // needs one).
                 std::vector<const Tensor*> inputs = {&a, &b};
-                if (gelu) inputs.insert(inputs.end(), {&bias, &z});
+                if (kind != ActivationKind::kRelu) inputs.insert(inputs.end(), {&bias, &z});
                 AttributeMap attrs;
-                attrs.set("activation", std::string(activation));
+                if (kind != ActivationKind::kNone) attrs.set("activation", std::string(activation));
                 const std::vector<Tensor> floats = asFloat(inputs);
                 std::vector<const Tensor*> floatInputs;
                 for (const Tensor& t : floats) floatInputs.push_back(&t);
@@ -259,7 +311,8 @@ TEST_F(CudaCutlassGemmTest, FusedMatMulWithACarriedCutlassTacticMatchesCpuBacken
 
 TEST_F(CudaCutlassGemmTest, TimedCandidatesRunAndTheirStatesRoundTrip) {
     // A GELU FusedMatMul with a bias: the library path (cuBLASLt's algorithms for float16, the direct
-    // kernel for bfloat16, each followed by the epilogue pass) first, then every CUTLASS configuration.
+    // kernel for bfloat16, each followed by the epilogue pass) first, then every CUTLASS configuration
+    // that applies a GELU.
     uint32_t seed = 9800;
     for (DataType type : {DataType::kHALF, DataType::kBF16}) {
         const std::string label = std::string("GELU FusedMatMul ") + dataTypeName(type);
@@ -284,7 +337,10 @@ TEST_F(CudaCutlassGemmTest, TimedCandidatesRunAndTheirStatesRoundTrip) {
         ASSERT_TRUE(searching.isOk()) << label << ": " << searching.status().message();
         auto* chooser = dynamic_cast<TacticChooser*>(searching->get());
         ASSERT_NE(chooser, nullptr);
-        const std::vector<CutlassGemmConfig>& configs = cuda::cutlassGemmConfigs();
+        std::vector<CutlassGemmConfig> configs;  // those that apply a GELU
+        for (const CutlassGemmConfig& config : cuda::cutlassGemmConfigs())
+            if (cuda::cutlassConfigServes(config, ActivationKind::kGelu)) configs.push_back(config);
+        ASSERT_FALSE(configs.empty());
         const size_t count = chooser->tacticCount();
         ASSERT_GT(count, configs.size()) << label;
         EXPECT_NE(chooser->tacticKey().find("cutlass_sm90"), std::string::npos) << chooser->tacticKey();

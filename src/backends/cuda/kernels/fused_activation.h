@@ -62,24 +62,28 @@ inline const char* activationTacticName(ActivationKind kind) {
 /// branch-free. In float arithmetic it stays within 6.3e-7 of the exact GELU over [-12, 12]: under one
 /// float16 ulp wherever |GELU(x)| >= 1e-6 and under a quarter ulp where |GELU(x)| >= 1e-3 (erff's
 /// 0.5 x (1 + erf) cancels digits in the negative tail, which this form does not). It is one
-/// reciprocal, one exponential and a dozen multiply-adds where erff runs a two-branch polynomial: the
-/// epilogue pass after a float16 FFN product (50 M GELUs at BERT-base batch 128) is bound by this
-/// arithmetic, not by memory. Float outputs keep erff, whose error is finer than the float16 ulp.
+/// reciprocal, one base-2 exponential and a dozen multiply-adds where erff runs a two-branch
+/// polynomial: a CUTLASS epilogue (50 M GELUs after BERT-base batch 128's FFN product) is bound by this
+/// arithmetic. So the 1/2 sits in the coefficients, exp(-x^2/2) is one exp2, and on the device both
+/// special-function ops are the flush-to-zero approximations, which skip the denormal scaling around
+/// them (1 + 0.33 |x| / sqrt(2) >= 1, and an exp2 below -126 is 0 either way): on an H200 that form's
+/// epilogue took 0.172 ms where __fdividef and __expf took 0.235 (docs/BENCHMARKS.md).
 KILN_HD inline float geluForHalfPrecision(float x) {
-    const float z = (x < 0.f ? -x : x) * 0.70710678118654752f;
-    const float d = 0.3275911f * z + 1.f;
+    const float d = fabsf(x) * (0.3275911f * 0.70710678118654752f) + 1.f;
+    const float exponent = (x * -0.72134752044448170f) * x;  // -x^2 / 2 * log2(e)
 #ifdef __CUDA_ARCH__
-    const float t = __fdividef(1.f, d);
-    const float gaussian = __expf(-z * z);
+    float t, gaussian;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(t) : "f"(d));
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(gaussian) : "f"(exponent));
 #else
     const float t = 1.f / d;
-    const float gaussian = std::exp(-z * z);
+    const float gaussian = std::exp2(exponent);
 #endif
-    float poly = t * 1.061405429f - 1.453152027f;
-    poly = t * poly + 1.421413741f;
-    poly = t * poly - 0.284496736f;
-    poly = t * poly + 0.254829592f;
-    const float halfErfc = 0.5f * t * poly * gaussian;  // Phi(-|x|)
+    float poly = t * (0.5f * 1.061405429f) - 0.5f * 1.453152027f;
+    poly = t * poly + 0.5f * 1.421413741f;
+    poly = t * poly - 0.5f * 0.284496736f;
+    poly = t * poly + 0.5f * 0.254829592f;
+    const float halfErfc = t * poly * gaussian;  // Phi(-|x|)
     return x * (x >= 0.f ? 1.f - halfErfc : halfErfc);
 }
 

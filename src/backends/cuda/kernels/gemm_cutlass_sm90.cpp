@@ -1,6 +1,6 @@
 // The CUTLASS sm_90a GEMMs' registry and entry points (gemm_cutlass_sm90.h): which configurations this
 // build compiled (gemm_cutlass_sm90_configs.h), whether one can run a problem, and its launch. The
-// kernels themselves are instantiated in gemm_cutlass_sm90_pingpong.cu, for sm_90a
+// kernels themselves are instantiated in gemm_cutlass_sm90_pingpong*.cu, for sm_90a
 // alone and only where cmake/KilnCutlass.cmake found the headers and KILN_CUDA_ARCHITECTURES has 90;
 // elsewhere those lists are empty and every problem is refused with the reason.
 
@@ -16,11 +16,28 @@
 
 namespace kiln::cuda {
 
+namespace {
+
+/// The activation kind a compiled epilogue applies; kNone for the run-time one, which serves others.
+ActivationKind compiledKind(CutlassEpilogueActivation activation) {
+    return activation == CutlassEpilogueActivation::kGelu ? ActivationKind::kGelu : ActivationKind::kNone;
+}
+
+}  // namespace
+
+bool cutlassConfigServes(const CutlassGemmConfig& config, ActivationKind kind) {
+    if (config.activation != CutlassEpilogueActivation::kAtRunTime) return kind == compiledKind(config.activation);
+    return kind != ActivationKind::kNone && kind != ActivationKind::kGelu;
+}
+
 std::string cutlassConfigName(const CutlassGemmConfig& c) {
     return std::to_string(c.tileM) + "x" + std::to_string(c.tileN) + "x" + std::to_string(c.tileK) +
            (c.schedule == CutlassSchedule::kPingpong ? "_pingpong" : "_coop") + "_c" + std::to_string(c.clusterM) + "x" +
            std::to_string(c.clusterN) +
-           (c.epilogueM ? "_e" + std::to_string(c.epilogueM) + "x" + std::to_string(c.epilogueN) : "");
+           (c.epilogueM ? "_e" + std::to_string(c.epilogueM) + "x" + std::to_string(c.epilogueN) : "") +
+           (c.activation == CutlassEpilogueActivation::kAtRunTime
+                ? ""
+                : std::string("_compiled_") + activationTacticName(compiledKind(c.activation)));
 }
 
 namespace {
@@ -29,7 +46,7 @@ namespace {
 constexpr int64_t kAlignmentElements = 8;
 constexpr uintptr_t kAlignmentBytes = 16;
 
-/// The device-free part of cutlassCanRun.
+/// The type, extents, leading dims and pointers of a problem, as every configuration needs them.
 Status checkProblemShape(const CutlassGemmProblem& p) {
     if (p.type != DataType::kHALF && p.type != DataType::kBF16)
         return unsupported(std::string("CUTLASS sm90 GEMM: ") + dataTypeName(p.type) +
@@ -55,8 +72,23 @@ Status checkProblemShape(const CutlassGemmProblem& p) {
     return Status::ok();
 }
 
+/// The device-free part of cutlassCanRun: the shape, and an activation the configuration applies.
+Status checkProblem(const CutlassGemmProblem& p, const CutlassGemmConfig& config) {
+    KILN_RETURN_IF_ERROR(checkProblemShape(p));
+    if (!cutlassConfigServes(config, p.activation.kind))
+        return unsupported("CUTLASS sm90 GEMM: configuration " + cutlassConfigName(config) + " does not apply the " +
+                           activationTacticName(p.activation.kind) +
+                           " activation (a configuration with another epilogue does)");
+    return Status::ok();
+}
+
 const std::vector<CutlassCompiledConfig>& compiledConfigs() {
-    static const std::vector<CutlassCompiledConfig> configs = cutlassPingpongConfigs();
+    static const std::vector<CutlassCompiledConfig> configs = [] {
+        std::vector<CutlassCompiledConfig> all = cutlassPingpongConfigs();
+        for (auto* more : {&cutlassPingpongIdentityConfigs, &cutlassPingpongGeluConfigs})
+            for (CutlassCompiledConfig& c : more()) all.push_back(c);
+        return all;
+    }();
     return configs;
 }
 
@@ -117,7 +149,7 @@ const std::vector<CutlassGemmConfig>& cutlassGemmConfigs() {
 }
 
 Status cutlassCanRun(const CutlassGemmProblem& problem, const CutlassGemmConfig& config) {
-    KILN_RETURN_IF_ERROR(checkProblemShape(problem));
+    KILN_RETURN_IF_ERROR(checkProblem(problem, config));
     KILN_ASSIGN_OR_RETURN(const CutlassCompiledConfig* compiled, findConfig(config));
     KILN_ASSIGN_OR_RETURN(CutlassDevice device, currentDevice());
     return typed(*compiled, problem.type).canImplement(problem, device);
@@ -132,7 +164,7 @@ size_t cutlassWorkspaceBytes(const CutlassGemmProblem& problem, const CutlassGem
 
 Status runCutlassGemm(const CutlassGemmProblem& problem, const CutlassGemmConfig& config, void* workspace,
                       size_t workspaceBytes, cudaStream_t stream) {
-    KILN_RETURN_IF_ERROR(checkProblemShape(problem));
+    KILN_RETURN_IF_ERROR(checkProblem(problem, config));
     KILN_ASSIGN_OR_RETURN(const CutlassCompiledConfig* compiled, findConfig(config));
     KILN_ASSIGN_OR_RETURN(CutlassDevice device, currentDevice());
     const CutlassTypedGemm& gemm = typed(*compiled, problem.type);

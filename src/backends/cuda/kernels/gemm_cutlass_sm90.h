@@ -44,6 +44,12 @@ struct CutlassGemmProblem {
 /// How the warp-specialized kernel shares a CTA's work among its two consumer warp groups.
 enum class CutlassSchedule : int { kCooperative, kPingpong };
 
+/// The activation a configuration's epilogue applies: one compiled in, or any other, read at run time.
+/// The compiled ones exist for the kinds FusedMatMul reaches CUTLASS with most (none; GELU, whose
+/// arithmetic bounds the epilogue): a switch in the epilogue loop cost 3 % of the identity product and 7 %
+/// of the GELU one on an H200 (docs/BENCHMARKS.md).
+enum class CutlassEpilogueActivation : int { kAtRunTime, kIdentity, kGelu };
+
 /// One compiled tile configuration. `id` is stable across builds: engines store it as their tactic.
 struct CutlassGemmConfig {
     int64_t id{0};
@@ -51,7 +57,12 @@ struct CutlassGemmConfig {
     int clusterM{1}, clusterN{1};
     CutlassSchedule schedule{CutlassSchedule::kCooperative};
     int epilogueM{0}, epilogueN{0};  // the epilogue's subtile; 0: CUTLASS's choice
+    CutlassEpilogueActivation activation{CutlassEpilogueActivation::kAtRunTime};
 };
+
+/// Whether `config`'s epilogue applies `kind`: a compiled activation serves its own kind alone, the
+/// run-time one every kind without a compiled configuration.
+bool cutlassConfigServes(const CutlassGemmConfig& config, ActivationKind kind);
 
 /// A FusedMatMul tactic state (backends/tactic_choice.h) that names a CUTLASS configuration is
 /// {kCutlassTacticTag, config id}: two words, where cuBLASLt's algorithm state has eight and the
@@ -64,14 +75,15 @@ inline std::vector<int64_t> cutlassTacticState(const CutlassGemmConfig& config) 
 /// The compiled configurations (empty in a build without them).
 const std::vector<CutlassGemmConfig>& cutlassGemmConfigs();
 
-/// "128x256x64_coop_c2x1" (with "_e64x64" for a chosen epilogue subtile): the configuration as tactic
-/// names show it.
+/// "128x256x64_coop_c2x1" (with "_e64x64" for a chosen epilogue subtile, "_compiled_gelu" for a compiled
+/// activation): the configuration as tactic names show it.
 std::string cutlassConfigName(const CutlassGemmConfig& config);
 
 /// Whether `config` can run `problem`, the pointers included (null pointers are taken as aligned, so a
 /// problem without them is checked for its shape alone): the type, the extents (positive, within int32),
-/// every leading dim and pointer aligned to 8 elements (16 bytes, what TMA needs), and the current device
-/// an sm_90 one. The shape is checked before the device, so a machine without a GPU still reports it.
+/// every leading dim and pointer aligned to 8 elements (16 bytes, what TMA needs), the activation one the
+/// configuration serves, and the current device an sm_90 one. The shape and the activation are checked
+/// before the device, so a machine without a GPU still reports them.
 Status cutlassCanRun(const CutlassGemmProblem& problem, const CutlassGemmConfig& config);
 
 /// Scratch bytes `config` needs for `problem` (its tile scheduler's).

@@ -1,9 +1,10 @@
 #pragma once
 // The compiled CUTLASS sm_90a GEMM configurations, as the registry in gemm_cutlass_sm90.cpp lists them:
 // each is a tile shape, cluster, schedule and epilogue subtile with one kernel instantiation per element
-// type. The instantiations live in one file per schedule (gemm_cutlass_sm90_pingpong.cu: the one
-// schedule that won a timed layer so far), so a 2-core build can compile schedules side by side; no
-// CUTLASS type appears here, so the registry compiles without the headers too.
+// type. The instantiations live in one file per schedule and epilogue activation
+// (gemm_cutlass_sm90_pingpong{,_identity,_gelu}.cu: ping-pong is the one schedule that won a timed layer
+// so far), so a 2-core build compiles them side by side; no CUTLASS type appears here, so the registry
+// compiles without the headers too.
 
 #include <cuda_runtime.h>
 
@@ -34,7 +35,10 @@ struct CutlassCompiledConfig {
     CutlassTypedGemm bfloat;
 };
 
-/// The ping-pong configurations (gemm_cutlass_sm90_pingpong.cu); empty without the sm_90a kernels.
+/// The ping-pong configurations, each list empty without the sm_90a kernels: the run-time activation
+/// (gemm_cutlass_sm90_pingpong.cu), the identity compiled in (_identity.cu), the GELU compiled in (_gelu.cu).
 std::vector<CutlassCompiledConfig> cutlassPingpongConfigs();
+std::vector<CutlassCompiledConfig> cutlassPingpongIdentityConfigs();
+std::vector<CutlassCompiledConfig> cutlassPingpongGeluConfigs();
 
 }  // namespace kiln::cuda

@@ -8,12 +8,21 @@
 // per-column bias needs no transposed formulation (D^T = B^T A^T).
 //
 // Included only by the files that instantiate configurations, compiled for sm_90a with the CUTLASS
-// headers (KILN_CUTLASS_SM90, see src/backends/cuda/CMakeLists.txt).
+// headers (KILN_CUTLASS_SM90, see src/backends/cuda/CMakeLists.txt). Where those are missing, or the
+// target is not sm_90a, KILN_CUTLASS_SM90_KERNELS is 0 and the files return no configuration.
+
+#include "backends/cuda/kernels/gemm_cutlass_sm90_configs.h"
+
+#if defined(KILN_CUTLASS_SM90)
+#include "cutlass/arch/config.h"
+#endif
+
+#if defined(KILN_CUTLASS_SM90) && defined(CUTLASS_ARCH_MMA_SM90_SUPPORTED)
+#define KILN_CUTLASS_SM90_KERNELS 1
 
 #include <type_traits>
 
 #include "backends/cuda/cuda_status.h"
-#include "backends/cuda/kernels/gemm_cutlass_sm90_configs.h"
 #include "cute/tensor.hpp"
 #include "cutlass/cutlass.h"
 #include "cutlass/epilogue/collective/collective_builder.hpp"
@@ -27,8 +36,9 @@ namespace kiln::cuda::cutlass_sm90 {
 /// What TMA needs of every operand's rows: 8 16-bit elements (16 bytes).
 constexpr int kAlignment = 8;
 
-/// FusedMatMul's activation as a CUTLASS epilogue functor: Sm90Compute hands it its Arguments (the
-/// FusedActivation, a kernel parameter) with each fragment. The scalar form only names the Arguments.
+/// FusedMatMul's activation read at run time, as a CUTLASS epilogue functor: Sm90Compute hands it its
+/// Arguments (the FusedActivation, a kernel parameter) with each fragment. The scalar form only names the
+/// Arguments. It serves the kinds without a compiled configuration (cutlassConfigServes).
 template <class T>
 struct KilnActivation {
     using Arguments = FusedActivation;
@@ -41,19 +51,10 @@ template <class T, int N>
 struct KilnActivation<cutlass::Array<T, N>> {
     using Arguments = FusedActivation;
     CUTLASS_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& x, Arguments const& activation) const {
-        // The kinds FusedMatMul reaches CUTLASS with most get a loop of their own, in which applyActivation's
-        // switch folds away; the others switch per element.
-        switch (activation.kind) {
-            case ActivationKind::kNone: return apply(x, FusedActivation{ActivationKind::kNone});
-            case ActivationKind::kRelu: return apply(x, FusedActivation{ActivationKind::kRelu});
-            case ActivationKind::kGelu: {
-                cutlass::Array<T, N> y;
-                CUTLASS_PRAGMA_UNROLL
-                for (int i = 0; i < N; ++i) y[i] = geluForHalfPrecision(x[i]);  // the outputs are 16-bit
-                return y;
-            }
-            default: return apply(x, activation);
-        }
+        // ReLU gets a loop of its own, in which applyActivation's switch folds away; the others switch per
+        // element.
+        if (activation.kind == ActivationKind::kRelu) return apply(x, FusedActivation{ActivationKind::kRelu});
+        return apply(x, activation);
     }
 
 private:
@@ -63,6 +64,44 @@ private:
         for (int i = 0; i < N; ++i) y[i] = applyActivation(activation, x[i]);
         return y;
     }
+};
+
+/// An activation compiled into the epilogue (CutlassEpilogueActivation other than kAtRunTime): no switch.
+/// The outputs are 16-bit, so the GELU is geluForHalfPrecision.
+template <CutlassEpilogueActivation Kind>
+struct CompiledActivation {
+    static_assert(Kind != CutlassEpilogueActivation::kAtRunTime);
+    CUTLASS_DEVICE static float apply(float x) {
+        if constexpr (Kind == CutlassEpilogueActivation::kGelu) return geluForHalfPrecision(x);
+        else return x;
+    }
+    template <class T>
+    struct Functor {
+        using Arguments = FusedActivation;  // unread; the epilogue's arguments keep one type
+        CUTLASS_DEVICE T operator()(T const& x, Arguments const&) const { return T(apply(x)); }
+    };
+    template <class T, int N>
+    struct Functor<cutlass::Array<T, N>> {
+        using Arguments = FusedActivation;
+        CUTLASS_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& x, Arguments const&) const {
+            cutlass::Array<T, N> y;
+            CUTLASS_PRAGMA_UNROLL
+            for (int i = 0; i < N; ++i) y[i] = apply(x[i]);
+            return y;
+        }
+    };
+};
+
+/// The epilogue functor of an activation choice.
+template <CutlassEpilogueActivation Kind>
+struct EpilogueActivation {
+    template <class T>
+    using Functor = typename CompiledActivation<Kind>::template Functor<T>;
+};
+template <>
+struct EpilogueActivation<CutlassEpilogueActivation::kAtRunTime> {
+    template <class T>
+    using Functor = KilnActivation<T>;
 };
 
 template <int M, int N, int K>
@@ -77,12 +116,14 @@ struct Pingpong {
     static constexpr CutlassSchedule kSchedule = CutlassSchedule::kPingpong;
 };
 
-/// One GEMM type: element type, CTA tile, cluster and schedule. Float accumulation and epilogue math.
-template <class Element, class Tile, class Cluster, class Schedule, class EpilogueTile>
+/// One GEMM type: element type, CTA tile, cluster, schedule and epilogue activation. Float accumulation
+/// and epilogue math.
+template <class Element, class Tile, class Cluster, class Schedule, class EpilogueTile, CutlassEpilogueActivation Act>
 struct Sm90Gemm {
     using RowMajor = cutlass::layout::RowMajor;
-    using Fusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<KilnActivation, Element, float, Element, Element,
-                                                                      float, kAlignment>;
+    using Fusion =
+        cutlass::epilogue::fusion::LinCombPerColBiasEltAct<EpilogueActivation<Act>::template Functor, Element, float,
+                                                           Element, Element, float, kAlignment>;
     using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
         cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
         EpilogueTile, float, float, Element, RowMajor, kAlignment, Element, RowMajor,
@@ -156,13 +197,17 @@ using EpilogueTile = std::conditional_t<M == 0, cutlass::epilogue::collective::E
                                         cute::Shape<cute::Int<M>, cute::Int<N>>>;
 
 /// Configuration `id` (stable across builds: engines store it) as both element types' kernels.
-template <int M, int N, int K, int CM, int CN, class Schedule, int EM = 0, int EN = 0>
+template <int M, int N, int K, int CM, int CN, class Schedule, int EM, int EN, CutlassEpilogueActivation Act>
 CutlassCompiledConfig compiled(int64_t id) {
     using Tile = TileShape<M, N, K>;
     using Cluster = ClusterShape<CM, CN>;
-    return {CutlassGemmConfig{id, M, N, K, CM, CN, Schedule::kSchedule, EM, EN},
-            typedGemm<Sm90Gemm<cutlass::half_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>>>(),
-            typedGemm<Sm90Gemm<cutlass::bfloat16_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>>>()};
+    return {CutlassGemmConfig{id, M, N, K, CM, CN, Schedule::kSchedule, EM, EN, Act},
+            typedGemm<Sm90Gemm<cutlass::half_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>, Act>>(),
+            typedGemm<Sm90Gemm<cutlass::bfloat16_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>, Act>>()};
 }
 
 }  // namespace kiln::cuda::cutlass_sm90
+
+#else
+#define KILN_CUTLASS_SM90_KERNELS 0
+#endif

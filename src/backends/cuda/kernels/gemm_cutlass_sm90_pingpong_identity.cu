@@ -1,0 +1,18 @@
+// The ping-pong CUTLASS sm_90a GEMM configurations without an activation, compiled in
+// (gemm_cutlass_sm90_configs.h): the products with a bias and a residual or neither (BERT's attention
+// output and FFN output) need no activation switch in their epilogue.
+
+#include "backends/cuda/kernels/gemm_cutlass_sm90_kernel.cuh"
+
+namespace kiln::cuda {
+
+std::vector<CutlassCompiledConfig> cutlassPingpongIdentityConfigs() {
+#if KILN_CUTLASS_SM90_KERNELS
+    using namespace cutlass_sm90;
+    return {compiled<128, 128, 64, 1, 1, Pingpong, 64, 64, CutlassEpilogueActivation::kIdentity>(2)};
+#else
+    return {};
+#endif
+}
+
+}  // namespace kiln::cuda
