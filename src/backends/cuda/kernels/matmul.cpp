@@ -193,10 +193,11 @@ private:
     size_t libraryTacticCount() const { return mProducts ? mGemm.candidateCount() : 1; }
 
     /// CUTLASS's configurations become candidates of every float16 / bfloat16 product with a 2-D weight
-    /// (A's batch dims fold into M), for those that can run the shape on this device. They fuse every
-    /// epilogue, an exact GELU too, but on an H200 they won only where cuBLASLt's algorithms were weaker
-    /// for the shape (BERT's bias-and-residual products; docs/BENCHMARKS.md). A carried CUTLASS tactic is
-    /// chosen again when its configuration is among them; otherwise the library path keeps its choice.
+    /// (A's batch dims fold into M), for those that can run the shape and apply the activation on this
+    /// device. They fuse every epilogue; on an H200 the compiled-GELU one wins BERT's FFN-input products
+    /// and the compiled identity some bias-and-residual ones, cuBLASLt the rest (docs/BENCHMARKS.md). A
+    /// carried CUTLASS tactic is chosen again when its configuration is among them; otherwise the library
+    /// path keeps its choice.
     void planCutlass(const Shape& b, const TensorView& y) {
         if ((mType != DataType::kHALF && mType != DataType::kBF16) || b.size() != 2 || y.elementCount() == 0)
             return;
