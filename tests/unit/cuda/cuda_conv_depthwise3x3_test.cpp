@@ -6,8 +6,10 @@
 // vectors (8, 32, 144 channels; 1000 split into channel tiles) and single channels (12 channels, or an
 // X address off the 16-byte alignment), with bias + ReLU6, a float bias on narrow data, residuals and
 // other activations; for the tiled form also images of several tiles both ways, with a short last tile,
-// and a short last channel tile (72 channels). The builder's trial kernel offers them for 3x3 depthwise layers with stride 1 or 2 and
-// dilation 1 only; which shapes it takes is also checked on the host, so that test runs without a GPU.
+// a short last channel tile (72 channels), MobileNetV2-sized layers, and layers whose blocks each walk
+// several tiles through the form's two shared buffers. The builder's trial kernel offers them for 3x3
+// depthwise layers with stride 1 or 2 and dilation 1 only; which shapes it takes is also checked on the
+// host, so that test runs without a GPU.
 
 #include <gtest/gtest.h>
 
@@ -66,6 +68,13 @@ std::vector<DepthwiseCase> depthwiseCases() {
         {"32 channels 40x37 stride 1 (tiles both ways)", 2, 40, 37, 32, 1, 1, true, false, true, "Clip", {0.f, 6.f}},
         {"96 channels 35x33 stride 2 (tiles both ways)", 1, 35, 33, 96, 2, 1, true, true, false, "Clip", {0.f, 6.f}},
         {"72 channels 14x14 stride 1 (short channel tile)", 2, 14, 14, 72, 1, 1, true, false, true, "Relu", {}},
+        // The tiled form at MobileNetV2 sizes, and layers large enough that on an H200 (132 SMs) its blocks
+        // walk 2 to 5 tiles each through their two shared buffers (the last with a short channel tile).
+        {"144 channels 56x56 stride 1", 2, 56, 56, 144, 1, 1, true, false, true, "Clip", {0.f, 6.f}},
+        {"96 channels 57x57 stride 2", 1, 57, 57, 96, 2, 1, true, false, false, "Clip", {0.f, 6.f}},
+        {"32 channels 112x112 stride 1", 1, 112, 112, 32, 1, 1, true, false, false, "Clip", {0.f, 6.f}},
+        {"72 channels 56x56 stride 1 (tiles per block)", 16, 56, 56, 72, 1, 1, true, false, true, "Clip", {0.f, 6.f}},
+        {"1000 channels 56x56 stride 2 (tiles per block)", 4, 56, 56, 1000, 2, 1, true, true, false, "Relu", {}},
     };
 }
 
