@@ -30,9 +30,10 @@ Status launchDepthwise3x3Nhwc(DataType type, DataType biasType, const void* x, c
                               const void* residual, void* y, const DirectConvShape& shape,
                               const FusedActivation& activation, cudaStream_t stream);
 
-/// The same convolution by the tiled form (conv_depthwise3x3_tiled.cu): a block copies its input tile to
-/// shared memory once, with every copy in flight together, and computes from there. It takes C in whole
-/// 16-byte vectors and 16-byte aligned X, Y and residual; other layers run launchDepthwise3x3Nhwc's form.
+/// The same convolution by the tiled form (conv_depthwise3x3_tiled.cu): a block walks output tiles of one
+/// channel tile, copying the next tile's input to shared memory by cp.async while it computes the current
+/// one from there. It takes C in whole 16-byte vectors and 16-byte aligned X, Y and residual; other layers
+/// run launchDepthwise3x3Nhwc's form.
 Status launchDepthwise3x3NhwcTiled(DataType type, DataType biasType, const void* x, const void* w, const void* bias,
                                    const void* residual, void* y, const DirectConvShape& shape,
                                    const FusedActivation& activation, cudaStream_t stream);
