@@ -5,11 +5,11 @@
 // [batch, seq, heads * head] inputs with grouped-query heads, and masks [1, 1, S_q, S_kv] (with -inf
 // entries, keys not a multiple of 8), [B, H, S_q, S_kv] (float16) and bool ones:
 //  - the builder's trial kernel lists cuDNN's plans first, then Kiln's flash kernel where it computes the
-//    node (head sizes 64 and 128, one head size for Q, K and V), and the row kernel last; each gives the
-//    reference's result, and the default kernel is cuDNN's;
+//    node (head sizes 64 and 128, one head size for Q, K and V) in its two forms (tiled, then persistent),
+//    and the row kernel last; each gives the reference's result, and the default kernel is cuDNN's;
 //  - a chosen plan's tacticState() carried through kTacticAttribute into a new kernel runs that plan;
-//    the flash and row kernels' states run those kernels without building cuDNN's graph; stale states
-//    fall back to the default plan;
+//    the flash forms' and row kernel's states run those kernels without building cuDNN's graph; stale
+//    states fall back to the default plan;
 //  - rows no key may attend give zeros, as ONNX says, through the bias cuDNN reads (written per query row,
 //    or one row read by every query for a key-padding mask);
 //  - a run whose Q is not 16-byte aligned runs the row kernel and still matches;
@@ -41,8 +41,9 @@ namespace {
 using CudaAttentionCudnnTest = CudaTest;
 
 constexpr int64_t kPlanSearch = 8;
-constexpr int64_t kRowKernelState = 1;    // attention.cu's kRowKernelTactic
-constexpr int64_t kFlashKernelState = 2;  // and kFlashKernelTactic
+constexpr int64_t kRowKernelState = 1;              // attention.cu's kRowKernelTactic
+constexpr int64_t kFlashKernelState = 2;            // kFlashKernelTactic (the tiled form)
+constexpr int64_t kFlashPersistentKernelState = 3;  // and kFlashPersistentKernelTactic
 
 enum class MaskKind { kNone, kRandom, kRandomWithInf, kPadding, kBool };
 
@@ -151,6 +152,9 @@ bool isRowKernel(const std::string& tactic) {
 bool isFlash(const std::string& tactic) {
     return tactic.find("flash_attention") != std::string::npos;
 }
+bool isPersistentFlash(const std::string& tactic) {
+    return tactic.find("flash_attention_persistent") != std::string::npos;
+}
 
 /// Whether Kiln's flash kernel computes the case: one head size for Q, K and V, 64 or 128.
 bool flashComputes(const SdpaCase& c) {
@@ -198,7 +202,9 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
             auto* chooser = dynamic_cast<TacticChooser*>(searching->get());
             ASSERT_NE(chooser, nullptr) << label;
             const size_t count = chooser->tacticCount();
-            const size_t flash = flashComputes(c) ? 1 : 0;
+            // The flash kernel's two forms (an H200 has the persistent form's shared memory at both head
+            // sizes).
+            const size_t flash = flashComputes(c) ? 2 : 0;
             ASSERT_GE(count, 2u + flash) << label << ": no cuDNN plan listed";
             EXPECT_LE(count, static_cast<size_t>(kPlanSearch) + 1 + flash) << label;
             const size_t cudnnPlans = count - 1 - flash;
@@ -212,7 +218,8 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
                 if (t < cudnnPlans)
                     EXPECT_TRUE(isCudnn(name)) << label << " tactic " << t << ": " << name;
                 else if (t + 1 < count)
-                    EXPECT_TRUE(isFlash(name)) << label << " tactic " << t << ": " << name;
+                    EXPECT_TRUE(isFlash(name) && isPersistentFlash(name) == (t + 2 == count))
+                        << label << " tactic " << t << ": " << name;
                 else
                     EXPECT_TRUE(isRowKernel(name)) << label << " last tactic: " << name;
                 check(**searching, "tactic " + std::to_string(t));
@@ -222,12 +229,15 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
                     EXPECT_NE(states[earlier], states.back()) << label << ": tactics " << earlier << " and " << t;
             }
             EXPECT_EQ(states.back(), std::vector<int64_t>{kRowKernelState}) << label;
-            if (flash) EXPECT_EQ(states[count - 2], std::vector<int64_t>{kFlashKernelState}) << label;
+            if (flash) {
+                EXPECT_EQ(states[count - 3], std::vector<int64_t>{kFlashKernelState}) << label;
+                EXPECT_EQ(states[count - 2], std::vector<int64_t>{kFlashPersistentKernelState}) << label;
+            }
             EXPECT_FALSE(chooser->selectTactic(count).isOk()) << label;
 
             // The engine's kernel with the last cuDNN plan chosen (never the default by accident where
-            // cuDNN lists several): that plan alone is built, then the flash kernel where it computes the
-            // node, then the row kernel.
+            // cuDNN lists several): that plan alone is built, then the flash kernel's forms where they
+            // compute the node, then the row kernel.
             AttributeMap chosen = attrs;
             chosen.set(kTacticAttribute, states[cudnnPlans - 1]);
             auto replayed = rig.kernel(chosen);
@@ -239,16 +249,22 @@ TEST_F(CudaAttentionCudnnTest, PlansAndRowKernelAreTacticsThatMatchCpu) {
             EXPECT_TRUE(isCudnn((*replayed)->tacticName())) << label;
             check(**replayed, "replayed plan");
 
-            // The flash kernel chosen: no cuDNN graph; the flash kernel, then the row kernel.
-            if (flash) {
-                AttributeMap flashChosen = attrs;
-                flashChosen.set(kTacticAttribute, std::vector<int64_t>{kFlashKernelState});
-                auto flashKernel = rig.kernel(flashChosen);
-                ASSERT_TRUE(flashKernel.isOk()) << label << ": " << flashKernel.status().message();
-                EXPECT_EQ(dynamic_cast<TacticChooser*>(flashKernel->get())->tacticCount(), 2u) << label;
-                EXPECT_TRUE(isFlash((*flashKernel)->tacticName())) << label << ": " << (*flashKernel)->tacticName();
-                check(**flashKernel, "flash kernel chosen");
-            }
+            // A flash form chosen: no cuDNN graph; that form runs, the two forms and the row kernel listed.
+            if (flash)
+                for (int64_t state : {kFlashKernelState, kFlashPersistentKernelState}) {
+                    const bool persistent = state == kFlashPersistentKernelState;
+                    AttributeMap flashChosen = attrs;
+                    flashChosen.set(kTacticAttribute, std::vector<int64_t>{state});
+                    auto flashKernel = rig.kernel(flashChosen);
+                    ASSERT_TRUE(flashKernel.isOk()) << label << ": " << flashKernel.status().message();
+                    auto* flashChooser = dynamic_cast<TacticChooser*>(flashKernel->get());
+                    ASSERT_NE(flashChooser, nullptr) << label;
+                    EXPECT_EQ(flashChooser->tacticCount(), 1u + flash) << label;
+                    EXPECT_EQ(flashChooser->tacticState(), std::vector<int64_t>{state}) << label;
+                    const std::string name = (*flashKernel)->tacticName();
+                    EXPECT_TRUE(isFlash(name) && isPersistentFlash(name) == persistent) << label << ": " << name;
+                    check(**flashKernel, persistent ? "persistent flash kernel chosen" : "flash kernel chosen");
+                }
 
             // The row kernel chosen: no cuDNN graph, one tactic.
             AttributeMap row = attrs;

@@ -84,6 +84,14 @@ TEST(CutlassGemmCanRun, RefusesWhatTheKernelsCannotTakeWithoutADevice) {
     CutlassGemmProblem gelu = shapeOnly(DataType::kHALF, 591, 3072, 768);
     gelu.activation = FusedActivation{ActivationKind::kGelu};
     expectRefused(gelu, "does not apply the gelu activation", "GELU on the identity epilogue");
+    // A residual where the configuration's epilogue has no C operand, whatever the device.
+    CutlassGemmConfig withoutC;
+    withoutC.activation = cuda::CutlassEpilogueActivation::kGelu;
+    withoutC.residual = false;
+    gelu.residual = reinterpret_cast<const void*>(uintptr_t{0x1000});
+    Status refused = cuda::cutlassCanRun(gelu, withoutC);
+    ASSERT_FALSE(refused.isOk());
+    EXPECT_NE(refused.message().find("reads no residual"), std::string::npos) << refused.message();
     // A shape the kernels take is refused only for want of an sm_90 device (or of the kernels themselves).
     Status fine = cuda::cutlassCanRun(shapeOnly(DataType::kBF16, 591, 768, 768), someConfig());
     if (!fine.isOk()) {
@@ -216,8 +224,9 @@ TEST_F(CudaCutlassGemmTest, EveryConfigurationMatchesDoubleReferenceWithEveryEpi
                                 std::to_string(e.n) + "x" + std::to_string(e.k) + " " + cuda::cutlassConfigName(config) +
                                 " " + cuda::activationTacticName(kind) + (withBias ? " bias" : "") +
                                 (withResidual ? " residual" : "");
-                            if (!cuda::cutlassConfigServes(config, kind)) {
-                                // Another configuration's epilogue applies it; this one refuses to run it.
+                            if (!cuda::cutlassConfigServes(config, kind) || (withResidual && !config.residual)) {
+                                // Another configuration's epilogue applies it (or adds the residual, which
+                                // this one has no operand for); this one refuses to run it.
                                 EXPECT_FALSE(cuda::cutlassCanRun(p, config).isOk()) << label;
                                 EXPECT_FALSE(cuda::runCutlassGemm(p, config, nullptr, 0,
                                                                   static_cast<cudaStream_t>(mStream))
@@ -274,10 +283,11 @@ TEST_F(CudaCutlassGemmTest, FusedMatMulWithACarriedCutlassTacticMatchesCpuBacken
                 Tensor b = test::randomTensor(type, {768, 3072}, -1.0, 1.0, seed++);
                 Tensor bias = test::randomTensor(type, {3072}, -1.0, 1.0, seed++);
                 Tensor z = test::randomTensor(type, {3, 197, 3072}, -2.0, 2.0, seed++);
-                // GELU and none with a bias and a residual; ReLU without a bias (cuBLASLt's ReLU epilogue
-                // needs one).
+                // GELU and none with a bias and a residual (where the configuration reads one); ReLU
+                // without a bias (cuBLASLt's ReLU epilogue needs one).
                 std::vector<const Tensor*> inputs = {&a, &b};
-                if (kind != ActivationKind::kRelu) inputs.insert(inputs.end(), {&bias, &z});
+                if (kind != ActivationKind::kRelu) inputs.push_back(&bias);
+                if (kind != ActivationKind::kRelu && config.residual) inputs.push_back(&z);
                 AttributeMap attrs;
                 if (kind != ActivationKind::kNone) attrs.set("activation", std::string(activation));
                 const std::vector<Tensor> floats = asFloat(inputs);
@@ -306,6 +316,36 @@ TEST_F(CudaCutlassGemmTest, FusedMatMulWithACarriedCutlassTacticMatchesCpuBacken
                     << label;
             }
         }
+    }
+}
+
+TEST_F(CudaCutlassGemmTest, ACarriedConfigurationWithoutAResidualLeavesAResidualProductToTheLibrary) {
+    // The compiled-GELU configuration has no C operand: a GELU FusedMatMul with a residual that carries its
+    // state (a timing cache of another graph) runs the library path, and right.
+    uint32_t seed = 9700;
+    for (const CutlassGemmConfig& config : cuda::cutlassGemmConfigs()) {
+        if (config.residual || !cuda::cutlassConfigServes(config, ActivationKind::kGelu)) continue;
+        const DataType type = DataType::kHALF;
+        Tensor a = test::randomTensor(type, {2, 40, 256}, -1.0, 1.0, seed++);
+        Tensor b = test::randomTensor(type, {256, 512}, -1.0, 1.0, seed++);
+        Tensor bias = test::randomTensor(type, {512}, -1.0, 1.0, seed++);
+        Tensor z = test::randomTensor(type, {2, 40, 512}, -2.0, 2.0, seed++);
+        AttributeMap attrs;
+        attrs.set("activation", std::string("Gelu"));
+        const std::vector<Tensor> floats = asFloat({&a, &b, &bias, &z});
+        test::SingleNodeRun cpu = test::runSingleNode(
+            "FusedMatMul", {&floats[0], &floats[1], &floats[2], &floats[3]}, 1, attrs, "kiln");
+        ASSERT_TRUE(cpu.status.isOk()) << cpu.status.message();
+        attrs.set(kTacticAttribute, cuda::cutlassTacticState(config));
+        KernelRig rig(*mBackend, mStream, "FusedMatMul", "kiln", {&a, &b, &bias, &z}, type, Shape{2, 40, 512});
+        auto kernel = rig.kernel(attrs);
+        ASSERT_TRUE(kernel.isOk()) << kernel.status().message();
+        const std::string label = cuda::cutlassConfigName(config) + " (tactic " + (*kernel)->tacticName() + ")";
+        EXPECT_EQ((*kernel)->tacticName().find("cutlass"), std::string::npos) << label;
+        auto out = rig.run(**kernel);
+        ASSERT_TRUE(out.isOk()) << label << ": " << out.status().message();
+        EXPECT_EQ(test::compareWithReference(*out, cpu.outputs[0].toDoubleVector(), relativeTolerance(type), 1e-3), "")
+            << label;
     }
 }
 

@@ -16,16 +16,16 @@
 //
 // Its tactics: where cuDNN's fused attention computes the node (attention_cudnn.h: float16 / bfloat16,
 // no KV cache, ...), cuDNN's execution plans come first, then Kiln's flash attention where it computes
-// the node (attention_flash.h: a subset of cuDNN's forms, head sizes 64 and 128), and this row kernel
-// last. Plan 0, cuDNN's
-// heuristics' choice, is the default: a flash-attention kernel on the tensor cores is many times faster
-// than one block per query row wherever attention costs anything (BERT-base FP16 spent 65 % of its time
-// here), and an engine built without timing (--builderOptimizationLevel=0) should get it. The row
-// kernel stays a timed candidate for the shapes it wins (a few short rows), and runs whenever cuDNN
-// takes no plan or a run's addresses are not aligned for cuDNN's vector loads. As the convolution's
-// plans do (conv.cpp), the builder lists up to kTacticSearchAttribute plans and records the fastest
-// tactic's state (kTacticAttribute), which the engine's kernel rebuilds alone; a state cuDNN no longer
-// builds falls back to the heuristics' plan.
+// the node (attention_flash.h: a subset of cuDNN's forms, head sizes 64 and 128), its tiled form and
+// then its persistent form (where the device has the persistent form's shared memory), and this row
+// kernel last. Plan 0, cuDNN's heuristics' choice, is the default: a flash-attention kernel on the
+// tensor cores is many times faster than one block per query row wherever attention costs anything
+// (BERT-base FP16 spent 65 % of its time here), and an engine built without timing
+// (--builderOptimizationLevel=0) should get it. The row kernel stays a timed candidate for the shapes
+// it wins (a few short rows), and runs whenever cuDNN takes no plan or a run's addresses are not
+// aligned for cuDNN's vector loads. As the convolution's plans do (conv.cpp), the builder lists up to
+// kTacticSearchAttribute plans and records the fastest tactic's state (kTacticAttribute), which the
+// engine's kernel rebuilds alone; a state cuDNN no longer builds falls back to the heuristics' plan.
 //
 // nonpad_kv_seqlen lives on the device: a value outside [0, keys] (the CPU backend reports it) is
 // clamped there rather than read past the keys, since a kernel cannot report without a host sync.
@@ -69,13 +69,14 @@ constexpr int64_t kMaxHeadSize = 1024;
 
 using AttentionTypes = DeviceTypes<float, __half, __nv_bfloat16>;
 
-/// The tactic states of the row kernel and the flash kernel: lone words, which no cuDNN plan state is
-/// (theirs hold a graph kind and an engine id).
+/// The tactic states of the row kernel and the flash kernel's two forms: lone words, which no cuDNN plan
+/// state is (theirs hold a graph kind and an engine id).
 constexpr int64_t kRowKernelTactic = 1;
 constexpr int64_t kFlashKernelTactic = 2;
+constexpr int64_t kFlashPersistentKernelTactic = 3;
 
 /// Which kernel computes the node.
-enum class AttentionRunner { kCudnn, kFlash, kRow };
+enum class AttentionRunner { kCudnn, kFlash, kFlashPersistent, kRow };
 
 /// What qk_matmul_output holds (ONNX qk_matmul_output_mode); kNone when the output is absent.
 enum class QkStage : int { kNone = -1, kScaled = 0, kSoftcapped = 1, kBiased = 2, kSoftmax = 3 };
@@ -314,13 +315,16 @@ public:
             operands.workspace = io.workspace;
             if (mSdpa.takes(operands)) return mSdpa.run(operands, mCudnn, stream);
         }
-        if (mRunner == AttentionRunner::kFlash) {
+        if (mRunner == AttentionRunner::kFlash || mRunner == AttentionRunner::kFlashPersistent) {
             const void* q = io.input(kQ).data;
             const void* k = io.input(kK).data;
             const void* v = io.input(kV).data;
+            const void* mask = mHasMask ? io.input(kMask).data : nullptr;
             void* y = io.output(0).data;
             if (flashAttentionTakesAddresses(q, k, v, y))
-                return launchFlashAttention(mFlash, q, k, v, mHasMask ? io.input(kMask).data : nullptr, y, stream);
+                return mRunner == AttentionRunner::kFlash
+                           ? launchFlashAttention(mFlash, q, k, v, mask, y, stream)
+                           : launchPersistentFlashAttention(mFlash, mFlashBlocks, q, k, v, mask, y, stream);
         }
         return AttentionTypes::dispatchStatus(mType, unsupported(mName + ": no CUDA Attention for this type"),
                                               [&](auto tag) { return launch<decltype(tag)>(io, stream); });
@@ -332,20 +336,26 @@ public:
                 return std::string("cuda.cudnn_sdpa_") + tacticTypeSuffix(mType) + (mHasMask ? "+bias" : "");
             case AttentionRunner::kFlash:
                 return std::string("cuda.flash_attention_") + tacticTypeSuffix(mType) + (mHasMask ? "+mask" : "");
+            case AttentionRunner::kFlashPersistent:
+                return std::string("cuda.flash_attention_persistent_") + tacticTypeSuffix(mType) +
+                       (mHasMask ? "+mask" : "");
             case AttentionRunner::kRow: break;
         }
         return std::string("cuda.attention_rowwise_") + tacticTypeSuffix(mType);
     }
 
-    /// cuDNN's plans where cuDNN takes the node, then the flash kernel where it does, then the row kernel.
-    size_t tacticCount() const override { return cudnnTactics() + (mFlashTakes ? 1 : 0) + 1; }
+    /// cuDNN's plans where cuDNN takes the node, then the flash kernel's forms where they do (tiled, then
+    /// persistent), then the row kernel.
+    size_t tacticCount() const override { return cudnnTactics() + flashTactics() + 1; }
     Status selectTactic(size_t index) override {
         if (index >= tacticCount()) return invalidArgument(tacticName() + ": no tactic " + std::to_string(index));
         if (index < cudnnTactics()) {
             KILN_RETURN_IF_ERROR(mSdpa.selectPlan(index));
             mRunner = AttentionRunner::kCudnn;
+        } else if (const size_t flash = index - cudnnTactics(); flash < flashTactics()) {
+            mRunner = flash == 0 ? AttentionRunner::kFlash : AttentionRunner::kFlashPersistent;
         } else {
-            mRunner = index + 1 < tacticCount() ? AttentionRunner::kFlash : AttentionRunner::kRow;
+            mRunner = AttentionRunner::kRow;
         }
         return Status::ok();
     }
@@ -353,6 +363,7 @@ public:
         switch (mRunner) {
             case AttentionRunner::kCudnn: return mSdpa.planState();
             case AttentionRunner::kFlash: return {kFlashKernelTactic};
+            case AttentionRunner::kFlashPersistent: return {kFlashPersistentKernelTactic};
             case AttentionRunner::kRow: break;
         }
         return {kRowKernelTactic};
@@ -361,28 +372,41 @@ public:
 
 private:
     size_t cudnnTactics() const { return mSdpa.built() ? mSdpa.planCount() : 0; }
+    /// The flash kernel's forms offered: none, the tiled one, or the tiled and the persistent one.
+    size_t flashTactics() const { return mFlashTakes ? (mPersistentTakes ? 2 : 1) : 0; }
 
-    /// Offers cuDNN's attention and Kiln's flash kernel where they compute this node at these shapes.
-    /// cuDNN's graph and plans are built once per problem (a problem it takes no plan for is not tried
-    /// again), and not at all when the engine chose another kernel. Without a chosen tactic cuDNN's
-    /// heuristics' plan runs, else the flash kernel, else the row kernel.
+    /// Offers cuDNN's attention and Kiln's flash kernel (its two forms) where they compute this node at
+    /// these shapes. cuDNN's graph and plans are built once per problem (a problem it takes no plan for is
+    /// not tried again), and not at all when the engine chose another kernel. Without a chosen tactic
+    /// cuDNN's heuristics' plan runs, else the flash kernel's tiled form, else the row kernel.
     Status planFastKernels(const std::vector<TensorView>& in) {
         mRunner = AttentionRunner::kRow;
         mFlash = flashProblem();
         const bool flashComputes = mFlashOffered && !flashAttentionShapeRefusal(mFlash);
+        const bool persistentComputes = flashComputes && !persistentFlashAttentionRefusal(mFlash);
         const bool chosenRow = mChosenTactic == std::vector<int64_t>{kRowKernelTactic};
         // A flash choice the kernel cannot honour at these shapes (a timing cache from another build) is
         // no choice: cuDNN's default plan runs.
-        const bool chosenFlash = flashComputes && mChosenTactic == std::vector<int64_t>{kFlashKernelTactic};
+        const bool chosenTiled = flashComputes && mChosenTactic == std::vector<int64_t>{kFlashKernelTactic};
+        const bool chosenPersistent =
+            persistentComputes && mChosenTactic == std::vector<int64_t>{kFlashPersistentKernelTactic};
+        const bool chosenFlash = chosenTiled || chosenPersistent;
         mFlashTakes = flashComputes && !chosenRow;
+        mPersistentTakes = persistentComputes && !chosenRow;
         const SdpaProblem problem = sdpaProblem(in);
         const bool cudnnOffered = !mSdpaRefusal && !cudnnSdpaShapeRefusal(problem) && !chosenRow && !chosenFlash;
         // The key names the problem and which kernels are timed for it (a timing cache written before the
-        // flash kernel existed is not read as its choice).
+        // flash kernel, or its persistent form, existed is not read as its choice).
         const std::string key = describeSdpaProblem(problem);
-        mTacticKey = cudnnOffered || mFlashTakes ? key + (mFlashTakes ? " | kiln flash" : "") : "";
+        mTacticKey = cudnnOffered || mFlashTakes
+                         ? key + (mFlashTakes ? " | kiln flash" : "") + (mPersistentTakes ? " + persistent" : "")
+                         : "";
         if (mKeyOnly) return Status::ok();  // the builder's key probe: the key names the problem, nothing is built
         if (mFlashTakes) KILN_RETURN_IF_ERROR(prepareFlashAttention(mFlash));
+        // The persistent form's grid, found here once rather than at each (perhaps captured) run.
+        if (mPersistentTakes) {
+            KILN_ASSIGN_OR_RETURN(mFlashBlocks, preparePersistentFlashAttention(mFlash));
+        }
         if (!cudnnOffered) {
             mSdpa.clear();
             mSdpaKey.clear();
@@ -396,7 +420,7 @@ private:
         if (mSdpa.built() && !chosenFlash)
             mRunner = AttentionRunner::kCudnn;
         else if (mFlashTakes)
-            mRunner = AttentionRunner::kFlash;
+            mRunner = chosenPersistent ? AttentionRunner::kFlashPersistent : AttentionRunner::kFlash;
         return Status::ok();
     }
 
@@ -579,7 +603,9 @@ private:
     CudnnSdpa mSdpa;
     std::string mSdpaKey;  // the problem cuDNN's graph was last built (or tried) for
     FlashAttentionProblem mFlash;
-    bool mFlashTakes{false};  // the flash kernel is a tactic at these shapes
+    bool mFlashTakes{false};       // the flash kernel is a tactic at these shapes
+    bool mPersistentTakes{false};  // and so is its persistent form
+    unsigned mFlashBlocks{0};      // the persistent form's grid (preparePersistentFlashAttention)
     std::string mTacticKey;
     AttentionRunner mRunner{AttentionRunner::kRow};
 };

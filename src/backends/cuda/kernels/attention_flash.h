@@ -13,6 +13,16 @@
 // zeros, as ONNX says. It is a tactic, timed beside cuDNN's plans: at BERT's short sequences the work is
 // moving Q, K, V and Y once, which one kernel reading the mask in place does without cuDNN's
 // materialized bias.
+//
+// Two forms, each a tactic of its own (the builder times both), one math (attention_flash_tiles.cuh):
+//  - tiled (attention_flash.cu): a block per 64 query rows of one (batch, head). A block's life is a
+//    serial chain (copy Q, K, V; compute; store), so at short sequences its copies overlap nothing of its
+//    own and each of the grid's waves pays DRAM's latency again;
+//  - persistent (attention_flash_persistent.cu): one wave of resident blocks (the SMs times the blocks an
+//    SM holds, found once per problem by preparePersistentFlashAttention), each walking the (batch, head,
+//    query tile) items; while an item's last key step computes, the next item's Q, first K and V tiles
+//    and key bias are copied, so copies hide behind the block's own math. Two Q tiles and two K/V step
+//    buffers: ~56 KB of shared memory at head size 64 (four blocks an SM), ~105 KB at 128 (two).
 
 #include <cuda_runtime.h>
 
@@ -53,5 +63,20 @@ Status prepareFlashAttention(const FlashAttentionProblem& problem);
 /// Runs one problem flashAttentionShapeRefusal accepted; mask is null without attn_mask.
 Status launchFlashAttention(const FlashAttentionProblem& problem, const void* q, const void* k, const void* v,
                             const void* mask, void* y, cudaStream_t stream);
+
+/// Why the persistent form cannot run a problem flashAttentionShapeRefusal accepted (its two Q tiles need
+/// more shared memory than the tiled form's block: at head size 128 more than an sm_86 or sm_89 block may
+/// have), or nullopt.
+std::optional<std::string> persistentFlashAttentionRefusal(const FlashAttentionProblem& problem);
+
+/// The persistent form's grid for a problem on the current device (as many blocks as its SMs hold at once,
+/// at most one an item), after that form's shared-memory opt-in: once per problem, outside any stream
+/// capture, so that a launch queries nothing.
+Expected<unsigned> preparePersistentFlashAttention(const FlashAttentionProblem& problem);
+
+/// Runs one problem flashAttentionShapeRefusal accepted in the persistent form, on the grid
+/// preparePersistentFlashAttention gave for it; mask is null without attn_mask.
+Status launchPersistentFlashAttention(const FlashAttentionProblem& problem, unsigned blocks, const void* q,
+                                      const void* k, const void* v, const void* mask, void* y, cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -61,15 +61,18 @@ inline const char* activationTacticName(ActivationKind kind) {
 /// GELU's exact form x * Phi(x) for 16-bit outputs, Phi from Abramowitz & Stegun 7.1.26's erfc,
 /// branch-free. In float arithmetic it stays within 6.3e-7 of the exact GELU over [-12, 12]: under one
 /// float16 ulp wherever |GELU(x)| >= 1e-6 and under a quarter ulp where |GELU(x)| >= 1e-3 (erff's
-/// 0.5 x (1 + erf) cancels digits in the negative tail, which this form does not). It is one
-/// reciprocal, one base-2 exponential and a dozen multiply-adds where erff runs a two-branch
-/// polynomial: a CUTLASS epilogue (50 M GELUs after BERT-base batch 128's FFN product) is bound by this
-/// arithmetic. So the 1/2 sits in the coefficients, exp(-x^2/2) is one exp2, and on the device both
+/// 0.5 x (1 + erf) cancels digits in the negative tail, which this form does not). A CUTLASS epilogue
+/// (50 M GELUs after BERT-base batch 128's FFN product) is bound by this arithmetic, each instruction an
+/// element costing that product ~2.5 % on an H200 (docs/BENCHMARKS.md), so the form is counted:
+///   x Phi(x) = max(x, 0) - |x| Phi(-|x|),  Phi(-|x|) = t P(t) exp(-x^2 / 2),  t = 1 / (1 + p |x| / sqrt 2),
+/// one multiply-add for t's denominator, two multiplies for the exponent, the two special-function ops,
+/// four multiply-adds for P (the 1/2 of Phi in its coefficients), two multiplies and a max, and one
+/// multiply-add to finish: 13, where x (1 - h) or x h picked by sign took 15. On the device the
 /// special-function ops are the flush-to-zero approximations, which skip the denormal scaling around
-/// them (1 + 0.33 |x| / sqrt(2) >= 1, and an exp2 below -126 is 0 either way): on an H200 that form's
-/// epilogue took 0.172 ms where __fdividef and __expf took 0.235 (docs/BENCHMARKS.md).
+/// them (1 + 0.23 |x| >= 1, and an exp2 below -126 is 0 either way).
 KILN_HD inline float geluForHalfPrecision(float x) {
-    const float d = fabsf(x) * (0.3275911f * 0.70710678118654752f) + 1.f;
+    const float magnitude = fabsf(x);
+    const float d = magnitude * (0.3275911f * 0.70710678118654752f) + 1.f;
     const float exponent = (x * -0.72134752044448170f) * x;  // -x^2 / 2 * log2(e)
 #ifdef __CUDA_ARCH__
     float t, gaussian;
@@ -83,8 +86,8 @@ KILN_HD inline float geluForHalfPrecision(float x) {
     poly = t * poly + 0.5f * 1.421413741f;
     poly = t * poly - 0.5f * 0.284496736f;
     poly = t * poly + 0.5f * 0.254829592f;
-    const float halfErfc = t * poly * gaussian;  // Phi(-|x|)
-    return x * (x >= 0.f ? 1.f - halfErfc : halfErfc);
+    // |x| Phi(-|x|) off max(x, 0): x - x Phi(-x) above 0, x Phi(x) below.
+    return fmaf(-(magnitude * gaussian), poly * t, fmaxf(x, 0.f));
 }
 
 #ifdef __CUDACC__

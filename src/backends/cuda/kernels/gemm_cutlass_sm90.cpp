@@ -79,6 +79,9 @@ Status checkProblem(const CutlassGemmProblem& p, const CutlassGemmConfig& config
         return unsupported("CUTLASS sm90 GEMM: configuration " + cutlassConfigName(config) + " does not apply the " +
                            activationTacticName(p.activation.kind) +
                            " activation (a configuration with another epilogue does)");
+    if (p.residual && !config.residual)
+        return unsupported("CUTLASS sm90 GEMM: configuration " + cutlassConfigName(config) +
+                           " reads no residual (its epilogue has no C operand)");
     return Status::ok();
 }
 

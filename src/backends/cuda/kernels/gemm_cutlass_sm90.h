@@ -58,6 +58,9 @@ struct CutlassGemmConfig {
     CutlassSchedule schedule{CutlassSchedule::kCooperative};
     int epilogueM{0}, epilogueN{0};  // the epilogue's subtile; 0: CUTLASS's choice
     CutlassEpilogueActivation activation{CutlassEpilogueActivation::kAtRunTime};
+    // Whether its epilogue reads a residual. One without has no C operand at all: a product with a
+    // residual is refused, one without skips beta * C's arithmetic.
+    bool residual{true};
 };
 
 /// Whether `config`'s epilogue applies `kind`: a compiled activation serves its own kind alone, the

@@ -3,9 +3,10 @@
 // warp-specialized wgmma mainloop built by CUTLASS's CollectiveBuilder, and its TMA epilogue running the
 // predefined visitor tree LinCombPerColBiasEltAct, which computes act(beta * C + (alpha * acc + bias[n]))
 // in float. With alpha = 1 and beta = 1 (0 without a residual) that is FusedMatMul's act(acc + bias + Z),
-// the bias added before Z as fused_epilogue.cu adds them. The product is computed as laid out, D = A * B
-// with B row-major (N-major for CUTLASS): 16-bit wgmma reads N-major B from shared memory, and a
-// per-column bias needs no transposed formulation (D^T = B^T A^T).
+// the bias added before Z as fused_epilogue.cu adds them. A configuration without a residual runs the
+// tree act(acc + bias[n]) with no C operand at all instead (BiasActivationTree). The product is computed
+// as laid out, D = A * B with B row-major (N-major for CUTLASS): 16-bit wgmma reads N-major B from shared
+// memory, and a per-column bias needs no transposed formulation (D^T = B^T A^T).
 //
 // Included only by the files that instantiate configurations, compiled for sm_90a with the CUTLASS
 // headers (KILN_CUTLASS_SM90, see src/backends/cuda/CMakeLists.txt). Where those are missing, or the
@@ -116,17 +117,34 @@ struct Pingpong {
     static constexpr CutlassSchedule kSchedule = CutlassSchedule::kPingpong;
 };
 
-/// One GEMM type: element type, CTA tile, cluster, schedule and epilogue activation. Float accumulation
-/// and epilogue math.
-template <class Element, class Tile, class Cluster, class Schedule, class EpilogueTile, CutlassEpilogueActivation Act>
+/// act(acc + bias[n]) with no C operand: what a configuration without a residual computes. The predefined
+/// LinCombPerColBiasEltAct tree weighs beta * C even at beta 0 (a conversion and a multiply-add an
+/// element, which an arithmetic-bound GELU epilogue pays for), and its C tile takes shared memory.
+template <class Element, class Tile, CutlassEpilogueActivation Act>
+using BiasActivationTree = cutlass::epilogue::fusion::Sm90EVT<
+    cutlass::epilogue::fusion::Sm90Compute<EpilogueActivation<Act>::template Functor, Element, float,
+                                           cutlass::FloatRoundStyle::round_to_nearest>,
+    cutlass::epilogue::fusion::Sm90EVT<
+        cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, float, float, cutlass::FloatRoundStyle::round_to_nearest>,
+        cutlass::epilogue::fusion::Sm90AccFetch,
+        cutlass::epilogue::fusion::Sm90RowBroadcast<0, Tile, Element, float, cute::Stride<cute::_0, cute::_1, int64_t>,
+                                                    kAlignment>>>;
+
+/// One GEMM type: element type, CTA tile, cluster, schedule, epilogue activation, and whether its epilogue
+/// reads a residual (C). Float accumulation and epilogue math.
+template <class Element, class Tile, class Cluster, class Schedule, class EpilogueTile, CutlassEpilogueActivation Act,
+          bool kResidual>
 struct Sm90Gemm {
     using RowMajor = cutlass::layout::RowMajor;
-    using Fusion =
+    using Fusion = std::conditional_t<
+        kResidual,
         cutlass::epilogue::fusion::LinCombPerColBiasEltAct<EpilogueActivation<Act>::template Functor, Element, float,
-                                                           Element, Element, float, kAlignment>;
+                                                           Element, Element, float, kAlignment>,
+        BiasActivationTree<Element, Tile, Act>>;
+    using ElementC = std::conditional_t<kResidual, Element, void>;  // void: no C load, no C shared memory
     using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
         cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
-        EpilogueTile, float, float, Element, RowMajor, kAlignment, Element, RowMajor,
+        EpilogueTile, float, float, ElementC, RowMajor, kAlignment, Element, RowMajor,
         kAlignment, typename Schedule::Epilogue, Fusion>::CollectiveOp;
     using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
         cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, RowMajor, kAlignment, Element, RowMajor,
@@ -147,23 +165,31 @@ struct Sm90Gemm {
         typename Kernel::StrideB strideB = cute::make_stride(cute::Int<1>{}, p.ldb, int64_t{0});
         typename Kernel::StrideD strideD = cute::make_stride(p.ldd, cute::Int<1>{}, int64_t{0});
         auto* d = static_cast<Stored*>(p.d);
-        // Without a residual, beta is 0 and the epilogue never reads C; D stands in so its TMA
-        // descriptor describes valid memory.
-        const auto* c = p.residual ? static_cast<const Stored*>(p.residual) : d;
         cutlass::KernelHardwareInfo hardware;
         hardware.device_id = device.id;
         hardware.sm_count = device.smCount;
+        const auto* bias = static_cast<const Stored*>(p.bias);  // null reads as zeros (the broadcast's default)
+        // Without a residual, beta is 0 and the epilogue never reads C; D stands in so its TMA descriptor
+        // describes valid memory. A configuration without C takes no pointer for it.
+        const Stored* c = nullptr;
+        if constexpr (kResidual) c = p.residual ? static_cast<const Stored*>(p.residual) : d;
         Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
                        {static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), 1},
                        {static_cast<const Stored*>(p.a), strideA, static_cast<const Stored*>(p.b), strideB},
                        {{}, c, strideD, d, strideD},
                        hardware};
-        auto& fusion = args.epilogue.thread;
-        fusion.alpha = 1.f;
-        fusion.beta = p.residual ? 1.f : 0.f;
-        // A null bias reads as zeros (the bias broadcast's null default).
-        fusion.bias_ptr = static_cast<const Stored*>(p.bias);
-        fusion.activation = p.activation;
+        if constexpr (kResidual) {
+            auto& fusion = args.epilogue.thread;
+            fusion.alpha = 1.f;
+            fusion.beta = p.residual ? 1.f : 0.f;
+            fusion.bias_ptr = bias;
+            fusion.activation = p.activation;
+        } else {
+            // The tree's arguments: its child (acc, the bias row, their sum), then its activation.
+            auto& tree = args.epilogue.thread;
+            tree.op_0.op_1.ptr_row = bias;
+            tree.op_1 = p.activation;
+        }
         return args;
     }
 };
@@ -197,13 +223,15 @@ using EpilogueTile = std::conditional_t<M == 0, cutlass::epilogue::collective::E
                                         cute::Shape<cute::Int<M>, cute::Int<N>>>;
 
 /// Configuration `id` (stable across builds: engines store it) as both element types' kernels.
-template <int M, int N, int K, int CM, int CN, class Schedule, int EM, int EN, CutlassEpilogueActivation Act>
+template <int M, int N, int K, int CM, int CN, class Schedule, int EM, int EN, CutlassEpilogueActivation Act,
+          bool kResidual>
 CutlassCompiledConfig compiled(int64_t id) {
     using Tile = TileShape<M, N, K>;
     using Cluster = ClusterShape<CM, CN>;
-    return {CutlassGemmConfig{id, M, N, K, CM, CN, Schedule::kSchedule, EM, EN, Act},
-            typedGemm<Sm90Gemm<cutlass::half_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>, Act>>(),
-            typedGemm<Sm90Gemm<cutlass::bfloat16_t, Tile, Cluster, Schedule, EpilogueTile<EM, EN>, Act>>()};
+    using Epilogue = EpilogueTile<EM, EN>;
+    return {CutlassGemmConfig{id, M, N, K, CM, CN, Schedule::kSchedule, EM, EN, Act, kResidual},
+            typedGemm<Sm90Gemm<cutlass::half_t, Tile, Cluster, Schedule, Epilogue, Act, kResidual>>(),
+            typedGemm<Sm90Gemm<cutlass::bfloat16_t, Tile, Cluster, Schedule, Epilogue, Act, kResidual>>()};
 }
 
 }  // namespace kiln::cuda::cutlass_sm90

@@ -15,7 +15,7 @@ std::vector<CutlassCompiledConfig> cutlassPingpongConfigs() {
     // and clusters (docs/BENCHMARKS.md, 14:41): this tile won BERT-base batch 128's attention-output and
     // FFN-output products (bias and residual fused) by 5-6 %. Id 1 serves the activations without a
     // compiled configuration (ReLU, Clip, ...); the identity and GELU products take ids 2 and 3.
-    return {compiled<128, 128, 64, 1, 1, Pingpong, 64, 64, CutlassEpilogueActivation::kAtRunTime>(1)};
+    return {compiled<128, 128, 64, 1, 1, Pingpong, 64, 64, CutlassEpilogueActivation::kAtRunTime, true>(1)};
 #else
     return {};
 #endif

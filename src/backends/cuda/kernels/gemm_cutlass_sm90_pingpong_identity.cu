@@ -9,7 +9,7 @@ namespace kiln::cuda {
 std::vector<CutlassCompiledConfig> cutlassPingpongIdentityConfigs() {
 #if KILN_CUTLASS_SM90_KERNELS
     using namespace cutlass_sm90;
-    return {compiled<128, 128, 64, 1, 1, Pingpong, 64, 64, CutlassEpilogueActivation::kIdentity>(2)};
+    return {compiled<128, 128, 64, 1, 1, Pingpong, 64, 64, CutlassEpilogueActivation::kIdentity, true>(2)};
 #else
     return {};
 #endif

@@ -211,8 +211,10 @@ private:
         p.ldb = p.n;
         p.ldd = p.n;
         p.activation = mActivation;
+        // The addresses come with each run; a residual is known now, and a configuration without a C
+        // operand cannot add one.
         for (const CutlassGemmConfig& config : cutlassGemmConfigs())
-            if (cutlassCanRun(p, config).isOk()) mCutlassConfigs.push_back(config);
+            if ((config.residual || !mHasResidual) && cutlassCanRun(p, config).isOk()) mCutlassConfigs.push_back(config);
         for (size_t i = 0; i < mCutlassConfigs.size(); ++i)
             if (mTactics.chosen == cutlassTacticState(mCutlassConfigs[i])) selectCutlass(i);
     }

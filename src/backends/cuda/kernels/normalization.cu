@@ -3,7 +3,7 @@
 // default stash_type). The mean first, then the spread around it (two passes, so a large mean does not
 // cancel the variance's digits); RMSNormalization uses the mean square instead and does not centre.
 // float16 is computed in float, double in double. A row of up to 1024 elements is one warp's, held in
-// registers (one read of the row, in 16-byte runs of 8 for float16 where the addresses allow; eight
+// registers (one read of the row, in 16-byte runs of 8 for float16 where the addresses allow; four
 // rows a block, so thousands of token rows are a few waves); a longer row is one block's, reading the
 // row three times.
 //
@@ -91,11 +91,13 @@ __global__ void normRowsKernel(const T* in, const T* scale, const T* bias, T* ou
     }
 }
 
-/// Warps of a block of the warp-row kernel, and the rows each warp serves: two, whose loads are all issued
-/// before either row's reductions, so a warp has twice the bytes in flight and the grid half the waves of
-/// load-reduce-store rounds (BERT-base b128's 16384 rows of 768 fit one wave of an H200).
-constexpr int kNormWarpsPerBlock = 8;
-constexpr int kNormRowsPerWarp = 2;
+/// Warps of a block of the warp-row kernel, and the rows each warp serves. A warp's loads are all issued
+/// before its row's reductions; one row a warp in blocks of four warps spreads BERT-base b128's 16384 rows
+/// of 768 over two waves whose loads and stores overlap: in a CUDA graph on an H200 a probe of this form
+/// took 12.96 us a LayerNorm where two rows a warp in blocks of eight (one wave: every load, then every
+/// store) took 14.75, and a plain copy of the same bytes 12.09 (docs/BENCHMARKS.md).
+constexpr int kNormWarpsPerBlock = 4;
+constexpr int kNormRowsPerWarp = 1;
 constexpr int kNormWarpRowsPerBlock = kNormWarpsPerBlock * kNormRowsPerWarp;
 /// The longest row a warp holds in registers (32 lanes x 32 elements).
 constexpr int64_t kMaxNormWarpRow = 32 * 32;
