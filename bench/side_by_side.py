@@ -5,7 +5,9 @@ For each model (ResNet-50, MobileNetV2, ViT-B/16, BERT-base at seq 128; random w
 seed, built by tests/models/gpu_model_check.py) and each batch (1 and a large one):
 1. export to ONNX (dynamic batch) once per model;
 2. build Kiln engines with `kiln exec` for each precision (TF32, and FP16 with --fp16), save them, and
-   check their outputs against PyTorch FP32 (relative L2, --noTF32 reference on the GPU);
+   check their outputs against PyTorch FP32 (relative L2, --noTF32 reference on the GPU); with
+   --fp16-io the FP16 engines bind float inputs and outputs as float16, as PyTorch's FP16 runs take
+   and give them (--inputIOFormats / --outputIOFormats);
 3. time, the same way for all: CUDA events around the compute only (inputs already on the GPU, no
    host copies), warm-up, then the median of >= 100 runs:
    - Kiln: `kiln exec --loadEngine ... --noDataTransfers --useCudaGraph` (its GPU Compute Time median;
@@ -139,15 +141,44 @@ def shapes_arg(inputs):
     return ",".join(f"{n}:{'x'.join(str(d) for d in v.shape)}" for n, v in inputs.items())
 
 
+# trtexec's --inputIOFormats / --outputIOFormats type names of the ONNX element types a binding keeps.
+ONNX_IO_TYPES = {6: "int32", 7: "int64", 9: "bool", 2: "uint8", 3: "int8"}
+ONNX_FLOAT_TYPES = {1, 10, 16}  # float, float16, bfloat16
+
+
+def fp16_io_flags(onnx_path, input_names):
+    """The flags binding every float input and output of the model as float16 (the others keep their
+    types), as PyTorch's FP16 runs take and give float16 tensors; None where a binding has a type the
+    flags cannot name."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    specs = []
+    for values in ([v for v in graph.input if v.name in input_names], list(graph.output)):
+        names = []
+        for value in values:
+            element = value.type.tensor_type.elem_type
+            if element in ONNX_FLOAT_TYPES:
+                names.append("fp16:chw")
+            elif element in ONNX_IO_TYPES:
+                names.append(f"{ONNX_IO_TYPES[element]}:chw")
+            else:
+                return None
+        specs.append(",".join(names))
+    return [f"--inputIOFormats={specs[0]}", f"--outputIOFormats={specs[1]}"]
+
+
 def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference):
     """Builds (timed), checks accuracy, then times the saved engine. Returns a result dict."""
     shapes = shapes_arg(inputs)
     tag = f"{name}_b{batch}_{precision}"
     engine = work / f"{tag}.engine"
+    io_flags = fp16_io_flags(onnx_path, set(inputs)) if precision == "fp16" and args.fp16_io else None
     files = []
     for input_name, value in inputs.items():
         path = work / f"{tag}_{input_name}.npy"
-        np.save(path, value)
+        # Float16 bindings read float16 files (kiln exec refuses a file of another type).
+        np.save(path, value.astype(np.float16) if io_flags and np.issubdtype(value.dtype, np.floating) else value)
         files.append(f"{input_name}:{path}")
     output_json = work / f"{tag}_outputs.json"
     # A fresh timing cache: the first build is cold (times every tactic and the layout), the second
@@ -160,6 +191,7 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
              f"--timingCacheFile={cache}"]
     if precision == "fp16":
         build.append("--fp16")
+    build += io_flags or []
     # Verbose: the log names each layer's timed tactics and the winner (kept in the work folder).
     build_log, build_seconds = run_kiln(build + ["--verbose"], args.timeout)
     (work / f"{tag}_build.log").write_text(build_log)
@@ -203,6 +235,7 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
             "layout_cached": re.search(r"^\[I\] layout: .*answered by the timing cache", warm_log, re.MULTILINE)
             is not None,
             "rel_l2": error, "median_ms": gpu_median(log), "median_ms_no_graph": no_graph_ms,
+            "fp16_io": io_flags is not None,
             "cuda_graph": "cannot be captured in a CUDA graph" not in log,
             "fp16_layers": int(fp16_layers.group(1)) if fp16_layers else 0,
             "top_layers": profile, "time_by_kind": kinds}
@@ -224,6 +257,9 @@ def main():
     parser.add_argument("--warmup-ms", type=int, default=500, help="Kiln's --warmUp")
     parser.add_argument("--warmup-runs", type=int, default=20, help="PyTorch warm-up calls")
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--fp16-io", action="store_true",
+                        help="bind the FP16 engines' float inputs and outputs as float16 (--inputIOFormats / "
+                             "--outputIOFormats), as PyTorch's FP16 runs take and give them")
     args = parser.parse_args()
 
     import torch
@@ -302,7 +338,8 @@ def write_results(args, rows):
     for r in rows:
         tf32, fp16 = r.get("kiln_tf32", {}), r.get("kiln_fp16", {})
         lines.append(f"| {r['model']} | {r['batch']} | {fmt(tf32.get('median_ms'))} | {fmt(fp16.get('median_ms'))} "
-                     f"({fp16.get('fp16_layers', '-')}) | {fmt(r['eager_tf32_ms'])} | "
+                     f"({fp16.get('fp16_layers', '-')}{', fp16 I/O' if fp16.get('fp16_io') else ''}) | "
+                     f"{fmt(r['eager_tf32_ms'])} | "
                      f"{fmt(r['eager_fp16_ms'])} | {fmt(r.get('compiled_fp16_ms'))} | "
                      f"{tf32.get('build_s', '-')}/{fp16.get('build_s', '-')} | "
                      f"{tf32.get('warm_build_s', '-')}/{fp16.get('warm_build_s', '-')} | {r.get('compile_s', '-')} | "

@@ -111,6 +111,13 @@ public:
     void setAvgTimingIterations(int32_t iterations) noexcept { mAvgTimingIterations = iterations; }
     int32_t getAvgTimingIterations() const noexcept { return mAvgTimingIterations; }
 
+    /// Binds the network input or output `tensorName` as `type` where the network has another (trtexec's
+    /// --inputIOFormats / --outputIOFormats): float32, float16 and bfloat16 convert among themselves at the
+    /// engine's boundary, which --fp16 layers then read or write directly. The build fails, naming the
+    /// tensor, for an unknown name or another type.
+    void setIoType(const std::string& tensorName, DataType type) { mIoTypes[tensorName] = type; }
+    const std::map<std::string, DataType>& getIoTypes() const noexcept { return mIoTypes; }
+
     /// Reports the build's phases to `monitor` (not owned; nullptr: none).
     void setProgressMonitor(IProgressMonitor* monitor) noexcept { mProgressMonitor = monitor; }
     IProgressMonitor* getProgressMonitor() const noexcept { return mProgressMonitor; }
@@ -124,6 +131,7 @@ private:
     IProgressMonitor* mProgressMonitor{nullptr};
     TimingCache* mTimingCache{nullptr};
     int32_t mAvgTimingIterations{8};
+    std::map<std::string, DataType> mIoTypes;
 };
 
 class Builder {

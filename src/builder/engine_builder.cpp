@@ -8,6 +8,7 @@
 #include "backends/code_generation.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/precision_attributes.h"
+#include "builder/io_types.h"
 #include "builder/layout_selection.h"
 #include "builder/pinned_input_dims.h"
 #include "builder/profile_resolution.h"
@@ -253,6 +254,11 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     if (plan.backend == "cuda" && !config.getFlag(BuilderFlag::kTF32))
         for (const auto& node : graph.nodes()) node->attrs.set(kAllowTf32Attribute, int64_t{0});
     KILN_RETURN_IF_ERROR(assignReducedPrecision(graph, config, *backend, plan.backend, log, options));
+    // After the precision choices, so the boundary's conversions and the precision pass's reformats cancel.
+    if (!config.getIoTypes().empty()) {
+        KILN_RETURN_IF_ERROR(applyIoTypes(graph, config.getIoTypes(), log));
+        KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
+    }
 
     // What every graph the builder may keep goes through before it is timed or planned.
     const PrepareLayers prepare = [&](Graph& g) -> Status {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "ir/onnx_types.h"
+
 namespace kiln {
 
 Uses::Uses(const Graph& graph) {
@@ -21,6 +23,17 @@ Node* Uses::soleReaderIs(const Value* v, const char* opType) const {
     if (!onlyFeeds(v)) return nullptr;
     Node* r = readers(v)[0];
     return r->domain.empty() && r->opType == opType ? r : nullptr;
+}
+
+Node* addCastNode(Graph& graph, Value* from, DataType to, const std::string& name, const std::string& why) {
+    Node* cast = graph.addNode("Cast", name, {from}, {graph.uniqueValueName(name)}, 1);
+    cast->attrs.set("to", dataTypeToOnnx(to));
+    cast->sourceNodes = {why};
+    Value* out = cast->outputs[0];
+    out->dtype = to;
+    out->shape = from->shape;
+    out->typeKnown = true;
+    return cast;
 }
 
 Node* addReplacementNode(Graph& graph, const std::string& opType, const std::string& domain,

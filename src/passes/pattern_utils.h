@@ -41,6 +41,10 @@ Node* addReplacementNode(Graph& graph, const std::string& opType, const std::str
                          std::vector<Value*> inputs, std::vector<Value*> outputs,
                          const std::vector<const Node*>& replaced);
 
+/// A Cast of `from` to `to`, node and output named after `name` (made unique), the output typed and
+/// shaped; `why` goes to the node's sources, which reports show.
+Node* addCastNode(Graph& graph, Value* from, DataType to, const std::string& name, const std::string& why);
+
 /// Removes `removed` (their outputs now produced by replacement nodes or unused), drops values
 /// nothing uses and restores topological order.
 Status finishRewrite(Graph& graph, const std::unordered_set<const Node*>& removed);

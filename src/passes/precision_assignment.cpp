@@ -10,6 +10,7 @@
 #include "common/half.h"
 #include "ir/onnx_types.h"
 #include "ir/op_registry.h"
+#include "passes/pattern_utils.h"
 
 namespace kiln {
 
@@ -175,15 +176,8 @@ private:
     }
 
     Value* reformat(Value* from, DataType to, const std::string& name) {
-        Node* cast = mGraph.addNode("Cast", name, {from}, {mGraph.uniqueValueName(name)}, 1);
-        cast->attrs.set("to", dataTypeToOnnx(to));
-        cast->sourceNodes = {"reformat of " + from->name};
-        Value* out = cast->outputs[0];
-        out->dtype = to;
-        out->shape = from->shape;
-        out->typeKnown = true;
         ++mReformats;
-        return out;
+        return addCastNode(mGraph, from, to, name, "reformat of " + from->name)->outputs[0];
     }
 
     static void rewire(const std::vector<Node*>& consumers, const Value* from, Value* to) {

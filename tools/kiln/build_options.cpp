@@ -90,8 +90,9 @@ void BuildOptions::addOptions(CLI::App& app) {
                           ->type_name("N")
                           ->group(group);
     const std::string formatHelp =
-        "type:fmt[+fmt][,type:fmt...], one per tensor in order or one for all; Kiln takes the model's types in "
-        "the linear format chw (default: ";
+        "type:fmt[+fmt][,type:fmt...], one per tensor in order or one for all; Kiln takes the linear format chw, "
+        "and a float tensor as fp32, fp16 or bf16 (converted at the engine's boundary; other types keep the "
+        "model's) (default: ";
     app.add_option("--inputIOFormats", mInputFormatsArg,
                    "Type and format of the inputs, " + formatHelp + "every input in its model type:chw)")
         ->type_name("SPEC")

@@ -98,14 +98,18 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
     }
     for (int32_t i = 0; i < network->getNbOutputs(); ++i)
         outputTypes.emplace_back(network->getOutput(i)->getName(), network->getOutput(i)->getType());
-    KILN_RETURN_IF_ERROR(checkIoFormats("--inputIOFormats", options.build.inputFormats, inputTypes));
-    KILN_RETURN_IF_ERROR(checkIoFormats("--outputIOFormats", options.build.outputFormats, outputTypes));
+    KILN_ASSIGN_OR_RETURN(auto reboundInputs,
+                          resolveIoFormats("--inputIOFormats", options.build.inputFormats, inputTypes));
+    KILN_ASSIGN_OR_RETURN(auto reboundOutputs,
+                          resolveIoFormats("--outputIOFormats", options.build.outputFormats, outputTypes));
     auto profile = makeBuildProfile(inputs, options.build, options.inference.shapes, options.inference.batch);
     if (!profile) return profile.status();
     for (const std::string& warning : profile->warnings) log.warning(warning);
 
     auto config = builder.createBuilderConfig();
     options.build.applyTo(*config);
+    for (const auto* rebound : {&reboundInputs, &reboundOutputs})
+        for (const auto& [name, type] : *rebound) config->setIoType(name, type);
     config->setProgressMonitor(&progress);
     KILN_RETURN_IF_ERROR(reportUnusedBuildInputs(options.build, log));
     std::unique_ptr<TimingCache> timingCache;

@@ -57,23 +57,28 @@ Expected<std::vector<IoFormat>> parseIoFormats(const std::string& flag, const st
     return formats;
 }
 
-Status checkIoFormats(const std::string& flag, const std::vector<IoFormat>& formats,
-                      const std::vector<std::pair<std::string, DataType>>& tensors) {
-    if (formats.empty()) return Status::ok();
+Expected<std::vector<std::pair<std::string, DataType>>> resolveIoFormats(
+    const std::string& flag, const std::vector<IoFormat>& formats,
+    const std::vector<std::pair<std::string, DataType>>& tensors) {
+    std::vector<std::pair<std::string, DataType>> rebound;
+    if (formats.empty()) return rebound;
     if (formats.size() != 1 && formats.size() != tensors.size())
         return invalidArgument(flag + " gives " + std::to_string(formats.size()) + " formats for " +
                                std::to_string(tensors.size()) + " tensor(s): give one per tensor, in order, or one "
                                "for all");
+    auto isFloat = [](DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; };
     for (size_t i = 0; i < tensors.size(); ++i) {
         const IoFormat& format = formats.size() == 1 ? formats[0] : formats[i];
         const auto& [name, dtype] = tensors[i];
-        if (format.dtype != dtype)
-            return unsupported(flag + ": tensor '" + name + "' is " + dataTypeName(dtype) + " in the model and Kiln "
-                               "does not convert I/O types; '" + format.typeName + "' was asked");
+        if (format.dtype != dtype && !(isFloat(format.dtype) && isFloat(dtype)))
+            return unsupported(flag + ": tensor '" + name + "' is " + dataTypeName(dtype) + " in the model, which Kiln "
+                               "does not bind as '" + format.typeName + "' (float32, float16 and bfloat16 convert "
+                               "among themselves; other types keep the model's)");
         if (std::find(format.formats.begin(), format.formats.end(), "chw") == format.formats.end())
             return unsupported(flag + ": tensor '" + name + "': Kiln engines use the linear format 'chw' only");
+        if (format.dtype != dtype) rebound.emplace_back(name, format.dtype);
     }
-    return Status::ok();
+    return rebound;
 }
 
 }  // namespace kiln::cli

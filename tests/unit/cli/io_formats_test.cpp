@@ -29,28 +29,38 @@ TEST(IoFormats, MalformedValuesNameTheFlagAndThePart) {
 TEST(IoFormats, CheckAgainstTheTensors) {
     const std::vector<std::pair<std::string, DataType>> tensors = {{"image", DataType::kFLOAT},
                                                                    {"ids", DataType::kINT64}};
-    auto check = [&](const std::string& text) {
+    auto resolve = [&](const std::string& text) {
         auto formats = parseIoFormats("--inputIOFormats", text);
         EXPECT_TRUE(formats.isOk()) << text;
-        return checkIoFormats("--inputIOFormats", formats.value(), tensors);
+        return resolveIoFormats("--inputIOFormats", formats.value(), tensors);
     };
-    EXPECT_TRUE(checkIoFormats("--inputIOFormats", {}, tensors).isOk());
-    EXPECT_TRUE(check("fp32:chw,int64:chw").isOk());
-    EXPECT_TRUE(check("fp32:hwc8+chw,int64:chw").isOk());
+    auto none = resolveIoFormats("--inputIOFormats", {}, tensors);
+    ASSERT_TRUE(none.isOk());
+    EXPECT_TRUE(none->empty());
+    auto same = resolve("fp32:chw,int64:chw");
+    ASSERT_TRUE(same.isOk());
+    EXPECT_TRUE(same->empty());
+    EXPECT_TRUE(resolve("fp32:hwc8+chw,int64:chw").isOk());
+    // A float tensor bound as another float type: returned for the builder to convert.
+    auto half = resolve("fp16:chw,int64:chw");
+    ASSERT_TRUE(half.isOk()) << half.status().message();
+    ASSERT_EQ(half->size(), 1u);
+    EXPECT_EQ((*half)[0].first, "image");
+    EXPECT_EQ((*half)[0].second, DataType::kHALF);
     // One entry for all: here the types differ, so the int64 tensor refuses fp32.
-    Status broadcast = check("fp32:chw");
+    auto broadcast = resolve("fp32:chw");
     ASSERT_FALSE(broadcast.isOk());
-    EXPECT_NE(broadcast.message().find("'ids'"), std::string::npos);
-    Status type = check("fp16:chw,int64:chw");
+    EXPECT_NE(broadcast.status().message().find("'ids'"), std::string::npos);
+    auto type = resolve("fp32:chw,int32:chw");
     ASSERT_FALSE(type.isOk());
-    EXPECT_EQ(type.code(), StatusCode::kUnsupported);
-    EXPECT_NE(type.message().find("'image'"), std::string::npos);
-    Status format = check("fp32:hwc8,int64:chw");
+    EXPECT_EQ(type.status().code(), StatusCode::kUnsupported);
+    EXPECT_NE(type.status().message().find("'ids'"), std::string::npos);
+    auto format = resolve("fp32:hwc8,int64:chw");
     ASSERT_FALSE(format.isOk());
-    EXPECT_NE(format.message().find("chw"), std::string::npos);
-    Status count = check("fp32:chw,int64:chw,fp32:chw");
+    EXPECT_NE(format.status().message().find("chw"), std::string::npos);
+    auto count = resolve("fp32:chw,int64:chw,fp32:chw");
     ASSERT_FALSE(count.isOk());
-    EXPECT_NE(count.message().find("3 formats for 2"), std::string::npos);
+    EXPECT_NE(count.status().message().find("3 formats for 2"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+#include "builder/io_types.h"
+
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+#include "ir/onnx_types.h"
+#include "passes/pattern_utils.h"
+
+namespace kiln {
+
+namespace {
+
+bool isFloat(DataType type) {
+    return type == DataType::kFLOAT || type == DataType::kHALF || type == DataType::kBF16;
+}
+
+/// Whether every value of `narrow` is exactly a value of `wide` (so narrowing back restores it).
+bool widensExactly(DataType narrow, DataType wide) {
+    return wide == DataType::kFLOAT && (narrow == DataType::kHALF || narrow == DataType::kBF16);
+}
+
+/// The type a Cast node converts to, or nullopt for another node.
+std::optional<DataType> castTarget(const Node* node) {
+    if (!node || node->opType != "Cast" || !node->domain.empty()) return std::nullopt;
+    return dataTypeFromOnnx(node->attrs.getInt("to", -1));
+}
+
+/// Input `input` bound as `type`: it keeps its name and place and takes the new type; a Cast back to the
+/// network's type feeds its readers, except the reformats to `type` the precision pass put there, whose
+/// readers read the input itself.
+void rebindInput(Graph& graph, Value* input, DataType type, std::unordered_set<const Node*>& removed) {
+    const DataType network = input->dtype;
+    const std::vector<Node*> readers = graph.consumers(input);
+    input->dtype = type;
+    Node* back = addCastNode(graph, input, network, graph.uniqueValueName(input->name + "_as_" + dataTypeName(network)),
+                             "I/O type of " + input->name);
+    Value* widened = back->outputs[0];
+    for (Node* reader : readers) {
+        if (castTarget(reader) == type && widensExactly(type, network)) {
+            graph.replaceAllUses(reader->outputs[0], input);
+            removed.insert(reader);
+            continue;
+        }
+        for (Value*& in : reader->inputs)
+            if (in == input) in = widened;
+    }
+    if (graph.consumers(widened).empty()) removed.insert(back);
+}
+
+/// Output `output` bound as `type`: where it is a reformat of a value of that type which nothing else
+/// reads, that value is the output (under the output's name); otherwise a Cast makes it.
+void rebindOutput(Graph& graph, Value* output, DataType type, std::unordered_set<const Node*>& removed) {
+    const std::string name = output->name;
+    Node* producer = output->producer;
+    Value* bound = nullptr;
+    Value* source = castTarget(producer) ? producer->input(0) : nullptr;
+    if (source && source->dtype == type && widensExactly(type, output->dtype) && graph.consumers(output).empty() &&
+        !graph.isGraphInput(source) && !graph.isGraphOutput(source)) {
+        bound = producer->inputs[0];
+        removed.insert(producer);
+    } else {
+        bound = addCastNode(graph, output, type, graph.uniqueValueName(name + "_as_" + dataTypeName(type)),
+                            "I/O type of " + name)->outputs[0];
+    }
+    output->name = graph.uniqueValueName(name + "_" + dataTypeName(output->dtype));
+    bound->name = name;
+    for (Value*& out : graph.mutableOutputs())
+        if (out == output) out = bound;
+}
+
+}  // namespace
+
+Status applyIoTypes(Graph& graph, const std::map<std::string, DataType>& types, const Logger& log) {
+    std::unordered_set<const Node*> removed;
+    for (const auto& [name, type] : types) {
+        Value* value = graph.findValue(name);
+        const bool input = value && graph.isGraphInput(value), output = value && graph.isGraphOutput(value);
+        if (!input && !output)
+            return invalidArgument("I/O type for '" + name + "': the network has no input or output of that name");
+        if (value->dtype == type) continue;
+        if (input && output)
+            return unsupported("I/O type for '" + name + "': it is both a network input and an output");
+        if (!isFloat(value->dtype) || !isFloat(type))
+            return unsupported("I/O type for '" + name + "': it is " + dataTypeName(value->dtype) +
+                               " and cannot be bound as " + dataTypeName(type) +
+                               " (float32, float16 and bfloat16 convert among themselves; other types keep the "
+                               "network's)");
+        if (input)
+            rebindInput(graph, value, type, removed);
+        else
+            rebindOutput(graph, value, type, removed);
+        log.info(std::string(input ? "input '" : "output '") + name + "' bound as " + dataTypeName(type));
+    }
+    if (!removed.empty()) graph.removeNodes([&](const Node& n) { return removed.count(&n) != 0; });
+    graph.removeUnusedValues();
+    if (!graph.topologicalSort()) return internalError("binding I/O types left a cycle");
+    return Status::ok();
+}
+
+}  // namespace kiln
