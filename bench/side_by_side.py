@@ -16,7 +16,8 @@ seed, built by tests/models/gpu_model_check.py) and each batch (1 and a large on
      (the enqueue of every kernel timed), reported beside it;
    - PyTorch eager in FP16 (channels-last for the CNNs) and FP32/TF32;
    - torch.compile(mode=...) in FP16, with its compile time (first call's wall time).
-It writes a markdown table and JSON to --out and prints Kiln / best-PyTorch ratios last. For the
+It writes a markdown table and JSON to --out, the table under the run's date, GPU, versions and command
+line (the heading docs/BENCHMARKS.md gives every run), and prints Kiln / best-PyTorch ratios last. For the
 compute ceiling it counts each model's FLOPs per item (torch.utils.flop_counter on one item) and
 measures the FP16 GEMM rate of the same GPU in the same run (an 8192^3 half matmul): ceiling ms =
 FLOPs x batch / rate, shown next to Kiln's FP16 time; it also profiles the Kiln FP16
@@ -28,6 +29,7 @@ engine per layer (`--exportProfile`, at every batch) and lists the layers that t
 import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -168,6 +170,19 @@ def fp16_io_flags(onnx_path, input_names):
     return [f"--inputIOFormats={specs[0]}", f"--outputIOFormats={specs[1]}"]
 
 
+def run_header(torch):
+    """The run's date, GPU, versions and command line, as docs/BENCHMARKS.md records every run."""
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=60).stdout.split()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        driver = "unknown"
+    return [f"## {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {torch.cuda.get_device_name()}", "",
+            f"Driver {driver}; PyTorch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN "
+            f"{torch.backends.cudnn.version()}).", "",
+            "    python3 " + " ".join(shlex.quote(arg) for arg in sys.argv), ""]
+
+
 def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference):
     """Builds (timed), checks accuracy, then times the saved engine. Returns a result dict."""
     shapes = shapes_arg(inputs)
@@ -223,6 +238,8 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
             for layer in layers:
                 table.write(f"{tag}\t{layer['name']}\t{layer['type']}\t{layer['tactic']}\t{layer['precision']}\t"
                             f"{layer['median_ms']}\t{layer['percentage']:.2f}\n")
+    # The builder names the target it built for: the GPU, and the CUDA, cuBLAS and cuDNN it runs with.
+    target = re.search(r"engine built for cuda \((.*?)\): ", build_log)
     # The cold build's layout line names both layouts' sums; the warm one should come from the cache.
     layout = re.search(r"^\[I\] layout: (.*)$", build_log, re.MULTILINE)
     # The builder's own figure ("Engine built in", as trtexec prints it): the engine build alone, without
@@ -235,7 +252,7 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
             "layout_cached": re.search(r"^\[I\] layout: .*answered by the timing cache", warm_log, re.MULTILINE)
             is not None,
             "rel_l2": error, "median_ms": gpu_median(log), "median_ms_no_graph": no_graph_ms,
-            "fp16_io": io_flags is not None,
+            "fp16_io": io_flags is not None, "target": target.group(1) if target else None,
             "cuda_graph": "cannot be captured in a CUDA graph" not in log,
             "fp16_layers": int(fp16_layers.group(1)) if fp16_layers else 0,
             "top_layers": profile, "time_by_kind": kinds}
@@ -266,6 +283,7 @@ def main():
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "layers.tsv").write_text("engine\tlayer\ttype\ttactic\tprecision\tmedian ms\t%\n")
+    args.header = run_header(torch)
     args.gemm_tflops = fp16_gemm_tflops(torch)
     print(f"[gpu] FP16 GEMM rate (8192^3, median of 20): {args.gemm_tflops:.0f} TFLOP/s", flush=True)
     rows = []
@@ -302,6 +320,9 @@ def main():
             half_model = fp32_model.half()
             half_in = torch_inputs(inputs, torch, True, channels_last)
             row["eager_fp16_ms"] = median_ms_torch(lambda: half_model(*half_in), torch, args.warmup_runs, args.runs)
+            # Kiln's and eager's figures on file before torch.compile starts: a compile that outlasts the
+            # run's time limit (max-autotune on MobileNetV2 took over 290 s) leaves them behind.
+            write_results(args, rows + [row])
             if args.compile_mode != "none":
                 torch._dynamo.reset()
                 compiled = torch.compile(half_model, mode=args.compile_mode)
@@ -334,6 +355,9 @@ def write_results(args, rows):
              f"compile({mode}) FP16 ms | Kiln build s (TF32/FP16) | warm-cache build s (TF32/FP16) | compile s | "
              f"Kiln rel L2 (TF32/FP16) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    targets = sorted({v["target"] for r in rows for v in (r.get("kiln_tf32", {}), r.get("kiln_fp16", {}))
+                      if v.get("target")})
+    header = args.header + ([f"Kiln's target: {'; '.join(targets)}.", ""] if targets else [])
     ratios = [f"FP16 GEMM rate measured in this run: {args.gemm_tflops:.0f} TFLOP/s"]
     for r in rows:
         tf32, fp16 = r.get("kiln_tf32", {}), r.get("kiln_fp16", {})
@@ -365,9 +389,11 @@ def write_results(args, rows):
             ratios.append(f"{r['model']} b{r['batch']}: best PyTorch FP16 {best_torch:.3f} ms / best Kiln "
                           f"{min(kiln):.3f} ms = {best_torch / min(kiln):.2f}x"
                           + (f" (without the CUDA graph {min(no_graph):.3f} ms = {best_torch / min(no_graph):.2f}x)"
-                             if no_graph else ""))
-    (args.out / "side_by_side.md").write_text("\n".join(lines + [""] + ratios) + "\n")
-    return lines + [""] + ratios
+                             if no_graph else "")
+                          + (f"; torch.compile({mode}) not measured (yet): eager only"
+                             if mode != "none" and r.get("compiled_fp16_ms") is None else ""))
+    (args.out / "side_by_side.md").write_text("\n".join(header + lines + [""] + ratios) + "\n")
+    return header + lines + [""] + ratios
 
 
 if __name__ == "__main__":

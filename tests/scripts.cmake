@@ -120,3 +120,9 @@ add_test(NAME cli_seed_commands
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/seed_commands_test.py --kiln $<TARGET_FILE:kiln_exe>
                  --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
 set_tests_properties(cli_seed_commands PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+
+# bench/side_by_side.py's GPU-free parts (the --fp16-io flags, the report and its run heading), with a
+# stand-in for PyTorch: an error there would otherwise surface only in a GPU run.
+add_test(NAME bench_side_by_side_report
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/bench/side_by_side_report_test.py)
+set_tests_properties(bench_side_by_side_report PROPERTIES LABELS bench TIMEOUT 120 ENVIRONMENT "${KILN_SCRIPT_ENV}")

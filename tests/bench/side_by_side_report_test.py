@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""bench/side_by_side.py's GPU-free parts, so a GPU run (its time is scarce) does not find their errors:
+the --fp16-io flags it derives from an ONNX model's types, and the report it writes (the run's heading,
+rows marked "fp16 I/O", a row whose torch.compile has not finished said to be eager only). PyTorch is
+replaced by a stand-in naming a GPU and versions. Exits non-zero on the first failed check."""
+
+import argparse
+import importlib.util
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_side_by_side():
+    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT / "tests" / "models"))
+    spec = importlib.util.spec_from_file_location("side_by_side", ROOT / "bench" / "side_by_side.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check(condition, message):
+    if not condition:
+        raise SystemExit(f"FAILED: {message}")
+
+
+def bert_like_model(path):
+    """Two int64 inputs and a float one, two float outputs and an int64 one."""
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [2, 4])
+    mask = helper.make_tensor_value_info("mask", TensorProto.INT64, [2, 4])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])
+    nodes = [helper.make_node("Cast", ["ids"], ["ids_f"], to=TensorProto.FLOAT),
+             helper.make_node("Add", ["ids_f", "x"], ["hidden"]),
+             helper.make_node("Relu", ["hidden"], ["pooled"]),
+             helper.make_node("Add", ["ids", "mask"], ["positions"])]
+    outputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [2, 4]),
+               helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [2, 4]),
+               helper.make_tensor_value_info("positions", TensorProto.INT64, [2, 4])]
+    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [ids, mask, x], outputs)), str(path))
+
+
+def main():
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    sbs = load_side_by_side()
+    work = Path(tempfile.mkdtemp(prefix="kiln_bench_report_"))
+
+    bert_like_model(work / "model.onnx")
+    flags = sbs.fp16_io_flags(work / "model.onnx", {"ids", "mask", "x"})
+    check(flags == ["--inputIOFormats=int64:chw,int64:chw,fp16:chw",
+                    "--outputIOFormats=fp16:chw,fp16:chw,int64:chw"], f"fp16 I/O flags: {flags}")
+    flags = sbs.fp16_io_flags(ROOT / "examples" / "models" / "tiny_cnn.onnx", {"input"})
+    check(flags == ["--inputIOFormats=fp16:chw", "--outputIOFormats=fp16:chw"], f"tiny_cnn flags: {flags}")
+
+    torch = types.SimpleNamespace(
+        __version__="2.11.0", version=types.SimpleNamespace(cuda="13.0"),
+        backends=types.SimpleNamespace(cudnn=types.SimpleNamespace(version=lambda: 91900)),
+        cuda=types.SimpleNamespace(get_device_name=lambda: "Stand-in GPU"))
+    args = types.SimpleNamespace(out=work, compile_mode="max-autotune", gemm_tflops=700.0,
+                                 header=sbs.run_header(torch))
+    row = {"model": "bert_base", "batch": 128, "gflops_per_item": 22.35, "ceiling_ms": 4.0, "eager_tf32_ms": 18.0,
+           "eager_fp16_ms": 11.5, "kiln_fp16": {"median_ms": 6.2, "fp16_layers": 91, "fp16_io": True,
+                                                 "target": "Stand-in GPU, CUDA 13.0"}}
+    lines = sbs.write_results(args, [row])
+    report = (work / "side_by_side.md").read_text()
+    check(report.startswith("## ") and "UTC, Stand-in GPU" in lines[0], f"no run heading: {lines[0]}")
+    check("PyTorch 2.11.0 (CUDA 13.0, cuDNN 91900)" in report, "versions missing from the report")
+    check("Kiln's target: Stand-in GPU, CUDA 13.0." in report, "Kiln's target missing from the report")
+    check("(91, fp16 I/O)" in report, "the fp16 I/O row is not marked")
+    check("torch.compile(max-autotune) not measured (yet): eager only" in lines[-1], f"partial row: {lines[-1]}")
+    row["compiled_fp16_ms"] = 7.4
+    lines = sbs.write_results(args, [row])
+    check(lines[-1].endswith("= 1.19x"), f"finished row: {lines[-1]}")
+    print("side_by_side report: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
