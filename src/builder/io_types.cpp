@@ -11,10 +11,6 @@ namespace kiln {
 
 namespace {
 
-bool isFloat(DataType type) {
-    return type == DataType::kFLOAT || type == DataType::kHALF || type == DataType::kBF16;
-}
-
 /// Whether every value of `narrow` is exactly a value of `wide` (so narrowing back restores it).
 bool widensExactly(DataType narrow, DataType wide) {
     return wide == DataType::kFLOAT && (narrow == DataType::kHALF || narrow == DataType::kBF16);
@@ -31,13 +27,14 @@ std::optional<DataType> castTarget(const Node* node) {
 /// readers read the input itself.
 void rebindInput(Graph& graph, Value* input, DataType type, std::unordered_set<const Node*>& removed) {
     const DataType network = input->dtype;
+    const bool cancels = widensExactly(type, network);  // a reformat back to `type` is the input itself
     const std::vector<Node*> readers = graph.consumers(input);
     input->dtype = type;
     Node* back = addCastNode(graph, input, network, graph.uniqueValueName(input->name + "_as_" + dataTypeName(network)),
                              "I/O type of " + input->name);
     Value* widened = back->outputs[0];
     for (Node* reader : readers) {
-        if (castTarget(reader) == type && widensExactly(type, network)) {
+        if (cancels && castTarget(reader) == type) {
             graph.replaceAllUses(reader->outputs[0], input);
             removed.insert(reader);
             continue;
@@ -57,7 +54,7 @@ void rebindOutput(Graph& graph, Value* output, DataType type, std::unordered_set
     Value* source = castTarget(producer) ? producer->input(0) : nullptr;
     if (source && source->dtype == type && widensExactly(type, output->dtype) && graph.consumers(output).empty() &&
         !graph.isGraphInput(source) && !graph.isGraphOutput(source)) {
-        bound = producer->inputs[0];
+        bound = source;
         removed.insert(producer);
     } else {
         bound = addCastNode(graph, output, type, graph.uniqueValueName(name + "_as_" + dataTypeName(type)),
@@ -71,6 +68,11 @@ void rebindOutput(Graph& graph, Value* output, DataType type, std::unordered_set
 
 }  // namespace
 
+bool ioTypeBindable(DataType network, DataType bound) {
+    auto isFloat = [](DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; };
+    return network == bound || (isFloat(network) && isFloat(bound));
+}
+
 Status applyIoTypes(Graph& graph, const std::map<std::string, DataType>& types, const Logger& log) {
     std::unordered_set<const Node*> removed;
     for (const auto& [name, type] : types) {
@@ -81,7 +83,7 @@ Status applyIoTypes(Graph& graph, const std::map<std::string, DataType>& types, 
         if (value->dtype == type) continue;
         if (input && output)
             return unsupported("I/O type for '" + name + "': it is both a network input and an output");
-        if (!isFloat(value->dtype) || !isFloat(type))
+        if (!ioTypeBindable(value->dtype, type))
             return unsupported("I/O type for '" + name + "': it is " + dataTypeName(value->dtype) +
                                " and cannot be bound as " + dataTypeName(type) +
                                " (float32, float16 and bfloat16 convert among themselves; other types keep the "

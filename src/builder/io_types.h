@@ -17,6 +17,10 @@
 
 namespace kiln {
 
+/// Whether a tensor of the network's type `network` may be bound as `bound`: the same type, or float32,
+/// float16 and bfloat16 among themselves.
+bool ioTypeBindable(DataType network, DataType bound);
+
 /// Rebinds `graph`'s inputs and outputs named in `types` to those types; an unknown name, a tensor that
 /// is both input and output, or a non-float tensor given another type is an error naming it.
 Status applyIoTypes(Graph& graph, const std::map<std::string, DataType>& types, const Logger& log);

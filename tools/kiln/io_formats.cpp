@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "builder/io_types.h"
 #include "name_value_list.h"
 
 namespace kiln::cli {
@@ -66,11 +67,10 @@ Expected<std::vector<std::pair<std::string, DataType>>> resolveIoFormats(
         return invalidArgument(flag + " gives " + std::to_string(formats.size()) + " formats for " +
                                std::to_string(tensors.size()) + " tensor(s): give one per tensor, in order, or one "
                                "for all");
-    auto isFloat = [](DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; };
     for (size_t i = 0; i < tensors.size(); ++i) {
         const IoFormat& format = formats.size() == 1 ? formats[0] : formats[i];
         const auto& [name, dtype] = tensors[i];
-        if (format.dtype != dtype && !(isFloat(format.dtype) && isFloat(dtype)))
+        if (!ioTypeBindable(dtype, format.dtype))
             return unsupported(flag + ": tensor '" + name + "' is " + dataTypeName(dtype) + " in the model, which Kiln "
                                "does not bind as '" + format.typeName + "' (float32, float16 and bfloat16 convert "
                                "among themselves; other types keep the model's)");
