@@ -1,7 +1,5 @@
 #include "passes/patch_conv_to_matmul.h"
 
-#include <cstring>
-
 #include "ir/ops/conv_window.h"
 #include "passes/pattern_utils.h"
 
@@ -67,20 +65,6 @@ std::optional<Patchify> matchPatchify(const Node& conv) {
     p.w = width / p.kw;
     if (p.h == 0 || p.w == 0) return std::nullopt;
     return p;
-}
-
-/// W [K, C, kh, kw] as the GEMM's right operand [C*kh*kw, K] (element bytes moved as they are).
-Tensor transposedWeights(const Tensor& w) {
-    const int64_t k = w.shape()[0];
-    const int64_t depth = w.elementCount() / k;
-    Tensor t = Tensor::allocate(w.dtype(), {depth, k});
-    const size_t bytes = dataTypeSize(w.dtype());
-    const auto* src = static_cast<const unsigned char*>(w.data());
-    auto* dst = static_cast<unsigned char*>(t.data());
-    for (int64_t o = 0; o < k; ++o)
-        for (int64_t j = 0; j < depth; ++j)
-            std::memcpy(dst + static_cast<size_t>(j * k + o) * bytes, src + static_cast<size_t>(o * depth + j) * bytes, bytes);
-    return t;
 }
 
 /// Builds the rewrite's layers next to `conv`; each new value gets its dtype and shape.
@@ -152,7 +136,7 @@ Expected<bool> PatchConvToMatMul::run(Graph& graph, PassContext& ctx) {
         Value* patches = b.transpose(split, {0, 2, 4, 1, 3, 5}, {p.batch, p.h, p.w, p.channels, p.kh, p.kw}, "patch_gather");
         Value* rows = b.reshape(patches, {-1, p.h * p.w, depth}, {p.batch, p.h * p.w, depth}, "patch_rows");
         Value* weights = graph.addConstant(graph.uniqueValueName(conv->input(1)->name + "_patch_gemm"),
-                                           transposedWeights(*conv->input(1)->constant));
+                                           transposedMatrix(*conv->input(1)->constant));
         Value* product = b.layer("MatMul", {rows, weights}, {p.batch, p.h * p.w, p.outChannels}, "patch_matmul");
         if (conv->hasInput(2))
             product = b.layer("Add", {product, conv->input(2)}, {p.batch, p.h * p.w, p.outChannels}, "patch_bias");

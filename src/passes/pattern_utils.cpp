@@ -1,6 +1,7 @@
 #include "passes/pattern_utils.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "ir/onnx_types.h"
 
@@ -125,5 +126,19 @@ std::optional<std::vector<int64_t>> intsConstant(const Value* v) {
     return v->constant->toInt64Vector();
 }
 
+
+Tensor transposedMatrix(const Tensor& w) {
+    const int64_t rows = w.shape()[0];
+    const int64_t columns = rows == 0 ? 0 : w.elementCount() / rows;
+    Tensor t = Tensor::allocate(w.dtype(), {columns, rows});
+    const size_t bytes = dataTypeSize(w.dtype());
+    const auto* src = static_cast<const unsigned char*>(w.data());
+    auto* dst = static_cast<unsigned char*>(t.data());
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < columns; ++c)
+            std::memcpy(dst + static_cast<size_t>(c * rows + r) * bytes, src + static_cast<size_t>(r * columns + c) * bytes,
+                        bytes);
+    return t;
+}
 
 }  // namespace kiln

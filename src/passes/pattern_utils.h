@@ -73,6 +73,10 @@ bool isMatMulLike(const Node& node);
 std::vector<Node*> nodesOfType(const Graph& graph, const char* opType);
 /// The extents of `v` when its type and every extent are known.
 std::optional<std::vector<int64_t>> staticExtents(const Value* v);
+/// `w` [r, ...] read as an [r, rest] matrix (rest the product of its other extents), transposed to [rest, r]:
+/// a convolution's [K, C, kh, kw] or a Gemm's B^T [N, K] as a MatMul's right operand. Element bytes move as
+/// they are, so any element type.
+Tensor transposedMatrix(const Tensor& w);
 /// The values of a constant integer tensor.
 std::optional<std::vector<int64_t>> intsConstant(const Value* v);
 /// Whether |a - b| <= tol * max(1, |b|).

@@ -9,6 +9,7 @@
 #include "passes/conv_fusion.h"
 #include "passes/dead_layer_elimination.h"
 #include "passes/gelu_fusion.h"
+#include "passes/gemm_to_matmul.h"
 #include "passes/horizontal_fusion.h"
 #include "passes/identity_elimination.h"
 #include "passes/layer_norm_fusion.h"
@@ -38,6 +39,10 @@ PassManager defaultPipeline() {
     //    Transpose back to NCHW where the model transposes straight to channels-last (ConvNeXt's
     //    LayerNorm), and before matmul fusion, which takes the bias Add.
     pm.add(std::make_unique<PatchConvToMatMul>());
+    // 3c. Gemms with constant weights become MatMul (+ Add) once those weights are constants (after 2),
+    //    so matmul fusion (10) gives them a product's epilogue and tactics, and horizontal fusion (12)
+    //    can merge them with sibling projections.
+    pm.add(std::make_unique<GemmToMatMul>());
     // 4. Transpose / reshape cancellation before the pattern fusions, which expect one Transpose
     //    (attention's K^T) rather than a chain.
     pm.add(std::make_unique<LayoutCancellation>());

@@ -1,6 +1,7 @@
 // Weakly typed FP16 engines on the GPU (BuilderFlag::kFP16, `--fp16`): a transformer-style block
 // (GEMM + bias + GELU, GEMM + bias, residual, LayerNormalization, Softmax) and a small CNN (convolution
-// + ReLU, global pooling, a classifier) built with FP16 allowed must run their layers in FP16 where
+// + ReLU, global pooling, a classifier) and a pooler (ONNX Gemm with transB, bias and Tanh, which the
+// builder makes one fused product) built with FP16 allowed must run their layers in FP16 where
 // the CUDA backend has FP16 kernels, keep FP32 engine inputs and outputs, and match a double-precision
 // reference within FP16's tolerance (issue #5: 2e-2 relative).
 
@@ -188,6 +189,39 @@ TEST_F(CudaFp16EngineTest, ASmallCnnMatchesItsReferenceWithFp16Allowed) {
         reference.insert(reference.end(), logits.begin(), logits.end());
     }
     EXPECT_LE(test::relativeL2(run.y, reference), 2e-2);
+}
+
+TEST_F(CudaFp16EngineTest, APoolerGemmRunsAsOneFusedProductInFp16) {
+    // BERT's pooler: Gemm(x, W^T, b, transB = 1) and Tanh. The builder rewrites it as a MatMul with the
+    // bias and the Tanh in its epilogue (GemmToMatMul, then matmul fusion): one FP16 FusedMatMul layer.
+    constexpr int64_t kRows = 40, kIn = 96, kOut = 72;
+    Tensor w = test::randomTensor(DataType::kFLOAT, {kIn, kOut}, -0.2, 0.2, 21);
+    Tensor b = test::randomTensor(DataType::kFLOAT, {kOut}, -0.3, 0.3, 22);
+    Tensor x = test::randomTensor(DataType::kFLOAT, {kRows, kIn}, -1, 1, 23);
+    Tensor wt = Tensor::allocate(DataType::kFLOAT, {kOut, kIn});  // the Gemm's B: W transposed
+    for (int64_t k = 0; k < kIn; ++k)
+        for (int64_t j = 0; j < kOut; ++j) wt.data<float>()[j * kIn + k] = w.data<float>()[k * kOut + j];
+
+    NetworkDefinition& net = *mNet;
+    ITensor* in = net.addInput("x", DataType::kFLOAT, Dims{kRows, kIn});
+    ITensor* h = net.addLayer("Gemm", {in, constant(net, wt), constant(net, b)}, 1, LayerAttributes().setInt("transB", 1))
+                     ->getOutput(0);
+    ITensor* y = net.addActivation(*h, ActivationType::kTANH)->getOutput(0);
+    y->setName("y");
+    net.markOutput(*y);
+
+    Fp16Run run = buildAndRunFp16(*mBackend, mStream, net, *mBuilder, x, mLogger, Dims{kRows, kOut});
+    ASSERT_FALSE(run.layers.empty());
+    EXPECT_TRUE(std::regex_search(run.layers, std::regex("\"LayerType\":\\s*\"FusedMatMul\""))) << run.layers;
+    EXPECT_FALSE(std::regex_search(run.layers, std::regex("\"LayerType\":\\s*\"Gemm\""))) << run.layers;
+    EXPECT_GE(fp16Layers(run.layers), 1u) << run.layers;
+
+    std::vector<double> reference = product(std::vector<double>(x.data<float>(), x.data<float>() + x.elementCount()),
+                                            kRows, kIn, w, b);
+    for (double& v : reference) v = std::tanh(v);
+    const double error = test::relativeL2(run.y, reference);
+    EXPECT_LE(error, 2e-2);
+    EXPECT_GT(error, 0.0) << "bit-exact with the double reference: the FP16 path did not run";
 }
 
 }  // namespace
