@@ -17,7 +17,8 @@ seed, built by tests/models/gpu_model_check.py) and each batch (1 and a large on
    - PyTorch eager in FP16 (channels-last for the CNNs) and FP32/TF32;
    - torch.compile(mode=...) in FP16, with its compile time (first call's wall time).
 It writes a markdown table and JSON to --out, the table under the run's date, GPU, versions and command
-line (the heading docs/BENCHMARKS.md gives every run), and prints Kiln / best-PyTorch ratios last. For the
+line (the heading docs/BENCHMARKS.md gives every run), with --benchmarks-md also into docs/BENCHMARKS.md
+as its newest section, and prints Kiln / best-PyTorch ratios last. For the
 compute ceiling it counts each model's FLOPs per item (torch.utils.flop_counter on one item) and
 measures the FP16 GEMM rate of the same GPU in the same run (an 8192^3 half matmul): ceiling ms =
 FLOPs x batch / rate, shown next to Kiln's FP16 time; it also profiles the Kiln FP16
@@ -274,6 +275,9 @@ def main():
     parser.add_argument("--warmup-ms", type=int, default=500, help="Kiln's --warmUp")
     parser.add_argument("--warmup-runs", type=int, default=20, help="PyTorch warm-up calls")
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--benchmarks-md", type=Path, metavar="FILE",
+                        help="also write the run's report into FILE (docs/BENCHMARKS.md) as its newest section, "
+                             "rewritten as rows come in")
     parser.add_argument("--fp16-io", action="store_true",
                         help="bind the FP16 engines' float inputs and outputs as float16 (--inputIOFormats / "
                              "--outputIOFormats), as PyTorch's FP16 runs take and give them")
@@ -392,8 +396,28 @@ def write_results(args, rows):
                              if no_graph else "")
                           + (f"; torch.compile({mode}) not measured (yet): eager only"
                              if mode != "none" and r.get("compiled_fp16_ms") is None else ""))
-    (args.out / "side_by_side.md").write_text("\n".join(header + lines + [""] + ratios) + "\n")
+    report = "\n".join(header + lines + [""] + ratios) + "\n"
+    (args.out / "side_by_side.md").write_text(report)
+    if getattr(args, "benchmarks_md", None):
+        write_benchmarks_section(args.benchmarks_md, header[0], report, getattr(args, "benchmarks_written", False))
+        args.benchmarks_written = True
     return header + lines + [""] + ratios
+
+
+def write_benchmarks_section(path, heading, section, rewrite):
+    """`section` (opening with the run's `heading`) as the newest section of the results file at `path`:
+    inserted before its first "## " section, below the file's preamble, or with `rewrite` in place of the
+    section this run inserted before (the newest one with its heading: rows are written as they come in).
+    A missing file is started with a title."""
+    text = path.read_text() if path.exists() else "# Kiln GPU results\n\n"
+    start = text.find(heading + "\n") if rewrite else -1
+    if start < 0:
+        first = text.find("\n## ")
+        start = end = len(text) if first < 0 else first + 1
+    else:
+        following = text.find("\n## ", start + len(heading))
+        end = len(text) if following < 0 else following + 1
+    path.write_text(text[:start] + section + ("\n" if end < len(text) else "") + text[end:])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/side_by_side.py's GPU-free parts, so a GPU run (its time is scarce) does not find their errors:
 the --fp16-io flags it derives from an ONNX model's types, and the report it writes (the run's heading,
-rows marked "fp16 I/O", a row whose torch.compile has not finished said to be eager only). PyTorch is
+rows marked "fp16 I/O", a row whose torch.compile has not finished said to be eager only, the run as the
+newest section of docs/BENCHMARKS.md with --benchmarks-md). PyTorch is
 replaced by a stand-in naming a GPU and versions. Exits non-zero on the first failed check."""
 
 import argparse
@@ -77,6 +78,28 @@ def main():
     row["compiled_fp16_ms"] = 7.4
     lines = sbs.write_results(args, [row])
     check(lines[-1].endswith("= 1.19x"), f"finished row: {lines[-1]}")
+
+    # --benchmarks-md: the run becomes the results file's newest section, below its preamble and above
+    # the older runs, and later writes of the same run replace it rather than add another.
+    results = work / "BENCHMARKS.md"
+    older = "## 2026-01-01 00:00 UTC, Older GPU\n\nan older run\n"
+    results.write_text("# Kiln GPU results\n\nPreamble.\n\n" + older)
+    args.benchmarks_md = results
+    del row["compiled_fp16_ms"]
+    sbs.write_results(args, [row])
+    row["compiled_fp16_ms"] = 7.4
+    sbs.write_results(args, [row])
+    text = results.read_text()
+    heading = args.header[0]
+    check(text.startswith("# Kiln GPU results\n\nPreamble.\n\n" + heading + "\n"), f"not the newest section:\n{text}")
+    check(text.count(heading) == 1, f"the run's section written twice:\n{text}")
+    check("= 1.19x\n\n" + older in text and text.endswith(older), f"the older run lost or misplaced:\n{text}")
+    check("not measured (yet)" not in text, "the section kept the partial row")
+    fresh = work / "new" / "BENCHMARKS.md"
+    fresh.parent.mkdir()
+    args.benchmarks_md, args.benchmarks_written = fresh, False
+    sbs.write_results(args, [row])
+    check(fresh.read_text().startswith("# Kiln GPU results\n\n" + heading), "a new results file has no title")
     print("side_by_side report: all checks passed")
     return 0
 
