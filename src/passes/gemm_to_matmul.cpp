@@ -28,16 +28,31 @@ bool rewritable(const Node& gemm) {
     return gemm.attrs.getFloat("beta", 1.f) == 1.f && c->typeKnown && c->dtype == a->dtype;
 }
 
+bool transposesB(const Node& gemm) { return gemm.attrs.getInt("transB", 0) != 0; }
+
+/// Whether B^T may replace B: every reader of B is a Gemm this pass rewrites that reads it transposed, so
+/// B itself goes and the engine holds one copy of the weights (a language model's output projection
+/// shares its weights with the embedding Gather: there the Gemm stays and reads B transposed itself).
+bool onlyTransposingGemmsRead(const Uses& uses, const Value* b) {
+    if (uses.isOutput(b)) return false;
+    for (const Node* reader : uses.readers(b))
+        if (!rewritable(*reader) || !transposesB(*reader) || reader->input(0) == b || reader->input(2) == b)
+            return false;
+    return true;
+}
+
 }  // namespace
 
 Expected<bool> GemmToMatMul::run(Graph& graph, PassContext& ctx) {
+    const Uses uses(graph);
     std::unordered_set<const Node*> removed;
-    // One transposed copy of a B that several Gemms share (tied weights).
+    // One transposed copy of a B that several Gemms share.
     std::unordered_map<const Value*, Value*> transposed;
     for (Node* gemm : nodesOfType(graph, "Gemm")) {
         if (!rewritable(*gemm)) continue;
         Value* b = gemm->input(1);
-        if (gemm->attrs.getInt("transB", 0) != 0) {
+        if (transposesB(*gemm)) {
+            if (!onlyTransposingGemmsRead(uses, b)) continue;
             Value*& bt = transposed[b];
             if (!bt) bt = graph.addConstant(graph.uniqueValueName(b->name + "_transposed"), transposedMatrix(*b->constant));
             b = bt;

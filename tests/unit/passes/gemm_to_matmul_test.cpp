@@ -136,6 +136,30 @@ TEST_F(GemmToMatMulTest, TiedWeightsAreTransposedOnce) {
     EXPECT_EQ(weights[0], weights[1]);
 }
 
+TEST_F(GemmToMatMulTest, WeightsAnEmbeddingAlsoReadsAreNotCopied) {
+    // A language model's tied weights: the embedding Gather reads W [vocab, width] and the output
+    // projection Gemm(h, W, transB = 1) reads it transposed. A transposed copy would hold W twice: that
+    // Gemm stays. The same W read untransposed (transB = 0) needs no copy and becomes a MatMul.
+    ITensor* ids = net->addInput("ids", DataType::kINT64, Dims{3});
+    ITensor* w = constant(randomTensor(DataType::kFLOAT, {10, 10}, -0.5, 0.5, 11));
+    ITensor* h = op("Gather", {w, ids}, LayerAttributes().setInt("axis", 0));
+    net->markOutput(*op("Gemm", {h, w}, gemmAttrs(1)));
+    net->markOutput(*op("Gemm", {h, w}, gemmAttrs(0)));
+
+    GemmToMatMul pass;
+    auto g = runPass(net->graph(), pass);
+    EXPECT_EQ(countOps(*g, "Gemm"), 1u);
+    EXPECT_EQ(countOps(*g, "MatMul"), 1u);
+    const Value* embedding = nullptr;
+    for (const auto& n : g->nodes())
+        if (n->opType == "Gather") embedding = n->input(0);
+    for (const auto& n : g->nodes()) {
+        if (n->opType == "Gemm") EXPECT_EQ(n->attrs.getInt("transB", 0), 1);
+        if (n->opType == "MatMul") EXPECT_EQ(n->input(1), embedding);
+    }
+    for (const auto& v : g->values()) EXPECT_TRUE(!v || v->name.find("_transposed") == std::string::npos) << v->name;
+}
+
 TEST_F(GemmToMatMulTest, GemmsAMatMulWouldComputeDifferentlyStay) {
     ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{4, 8});
     ITensor* xt = net->addInput("xt", DataType::kFLOAT, Dims{8, 4});
