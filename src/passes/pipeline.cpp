@@ -17,6 +17,7 @@
 #include "passes/matmul_fusion.h"
 #include "passes/patch_conv_to_matmul.h"
 #include "passes/pointwise_fusion.h"
+#include "passes/residual_through_reshape.h"
 #include "passes/rms_norm_fusion.h"
 #include "passes/shape_folding.h"
 
@@ -73,6 +74,8 @@ PassManager defaultPipeline() {
     pm.add(std::make_unique<AttentionStridedInputs>());
     // 12c. Its output then has the layout Kiln chooses: batch-first rows for a sequence-first projection.
     pm.add(std::make_unique<AttentionBatchFirstOutput>());
+    // 12d. That projection's residual Add, now behind one Reshape, goes into its epilogue.
+    pm.add(std::make_unique<ResidualThroughReshape>());
     // 13. Dead-layer elimination last: it removes what the rewrites above left unread.
     pm.add(std::make_unique<DeadLayerElimination>());
     // After this pipeline the builder runs the passes that depend on the target (engine_builder.cpp):
