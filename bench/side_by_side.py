@@ -48,11 +48,17 @@ SEQ = 128
 CNNS = ("resnet50", "mobilenet_v2")
 
 
-def median_ms_torch(fn, torch, warmup, runs):
-    """Median of per-run CUDA-event times of fn() (inputs already on the GPU)."""
+def median_ms_torch(fn, torch, warmup, runs, warmup_ms=0):
+    """Median of per-run CUDA-event times of fn() (inputs already on the GPU), after `warmup` calls and at
+    least `warmup_ms` of them (Kiln's --warmUp: both sides meet the GPU at the same clocks)."""
     with torch.no_grad():
-        for _ in range(warmup):
+        start = time.monotonic()
+        calls = 0
+        while calls < warmup or (time.monotonic() - start) * 1e3 < warmup_ms:
             fn()
+            calls += 1
+            if calls % 10 == 0:
+                torch.cuda.synchronize()  # the wall clock then counts GPU time, not queued launches
         torch.cuda.synchronize()
         times = []
         for _ in range(runs):
@@ -272,8 +278,9 @@ def main():
                         help="torch.compile mode ('none' leaves torch.compile out)")
     parser.add_argument("--precisions", nargs="+", default=["tf32", "fp16"], choices=["tf32", "fp16"])
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--warmup-ms", type=int, default=500, help="Kiln's --warmUp")
-    parser.add_argument("--warmup-runs", type=int, default=20, help="PyTorch warm-up calls")
+    parser.add_argument("--warmup-ms", type=int, default=500,
+                        help="warm-up time: Kiln's --warmUp, and at least as long for each PyTorch timing")
+    parser.add_argument("--warmup-runs", type=int, default=20, help="PyTorch warm-up calls, at least")
     parser.add_argument("--timeout", type=int, default=600)
     parser.add_argument("--benchmarks-md", type=Path, metavar="FILE",
                         help="also write the run's report into FILE (docs/BENCHMARKS.md) as its newest section, "
@@ -320,10 +327,12 @@ def main():
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
             fp32_in = torch_inputs(inputs, torch, False, channels_last)
             fp32_model = model.to(memory_format=torch.channels_last) if channels_last else model
-            row["eager_tf32_ms"] = median_ms_torch(lambda: fp32_model(*fp32_in), torch, args.warmup_runs, args.runs)
+            row["eager_tf32_ms"] = median_ms_torch(lambda: fp32_model(*fp32_in), torch, args.warmup_runs, args.runs,
+                                                   args.warmup_ms)
             half_model = fp32_model.half()
             half_in = torch_inputs(inputs, torch, True, channels_last)
-            row["eager_fp16_ms"] = median_ms_torch(lambda: half_model(*half_in), torch, args.warmup_runs, args.runs)
+            row["eager_fp16_ms"] = median_ms_torch(lambda: half_model(*half_in), torch, args.warmup_runs, args.runs,
+                                                   args.warmup_ms)
             # Kiln's and eager's figures on file before torch.compile starts: a compile that outlasts the
             # run's time limit (max-autotune on MobileNetV2 took over 290 s) leaves them behind.
             write_results(args, rows + [row])
@@ -336,7 +345,7 @@ def main():
                 torch.cuda.synchronize()
                 row["compile_s"] = round(time.monotonic() - start, 1)
                 row["compiled_fp16_ms"] = median_ms_torch(lambda: compiled(*half_in), torch, args.warmup_runs,
-                                                          args.runs)
+                                                          args.runs, args.warmup_ms)
             print(f"[torch] {name} b{batch}: {({k: v for k, v in row.items() if k.endswith(('_ms', '_s'))})}",
                   flush=True)
             rows.append(row)

@@ -2,13 +2,15 @@
 """bench/side_by_side.py's GPU-free parts, so a GPU run (its time is scarce) does not find their errors:
 the --fp16-io flags it derives from an ONNX model's types, and the report it writes (the run's heading,
 rows marked "fp16 I/O", a row whose torch.compile has not finished said to be eager only, the run as the
-newest section of docs/BENCHMARKS.md with --benchmarks-md). PyTorch is
+newest section of docs/BENCHMARKS.md with --benchmarks-md, PyTorch's warm-up as long as Kiln's). PyTorch is
 replaced by a stand-in naming a GPU and versions. Exits non-zero on the first failed check."""
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
 
@@ -100,6 +102,28 @@ def main():
     args.benchmarks_md, args.benchmarks_written = fresh, False
     sbs.write_results(args, [row])
     check(fresh.read_text().startswith("# Kiln GPU results\n\n" + heading), "a new results file has no title")
+    # PyTorch's timings warm up at least as long as Kiln's --warmUp (and at least the given calls).
+    class Event:
+        def __init__(self, enable_timing):
+            self.at = None
+
+        def record(self):
+            self.at = time.monotonic()
+
+        def synchronize(self):
+            pass
+
+        def elapsed_time(self, end):
+            return (end.at - self.at) * 1e3
+
+    timer = types.SimpleNamespace(no_grad=contextlib.nullcontext,
+                                  cuda=types.SimpleNamespace(Event=Event, synchronize=lambda: None))
+    calls = []
+    sbs.median_ms_torch(lambda: calls.append(time.monotonic()), timer, 3, 5, warmup_ms=50)
+    check(len(calls) > 8 and calls[-5] - calls[0] >= 0.05, f"timed runs began {calls[-5] - calls[0]:.3f} s in")
+    calls.clear()
+    sbs.median_ms_torch(lambda: calls.append(time.monotonic()), timer, 3, 5)
+    check(len(calls) == 8, f"3 warm-up calls and 5 timed ones made {len(calls)} calls")
     print("side_by_side report: all checks passed")
     return 0
 
