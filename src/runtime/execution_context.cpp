@@ -234,8 +234,11 @@ Status prepare(ContextImpl& ctx) {
                 size_t id = static_cast<size_t>(v->id);
                 Residence r = layout.residence[id];
                 if (r == Residence::kArena) views[slot].data = arenaBase + layout.arenaOffset[id];
-                if (r == Residence::kInput || r == Residence::kOutput)
-                    ctx.bindings.push_back({s, isOutput, slot, static_cast<size_t>(ioIndexOf[id])});
+                if (r == Residence::kInput || r == Residence::kOutput) {
+                    // A relabel of an input is bound to that input's buffer.
+                    const size_t io = r == Residence::kInput ? static_cast<size_t>(layout.inputView[id]) : id;
+                    ctx.bindings.push_back({s, isOutput, slot, static_cast<size_t>(ioIndexOf[io])});
+                }
             }
         };
         fill(node.inputs, ctx.steps[s].inputs, false);
@@ -253,7 +256,7 @@ Status prepare(ContextImpl& ctx) {
         const ValueInfo& info = infos[id];
         size_t bytes = static_cast<size_t>(shapeElementCount(toConcrete(info.shape))) * dataTypeSize(info.dtype);
         ContextImpl::OutputCopy copy{i, address[id], -1, bytes, false};
-        if (r == Residence::kInput) copy.sourceIO = ioIndexOf[id];
+        if (r == Residence::kInput) copy.sourceIO = ioIndexOf[static_cast<size_t>(layout.inputView[id])];
         ctx.outputCopies.push_back(copy);
     }
     ctx.captureBlocker.clear();

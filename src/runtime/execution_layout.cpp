@@ -31,7 +31,11 @@ Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<
         if (!v) continue;
         if (v->isConstant()) layout.residence[static_cast<size_t>(v->id)] = Residence::kConstant;
     }
-    for (const Value* in : graph.inputs()) layout.residence[static_cast<size_t>(in->id)] = Residence::kInput;
+    layout.inputView.assign(numValues, -1);
+    for (const Value* in : graph.inputs()) {
+        layout.residence[static_cast<size_t>(in->id)] = Residence::kInput;
+        layout.inputView[static_cast<size_t>(in->id)] = in->id;
+    }
 
     // A node runs unless every output was folded while preparing.
     const auto& nodes = graph.nodes();
@@ -86,18 +90,23 @@ Expected<ExecutionLayout> layoutExecution(const Graph& graph, const std::vector<
     // Relabels: a Reshape, Flatten, Squeeze or Unsqueeze output is its input's bytes under another
     // shape, so it shares the input's buffer whether or not the input is read later (values are written
     // once, so neither changes under the other). Their kernels then find one buffer on both sides and
-    // copy nothing. A graph input, a constant or an engine output keeps its own memory.
+    // copy nothing. A relabel of a graph input views the caller's buffer (read only, as the input is:
+    // nothing is written over a kInput value); a constant or an engine output keeps its own memory.
     for (size_t step = 0; step < layout.runNodes.size(); ++step) {
         const Node& node = *nodes[layout.runNodes[step]];
         if (!isRelabel(node)) continue;
         const size_t in = static_cast<size_t>(node.inputs[0]->id);
         const size_t out = static_cast<size_t>(node.outputs[0]->id);
-        if (layout.residence[out] != Residence::kArena || parent[out] >= 0 ||
-            layout.residence[in] != Residence::kArena || bytesOf(in) != bytesOf(out) ||
+        if (layout.residence[out] != Residence::kArena || parent[out] >= 0 || bytesOf(in) != bytesOf(out) ||
             infos[in].dtype != infos[out].dtype || infos[in].dtype == DataType::kSTRING)
             continue;
-        parent[out] = static_cast<int64_t>(in);
-        byteOffset[out] = 0;
+        if (layout.residence[in] == Residence::kInput) {
+            layout.residence[out] = Residence::kInput;
+            layout.inputView[out] = layout.inputView[in];
+        } else if (layout.residence[in] == Residence::kArena) {
+            parent[out] = static_cast<int64_t>(in);
+            byteOffset[out] = 0;
+        }
     }
     // The last step reading any value of a buffer, by the buffer's owner: an output may be written over
     // an input only where the input's whole buffer (its relabels too) dies.

@@ -28,6 +28,8 @@ enum class Residence : uint8_t {
 struct ExecutionLayout {
     std::vector<Residence> residence;  // by value id
     std::vector<size_t> arenaOffset;   // by value id, for kArena
+    std::vector<int64_t> inputView;    // by value id, for kInput: the graph input whose buffer it is (itself,
+                                       // or the input a chain of relabels views)
     std::vector<size_t> runNodes;      // indices into graph.nodes() that execute at run time
     std::vector<size_t> elidedNodes;   // Concats whose inputs are written in place (concat_elision.h)
     size_t arenaBytes{0};              // activations, excluding kernel workspace

@@ -185,7 +185,7 @@ TEST(Relabel, NothingIsWrittenOverABufferARelabelStillReads) {
     EXPECT_EQ(layout->arenaOffset[id(g, "r")], layout->arenaOffset[id(g, "a")]);
 }
 
-TEST(Relabel, GraphInputsAndOutputsKeepTheirOwnMemory) {
+TEST(Relabel, ARelabelOfAGraphInputViewsTheCallersBufferAndOutputsKeepTheirs) {
     Graph g;
     Value* x = g.addInput("x", DataType::kFLOAT, {Dim(4), Dim(6)});
     Tensor shape = Tensor::allocate(DataType::kINT64, {1});
@@ -196,10 +196,46 @@ TEST(Relabel, GraphInputsAndOutputsKeepTheirOwnMemory) {
     std::vector<ValueInfo> infos = inferredInfos(g);
     auto layout = layoutExecution(g, infos, 64);
     ASSERT_TRUE(layout.isOk()) << layout.status().message();
-    // r copies out of the caller's x; y is the caller's buffer, written from e's.
-    EXPECT_EQ(layout->residence[id(g, "r")], Residence::kArena);
-    EXPECT_NE(layout->arenaOffset[id(g, "r")], layout->arenaOffset[id(g, "e")]);
+    // r is the caller's x under another shape (no copy); y is the caller's buffer, written from e's.
+    EXPECT_EQ(layout->residence[id(g, "r")], Residence::kInput);
+    EXPECT_EQ(layout->inputView[id(g, "r")], static_cast<int64_t>(id(g, "x")));
     EXPECT_EQ(layout->residence[id(g, "y")], Residence::kOutput);
+    EXPECT_EQ(layout->arenaBytes, (24 * sizeof(float) + 63) / 64 * 64);  // e alone, at the 64-byte alignment
+}
+
+TEST(Relabel, RelabelsOfAnInputFollowItsBufferFromRunToRun) {
+    // y = Exp(Unsqueeze(Unsqueeze(x))) + Unsqueeze(Unsqueeze(x)): two relabels deep, read twice, run on two
+    // input buffers in turn (the aliases are bound to whichever buffer the caller gives).
+    CapturingLogger logger;
+    auto builder = createBuilder(logger);
+    auto net = builder->createNetwork();
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{3, 5});
+    const int64_t axes0[] = {0}, axes1[] = {2};
+    ITensor* u = net->addLayer("Unsqueeze", {x, net->addConstant(Dims{1}, DataType::kINT64, axes0)}, 1,
+                               LayerAttributes())->getOutput(0);
+    u = net->addLayer("Unsqueeze", {u, net->addConstant(Dims{1}, DataType::kINT64, axes1)}, 1, LayerAttributes())
+            ->getOutput(0);
+    ITensor* e = net->addLayer("Exp", {u}, 1, LayerAttributes())->getOutput(0);
+    ITensor* y = net->addElementWise(*e, *u, ElementWiseOperation::kSUM)->getOutput(0);
+    y->setName("y");
+    net->markOutput(*y);
+    auto config = builder->createBuilderConfig();
+    auto plan = builder->buildSerializedNetwork(*net, *config);
+    ASSERT_NE(plan, nullptr);
+    auto engine = createRuntime(logger)->deserializeEngine(plan->data(), plan->size());
+    ASSERT_NE(engine, nullptr);
+    auto context = engine->createExecutionContext();
+    ASSERT_NE(context, nullptr);
+    Tensor out = Tensor::allocate(DataType::kFLOAT, {1, 3, 1, 5});
+    ASSERT_TRUE(context->setTensorAddress("y", out.data()));
+    for (uint32_t seed : {21u, 22u}) {
+        Tensor in = randomTensor(DataType::kFLOAT, {3, 5}, -2, 2, seed);
+        ASSERT_TRUE(context->setTensorAddress("x", in.data()));
+        ASSERT_TRUE(context->execute());
+        std::vector<double> expected;
+        for (int64_t i = 0; i < in.elementCount(); ++i) expected.push_back(std::exp(in.data<float>()[i]) + in.data<float>()[i]);
+        EXPECT_EQ(compareWithReference(out, expected, 1e-6, 1e-7), "") << "seed " << seed;
+    }
 }
 
 TEST(Relabel, EngineValuesMatchAReference) {
