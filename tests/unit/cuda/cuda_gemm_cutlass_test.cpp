@@ -153,23 +153,29 @@ struct DeviceTensor {
     DeviceBuffer buffer;
 };
 
-TEST(CutlassGemmConfigs, EveryActivationHasOneConfigurationOfEachTile) {
+TEST(CutlassGemmConfigs, EveryActivationHasOneConfigurationOfEachTileAndEpilogueForm) {
+    // Of one tile, each activation is served, and by at most one configuration with a C operand and one
+    // without (the identity has both: a residual needs C, a product without one runs leaner without).
     const std::vector<CutlassGemmConfig>& configs = cuda::cutlassGemmConfigs();
     for (const CutlassGemmConfig& config : configs) {
-        int servingGelu = 0, servingNone = 0, servingRelu = 0;
-        for (const CutlassGemmConfig& other : configs) {
-            CutlassGemmConfig tileOnly = other;
-            tileOnly.id = config.id;
-            tileOnly.activation = config.activation;
-            if (cuda::cutlassConfigName(tileOnly) != cuda::cutlassConfigName(config)) continue;  // another tile
-            servingGelu += cuda::cutlassConfigServes(other, ActivationKind::kGelu);
-            servingNone += cuda::cutlassConfigServes(other, ActivationKind::kNone);
-            servingRelu += cuda::cutlassConfigServes(other, ActivationKind::kRelu);
+        for (ActivationKind kind : {ActivationKind::kGelu, ActivationKind::kNone, ActivationKind::kRelu}) {
+            int withC = 0, withoutC = 0;
+            for (const CutlassGemmConfig& other : configs) {
+                CutlassGemmConfig tileOnly = other;
+                tileOnly.id = config.id;
+                tileOnly.activation = config.activation;
+                tileOnly.residual = config.residual;
+                if (cuda::cutlassConfigName(tileOnly) != cuda::cutlassConfigName(config)) continue;  // another tile
+                if (cuda::cutlassConfigServes(other, kind)) ++(other.residual ? withC : withoutC);
+            }
+            const std::string label = cuda::cutlassConfigName(config) + " " + cuda::activationTacticName(kind);
+            EXPECT_GE(withC + withoutC, 1) << label;
+            EXPECT_LE(withC, 1) << label;
+            EXPECT_LE(withoutC, 1) << label;
         }
-        const std::string label = cuda::cutlassConfigName(config);
-        EXPECT_EQ(servingGelu, 1) << label;
-        EXPECT_EQ(servingNone, 1) << label;
-        EXPECT_EQ(servingRelu, 1) << label;
+        // Names tell configurations apart (tactic names and profiles show them).
+        for (const CutlassGemmConfig& other : configs)
+            if (other.id != config.id) EXPECT_NE(cuda::cutlassConfigName(other), cuda::cutlassConfigName(config));
     }
     // The rule itself, which holds without the kernels too.
     CutlassGemmConfig config;

@@ -37,7 +37,8 @@ std::string cutlassConfigName(const CutlassGemmConfig& c) {
            (c.epilogueM ? "_e" + std::to_string(c.epilogueM) + "x" + std::to_string(c.epilogueN) : "") +
            (c.activation == CutlassEpilogueActivation::kAtRunTime
                 ? ""
-                : std::string("_compiled_") + activationTacticName(compiledKind(c.activation)));
+                : std::string("_compiled_") + activationTacticName(compiledKind(c.activation))) +
+           (c.residual ? "" : "_no_c");
 }
 
 namespace {

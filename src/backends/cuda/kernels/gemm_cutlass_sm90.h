@@ -79,7 +79,7 @@ inline std::vector<int64_t> cutlassTacticState(const CutlassGemmConfig& config) 
 const std::vector<CutlassGemmConfig>& cutlassGemmConfigs();
 
 /// "128x256x64_coop_c2x1" (with "_e64x64" for a chosen epilogue subtile, "_compiled_gelu" for a compiled
-/// activation): the configuration as tactic names show it.
+/// activation, "_no_c" for an epilogue without a C operand): the configuration as tactic names show it.
 std::string cutlassConfigName(const CutlassGemmConfig& config);
 
 /// Whether `config` can run `problem`, the pointers included (null pointers are taken as aligned, so a
