@@ -15,7 +15,9 @@ seed, built by tests/models/gpu_model_check.py) and each batch (1 and a large on
      torch.compile(max-autotune) replays CUDA graphs; at the large batches also without the graph
      (the enqueue of every kernel timed), reported beside it;
    - PyTorch eager in FP16 (channels-last for the CNNs) and FP32/TF32;
-   - torch.compile(mode=...) in FP16, with its compile time (first call's wall time).
+   - torch.compile(mode=...) in FP16, with its compile time (first call's wall time); after the compile,
+     its timing and Kiln's FP16 one are taken in turn --rounds times (3), and each side's figure is the
+     median of its timings, so the GPU's state after a long autotuning favours neither.
 It writes a markdown table and JSON to --out, the table under the run's date, GPU, versions and command
 line (the heading docs/BENCHMARKS.md gives every run), with --benchmarks-md also into docs/BENCHMARKS.md
 as its newest section, and prints Kiln / best-PyTorch ratios last. For the
@@ -190,6 +192,32 @@ def run_header(torch):
             "    python3 " + " ".join(shlex.quote(arg) for arg in sys.argv), ""]
 
 
+def time_kiln(args, engine, shapes, cuda_graph):
+    """The saved engine's GPU Compute Time median (ms) over args.runs inferences, and the log."""
+    timing = [str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
+              "--noDataTransfers", f"--iterations={args.runs}", f"--warmUp={args.warmup_ms}", "--duration=0"]
+    log, _ = run_kiln(timing + (["--useCudaGraph"] if cuda_graph else []), args.timeout)
+    return gpu_median(log), log
+
+
+def time_alternately(args, row, compiled_call, torch):
+    """torch.compile's timing and Kiln's FP16 engine's, taken in turn args.rounds times, so neither meets the
+    GPU in another state (clocks, temperature after the compile's autotuning); each figure is then the
+    median of its timings (Kiln's first, from before the compile, among them)."""
+    kiln = row.get("kiln_fp16", {})
+    compiled = []
+    for _ in range(args.rounds):
+        if kiln.get("median_ms") is not None:
+            ms, _ = time_kiln(args, kiln["engine"], kiln["shapes"], True)
+            if ms is not None:
+                kiln["timings_ms"].append(ms)
+        compiled.append(median_ms_torch(compiled_call, torch, args.warmup_runs, args.runs, args.warmup_ms))
+    row["compiled_fp16_timings_ms"] = compiled
+    row["compiled_fp16_ms"] = float(np.median(compiled))
+    if kiln.get("median_ms") is not None:
+        kiln["median_ms"] = float(np.median(kiln["timings_ms"]))
+
+
 def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference):
     """Builds (timed), checks accuracy, then times the saved engine. Returns a result dict."""
     shapes = shapes_arg(inputs)
@@ -223,15 +251,12 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
     error = max(relative_l2(o.values, r) for o, (_, r) in zip(outputs, reference))
     # The builder's precision assignment says "N layers run in FP16, M reformat layers ...".
     fp16_layers = re.search(r"(\d+) layers run in FP16", build_log)
-    timing = [str(args.kiln), "exec", f"--loadEngine={engine}", "--backend=cuda", f"--shapes={shapes}",
-              "--noDataTransfers", f"--iterations={args.runs}", f"--warmUp={args.warmup_ms}", "--duration=0"]
-    log, _ = run_kiln(timing + ["--useCudaGraph"], args.timeout)
+    median_ms, log = time_kiln(args, engine, shapes, True)
     (work / f"{tag}_time.log").write_text(log)
     no_graph_ms = None
     if batch > 1:
-        no_graph_log, _ = run_kiln(timing, args.timeout)
+        no_graph_ms, no_graph_log = time_kiln(args, engine, shapes, False)
         (work / f"{tag}_time_no_graph.log").write_text(no_graph_log)
-        no_graph_ms = gpu_median(no_graph_log)
     profile, kinds = [], []
     if precision == "fp16":  # where the time goes, layer by layer
         profile_path, info_path = work / f"{tag}_profile.json", work / f"{tag}_layers.json"
@@ -258,7 +283,8 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
             "layout": layout.group(1) if layout else None,
             "layout_cached": re.search(r"^\[I\] layout: .*answered by the timing cache", warm_log, re.MULTILINE)
             is not None,
-            "rel_l2": error, "median_ms": gpu_median(log), "median_ms_no_graph": no_graph_ms,
+            "rel_l2": error, "median_ms": median_ms, "timings_ms": [median_ms], "median_ms_no_graph": no_graph_ms,
+            "engine": str(engine), "shapes": shapes,
             "fp16_io": io_flags is not None, "target": target.group(1) if target else None,
             "cuda_graph": "cannot be captured in a CUDA graph" not in log,
             "fp16_layers": int(fp16_layers.group(1)) if fp16_layers else 0,
@@ -278,6 +304,9 @@ def main():
                         help="torch.compile mode ('none' leaves torch.compile out)")
     parser.add_argument("--precisions", nargs="+", default=["tf32", "fp16"], choices=["tf32", "fp16"])
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="torch.compile's and Kiln's FP16 timings taken in turn this many times after the "
+                             "compile; each side's figure is the median of its timings")
     parser.add_argument("--warmup-ms", type=int, default=500,
                         help="warm-up time: Kiln's --warmUp, and at least as long for each PyTorch timing")
     parser.add_argument("--warmup-runs", type=int, default=20, help="PyTorch warm-up calls, at least")
@@ -289,6 +318,8 @@ def main():
                         help="bind the FP16 engines' float inputs and outputs as float16 (--inputIOFormats / "
                              "--outputIOFormats), as PyTorch's FP16 runs take and give them")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     import torch
 
@@ -344,8 +375,7 @@ def main():
                     compiled(*half_in)
                 torch.cuda.synchronize()
                 row["compile_s"] = round(time.monotonic() - start, 1)
-                row["compiled_fp16_ms"] = median_ms_torch(lambda: compiled(*half_in), torch, args.warmup_runs,
-                                                          args.runs, args.warmup_ms)
+                time_alternately(args, row, lambda: compiled(*half_in), torch)
             print(f"[torch] {name} b{batch}: {({k: v for k, v in row.items() if k.endswith(('_ms', '_s'))})}",
                   flush=True)
             rows.append(row)
@@ -405,6 +435,11 @@ def write_results(args, rows):
                              if no_graph else "")
                           + (f"; torch.compile({mode}) not measured (yet): eager only"
                              if mode != "none" and r.get("compiled_fp16_ms") is None else ""))
+        if r.get("compiled_fp16_timings_ms"):
+            ratios.append(f"{r['model']} b{r['batch']} FP16 timings (ms), taken in turn after the compile: Kiln "
+                          + ", ".join(f"{t:.3f}" for t in fp16.get("timings_ms", []))
+                          + f" (the first before it); torch.compile({mode}) "
+                          + ", ".join(f"{t:.3f}" for t in r["compiled_fp16_timings_ms"]))
     report = "\n".join(header + lines + [""] + ratios) + "\n"
     (args.out / "side_by_side.md").write_text(report)
     if getattr(args, "benchmarks_md", None):

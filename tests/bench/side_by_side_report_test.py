@@ -2,7 +2,8 @@
 """bench/side_by_side.py's GPU-free parts, so a GPU run (its time is scarce) does not find their errors:
 the --fp16-io flags it derives from an ONNX model's types, and the report it writes (the run's heading,
 rows marked "fp16 I/O", a row whose torch.compile has not finished said to be eager only, the run as the
-newest section of docs/BENCHMARKS.md with --benchmarks-md, PyTorch's warm-up as long as Kiln's). PyTorch is
+newest section of docs/BENCHMARKS.md with --benchmarks-md, PyTorch's warm-up as long as Kiln's, the
+timings taken in turn after the compile). PyTorch is
 replaced by a stand-in naming a GPU and versions. Exits non-zero on the first failed check."""
 
 import argparse
@@ -124,6 +125,23 @@ def main():
     calls.clear()
     sbs.median_ms_torch(lambda: calls.append(time.monotonic()), timer, 3, 5)
     check(len(calls) == 8, f"3 warm-up calls and 5 timed ones made {len(calls)} calls")
+    # After the compile, torch.compile's and Kiln's timings alternate; each side's figure is the median of its
+    # own (Kiln's first timing, from before the compile, among them), and the report lists them.
+    kiln_times, torch_times = iter([6.4, 6.2, 6.3]), iter([7.5, 7.2, 7.4])
+    sbs.time_kiln = lambda args, engine, shapes, cuda_graph: (next(kiln_times), "log")
+    sbs.median_ms_torch = lambda fn, torch, warmup, runs, warmup_ms=0: next(torch_times)
+    paired = dict(row, kiln_fp16=dict(row["kiln_fp16"], median_ms=6.5, timings_ms=[6.5], engine="e", shapes="s"))
+    del paired["compiled_fp16_ms"]
+    args.rounds, args.warmup_runs, args.runs, args.warmup_ms = 3, 20, 100, 500
+    args.benchmarks_md = None
+    sbs.time_alternately(args, paired, lambda: None, timer)
+    check(paired["kiln_fp16"]["timings_ms"] == [6.5, 6.4, 6.2, 6.3], f"Kiln's timings {paired['kiln_fp16']}")
+    check(abs(paired["kiln_fp16"]["median_ms"] - 6.35) < 1e-9, f"Kiln's median {paired['kiln_fp16']['median_ms']}")
+    check(paired["compiled_fp16_ms"] == 7.4 and paired["compiled_fp16_timings_ms"] == [7.5, 7.2, 7.4],
+          f"torch.compile's timings {paired}")
+    lines = sbs.write_results(args, [paired])
+    check(any("taken in turn after the compile: Kiln 6.500, 6.400, 6.200, 6.300 (the first before it); "
+              "torch.compile(max-autotune) 7.500, 7.200, 7.400" in line for line in lines), "\n".join(lines))
     print("side_by_side report: all checks passed")
     return 0
 
