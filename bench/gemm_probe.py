@@ -6,7 +6,7 @@ exports it (x * 0.5 * (1 + erf(x / sqrt 2))). The medians are the builder's (CUD
 median of repeats).
 
     python3 bench/gemm_probe.py --kiln build/bin/kiln --out /tmp/gemm_probe \
-        [--cases 16384x768x3072 16384x3072x768] [--activations none relu gelu] [--level 3]
+        [--cases 16384x768x3072 16384x3072x768] [--activations none relu gelu] [--level 3] [--bias both]
 """
 
 import argparse
@@ -19,13 +19,18 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def gemm_model(m, k, n, activation, seed):
-    """X [m, k] -> act(X W + b) [m, n], opset 17, float weights."""
+def gemm_model(m, k, n, activation, seed, bias=True):
+    """X [m, k] -> act(X W + b) [m, n] (act(X W) without the bias), opset 17, float weights."""
     rng = np.random.default_rng(seed)
     w = numpy_helper.from_array((rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32), "w")
     b = numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), "b")
-    nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["h"])]
-    inits = [w, b]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"])]
+    inits = [w]
+    if bias:
+        nodes.append(helper.make_node("Add", ["xw", "b"], ["h"]))
+        inits.append(b)
+    else:
+        nodes[0].output[0] = "h"
     if activation == "relu":
         nodes.append(helper.make_node("Relu", ["h"], ["y"]))
     elif activation == "gelu":
@@ -51,26 +56,32 @@ def main():
     parser.add_argument("--cases", nargs="+", default=["16384x768x3072"], help="MxKxN products")
     parser.add_argument("--activations", nargs="+", default=["none", "relu", "gelu"], choices=["none", "relu", "gelu"])
     parser.add_argument("--level", type=int, default=3, help="--builderOptimizationLevel")
+    parser.add_argument("--bias", choices=["with", "without", "both"], default="with",
+                        help="products with the bias row, without it (what the epilogue's bias load costs: "
+                             "without an activation either, the product is a MatMul, the library's alone), or both")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    lines = ["| M x K x N | activation | tactic | median ms | TFLOP/s |", "|---|---|---|---|---|"]
+    lines = ["| M x K x N | epilogue | tactic | median ms | TFLOP/s |", "|---|---|---|---|---|"]
+    biases = {"with": [True], "without": [False], "both": [True, False]}[args.bias]
     for case in args.cases:
         m, k, n = (int(v) for v in case.split("x"))
-        for activation in args.activations:
-            path = args.out / f"gemm_{case}_{activation}.onnx"
-            onnx.save(gemm_model(m, k, n, activation, seed=len(lines)), path)
+        for activation, bias in ((a, b) for a in args.activations for b in biases):
+            epilogue = activation + ("" if bias else ", no bias")
+            name = f"gemm_{case}_{activation}{'' if bias else '_nobias'}"
+            path = args.out / f"{name}.onnx"
+            onnx.save(gemm_model(m, k, n, activation, seed=len(lines), bias=bias), path)
             command = [str(args.kiln), "exec", f"--onnx={path}", "--backend=cuda", "--fp16", "--verbose",
                        f"--shapes=x:{m}x{k}", f"--builderOptimizationLevel={args.level}", "--iterations=1",
                        "--warmUp=0", "--duration=0"]
             result = subprocess.run(command, capture_output=True, text=True, timeout=600)
             log = result.stdout + result.stderr
-            (args.out / f"gemm_{case}_{activation}.log").write_text(log)
+            (args.out / f"{name}.log").write_text(log)
             if result.returncode != 0:
-                lines.append(f"| {case} | {activation} | kiln failed (exit {result.returncode}) | - | - |")
+                lines.append(f"| {case} | {epilogue} | kiln failed (exit {result.returncode}) | - | - |")
                 continue
-            timed = sorted(((float(ms), name, int(t)) for t, name, ms in TACTIC.findall(log)))
-            for ms, name, t in timed:
-                lines.append(f"| {case} | {activation} | #{t} {name} | {ms:.4f} | {2 * m * k * n / ms / 1e9:.0f} |")
+            timed = sorted(((float(ms), tactic, int(t)) for t, tactic, ms in TACTIC.findall(log)))
+            for ms, tactic, t in timed:
+                lines.append(f"| {case} | {epilogue} | #{t} {tactic} | {ms:.4f} | {2 * m * k * n / ms / 1e9:.0f} |")
     table = "\n".join(lines)
     (args.out / "gemm_probe.md").write_text(table + "\n")
     print(table)
