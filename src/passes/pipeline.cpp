@@ -17,6 +17,7 @@
 #include "passes/matmul_fusion.h"
 #include "passes/patch_conv_to_matmul.h"
 #include "passes/pointwise_fusion.h"
+#include "passes/repeated_gather_indices.h"
 #include "passes/residual_through_reshape.h"
 #include "passes/rms_norm_fusion.h"
 #include "passes/shape_folding.h"
@@ -44,6 +45,10 @@ PassManager defaultPipeline() {
     //    so matmul fusion (10) gives them a product's epilogue and tactics, and horizontal fusion (12)
     //    can merge them with sibling projections.
     pm.add(std::make_unique<GemmToMatMul>());
+    // 3d. A Gather of constant rows by repeated constant indices (token types, position ids over the
+    //    batch) gathers them once, and the Add reading it broadcasts them (before pointwise fusion
+    //    takes that Add into a chain).
+    pm.add(std::make_unique<RepeatedGatherIndices>());
     // 4. Transpose / reshape cancellation before the pattern fusions, which expect one Transpose
     //    (attention's K^T) rather than a chain.
     pm.add(std::make_unique<LayoutCancellation>());
