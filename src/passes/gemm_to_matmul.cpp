@@ -19,7 +19,7 @@ bool rewritable(const Node& gemm) {
     const Value* a = gemm.input(0);
     const Value* b = gemm.input(1);
     if (!a || !b || !gemm.output(0) || !a->typeKnown || !isProductType(a->dtype) || a->shape.size() != 2) return false;
-    // A constant B: its transpose is made once here rather than read transposed by every run.
+    // Weights: a constant B, which for transB is transposed here once (a MatMul reads no transposed operand).
     if (!b->isConstant() || b->dtype != a->dtype || b->constant->rank() != 2) return false;
     // alpha and beta other than 1 would be one more multiply (a scaled copy of B or C would round differently).
     if (gemm.attrs.getInt("transA", 0) != 0 || gemm.attrs.getFloat("alpha", 1.f) != 1.f) return false;

@@ -48,7 +48,8 @@ Expected<bool> ResidualThroughReshape::run(Graph& graph, PassContext& ctx) {
                                          {product->input(0), product->input(1), product->input(2), residualView},
                                          {sum}, {product, add});
         if (product->opType == "FusedMatMul") fused->attrs = product->attrs;
-        addReplacementNode(graph, "Reshape", "", {sum, reshape->input(1)}, {add->output(0)}, {reshape});
+        Node* back = addReplacementNode(graph, "Reshape", "", {sum, reshape->input(1)}, {add->output(0)}, {reshape});
+        back->attrs = reshape->attrs;  // allowzero, if set
         removed.insert({product, reshape, add});
         ctx.record("took " + add->describe() + " behind " + reshape->describe() + " into " + fused->describe() +
                    " as its residual");
