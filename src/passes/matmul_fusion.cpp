@@ -16,6 +16,15 @@ bool extendable(const Node& n) {
     return (matmul || fused) && y && y->dtype == DataType::kFLOAT && y->shape.size() >= 2;
 }
 
+/// A constant of N elements along its last axis alone ([N], [1, N], ...) and of no higher rank than the
+/// product's: added to the product, it is a bias row that leaves the result's shape as it is.
+bool isBiasRow(const Value* v, int64_t n, size_t productRank) {
+    if (!v->isConstant() || v->constant->rank() < 1 || static_cast<size_t>(v->constant->rank()) > productRank)
+        return false;
+    const Tensor& t = *v->constant;
+    return t.shape().back() == n && t.elementCount() == n;
+}
+
 }  // namespace
 
 Expected<bool> MatMulFusion::run(Graph& graph, PassContext& ctx) {
@@ -32,9 +41,12 @@ Expected<bool> MatMulFusion::run(Graph& graph, PassContext& ctx) {
         if (Node* add = uses.soleReaderIs(result, "Add"); !wasFused && add && !removed.count(add)) {
             Value* other = otherInput(*add, result);
             const Dim& n = result->shape.back();
-            if (other && other->isConstant() && other->constant->rank() == 1 && n.isKnown() &&
-                other->constant->elementCount() == n.value && other->dtype == result->dtype) {
-                bias = other;
+            if (other && n.isKnown() && isBiasRow(other, n.value, result->shape.size()) && other->dtype == result->dtype) {
+                // A row [1, ..., 1, N] (a Gemm's C, an exporter's 2-D bias) is the bias [N] under another shape.
+                bias = other->constant->rank() == 1
+                           ? other
+                           : graph.addConstant(graph.uniqueValueName(other->name + "_row"),
+                                               other->constant->reshaped({n.value}));
                 chain.push_back(add);
                 result = add->output(0);
             }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -118,6 +119,31 @@ TEST_F(GemmToMatMulTest, AResidualCAndABroadcastCBecomeAdds) {
     ASSERT_EQ(run.outputs.size(), 2u);
     EXPECT_EQ(compareWithReference(run.outputs[0], gemmReference(xs, w, false, &rs), 1e-5, 1e-6), "");
     EXPECT_EQ(compareWithReference(run.outputs[1], gemmReference(xs, w, false, &column), 1e-5, 1e-6), "");
+}
+
+TEST_F(GemmToMatMulTest, ARowShapedCIsTheProductsBias) {
+    // C as [1, N] (a 2-D bias, as some exporters write it): matmul fusion takes it as the bias row [N].
+    ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{5, 8});
+    Tensor w = randomTensor(DataType::kFLOAT, {8, 12}, -0.5, 0.5, 12);
+    Tensor c = randomTensor(DataType::kFLOAT, {1, 12}, -1, 1, 13);
+    net->markOutput(*op("Relu", {op("Gemm", {x, constant(w), constant(c)}, gemmAttrs(0))}));
+
+    auto optimized = runPipeline(net->graph());
+    EXPECT_EQ(countOps(*optimized, "Add") + countOps(*optimized, "Relu"), 0u);
+    ASSERT_EQ(countOps(*optimized, "FusedMatMul"), 1u);
+    for (const auto& n : optimized->nodes())
+        if (n->opType == "FusedMatMul") {
+            ASSERT_TRUE(n->hasInput(2));
+            EXPECT_EQ(n->input(2)->constant->shape(), (Shape{12}));
+        }
+
+    Tensor xs = randomTensor(DataType::kFLOAT, {5, 8}, -1, 1, 14);
+    std::vector<double> reference = gemmReference(xs, w, false, &c);
+    for (double& v : reference) v = std::max(v, 0.0);
+    auto config = builder->createBuilderConfig();
+    EngineRun run = buildAndRun(*builder, *net, *config, {{"x", xs}}, logger);
+    ASSERT_TRUE(run.ok);
+    EXPECT_EQ(compareWithReference(run.outputs[0], reference, 1e-5, 1e-6), "");
 }
 
 TEST_F(GemmToMatMulTest, TiedWeightsAreTransposedOnce) {
