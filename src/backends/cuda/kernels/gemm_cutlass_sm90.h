@@ -47,7 +47,7 @@ enum class CutlassSchedule : int { kCooperative, kPingpong };
 /// The activation a configuration's epilogue applies: one compiled in, or any other, read at run time.
 /// The compiled ones exist for the kinds FusedMatMul reaches CUTLASS with most (none; GELU, whose
 /// arithmetic bounds the epilogue): a switch in the epilogue loop cost 3 % of the identity product and 7 %
-/// of the GELU one on an H200 (docs/BENCHMARKS.md).
+/// of the GELU one on an H200 (docs/BENCHMARKS-2026-12-03.md).
 enum class CutlassEpilogueActivation : int { kAtRunTime, kIdentity, kGelu };
 
 /// One compiled tile configuration. `id` is stable across builds: engines store it as their tactic.

@@ -12,7 +12,7 @@ std::vector<CutlassCompiledConfig> cutlassPingpongConfigs() {
 #if KILN_CUTLASS_SM90_KERNELS
     using namespace cutlass_sm90;
     // Ids are never reused: engines store them. Timed on an H200 against cuBLASLt and six other tiles
-    // and clusters (docs/BENCHMARKS.md, 14:41): this tile won BERT-base batch 128's attention-output and
+    // and clusters (docs/BENCHMARKS-2026-12-03.md, 14:41): this tile won BERT-base batch 128's attention-output and
     // FFN-output products (bias and residual fused) by 5-6 %. Id 1 serves the activations without a
     // compiled configuration (ReLU, Clip, ...); the identity and GELU products take ids 2 and 3.
     return {compiled<128, 128, 64, 1, 1, Pingpong, 64, 64, CutlassEpilogueActivation::kAtRunTime, true>(1)};
