@@ -73,6 +73,11 @@ def median_ms_torch(fn, torch, warmup, runs, warmup_ms=0):
     return float(np.median(times))
 
 
+def time_torch(args, fn, torch):
+    """median_ms_torch with the run's warm-up and run counts."""
+    return median_ms_torch(fn, torch, args.warmup_runs, args.runs, args.warmup_ms)
+
+
 def torch_inputs(inputs, torch, half, channels_last):
     out = []
     for value in inputs.values():
@@ -211,7 +216,7 @@ def time_alternately(args, row, compiled_call, torch):
             ms, _ = time_kiln(args, kiln["engine"], kiln["shapes"], True)
             if ms is not None:
                 kiln["timings_ms"].append(ms)
-        compiled.append(median_ms_torch(compiled_call, torch, args.warmup_runs, args.runs, args.warmup_ms))
+        compiled.append(time_torch(args, compiled_call, torch))
     row["compiled_fp16_timings_ms"] = compiled
     row["compiled_fp16_ms"] = float(np.median(compiled))
     if kiln.get("median_ms") is not None:
@@ -358,12 +363,10 @@ def main():
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
             fp32_in = torch_inputs(inputs, torch, False, channels_last)
             fp32_model = model.to(memory_format=torch.channels_last) if channels_last else model
-            row["eager_tf32_ms"] = median_ms_torch(lambda: fp32_model(*fp32_in), torch, args.warmup_runs, args.runs,
-                                                   args.warmup_ms)
+            row["eager_tf32_ms"] = time_torch(args, lambda: fp32_model(*fp32_in), torch)
             half_model = fp32_model.half()
             half_in = torch_inputs(inputs, torch, True, channels_last)
-            row["eager_fp16_ms"] = median_ms_torch(lambda: half_model(*half_in), torch, args.warmup_runs, args.runs,
-                                                   args.warmup_ms)
+            row["eager_fp16_ms"] = time_torch(args, lambda: half_model(*half_in), torch)
             # Kiln's and eager's figures on file before torch.compile starts: a compile that outlasts the
             # run's time limit (max-autotune on MobileNetV2 took over 290 s) leaves them behind.
             write_results(args, rows + [row])

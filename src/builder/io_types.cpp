@@ -94,10 +94,7 @@ Status applyIoTypes(Graph& graph, const std::map<std::string, DataType>& types, 
             rebindOutput(graph, value, type, removed);
         log.info(std::string(input ? "input '" : "output '") + name + "' bound as " + dataTypeName(type));
     }
-    if (!removed.empty()) graph.removeNodes([&](const Node& n) { return removed.count(&n) != 0; });
-    graph.removeUnusedValues();
-    if (!graph.topologicalSort()) return internalError("binding I/O types left a cycle");
-    return Status::ok();
+    return finishRewrite(graph, removed);
 }
 
 }  // namespace kiln

@@ -39,7 +39,8 @@ Expected<bool> RepeatedGatherIndices::run(Graph& graph, PassContext& ctx) {
         const Value* data = gather->input(0);
         const Value* indices = gather->input(1);
         if (!data || !indices || !data->isConstant() || !indices->isConstant() || data->constant->rank() < 1) continue;
-        if (gather->attrs.getInt("axis", 0) != 0 && gather->attrs.getInt("axis", 0) != -data->constant->rank()) continue;
+        const int64_t axis = gather->attrs.getInt("axis", 0);
+        if (axis != 0 && axis != -data->constant->rank()) continue;
         const Tensor& rows = *data->constant;
         const Tensor& at = *indices->constant;
         if (at.dtype() != DataType::kINT64 && at.dtype() != DataType::kINT32) continue;
