@@ -25,6 +25,9 @@ compute ceiling it counts each model's FLOPs per item (torch.utils.flop_counter 
 measures the FP16 GEMM rate of the same GPU in the same run (an 8192^3 half matmul): ceiling ms =
 FLOPs x batch / rate, shown next to Kiln's FP16 time; it also profiles the Kiln FP16
 engine per layer (`--exportProfile`, at every batch) and lists the layers that take the most time.
+While Kiln's FP16 engine and torch.compile are timed, nvidia-smi samples the SM clock, the board power and
+the throttle reasons (gpu_clocks.py): at large batch the GPU may be held at its power limit, and the
+report says so beside the times.
 
     side_by_side.py --kiln BUILD/bin/kiln --out DIR [--models resnet50 ...] [--compile-mode max-autotune]
 """
@@ -43,6 +46,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "models"))
 from gpu_model_check import export, make_case  # noqa: E402
+from gpu_clocks import ClockSampler, describe, summarize  # noqa: E402
 from kiln_io import read_export_output, relative_l2  # noqa: E402
 
 LARGE_BATCH = {"resnet50": [256], "mobilenet_v2": [256], "vit_b_16": [64], "bert_base": [32, 128]}
@@ -187,8 +191,12 @@ def fp16_io_flags(onnx_path, input_names):
 def run_header(torch):
     """The run's date, GPU, versions and command line, as docs/BENCHMARKS.md records every run."""
     try:
-        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                capture_output=True, text=True, timeout=60).stdout.split()[0]
+        # The SM clock's maximum and the power limit: what the clocks sampled during the timings are read
+        # against (gpu_clocks.py).
+        fields = subprocess.run(["nvidia-smi", "--id=0", "--query-gpu=driver_version,clocks.max.sm,power.limit",
+                                 "--format=csv,noheader,nounits"], capture_output=True, text=True,
+                                timeout=60).stdout.split(",")
+        driver = f"{fields[0].strip()}, SM clock max {fields[1].strip()} MHz, power limit {fields[2].strip()} W"
     except (OSError, subprocess.SubprocessError, IndexError):
         driver = "unknown"
     return [f"## {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {torch.cuda.get_device_name()}", "",
@@ -205,19 +213,29 @@ def time_kiln(args, engine, shapes, cuda_graph):
     return gpu_median(log), log
 
 
+def sampled(lines, timing):
+    """timing()'s result, with the GPU's clock and power samples taken meanwhile added to `lines`."""
+    with ClockSampler() as sampler:
+        result = timing()
+    lines.extend(sampler.lines)
+    return result
+
+
 def time_alternately(args, row, compiled_call, torch):
     """torch.compile's timing and Kiln's FP16 engine's, taken in turn args.rounds times, so neither meets the
     GPU in another state (clocks, temperature after the compile's autotuning); each figure is then the
     median of its timings (Kiln's first, from before the compile, among them)."""
     kiln = row.get("kiln_fp16", {})
-    compiled = []
+    compiled, compiled_clocks = [], []
     for _ in range(args.rounds):
         if kiln.get("median_ms") is not None:
-            ms, _ = time_kiln(args, kiln["engine"], kiln["shapes"], True)
+            ms, _ = sampled(kiln.setdefault("clock_lines", []),
+                            lambda: time_kiln(args, kiln["engine"], kiln["shapes"], True))
             if ms is not None:
                 kiln["timings_ms"].append(ms)
-        compiled.append(time_torch(args, compiled_call, torch))
+        compiled.append(sampled(compiled_clocks, lambda: time_torch(args, compiled_call, torch)))
     row["compiled_fp16_timings_ms"] = compiled
+    row["compiled_fp16_clock_lines"] = compiled_clocks
     row["compiled_fp16_ms"] = float(np.median(compiled))
     if kiln.get("median_ms") is not None:
         kiln["median_ms"] = float(np.median(kiln["timings_ms"]))
@@ -256,7 +274,8 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
     error = max(relative_l2(o.values, r) for o, (_, r) in zip(outputs, reference))
     # The builder's precision assignment says "N layers run in FP16, M reformat layers ...".
     fp16_layers = re.search(r"(\d+) layers run in FP16", build_log)
-    median_ms, log = time_kiln(args, engine, shapes, True)
+    clock_lines = []
+    median_ms, log = sampled(clock_lines, lambda: time_kiln(args, engine, shapes, True))
     (work / f"{tag}_time.log").write_text(log)
     no_graph_ms = None
     if batch > 1:
@@ -289,6 +308,7 @@ def bench_kiln(args, name, onnx_path, inputs, batch, precision, work, reference)
             "layout_cached": re.search(r"^\[I\] layout: .*answered by the timing cache", warm_log, re.MULTILINE)
             is not None,
             "rel_l2": error, "median_ms": median_ms, "timings_ms": [median_ms], "median_ms_no_graph": no_graph_ms,
+            "clock_lines": clock_lines,
             "engine": str(engine), "shapes": shapes,
             "fp16_io": io_flags is not None, "target": target.group(1) if target else None,
             "cuda_graph": "cannot be captured in a CUDA graph" not in log,
@@ -438,6 +458,11 @@ def write_results(args, rows):
                              if no_graph else "")
                           + (f"; torch.compile({mode}) not measured (yet): eager only"
                              if mode != "none" and r.get("compiled_fp16_ms") is None else ""))
+        kiln_clocks, compiled_clocks = summarize(fp16.get("clock_lines", [])), summarize(
+            r.get("compiled_fp16_clock_lines", []))
+        if kiln_clocks or compiled_clocks:
+            ratios.append(f"{r['model']} b{r['batch']} GPU while timed (nvidia-smi every 100 ms): Kiln FP16 "
+                          f"{describe(kiln_clocks)}; torch.compile({mode}) {describe(compiled_clocks)}")
         if r.get("compiled_fp16_timings_ms"):
             ratios.append(f"{r['model']} b{r['batch']} FP16 timings (ms), taken in turn after the compile: Kiln "
                           + ", ".join(f"{t:.3f}" for t in fp16.get("timings_ms", []))

@@ -3,7 +3,7 @@
 the --fp16-io flags it derives from an ONNX model's types, and the report it writes (the run's heading,
 rows marked "fp16 I/O", a row whose torch.compile has not finished said to be eager only, the run as the
 newest section of docs/BENCHMARKS.md with --benchmarks-md, PyTorch's warm-up as long as Kiln's, the
-timings taken in turn after the compile). PyTorch is
+timings taken in turn after the compile, the GPU's clock and power samples beside them). PyTorch is
 replaced by a stand-in naming a GPU and versions. Exits non-zero on the first failed check."""
 
 import argparse
@@ -48,6 +48,51 @@ def bert_like_model(path):
                helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [2, 4]),
                helper.make_tensor_value_info("positions", TensorProto.INT64, [2, 4])]
     onnx.save(helper.make_model(helper.make_graph(nodes, "g", [ids, mask, x], outputs)), str(path))
+
+
+def check_clock_samples(sbs, args, row, timer):
+    """The GPU's clock and power samples: read from nvidia-smi's CSV lines (unreadable ones skipped), kept
+    per side while the timings alternate, and summed up in the report."""
+    clocks = sbs.summarize(["1455, 693.12, 0x0000000000000004", "1500, 700.00, 0x0000000000000004",
+                            "1980, 120.50, 0x0000000000000000", "[N/A], [N/A], [N/A]", "14"])
+    check(clocks == {"samples": 3, "sm_clock_mhz": 1500.0, "sm_clock_min_mhz": 1455.0, "sm_clock_max_mhz": 1980.0,
+                     "power_w": 693.12, "power_max_w": 700.0, "power_capped_share": 2 / 3}, f"summary {clocks}")
+    check(sbs.summarize(["[N/A], [N/A], [N/A]"]) is None and sbs.describe(None) == "not sampled", "no samples")
+    # The sampler keeps what its command printed before the with-block ended, and a command that cannot
+    # start leaves no lines instead of failing the benchmark.
+    import gpu_clocks
+    printer = [sys.executable, "-c", "import time; print('1455, 693.1, 0x4', flush=True); time.sleep(60)"]
+    with gpu_clocks.ClockSampler(printer) as sampler:
+        time.sleep(1.0)
+    check(sampler.lines == ["1455, 693.1, 0x4"], f"sampled lines {sampler.lines}")
+    with gpu_clocks.ClockSampler(["/nonexistent/nvidia-smi"]) as sampler:
+        pass
+    check(sampler.lines == [], f"lines from a missing command: {sampler.lines}")
+
+    samples = iter(["1455, 690, 0x4", "1600, 650, 0x0", "1440, 695, 0x4", "1610, 660, 0x0"])
+
+    class Sampler:  # one line each timing, Kiln's and torch.compile's in turn
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.lines = [next(samples)]
+            return False
+
+    kiln_times, torch_times = iter([6.4, 6.2]), iter([7.5, 7.2])
+    sbs.ClockSampler = Sampler
+    sbs.time_kiln = lambda args, engine, shapes, cuda_graph: (next(kiln_times), "log")
+    sbs.median_ms_torch = lambda fn, torch, warmup, runs, warmup_ms=0: next(torch_times)
+    row = dict(row, kiln_fp16=dict(row["kiln_fp16"], timings_ms=[6.5], clock_lines=[]))
+    args.rounds = 2
+    sbs.time_alternately(args, row, lambda: None, timer)
+    check(row["kiln_fp16"]["clock_lines"] == ["1455, 690, 0x4", "1440, 695, 0x4"] and
+          row["compiled_fp16_clock_lines"] == ["1600, 650, 0x0", "1610, 660, 0x0"], f"per-side samples {row}")
+    lines = sbs.write_results(args, [row])
+    expected = ("bert_base b128 GPU while timed (nvidia-smi every 100 ms): Kiln FP16 SM clock 1448 MHz (1440-1455), "
+                "692 W (max 695), power-capped in 100 % of 2 samples; torch.compile(max-autotune) SM clock 1605 MHz "
+                "(1600-1610), 655 W (max 660), power-capped in 0 % of 2 samples")
+    check(expected in lines, "\n".join(lines))
 
 
 def main():
@@ -142,6 +187,7 @@ def main():
     lines = sbs.write_results(args, [paired])
     check(any("taken in turn after the compile: Kiln 6.500, 6.400, 6.200, 6.300 (the first before it); "
               "torch.compile(max-autotune) 7.500, 7.200, 7.400" in line for line in lines), "\n".join(lines))
+    check_clock_samples(sbs, args, paired, timer)
     print("side_by_side report: all checks passed")
     return 0
 
