@@ -19,12 +19,9 @@ import subprocess
 SW_POWER_CAP = 0x4
 HW_POWER_BRAKE = 0x80
 
-QUERY = "clocks.sm,power.draw,clocks_throttle_reasons.active"
-
-
-def sampling_command(gpu_index=0, interval_ms=100):
-    return ["nvidia-smi", f"--id={gpu_index}", f"--query-gpu={QUERY}", "--format=csv,noheader,nounits",
-            "-lms", str(interval_ms)]
+# GPU 0 (the one the benchmark runs on), every 100 ms.
+SAMPLING_COMMAND = ["nvidia-smi", "--id=0", "--query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active",
+                    "--format=csv,noheader,nounits", "-lms", "100"]
 
 
 class ClockSampler:
@@ -32,7 +29,7 @@ class ClockSampler:
     output lines in `lines`. Where the command cannot start (no nvidia-smi) there are no lines."""
 
     def __init__(self, command=None):
-        self.command = command or sampling_command()
+        self.command = command or SAMPLING_COMMAND
         self.lines = []
         self._process = None
 
@@ -60,7 +57,7 @@ class ClockSampler:
 def summarize(lines):
     """The samples' SM clock (MHz: median, min, max), board power (W: median, max) and the share of samples
     throttled for power, or None without a readable sample. Lines are "clock, power, reasons" as
-    sampling_command asks for them; unreadable ones ("[N/A]", a cut last line) are skipped."""
+    SAMPLING_COMMAND asks for them; unreadable ones ("[N/A]", a cut last line) are skipped."""
     clocks, powers, capped = [], [], 0
     for line in lines:
         fields = [f.strip() for f in line.split(",")]
