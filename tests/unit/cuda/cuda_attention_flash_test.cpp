@@ -122,6 +122,20 @@ TEST_F(CudaAttentionFlashTest, TileEdgesMasksAndFrontiersMatchCpu) {
     bert.mask = {2, 1, 1, 128};
     bert.maskType = DataType::kHALF;
     cases.push_back(bert);
+    // A key-padding mask (one row for every query) is staged a key step ahead, each type by its own load:
+    // bool, float and bfloat16 here, float16 above; the bool one ends before the keys do.
+    FlashCase boolPadding =
+        flashCase("bool padding mask [B,1,1,S], shorter than the keys", {2, 3, 70, 64}, {2, 3, 150, 64});
+    boolPadding.mask = {2, 1, 1, 130};
+    boolPadding.maskType = DataType::kBOOL;
+    cases.push_back(boolPadding);
+    FlashCase floatPadding = flashCase("float padding mask [B,1,1,S]", {2, 3, 70, 64}, {2, 3, 150, 64});
+    floatPadding.mask = {2, 1, 1, 150};
+    cases.push_back(floatPadding);
+    FlashCase bfPadding = flashCase("bfloat16 padding mask [S]", {2, 3, 70, 128}, {2, 3, 150, 128});
+    bfPadding.mask = {150};
+    bfPadding.maskType = DataType::kBF16;
+    cases.push_back(bfPadding);
     FlashCase full = flashCase("float mask [B,H,S_q,S_kv]", {2, 3, 70, 64}, {2, 3, 90, 64});
     full.mask = {2, 3, 70, 90};
     cases.push_back(full);

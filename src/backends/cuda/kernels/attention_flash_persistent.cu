@@ -71,8 +71,8 @@ __device__ __forceinline__ int opaqueCopy(int value) {
     return copy;
 }
 
-// The tiled form's bounds: four blocks an SM at head size 64 (registers capped at 128), two at 128. At
-// 64 the cap costs one 4-byte value spilled and refilled once an item, outside the key steps (ptxas -v).
+// The tiled form's bounds: four blocks an SM at head size 64 (registers capped at 128, no spill: ptxas -v),
+// two at 128.
 // kRowMask: attn_mask has its own row per query (read per element), else its one row is staged per step.
 template <typename T, int D, bool kRowMask>
 __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)

@@ -121,14 +121,31 @@ __device__ __forceinline__ void stageKeyBias(float* bias, const void* mask, cons
 template <typename T, int D>
 __device__ __forceinline__ void loadTile(T* tile, const T* head, int64_t rowStride, int first, int rows) {
     constexpr int kChunksPerRow = D / 8;  // 16-byte pieces
+    constexpr int kRowsPerPass = kThreads / kChunksPerRow;
     // A fixed count a thread (blocks are kThreads): the loop unrolls whole, and a thread's row and piece
-    // are a shift and a mask of its index, cheap to work out again rather than held in registers.
-    const int piece = static_cast<int>(threadIdx.x) % kChunksPerRow;
+    // are a shift and a mask of its index. Its source steps by a whole pass of rows: one 64-bit add a copy,
+    // where an address worked out per row took a wide multiply, its carry and a select (most of a key
+    // step's instructions outside the math).
+    const int row = static_cast<int>(threadIdx.x) / kChunksPerRow,
+              piece = static_cast<int>(threadIdx.x) % kChunksPerRow;
+    T* destination = tile + row * (D + kPad) + piece * 8;
+    const T* source = head + (first + row) * rowStride + piece * 8;
+    const int64_t passStride = kRowsPerPass * rowStride;
+    if (first + kTileRows <= rows) {  // a whole tile: no row to test
 #pragma unroll
-    for (int pass = 0; pass < kTileRows * kChunksPerRow / kThreads; ++pass) {
-        const int r = static_cast<int>(threadIdx.x) / kChunksPerRow + pass * (kThreads / kChunksPerRow);
-        const bool valid = first + r < rows;
-        cpAsync16(tile + r * (D + kPad) + piece * 8, valid ? head + (first + r) * rowStride + piece * 8 : head, valid);
+        for (int pass = 0; pass < kTileRows / kRowsPerPass; ++pass) {
+            cpAsync16(destination, source, true);
+            destination += kRowsPerPass * (D + kPad);
+            source += passStride;
+        }
+        return;
+    }
+#pragma unroll
+    for (int pass = 0; pass < kTileRows / kRowsPerPass; ++pass) {
+        const bool valid = first + row + pass * kRowsPerPass < rows;
+        cpAsync16(destination, valid ? source : head, valid);
+        destination += kRowsPerPass * (D + kPad);
+        source += passStride;
     }
 }
 
@@ -290,14 +307,16 @@ __device__ __forceinline__ void storeWarpRows(const float (&o)[D / 8][4], const 
     }
     __syncwarp();
     constexpr int kChunksPerRow = D / 8;
-    const int piece = lane % kChunksPerRow;  // as in loadTile: whole passes, the piece fixed a lane
+    constexpr int kRowsPerPass = 32 / kChunksPerRow;
+    // As in loadTile: whole passes, the piece fixed a lane, the destination stepping a pass of rows.
+    const int row = lane / kChunksPerRow, piece = lane % kChunksPerRow;
+    T* destination = yHead + static_cast<int64_t>(first + row) * rowStride + piece * 8;
 #pragma unroll
-    for (int pass = 0; pass < 16 * kChunksPerRow / 32; ++pass) {
-        const int r = lane / kChunksPerRow + pass * (32 / kChunksPerRow);
-        const int i = first + r;
-        if (i < queries)
-            *reinterpret_cast<uint4*>(yHead + static_cast<int64_t>(i) * rowStride + piece * 8) =
-                *reinterpret_cast<const uint4*>(sO + r * kStride + piece * 8);
+    for (int pass = 0; pass < 16 / kRowsPerPass; ++pass) {
+        const int r = row + pass * kRowsPerPass;
+        if (first + r < queries)
+            *reinterpret_cast<uint4*>(destination) = *reinterpret_cast<const uint4*>(sO + r * kStride + piece * 8);
+        destination += kRowsPerPass * rowStride;
     }
 }
 
