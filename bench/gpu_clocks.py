@@ -19,8 +19,14 @@ import subprocess
 SW_POWER_CAP = 0x4
 HW_POWER_BRAKE = 0x80
 
+# A sample counts where a kernel ran for at least this share of nvidia-smi's utilization window: a timed
+# process also loads its engine or compiles, and those samples (idle clocks, low power) would say nothing
+# about the timing.
+BUSY_UTILIZATION = 90
+
 # GPU 0 (the one the benchmark runs on), every 100 ms.
-SAMPLING_COMMAND = ["nvidia-smi", "--id=0", "--query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active",
+SAMPLING_COMMAND = ["nvidia-smi", "--id=0",
+                    "--query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active,utilization.gpu",
                     "--format=csv,noheader,nounits", "-lms", "100"]
 
 
@@ -55,33 +61,39 @@ class ClockSampler:
 
 
 def summarize(lines):
-    """The samples' SM clock (MHz: median, min, max), board power (W: median, max) and the share of samples
-    throttled for power, or None without a readable sample. Lines are "clock, power, reasons" as
-    SAMPLING_COMMAND asks for them; unreadable ones ("[N/A]", a cut last line) are skipped."""
-    clocks, powers, capped = [], [], 0
+    """The busy samples' SM clock (MHz: median, min, max), board power (W: median, max) and the share of them
+    throttled for power, with how many samples there were in all; None without a busy one. Lines are
+    "clock, power, reasons, utilization" as SAMPLING_COMMAND asks for them; unreadable ones ("[N/A]", a cut
+    last line) are skipped, and a sample below BUSY_UTILIZATION is counted but not summed up."""
+    clocks, powers, capped, readable = [], [], 0, 0
     for line in lines:
         fields = [f.strip() for f in line.split(",")]
-        if len(fields) != 3:
+        if len(fields) != 4:
             continue
         try:
             clock, power, reasons = float(fields[0]), float(fields[1]), int(fields[2], 16)
+            utilization = float(fields[3])
         except ValueError:
+            continue
+        readable += 1
+        if utilization < BUSY_UTILIZATION:
             continue
         clocks.append(clock)
         powers.append(power)
         capped += bool(reasons & (SW_POWER_CAP | HW_POWER_BRAKE))
     if not clocks:
         return None
-    return {"samples": len(clocks), "sm_clock_mhz": statistics.median(clocks), "sm_clock_min_mhz": min(clocks),
-            "sm_clock_max_mhz": max(clocks), "power_w": statistics.median(powers), "power_max_w": max(powers),
-            "power_capped_share": capped / len(clocks)}
+    return {"samples": len(clocks), "all_samples": readable, "sm_clock_mhz": statistics.median(clocks),
+            "sm_clock_min_mhz": min(clocks), "sm_clock_max_mhz": max(clocks), "power_w": statistics.median(powers),
+            "power_max_w": max(powers), "power_capped_share": capped / len(clocks)}
 
 
 def describe(summary):
     """One phrase for a report: "SM clock 1455 MHz (1365-1500), 693 W (max 700), power-capped in 100 % of
-    56 samples"."""
+    56 busy samples (of 70)"."""
     if summary is None:
-        return "not sampled"
+        return "not sampled busy"
     return (f"SM clock {summary['sm_clock_mhz']:.0f} MHz ({summary['sm_clock_min_mhz']:.0f}-"
             f"{summary['sm_clock_max_mhz']:.0f}), {summary['power_w']:.0f} W (max {summary['power_max_w']:.0f}), "
-            f"power-capped in {100 * summary['power_capped_share']:.0f} % of {summary['samples']} samples")
+            f"power-capped in {100 * summary['power_capped_share']:.0f} % of {summary['samples']} busy samples "
+            f"(of {summary['all_samples']})")

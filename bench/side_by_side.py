@@ -25,9 +25,10 @@ compute ceiling it counts each model's FLOPs per item (torch.utils.flop_counter 
 measures the FP16 GEMM rate of the same GPU in the same run (an 8192^3 half matmul): ceiling ms =
 FLOPs x batch / rate, shown next to Kiln's FP16 time; it also profiles the Kiln FP16
 engine per layer (`--exportProfile`, at every batch) and lists the layers that take the most time.
-While Kiln's FP16 engine and torch.compile are timed, nvidia-smi samples the SM clock, the board power and
-the throttle reasons (gpu_clocks.py): at large batch the GPU may be held at its power limit, and the
-report says so beside the times.
+While Kiln's FP16 engine and torch.compile are timed, nvidia-smi samples the SM clock, the board power,
+the throttle reasons and the utilization (gpu_clocks.py; samples where kernels ran under 90 % of the
+time, such as the engine's load, are counted but not summed up): at large batch the GPU may be held at
+its power limit, and the report says so beside the times.
 
     side_by_side.py --kiln BUILD/bin/kiln --out DIR [--models resnet50 ...] [--compile-mode max-autotune]
 """

@@ -53,23 +53,28 @@ def bert_like_model(path):
 def check_clock_samples(sbs, args, row, timer):
     """The GPU's clock and power samples: read from nvidia-smi's CSV lines (unreadable ones skipped), kept
     per side while the timings alternate, and summed up in the report."""
-    clocks = sbs.summarize(["1455, 693.12, 0x0000000000000004", "1500, 700.00, 0x0000000000000004",
-                            "1980, 120.50, 0x0000000000000000", "[N/A], [N/A], [N/A]", "14"])
-    check(clocks == {"samples": 3, "sm_clock_mhz": 1500.0, "sm_clock_min_mhz": 1455.0, "sm_clock_max_mhz": 1980.0,
-                     "power_w": 693.12, "power_max_w": 700.0, "power_capped_share": 2 / 3}, f"summary {clocks}")
-    check(sbs.summarize(["[N/A], [N/A], [N/A]"]) is None and sbs.describe(None) == "not sampled", "no samples")
+    # Busy samples only (a kernel ran >= 90 % of the window): the idle one (engine load, 1980 MHz, 80 W)
+    # is counted in all_samples and left out of the figures.
+    clocks = sbs.summarize(["1455, 693.12, 0x0000000000000004, 100", "1500, 700.00, 0x0000000000000004, 97",
+                            "1980, 120.50, 0x0000000000000000, 95", "1980, 80.00, 0x0000000000000000, 3",
+                            "[N/A], [N/A], [N/A], [N/A]", "14"])
+    check(clocks == {"samples": 3, "all_samples": 4, "sm_clock_mhz": 1500.0, "sm_clock_min_mhz": 1455.0,
+                     "sm_clock_max_mhz": 1980.0, "power_w": 693.12, "power_max_w": 700.0,
+                     "power_capped_share": 2 / 3}, f"summary {clocks}")
+    check(sbs.summarize(["[N/A], [N/A], [N/A], [N/A]"]) is None and sbs.summarize(["1980, 80, 0x0, 0"]) is None
+          and sbs.describe(None) == "not sampled busy", "no busy samples")
     # The sampler keeps what its command printed before the with-block ended, and a command that cannot
     # start leaves no lines instead of failing the benchmark.
     import gpu_clocks
-    printer = [sys.executable, "-c", "import time; print('1455, 693.1, 0x4', flush=True); time.sleep(60)"]
+    printer = [sys.executable, "-c", "import time; print('1455, 693.1, 0x4, 100', flush=True); time.sleep(60)"]
     with gpu_clocks.ClockSampler(printer) as sampler:
         time.sleep(1.0)
-    check(sampler.lines == ["1455, 693.1, 0x4"], f"sampled lines {sampler.lines}")
+    check(sampler.lines == ["1455, 693.1, 0x4, 100"], f"sampled lines {sampler.lines}")
     with gpu_clocks.ClockSampler(["/nonexistent/nvidia-smi"]) as sampler:
         pass
     check(sampler.lines == [], f"lines from a missing command: {sampler.lines}")
 
-    samples = iter(["1455, 690, 0x4", "1600, 650, 0x0", "1440, 695, 0x4", "1610, 660, 0x0"])
+    samples = iter(["1455, 690, 0x4, 100", "1600, 650, 0x0, 99", "1440, 695, 0x4, 100", "1610, 660, 0x0, 98"])
 
     class Sampler:  # one line each timing, Kiln's and torch.compile's in turn
         def __enter__(self):
@@ -86,12 +91,12 @@ def check_clock_samples(sbs, args, row, timer):
     row = dict(row, kiln_fp16=dict(row["kiln_fp16"], timings_ms=[6.5], clock_lines=[]))
     args.rounds = 2
     sbs.time_alternately(args, row, lambda: None, timer)
-    check(row["kiln_fp16"]["clock_lines"] == ["1455, 690, 0x4", "1440, 695, 0x4"] and
-          row["compiled_fp16_clock_lines"] == ["1600, 650, 0x0", "1610, 660, 0x0"], f"per-side samples {row}")
+    check(row["kiln_fp16"]["clock_lines"] == ["1455, 690, 0x4, 100", "1440, 695, 0x4, 100"] and
+          row["compiled_fp16_clock_lines"] == ["1600, 650, 0x0, 99", "1610, 660, 0x0, 98"], f"per-side samples {row}")
     lines = sbs.write_results(args, [row])
     expected = ("bert_base b128 GPU while timed (nvidia-smi every 100 ms): Kiln FP16 SM clock 1448 MHz (1440-1455), "
-                "692 W (max 695), power-capped in 100 % of 2 samples; torch.compile(max-autotune) SM clock 1605 MHz "
-                "(1600-1610), 655 W (max 660), power-capped in 0 % of 2 samples")
+                "692 W (max 695), power-capped in 100 % of 2 busy samples (of 2); torch.compile(max-autotune) SM "
+                "clock 1605 MHz (1600-1610), 655 W (max 660), power-capped in 0 % of 2 busy samples (of 2)")
     check(expected in lines, "\n".join(lines))
 
 
