@@ -113,40 +113,34 @@ FlashCase flashCase(std::string name, Shape q, Shape kv) {
     return c;
 }
 
+FlashCase masked(FlashCase c, Shape mask, DataType type) {
+    c.mask = std::move(mask);
+    c.maskType = type;
+    return c;
+}
+
 TEST_F(CudaAttentionFlashTest, TileEdgesMasksAndFrontiersMatchCpu) {
     std::vector<FlashCase> cases;
     cases.push_back(flashCase("one query, one key", {2, 3, 1, 64}, {2, 3, 1, 64}));
     cases.push_back(flashCase("77 queries, 200 keys", {1, 4, 77, 64}, {1, 4, 200, 64}));
     cases.push_back(flashCase("head 128, 300 keys", {1, 2, 65, 128}, {1, 2, 300, 128}));
-    FlashCase bert = flashCase("bert float16 padding mask [B,1,1,S]", {2, 12, 128, 64}, {2, 12, 128, 64});
-    bert.mask = {2, 1, 1, 128};
-    bert.maskType = DataType::kHALF;
-    cases.push_back(bert);
-    // A key-padding mask (one row for every query) is staged a key step ahead, each type by its own load:
+    cases.push_back(masked(flashCase("bert float16 padding mask [B,1,1,S]", {2, 12, 128, 64}, {2, 12, 128, 64}),
+                           {2, 1, 1, 128}, DataType::kHALF));
+    // A key-padding mask (one row for every query) is staged a key step at a time, read by its element type:
     // bool, float and bfloat16 here, float16 above; the bool one ends before the keys do.
-    FlashCase boolPadding =
-        flashCase("bool padding mask [B,1,1,S], shorter than the keys", {2, 3, 70, 64}, {2, 3, 150, 64});
-    boolPadding.mask = {2, 1, 1, 130};
-    boolPadding.maskType = DataType::kBOOL;
-    cases.push_back(boolPadding);
-    FlashCase floatPadding = flashCase("float padding mask [B,1,1,S]", {2, 3, 70, 64}, {2, 3, 150, 64});
-    floatPadding.mask = {2, 1, 1, 150};
-    cases.push_back(floatPadding);
-    FlashCase bfPadding = flashCase("bfloat16 padding mask [S]", {2, 3, 70, 128}, {2, 3, 150, 128});
-    bfPadding.mask = {150};
-    bfPadding.maskType = DataType::kBF16;
-    cases.push_back(bfPadding);
-    FlashCase full = flashCase("float mask [B,H,S_q,S_kv]", {2, 3, 70, 64}, {2, 3, 90, 64});
-    full.mask = {2, 3, 70, 90};
-    cases.push_back(full);
-    FlashCase bf = flashCase("bfloat16 mask [S_q,S_kv]", {1, 2, 33, 128}, {1, 2, 129, 128});
-    bf.mask = {33, 129};
-    bf.maskType = DataType::kBF16;
-    cases.push_back(bf);
-    FlashCase shortMask = flashCase("bool mask shorter than the keys", {2, 2, 40, 64}, {2, 2, 100, 64});
-    shortMask.mask = {2, 1, 40, 70};
-    shortMask.maskType = DataType::kBOOL;
-    cases.push_back(shortMask);
+    cases.push_back(
+        masked(flashCase("bool padding mask [B,1,1,S], shorter than the keys", {2, 3, 70, 64}, {2, 3, 150, 64}),
+               {2, 1, 1, 130}, DataType::kBOOL));
+    cases.push_back(masked(flashCase("float padding mask [B,1,1,S]", {2, 3, 70, 64}, {2, 3, 150, 64}), {2, 1, 1, 150},
+                           DataType::kFLOAT));
+    cases.push_back(
+        masked(flashCase("bfloat16 padding mask [S]", {2, 3, 70, 128}, {2, 3, 150, 128}), {150}, DataType::kBF16));
+    cases.push_back(masked(flashCase("float mask [B,H,S_q,S_kv]", {2, 3, 70, 64}, {2, 3, 90, 64}), {2, 3, 70, 90},
+                           DataType::kFLOAT));
+    cases.push_back(
+        masked(flashCase("bfloat16 mask [S_q,S_kv]", {1, 2, 33, 128}, {1, 2, 129, 128}), {33, 129}, DataType::kBF16));
+    cases.push_back(masked(flashCase("bool mask shorter than the keys", {2, 2, 40, 64}, {2, 2, 100, 64}),
+                           {2, 1, 40, 70}, DataType::kBOOL));
     FlashCase causal = flashCase("causal, 130 rows, head 128", {1, 2, 130, 128}, {1, 2, 130, 128});
     causal.causal = true;
     cases.push_back(causal);
