@@ -130,7 +130,9 @@ def main():
     check("torch.compile(max-autotune) not measured (yet): eager only" in lines[-1], f"partial row: {lines[-1]}")
     row["compiled_fp16_ms"] = 7.4
     lines = sbs.write_results(args, [row])
-    check(lines[-1].endswith("= 1.19x"), f"finished row: {lines[-1]}")
+    check(lines[-1].endswith("= 1.193x"), f"finished row: {lines[-1]}")
+    # A ratio just under a criterion is cut, not rounded up to it: 7.439 / 6.2 = 1.19984.
+    check(sbs.ratio_text(7.439 / 6.2) == "1.199x" and sbs.ratio_text(1.2) == "1.200x", "ratio text")
 
     # --benchmarks-md: the run becomes the results file's newest section, below its preamble and above
     # the older runs, and later writes of the same run replace it rather than add another.
@@ -146,7 +148,7 @@ def main():
     heading = args.header[0]
     check(text.startswith("# Kiln GPU results\n\nPreamble.\n\n" + heading + "\n"), f"not the newest section:\n{text}")
     check(text.count(heading) == 1, f"the run's section written twice:\n{text}")
-    check("= 1.19x\n\n" + older in text and text.endswith(older), f"the older run lost or misplaced:\n{text}")
+    check("= 1.193x\n\n" + older in text and text.endswith(older), f"the older run lost or misplaced:\n{text}")
     check("not measured (yet)" not in text, "the section kept the partial row")
     fresh = work / "new" / "BENCHMARKS.md"
     fresh.parent.mkdir()
