@@ -92,7 +92,7 @@ def describe(summary):
     """One phrase for a report: "SM clock 1455 MHz (1365-1500), 693 W (max 700), power-capped in 100 % of
     56 busy samples (of 70)"."""
     if summary is None:
-        return "not sampled busy"
+        return "no busy sample"
     return (f"SM clock {summary['sm_clock_mhz']:.0f} MHz ({summary['sm_clock_min_mhz']:.0f}-"
             f"{summary['sm_clock_max_mhz']:.0f}), {summary['power_w']:.0f} W (max {summary['power_max_w']:.0f}), "
             f"power-capped in {100 * summary['power_capped_share']:.0f} % of {summary['samples']} busy samples "

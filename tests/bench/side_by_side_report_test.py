@@ -62,7 +62,7 @@ def check_clock_samples(sbs, args, row, timer):
                      "sm_clock_max_mhz": 1980.0, "power_w": 693.12, "power_max_w": 700.0,
                      "power_capped_share": 2 / 3}, f"summary {clocks}")
     check(sbs.summarize(["[N/A], [N/A], [N/A], [N/A]"]) is None and sbs.summarize(["1980, 80, 0x0, 0"]) is None
-          and sbs.describe(None) == "not sampled busy", "no busy samples")
+          and sbs.describe(None) == "no busy sample", "no busy samples")
     # The sampler keeps what its command printed before the with-block ended, and a command that cannot
     # start leaves no lines instead of failing the benchmark.
     import gpu_clocks

@@ -29,9 +29,10 @@ constexpr size_t sharedBytes() {
 }
 
 // Four blocks an SM at head size 64 (registers capped at 128), two at 128. At 64 the cap costs two 4-byte
-// shared-memory offsets spilled and refilled once a key step (ptxas -v; an L1 hit each, where the per-row
-// source addresses loadTile no longer works out cost a key step ~100 instructions). kRowMask: attn_mask
-// has its own row per query (read per element from global memory); otherwise its one row is staged per step.
+// shared-memory offsets spilled and refilled once a key step (ptxas -v): two L1 hits, against the ~100
+// instructions a key step spent on per-row source addresses before loadTile stepped them. kRowMask:
+// attn_mask has its own row per query (read per element from global memory); otherwise its one row is
+// staged per step.
 template <typename T, int D, bool kRowMask>
 __global__ void __launch_bounds__(kThreads, D == 64 ? 4 : 2)
     flashAttentionKernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
