@@ -1,7 +1,8 @@
-// The 16-bit outputs' GELU (fused_activation.h's geluForHalfPrecision) against the exact GELU in double,
-// on the host (the formula; the device build swaps in the ex2.approx and min.NaN instructions, which the
-// CUDA epilogue tests check against the double reference): its stated bounds over [-12, 12], and what it
-// gives far outside that range, at infinities and for NaN.
+// The 16-bit outputs' GELU (fused_activation.h's geluForHalfPrecision, and geluOfFloat16Product, its form
+// without the cap) against the exact GELU in double, on the host (the formula; the device build swaps in
+// the ex2.approx and min.NaN instructions, which the CUDA epilogue tests check against the double
+// reference): the stated bounds over [-12, 12], and what they give far outside that range, at infinities
+// and for NaN.
 
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <random>
 
 #include "backends/cuda/kernels/fused_activation.h"
+#include "common/half.h"
 
 namespace kiln::cudatest {
 namespace {
@@ -27,20 +29,48 @@ double float16Ulp(double v) {
     return std::ldexp(1.0, exponent - 1 - 10);
 }
 
-TEST(GeluForHalfPrecisionTest, StaysWithinItsBoundsOfTheExactGelu) {
+/// The worst error of `gelu` over [-12, 12] in float16 ulps of the exact result, before its rounding.
+template <class Gelu>
+double worstUlpsNearZero(Gelu gelu) {
     std::mt19937 rng(20261203);
     std::uniform_real_distribution<float> draw(-12.f, 12.f);
     double worstUlps = 0;
     for (int i = 0; i < 2000000; ++i) {
         const float x = i < 24001 ? -12.f + 0.001f * static_cast<float>(i) : draw(rng);
         const double exact = exactGelu(x);
-        const double error = std::fabs(static_cast<double>(cuda::geluForHalfPrecision(x)) - exact);
+        const double error = std::fabs(static_cast<double>(gelu(x)) - exact);
         worstUlps = std::max(worstUlps, error / float16Ulp(exact));
     }
+    return worstUlps;
+}
+
+TEST(GeluForHalfPrecisionTest, StaysWithinItsBoundsOfTheExactGelu) {
     // Before the result's rounding to float16: within 0.2 of its unit in the last place, down to the
     // subnormal results of the negative tail.
-    std::printf("worst %.4f float16 ulp\n", worstUlps);
-    EXPECT_LT(worstUlps, 0.2);
+    const double capped = worstUlpsNearZero(cuda::geluForHalfPrecision);
+    const double uncapped = worstUlpsNearZero(cuda::geluOfFloat16Product);
+    std::printf("worst %.4f float16 ulp (capped), %.4f (uncapped)\n", capped, uncapped);
+    EXPECT_LT(capped, 0.2);
+    EXPECT_LT(uncapped, 0.2);
+}
+
+TEST(GeluForHalfPrecisionTest, WithoutTheCapRoundsAsWithItForEveryFiniteFloat) {
+    // Floats from the cap (6.4) up to the largest, by bit pattern in steps of 997 (1.05 M of them, every
+    // binade's), both signs, and the largest: rounded to float16, the uncapped form's result is the capped
+    // one's (for a positive x a float16 too large gives inf in both).
+    const uint32_t first = floatBits(6.4f), last = floatBits(3.4028235e38f);
+    int64_t checked = 0, differing = 0;
+    auto check = [&](float a) {
+        for (float x : {a, -a}) {
+            ++checked;
+            if (floatToHalfBits(cuda::geluOfFloat16Product(x)) != floatToHalfBits(cuda::geluForHalfPrecision(x)))
+                ++differing;
+        }
+    };
+    for (uint32_t bits = first; bits < last; bits += 997) check(bitsToFloat(bits));
+    check(bitsToFloat(last));
+    EXPECT_GT(checked, 2000000);
+    EXPECT_EQ(differing, 0);
 }
 
 TEST(GeluForHalfPrecisionTest, KeepsTheSignTheLimitsAndNaN) {
@@ -60,6 +90,11 @@ TEST(GeluForHalfPrecisionTest, KeepsTheSignTheLimitsAndNaN) {
     EXPECT_EQ(cuda::geluForHalfPrecision(INFINITY), INFINITY);
     EXPECT_LE(std::fabs(cuda::geluForHalfPrecision(-INFINITY)), halfSmallestSubnormal);
     EXPECT_TRUE(std::isnan(cuda::geluForHalfPrecision(NAN)));
+    // The uncapped form: NaN stays NaN, and an infinity (a float16 product's accumulator only when an
+    // input is infinite) gives NaN, as its comment says.
+    EXPECT_TRUE(std::isnan(cuda::geluOfFloat16Product(NAN)));
+    EXPECT_TRUE(std::isnan(cuda::geluOfFloat16Product(INFINITY)));
+    EXPECT_TRUE(std::isnan(cuda::geluOfFloat16Product(-INFINITY)));
 }
 
 }  // namespace

@@ -62,15 +62,39 @@ inline const char* activationTacticName(ActivationKind kind) {
 ///   x Phi(x) = max(x, 0) - a Phi(-a),  a = |x|,  Phi(-a) = 2^R(a),
 /// R a degree-5 polynomial fitted to log2 Phi(-a) over [0, 6.4], each point weighted by what its error moves
 /// the result in float16 ulps (float coefficients): the result within 0.2 float16 ulp of the exact GELU
-/// everywhere (the host test's bound), where 0.5 x (1 + erf) cancels digits in the negative tail. a is
-/// capped at 6.4: beyond it a Phi(-a) (5e-10 at the cap) is below half the smallest float16 subnormal, so
-/// a negative input's result rounds to -0 and a positive one's to x, as the exact GELU's do; the cap keeps
-/// R inside its fit and the product finite for any input (inf gives inf or a -0 in float16; NaN stays NaN).
+/// everywhere (the host test's bound), where 0.5 x (1 + erf) cancels digits in the negative tail.
 /// A CUTLASS epilogue (50 M GELUs after BERT-base batch 128's FFN product) is bound by this arithmetic, each
 /// instruction an element costing that product ~2.5 % on an H200 (docs/BENCHMARKS.md), so the form is
-/// counted: the cap (a min with |x| folded in), five multiply-adds, one exp2 (the flush-to-zero
-/// special-function op: R >= -34), a max and a multiply-add: 9, where degree 6 took 10 (within 0.015 ulp),
-/// a degree-7 fit over [0, 8] 11 and the A&S 7.1.26 erfc form 13 (and two special-function ops).
+/// counted: five multiply-adds, one exp2 (the flush-to-zero special-function op), a max and a multiply-add
+/// (|x| an operand modifier): 8, and a min more for geluForHalfPrecision's cap; degree 6 took 10 with the
+/// cap (within 0.015 ulp), a degree-7 fit over [0, 8] 11 and the A&S 7.1.26 erfc form 13 (and two
+/// special-function ops).
+KILN_HD inline float geluTailExponent(float a) {
+    float r = -3.293915943e-04f;
+    r = fmaf(r, a, 5.912324414e-03f);
+    r = fmaf(r, a, -4.852103442e-02f);
+    r = fmaf(r, a, -4.637292027e-01f);
+    r = fmaf(r, a, -1.149374485e+00f);
+    return fmaf(r, a, -1.000115991e+00f);
+}
+
+/// max(x, -0) - a 2^R(a), a = |x| or its cap; on the device the flush-to-zero exp2 (0 for R <= -126).
+/// The max with -0 keeps a negative x's result negative where the tail term flushes to 0 (-0 + -0),
+/// as the exact GELU's tiny negative value rounds to -0 in float16.
+KILN_HD inline float geluFromTail(float x, float a) {
+#ifdef __CUDA_ARCH__
+    float tail;  // Phi(-a)
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(tail) : "f"(geluTailExponent(a)));
+#else
+    const float tail = std::exp2(geluTailExponent(a));
+#endif
+    return fmaf(-a, tail, fmaxf(x, -0.f));
+}
+
+/// The GELU of any float. a is capped at 6.4: beyond it a Phi(-a) (5e-10 at the cap) is below half the
+/// smallest float16 subnormal, so a negative input's result rounds to -0 and a positive one's to x, as the
+/// exact GELU's do; the cap keeps the product finite for any input (inf gives inf or a -0 in float16; NaN
+/// stays NaN).
 KILN_HD inline float geluForHalfPrecision(float x) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     float a;  // min(|x|, 6.4), NaN kept
@@ -78,19 +102,17 @@ KILN_HD inline float geluForHalfPrecision(float x) {
 #else
     const float a = x != x ? x : fminf(fabsf(x), 6.4f);
 #endif
-    float r = -3.293915943e-04f;
-    r = fmaf(r, a, 5.912324414e-03f);
-    r = fmaf(r, a, -4.852103442e-02f);
-    r = fmaf(r, a, -4.637292027e-01f);
-    r = fmaf(r, a, -1.149374485e+00f);
-    r = fmaf(r, a, -1.000115991e+00f);
-#ifdef __CUDA_ARCH__
-    float tail;  // Phi(-a)
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(tail) : "f"(r));
-#else
-    const float tail = std::exp2(r);
-#endif
-    return fmaf(-a, tail, fmaxf(x, 0.f));
+    return geluFromTail(x, a);
+}
+
+/// The GELU of a float16 product's accumulator (plus bias), without the cap: an instruction fewer an
+/// element. R's leading coefficient is negative, so past the fit R keeps falling (to -inf where the
+/// polynomial overflows) and a 2^R(a) stays below the cap's 5e-10: for every finite x the float16 result
+/// is geluForHalfPrecision's (the host test sweeps the floats past the cap). An infinite x gives NaN
+/// (inf * 0) where the cap gives inf or -0; a float16 product's accumulator is infinite only when an input
+/// is (|a b| <= 65504^2 over any practical K), unlike a bfloat16 one's, so bfloat16 products keep the cap.
+KILN_HD inline float geluOfFloat16Product(float x) {
+    return geluFromTail(x, fabsf(x));
 }
 
 #ifdef __CUDACC__

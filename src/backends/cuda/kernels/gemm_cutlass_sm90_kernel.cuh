@@ -68,13 +68,15 @@ private:
 };
 
 /// An activation compiled into the epilogue (CutlassEpilogueActivation other than kAtRunTime): no switch.
-/// The outputs are 16-bit, so the GELU is geluForHalfPrecision.
-template <CutlassEpilogueActivation Kind>
+/// The outputs are 16-bit, so the GELU is fused_activation.h's 16-bit form: a float16 product's without
+/// the cap (its accumulator is finite for finite inputs), a bfloat16 one's with it.
+template <CutlassEpilogueActivation Kind, class Element>
 struct CompiledActivation {
     static_assert(Kind != CutlassEpilogueActivation::kAtRunTime);
     CUTLASS_DEVICE static float apply(float x) {
-        if constexpr (Kind == CutlassEpilogueActivation::kGelu) return geluForHalfPrecision(x);
-        else return x;
+        if constexpr (Kind != CutlassEpilogueActivation::kGelu) return x;
+        else if constexpr (std::is_same_v<Element, cutlass::half_t>) return geluOfFloat16Product(x);
+        else return geluForHalfPrecision(x);
     }
     template <class T>
     struct Functor {
@@ -93,14 +95,14 @@ struct CompiledActivation {
     };
 };
 
-/// The epilogue functor of an activation choice.
-template <CutlassEpilogueActivation Kind>
+/// The epilogue functor of an activation choice for a product of Element.
+template <CutlassEpilogueActivation Kind, class Element>
 struct EpilogueActivation {
     template <class T>
-    using Functor = typename CompiledActivation<Kind>::template Functor<T>;
+    using Functor = typename CompiledActivation<Kind, Element>::template Functor<T>;
 };
-template <>
-struct EpilogueActivation<CutlassEpilogueActivation::kAtRunTime> {
+template <class Element>
+struct EpilogueActivation<CutlassEpilogueActivation::kAtRunTime, Element> {
     template <class T>
     using Functor = KilnActivation<T>;
 };
@@ -122,7 +124,7 @@ struct Pingpong {
 /// element, which an arithmetic-bound GELU epilogue pays for), and its C tile takes shared memory.
 template <class Element, class Tile, CutlassEpilogueActivation Act>
 using BiasActivationTree = cutlass::epilogue::fusion::Sm90EVT<
-    cutlass::epilogue::fusion::Sm90Compute<EpilogueActivation<Act>::template Functor, Element, float,
+    cutlass::epilogue::fusion::Sm90Compute<EpilogueActivation<Act, Element>::template Functor, Element, float,
                                            cutlass::FloatRoundStyle::round_to_nearest>,
     cutlass::epilogue::fusion::Sm90EVT<
         cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, float, float, cutlass::FloatRoundStyle::round_to_nearest>,
@@ -138,8 +140,8 @@ struct Sm90Gemm {
     using RowMajor = cutlass::layout::RowMajor;
     using Fusion = std::conditional_t<
         kResidual,
-        cutlass::epilogue::fusion::LinCombPerColBiasEltAct<EpilogueActivation<Act>::template Functor, Element, float,
-                                                           Element, Element, float, kAlignment>,
+        cutlass::epilogue::fusion::LinCombPerColBiasEltAct<EpilogueActivation<Act, Element>::template Functor, Element,
+                                                           float, Element, Element, float, kAlignment>,
         BiasActivationTree<Element, Tile, Act>>;
     using ElementC = std::conditional_t<kResidual, Element, void>;  // void: no C load, no C shared memory
     using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
