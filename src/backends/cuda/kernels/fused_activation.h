@@ -108,9 +108,10 @@ KILN_HD inline float geluForHalfPrecision(float x) {
 /// The GELU of a float16 product's accumulator (plus bias), without the cap: an instruction fewer an
 /// element. R's leading coefficient is negative, so past the fit R keeps falling (to -inf where the
 /// polynomial overflows) and a 2^R(a) stays below the cap's 5e-10: for every finite x the float16 result
-/// is geluForHalfPrecision's (the host test sweeps the floats past the cap). An infinite x gives NaN
-/// (inf * 0) where the cap gives inf or -0; a float16 product's accumulator is infinite only when an input
-/// is (|a b| <= 65504^2 over any practical K), unlike a bfloat16 one's, so bfloat16 products keep the cap.
+/// is geluForHalfPrecision's (the host test checks a million floats past the cap, of every binade). An
+/// infinite x gives NaN (inf * 0) where the cap gives inf or -0; a float16 product's accumulator is
+/// infinite only when an input is (|a b| <= 65504^2 over any practical K), unlike a bfloat16 one's, so
+/// bfloat16 products keep the cap.
 KILN_HD inline float geluOfFloat16Product(float x) {
     return geluFromTail(x, fabsf(x));
 }
