@@ -11,6 +11,12 @@ set(BLA_VENDOR OpenBLAS)
 find_package(BLAS REQUIRED)
 find_path(KILN_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas openblas-pthread REQUIRED)
 
+# Image codecs for the ImageDecoder operator: the libraries Pillow decodes with (ONNX's reference),
+# so lossy formats give the same pixels; stb_image (header only) for BMP and PNM.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(KILN_IMAGE_CODECS REQUIRED IMPORTED_TARGET libjpeg libpng libtiff-4 libwebp libopenjp2)
+find_path(KILN_STB_INCLUDE_DIR stb/stb_image.h REQUIRED)
+
 # The official ONNX schema comes from the pinned `onnx` Python package (scripts/requirements.txt).
 if(EXISTS "${CMAKE_SOURCE_DIR}/.venv/bin/python")
   set(KILN_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH "Python with the pinned packages")

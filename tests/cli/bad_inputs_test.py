@@ -88,6 +88,16 @@ def write_models(tmp):
         [float_input("data_in", [2, 3])], [float_input("out", [2, 3])],
         opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)])
 
+    # Bytes that are no image, fed to ImageDecoder: the run, not the build, must refuse them.
+    paths["image_decoder"] = make_model(
+        tmp / "image_decoder.onnx", [helper.make_node("ImageDecoder", ["encoded"], ["pixels"], name="decode")],
+        [helper.make_tensor_value_info("encoded", TensorProto.UINT8, [64])],
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, None)],
+        opset_imports=[helper.make_opsetid("", 20)])
+    paths["not_an_image"] = tmp / "not_an_image.npy"
+    np.save(paths["not_an_image"], np.frombuffer(b"GIF89a, a format ImageDecoder does not read".ljust(64, b"."),
+                                                 dtype=np.uint8))
+
     paths["good_input"] = tmp / "good_input.npy"
     np.save(paths["good_input"], np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32))
     paths["wrong_size_npy"] = tmp / "wrong_size.npy"
@@ -176,6 +186,8 @@ def cases(paths, tmp):
          ["exec", f"--loadEngine={paths['dynamic_engine']}", "--shapes=data_in:8x3",
           f"--loadInputs=data_in:{paths['batch8_input']}"] + run_flags,
          [r"data_in", r"profile|range|max|exceed|outside"], None),
+        ("not_an_image", ["exec", f"--onnx={paths['image_decoder']}", f"--loadInputs=encoded:{paths['not_an_image']}"]
+         + run_flags, [r"ImageDecoder", r"not an image in a supported format"], None),
         ("unknown_flag", ["exec", f"--onnx={paths['valid']}", "--frobnicate=3"], [r"frobnicate"], None),
     ]
 

@@ -1,7 +1,8 @@
 // Image ops: LRN (local response normalization across channels), GridSample (sampling an image
-// at the grid's normalized coordinates), AffineGrid, RoiAlign, Col2Im and CenterCropPad. The
-// output shapes of AffineGrid, Col2Im and CenterCropPad follow from the values of a shape input:
-// known when it is, else inferred again at run time.
+// at the grid's normalized coordinates), AffineGrid, RoiAlign, Col2Im, CenterCropPad and
+// ImageDecoder. The output shapes of AffineGrid, Col2Im and CenterCropPad follow from the values of
+// a shape input: known when it is, else inferred again at run time. ImageDecoder's height and width
+// are in the encoded image's header: data-dependent (OpSchema::dataDependentShape).
 
 #include "ir/op_registry.h"
 #include "ir/ops/op_families.h"
@@ -10,6 +11,17 @@
 namespace kiln {
 
 namespace {
+
+Status inferImageDecoder(InferenceContext& ctx) {
+    if (ctx.inputType(0) != DataType::kUINT8)
+        return ctx.error(std::string("encoded_stream must be uint8, got ") + dataTypeShortName(ctx.inputType(0)));
+    if (ctx.inputRank(0) != 1) return ctx.error("encoded_stream must be 1-D, got rank " + std::to_string(ctx.inputRank(0)));
+    const std::string format = ctx.attrs().getString("pixel_format", "RGB");
+    if (format != "RGB" && format != "BGR" && format != "Grayscale")
+        return ctx.error("pixel_format must be RGB, BGR or Grayscale, got '" + format + "'");
+    ctx.setOutput(0, DataType::kUINT8, {Dim::unknown(), Dim::unknown(), Dim(format == "Grayscale" ? 1 : 3)});
+    return Status::ok();
+}
 
 Status inferLrn(InferenceContext& ctx) {
     if (!isFloatingType(ctx.inputType(0))) return ctx.error("X must be floating-point");
@@ -129,6 +141,9 @@ void registerImageOps(OpRegistry& registry) {
     registry.add({"CenterCropPad", "", inferCenterCropPad, 2, 2});
     registry.add({"LRN", "", inferLrn, 1, 1});
     registry.add({"GridSample", "", inferGridSample, 2, 2});
+    OpSchema imageDecoder{"ImageDecoder", "", inferImageDecoder, 1, 1};
+    imageDecoder.dataDependentShape = true;
+    registry.add(std::move(imageDecoder));
 }
 
 }  // namespace kiln

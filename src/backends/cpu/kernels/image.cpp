@@ -226,6 +226,7 @@ void registerImageKernels(CpuKernelRegistry& registry) {
                   },
                   ""});
     imagekernels::registerGeometryKernels(registry);
+    imagekernels::registerImageDecoderKernel(registry);
 }
 
 }  // namespace kiln

@@ -24,7 +24,7 @@ void registerFusedPointwiseKernels(CpuKernelRegistry& registry);
 void registerQuantizationKernels(CpuKernelRegistry& registry);  // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
 void registerEinsumKernels(CpuKernelRegistry& registry);  // Einsum
 void registerResizeKernels(CpuKernelRegistry& registry);  // Resize
-void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad
+void registerImageKernels(CpuKernelRegistry& registry);  // LRN GridSample AffineGrid RoiAlign Col2Im CenterCropPad ImageDecoder
 void registerSignalKernels(CpuKernelRegistry& registry);  // DFT STFT MelWeightMatrix HannWindow HammingWindow BlackmanWindow
 void registerRandomKernels(CpuKernelRegistry& registry);  // RandomUniform RandomNormal RandomUniformLike RandomNormalLike Bernoulli
 void registerSelectionKernels(CpuKernelRegistry& registry);  // NonZero Compress Unique TopK NonMaxSuppression

@@ -1,7 +1,8 @@
-// NonZero, Unique and NonMaxSuppression: ops whose output shapes depend on the values of their inputs
+// NonZero, Unique, NonMaxSuppression and ImageDecoder: ops whose output shapes depend on the values of their inputs
 // (OpSchema::dataDependentShape). The runtime cannot plan the layers after them until the host knows
 // the output sizes, so a run that reaches one synchronizes with the device whatever the kernel does.
-// Each has a device kernel that brings back only the output size: NonZero for the common types
+// ImageDecoder has no device kernel: images are decoded on the host by the CPU backend's kernel (below).
+// The others have a device kernel that brings back only the output size: NonZero for the common types
 // (nonzero.cu), NonMaxSuppression on float boxes and scores (nms.cu), Unique over all elements of a
 // float, double or 8-, 32- or 64-bit integer input (unique.cu). What those do not take (other types,
 // Unique along an axis of a multi-dimensional input) is evaluated on the host: computeOutputShapes() copies the inputs back on the
@@ -159,7 +160,7 @@ Expected<std::unique_ptr<Kernel>> createHostEvaluated(const Node& node, const Cu
 }  // namespace
 
 void registerValueDependentKernels(CudaKernelRegistry& registry) {
-    for (const char* op : {"NonZero", "Unique", "NonMaxSuppression"})
+    for (const char* op : {"NonZero", "Unique", "NonMaxSuppression", "ImageDecoder"})
         registry.add({op, hostEvaluatedSupported, createHostEvaluated});
 }
 
