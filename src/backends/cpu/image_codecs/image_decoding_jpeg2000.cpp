@@ -6,56 +6,41 @@
 #include <openjpeg.h>
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
+#include "backends/cpu/image_codecs/encoded_stream.h"
 #include "backends/cpu/image_codecs/image_decoding.h"
 
 namespace kiln::imagecodecs {
 
 namespace {
 
-struct Jpeg2000Source {
-    const uint8_t* data;
-    size_t size;
-    size_t position;
-    std::string message;  // the first error OpenJPEG reported
-};
-
 OPJ_SIZE_T readJpeg2000(void* out, OPJ_SIZE_T count, void* user) {
-    auto* source = static_cast<Jpeg2000Source*>(user);
-    if (source->position >= source->size) return static_cast<OPJ_SIZE_T>(-1);  // OpenJPEG's end of stream
-    const size_t n = std::min<size_t>(count, source->size - source->position);
-    std::memcpy(out, source->data + source->position, n);
-    source->position += n;
-    return n;
+    auto* source = static_cast<EncodedStream*>(user);
+    if (source->remaining() == 0) return static_cast<OPJ_SIZE_T>(-1);  // OpenJPEG's end of stream
+    return source->read(out, count);
 }
 
 OPJ_OFF_T skipJpeg2000(OPJ_OFF_T count, void* user) {
-    auto* source = static_cast<Jpeg2000Source*>(user);
+    auto* source = static_cast<EncodedStream*>(user);
     if (count < 0) {
         const size_t back = std::min<size_t>(static_cast<size_t>(-count), source->position);
         source->position -= back;
         return -static_cast<OPJ_OFF_T>(back);
     }
-    const size_t forward = std::min<size_t>(static_cast<size_t>(count), source->size - std::min(source->position, source->size));
+    const size_t forward = std::min<size_t>(static_cast<size_t>(count), source->remaining());
     source->position += forward;
     return static_cast<OPJ_OFF_T>(forward);
 }
 
 OPJ_BOOL seekJpeg2000(OPJ_OFF_T offset, void* user) {
-    auto* source = static_cast<Jpeg2000Source*>(user);
+    auto* source = static_cast<EncodedStream*>(user);
     if (offset < 0 || static_cast<uint64_t>(offset) > source->size) return OPJ_FALSE;
     source->position = static_cast<size_t>(offset);
     return OPJ_TRUE;
 }
 
-void recordJpeg2000Error(const char* message, void* user) {
-    auto* source = static_cast<Jpeg2000Source*>(user);
-    if (!source->message.empty()) return;
-    source->message = message;
-    while (!source->message.empty() && source->message.back() == '\n') source->message.pop_back();
-}
+void recordJpeg2000Error(const char* message, void* user) { static_cast<EncodedStream*>(user)->recordError(message); }
 
 void ignoreJpeg2000Message(const char*, void*) {}
 
@@ -82,10 +67,8 @@ struct Jpeg2000Decoder {
 }  // namespace
 
 Expected<RgbImage> decodeJpeg2000(const uint8_t* data, size_t size) {
-    Jpeg2000Source source{data, size, 0, {}};
-    auto failure = [&](const std::string& what) {
-        return invalidArgument(source.message.empty() ? what : what + ": " + source.message);
-    };
+    EncodedStream source{data, size};
+    auto failure = [&](const std::string& what) { return invalidArgument(source.describe(what)); };
     const bool codestream = size >= 2 && data[0] == 0xFF && data[1] == 0x4F;
     Jpeg2000Decoder d;
     d.stream = opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_TRUE);

@@ -7,33 +7,24 @@
 
 #include <png.h>
 
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "backends/cpu/image_codecs/encoded_stream.h"
 #include "backends/cpu/image_codecs/image_decoding.h"
 
 namespace kiln::imagecodecs {
 
 namespace {
 
-struct PngSource {
-    const uint8_t* data;
-    size_t size;
-    size_t position;
-    char message[256];
-};
-
 void readPngBytes(png_structp png, png_bytep out, png_size_t count) {
-    auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
-    if (count > source->size - source->position) png_error(png, "the data ends inside the image");
-    std::memcpy(out, source->data + source->position, count);
-    source->position += count;
+    auto* source = static_cast<EncodedStream*>(png_get_io_ptr(png));
+    if (count > source->remaining()) png_error(png, "the data ends inside the image");
+    source->read(out, count);
 }
 
 void failPng(png_structp png, png_const_charp message) {
-    auto* source = static_cast<PngSource*>(png_get_error_ptr(png));
-    std::strncpy(source->message, message, sizeof(source->message) - 1);
+    static_cast<EncodedStream*>(png_get_error_ptr(png))->recordError(message);
     png_longjmp(png, 1);
 }
 
@@ -65,7 +56,7 @@ bool readPngRows(png_structp png, png_infop info, png_bytepp rows) {
 }  // namespace
 
 Expected<RgbImage> decodePng(const uint8_t* data, size_t size) {
-    PngSource source{data, size, 0, {}};
+    EncodedStream source{data, size};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &source, failPng, ignorePngWarning);
     if (!png) return internalError("libpng could not create a reader");
     png_infop info = png_create_info_struct(png);
@@ -76,7 +67,7 @@ Expected<RgbImage> decodePng(const uint8_t* data, size_t size) {
     png_set_read_fn(png, &source, readPngBytes);
     Expected<RgbImage> result = [&]() -> Expected<RgbImage> {
         png_uint_32 width = 0, height = 0;
-        if (!startPng(png, info, &width, &height)) return invalidArgument(source.message);
+        if (!startPng(png, info, &width, &height)) return invalidArgument(source.describe("libpng could not read the header"));
         KILN_RETURN_IF_ERROR(checkImageSize(width, height));
         if (png_get_rowbytes(png, info) != static_cast<size_t>(width) * 3)
             return internalError("libpng's rows are " + std::to_string(png_get_rowbytes(png, info)) + " bytes for " +
@@ -84,7 +75,7 @@ Expected<RgbImage> decodePng(const uint8_t* data, size_t size) {
         RgbImage image = allocateRgbImage(width, height);
         std::vector<png_bytep> rows(height);
         for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.rgb.data() + static_cast<size_t>(y) * width * 3;
-        if (!readPngRows(png, info, rows.data())) return invalidArgument(source.message);
+        if (!readPngRows(png, info, rows.data())) return invalidArgument(source.describe("libpng could not read the pixels"));
         return image;
     }();
     png_destroy_read_struct(&png, &info, nullptr);

@@ -9,36 +9,25 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "backends/cpu/image_codecs/encoded_stream.h"
 #include "backends/cpu/image_codecs/image_decoding.h"
 
 namespace kiln::imagecodecs {
 
 namespace {
 
-struct TiffSource {
-    const uint8_t* data;
-    size_t size;
-    size_t position;
-    std::string message;  // the first error libtiff reported
-};
-
 tmsize_t readTiff(thandle_t handle, void* out, tmsize_t count) {
-    auto* source = static_cast<TiffSource*>(handle);
     if (count < 0) return -1;
-    const size_t n = std::min(static_cast<size_t>(count), source->size - std::min(source->position, source->size));
-    if (n != 0) std::memcpy(out, source->data + source->position, n);
-    source->position += n;
-    return static_cast<tmsize_t>(n);
+    return static_cast<tmsize_t>(static_cast<EncodedStream*>(handle)->read(out, static_cast<size_t>(count)));
 }
 
 tmsize_t refuseWrite(thandle_t, void*, tmsize_t) { return -1; }
 
 toff_t seekTiff(thandle_t handle, toff_t offset, int whence) {
-    auto* source = static_cast<TiffSource*>(handle);
+    auto* source = static_cast<EncodedStream*>(handle);
     uint64_t base = 0;
     if (whence == SEEK_CUR) base = source->position;
     if (whence == SEEK_END) base = source->size;
@@ -49,17 +38,14 @@ toff_t seekTiff(thandle_t handle, toff_t offset, int whence) {
 }
 
 int closeTiff(thandle_t) { return 0; }
-toff_t tiffSize(thandle_t handle) { return static_cast<TiffSource*>(handle)->size; }
+toff_t tiffSize(thandle_t handle) { return static_cast<EncodedStream*>(handle)->size; }
 int noMapping(thandle_t, void**, toff_t*) { return 0; }
 void noUnmapping(thandle_t, void*, toff_t) {}
 
 int recordTiffError(TIFF*, void* userData, const char* module, const char* format, va_list args) {
-    auto* source = static_cast<TiffSource*>(userData);
-    if (source->message.empty()) {
-        char text[512];
-        std::vsnprintf(text, sizeof(text), format, args);
-        source->message = text;
-    }
+    char text[512];
+    std::vsnprintf(text, sizeof(text), format, args);
+    static_cast<EncodedStream*>(userData)->recordError(text);
     return 1;  // handled: not passed on to libtiff's global handler (stderr)
 }
 
@@ -68,7 +54,7 @@ int ignoreTiffWarning(TIFF*, void*, const char*, const char*, va_list) { return 
 }  // namespace
 
 Expected<RgbImage> decodeTiff(const uint8_t* data, size_t size) {
-    TiffSource source{data, size, 0, {}};
+    EncodedStream source{data, size};
     TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
     if (!options) return internalError("libtiff could not allocate its open options");
     TIFFOpenOptionsSetErrorHandlerExtR(options, recordTiffError, &source);
@@ -78,9 +64,7 @@ Expected<RgbImage> decodeTiff(const uint8_t* data, size_t size) {
     TIFF* tiff = TIFFClientOpenExt("encoded image", "rm", &source, readTiff, refuseWrite, seekTiff, closeTiff, tiffSize,
                                    noMapping, noUnmapping, options);
     TIFFOpenOptionsFree(options);
-    auto failure = [&](const std::string& what) {
-        return invalidArgument(source.message.empty() ? what : what + ": " + source.message);
-    };
+    auto failure = [&](const std::string& what) { return invalidArgument(source.describe(what)); };
     if (!tiff) return failure("libtiff could not read the header");
     Expected<RgbImage> result = [&]() -> Expected<RgbImage> {
         uint32_t width = 0, height = 0;
