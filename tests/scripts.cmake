@@ -41,6 +41,7 @@ kiln_export_model(mobilenet_v2 180)
 kiln_export_model(vit_b_16 300)
 kiln_export_model(bert_base_opset14 420)
 kiln_export_model(bert_base_opset17 420)
+kiln_export_model(bert_small_ort_optimized 300)
 
 set(BERT_PROFILE --minShapes=input_ids:1x16,attention_mask:1x16 --optShapes=input_ids:2x128,attention_mask:2x128
                  --maxShapes=input_ids:4x128,attention_mask:4x128)
@@ -61,6 +62,14 @@ kiln_check_model(model_bert_base_opset14 ${KILN_MODELS_DIR}/bert_base_opset14.on
                  --shapes=input_ids:1x16,attention_mask:1x16)
 kiln_check_model(model_bert_base_opset17 ${KILN_MODELS_DIR}/bert_base_opset17.onnx models_bert_base_opset17 600
                  ${BERT_PROFILE} --shapes=input_ids:3x64,attention_mask:3x64)
+# ONNX Runtime's optimizer output: its contrib ops (com.microsoft), expanded by the importer.
+kiln_check_model(model_bert_small_ort_optimized ${KILN_MODELS_DIR}/bert_small_ort_optimized.onnx
+                 models_bert_small_ort_optimized 300 ${BERT_PROFILE} --shapes=input_ids:3x64,attention_mask:3x64
+                 --shapes=input_ids:1x16,attention_mask:1x16)
+# Every contrib op Kiln expands, one node at a time, against ONNX Runtime; the forms it refuses.
+add_test(NAME models_contrib_ops
+         COMMAND ${KILN_PYTHON} ${KILN_MODEL_SCRIPTS}/check_contrib_ops.py --kiln $<TARGET_FILE:kiln_exe>)
+set_tests_properties(models_contrib_ops PROPERTIES LABELS models TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
 # The same checks with Kiln's graph passes off: optimized and unoptimized engines must both match.
 kiln_check_model(model_resnet50_no_passes ${KILN_MODELS_DIR}/resnet50.onnx models_resnet50 300 --no-graph-optimization)
 kiln_check_model(model_mobilenet_v2_no_passes ${KILN_MODELS_DIR}/mobilenet_v2.onnx models_mobilenet_v2 300

@@ -54,7 +54,9 @@ def main():
             cuda_tally[op][0] += r["status"] == "pass"
 
     with open(args.ops, encoding="utf-8") as f:
-        registered = {qualified(op): op for op in json.load(f)}
+        listed = json.load(f)
+    registered = {qualified(op): op for op in listed if "expanded_into" not in op}
+    contrib = [op for op in listed if "expanded_into" in op]
     results = [r for r in load_results(args.results) if not r["training"]]
     sets = sorted({r["set"] for r in results}, key=lambda s: (not s.startswith("node"), s))
 
@@ -126,6 +128,19 @@ def main():
             passed, total = cuda_tally[op] if op in cuda_tally else (0, 0)
             cuda_cell = f" {passed}/{total} |" if total else " |"
         out.append(f"| {op} | {imported} | {cpu} | {opset_range} | {types} | " + " | ".join(cells) + f" |{cuda_cell} {gaps} |")
+    out.append("")
+    out.append("## Contrib operators, expanded at import")
+    out.append("")
+    out.append("ONNX Runtime's contrib ops that its transformer optimizer and exporters write. The importer")
+    out.append("expands each into standard ops (`src/frontend/onnx/contrib_expansion.h`), so they run on every")
+    out.append("backend that runs those; `tests/models/check_contrib_ops.py` compares each with ONNX Runtime.")
+    out.append("")
+    out.append("| Operator | Expanded into | CPU kernels |")
+    out.append("|---|---|---|")
+    for op in sorted(contrib, key=lambda o: qualified(o).lower()):
+        domain = op["domain"] or "(default domain)"
+        out.append(f"| {domain}::{op['op_type']} | {', '.join(op['expanded_into'])} | "
+                   f"{'yes' if op['cpu_kernel'] else 'no'} |")
     out.append("")
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(out))

@@ -49,12 +49,27 @@ def graph_inputs(model):
     return inputs
 
 
+# ONNX Runtime's EmbedLayerNormalization (com.microsoft): (ids input, its table input) pairs.
+EMBED_LAYER_NORM_TABLES = ((0, 2), (1, 4), (8, 3))
+
+
 def embedding_rows(model, input_name):
-    """Rows of the embedding table that `input_name` indexes through a Gather, or None."""
+    """Rows of the embedding table that `input_name` (or a Cast of it) indexes through a Gather (or an
+    ONNX Runtime EmbedLayerNormalization), or None."""
     initializer_dims = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    names = {input_name}
+    for node in model.graph.node:  # nodes are in topological order
+        if node.op_type == "Cast" and node.input[0] in names:
+            names.add(node.output[0])
     for node in model.graph.node:
-        if node.op_type == "Gather" and len(node.input) > 1 and node.input[1] == input_name:
-            dims = initializer_dims.get(node.input[0])
+        tables = []
+        if node.op_type == "Gather" and len(node.input) > 1 and node.input[1] in names:
+            tables.append(node.input[0])
+        if node.op_type == "EmbedLayerNormalization":
+            tables += [node.input[t] for i, t in EMBED_LAYER_NORM_TABLES
+                       if len(node.input) > max(i, t) and node.input[i] in names]
+        for table in tables:
+            dims = initializer_dims.get(table)
             if dims:
                 return dims[0]
     return None

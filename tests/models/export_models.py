@@ -83,6 +83,35 @@ def make_bert_exporter(opset):
     return export
 
 
+def export_bert_small_ort_optimized(path, torch):
+    """A 4-layer BERT (hidden 256, 4 heads) through ONNX Runtime's transformer optimizer, which
+    writes its contrib ops: EmbedLayerNormalization, Attention, SkipLayerNormalization, BiasGelu."""
+    import onnx
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    sys.path.insert(0, str(SCRIPT_DIR))
+    from bert_encoder import BertConfig, BertEncoderModel
+
+    torch.manual_seed(SEED)
+    config = BertConfig(hidden_size=256, num_layers=4, num_heads=4, intermediate_size=1024)
+    model = BertEncoderModel(config).eval()
+    input_ids = torch.randint(0, config.vocab_size, (BERT_BATCH, BERT_SEQ), dtype=torch.long)
+    attention_mask = torch.ones(BERT_BATCH, BERT_SEQ, dtype=torch.long)
+    sequence_axes = {0: "batch", 1: "seq"}
+    plain = path.with_suffix(".plain.onnx")
+    torch.onnx.export(model, (input_ids, attention_mask), str(plain), opset_version=17,
+                      input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state", "pooler_output"],
+                      dynamic_axes={"input_ids": sequence_axes, "attention_mask": sequence_axes,
+                                    "last_hidden_state": sequence_axes, "pooler_output": {0: "batch"}})
+    optimized = optimize_model(str(plain), model_type="bert", num_heads=config.num_heads, hidden_size=config.hidden_size)
+    plain.unlink()
+    contrib = {node.op_type for node in optimized.model.graph.node if node.domain == "com.microsoft"}
+    expected = {"EmbedLayerNormalization", "Attention", "SkipLayerNormalization", "BiasGelu"}
+    if not expected <= contrib:
+        raise SystemExit(f"ONNX Runtime's optimizer wrote {sorted(contrib)}, not all of {sorted(expected)}")
+    onnx.save(optimized.model, str(path))
+
+
 def export_vit_b_16(path, torch):
     import torchvision
 
@@ -106,6 +135,7 @@ MODELS = {
     "mobilenet_v2": export_mobilenet_v2,
     "bert_base_opset14": make_bert_exporter(14),
     "bert_base_opset17": make_bert_exporter(17),
+    "bert_small_ort_optimized": export_bert_small_ort_optimized,
 }
 
 

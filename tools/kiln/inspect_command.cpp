@@ -37,7 +37,7 @@ bool looksLikeEngine(const std::vector<uint8_t>& bytes) {
 bool hasCpuKernels(const onnx_import::OnnxOpSummary& op) {
     const CpuKernelRegistry& kernels = CpuKernelRegistry::global();
     for (const std::string& irOp : op.irOps)
-        if (!kernels.find(op.domain, irOp)) return false;
+        if (!kernels.find(op.irDomain, irOp)) return false;
     return true;
 }
 

@@ -180,6 +180,10 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
         importConstantNode(where, proto);
         return;
     }
+    if (const ContribOp* contrib = findContribOp(where.domain, where.opType)) {
+        importContribNode(where, proto, contrib->expand);
+        return;
+    }
     if (!isImportable(where.domain, where.opType, mSession.opset)) {
         std::string description = describeNode(where);
         if (!mScope.empty()) description += " in " + mScope;
@@ -286,12 +290,51 @@ void GraphImporter::emitNode(const NodeRef& where, NodeDraft& draft) {
         }
         mSession.log.verbose(" [" + where.opType + "] inputs: " + describeValues(shown));
     }
+    inferNodesSince(firstNode, where);
+    if (mSession.verbose) mSession.log.verbose(" [" + where.opType + "] outputs: " + describeValues(node->outputs));
+}
+
+void GraphImporter::inferNodesSince(size_t firstNode, const NodeRef& where) {
     for (size_t i = firstNode; i < mGraph.nodes().size(); ++i) {
         Node& irNode = *mGraph.nodes()[i];
         if (mSession.verbose) mSession.log.verbose(" Registering layer: " + irNode.name + " [" + irNode.opType + "]");
         inferImportedNode(irNode, where);
     }
-    if (mSession.verbose) mSession.log.verbose(" [" + where.opType + "] outputs: " + describeValues(node->outputs));
+}
+
+void GraphImporter::importContribNode(const NodeRef& where, onnx::NodeProto& proto, ContribExpansion expansion) {
+    const size_t errorsBefore = mSession.errors.size();
+    NodeDraft draft;
+    draft.opType = where.opType;
+    draft.outputNames.assign(proto.output().begin(), proto.output().end());
+    checkOutputNames(where, draft.outputNames);
+    for (int i = 0; i < proto.input_size(); ++i)
+        draft.inputs.push_back(resolveInput(where, static_cast<size_t>(i), proto.input(i)));
+    const SubgraphImport noSubgraphs = [](onnx::GraphProto&, const std::string&) { return std::shared_ptr<Graph>(); };
+    Status attrs = importAttributes(proto, mSession.modelDir, noSubgraphs, draft.attrs);
+    if (!attrs) nodeError(where, attrs.message());
+    // An input of unknown type comes from a node that failed already (and said so): the expansion,
+    // which reads input shapes, would only add a second error.
+    bool inputsKnown = true;
+    for (const Value* in : draft.inputs) inputsKnown = inputsKnown && (!in || knownInfo(in));
+    if (mSession.errors.size() > errorsBefore || !inputsKnown) {
+        definePlaceholders(draft.outputNames);
+        return;
+    }
+    const size_t firstNode = mGraph.nodes().size();
+    mCurrentNodeName = where.name;
+    if (mSession.verbose) mSession.log.verbose(" [" + where.opType + "] inputs: " + describeValues(draft.inputs));
+    ExpansionContext ctx(draft, *this);
+    Status status = expansion(ctx);
+    for (const std::string& name : draft.outputNames)
+        if (status && !name.empty() && !mValues.count(name))
+            status = internalError("the expansion of " + where.domain + "::" + where.opType + " left output '" + name + "' undefined");
+    if (!status) {
+        nodeError(where, status.message());
+        definePlaceholders(draft.outputNames);
+        return;
+    }
+    inferNodesSince(firstNode, where);
 }
 
 void GraphImporter::inferImportedNode(Node& node, const NodeRef& where) {
@@ -418,6 +461,17 @@ Value* GraphImporter::addHelperNode(const std::string& opType, const std::string
     node->sourceNodes = {mCurrentNodeName};
     recordInfo(*node->outputs[0]);
     return node->outputs[0];
+}
+
+std::vector<Value*> GraphImporter::addExpansionNode(const std::string& opType, std::vector<Value*> inputs,
+                                                    AttributeMap attrs, const std::vector<std::string>& outputNames) {
+    std::vector<std::string> names;
+    for (const std::string& name : outputNames) names.push_back(name.empty() ? freshName(mCurrentNodeName + "_" + opType) : name);
+    Node* node = mGraph.addNode(opType, mCurrentNodeName + "/" + opType, std::move(inputs), names, names.size());
+    node->attrs = std::move(attrs);
+    node->sourceNodes = {mCurrentNodeName};
+    for (Value* out : node->outputs) define(out);
+    return node->outputs;
 }
 
 const ValueInfo* GraphImporter::knownInfo(const Value* value) const {

@@ -15,6 +15,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "common/logging.h"
+#include "frontend/onnx/contrib_expansion.h"
 #include "frontend/onnx/opset_upgrade.h"
 #include "ir/shape_inference.h"
 #include "kiln/parser.h"
@@ -47,7 +48,7 @@ struct ImportSession {
 /// are also reported in one logged message.
 void importModelGraph(onnx::GraphProto& proto, Graph& graph, ImportSession& session);
 
-class GraphImporter final : public UpgradeHost {
+class GraphImporter final : public ExpansionHost {
 public:
     /// `parent` imports the enclosing graph (nullptr for the model's graph); `scope` says where a
     /// subgraph sits ("subgraph 'body' of node 3 'Loop_3' (Loop)") and prefixes its errors.
@@ -59,6 +60,8 @@ public:
     Value* addHelperNode(const std::string& opType, const std::string& nodeName, std::vector<Value*> inputs,
                          AttributeMap attrs) override;
     const ValueInfo* knownInfo(const Value* value) const override;
+    std::vector<Value*> addExpansionNode(const std::string& opType, std::vector<Value*> inputs, AttributeMap attrs,
+                                         const std::vector<std::string>& outputNames) override;
 
 private:
     /// The ONNX node being imported, as errors name it.
@@ -74,6 +77,10 @@ private:
     void importNode(int64_t index, onnx::NodeProto& proto);
     void importConstantNode(const NodeRef& where, onnx::NodeProto& proto);
     void emitNode(const NodeRef& where, NodeDraft& draft);
+    /// A contrib op (contrib_expansion.h) imported as the standard ops of its expansion.
+    void importContribNode(const NodeRef& where, onnx::NodeProto& proto, ContribExpansion expansion);
+    /// Infers the nodes added since `firstNode` (all standing for `where`), logging them when verbose.
+    void inferNodesSince(size_t firstNode, const NodeRef& where);
     void inferImportedNode(Node& node, const NodeRef& where);
     void importOutputs(const onnx::GraphProto& proto);
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "frontend/onnx/contrib_expansion.h"
 #include "frontend/onnx/model_loader.h"
 #include "frontend/onnx/opset_upgrade.h"
 #include "ir/dtype.h"
@@ -65,8 +66,11 @@ Expected<OnnxModelSummary> summarizeOnnxModel(const std::string& path) {
         ++counts[{domain, node.op_type()}];
     }
     for (const auto& [key, count] : counts) {
-        OnnxOpSummary op{key.first, key.second, count, isImportable(key.first, key.second, defaultOpset), {}};
-        if (key.first.empty())
+        OnnxOpSummary op{key.first, key.second, count, isImportable(key.first, key.second, defaultOpset), {}, key.first};
+        if (const ContribOp* contrib = findContribOp(key.first, key.second)) {
+            op.irOps = contrib->emits;
+            op.irDomain = "";
+        } else if (key.first.empty())
             for (const OpsetUpgrade* upgrade : upgradesFor(key.second, defaultOpset))
                 for (const char* emitted : upgrade->emits) op.irOps.push_back(emitted);
         if (op.irOps.empty()) op.irOps.push_back(key.second);

@@ -23,6 +23,7 @@ struct OnnxOpSummary {
     int64_t count{0};
     bool importable{false};            // the ONNX importer handles it at the model's opset
     std::vector<std::string> irOps;    // the IR op types it becomes (itself unless an upgrade renames it)
+    std::string irDomain;              // their domain: "" for a contrib op, which becomes standard ops
 };
 
 struct OnnxModelSummary {

@@ -2,6 +2,8 @@
 
 #include <type_traits>
 
+#include "frontend/onnx/contrib_expansion.h"
+
 namespace kiln::onnx_import {
 
 void UpgradeContext::setInput(size_t i, Value* value) {
@@ -64,6 +66,7 @@ std::vector<const OpsetUpgrade*> upgradesFor(const std::string& opType, int64_t 
 }
 
 bool isImportable(const std::string& domain, const std::string& opType, int64_t opset) {
+    if (findContribOp(domain, opType)) return true;
     const OpRegistry& registry = OpRegistry::global();
     if (!domain.empty()) return registry.find(domain, opType) != nullptr;
     bool renamed = false;
