@@ -20,6 +20,19 @@ Value* ExpansionContext::int64s(const std::vector<int64_t>& values) {
     return mHost.addHelperConstant("contrib_ints", Tensor::fromInt64(values, {static_cast<int64_t>(values.size())}));
 }
 
+Value* ExpansionContext::extent(Value* value, int64_t axis) {
+    AttributeMap slice;
+    slice.set("start", axis);
+    slice.set("end", axis + 1);
+    return add("Shape", {value}, slice);
+}
+
+Value* ExpansionContext::positions(Value* value, int64_t axis) {
+    Value* axis0 = int64s({0});
+    auto scalarOf = [&](Value* oneElement) { return add("Squeeze", {oneElement, axis0}); };
+    return add("Range", {scalarOf(int64s({0})), scalarOf(extent(value, axis)), scalarOf(int64s({1}))});
+}
+
 Value* ExpansionContext::scalar(float value, Value* like) {
     Value* constant = mHost.addHelperConstant("contrib_scalar", Tensor::scalarFloat(value));
     return like ? add("CastLike", {constant, like}) : constant;

@@ -56,6 +56,10 @@ public:
     }
 
     Value* int64s(const std::vector<int64_t>& values);
+    /// The extent of `value`'s axis `axis` (>= 0), as a 1-element int64 tensor.
+    Value* extent(Value* value, int64_t axis);
+    /// 0, 1, ..., extent(value, axis) - 1, int64.
+    Value* positions(Value* value, int64_t axis);
     /// A float32 scalar, converted to `like`'s element type (CastLike) when `like` is given.
     Value* scalar(float value, Value* like);
 

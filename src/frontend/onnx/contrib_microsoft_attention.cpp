@@ -58,13 +58,7 @@ Expected<Value*> paddingMask(ExpansionContext& ctx, Value* maskIndex, Value* lik
             if (input && !input->shape.empty() && input->shape[0].isKnown() && info->shape[0].isKnown() &&
                 info->shape[0].value == 2 * input->shape[0].value && input->shape[0].value != 0)
                 return ExpansionContext::unsupportedForm("mask_index of shape [2 * batch] (end and start positions)");
-            AttributeMap sequenceAxis;
-            sequenceAxis.set("start", int64_t{1});
-            sequenceAxis.set("end", int64_t{2});
-            Value* length = ctx.add("Squeeze", {ctx.add("Shape", {ctx.input(kInput)}, sequenceAxis), ctx.int64s({0})});
-            Value* zero = ctx.add("Squeeze", {ctx.int64s({0}), ctx.int64s({0})});
-            Value* one = ctx.add("Squeeze", {ctx.int64s({1}), ctx.int64s({0})});
-            Value* keys = ctx.add("Range", {zero, length, one});
+            Value* keys = ctx.positions(ctx.input(kInput), 1);
             AttributeMap toInt64;
             toInt64.set("to", dataTypeToOnnx(DataType::kINT64));
             Value* lengths = unsqueeze(ctx, ctx.add("Cast", {maskIndex}, toInt64), {1});
@@ -79,10 +73,7 @@ Expected<Value*> paddingMask(ExpansionContext& ctx, Value* maskIndex, Value* lik
 
 /// mask_filter_value above the diagonal of a [sequence, sequence] matrix, 0 on and below it.
 Value* causalMask(ExpansionContext& ctx, Value* like, float filter) {
-    AttributeMap sequenceAxis;
-    sequenceAxis.set("start", int64_t{1});
-    sequenceAxis.set("end", int64_t{2});
-    Value* length = ctx.add("Shape", {ctx.input(kInput)}, sequenceAxis);
+    Value* length = ctx.extent(ctx.input(kInput), 1);
     Value* square = ctx.add("Concat", {length, length}, [] {
         AttributeMap a;
         a.set("axis", int64_t{0});

@@ -83,16 +83,8 @@ Status expandEmbedLayerNormalization(ExpansionContext& ctx) {
         return invalidModel("segment_ids and segment_embedding (inputs 1 and 4) come together or not at all");
 
     Value* words = ctx.add("Gather", {ctx.input(2), ids});
-    if (!positionIds) {
-        // 0 .. S-1 for every row: [S, hidden] positions, broadcast over the batch by the Add.
-        AttributeMap sequenceAxis;
-        sequenceAxis.set("start", int64_t{1});
-        sequenceAxis.set("end", int64_t{2});
-        Value* length = ctx.add("Squeeze", {ctx.add("Shape", {ids}, sequenceAxis), ctx.int64s({0})});
-        Value* zero = ctx.add("Squeeze", {ctx.int64s({0}), ctx.int64s({0})});
-        Value* one = ctx.add("Squeeze", {ctx.int64s({1}), ctx.int64s({0})});
-        positionIds = ctx.add("Range", {zero, length, one});
-    }
+    // Without position_ids, 0 .. S-1 for every row: [S, hidden] positions, broadcast over the batch.
+    if (!positionIds) positionIds = ctx.positions(ids, 1);
     const bool segments = segmentIds != nullptr;
     Value* sum = ctx.addProducing("Add", {words, ctx.add("Gather", {ctx.input(3), positionIds})}, segments ? -1 : 2);
     if (segments) sum = ctx.addProducing("Add", {sum, ctx.add("Gather", {segmentTable, segmentIds})}, 2);
@@ -110,11 +102,9 @@ Status expandEmbedLayerNormalization(ExpansionContext& ctx) {
             Value* ones = ctx.add("Cast", {ctx.add("Equal", {mask, ctx.add("CastLike", {ctx.int64s({1}), mask})})}, toInt32);
             ctx.addProducing("ReduceSum", {ones, ctx.int64s({1})}, 1, rowSum);
         } else {
-            AttributeMap batchAxis;
-            batchAxis.set("end", int64_t{1});
             AttributeMap zeroInt32;
             zeroInt32.set("value", Tensor::allocate(DataType::kINT32, {1}));
-            ctx.addProducing("ConstantOfShape", {ctx.add("Shape", {ids}, batchAxis)}, 1, zeroInt32);
+            ctx.addProducing("ConstantOfShape", {ctx.extent(ids, 0)}, 1, zeroInt32);
         }
     }
     return Status::ok();
