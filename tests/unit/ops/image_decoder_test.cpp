@@ -153,6 +153,32 @@ TEST(ImageDecoderCodecs, HeadersClaimingHugeImagesAreRefusedBeforeAllocating) {
     Expected<RgbImage> hugePnm = decodeImage(reinterpret_cast<const uint8_t*>(pnm.data()), pnm.size());
     ASSERT_FALSE(hugePnm);
     EXPECT_NE(hugePnm.status().message().find("more than"), std::string::npos) << hugePnm.status().message();
+    // Found by the fuzzer (tests/fuzz/image_decoder_fuzzer.cpp): numbers past int (stb_image's own
+    // parser overflowed on them), and a BMP whose header stops before its compression field while
+    // claiming 6144 x 10444 pixels (stb_image read the missing bytes as zeros and decoded 190 MB).
+    const std::string overflowing = "P6\n99999999999 9\n255\n";
+    Expected<RgbImage> overflow = decodeImage(reinterpret_cast<const uint8_t*>(overflowing.data()), overflowing.size());
+    ASSERT_FALSE(overflow);
+    EXPECT_NE(overflow.status().message().find("out of range"), std::string::npos) << overflow.status().message();
+    Bytes cut = encodeBmp(randomImage(4, 4, 1));
+    cut.resize(32);
+    cut[18] = 0x00, cut[19] = 0x18, cut[22] = 0xcc, cut[23] = 0x28;
+    Expected<RgbImage> cutHeader = decodeImage(cut.data(), cut.size());
+    ASSERT_FALSE(cutHeader);
+    EXPECT_NE(cutHeader.status().message().find("cut short"), std::string::npos) << cutHeader.status().message();
+}
+
+TEST(ImageDecoderCodecs, SixteenBitGrayPnmKeepsTheHighByteInEveryChannel) {
+    // 16-bit samples (maxval over 255) are big-endian; 8 bits keep the high byte. The fuzzer's
+    // 1x1 file of this kind made stb_image read past its buffer when asked for RGB directly.
+    const std::string pgm = std::string("P5 2 1 65535\n") + "\x12\x34\xff\xff";
+    Expected<RgbImage> image = decodeImage(reinterpret_cast<const uint8_t*>(pgm.data()), pgm.size());
+    ASSERT_TRUE(image) << image.status().message();
+    EXPECT_EQ(image->rgb, (Bytes{0x12, 0x12, 0x12, 0xff, 0xff, 0xff}));
+    const std::string fuzzed = "P5\f1\f1\f610\xffHB\xff";
+    Expected<RgbImage> refused = decodeImage(reinterpret_cast<const uint8_t*>(fuzzed.data()), fuzzed.size());
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.status().message().find("whitespace"), std::string::npos) << refused.status().message();
 }
 
 TEST(ImageDecoderCodecs, DamagedBytesGiveAnImageOrAnErrorNeverACrash) {

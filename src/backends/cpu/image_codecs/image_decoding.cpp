@@ -77,8 +77,8 @@ Expected<RgbImage> decodeImage(const uint8_t* data, size_t size) {
             case ImageFormat::kTiff: return decodeTiff(data, size);
             case ImageFormat::kWebp: return decodeWebp(data, size);
             case ImageFormat::kJpeg2000: return decodeJpeg2000(data, size);
-            case ImageFormat::kBmp:
-            case ImageFormat::kPnm: return decodeBmpOrPnm(data, size);
+            case ImageFormat::kBmp: return decodeBmp(data, size);
+            case ImageFormat::kPnm: return decodePnm(data, size);
         }
         return internalError("unhandled image format");
     }();

@@ -2,7 +2,8 @@
 // Decoding an encoded image (the bytes of a BMP, JPEG, JPEG 2000, PNG, PNM, TIFF or WebP file) into
 // 8-bit RGB pixels, for the ImageDecoder operator. Each format is decoded by its own library, the one
 // Pillow uses (ONNX's reference implementation decodes with Pillow), so lossy formats give the same
-// pixels: libjpeg-turbo, libpng, libtiff, libwebp and OpenJPEG; BMP and PNM by stb_image.
+// pixels: libjpeg-turbo, libpng, libtiff, libwebp and OpenJPEG; BMP by stb_image; PNM, a header and
+// raw samples, here.
 //
 // Every decoder checks the image's dimensions before it allocates the pixels (kMaxImagePixels) and
 // turns the library's errors into a Status: damaged data is an error, never a crash or a process exit.
@@ -49,7 +50,8 @@ Expected<RgbImage> decodePng(const uint8_t* data, size_t size);
 Expected<RgbImage> decodeTiff(const uint8_t* data, size_t size);
 Expected<RgbImage> decodeWebp(const uint8_t* data, size_t size);
 Expected<RgbImage> decodeJpeg2000(const uint8_t* data, size_t size);
-/// BMP and PNM (binary P5 and P6; stb_image does not read the ASCII forms P1-P3).
-Expected<RgbImage> decodeBmpOrPnm(const uint8_t* data, size_t size);
+Expected<RgbImage> decodeBmp(const uint8_t* data, size_t size);
+/// Binary PNM (P5, P6); the ASCII forms P1-P3 and P4 bitmaps are refused.
+Expected<RgbImage> decodePnm(const uint8_t* data, size_t size);
 
 }  // namespace kiln::imagecodecs
