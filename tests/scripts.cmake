@@ -108,6 +108,12 @@ add_test(NAME cli_bad_inputs
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs_test.py --kiln $<TARGET_FILE:kiln_exe>)
 set_tests_properties(cli_bad_inputs PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
 
+# `kiln compare`: tensors listed in order, the first differing layer named, its report and usage errors.
+add_test(NAME cli_compare
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/compare_test.py --kiln $<TARGET_FILE:kiln_exe>
+                 --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
+set_tests_properties(cli_compare PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+
 # Every `kiln exec` / `kiln inspect` flag's effect, on small models made with onnx.helper.
 add_test(NAME cli_exec_flags
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/exec_flags_test.py --kiln $<TARGET_FILE:kiln_exe>)

@@ -62,7 +62,8 @@ Expected<std::unique_ptr<TimingCache>> loadTimingCache(const std::string& path, 
 
 }  // namespace
 
-Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, CliLogger& logger) {
+Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, CliLogger& logger,
+                                                  const NetworkEdit& edit) {
     Logger log(&logger);
     const std::string& path = options.model.onnxFile;
     auto network = builder.createNetwork();
@@ -88,6 +89,7 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
     parsed << "Parsed " << network->getNbLayers() << " layers, " << network->getNbInputs() << " input(s), "
            << network->getNbOutputs() << " output(s) in " << secondsSince(parseStart) << " s";
     log.info(parsed.str());
+    if (edit) KILN_RETURN_IF_ERROR(edit(*network));
 
     std::vector<InputInfo> inputs;
     std::vector<std::pair<std::string, DataType>> inputTypes, outputTypes;

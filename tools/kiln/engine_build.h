@@ -1,6 +1,7 @@
 #pragma once
 // `kiln exec`'s build step: ONNX file -> network -> profile -> serialized engine (saved if asked).
 
+#include <functional>
 #include <memory>
 
 #include "cli_logger.h"
@@ -11,8 +12,12 @@
 
 namespace kiln::cli {
 
-/// Parses options.model.onnxFile, builds it for the configured target and writes --saveEngine.
-/// Parser errors are all logged before the Status is returned.
-Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, CliLogger& logger);
+/// Changes a parsed network before it is built (`kiln compare` marks its tensors as outputs).
+using NetworkEdit = std::function<Status(NetworkDefinition&)>;
+
+/// Parses options.model.onnxFile, applies `edit` (when given), builds it for the configured target and
+/// writes --saveEngine. Parser errors are all logged before the Status is returned.
+Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Builder& builder, CliLogger& logger,
+                                                  const NetworkEdit& edit = nullptr);
 
 }  // namespace kiln::cli

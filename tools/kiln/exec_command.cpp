@@ -10,7 +10,6 @@
 #include "engine_build.h"
 #include "exit_codes.h"
 #include "file_io.h"
-#include "gpu_devices.h"
 #include "inference_runner.h"
 #include "kiln/builder.h"
 #include "kiln/runtime.h"
@@ -48,15 +47,6 @@ Status reportLayerInfo(const Engine& engine, const ReportingOptions& reporting, 
     return Status::ok();
 }
 
-/// Checks --device against this machine's GPUs and makes it CUDA's current device where there are any;
-/// returns what the device is ("" without GPUs).
-Expected<std::string> selectGpu(const SystemOptions& system) {
-    KILN_RETURN_IF_ERROR(system.parse());
-    GpuDevices devices = findGpuDevices();
-    KILN_RETURN_IF_ERROR(system.checkDevice(devices.count, devices.whyNone));
-    if (devices.count == 0) return std::string();
-    return useGpuDevice(system.device);
-}
 
 }  // namespace
 

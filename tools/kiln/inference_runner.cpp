@@ -25,53 +25,6 @@ double msBetween(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-/// Each input's run-time shape and data (from --loadInputs or random), the same for every stream.
-Expected<std::vector<HostInput>> prepareInputs(Engine& engine, const ExecOptions& options, const Logger& log) {
-    std::vector<InputInfo> infos;
-    for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
-        const char* name = engine.getIOTensorName(i);
-        if (engine.getTensorIOMode(name) != TensorIOMode::kINPUT) continue;
-        // Run-time shapes default to profile 0's opt shapes, as trtexec does.
-        Dims opt;
-        opt.nbDims = -1;
-        if (engine.getNbOptimizationProfiles() > 0) opt = engine.getProfileShape(name, 0, OptProfileSelector::kOPT);
-        infos.push_back({name, engine.getTensorShape(name), opt});
-    }
-    for (const NameValue& load : options.inference.loadInputs) {
-        bool found = false;
-        for (const InputInfo& info : infos) found = found || info.name == load.name;
-        if (!found)
-            return invalidArgument("--loadInputs names '" + load.name + "', which is not an input of the engine");
-    }
-    auto shapes = chooseInferenceShapes(infos, options.inference);
-    if (!shapes) return shapes.status();
-
-    std::mt19937_64 rng(kInputSeed);
-    std::vector<HostInput> inputs;
-    for (const auto& [name, dims] : shapes.value()) {
-        HostInput input{name, engine.getTensorDataType(name.c_str()), dims, {}};
-        // A string element is a pointer and a length: neither random bytes nor a .npy/raw file
-        // can hold one, so string inputs are left to the API.
-        if (input.dtype == DataType::kSTRING)
-            return unsupported("input '" + name + "' is a string tensor; kiln exec cannot feed string inputs "
-                               "(use the C++ API, or the conformance runner for ONNX test data)");
-        std::string source = "random data";
-        const NameValue* load = nullptr;
-        for (const NameValue& entry : options.inference.loadInputs)
-            if (entry.name == name) load = &entry;
-        if (load) {
-            auto loaded = loadInputFile(name, input.dtype, dims, load->value);
-            if (!loaded) return loaded.status();
-            input.data = std::move(loaded).value();
-            source = "'" + load->value + "'";
-        } else {
-            input.data = randomInput(input.dtype, elementCount(dims), rng);
-        }
-        log.info("Input '" + name + "': " + dataTypeName(input.dtype) + " " + describeDims(dims) + " from " + source);
-        inputs.push_back(std::move(input));
-    }
-    return inputs;
-}
 
 /// Flags that have no effect on this engine, named once. (A GPU engine whose work cannot be captured
 /// has said so, with the reason, while its streams were set up.)
@@ -193,6 +146,53 @@ Status reportOutputs(InferenceStream& stream, const ReportingOptions& reporting,
 }
 
 }  // namespace
+
+Expected<std::vector<HostInput>> prepareInputs(Engine& engine, const ExecOptions& options, const Logger& log) {
+    std::vector<InputInfo> infos;
+    for (int32_t i = 0; i < engine.getNbIOTensors(); ++i) {
+        const char* name = engine.getIOTensorName(i);
+        if (engine.getTensorIOMode(name) != TensorIOMode::kINPUT) continue;
+        // Run-time shapes default to profile 0's opt shapes, as trtexec does.
+        Dims opt;
+        opt.nbDims = -1;
+        if (engine.getNbOptimizationProfiles() > 0) opt = engine.getProfileShape(name, 0, OptProfileSelector::kOPT);
+        infos.push_back({name, engine.getTensorShape(name), opt});
+    }
+    for (const NameValue& load : options.inference.loadInputs) {
+        bool found = false;
+        for (const InputInfo& info : infos) found = found || info.name == load.name;
+        if (!found)
+            return invalidArgument("--loadInputs names '" + load.name + "', which is not an input of the engine");
+    }
+    auto shapes = chooseInferenceShapes(infos, options.inference);
+    if (!shapes) return shapes.status();
+
+    std::mt19937_64 rng(kInputSeed);
+    std::vector<HostInput> inputs;
+    for (const auto& [name, dims] : shapes.value()) {
+        HostInput input{name, engine.getTensorDataType(name.c_str()), dims, {}};
+        // A string element is a pointer and a length: neither random bytes nor a .npy/raw file
+        // can hold one, so string inputs are left to the API.
+        if (input.dtype == DataType::kSTRING)
+            return unsupported("input '" + name + "' is a string tensor; kiln exec cannot feed string inputs "
+                               "(use the C++ API, or the conformance runner for ONNX test data)");
+        std::string source = "random data";
+        const NameValue* load = nullptr;
+        for (const NameValue& entry : options.inference.loadInputs)
+            if (entry.name == name) load = &entry;
+        if (load) {
+            auto loaded = loadInputFile(name, input.dtype, dims, load->value);
+            if (!loaded) return loaded.status();
+            input.data = std::move(loaded).value();
+            source = "'" + load->value + "'";
+        } else {
+            input.data = randomInput(input.dtype, elementCount(dims), rng);
+        }
+        log.info("Input '" + name + "': " + dataTypeName(input.dtype) + " " + describeDims(dims) + " from " + source);
+        inputs.push_back(std::move(input));
+    }
+    return inputs;
+}
 
 Status runInference(Engine& engine, const ExecOptions& options, const Logger& log) {
     const InferenceOptions& inference = options.inference;

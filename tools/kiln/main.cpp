@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli_app.h"
+#include "compare_command.h"
 #include "exec_command.h"
 #include "inspect_command.h"
 
@@ -13,15 +14,15 @@ int main(int argc, char** argv) {
     kiln::cli::configureApp(app);
     kiln::cli::ExecCommand exec(app);
     kiln::cli::InspectCommand inspect(app);
+    kiln::cli::CompareCommand compare(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
         return kiln::cli::handleParseError(app, error);
     }
-    if (exec.selected()) {
-        std::string commandLine;
-        for (int i = 0; i < argc; ++i) commandLine += (i ? " " : "") + std::string(argv[i]);
-        return exec.run(commandLine);
-    }
+    std::string commandLine;
+    for (int i = 0; i < argc; ++i) commandLine += (i ? " " : "") + std::string(argv[i]);
+    if (exec.selected()) return exec.run(commandLine);
+    if (compare.selected()) return compare.run(commandLine);
     return inspect.run();
 }

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "gpu_devices.h"
+
 namespace kiln::cli {
 
 void SystemOptions::addOptions(CLI::App& app) {
@@ -42,5 +44,13 @@ Status SystemOptions::checkDevice(int32_t deviceCount, const std::string& whyNon
 }
 
 bool SystemOptions::deviceGiven() const { return mDeviceGiven; }
+
+Expected<std::string> selectGpu(const SystemOptions& system) {
+    KILN_RETURN_IF_ERROR(system.parse());
+    GpuDevices devices = findGpuDevices();
+    KILN_RETURN_IF_ERROR(system.checkDevice(devices.count, devices.whyNone));
+    if (devices.count == 0) return std::string();
+    return useGpuDevice(system.device);
+}
 
 }  // namespace kiln::cli

@@ -34,4 +34,9 @@ private:
     bool mDeviceGiven{false};
 };
 
+/// Checks --device against this machine's GPUs and makes it CUDA's current device where there are any;
+/// returns what the device is ("" without GPUs). Called before anything touches CUDA: the CUDA backend
+/// opens the device current when it is first used.
+Expected<std::string> selectGpu(const SystemOptions& system);
+
 }  // namespace kiln::cli
