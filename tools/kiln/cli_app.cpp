@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
 #include <string>
 
 #include "exit_codes.h"
@@ -27,6 +28,15 @@ int handleParseError(const CLI::App& app, const CLI::ParseError& error) {
     std::fprintf(stderr, "[E] %s\n", error.what());
     std::fprintf(stderr, "Run 'kiln --help' or 'kiln <command> --help' for the options.\n");
     return kExitUsage;
+}
+
+int runWithStatusLines(const std::string& tool, const std::string& commandLine, const std::function<int()>& steps) {
+    const std::string suffix = " Kiln." + tool + " [Kiln v" + getVersion() + "] # " + commandLine;
+    std::cout << "&&&& RUNNING" << suffix << std::endl;
+    const int status = steps();
+    std::fflush(stderr);
+    std::cout << "&&&& " << (status == kExitSuccess ? "PASSED" : "FAILED") << suffix << std::endl;
+    return status;
 }
 
 }  // namespace kiln::cli

@@ -1,11 +1,10 @@
 #include "compare_command.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
-#include <iostream>
 #include <map>
 #include <set>
 
+#include "cli_app.h"
 #include "cli_logger.h"
 #include "common/logging.h"
 #include "engine_build.h"
@@ -86,12 +85,7 @@ bool CompareCommand::selected() const {
 }
 
 int CompareCommand::run(const std::string& commandLine) {
-    std::cout << "&&&& RUNNING Kiln.kiln_compare [Kiln v" << getVersion() << "] # " << commandLine << std::endl;
-    int status = runSteps();
-    std::fflush(stderr);
-    std::cout << "&&&& " << (status == kExitSuccess ? "PASSED" : "FAILED") << " Kiln.kiln_compare [Kiln v"
-              << getVersion() << "] # " << commandLine << std::endl;
-    return status;
+    return runWithStatusLines("kiln_compare", commandLine, [this] { return runSteps(); });
 }
 
 int CompareCommand::runSteps() {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli_app.h"
 #include "cli_logger.h"
 #include "common/logging.h"
 #include "engine/plan_serializer.h"
@@ -70,12 +71,7 @@ bool ExecCommand::selected() const {
 }
 
 int ExecCommand::run(const std::string& commandLine) {
-    std::cout << "&&&& RUNNING Kiln.kiln_exec [Kiln v" << getVersion() << "] # " << commandLine << std::endl;
-    int status = runSteps();
-    std::fflush(stderr);
-    std::cout << "&&&& " << (status == kExitSuccess ? "PASSED" : "FAILED") << " Kiln.kiln_exec [Kiln v"
-              << getVersion() << "] # " << commandLine << std::endl;
-    return status;
+    return runWithStatusLines("kiln_exec", commandLine, [this] { return runSteps(); });
 }
 
 int ExecCommand::runSteps() {
