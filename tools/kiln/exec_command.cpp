@@ -1,7 +1,6 @@
 #include "exec_command.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <iostream>
 
 #include "cli_app.h"
