@@ -113,6 +113,13 @@ add_test(NAME cli_compare
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/compare_test.py --kiln $<TARGET_FILE:kiln_exe>
                  --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
 set_tests_properties(cli_compare PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+# The same on CUDA engines, FP32 and FP16, against the CPU reference (labels cli and gpu; exit 77, skipped,
+# without a GPU).
+add_test(NAME cli_compare_gpu
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/compare_test.py --kiln $<TARGET_FILE:kiln_exe>
+                 --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx --gpu)
+set_tests_properties(cli_compare_gpu PROPERTIES LABELS "cli;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "${KILN_SCRIPT_ENV}")
 
 # Every `kiln exec` / `kiln inspect` flag's effect, on small models made with onnx.helper.
 add_test(NAME cli_exec_flags

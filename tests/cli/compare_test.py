@@ -6,12 +6,16 @@
 - a model whose middle layer draws unseeded random numbers (RandomUniformLike), so the two engines
   must part exactly there: exit 1, the [E] line names that layer, the layer before it matches;
 - usage errors: no --onnx, --loadEngine (exit 2).
+With --gpu, instead: the tiny CNN's CUDA engines (FP32 without TF32, and FP16 at a 1e-2 tolerance)
+against the CPU reference, every tensor matching; without a GPU it says why and exits with 77 (CTest's
+"skipped").
 
-    compare_test.py --kiln PATH --model examples/models/tiny_cnn.onnx
+    compare_test.py --kiln PATH --model examples/models/tiny_cnn.onnx [--gpu]
 """
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +24,8 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
+SKIP = 77
+NO_GPU = re.compile(r"no CUDA device|no usable CUDA device|built without CUDA|backend 'cuda' (is not available|could not start)")
 failures = []
 
 
@@ -56,11 +62,28 @@ def random_model(path):
     onnx.save(model, str(path))
 
 
+def gpu_checks(kiln, model):
+    shapes = "--shapes=input:2x3x32x32"
+    code, out = run(kiln, [f"--onnx={model}", shapes, "--backend=cuda", "--noTF32"])
+    if code != 0 and NO_GPU.search(out):
+        print(f"skipped: no GPU to run CUDA engines on: {[l for l in out.splitlines() if l.startswith('[E]')]}")
+        return SKIP
+    check(code == 0 and all(status == "ok" for status, _ in listed(out)) and len(listed(out)) == 9,
+          f"CUDA FP32 (no TF32) against the CPU reference: all 9 tensors match (exit {code}, {listed(out)})")
+    code, out = run(kiln, [f"--onnx={model}", shapes, "--backend=cuda", "--fp16", "--rtol=1e-2", "--atol=1e-2"])
+    check(code == 0 and len(listed(out)) == 9, f"CUDA FP16 at 1e-2: all 9 tensors match (exit {code}, {listed(out)})")
+    print(f"{'FAILED' if failures else 'PASSED'}: {len(failures)} check(s) failed")
+    return 1 if failures else 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--kiln", required=True)
     parser.add_argument("--model", required=True, help="the bundled tiny CNN")
+    parser.add_argument("--gpu", action="store_true", help="compare CUDA engines (exit 77 without a GPU)")
     args = parser.parse_args()
+    if args.gpu:
+        return gpu_checks(args.kiln, args.model)
     with tempfile.TemporaryDirectory(prefix="kiln_compare_") as tmp:
         tmp = Path(tmp)
         report = tmp / "report.json"
