@@ -42,7 +42,7 @@ class Case:
         `refused`: a pattern Kiln's error must contain instead of a result; `numpy`: the reference as
         a function of the inputs, for an op ONNX Runtime has no CPU kernel of (its definition)."""
         self.name, self.op, self.inputs, self.attrs, self.domain = name, op, inputs, attrs or {}, domain
-        self.numpy = numpy
+        self.numpy = numpy  # may also call ONNX Runtime on an equivalent model
         self.outputs = outputs if isinstance(outputs, list) else [f"y{i}" for i in range(outputs)]
         self.weights = set(weights or ())
         self.refused = refused
@@ -73,6 +73,21 @@ def attention_inputs(mask=None, widths=(H, H, H), attention_bias=None):
     return [("x", normal(B, S, H)), ("w", normal(H, sum(widths), scale=0.3)),
             ("b", normal(sum(widths), scale=0.1)), ("mask_index", mask), ("past", None),
             ("attention_bias", attention_bias)]
+
+
+def mha_3d(q, k, v, **attrs):
+    """ONNX Runtime's MultiHeadAttention on 3-D query, key and value: the reference for the packed forms,
+    which its CPU kernel does not take."""
+    case = Case("mha_3d", "MultiHeadAttention", [("q", q), ("k", k), ("v", v)], attrs=attrs)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mha.onnx"
+        onnx.save(case.model(), str(path))
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, case.feeds())
+
+
+def unpack(packed, part):
+    """Part `part` of [batch, sequence, heads, parts, head size] as [batch, sequence, hidden]."""
+    return np.ascontiguousarray(packed[:, :, :, part, :].reshape(packed.shape[0], packed.shape[1], -1))
 
 
 def cases():
@@ -129,9 +144,36 @@ def cases():
         Case("attention_qkv_sizes_and_bias", "Attention",
              attention_inputs(widths=(H, H, 8), attention_bias=normal(1, HEADS, S, S)),
              attrs={"num_heads": HEADS, "qkv_hidden_sizes": [H, H, 8]}, weights=attention_weights),
+        Case("mha_self_lengths", "MultiHeadAttention",
+             [("q", normal(B, S, H)), ("k", normal(B, S, H)), ("v", normal(B, S, H)), ("bias", normal(3 * H, scale=0.1)),
+              ("key_padding_mask", np.array([S, 3], np.int32))], attrs={"num_heads": HEADS}, weights=["bias"]),
+        Case("mha_cross_raw_mask", "MultiHeadAttention",
+             [("q", normal(B, S, H)), ("k", normal(B, 5, H)), ("v", normal(B, 5, 8)), ("bias", None),
+              ("key_padding_mask", lengths_mask([5, 2], width=5))], attrs={"num_heads": HEADS, "scale": 0.25}),
+        Case("mha_unidirectional_bias", "MultiHeadAttention",
+             [("q", normal(B, S, H)), ("k", normal(B, S, H)), ("v", normal(B, S, H)), ("bias", None),
+              ("key_padding_mask", None), ("attention_bias", normal(1, HEADS, S, S))],
+             attrs={"num_heads": HEADS, "unidirectional": 1}),
+        # ONNX Runtime's CPU kernel takes no packed forms: the reference unpacks them for it.
+        Case("mha_packed_qkv", "MultiHeadAttention", [("qkv", normal(B, S, HEADS, 3, H // HEADS))],
+             attrs={"num_heads": HEADS},
+             numpy=lambda qkv: mha_3d(unpack(qkv, 0), unpack(qkv, 1), unpack(qkv, 2), num_heads=HEADS)),
+        Case("mha_packed_kv", "MultiHeadAttention", [("q", normal(B, S, H)), ("kv", normal(B, 5, HEADS, 2, H // HEADS))],
+             attrs={"num_heads": HEADS}, numpy=lambda q, kv: mha_3d(q, unpack(kv, 0), unpack(kv, 1), num_heads=HEADS)),
+        Case("rotary_3d", "RotaryEmbedding",
+             [("x", normal(B, S, H)), ("positions", rng.integers(0, 2 * S, (B, S)).astype(np.int64)),
+              ("cos", np.cos(normal(2 * S, 2))), ("sin", np.sin(normal(2 * S, 2)))],
+             attrs={"num_heads": HEADS}, weights=["cos", "sin"]),
+        Case("rotary_4d_interleaved_offset", "RotaryEmbedding",
+             [("x", normal(B, HEADS, S, H // HEADS)), ("positions", np.array([3], np.int64)),
+              ("cos", np.cos(normal(2 * S, 2))), ("sin", np.sin(normal(2 * S, 2)))],
+             attrs={"interleaved": 1}, weights=["cos", "sin"]),
         Case("attention_past_refused", "Attention",
              attention_inputs()[:4] + [("past", normal(2, B, HEADS, 3, H // HEADS))],
              attrs={"num_heads": HEADS}, weights=attention_weights, outputs=2, refused="past / present state"),
+        Case("mha_present_refused", "MultiHeadAttention", [("q", normal(B, S, H)), ("k", normal(B, S, H)),
+                                                            ("v", normal(B, S, H))],
+             attrs={"num_heads": HEADS}, outputs=["y", "present_key"], refused="present_key, present_value or qk"),
         Case("skip_simplified_statistics_refused", "SkipSimplifiedLayerNormalization",
              [("x", x), ("skip", normal(B, S, H)), ("gamma", gamma)], weights=["gamma"], outputs=["y", "", "inv"],
              refused="a training statistic"),

@@ -57,6 +57,11 @@ const std::map<std::pair<std::string, std::string>, ContribOp>& contribOps() {
         {{ms, "Attention"},
          {expandAttention, {"MatMul", "Add", "Split", "Shape", "Squeeze", "Range", "Cast", "Unsqueeze", "Less", "Where",
                             "CastLike", "Concat", "ConstantOfShape", "Trilu", "Attention"}}},
+        {{ms, "MultiHeadAttention"},
+         {expandMultiHeadAttention, {"Slice", "Reshape", "Split", "Add", "Shape", "Squeeze", "Range", "Cast", "Unsqueeze",
+                                     "Less", "Where", "CastLike", "Concat", "ConstantOfShape", "Trilu", "Attention"}}},
+        {{ms, "RotaryEmbedding"},
+         {expandRotaryEmbedding, {"Shape", "Squeeze", "Range", "Add", "Concat", "Unsqueeze", "Expand", "RotaryEmbedding"}}},
         // ONNX Runtime registers SimplifiedLayerNormalization in the default domain (as a contrib op
         // of opset 1); its optimizers write it there.
         {{"", "SimplifiedLayerNormalization"}, {expandSimplifiedLayerNormalization, rms}},

@@ -96,6 +96,8 @@ Status expandSkipSimplifiedLayerNormalization(ExpansionContext& ctx);
 Status expandSimplifiedLayerNormalization(ExpansionContext& ctx);
 Status expandEmbedLayerNormalization(ExpansionContext& ctx);
 Status expandAttention(ExpansionContext& ctx);
+Status expandMultiHeadAttention(ExpansionContext& ctx);
+Status expandRotaryEmbedding(ExpansionContext& ctx);
 }  // namespace contrib
 
 }  // namespace kiln::onnx_import

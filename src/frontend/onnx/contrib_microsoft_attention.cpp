@@ -1,9 +1,7 @@
 // com.microsoft's Attention (what ONNX Runtime's BERT optimizer writes) as standard ops: the packed
 // Q/K/V projection as MatMul (+ bias), Split into Q, K and V, and ONNX's Attention on the 3-D
-// [batch, sequence, hidden] forms with num_heads heads. The mask becomes Attention's additive
-// float mask with ONNX Runtime's values: 0 where a key is kept and mask_filter_value (-10000 by
-// default, not -inf) where it is masked, added up where several masks apply (padding, the causal
-// triangle of `unidirectional`, attention_bias), so rows whose keys are all masked match too.
+// [batch, sequence, hidden] forms with num_heads heads, its mask built as contrib_attention_masks.h
+// says.
 //
 // mask_index forms: [batch] (right padding: keys at or past each row's length are masked),
 // [batch, total_sequence] and [batch, sequence, total_sequence] (raw 0/1 masks). Refused with the
@@ -12,8 +10,8 @@
 
 #include <string>
 
+#include "frontend/onnx/contrib_attention_masks.h"
 #include "frontend/onnx/contrib_expansion.h"
-#include "ir/onnx_types.h"
 
 namespace kiln::onnx_import::contrib {
 
@@ -34,65 +32,6 @@ Expected<std::vector<int64_t>> projectionWidths(ExpansionContext& ctx) {
     const int64_t columns = weights->shape[1].value;
     if (columns % 3 != 0) return invalidModel("the weights' " + std::to_string(columns) + " columns do not split into Q, K and V");
     return std::vector<int64_t>{columns / 3, columns / 3, columns / 3};
-}
-
-/// Where `keep` is true 0, else mask_filter_value, in `like`'s element type.
-Value* additiveMask(ExpansionContext& ctx, Value* keep, Value* like, float filter) {
-    return ctx.add("Where", {keep, ctx.scalar(0.0f, like), ctx.scalar(filter, like)});
-}
-
-Value* unsqueeze(ExpansionContext& ctx, Value* value, const std::vector<int64_t>& axes) {
-    return ctx.add("Unsqueeze", {value, ctx.int64s(axes)});
-}
-
-/// The padding mask from mask_index, broadcastable to [batch, heads, sequence, total_sequence].
-Expected<Value*> paddingMask(ExpansionContext& ctx, Value* maskIndex, Value* like, float filter) {
-    const ValueInfo* info = ctx.info(maskIndex);
-    if (!info) return invalidModel("mask_index's rank must be known");
-    const ValueInfo* input = ctx.info(ctx.input(kInput));
-    AttributeMap toBool;
-    toBool.set("to", dataTypeToOnnx(DataType::kBOOL));  // nonzero keeps the key
-    switch (info->shape.size()) {
-        case 1: {
-            // Right padding: key j of row b is kept while j < mask_index[b].
-            if (input && !input->shape.empty() && input->shape[0].isKnown() && info->shape[0].isKnown() &&
-                info->shape[0].value == 2 * input->shape[0].value && input->shape[0].value != 0)
-                return ExpansionContext::unsupportedForm("mask_index of shape [2 * batch] (end and start positions)");
-            Value* keys = ctx.positions(ctx.input(kInput), 1);
-            AttributeMap toInt64;
-            toInt64.set("to", dataTypeToOnnx(DataType::kINT64));
-            Value* lengths = unsqueeze(ctx, ctx.add("Cast", {maskIndex}, toInt64), {1});
-            return unsqueeze(ctx, additiveMask(ctx, ctx.add("Less", {keys, lengths}), like, filter), {1, 2});
-        }
-        case 2: return unsqueeze(ctx, additiveMask(ctx, ctx.add("Cast", {maskIndex}, toBool), like, filter), {1, 2});
-        case 3: return unsqueeze(ctx, additiveMask(ctx, ctx.add("Cast", {maskIndex}, toBool), like, filter), {1});
-        default:
-            return ExpansionContext::unsupportedForm("mask_index of rank " + std::to_string(info->shape.size()));
-    }
-}
-
-/// mask_filter_value above the diagonal of a [sequence, sequence] matrix, 0 on and below it.
-Value* causalMask(ExpansionContext& ctx, Value* like, float filter) {
-    Value* length = ctx.extent(ctx.input(kInput), 1);
-    Value* square = ctx.add("Concat", {length, length}, [] {
-        AttributeMap a;
-        a.set("axis", int64_t{0});
-        return a;
-    }());
-    AttributeMap filled;
-    Tensor value = Tensor::allocate(DataType::kFLOAT, {1});
-    *value.data<float>() = filter;
-    filled.set("value", value);
-    Value* full = ctx.add("CastLike", {ctx.add("ConstantOfShape", {square}, filled), like});
-    AttributeMap upper;
-    upper.set("upper", int64_t{1});
-    return ctx.add("Trilu", {full, ctx.int64s({1})}, upper);
-}
-
-Value* sum(ExpansionContext& ctx, Value* a, Value* b) {
-    if (!a) return b;
-    if (!b) return a;
-    return ctx.add("Add", {a, b});
 }
 
 }  // namespace
@@ -117,19 +56,97 @@ Status expandAttention(ExpansionContext& ctx) {
     lastAxis.set("axis", int64_t{-1});
     std::vector<Value*> parts = ctx.addProducing("Split", {qkv, ctx.int64s(widths)}, lastAxis, {-1, -1, -1});
 
-    const float filter = ctx.attrs().getFloat("mask_filter_value", -10000.0f);
+    const AttentionMaskSource source{x, x, ctx.attrs().getFloat("mask_filter_value", -10000.0f)};
     Value* mask = nullptr;
     if (ctx.input(kMaskIndex)) {
-        KILN_ASSIGN_OR_RETURN(mask, paddingMask(ctx, ctx.input(kMaskIndex), x, filter));
+        KILN_ASSIGN_OR_RETURN(mask, paddingMask(ctx, ctx.input(kMaskIndex), source, "mask_index"));
     }
-    if (ctx.attrs().getInt("unidirectional", 0) != 0) mask = sum(ctx, mask, causalMask(ctx, x, filter));
-    mask = sum(ctx, mask, ctx.input(kAttentionBias));
+    if (ctx.attrs().getInt("unidirectional", 0) != 0) mask = sumOf(ctx, mask, causalMask(ctx, source));
+    mask = sumOf(ctx, mask, ctx.input(kAttentionBias));
 
     AttributeMap attrs;
     attrs.set("q_num_heads", heads);
     attrs.set("kv_num_heads", heads);
     if (auto scale = ctx.attrs().getFloat("scale")) attrs.set("scale", *scale);
     std::vector<Value*> inputs = {parts[0], parts[1], parts[2]};
+    if (mask) inputs.push_back(mask);
+    ctx.addProducing("Attention", inputs, 0, attrs);
+    return Status::ok();
+}
+
+}  // namespace kiln::onnx_import::contrib
+
+namespace kiln::onnx_import::contrib {
+
+namespace {
+
+constexpr size_t kQuery = 0, kKey = 1, kValue = 2, kQkvBias = 3, kKeyPaddingMask = 4, kMhaAttentionBias = 5;
+
+/// Part `index` of a packed [batch, sequence, heads, parts, head size] tensor, as [batch, sequence, hidden].
+Value* unpackPart(ExpansionContext& ctx, Value* packed, int64_t index) {
+    Value* part = ctx.add("Slice", {packed, ctx.int64s({index}), ctx.int64s({index + 1}), ctx.int64s({3})});
+    return ctx.add("Reshape", {part, ctx.int64s({0, 0, -1})});
+}
+
+Expected<int64_t> lastExtent(ExpansionContext& ctx, Value* value, const char* what) {
+    const ValueInfo* info = ctx.info(value);
+    if (!info || info->shape.empty() || !info->shape.back().isKnown())
+        return invalidModel(std::string("the hidden width of ") + what + " must be known to split the bias");
+    return info->shape.back().value;
+}
+
+}  // namespace
+
+Status expandMultiHeadAttention(ExpansionContext& ctx) {
+    for (size_t past = 6; past <= 9; ++past)
+        if (ctx.input(past)) return ExpansionContext::unsupportedForm("MultiHeadAttention with past state or a cache indirection");
+    if (ctx.wantsOutput(1) || ctx.wantsOutput(2) || ctx.wantsOutput(3))
+        return ExpansionContext::unsupportedForm("MultiHeadAttention's present_key, present_value or qk output");
+    const int64_t heads = ctx.attrs().getInt("num_heads", 0);
+    if (heads <= 0) return invalidModel("attribute num_heads (> 0) is required");
+    const ValueInfo* queryInfo = ctx.info(ctx.input(kQuery));
+    const ValueInfo* keyInfo = ctx.info(ctx.input(kKey));
+    if (!queryInfo) return invalidModel("the query's rank must be known");
+    const size_t queryRank = queryInfo->shape.size(), keyRank = keyInfo ? keyInfo->shape.size() : 0;
+
+    Value *q = ctx.input(kQuery), *k = ctx.input(kKey), *v = ctx.input(kValue);
+    if (queryRank == 5 && !k && !v) {  // packed Q, K, V: [batch, sequence, heads, 3, head size]
+        k = unpackPart(ctx, q, 1);
+        v = unpackPart(ctx, q, 2);
+        q = unpackPart(ctx, q, 0);
+    } else if (queryRank == 3 && keyRank == 5 && !v) {  // packed K, V: [batch, keys, heads, 2, head size]
+        v = unpackPart(ctx, k, 1);
+        k = unpackPart(ctx, k, 0);
+    } else if (queryRank != 3 || keyRank != 3 || !v || ctx.info(v)->shape.size() != 3) {
+        return ExpansionContext::unsupportedForm(
+            "MultiHeadAttention with these input forms (3-D query, key and value; packed QKV; or packed KV are)");
+    }
+    if (Value* bias = ctx.input(kQkvBias)) {
+        if (queryRank == 5 || keyRank == 5) return ExpansionContext::unsupportedForm("MultiHeadAttention's bias with packed inputs");
+        KILN_ASSIGN_OR_RETURN(const int64_t width, lastExtent(ctx, q, "the query"));
+        KILN_ASSIGN_OR_RETURN(const int64_t valueWidth, lastExtent(ctx, v, "the value"));
+        AttributeMap axis0;
+        axis0.set("axis", int64_t{0});
+        std::vector<Value*> parts =
+            ctx.addProducing("Split", {bias, ctx.int64s({width, width, valueWidth})}, axis0, {-1, -1, -1});
+        q = ctx.add("Add", {q, parts[0]});
+        k = ctx.add("Add", {k, parts[1]});
+        v = ctx.add("Add", {v, parts[2]});
+    }
+
+    const AttentionMaskSource source{q, k, ctx.attrs().getFloat("mask_filter_value", -10000.0f)};
+    Value* mask = nullptr;
+    if (ctx.input(kKeyPaddingMask)) {
+        KILN_ASSIGN_OR_RETURN(mask, paddingMask(ctx, ctx.input(kKeyPaddingMask), source, "key_padding_mask"));
+    }
+    if (ctx.attrs().getInt("unidirectional", 0) != 0) mask = sumOf(ctx, mask, causalMask(ctx, source));
+    mask = sumOf(ctx, mask, ctx.input(kMhaAttentionBias));
+
+    AttributeMap attrs;
+    attrs.set("q_num_heads", heads);
+    attrs.set("kv_num_heads", heads);
+    if (auto scale = ctx.attrs().getFloat("scale")) attrs.set("scale", *scale);
+    std::vector<Value*> inputs = {q, k, v};
     if (mask) inputs.push_back(mask);
     ctx.addProducing("Attention", inputs, 0, attrs);
     return Status::ok();
