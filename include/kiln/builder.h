@@ -91,6 +91,7 @@ public:
 
     /// Adds a profile (copied); returns its index, or -1 when it is invalid.
     int32_t addOptimizationProfile(const OptimizationProfile* profile) noexcept;
+    void clearOptimizationProfiles() noexcept { mProfiles.clear(); }
     int32_t getNbOptimizationProfiles() const noexcept { return static_cast<int32_t>(mProfiles.size()); }
     const OptimizationProfile& getOptimizationProfile(int32_t index) const { return mProfiles.at(index); }
 

@@ -3,6 +3,7 @@
 /// Everything of Kiln's public C++ API.
 #include "kiln/builder.h"
 #include "kiln/cuda_graph.h"
+#include "kiln/engine_cache.h"
 #include "kiln/logger.h"
 #include "kiln/network.h"
 #include "kiln/parser.h"
