@@ -1,7 +1,7 @@
 // com.microsoft's Attention (what ONNX Runtime's BERT optimizer writes) as standard ops: the packed
 // Q/K/V projection as MatMul (+ bias), Split into Q, K and V, and ONNX's Attention on the 3-D
-// [batch, sequence, hidden] forms with num_heads heads, its mask built as contrib_attention_masks.h
-// says.
+// [batch, sequence, hidden] forms with num_heads heads (contrib_attention.h). MultiHeadAttention, its
+// Q, K and V given (3-D, or packed), below.
 //
 // mask_index forms: [batch] (right padding: keys at or past each row's length are masked),
 // [batch, total_sequence] and [batch, sequence, total_sequence] (raw 0/1 masks). Refused with the
@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "frontend/onnx/contrib_attention_masks.h"
+#include "frontend/onnx/contrib_attention.h"
 #include "frontend/onnx/contrib_expansion.h"
 
 namespace kiln::onnx_import::contrib {
@@ -56,22 +56,8 @@ Status expandAttention(ExpansionContext& ctx) {
     lastAxis.set("axis", int64_t{-1});
     std::vector<Value*> parts = ctx.addProducing("Split", {qkv, ctx.int64s(widths)}, lastAxis, {-1, -1, -1});
 
-    const AttentionMaskSource source{x, x, ctx.attrs().getFloat("mask_filter_value", -10000.0f)};
-    Value* mask = nullptr;
-    if (ctx.input(kMaskIndex)) {
-        KILN_ASSIGN_OR_RETURN(mask, paddingMask(ctx, ctx.input(kMaskIndex), source, "mask_index"));
-    }
-    if (ctx.attrs().getInt("unidirectional", 0) != 0) mask = sumOf(ctx, mask, causalMask(ctx, source));
-    mask = sumOf(ctx, mask, ctx.input(kAttentionBias));
-
-    AttributeMap attrs;
-    attrs.set("q_num_heads", heads);
-    attrs.set("kv_num_heads", heads);
-    if (auto scale = ctx.attrs().getFloat("scale")) attrs.set("scale", *scale);
-    std::vector<Value*> inputs = {parts[0], parts[1], parts[2]};
-    if (mask) inputs.push_back(mask);
-    ctx.addProducing("Attention", inputs, 0, attrs);
-    return Status::ok();
+    return emitAttention(ctx, parts[0], parts[1], parts[2], heads, ctx.input(kMaskIndex), "mask_index",
+                         ctx.input(kAttentionBias));
 }
 
 }  // namespace kiln::onnx_import::contrib
@@ -134,22 +120,7 @@ Status expandMultiHeadAttention(ExpansionContext& ctx) {
         v = ctx.add("Add", {v, parts[2]});
     }
 
-    const AttentionMaskSource source{q, k, ctx.attrs().getFloat("mask_filter_value", -10000.0f)};
-    Value* mask = nullptr;
-    if (ctx.input(kKeyPaddingMask)) {
-        KILN_ASSIGN_OR_RETURN(mask, paddingMask(ctx, ctx.input(kKeyPaddingMask), source, "key_padding_mask"));
-    }
-    if (ctx.attrs().getInt("unidirectional", 0) != 0) mask = sumOf(ctx, mask, causalMask(ctx, source));
-    mask = sumOf(ctx, mask, ctx.input(kMhaAttentionBias));
-
-    AttributeMap attrs;
-    attrs.set("q_num_heads", heads);
-    attrs.set("kv_num_heads", heads);
-    if (auto scale = ctx.attrs().getFloat("scale")) attrs.set("scale", *scale);
-    std::vector<Value*> inputs = {q, k, v};
-    if (mask) inputs.push_back(mask);
-    ctx.addProducing("Attention", inputs, 0, attrs);
-    return Status::ok();
+    return emitAttention(ctx, q, k, v, heads, ctx.input(kKeyPaddingMask), "key_padding_mask", ctx.input(kMhaAttentionBias));
 }
 
 }  // namespace kiln::onnx_import::contrib

@@ -1,4 +1,4 @@
-#include "frontend/onnx/contrib_attention_masks.h"
+#include "frontend/onnx/contrib_attention.h"
 
 #include <string>
 
@@ -62,10 +62,25 @@ Value* causalMask(ExpansionContext& ctx, const AttentionMaskSource& source) {
     return ctx.add("Trilu", {full, ctx.int64s({1})}, upper);
 }
 
-Value* sumOf(ExpansionContext& ctx, Value* a, Value* b) {
-    if (!a) return b;
-    if (!b) return a;
-    return ctx.add("Add", {a, b});
+Status emitAttention(ExpansionContext& ctx, Value* q, Value* k, Value* v, int64_t heads, Value* padding,
+                     const char* paddingName, Value* attentionBias) {
+    auto sum = [&](Value* a, Value* b) { return !a ? b : !b ? a : ctx.add("Add", {a, b}); };
+    const AttentionMaskSource source{q, k, ctx.attrs().getFloat("mask_filter_value", -10000.0f)};
+    Value* mask = nullptr;
+    if (padding) {
+        KILN_ASSIGN_OR_RETURN(mask, paddingMask(ctx, padding, source, paddingName));
+    }
+    if (ctx.attrs().getInt("unidirectional", 0) != 0) mask = sum(mask, causalMask(ctx, source));
+    mask = sum(mask, attentionBias);
+
+    AttributeMap attrs;
+    attrs.set("q_num_heads", heads);
+    attrs.set("kv_num_heads", heads);
+    if (auto scale = ctx.attrs().getFloat("scale")) attrs.set("scale", *scale);
+    std::vector<Value*> inputs = {q, k, v};
+    if (mask) inputs.push_back(mask);
+    ctx.addProducing("Attention", inputs, 0, attrs);
+    return Status::ok();
 }
 
 }  // namespace kiln::onnx_import::contrib
