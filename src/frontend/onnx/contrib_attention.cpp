@@ -8,6 +8,12 @@ namespace kiln::onnx_import::contrib {
 
 namespace {
 
+struct AttentionMaskSource {
+    Value* queries;  // [batch, sequence, ...]: the mask's element type and query count
+    Value* keys;     // [batch, key sequence, ...]
+    float filter;    // mask_filter_value
+};
+
 /// Where `keep` is true 0, else mask_filter_value, in the queries' element type.
 Value* additiveMask(ExpansionContext& ctx, Value* keep, const AttentionMaskSource& source) {
     return ctx.add("Where", {keep, ctx.scalar(0.0f, source.queries), ctx.scalar(source.filter, source.queries)});
@@ -23,8 +29,9 @@ AttributeMap castTo(DataType type) {
     return attrs;
 }
 
-}  // namespace
-
+/// A key padding mask, broadcastable to [batch, heads, sequence, keys]: [batch] lengths (right
+/// padding: key j of row b kept while j < length[b]), or a [batch, keys] or [batch, sequence, keys]
+/// 0/1 mask (nonzero keeps). `what` names the input in errors.
 Expected<Value*> paddingMask(ExpansionContext& ctx, Value* mask, const AttentionMaskSource& source, const char* what) {
     const ValueInfo* info = ctx.info(mask);
     if (!info) return invalidModel(std::string(what) + "'s rank must be known");
@@ -48,6 +55,7 @@ Expected<Value*> paddingMask(ExpansionContext& ctx, Value* mask, const Attention
     }
 }
 
+/// mask_filter_value above the diagonal of a [sequence, keys] matrix, 0 on and below it.
 Value* causalMask(ExpansionContext& ctx, const AttentionMaskSource& source) {
     AttributeMap axis0;
     axis0.set("axis", int64_t{0});
@@ -61,6 +69,8 @@ Value* causalMask(ExpansionContext& ctx, const AttentionMaskSource& source) {
     upper.set("upper", int64_t{1});
     return ctx.add("Trilu", {full, ctx.int64s({1})}, upper);
 }
+
+}  // namespace
 
 Status emitAttention(ExpansionContext& ctx, Value* q, Value* k, Value* v, int64_t heads, Value* padding,
                      const char* paddingName, Value* attentionBias) {

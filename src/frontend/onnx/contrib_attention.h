@@ -10,20 +10,6 @@
 
 namespace kiln::onnx_import::contrib {
 
-struct AttentionMaskSource {
-    Value* queries;  // [batch, sequence, ...]: the mask's element type and query count
-    Value* keys;     // [batch, key sequence, ...]
-    float filter;    // mask_filter_value
-};
-
-/// A key padding mask, broadcastable to [batch, heads, sequence, keys]: [batch] lengths (right
-/// padding: key j of row b kept while j < length[b]), or a [batch, keys] or [batch, sequence, keys]
-/// 0/1 mask (nonzero keeps). `what` names the input in errors.
-Expected<Value*> paddingMask(ExpansionContext& ctx, Value* mask, const AttentionMaskSource& source, const char* what);
-
-/// mask_filter_value above the diagonal of a [sequence, keys] matrix, 0 on and below it.
-Value* causalMask(ExpansionContext& ctx, const AttentionMaskSource& source);
-
 /// ONNX's Attention over 3-D `q`, `k`, `v` as the expanded node's output 0, with the node's num_heads
 /// (`heads`), scale, mask_filter_value and unidirectional attributes, its key padding mask `padding`
 /// (nullptr: none; `paddingName` names it in errors) and `attentionBias` (nullptr: none).
