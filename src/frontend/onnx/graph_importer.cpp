@@ -323,6 +323,7 @@ void GraphImporter::importContribNode(const NodeRef& where, onnx::NodeProto& pro
     }
     const size_t firstNode = mGraph.nodes().size();
     mCurrentNodeName = where.name;
+    mExpansionOpCounts.clear();
     if (mSession.verbose) mSession.log.verbose(" [" + where.opType + "] inputs: " + describeValues(draft.inputs));
     ExpansionContext ctx(draft, *this);
     Status status = expansion(ctx);
@@ -467,7 +468,10 @@ std::vector<Value*> GraphImporter::addExpansionNode(const std::string& opType, s
                                                     AttributeMap attrs, const std::vector<std::string>& outputNames) {
     std::vector<std::string> names;
     for (const std::string& name : outputNames) names.push_back(name.empty() ? freshName(mCurrentNodeName + "_" + opType) : name);
-    Node* node = mGraph.addNode(opType, mCurrentNodeName + "/" + opType, std::move(inputs), names, names.size());
+    // Layer names stay unique (reports and profiles key on them): "Attention_0/Add", "Attention_0/Add_2", ...
+    const int count = ++mExpansionOpCounts[opType];
+    const std::string nodeName = mCurrentNodeName + "/" + opType + (count > 1 ? "_" + std::to_string(count) : "");
+    Node* node = mGraph.addNode(opType, nodeName, std::move(inputs), names, names.size());
     node->attrs = std::move(attrs);
     node->sourceNodes = {mCurrentNodeName};
     for (Value* out : node->outputs) define(out);

@@ -7,6 +7,7 @@
 // producing a cascade of errors.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -114,6 +115,7 @@ private:
     GraphImporter* mParent;
     std::string mScope;
     std::string mCurrentNodeName;                         // sourceNodes of the helper nodes being added
+    std::map<std::string, int> mExpansionOpCounts;        // the contrib expansion's nodes so far, by op type
     std::unordered_map<std::string, Value*> mValues;      // the names defined so far in this graph
     std::unordered_map<std::string, int64_t> mDefinedBy;  // node output name -> index of its node
     std::unordered_set<std::string> mReserved;            // every name the GraphProto uses, nested ones too
