@@ -6,7 +6,8 @@
 /// An engine built for batch B (dimension 0 of the inputs) and other dimensions D serves every input
 /// of batch b <= B with the same D; of the engines that fit, the smallest batch wins. A request that
 /// none fits builds an engine for exactly its batch (its profile: dimension 0 from 1 to b, the rest
-/// fixed). At most `maxCachedEngines` stay in memory (the least recently used goes; an engine still
+/// fixed). Dimensions the model fixes must be requested as they are (a model with a fixed batch gets
+/// engines that serve that batch only). At most `maxCachedEngines` stay in memory (the least recently used goes; an engine still
 /// held by the caller lives on). With a directory, engines persist across processes, one file per key
 /// (model hash, shapes, build settings, Kiln version); a file that no longer loads (another GPU, a
 /// damaged file) is rebuilt and rewritten. Builds are counted and logged, since a slow request is

@@ -31,6 +31,7 @@ struct ShapeKey {
 
 struct CachedEngine {
     ShapeKey shapes;
+    bool batchFixed{false};  // the model fixes dimension 0: the engine serves that batch only
     std::shared_ptr<Engine> engine;
     uint64_t lastUse{0};
 };
@@ -112,13 +113,14 @@ struct EngineCacheImpl {
     CachedEngine* bestFit(const ShapeKey& request) {
         CachedEngine* best = nullptr;
         for (CachedEngine& e : engines)
-            if (e.shapes.rest == request.rest && e.shapes.batch >= request.batch && (!best || e.shapes.batch < best->shapes.batch))
+            if (e.shapes.rest == request.rest && (e.batchFixed ? e.shapes.batch == request.batch : e.shapes.batch >= request.batch) &&
+                (!best || e.shapes.batch < best->shapes.batch))
                 best = &e;
         return best;
     }
 
     /// The persisted engine of the smallest batch that serves `request`, loaded; nullptr when none loads.
-    std::shared_ptr<Engine> loadFromDisk(const ShapeKey& request, ShapeKey& found) {
+    std::shared_ptr<Engine> loadFromDisk(const ShapeKey& request, ShapeKey& found, bool& foundBatchFixed) {
         if (config.directory.empty()) return nullptr;
         const std::string stem = fileStem(request) + "-b";
         std::map<int64_t, std::filesystem::path> candidates;
@@ -136,9 +138,12 @@ struct EngineCacheImpl {
             std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
             std::shared_ptr<Engine> engine(runtime->deserializeEngine(bytes.data(), bytes.size()));
             if (!engine) {
-                log.warning("engine cache: '" + path.string() + "' does not load (reason above): it is rebuilt");
+                log.warning("engine cache: '" + path.string() + "' does not load (reason above); a build replaces it");
                 continue;
             }
+            // An engine without a profile has every dimension fixed, its batch included: it serves that batch only.
+            foundBatchFixed = engine->getNbOptimizationProfiles() == 0;
+            if (foundBatchFixed && batch != request.batch) continue;
             found = request;
             found.batch = batch;
             log.info("engine cache: loaded '" + path.string() + "' for " + describe(request));
@@ -147,12 +152,12 @@ struct EngineCacheImpl {
         return nullptr;
     }
 
-    Expected<std::shared_ptr<Engine>> build(const ShapeKey& request) {
+    Expected<CachedEngine> build(const ShapeKey& request) {
         auto network = builder->createNetwork();
         auto parser = createParser(*network, logger);
         if (!parser->parse(model.data(), model.size(), modelDir.c_str())) return invalidModel("the model does not parse");
         auto profile = builder->createOptimizationProfile();
-        bool dynamic = false;
+        bool dynamic = false, batchFixed = true;
         for (int32_t i = 0; i < network->getNbInputs(); ++i) {
             ITensor* input = network->getInput(i);
             auto it = request.rest.find(input->getName());
@@ -165,8 +170,15 @@ struct EngineCacheImpl {
             min.d[0] = 1;
             max.d[0] = request.batch;
             for (int32_t d = 1; d < declared.nbDims; ++d) min.d[d] = max.d[d] = it->second[static_cast<size_t>(d - 1)];
-            for (int32_t d = 0; d < declared.nbDims; ++d) dynamic = dynamic || declared.d[d] < 0;
+            for (int32_t d = 0; d < declared.nbDims; ++d) {
+                dynamic = dynamic || declared.d[d] < 0;
+                if (declared.d[d] >= 0 && declared.d[d] != max.d[d])
+                    return invalidArgument(std::string("input '") + input->getName() + "' has dimension " + std::to_string(d) +
+                                           " fixed at " + std::to_string(declared.d[d]) + " by the model, the request gives " +
+                                           std::to_string(max.d[d]));
+            }
             if (declared.d[0] >= 0) min.d[0] = declared.d[0];
+            batchFixed = batchFixed && declared.d[0] >= 0;
             profile->setDimensions(input->getName(), OptProfileSelector::kMIN, min);
             profile->setDimensions(input->getName(), OptProfileSelector::kOPT, max);
             profile->setDimensions(input->getName(), OptProfileSelector::kMAX, max);
@@ -198,11 +210,12 @@ struct EngineCacheImpl {
             if (out) std::filesystem::rename(partial, path, error);
             if (!out || error) log.warning("engine cache: cannot write '" + path.string() + "': the engine stays in memory only");
         }
-        return engine;
+        return CachedEngine{request, batchFixed, engine, 0};
     }
 
-    void insert(const ShapeKey& shapes, std::shared_ptr<Engine> engine) {
-        engines.push_back({shapes, std::move(engine), ++clock});
+    void insert(CachedEngine entry) {
+        entry.lastUse = ++clock;
+        engines.push_back(std::move(entry));
         while (static_cast<int32_t>(engines.size()) > config.maxCachedEngines) {
             auto oldest = engines.begin();
             for (auto it = engines.begin(); it != engines.end(); ++it)
@@ -230,18 +243,20 @@ std::shared_ptr<Engine> EngineCache::getEngine(const std::map<std::string, Dims>
             return hit->engine;
         }
         ShapeKey found;
-        if (std::shared_ptr<Engine> loaded = c.loadFromDisk(*request, found)) {
+        bool batchFixed = false;
+        if (std::shared_ptr<Engine> loaded = c.loadFromDisk(*request, found, batchFixed)) {
             ++c.diskLoads;
-            c.insert(found, loaded);
+            c.insert(CachedEngine{found, batchFixed, loaded, 0});
             return loaded;
         }
-        Expected<std::shared_ptr<Engine>> built = c.build(*request);
+        Expected<CachedEngine> built = c.build(*request);
         if (!built) {
             c.log.error("engine cache: cannot build an engine for " + describe(*request) + ": " + built.status().message());
             return nullptr;
         }
-        c.insert(*request, *built);
-        return *built;
+        std::shared_ptr<Engine> engine = built->engine;
+        c.insert(std::move(*built));
+        return engine;
     } catch (const std::exception& e) {
         c.log.error(std::string("engine cache: ") + e.what());
         return nullptr;

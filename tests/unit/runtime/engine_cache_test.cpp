@@ -11,6 +11,7 @@
 #include <random>
 
 #include "engine_runner.h"
+#include "onnx.pb.h"
 
 namespace kiln::test {
 namespace {
@@ -107,6 +108,41 @@ TEST(EngineCache, EnginesPersistAcrossCachesAndADamagedFileIsRebuilt) {
     ASSERT_NE(fourth->getEngine(batchOf(8)), nullptr);
     EXPECT_EQ(fourth->getNbDiskLoads(), 1);
     std::filesystem::remove_all(directory);
+}
+
+TEST(EngineCache, AModelWithAFixedBatchServesThatBatchOnly) {
+    // Relu over x: [2, 4], every dimension fixed by the model.
+    onnx::ModelProto model;
+    model.set_ir_version(8);
+    model.add_opset_import()->set_version(17);
+    onnx::GraphProto* g = model.mutable_graph();
+    onnx::ValueInfoProto* x = g->add_input();
+    x->set_name("x");
+    x->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t extent : {2, 4}) x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(extent);
+    onnx::NodeProto* relu = g->add_node();
+    relu->set_op_type("Relu");
+    relu->add_input("x");
+    relu->add_output("y");
+    onnx::ValueInfoProto* y = g->add_output();
+    y->set_name("y");
+    y->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    const std::filesystem::path path = std::filesystem::temp_directory_path() / ("kiln_fixed_" + std::to_string(::getpid()) + ".onnx");
+    {
+        std::ofstream file(path, std::ios::binary);
+        ASSERT_TRUE(model.SerializeToOstream(&file));
+    }
+    CapturingLogger logger;
+    auto builder = createBuilder(logger);
+    auto settings = builder->createBuilderConfig();
+    auto cache = createEngineCache(logger, path.string(), *settings, EngineCacheConfig{2, ""});
+    ASSERT_NE(cache, nullptr);
+    EXPECT_NE(cache->getEngine({{"x", Dims{2, 4}}}), nullptr);
+    EXPECT_EQ(cache->getEngine({{"x", Dims{1, 4}}}), nullptr);  // batch 1 <= 2, but the model fixes 2
+    ASSERT_FALSE(logger.errors.empty());
+    EXPECT_NE(logger.errors.back().find("fixed at 2"), std::string::npos) << logger.errors.back();
+    EXPECT_EQ(cache->getNbBuilds(), 1);
+    std::filesystem::remove(path);
 }
 
 TEST(EngineCache, RefusesBadRequestsAndBadSetupsWithTheReason) {
