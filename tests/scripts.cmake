@@ -148,3 +148,13 @@ set_tests_properties(cli_seed_commands PROPERTIES LABELS cli TIMEOUT 300 ENVIRON
 add_test(NAME bench_side_by_side_report
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/bench/side_by_side_report_test.py)
 set_tests_properties(bench_side_by_side_report PROPERTIES LABELS bench TIMEOUT 120 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+
+# The Python module: the tiny CNN built and run from Python against ONNX Runtime, metadata, NumPy
+# addresses, loggers written in Python, errors (label python).
+if(TARGET kiln_python)
+  add_test(NAME python_api
+           COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/python_api_test.py
+                   --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
+  set_tests_properties(python_api PROPERTIES LABELS python TIMEOUT 120
+                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+endif()

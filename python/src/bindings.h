@@ -1,0 +1,24 @@
+#pragma once
+// The pieces of the `kiln` Python module, one function per group of classes (module.cpp calls them),
+// and the element-type mapping they share.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "kiln/types.h"
+
+namespace kiln::python {
+
+namespace py = pybind11;
+
+void bindTypes(py::module_& m);    // DataType, Dims as tuples, enums, loggers (types_bindings.cpp)
+void bindBuilder(py::module_& m);  // Builder, NetworkDefinition, ITensor, ILayer, OnnxParser, BuilderConfig, OptimizationProfile
+void bindRuntime(py::module_& m);  // Runtime, Engine, ExecutionContext (runtime_bindings.cpp)
+
+/// The NumPy dtype of a Kiln element type; throws TypeError for one NumPy lacks (bfloat16, float8, strings).
+py::dtype numpyType(DataType type);
+/// Dims from a Python sequence of ints, and back.
+Dims toDims(const py::sequence& shape);
+py::tuple toTuple(const Dims& dims);
+
+}  // namespace kiln::python
