@@ -13,7 +13,7 @@ namespace py = pybind11;
 
 void bindTypes(py::module_& m);    // DataType, Dims as tuples, enums, loggers (types_bindings.cpp)
 void bindBuilder(py::module_& m);  // Builder, NetworkDefinition, ITensor, ILayer, OnnxParser, BuilderConfig, OptimizationProfile
-void bindRuntime(py::module_& m);  // Runtime, Engine, ExecutionContext (runtime_bindings.cpp)
+void bindRuntime(py::module_& m);  // Runtime, Engine, ExecutionContext, EngineCache (runtime_bindings.cpp)
 
 /// The NumPy dtype of a Kiln element type; throws TypeError for one NumPy lacks (bfloat16, float8, strings).
 py::dtype numpyType(DataType type);

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <pybind11/stl.h>
+
 #include "bindings.h"
 #include "kiln/builder.h"
 #include "kiln/network.h"
@@ -17,6 +19,40 @@ namespace {
 
 std::string readBytes(const py::bytes& data) {
     return std::string(data);
+}
+
+/// A layer's attributes from a dict: int, float, str, or lists of ints or of floats.
+LayerAttributes toAttributes(const py::dict& attrs) {
+    LayerAttributes out;
+    for (const auto& [key, value] : attrs) {
+        const std::string name = py::str(key);
+        if (py::isinstance<py::bool_>(value) || py::isinstance<py::int_>(value)) {
+            out.setInt(name, value.cast<int64_t>());
+        } else if (py::isinstance<py::float_>(value)) {
+            out.setFloat(name, value.cast<float>());
+        } else if (py::isinstance<py::str>(value)) {
+            out.setString(name, value.cast<std::string>());
+        } else if (py::isinstance<py::sequence>(value)) {
+            const py::sequence items = value.cast<py::sequence>();
+            bool allInts = true;
+            for (const auto& item : items) allInts = allInts && py::isinstance<py::int_>(item);
+            if (allInts)
+                out.setInts(name, items.cast<std::vector<int64_t>>());
+            else
+                out.setFloats(name, items.cast<std::vector<float>>());
+        } else {
+            throw py::type_error("attribute '" + name + "' must be an int, float, str or a list of ints or floats");
+        }
+    }
+    return out;
+}
+
+DataType kilnType(const py::dtype& dtype) {
+    for (DataType t : {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE, DataType::kINT8, DataType::kUINT8,
+                       DataType::kINT16, DataType::kUINT16, DataType::kINT32, DataType::kUINT32, DataType::kINT64,
+                       DataType::kUINT64, DataType::kBOOL})
+        if (numpyType(t).is(dtype)) return t;
+    throw py::type_error("Kiln has no element type for NumPy's " + py::str(py::handle(dtype)).cast<std::string>());
 }
 
 }  // namespace
@@ -51,6 +87,25 @@ void bindBuilder(py::module_& m) {
                  return n.addInput(name.c_str(), type, toDims(shape));
              },
              py::arg("name"), py::arg("dtype"), py::arg("shape"), py::return_value_policy::reference_internal)
+        .def("add_constant",
+             [](NetworkDefinition& n, const py::array& values) {
+                 const py::array data = py::array::ensure(values, py::array::c_style);
+                 Dims dims;
+                 dims.nbDims = static_cast<int32_t>(data.ndim());
+                 for (int32_t d = 0; d < dims.nbDims; ++d) dims.d[d] = data.shape(d);
+                 return n.addConstant(dims, kilnType(data.dtype()), data.data());  // copied
+             },
+             py::arg("values"), py::return_value_policy::reference_internal, "A constant holding a copy of the array")
+        .def("add_layer",
+             [](NetworkDefinition& n, const std::string& opType, const std::vector<ITensor*>& inputs, int32_t outputs,
+                const py::dict& attrs) {
+                 ILayer* layer = n.addLayer(opType.c_str(), inputs, outputs, toAttributes(attrs));
+                 if (!layer) throw py::value_error("cannot add a " + opType + " layer (the logger says why)");
+                 return layer;
+             },
+             py::arg("op_type"), py::arg("inputs"), py::arg("num_outputs") = 1, py::arg("attributes") = py::dict(),
+             py::return_value_policy::reference_internal,
+             "Any ONNX operator Kiln knows, by op type; None in inputs for an omitted optional input")
         .def("mark_output", &NetworkDefinition::markOutput, py::arg("tensor"))
         .def("unmark_output", &NetworkDefinition::unmarkOutput, py::arg("tensor"));
 

@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <pybind11/stl.h>
+
 #include "bindings.h"
+#include "kiln/engine_cache.h"
 #include "kiln/runtime.h"
 
 namespace kiln::python {
@@ -104,7 +107,8 @@ void bindRuntime(py::module_& m) {
         .def("infer", &infer, py::arg("inputs"),
              "CPU engines: runs on a dict of NumPy arrays (by input name) and returns the outputs as a dict");
 
-    py::class_<Engine>(m, "Engine", "A deserialized engine, shared by its execution contexts")
+    // Shared ownership: an engine may be held by Python and by an EngineCache at once.
+    py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine", "A deserialized engine, shared by its execution contexts")
         .def_property_readonly("num_io_tensors", &Engine::getNbIOTensors)
         .def("get_tensor_name", &Engine::getIOTensorName, py::arg("index"))
         .def("get_tensor_mode", [](const Engine& e, const std::string& name) { return e.getTensorIOMode(name.c_str()); },
@@ -130,12 +134,37 @@ void bindRuntime(py::module_& m) {
     py::class_<Runtime>(m, "Runtime", "Deserializes engines")
         .def(py::init([](ILogger& logger) { return createRuntime(logger); }), py::arg("logger"), py::keep_alive<1, 2>())
         .def("deserialize_engine",
-             [](Runtime& r, const py::bytes& plan) -> std::unique_ptr<Engine> {
+             [](Runtime& r, const py::bytes& plan) -> std::shared_ptr<Engine> {
                  const std::string bytes(plan);
                  py::gil_scoped_release release;
                  return r.deserializeEngine(bytes.data(), bytes.size());
              },
              py::arg("serialized_engine"), py::keep_alive<0, 1>(), "An Engine, or None when the bytes are not a usable engine");
+
+    py::class_<EngineCacheConfig>(m, "EngineCacheConfig", "max_cached_engines, and the directory engines persist in")
+        .def(py::init([](int32_t maxCached, const std::string& directory) { return EngineCacheConfig{maxCached, directory}; }),
+             py::arg("max_cached_engines") = 1, py::arg("directory") = "")
+        .def_readwrite("max_cached_engines", &EngineCacheConfig::maxCachedEngines)
+        .def_readwrite("directory", &EngineCacheConfig::directory);
+    py::class_<EngineCache>(m, "EngineCache", "Engines built lazily for the input shapes met (seed 002's dynamic mode)")
+        .def(py::init([](ILogger& logger, const std::string& onnxPath, const BuilderConfig& settings, EngineCacheConfig config) {
+                 std::unique_ptr<EngineCache> cache = createEngineCache(logger, onnxPath, settings, std::move(config));
+                 if (!cache) throw py::value_error("cannot create the engine cache for '" + onnxPath + "' (the logger says why)");
+                 return cache;
+             }),
+             py::arg("logger"), py::arg("onnx_path"), py::arg("settings"), py::arg("config") = EngineCacheConfig{},
+             py::keep_alive<1, 2>())
+        .def("get_engine",
+             [](EngineCache& c, const std::map<std::string, std::vector<int64_t>>& shapes) {
+                 std::map<std::string, Dims> dims;
+                 for (const auto& [name, shape] : shapes) dims[name] = toDims(py::cast(shape));
+                 py::gil_scoped_release release;
+                 return c.getEngine(dims);
+             },
+             py::arg("input_shapes"), "The engine for {input name: shape}, built when none fits; None when that fails")
+        .def_property_readonly("num_builds", &EngineCache::getNbBuilds)
+        .def_property_readonly("num_disk_loads", &EngineCache::getNbDiskLoads)
+        .def_property_readonly("num_cached_engines", &EngineCache::getNbCachedEngines);
 }
 
 }  // namespace kiln::python

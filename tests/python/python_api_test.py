@@ -119,6 +119,36 @@ def main():
     check(not broken.parse(b"garbage") and broken.num_errors == 1 and "not a valid ONNX model" in broken.get_error(0),
           "a malformed model: parse() is False and get_error() says why")
 
+    # A network built by hand: MatMul with a constant, then LeakyRelu, against NumPy.
+    builder = kiln.Builder(quiet)
+    network = builder.create_network()
+    x_in = network.add_input("x", kiln.DataType.FLOAT, (2, 3))
+    w = rng.standard_normal((3, 4)).astype(np.float32)
+    product = network.add_layer("MatMul", [x_in, network.add_constant(w)])
+    leaky = network.add_layer("LeakyRelu", [product.get_output(0)], attributes={"alpha": 0.25})
+    network.mark_output(leaky.get_output(0))
+    hand = kiln.Runtime(quiet).deserialize_engine(builder.build_serialized_network(network, builder.create_builder_config()))
+    xv = rng.standard_normal((2, 3)).astype(np.float32)
+    expected = xv @ w
+    expected = np.where(expected > 0, expected, 0.25 * expected)
+    got = list(hand.create_execution_context().infer({"x": xv}).values())[0]
+    check(np.abs(got - expected).max() < 1e-5, "a network built with add_input / add_constant / add_layer computes NumPy's result")
+    try:
+        network.add_layer("NoSuchOp", [x_in])
+        check(False, "an unknown op raises")
+    except ValueError:
+        check(True, "add_layer of an unknown op raises ValueError")
+
+    # The engine cache: batch 4 builds, batch 2 reuses it, and the engine runs batch 3.
+    cache = kiln.EngineCache(quiet, args.model, builder.create_builder_config(), kiln.EngineCacheConfig(2))
+    four = cache.get_engine({"input": (4, 3, 32, 32)})
+    check(cache.get_engine({"input": (2, 3, 32, 32)}) is four and cache.num_builds == 1,
+          "EngineCache: an engine for batch 4 serves batch 2 without a build")
+    three = x[:3]
+    check(np.abs(four.create_execution_context().infer({"input": three})["probabilities"] - reference[:3]).max() < 1e-5,
+          "EngineCache: its engine computes ONNX Runtime's result at batch 3")
+    check(cache.get_engine({"input": (2, 3, 32)}) is None, "EngineCache: a request of the wrong rank gives None")
+
     unraisable = []
     sys.unraisablehook = unraisable.append  # where the logger's exceptions go, instead of stderr
     raising = RaisingLogger()
