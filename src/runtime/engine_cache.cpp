@@ -7,13 +7,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
-#include <iterator>
 #include <mutex>
 #include <sstream>
 #include <vector>
 
+#include "common/file_io.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "engine/plan_checksum.h"
@@ -134,9 +133,10 @@ struct EngineCacheImpl {
             if (!digits.empty() && *end == '\0' && batch >= request.batch) candidates[batch] = entry.path();
         }
         for (const auto& [batch, path] : candidates) {
-            std::ifstream file(path, std::ios::binary);
-            std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-            std::shared_ptr<Engine> engine(runtime->deserializeEngine(bytes.data(), bytes.size()));
+            Expected<std::vector<uint8_t>> bytes = readFile(path.string());
+            std::shared_ptr<Engine> engine;
+            if (bytes) engine = runtime->deserializeEngine(bytes->data(), bytes->size());
+            if (!bytes) log.warning("engine cache: " + bytes.status().message());
             if (!engine) {
                 log.warning("engine cache: '" + path.string() + "' does not load (reason above); a build replaces it");
                 continue;
@@ -202,13 +202,13 @@ struct EngineCacheImpl {
         if (!config.directory.empty()) {
             const std::filesystem::path path =
                 std::filesystem::path(config.directory) / (fileStem(request) + "-b" + std::to_string(request.batch) + ".plan");
-            const std::filesystem::path partial = path.string() + ".partial";
-            std::ofstream out(partial, std::ios::binary);
-            out.write(static_cast<const char*>(plan->data()), static_cast<std::streamsize>(plan->size()));
-            out.close();
+            const std::string partial = path.string() + ".partial";
+            Status written = writeFile(partial, plan->data(), plan->size());
             std::error_code error;
-            if (out) std::filesystem::rename(partial, path, error);
-            if (!out || error) log.warning("engine cache: cannot write '" + path.string() + "': the engine stays in memory only");
+            if (written) std::filesystem::rename(partial, path, error);
+            if (!written || error)
+                log.warning("engine cache: cannot write '" + path.string() + "' (" +
+                            (written ? error.message() : written.message()) + "): the engine stays in memory only");
         }
         return CachedEngine{request, batchFixed, engine, 0};
     }
@@ -286,12 +286,12 @@ std::unique_ptr<EngineCache> createEngineCache(ILogger& logger, const std::strin
             impl->log.error("engine cache: maxCachedEngines must be at least 1, got " + std::to_string(config.maxCachedEngines));
             return nullptr;
         }
-        std::ifstream file(onnxPath, std::ios::binary);
-        if (!file) {
-            impl->log.error("engine cache: cannot read '" + onnxPath + "'");
+        Expected<std::vector<uint8_t>> model = readFile(onnxPath);
+        if (!model) {
+            impl->log.error("engine cache: " + model.status().message());
             return nullptr;
         }
-        impl->model.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+        impl->model = std::move(model).value();
         impl->modelDir = std::filesystem::path(onnxPath).parent_path().string();
         if (!config.directory.empty()) {
             std::error_code error;

@@ -6,10 +6,10 @@
 
 #include "cli_app.h"
 #include "cli_logger.h"
+#include "common/file_io.h"
 #include "common/logging.h"
 #include "engine_build.h"
 #include "exit_codes.h"
-#include "file_io.h"
 #include "inference_runner.h"
 #include "kiln/builder.h"
 #include "kiln/network.h"

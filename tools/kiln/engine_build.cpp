@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "build_progress_display.h"
-#include "file_io.h"
+#include "common/file_io.h"
 #include "input_shapes.h"
 #include "kiln/parser.h"
 

@@ -5,11 +5,11 @@
 
 #include "cli_app.h"
 #include "cli_logger.h"
+#include "common/file_io.h"
 #include "common/logging.h"
 #include "engine/plan_serializer.h"
 #include "engine_build.h"
 #include "exit_codes.h"
-#include "file_io.h"
 #include "inference_runner.h"
 #include "kiln/builder.h"
 #include "kiln/runtime.h"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "file_io.h"
+#include "common/file_io.h"
 #include "ir/dtype.h"
 #include "npy.h"
 #include "shape_spec.h"

@@ -7,13 +7,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "backends/cpu/kernel_registry.h"
 #include "cli_logger.h"
+#include "common/file_io.h"
 #include "common/logging.h"
 #include "engine/plan_format.h"
 #include "engine/plan_serializer.h"
 #include "exit_codes.h"
-#include "backends/cpu/kernel_registry.h"
-#include "file_io.h"
 #include "frontend/onnx/model_summary.h"
 #include "kiln/builder.h"
 #include "kiln/parser.h"

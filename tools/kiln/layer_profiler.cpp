@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "file_io.h"
+#include "common/file_io.h"
 #include "output_export.h"
 
 namespace kiln::cli {

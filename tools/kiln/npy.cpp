@@ -5,7 +5,7 @@
 #include <limits>
 #include <optional>
 
-#include "file_io.h"
+#include "common/file_io.h"
 
 namespace kiln::cli {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "file_io.h"
+#include "common/file_io.h"
 #include "input_data.h"
 #include "ir/dtype.h"
 #include "shape_spec.h"

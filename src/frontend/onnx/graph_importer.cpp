@@ -180,10 +180,6 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
         importConstantNode(where, proto);
         return;
     }
-    if (const ContribOp* contrib = findContribOp(where.domain, where.opType)) {
-        importContribNode(where, proto, contrib->expand);
-        return;
-    }
     if (!isImportable(where.domain, where.opType, mSession.opset)) {
         std::string description = describeNode(where);
         if (!mScope.empty()) description += " in " + mScope;
@@ -224,7 +220,10 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
         definePlaceholders(outputNames);
         return;
     }
-    emitNode(where, draft);
+    if (const ContribOp* contrib = findContribOp(where.domain, where.opType))
+        expandContribNode(where, draft, contrib->expand);
+    else
+        emitNode(where, draft);
 }
 
 void GraphImporter::importConstantNode(const NodeRef& where, onnx::NodeProto& proto) {
@@ -302,25 +301,14 @@ void GraphImporter::inferNodesSince(size_t firstNode, const NodeRef& where) {
     }
 }
 
-void GraphImporter::importContribNode(const NodeRef& where, onnx::NodeProto& proto, ContribExpansion expansion) {
-    const size_t errorsBefore = mSession.errors.size();
-    NodeDraft draft;
-    draft.opType = where.opType;
-    draft.outputNames.assign(proto.output().begin(), proto.output().end());
-    checkOutputNames(where, draft.outputNames);
-    for (int i = 0; i < proto.input_size(); ++i)
-        draft.inputs.push_back(resolveInput(where, static_cast<size_t>(i), proto.input(i)));
-    const SubgraphImport noSubgraphs = [](onnx::GraphProto&, const std::string&) { return std::shared_ptr<Graph>(); };
-    Status attrs = importAttributes(proto, mSession.modelDir, noSubgraphs, draft.attrs);
-    if (!attrs) nodeError(where, attrs.message());
+void GraphImporter::expandContribNode(const NodeRef& where, const NodeDraft& draft, ContribExpansion expansion) {
     // An input of unknown type comes from a node that failed already (and said so): the expansion,
     // which reads input shapes, would only add a second error.
-    bool inputsKnown = true;
-    for (const Value* in : draft.inputs) inputsKnown = inputsKnown && (!in || knownInfo(in));
-    if (mSession.errors.size() > errorsBefore || !inputsKnown) {
-        definePlaceholders(draft.outputNames);
-        return;
-    }
+    for (const Value* in : draft.inputs)
+        if (in && !knownInfo(in)) {
+            definePlaceholders(draft.outputNames);
+            return;
+        }
     const size_t firstNode = mGraph.nodes().size();
     mCurrentNodeName = where.name;
     mExpansionOpCounts.clear();

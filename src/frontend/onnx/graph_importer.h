@@ -78,8 +78,8 @@ private:
     void importNode(int64_t index, onnx::NodeProto& proto);
     void importConstantNode(const NodeRef& where, onnx::NodeProto& proto);
     void emitNode(const NodeRef& where, NodeDraft& draft);
-    /// A contrib op (contrib_expansion.h) imported as the standard ops of its expansion.
-    void importContribNode(const NodeRef& where, onnx::NodeProto& proto, ContribExpansion expansion);
+    /// A contrib op (contrib_expansion.h), drafted like any node, imported as its expansion's standard ops.
+    void expandContribNode(const NodeRef& where, const NodeDraft& draft, ContribExpansion expansion);
     /// Infers the nodes added since `firstNode` (all standing for `where`), logging them when verbose.
     void inferNodesSince(size_t firstNode, const NodeRef& where);
     void inferImportedNode(Node& node, const NodeRef& where);

@@ -1,10 +1,10 @@
-#include "file_io.h"
+#include "common/file_io.h"
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 
-namespace kiln::cli {
+namespace kiln {
 
 Expected<std::vector<uint8_t>> readFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -38,4 +38,4 @@ Status writeFile(const std::string& path, const void* data, size_t size) {
     return Status::ok();
 }
 
-}  // namespace kiln::cli
+}  // namespace kiln
