@@ -125,6 +125,11 @@ set_tests_properties(cli_compare_gpu PROPERTIES LABELS "cli;gpu" TIMEOUT 300 SKI
 add_test(NAME cli_exec_flags
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/exec_flags_test.py --kiln $<TARGET_FILE:kiln_exe>)
 set_tests_properties(cli_exec_flags PROPERTIES LABELS cli TIMEOUT 300 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+# Plugin libraries on the command line: an ONNX operator served by the sample plugins (tests/plugins).
+add_test(NAME cli_plugins
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/plugins_test.py --kiln $<TARGET_FILE:kiln_exe>)
+set_tests_properties(cli_plugins PROPERTIES LABELS cli TIMEOUT 300
+                     ENVIRONMENT "${KILN_SCRIPT_ENV};KILN_SAMPLE_PLUGINS=$<TARGET_FILE:kiln_sample_plugins>")
 # --useCudaGraph and --device on a GPU engine (labels cli and gpu); it exits with 77, reported as skipped,
 # where there is no GPU.
 add_test(NAME cli_cuda_graph

@@ -7,6 +7,7 @@
 #include "kiln/logger.h"
 #include "kiln/network.h"
 #include "kiln/parser.h"
+#include "kiln/plugin.h"
 #include "kiln/runtime.h"
 #include "kiln/timing_cache.h"
 #include "kiln/types.h"

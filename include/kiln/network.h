@@ -13,7 +13,9 @@
 
 namespace kiln {
 
+class AttributeMap;
 class Graph;
+class PluginFieldCollection;
 struct Value;
 class Node;
 class NetworkDefinition;
@@ -93,6 +95,11 @@ public:
     /// inputs are nullptr. Returns nullptr (and logs why) when the op is unknown.
     ILayer* addLayer(const char* opType, const std::vector<ITensor*>& inputs, int32_t nbOutputs = 1,
                      const LayerAttributes& attributes = {}) noexcept;
+    /// A layer computed by the registered plugin (name, version, namespace) with `fields`
+    /// (kiln/plugin.h). Returns nullptr (and logs why) when no such plugin is registered, it refuses
+    /// the fields or it cannot compute its outputs' types and shapes from these inputs.
+    ILayer* addPluginLayer(const std::vector<ITensor*>& inputs, const char* name, const char* version,
+                           const char* pluginNamespace, const PluginFieldCollection& fields) noexcept;
 
     // Conveniences in TensorRT's spelling, each an addLayer underneath.
     ILayer* addActivation(ITensor& input, ActivationType type, float alpha = 0.f, float beta = 0.f) noexcept;
@@ -130,6 +137,8 @@ private:
     friend class Builder;
     explicit NetworkDefinition(class ILogger& logger);
     struct Handles;
+    ILayer* addInferredLayer(const std::string& opType, const std::string& domain, const std::vector<ITensor*>& inputs,
+                             int32_t nbOutputs, const AttributeMap& attrs, const std::string& call) noexcept;
     class ILogger& mLogger;
     std::unique_ptr<Graph> mGraph;
     std::unique_ptr<Handles> mHandles;

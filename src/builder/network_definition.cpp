@@ -11,6 +11,7 @@
 #include "ir/op_registry.h"
 #include "ir/shape_inference.h"
 #include "kiln/network.h"
+#include "plugins/plugin_node.h"
 
 namespace kiln {
 
@@ -138,25 +139,60 @@ ITensor* NetworkDefinition::addConstant(const Dims& dims, DataType type, const v
 
 ILayer* NetworkDefinition::addLayer(const char* opType, const std::vector<ITensor*>& inputs, int32_t nbOutputs,
                                     const LayerAttributes& attributes) noexcept {
-    Logger log(&mLogger);
     if (!opType || !OpRegistry::global().find("", opType)) {
-        log.error(std::string("addLayer: Kiln has no operator '") + (opType ? opType : "") + "'");
+        Logger(&mLogger).error(std::string("addLayer: Kiln has no operator '") + (opType ? opType : "") + "'");
         return nullptr;
     }
+    AttributeMap attrs;
+    for (const auto& e : attributes.entries()) attrs.set(e.name, e.value);
+    return addInferredLayer(opType, "", inputs, nbOutputs, attrs, std::string("addLayer ") + opType);
+}
+
+ILayer* NetworkDefinition::addPluginLayer(const std::vector<ITensor*>& inputs, const char* name, const char* version,
+                                          const char* pluginNamespace, const PluginFieldCollection& fields) noexcept {
+    Logger log(&mLogger);
+    const std::string plugin = describePlugin(name ? name : "", version ? version : "", pluginNamespace ? pluginNamespace : "");
+    IPluginCreator* creator = getPluginRegistry().getCreator(name, version, pluginNamespace);
+    if (!creator) {
+        log.error("addPluginLayer: " + plugin + " is not registered");
+        return nullptr;
+    }
+    Expected<AttributeMap> attrs = pluginNodeAttributes(*creator, fields);
+    if (!attrs) {
+        log.error("addPluginLayer: " + attrs.status().message());
+        return nullptr;
+    }
+    // The output count comes from the run-time part, made as a loaded engine will make it.
+    Expected<PluginFieldCollection> serialized = pluginFieldsOf(*attrs);
+    std::string error;
+    std::unique_ptr<IPluginRuntime> runtime = serialized ? creator->createRuntimePart(*serialized, &error) : nullptr;
+    if (!runtime) {
+        log.error("addPluginLayer: " + plugin + " could not create its run-time part: " +
+                  (serialized ? error : serialized.status().message()));
+        return nullptr;
+    }
+    return addInferredLayer(name, kPluginDomain, inputs, runtime->getNbOutputs(), *attrs, "addPluginLayer " + plugin);
+}
+
+ILayer* NetworkDefinition::addInferredLayer(const std::string& opType, const std::string& domain,
+                                            const std::vector<ITensor*>& inputs, int32_t nbOutputs,
+                                            const AttributeMap& attrs, const std::string& call) noexcept {
+    Logger log(&mLogger);
     if (nbOutputs < 1) {
-        log.error(std::string("addLayer ") + opType + ": needs at least one output");
+        log.error(call + ": needs at least one output");
         return nullptr;
     }
     std::vector<Value*> ins;
     for (ITensor* t : inputs) {
         if (t && t->mNetwork != this) {
-            log.error(std::string("addLayer ") + opType + ": an input belongs to another network");
+            log.error(call + ": an input belongs to another network");
             return nullptr;
         }
         ins.push_back(t ? t->mValue : nullptr);
     }
     Node* node = mGraph->addNode(opType, "", std::move(ins), {}, static_cast<size_t>(nbOutputs));
-    for (const auto& e : attributes.entries()) node->attrs.set(e.name, e.value);
+    node->domain = domain;
+    node->attrs = attrs;
     node->sourceNodes = {node->name};
 
     // Infer the new layer's outputs now, as TensorRT does, so getDimensions() answers and a bad
@@ -167,7 +203,7 @@ ILayer* NetworkDefinition::addLayer(const char* opType, const std::vector<ITenso
     options.evaluator = &evaluator;
     Status inferred = inferNode(*node, infos, options);
     if (!inferred) {
-        log.error("addLayer: " + inferred.message());
+        log.error(call + ": " + inferred.message());
         mGraph->removeNodes([node](const Node& n) { return &n == node; });
         return nullptr;
     }

@@ -18,9 +18,16 @@ void OpRegistry::add(OpSchema schema) {
     mSchemas[key] = std::move(schema);
 }
 
+void OpRegistry::addDomain(OpSchema schema) {
+    std::string domain = schema.domain;
+    mDomainSchemas[domain] = std::move(schema);
+}
+
 const OpSchema* OpRegistry::find(const std::string& domain, const std::string& opType) const {
-    auto it = mSchemas.find({domain == "ai.onnx" ? "" : domain, opType});
-    return it == mSchemas.end() ? nullptr : &it->second;
+    const std::string& key = domain == "ai.onnx" ? std::string() : domain;
+    if (auto it = mSchemas.find({key, opType}); it != mSchemas.end()) return &it->second;
+    auto domainWide = mDomainSchemas.find(key);
+    return domainWide == mDomainSchemas.end() ? nullptr : &domainWide->second;
 }
 
 std::vector<const OpSchema*> OpRegistry::all() const {
@@ -60,6 +67,7 @@ void registerAllOps(OpRegistry& registry) {
     registerFlexAttentionOps(registry);
     registerMlOps(registry);
     registerStringOps(registry);
+    registerPluginOps(registry);
 }
 
 }  // namespace kiln

@@ -88,11 +88,15 @@ public:
     static OpRegistry& global();
 
     void add(OpSchema schema);
+    /// A schema for every op of `schema.domain` that has none of its own (plugin layers: their rules
+    /// come from the plugin, not from a table).
+    void addDomain(OpSchema schema);
     const OpSchema* find(const std::string& domain, const std::string& opType) const;
     std::vector<const OpSchema*> all() const;
 
 private:
     std::map<std::pair<std::string, std::string>, OpSchema> mSchemas;
+    std::map<std::string, OpSchema> mDomainSchemas;
 };
 
 /// The explicit list of op families; each family's function lives beside its ops.

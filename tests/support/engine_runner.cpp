@@ -9,10 +9,18 @@ namespace kiln::test {
 
 void CapturingLogger::log(Severity severity, const char* message) noexcept {
     all.emplace_back(message);
+    messages.emplace_back(severity, message);
     if (severity <= Severity::kERROR) {
         errors.emplace_back(message);
         std::fprintf(stderr, "[E] %s\n", message);
     }
+}
+
+std::vector<std::string> CapturingLogger::at(Severity severity) const {
+    std::vector<std::string> out;
+    for (const auto& [s, m] : messages)
+        if (s == severity) out.push_back(m);
+    return out;
 }
 
 namespace {

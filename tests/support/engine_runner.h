@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/tensor.h"
@@ -15,8 +16,11 @@ namespace kiln::test {
 class CapturingLogger : public ILogger {
 public:
     void log(Severity severity, const char* message) noexcept override;
+    /// The messages logged at `severity`.
+    std::vector<std::string> at(Severity severity) const;
     std::vector<std::string> errors;
     std::vector<std::string> all;
+    std::vector<std::pair<Severity, std::string>> messages;
 };
 
 struct EngineRun {

@@ -102,6 +102,11 @@ int CompareCommand::runSteps() {
     logger.setVerbose(mOptions.exec.reporting.verbose);
     if (!gpu->empty()) log.info("Selected device: " + *gpu);
     for (const std::string& note : mOptions.exec.notes()) log.warning(note);
+    // Plugin creators must be registered before the model is parsed or the engine loaded.
+    if (Status loaded = mOptions.exec.system.loadPlugins(log); !loaded) {
+        logger.reportFailure(loaded.message());
+        return kExitFailure;
+    }
 
     auto fail = [&](const Status& status) {
         logger.reportFailure(status.message());

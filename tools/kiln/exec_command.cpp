@@ -90,6 +90,11 @@ int ExecCommand::runSteps() {
     for (const std::string& line : describeOptions(mOptions)) log.info(line);
     if (!gpu->empty()) log.info("Selected device: " + *gpu);
     for (const std::string& note : mOptions.notes()) log.warning(note);
+    // Plugin creators must be registered before the model is parsed or the engine loaded.
+    if (Status loaded = mOptions.system.loadPlugins(log); !loaded) {
+        logger.reportFailure(loaded.message());
+        return kExitFailure;
+    }
 
     std::unique_ptr<HostMemory> built;
     std::vector<uint8_t> loaded;

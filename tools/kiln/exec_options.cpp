@@ -37,6 +37,8 @@ Status ExecOptions::parse(bool gpuAvailable) {
 std::vector<std::string> ExecOptions::notes() const {
     std::vector<std::string> all = build.notes;
     all.insert(all.end(), inference.notes.begin(), inference.notes.end());
+    const std::vector<std::string> systemNotes = system.notes();
+    all.insert(all.end(), systemNotes.begin(), systemNotes.end());
     all.insert(all.end(), mNotes.begin(), mNotes.end());
     return all;
 }

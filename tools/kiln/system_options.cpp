@@ -2,7 +2,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <utility>
+
+#include "common/logging.h"
 #include "gpu_devices.h"
+#include "kiln/plugin.h"
 
 namespace kiln::cli {
 
@@ -15,9 +20,19 @@ void SystemOptions::addOptions(CLI::App& app) {
         ->type_name("N")
         ->each([this](const std::string&) { mDeviceGiven = true; })
         ->group(group);
-    app.add_option("--plugins", plugins,
-                   "Deprecated (trtexec's modern form: --staticPlugins); plugin libraries cannot be loaded: an "
-                   "error (default: none)")
+    app.add_option("--staticPlugins", staticPlugins,
+                   "Plugin library to load before the model is parsed or the engine loaded: its creators "
+                   "(KILN_REGISTER_PLUGIN) serve ONNX operators Kiln has no importer for (repeatable; default: none)")
+        ->type_name("LIB")
+        ->allow_extra_args(false)
+        ->group(group);
+    app.add_option("--dynamicPlugins", dynamicPlugins,
+                   "Plugin library, loaded as --staticPlugins is; the engine records only the plugins' names and "
+                   "fields, so load it again where the engine runs (repeatable; default: none)")
+        ->type_name("LIB")
+        ->allow_extra_args(false)
+        ->group(group);
+    app.add_option("--plugins", plugins, "Deprecated: --staticPlugins (default: none)")
         ->type_name("LIB")
         ->allow_extra_args(false)
         ->group(group);
@@ -25,10 +40,29 @@ void SystemOptions::addOptions(CLI::App& app) {
 
 Status SystemOptions::parse() const {
     if (device < 0) return invalidArgument("--device must be a GPU index (0, 1, ...), got " + std::to_string(device));
-    if (!plugins.empty())
-        return unsupported("--plugins (deprecated; trtexec's modern form is --staticPlugins): loading plugin "
-                           "libraries is not supported yet (asked for '" +
-                           plugins.front() + "')");
+    return Status::ok();
+}
+
+std::vector<std::string> SystemOptions::notes() const {
+    if (plugins.empty()) return {};
+    return {"--plugins is deprecated; its modern form is --staticPlugins=" + plugins.front()};
+}
+
+Status SystemOptions::loadPlugins(const Logger& log) const {
+    for (const auto& [flag, libraries] : {std::pair{"--staticPlugins", &staticPlugins},
+                                          std::pair{"--dynamicPlugins", &dynamicPlugins}, std::pair{"--plugins", &plugins}}) {
+        for (const std::string& library : *libraries) {
+            const std::vector<IPluginCreator*> before = getPluginRegistry().getAllCreators();
+            std::string error;
+            if (!getPluginRegistry().loadLibrary(library.c_str(), &error)) return invalidArgument(flag + (": " + error));
+            std::string added;
+            for (IPluginCreator* creator : getPluginRegistry().getAllCreators())
+                if (std::find(before.begin(), before.end(), creator) == before.end())
+                    added += std::string(added.empty() ? "" : ", ") + creator->getPluginName() + " v" +
+                             creator->getPluginVersion();
+            log.info("Loaded plugin library '" + library + "'" + (added.empty() ? "" : ": " + added));
+        }
+    }
     return Status::ok();
 }
 

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "backends/cpu/kernel_registry.h"
+#include "plugins/plugin_kernel.h"
+#include "plugins/plugin_node.h"
 
 namespace kiln {
 
@@ -24,6 +26,7 @@ public:
     }
 
     bool supports(const Node& node, std::string* reason) const override {
+        if (isPluginNode(node)) return pluginSupports(node, name(), reason);
         const CpuKernelEntry* entry = CpuKernelRegistry::global().find(node);
         if (!entry) {
             if (reason) *reason = "no CPU kernel for " + CpuKernelRegistry::qualifiedName(node.domain, node.opType);
@@ -35,6 +38,11 @@ public:
     Expected<std::unique_ptr<Kernel>> createKernel(const Node& node) const override {
         std::string reason;
         if (!supports(node, &reason)) return unsupported(node.describe() + ": " + reason);
+        if (isPluginNode(node)) {
+            auto kernel = createPluginKernel(node, name());
+            if (!kernel) return kernel.status().withContext(node.describe());
+            return kernel;
+        }
         return CpuKernelRegistry::global().find(node)->create(node);
     }
 

@@ -7,6 +7,8 @@
 #include "backends/cuda/cuda_kernel_registry.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/precision_attributes.h"
+#include "plugins/plugin_kernel.h"
+#include "plugins/plugin_node.h"
 
 namespace kiln::cuda {
 
@@ -42,6 +44,7 @@ bool allowsTf32(const Node& node) { return node.attrs.getInt(kAllowTf32Attribute
 }  // namespace
 
 bool cudaSupportsNode(const Node& node, std::string* reason) {
+    if (isPluginNode(node)) return pluginSupports(node, "cuda", reason);
     const CudaKernelEntry* entry = CudaKernelRegistry::global().find(registryKey(node));
     if (!entry) {
         if (reason) *reason = "no CUDA kernel for " + registryKey(node);
@@ -70,6 +73,11 @@ bool CudaBackend::supports(const Node& node, std::string* reason) const { return
 Expected<std::unique_ptr<Kernel>> CudaBackend::createKernel(const Node& node) const {
     std::string reason;
     if (!supports(node, &reason)) return unsupported(node.describe() + ": " + reason);
+    if (isPluginNode(node)) {
+        auto kernel = createPluginKernel(node, name());
+        if (!kernel) return kernel.status().withContext(node.describe());
+        return kernel;
+    }
     // Kernels hold the backend that made them to run subgraphs; the backend outlives them (it lives
     // until the process exits) and its memory calls are not const.
     CudaContext context{mCublasLt, mCudnn, &mDevice, allowsTf32(node), const_cast<CudaBackend*>(this)};

@@ -8,6 +8,7 @@
 #include "frontend/onnx/tensor_proto.h"
 #include "ir/control_flow.h"
 #include "ir/onnx_types.h"
+#include "plugins/plugin_node.h"
 
 namespace kiln::onnx_import {
 
@@ -89,6 +90,18 @@ Status checkRequiredInputs(const Node& node) {
     for (size_t i = 0; i < schema->minInputs && i < node.inputs.size(); ++i)
         if (!node.inputs[i]) return invalidModel("input " + std::to_string(i) + " is required but omitted");
     return Status::ok();
+}
+
+/// The plugin creator for a node Kiln cannot import, chosen by its op type and its attributes
+/// plugin_version / plugin_namespace; nullptr when none is registered.
+Expected<IPluginCreator*> pluginForNode(const onnx::NodeProto& proto) {
+    std::optional<std::string> version;
+    std::string pluginNamespace;
+    for (const onnx::AttributeProto& a : proto.attribute()) {
+        if (a.name() == kOnnxPluginVersionAttr) version = a.s();
+        if (a.name() == kOnnxPluginNamespaceAttr) pluginNamespace = a.s();
+    }
+    return findPluginForOnnxNode(proto.op_type(), version, pluginNamespace);
 }
 
 }  // namespace
@@ -180,7 +193,17 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
         importConstantNode(where, proto);
         return;
     }
+    IPluginCreator* plugin = nullptr;
     if (!isImportable(where.domain, where.opType, mSession.opset)) {
+        Expected<IPluginCreator*> found = pluginForNode(proto);
+        if (!found) {
+            nodeError(where, found.status().message());
+            definePlaceholders(outputNames);
+            return;
+        }
+        plugin = *found;
+    }
+    if (!plugin && !isImportable(where.domain, where.opType, mSession.opset)) {
         std::string description = describeNode(where);
         if (!mScope.empty()) description += " in " + mScope;
         mSession.unsupportedNodes.push_back(description);
@@ -220,7 +243,9 @@ void GraphImporter::importNode(int64_t index, onnx::NodeProto& proto) {
         definePlaceholders(outputNames);
         return;
     }
-    if (const ContribOp* contrib = findContribOp(where.domain, where.opType))
+    if (plugin)
+        emitPluginNode(where, draft, *plugin);
+    else if (const ContribOp* contrib = findContribOp(where.domain, where.opType))
         expandContribNode(where, draft, contrib->expand);
     else
         emitNode(where, draft);
@@ -291,6 +316,24 @@ void GraphImporter::emitNode(const NodeRef& where, NodeDraft& draft) {
     }
     inferNodesSince(firstNode, where);
     if (mSession.verbose) mSession.log.verbose(" [" + where.opType + "] outputs: " + describeValues(node->outputs));
+}
+
+void GraphImporter::emitPluginNode(const NodeRef& where, NodeDraft& draft, IPluginCreator& creator) {
+    draft.attrs.erase(kOnnxPluginVersionAttr);
+    draft.attrs.erase(kOnnxPluginNamespaceAttr);
+    Expected<PluginFieldCollection> fields = pluginFieldsOf(draft.attrs);
+    Expected<AttributeMap> attrs = fields ? pluginNodeAttributes(creator, *fields) : Expected<AttributeMap>(fields.status());
+    if (!attrs) {
+        nodeError(where, attrs.status().message());
+        definePlaceholders(draft.outputNames);
+        return;
+    }
+    draft.attrs = std::move(attrs).value();
+    mSession.log.info("node '" + where.name + "' (" + where.opType + ") is imported as " +
+                      describePlugin(creator.getPluginName(), creator.getPluginVersion(), creator.getPluginNamespace()));
+    NodeRef pluginWhere = where;
+    pluginWhere.domain = kPluginDomain;
+    emitNode(pluginWhere, draft);
 }
 
 void GraphImporter::inferNodesSince(size_t firstNode, const NodeRef& where) {

@@ -20,6 +20,7 @@
 #include "frontend/onnx/opset_upgrade.h"
 #include "ir/shape_inference.h"
 #include "kiln/parser.h"
+#include "kiln/plugin.h"
 #include "onnx.pb.h"
 
 namespace kiln::onnx_import {
@@ -80,6 +81,9 @@ private:
     void emitNode(const NodeRef& where, NodeDraft& draft);
     /// A contrib op (contrib_expansion.h), drafted like any node, imported as its expansion's standard ops.
     void expandContribNode(const NodeRef& where, const NodeDraft& draft, ContribExpansion expansion);
+    /// A node Kiln cannot import but a registered plugin implements (plugins/plugin_node.h): one plugin
+    /// layer whose fields are the node's attributes.
+    void emitPluginNode(const NodeRef& where, NodeDraft& draft, IPluginCreator& creator);
     /// Infers the nodes added since `firstNode` (all standing for `where`), logging them when verbose.
     void inferNodesSince(size_t firstNode, const NodeRef& where);
     void inferImportedNode(Node& node, const NodeRef& where);

@@ -32,6 +32,7 @@ void registerTensorScatterOps(OpRegistry& registry);  // TensorScatter (KV-cache
 void registerCausalConvWithStateOps(OpRegistry& registry);  // CausalConvWithState
 void registerLinearAttentionOps(OpRegistry& registry);      // LinearAttention
 void registerFlexAttentionOps(OpRegistry& registry);        // ai.onnx.preview::FlexAttention
+void registerPluginOps(OpRegistry& registry);               // kiln.plugin::*, rules from the plugins (src/plugins)
 void registerStringOps(OpRegistry& registry);         // StringNormalizer StringConcat StringSplit RegexFullMatch; ai.onnx.ml LabelEncoder
 void registerMlOps(OpRegistry& registry);             // ai.onnx.ml TreeEnsemble ArrayFeatureExtractor Binarizer; TfIdfVectorizer
 

@@ -35,7 +35,7 @@ TEST(ExecOptions, EachUnitsErrorSurfaces) {
     for (const Case& c : {Case{{}, "--onnx"}, Case{{"--onnx=m.onnx", "--maxShapes=x:1"}, "--optShapes"},
                           Case{{"--onnx=m.onnx", "--iterations=0"}, "--iterations"},
                           Case{{"--onnx=m.onnx", "--percentile=200"}, "--percentile"},
-                          Case{{"--onnx=m.onnx", "--plugins=a.so"}, "--plugins"}}) {
+                          Case{{"--onnx=m.onnx", "--device=-1"}, "--device"}}) {
         ExecOptions options;
         Status status = parseExec(options, c.args);
         ASSERT_FALSE(status.isOk()) << c.expected;

@@ -56,15 +56,19 @@ TEST(SystemOptions, DeviceMustExistOnThisMachine) {
     EXPECT_EQ(check("--device=7", 4).message(), "--device=7 is out of range: this machine has 4 CUDA devices (0 to 3)");
 }
 
-TEST(SystemOptions, PluginsAreAcceptedByTheParserAndRefusedClearly) {
+TEST(SystemOptions, PluginLibrariesAreLoadedInOrderAndTheDeprecatedFlagNoted) {
     SystemOptions options;
-    test::parseInto(options, {"--plugins=libnms.so"});
-    ASSERT_EQ(options.plugins, std::vector<std::string>{"libnms.so"});
-    Status status = options.parse();
-    ASSERT_FALSE(status.isOk());
-    EXPECT_EQ(status.code(), StatusCode::kUnsupported);
-    EXPECT_NE(status.message().find("not supported yet"), std::string::npos);
-    EXPECT_NE(status.message().find("libnms.so"), std::string::npos);
+    test::parseInto(options, {"--staticPlugins=/missing/a.so", "--dynamicPlugins=b.so", "--plugins=c.so"});
+    EXPECT_EQ(options.staticPlugins, std::vector<std::string>{"/missing/a.so"});
+    EXPECT_EQ(options.dynamicPlugins, std::vector<std::string>{"b.so"});
+    EXPECT_EQ(options.plugins, std::vector<std::string>{"c.so"});
+    EXPECT_TRUE(options.parse().isOk());
+    EXPECT_EQ(options.notes(), std::vector<std::string>{"--plugins is deprecated; its modern form is --staticPlugins=c.so"});
+    // The first library that cannot be loaded fails the command, naming its flag.
+    Status loaded = options.loadPlugins(Logger(nullptr));
+    ASSERT_FALSE(loaded.isOk());
+    EXPECT_EQ(loaded.message().rfind("--staticPlugins: cannot load the plugin library '/missing/a.so'", 0), 0u)
+        << loaded.message();
 }
 
 }  // namespace

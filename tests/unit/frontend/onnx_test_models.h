@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine_runner.h"
 #include "ir/graph.h"
 #include "kiln/builder.h"
 #include "kiln/parser.h"
@@ -143,20 +144,6 @@ inline std::vector<float> randomFloats(size_t count, uint32_t seed) {
     for (float& x : v) x = dist(rng);
     return v;
 }
-
-/// Keeps every message, so tests can check what the parser logged.
-class CapturingLogger : public ILogger {
-public:
-    void log(Severity severity, const char* message) noexcept override { messages.emplace_back(severity, message); }
-    std::vector<std::pair<Severity, std::string>> messages;
-
-    std::vector<std::string> at(Severity severity) const {
-        std::vector<std::string> out;
-        for (const auto& [s, m] : messages)
-            if (s == severity) out.push_back(m);
-        return out;
-    }
-};
 
 /// A network and a parser over it.
 struct Import {
