@@ -8,16 +8,12 @@
 #include "common/logging.h"
 #include "ir/graph.h"
 #include "backends/cpu/cpu_backend.h"
+#include "builder/layer_attribute_entry.h"
 #include "ir/op_registry.h"
 #include "ir/shape_inference.h"
 #include "kiln/network.h"
 
 namespace kiln {
-
-struct LayerAttributes::Entry {
-    std::string name;
-    AttributeValue value;
-};
 
 LayerAttributes::LayerAttributes() = default;
 LayerAttributes::~LayerAttributes() = default;
