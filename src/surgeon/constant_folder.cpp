@@ -12,6 +12,7 @@
 #include "ir/graph.h"
 #include "ir/op_registry.h"
 #include "passes/constant_folding.h"
+#include "passes/shape_folding.h"
 #include "surgeon/graph_index.h"
 #include "surgeon/onnx_graph_impl.h"
 #include "surgeon/tensor_proto_writer.h"
@@ -46,9 +47,29 @@ bool isRandom(const onnx::NodeProto& node) {
     return (node.domain().empty() || node.domain() == "ai.onnx") && kRandomOps.count(node.op_type()) != 0;
 }
 
-/// Nodes whose inputs are all constant, transitively, in a valid order. Nodes with subgraphs stay
-/// out: a body may read tensors of the enclosing graph that are not constant.
-Expected<std::vector<int>> constantNodes(const onnx::GraphProto& graph, const GraphIndex& index) {
+/// The declared type of each tensor whose type the model states (graph inputs, value_info, outputs).
+std::unordered_map<std::string, const onnx::ValueInfoProto*> declaredTypes(const onnx::GraphProto& graph) {
+    std::unordered_map<std::string, const onnx::ValueInfoProto*> types;
+    auto note = [&](const onnx::ValueInfoProto& info) {
+        if (info.type().tensor_type().has_shape()) types.emplace(info.name(), &info);
+    };
+    for (const auto& info : graph.input()) note(info);
+    for (const auto& info : graph.value_info()) note(info);
+    for (const auto& info : graph.output()) note(info);
+    return types;
+}
+
+/// A Shape or Size node reads only its input's shape, which the model may declare statically.
+bool readsOnlyShape(const onnx::NodeProto& node) {
+    return (node.domain().empty() || node.domain() == "ai.onnx") && (node.op_type() == "Shape" || node.op_type() == "Size");
+}
+
+/// The nodes worth importing for folding, in a valid order: those whose inputs are all constant,
+/// transitively, and Shape / Size of a tensor whose shape is declared (whether its extents are
+/// static is for Kiln's shape inference to find out). Nodes with subgraphs stay out: a body may
+/// read tensors of the enclosing graph that are not constant.
+Expected<std::vector<int>> constantNodes(const onnx::GraphProto& graph, const GraphIndex& index,
+                                         const std::unordered_map<std::string, const onnx::ValueInfoProto*>& types) {
     std::vector<OrderedNode> nodes;
     std::unordered_set<std::string> external;
     for (const auto& init : graph.initializer()) external.insert(init.name());
@@ -60,34 +81,43 @@ Expected<std::vector<int>> constantNodes(const onnx::GraphProto& graph, const Gr
     for (size_t position : order) {
         const int i = static_cast<int>(position);
         const onnx::NodeProto& node = graph.node(i);
-        if (isRandom(node) || !outerScopeReads(node).empty()) continue;
-        bool allConstant = true;
-        for (const auto& attr : node.attribute()) allConstant = allConstant && !attr.has_g() && attr.graphs_size() == 0;
+        if (isRandom(node)) continue;
+        bool candidate = true;
+        for (const auto& attr : node.attribute()) candidate = candidate && !attr.has_g() && attr.graphs_size() == 0;
         for (const std::string& input : index.reads(i))
-            allConstant = allConstant && (index.isConstantInitializer(input) || constant.count(input));
-        if (!allConstant) continue;
+            candidate = candidate && (index.isConstantInitializer(input) || constant.count(input) ||
+                                      (readsOnlyShape(node) && types.count(input)));
+        if (!candidate) continue;
         out.push_back(i);
         for (const std::string& output : index.writes(i)) constant.insert(output);
     }
     return out;
 }
 
-/// A model holding only `nodes` (in order), the initializers they read, and every output they
-/// write as a graph output, so the import keeps each value.
-onnx::ModelProto constantSubmodel(const onnx::ModelProto& model, const GraphIndex& index, const std::vector<int>& nodes) {
+/// A model holding only `nodes` (in order), the initializers they read, the other tensors they
+/// read (a Shape's input) as graph inputs of their declared types, and every output they write as
+/// a graph output, so that the import keeps each value.
+onnx::ModelProto constantSubmodel(const onnx::ModelProto& model, const GraphIndex& index, const std::vector<int>& nodes,
+                                  const std::unordered_map<std::string, const onnx::ValueInfoProto*>& types) {
     onnx::ModelProto sub;
     sub.set_ir_version(model.ir_version());
     *sub.mutable_opset_import() = model.opset_import();
     onnx::GraphProto& graph = *sub.mutable_graph();
     graph.set_name("constant_part");
     std::unordered_set<std::string> reads;
+    std::unordered_set<std::string> written;
     for (int i : nodes) {
         *graph.add_node() = model.graph().node(i);
         for (const std::string& tensor : index.reads(i)) reads.insert(tensor);
-        for (const std::string& tensor : index.writes(i)) graph.add_output()->set_name(tensor);
+        for (const std::string& tensor : index.writes(i)) {
+            graph.add_output()->set_name(tensor);
+            written.insert(tensor);
+        }
     }
     for (const auto& init : model.graph().initializer())
-        if (reads.count(init.name())) *graph.add_initializer() = init;
+        if (reads.count(init.name()) && index.isConstantInitializer(init.name())) *graph.add_initializer() = init;
+    for (const std::string& tensor : reads)
+        if (!written.count(tensor) && !index.isConstantInitializer(tensor)) *graph.add_input() = *types.at(tensor);
     return sub;
 }
 
@@ -132,10 +162,11 @@ void evaluateConstants(Graph& graph, size_t maxBytes, const Logger& log) {
 Expected<int64_t> foldConstants(onnx::ModelProto& model, const FoldOptions& options, const Logger& log) {
     onnx::GraphProto& graph = *model.mutable_graph();
     const GraphIndex index(graph);
-    KILN_ASSIGN_OR_RETURN(std::vector<int> candidates, constantNodes(graph, index));
+    const auto types = declaredTypes(graph);
+    KILN_ASSIGN_OR_RETURN(std::vector<int> candidates, constantNodes(graph, index, types));
     if (candidates.empty()) return int64_t{0};
 
-    onnx::ModelProto sub = constantSubmodel(model, index, candidates);
+    onnx::ModelProto sub = constantSubmodel(model, index, candidates, types);
     Expected<int64_t> opset = onnx_import::checkModel(sub);
     if (!opset) return opset.status().withContext("Kiln cannot import the model's constant nodes");
     FoldingImportLogger importLogger(log);
@@ -143,6 +174,11 @@ Expected<int64_t> foldConstants(onnx::ModelProto& model, const FoldOptions& opti
     // External data was read in at load, so the constant part needs no folder.
     onnx_import::ImportSession session(&importLogger, *opset, "");
     onnx_import::importModelGraph(*sub.mutable_graph(), ir, session);
+    // Shape folding first: values that follow from static shapes (Shape -> Gather -> Concat chains);
+    // then every node whose inputs are constants by now.
+    PassContext context{log, &session.evaluator, {}};
+    if (Expected<bool> shapes = ShapeFolding().run(ir, context); !shapes)
+        log.verbose("constant folding: shape folding stopped: " + shapes.status().message());
     evaluateConstants(ir, options.maxTensorBytes, log);
 
     // A node folds when every output it writes came out constant, within the size limit.
