@@ -121,6 +121,11 @@ add_test(NAME cli_compare_gpu
 set_tests_properties(cli_compare_gpu PROPERTIES LABELS "cli;gpu" TIMEOUT 300 SKIP_RETURN_CODE 77
                      ENVIRONMENT "${KILN_SCRIPT_ENV}")
 
+# `kiln surgeon`: fold, clean, sort and save a model (checked with onnx.checker and ONNX Runtime), bad input.
+add_test(NAME cli_surgeon
+         COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/surgeon_test.py --kiln $<TARGET_FILE:kiln_exe>)
+set_tests_properties(cli_surgeon PROPERTIES LABELS cli TIMEOUT 120 ENVIRONMENT "${KILN_SCRIPT_ENV}")
+
 # Every `kiln exec` / `kiln inspect` flag's effect, on small models made with onnx.helper.
 add_test(NAME cli_exec_flags
          COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/exec_flags_test.py --kiln $<TARGET_FILE:kiln_exe>)
@@ -161,5 +166,9 @@ if(TARGET kiln_python)
            COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/python_api_test.py
                    --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
   set_tests_properties(python_api PROPERTIES LABELS python TIMEOUT 120
+                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  # kiln.surgeon: the SSD-style plugin-node replacement saved and checked with onnx.checker, folding, errors.
+  add_test(NAME python_surgeon COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/surgeon_test.py)
+  set_tests_properties(python_surgeon PROPERTIES LABELS python TIMEOUT 120
                        ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
 endif()

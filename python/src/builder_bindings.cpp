@@ -21,7 +21,16 @@ std::string readBytes(const py::bytes& data) {
     return std::string(data);
 }
 
-/// A layer's attributes from a dict: int, float, str, or lists of ints or of floats.
+DataType kilnType(const py::dtype& dtype) {
+    for (DataType t : {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE, DataType::kINT8, DataType::kUINT8,
+                       DataType::kINT16, DataType::kUINT16, DataType::kINT32, DataType::kUINT32, DataType::kINT64,
+                       DataType::kUINT64, DataType::kBOOL})
+        if (numpyType(t).is(dtype)) return t;
+    throw py::type_error("Kiln has no element type for NumPy's " + py::str(py::handle(dtype)).cast<std::string>());
+}
+
+}  // namespace
+
 LayerAttributes toAttributes(const py::dict& attrs) {
     LayerAttributes out;
     for (const auto& [key, value] : attrs) {
@@ -46,16 +55,6 @@ LayerAttributes toAttributes(const py::dict& attrs) {
     }
     return out;
 }
-
-DataType kilnType(const py::dtype& dtype) {
-    for (DataType t : {DataType::kFLOAT, DataType::kHALF, DataType::kDOUBLE, DataType::kINT8, DataType::kUINT8,
-                       DataType::kINT16, DataType::kUINT16, DataType::kINT32, DataType::kUINT32, DataType::kINT64,
-                       DataType::kUINT64, DataType::kBOOL})
-        if (numpyType(t).is(dtype)) return t;
-    throw py::type_error("Kiln has no element type for NumPy's " + py::str(py::handle(dtype)).cast<std::string>());
-}
-
-}  // namespace
 
 void bindBuilder(py::module_& m) {
     py::class_<ITensor, std::unique_ptr<ITensor, py::nodelete>>(m, "ITensor", "A tensor of a network (owned by it)")

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_kiln, m) {
     kiln::python::bindTypes(m);
     kiln::python::bindBuilder(m);
     kiln::python::bindRuntime(m);
+    kiln::python::bindSurgeon(m);
 }

@@ -8,17 +8,13 @@
 #include "common/logging.h"
 #include "ir/graph.h"
 #include "backends/cpu/cpu_backend.h"
+#include "builder/layer_attribute_entry.h"
 #include "ir/op_registry.h"
 #include "ir/shape_inference.h"
 #include "kiln/network.h"
 #include "plugins/plugin_node.h"
 
 namespace kiln {
-
-struct LayerAttributes::Entry {
-    std::string name;
-    AttributeValue value;
-};
 
 LayerAttributes::LayerAttributes() = default;
 LayerAttributes::~LayerAttributes() = default;

@@ -8,6 +8,7 @@
 #include "compare_command.h"
 #include "exec_command.h"
 #include "inspect_command.h"
+#include "surgeon_command.h"
 
 int main(int argc, char** argv) {
     CLI::App app;
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
     kiln::cli::ExecCommand exec(app);
     kiln::cli::InspectCommand inspect(app);
     kiln::cli::CompareCommand compare(app);
+    kiln::cli::SurgeonCommand surgeon(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -24,5 +26,6 @@ int main(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) commandLine += (i ? " " : "") + std::string(argv[i]);
     if (exec.selected()) return exec.run(commandLine);
     if (compare.selected()) return compare.run(commandLine);
+    if (surgeon.selected()) return surgeon.run(commandLine);
     return inspect.run();
 }
