@@ -4,6 +4,7 @@
 #include "kiln/builder.h"
 #include "kiln/cuda_graph.h"
 #include "kiln/engine_cache.h"
+#include "kiln/graph_surgeon.h"
 #include "kiln/logger.h"
 #include "kiln/network.h"
 #include "kiln/parser.h"

@@ -39,14 +39,6 @@ private:
     const Logger& mTarget;
 };
 
-/// Ops whose outputs change from run to run although their inputs do not. The IR's schemas say
-/// the same (OpSchema::foldable); this list keeps such nodes out of the import in the first place.
-bool isRandom(const onnx::NodeProto& node) {
-    static const std::unordered_set<std::string> kRandomOps = {"RandomNormal", "RandomUniform", "RandomNormalLike",
-                                                                "RandomUniformLike", "Multinomial", "Bernoulli"};
-    return (node.domain().empty() || node.domain() == "ai.onnx") && kRandomOps.count(node.op_type()) != 0;
-}
-
 /// The declared type of each tensor whose type the model states (graph inputs, value_info, outputs).
 std::unordered_map<std::string, const onnx::ValueInfoProto*> declaredTypes(const onnx::GraphProto& graph) {
     std::unordered_map<std::string, const onnx::ValueInfoProto*> types;
@@ -67,7 +59,8 @@ bool readsOnlyShape(const onnx::NodeProto& node) {
 /// The nodes worth importing for folding, in a valid order: those whose inputs are all constant,
 /// transitively, and Shape / Size of a tensor whose shape is declared (whether its extents are
 /// static is for Kiln's shape inference to find out). Nodes with subgraphs stay out: a body may
-/// read tensors of the enclosing graph that are not constant.
+/// read tensors of the enclosing graph that are not constant. Random generators come in and stay
+/// unevaluated, as their schemas say (OpSchema::foldable), and so do their readers.
 Expected<std::vector<int>> constantNodes(const onnx::GraphProto& graph, const GraphIndex& index,
                                          const std::unordered_map<std::string, const onnx::ValueInfoProto*>& types) {
     std::vector<OrderedNode> nodes;
@@ -81,7 +74,6 @@ Expected<std::vector<int>> constantNodes(const onnx::GraphProto& graph, const Gr
     for (size_t position : order) {
         const int i = static_cast<int>(position);
         const onnx::NodeProto& node = graph.node(i);
-        if (isRandom(node)) continue;
         bool candidate = true;
         for (const auto& attr : node.attribute()) candidate = candidate && !attr.has_g() && attr.graphs_size() == 0;
         for (const std::string& input : index.reads(i))
