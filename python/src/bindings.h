@@ -16,6 +16,9 @@ void bindTypes(py::module_& m);    // DataType, Dims as tuples, enums, loggers (
 void bindBuilder(py::module_& m);  // Builder, NetworkDefinition, ITensor, ILayer, OnnxParser, BuilderConfig, OptimizationProfile
 void bindRuntime(py::module_& m);  // Runtime, Engine, ExecutionContext, EngineCache (runtime_bindings.cpp)
 void bindSurgeon(py::module_& m);  // the kiln.surgeon submodule: OnnxGraph (surgeon_bindings.cpp)
+void bindPlugins(py::module_& m);  // PluginRegistry, IPluginCreator / IPluginBuild / IPluginRuntime (plugin_bindings.cpp)
+/// NetworkDefinition.add_plugin_layer (plugin_bindings.cpp, beside the fields' conversion).
+void addPluginLayerBinding(py::class_<NetworkDefinition>& network);
 
 /// The NumPy dtype of a Kiln element type; throws TypeError for one NumPy lacks (bfloat16, float8, strings).
 py::dtype numpyType(DataType type);

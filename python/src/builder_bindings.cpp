@@ -72,7 +72,8 @@ void bindBuilder(py::module_& m) {
         .def("get_input", &ILayer::getInput, py::arg("index"), py::return_value_policy::reference_internal)
         .def("get_output", &ILayer::getOutput, py::arg("index"), py::return_value_policy::reference_internal);
 
-    py::class_<NetworkDefinition>(m, "NetworkDefinition", "A network: what the parser fills and the builder builds")
+    auto network = py::class_<NetworkDefinition>(m, "NetworkDefinition",
+                                                 "A network: what the parser fills and the builder builds")
         .def_property("name", &NetworkDefinition::getName, &NetworkDefinition::setName)
         .def_property_readonly("num_inputs", &NetworkDefinition::getNbInputs)
         .def_property_readonly("num_outputs", &NetworkDefinition::getNbOutputs)
@@ -107,6 +108,7 @@ void bindBuilder(py::module_& m) {
              "Any ONNX operator Kiln knows, by op type; None in inputs for an omitted optional input")
         .def("mark_output", &NetworkDefinition::markOutput, py::arg("tensor"))
         .def("unmark_output", &NetworkDefinition::unmarkOutput, py::arg("tensor"));
+    addPluginLayerBinding(network);
 
     py::class_<Parser>(m, "OnnxParser", "Fills a network from an ONNX model")
         .def(py::init([](NetworkDefinition& network, ILogger& logger) { return createParser(network, logger); }),

@@ -8,6 +8,7 @@ PYBIND11_MODULE(_kiln, m) {
     m.doc() = "Kiln: build optimized inference engines from ONNX models and run them";
     m.attr("__version__") = kiln::getVersion();
     kiln::python::bindTypes(m);
+    kiln::python::bindPlugins(m);
     kiln::python::bindBuilder(m);
     kiln::python::bindRuntime(m);
     kiln::python::bindSurgeon(m);
