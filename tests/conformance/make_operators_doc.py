@@ -142,6 +142,13 @@ def main():
         out.append(f"| {domain}::{op['op_type']} | {', '.join(op['expanded_into'])} | "
                    f"{'yes' if op['cpu_kernel'] else 'no'} |")
     out.append("")
+    out.append("## Operators Kiln does not know: plugins")
+    out.append("")
+    out.append("An ONNX node whose operator is in neither table becomes a plugin layer when a plugin of that name is")
+    out.append('registered (`include/kiln/plugin.h`; `kiln exec --staticPlugins=lib.so`; README, "Plugins and graph')
+    out.append('surgery"). Its attributes are the plugin\'s fields; `plugin_version` and `plugin_namespace` choose')
+    out.append("among registered versions. A plugin runs on whichever backends its build part accepts.")
+    out.append("")
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
     print(f"wrote {args.out}: {len(ops)} operators, {total_pass} of {len(results)} inference cases pass")
