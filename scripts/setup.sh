@@ -15,7 +15,7 @@ APT_PACKAGES=(
   libopenblas-dev                          # CPU GEMM / convolution
   nlohmann-json3-dev                       # JSON reports and engine metadata
   libcli11-dev                             # command-line parsing
-  pybind11-dev python3-dev                 # the Python module
+  pybind11-dev python3-dev libdlpack-dev   # the Python module (DLPack: zero-copy tensors from torch, CuPy)
   libjpeg62-turbo-dev libpng-dev libtiff-dev libwebp-dev libopenjp2-7-dev libstb-dev  # ImageDecoder's codecs
   libgtest-dev libgmock-dev                # unit tests
   python3 python3-venv                     # test tooling

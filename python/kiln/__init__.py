@@ -1,7 +1,8 @@
 """Kiln: build optimized inference engines from ONNX models and run them.
 
 The classes follow TensorRT's Python API (Builder, OnnxParser, BuilderConfig, Runtime, Engine,
-ExecutionContext). For a CPU engine, ExecutionContext.infer() runs on NumPy arrays:
+ExecutionContext). ExecutionContext.infer() runs on NumPy arrays or DLPack tensors (torch, CuPy), which
+it uses in place; plugins and graph surgery are here too (get_plugin_registry, IPluginCreator, surgeon):
 
     import kiln
     logger = kiln.Logger()

@@ -1,16 +1,20 @@
 // Running: Runtime, Engine and ExecutionContext. A context keeps its engine alive, an engine its
-// runtime. execute() and execute_async() release the GIL. infer() is the NumPy path for CPU engines:
-// inputs are read in place when they already have the engine's dtype and C order (else converted
-// once), outputs are written straight into the NumPy arrays it returns. A CUDA engine takes device
-// addresses (e.g. a torch CUDA tensor's data_ptr()) through set_tensor_address and execute_async.
+// runtime. execute() and execute_async() release the GIL. infer() takes NumPy arrays (read in place
+// when they already have the engine's dtype and C order, else converted once) and DLPack tensors
+// (torch, CuPy: always in place), and writes outputs into NumPy arrays it returns or into DLPack
+// tensors the caller gives. A CUDA engine takes device tensors through DLPack, or device addresses
+// through set_tensor_address and execute_async.
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 #include <string>
 #include <vector>
 
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "dlpack_tensor.h"
 #include "kiln/engine_cache.h"
 #include "kiln/runtime.h"
 
@@ -25,52 +29,100 @@ std::vector<std::string> ioNames(const Engine& engine, TensorIOMode mode) {
     return names;
 }
 
-py::dict infer(ExecutionContext& context, const py::dict& feeds) {
+/// An input or output given through DLPack, checked against the engine: its memory must be where the
+/// engine runs and hold the engine's element type (nothing is converted: Kiln uses it in place).
+DlpackTensor engineTensor(const Engine& engine, const std::string& name, const py::handle& object, uintptr_t stream,
+                          const std::string& what) {
+    DlpackTensor t = fromDlpack(object, stream, what);
+    const bool engineOnCuda = std::string(engine.getBackendName()) != "cpu";
+    if (t.onCuda != engineOnCuda)
+        throw py::type_error(what + " is in " + (t.onCuda ? "CUDA device" : "host") + " memory, and this engine runs on " +
+                             engine.getBackendName());
+    const DataType want = engine.getTensorDataType(name.c_str());
+    if (t.type != want)
+        throw py::type_error(what + " is " + dataTypeName(t.type) + ", and the engine's is " + dataTypeName(want) +
+                             " (a DLPack tensor is used in place, not converted)");
+    return t;
+}
+
+py::dict infer(ExecutionContext& context, const py::dict& feeds, const py::object& given, uintptr_t stream) {
     const Engine& engine = context.getEngine();
-    if (std::string(engine.getBackendName()) != "cpu")
-        throw py::type_error(std::string("infer() takes host arrays, and this engine runs on ") + engine.getBackendName() +
-                             ": give device addresses with set_tensor_address (e.g. a torch CUDA tensor's data_ptr()) "
-                             "and call execute_async");
+    const bool onCuda = std::string(engine.getBackendName()) != "cpu";
     const std::vector<std::string> inputs = ioNames(engine, TensorIOMode::kINPUT);
-    for (const auto& item : feeds) {
-        const std::string name = py::str(item.first);
-        if (std::find(inputs.begin(), inputs.end(), name) == inputs.end())
-            throw py::key_error("'" + name + "' is not an input of the engine");
-    }
-    std::vector<py::array> held;  // the input arrays as the engine reads them, alive until the run ends
+    const std::vector<std::string> outputs = ioNames(engine, TensorIOMode::kOUTPUT);
+    const py::dict givenOutputs = given.is_none() ? py::dict() : given.cast<py::dict>();
+    for (const auto& [dict, names, kind] : {std::tuple{&feeds, &inputs, "an input"}, std::tuple{&givenOutputs, &outputs, "an output"}})
+        for (const auto& item : *dict) {
+            const std::string name = py::str(item.first);
+            if (std::find(names->begin(), names->end(), name) == names->end())
+                throw py::key_error("'" + name + "' is not " + kind + " of the engine");
+        }
+
+    std::vector<py::object> held;  // what the engine reads and writes, alive until the run ends
     for (const std::string& name : inputs) {
         if (!feeds.contains(name)) throw py::key_error("no array given for input '" + name + "'");
-        py::array array = py::array::ensure(feeds[name.c_str()], py::array::c_style | py::array::forcecast);
-        if (!array) throw py::type_error("input '" + name + "' is not convertible to an array");
-        const py::dtype want = numpyType(engine.getTensorDataType(name.c_str()));
-        if (!array.dtype().is(want)) array = py::array(py::module_::import("numpy").attr("ascontiguousarray")(array, want));
+        const py::object feed = feeds[name.c_str()];
+        const std::string what = "input '" + name + "'";
         Dims dims;
-        dims.nbDims = static_cast<int32_t>(array.ndim());
-        for (int32_t d = 0; d < dims.nbDims; ++d) dims.d[d] = array.shape(d);
+        void* address = nullptr;
+        if (isDlpackProducer(feed)) {
+            DlpackTensor t = engineTensor(engine, name, feed, stream, what);
+            dims = t.dims;
+            address = t.data;
+            held.push_back(std::move(t.capsule));
+        } else {
+            if (onCuda)
+                throw py::type_error(what + ": this engine runs on " + std::string(engine.getBackendName()) +
+                                     " and takes device tensors through DLPack (a torch CUDA tensor, a CuPy array)");
+            py::array array = py::array::ensure(feed, py::array::c_style | py::array::forcecast);
+            if (!array) throw py::type_error(what + " is not convertible to an array");
+            const py::dtype want = numpyType(engine.getTensorDataType(name.c_str()));
+            if (!array.dtype().is(want)) array = py::array(py::module_::import("numpy").attr("ascontiguousarray")(array, want));
+            dims.nbDims = static_cast<int32_t>(array.ndim());
+            for (int32_t d = 0; d < dims.nbDims; ++d) dims.d[d] = array.shape(d);
+            address = const_cast<void*>(array.data());
+            held.push_back(std::move(array));
+        }
         if (!context.setInputShape(name.c_str(), dims))
-            throw py::value_error("input '" + name + "': shape " + py::str(toTuple(dims)).cast<std::string>() +
+            throw py::value_error(what + ": shape " + py::str(toTuple(dims)).cast<std::string>() +
                                   " is refused (outside the profile, or the wrong rank; the logger says which)");
-        context.setTensorAddress(name.c_str(), const_cast<void*>(array.data()));
-        held.push_back(std::move(array));
+        context.setTensorAddress(name.c_str(), address);
     }
     py::dict results;
-    for (const std::string& name : ioNames(engine, TensorIOMode::kOUTPUT)) {
+    for (const std::string& name : outputs) {
+        const std::string what = "output '" + name + "'";
         const Dims dims = context.getTensorShape(name.c_str());
         std::vector<py::ssize_t> shape;
         for (int32_t d = 0; d < dims.nbDims; ++d) {
             if (dims.d[d] < 0)
-                throw py::value_error("output '" + name + "' has a shape known only during the run (it depends on input "
-                                      "values): infer() cannot size it beforehand");
+                throw py::value_error(what + " has a shape known only during the run (it depends on input values): "
+                                      "infer() cannot size it beforehand");
             shape.push_back(static_cast<py::ssize_t>(dims.d[d]));
         }
-        py::array out(numpyType(engine.getTensorDataType(name.c_str())), shape);
-        context.setTensorAddress(name.c_str(), out.mutable_data());
-        results[name.c_str()] = out;
+        if (givenOutputs.contains(name)) {
+            const py::object target = givenOutputs[name.c_str()];
+            if (!py::hasattr(target, "__dlpack__")) throw py::type_error(what + " must be given as a DLPack tensor");
+            DlpackTensor t = engineTensor(engine, name, target, stream, what);
+            if (t.dims != dims)
+                throw py::value_error(what + " is given with shape " + py::str(toTuple(t.dims)).cast<std::string>() +
+                                      ", and the run computes " + py::str(toTuple(dims)).cast<std::string>());
+            context.setTensorAddress(name.c_str(), t.data);
+            held.push_back(std::move(t.capsule));
+            results[name.c_str()] = target;
+        } else if (onCuda) {
+            throw py::type_error(what + ": a CUDA engine writes into device tensors you give, e.g. outputs={'" + name +
+                                 "': torch.empty(" + py::str(toTuple(dims)).cast<std::string>() +
+                                 ", device='cuda', dtype=...)}");
+        } else {
+            py::array out(numpyType(engine.getTensorDataType(name.c_str())), shape);
+            context.setTensorAddress(name.c_str(), out.mutable_data());
+            results[name.c_str()] = out;
+        }
     }
     bool ok;
     {
         py::gil_scoped_release release;
-        ok = context.execute();
+        ok = onCuda ? context.enqueue(reinterpret_cast<Stream>(stream)) : context.execute();
     }
     if (!ok) throw std::runtime_error("the run failed (the logger says why)");
     return results;
@@ -104,8 +156,12 @@ void bindRuntime(py::module_& m) {
              [](ExecutionContext& c, uintptr_t stream) { return c.enqueue(reinterpret_cast<Stream>(stream)); },
              py::arg("stream_handle"), py::call_guard<py::gil_scoped_release>(),
              "Enqueues a run on a CUDA stream (its handle as an int, e.g. torch.cuda.current_stream().cuda_stream)")
-        .def("infer", &infer, py::arg("inputs"),
-             "CPU engines: runs on a dict of NumPy arrays (by input name) and returns the outputs as a dict");
+        .def("infer", &infer, py::arg("inputs"), py::arg("outputs") = py::none(), py::arg("stream") = 0,
+             "Runs on a dict of inputs by name and returns the outputs as a dict. Inputs are NumPy arrays (converted "
+             "to the engine's types when needed) or DLPack tensors (torch, CuPy, ...: used in place). Outputs are "
+             "NumPy arrays, or the DLPack tensors given in `outputs` (written in place). A CUDA engine takes and "
+             "gives device tensors through DLPack and runs asynchronously on `stream` (a cudaStream_t as an int; "
+             "0: the legacy default stream, where torch's default stream runs)");
 
     // Shared ownership: an engine may be held by Python and by an EngineCache at once.
     py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine", "A deserialized engine, shared by its execution contexts")
