@@ -81,6 +81,16 @@ def case_engine_needs_the_library_where_it_loads(kiln, ctx):
           "--plugins does not print its modern form")
 
 
+def case_inspect_counts_plugin_operators(kiln, ctx):
+    make_plugin_model(ctx.tmp)
+    result = kiln.run("inspect", "ssd_head.onnx")
+    check("my.ops::FlattenConcat: 1  import NO" in result.stdout, "without plugins the operator is unsupported")
+    result = kiln.run("inspect", "ssd_head.onnx", f"--staticPlugins={LIBRARY}")
+    check("my.ops::FlattenConcat: 1  import as a plugin layer" in result.stdout and
+          "Supported by Kiln: 1 of 1 operator types" in result.stdout and "FlattenConcat: 1" in result.stdout,
+          f"with the library the operator is a plugin layer: {result.stdout}")
+
+
 def case_bad_library(kiln, ctx):
     make_plugin_model(ctx.tmp)
     result = kiln.run("exec", "--onnx=ssd_head.onnx", "--staticPlugins=/nonexistent/libplugins.so", expect=1)

@@ -17,7 +17,9 @@
 #include "frontend/onnx/model_summary.h"
 #include "kiln/builder.h"
 #include "kiln/parser.h"
+#include "kiln/plugin.h"
 #include "kiln/runtime.h"
+#include "system_options.h"
 #include "kiln/timing_cache.h"
 #include "shape_spec.h"
 
@@ -41,6 +43,13 @@ bool hasCpuKernels(const onnx_import::OnnxOpSummary& op) {
     return true;
 }
 
+/// Whether a registered plugin has the op's name (the ONNX importer then makes its nodes plugin layers).
+bool hasPlugin(const onnx_import::OnnxOpSummary& op) {
+    for (IPluginCreator* creator : getPluginRegistry().getAllCreators())
+        if (op.opType == creator->getPluginName()) return true;
+    return false;
+}
+
 void printModelSummary(const std::string& path, const onnx_import::OnnxModelSummary& model) {
     std::cout << "ONNX model: " << path << "\n"
               << "  IR version: " << model.irVersion << "\n"
@@ -60,9 +69,14 @@ void printModelSummary(const std::string& path, const onnx_import::OnnxModelSumm
               << "importer reads it, cpu: the CPU backend has a kernel for it):\n";
     int unsupported = 0;
     for (const auto& op : model.ops) {
+        std::string name = op.domain.empty() ? op.opType : op.domain + "::" + op.opType;
+        if (!op.importable && hasPlugin(op)) {
+            // The plugin's build part decides its backends and types when the network is built.
+            std::cout << "  " << name << ": " << op.count << "  import as a plugin layer, cpu if the plugin runs there\n";
+            continue;
+        }
         bool cpu = op.importable && hasCpuKernels(op);
         if (!op.importable || !cpu) ++unsupported;
-        std::string name = op.domain.empty() ? op.opType : op.domain + "::" + op.opType;
         std::cout << "  " << name << ": " << op.count << "  import " << (op.importable ? "yes" : "NO") << ", cpu "
                   << (cpu ? "yes" : "NO") << "\n";
     }
@@ -79,7 +93,8 @@ int inspectOnnx(const std::string& path, CliLogger& logger) {
         return kExitFailure;
     }
     printModelSummary(path, summary.value());
-    bool importable = std::all_of(summary->ops.begin(), summary->ops.end(), [](const auto& op) { return op.importable; });
+    bool importable = std::all_of(summary->ops.begin(), summary->ops.end(),
+                                  [](const auto& op) { return op.importable || hasPlugin(op); });
     if (!importable) return kExitSuccess;
 
     std::unique_ptr<Builder> builder = createBuilder(logger);
@@ -182,6 +197,11 @@ InspectCommand::InspectCommand(CLI::App& parent)
         ->type_name("FILE");
     mApp->add_flag("--layerInfo", mLayerInfo, "For an engine: also print the layer list as JSON (default: off)");
     mApp->add_flag("--verbose", mVerbose, "Log everything, e.g. the ONNX import per node (default: off)");
+    mApp->add_option("--staticPlugins", mPluginLibraries,
+                     "Plugin library to load first: ONNX operators its plugins implement count as supported "
+                     "(repeatable; default: none)")
+        ->type_name("LIB")
+        ->allow_extra_args(false);
     mApp->footer(
         "Exit status: 0 on success; 1 when the file cannot be read, imported or deserialized; 2 for a "
         "malformed command line.");
@@ -195,6 +215,12 @@ int InspectCommand::run() {
     CliLogger logger;
     // The report is inspect's output; the library's progress messages would only interleave with it.
     logger.setMinSeverity(mVerbose ? ILogger::Severity::kVERBOSE : ILogger::Severity::kWARNING);
+    SystemOptions plugins;
+    plugins.staticPlugins = mPluginLibraries;
+    if (Status loaded = plugins.loadPlugins(Logger(&logger)); !loaded) {
+        logger.reportFailure(loaded.message());
+        return kExitFailure;
+    }
     // Only the magic is read first: an ONNX model may be gigabytes, and the parser reads it itself.
     auto prefix = readFilePrefix(mPath, sizeof(kPlanMagic));
     if (!prefix) {

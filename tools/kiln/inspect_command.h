@@ -2,6 +2,7 @@
 // `kiln inspect FILE`: what an ONNX model or an engine file holds.
 
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -22,6 +23,7 @@ private:
     std::string mPath;
     bool mLayerInfo{false};
     bool mVerbose{false};
+    std::vector<std::string> mPluginLibraries;
 };
 
 }  // namespace kiln::cli
