@@ -35,6 +35,21 @@ std::vector<ValueInfo> annotatedValueInfos(const Graph& graph) {
     return infos;
 }
 
+ValueInfo recordedInfo(const Value& value) {
+    ValueInfo info;
+    info.dtype = value.dtype;
+    info.shape = value.shape;
+    info.known = value.typeKnown;
+    return info;
+}
+
+std::optional<size_t> knownByteSize(const ValueInfo& info) {
+    if (!info.known) return std::nullopt;
+    const std::optional<int64_t> count = knownElementCount(info.shape);
+    if (!count) return std::nullopt;
+    return static_cast<size_t>(*count) * dataTypeSize(info.dtype);
+}
+
 Status inferNode(const Node& node, std::vector<ValueInfo>& infos, const ShapeInferenceOptions& options) {
     const OpSchema* schema = OpRegistry::global().find(node.domain, node.opType);
     if (!schema) return unsupported(node.describe() + ": no shape inference registered for this op");

@@ -6,6 +6,7 @@
 // gets a static shape.
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/status.h"
@@ -38,6 +39,11 @@ std::vector<ValueInfo> initialValueInfos(const Graph& graph);
 /// ValueInfos from what the graph's values already record (dtype/shape where typeKnown, and
 /// constants' contents). Indexed by value id.
 std::vector<ValueInfo> annotatedValueInfos(const Graph& graph);
+
+/// What the graph records of `value`: its dtype and shape, and whether they are known (not its contents).
+ValueInfo recordedInfo(const Value& value);
+/// The bytes a value of `info`'s dtype and shape takes, when its shape is fully known.
+std::optional<size_t> knownByteSize(const ValueInfo& info);
 
 /// Infers one node's outputs from `infos` of its inputs and stores them in `infos`.
 Status inferNode(const Node& node, std::vector<ValueInfo>& infos, const ShapeInferenceOptions& options);

@@ -43,13 +43,11 @@ Expected<bool> ConstantFolding::run(Graph& graph, PassContext& ctx) {
         bool shapesKnown = true;
         size_t outputBytes = 0;
         for (const Value* out : node->outputs) {
-            ValueInfo info;
+            ValueInfo info = out ? recordedInfo(*out) : ValueInfo{};
             if (out) {
-                info.dtype = out->dtype;
-                info.shape = out->shape;
-                info.known = out->typeKnown;
-                if (!out->typeKnown || !isFullyKnown(out->shape)) shapesKnown = false;
-                else outputBytes += static_cast<size_t>(shapeElementCount(toConcrete(out->shape))) * dataTypeSize(out->dtype);
+                const std::optional<size_t> bytes = knownByteSize(info);
+                shapesKnown = shapesKnown && bytes.has_value();
+                outputBytes += bytes.value_or(0);
             }
             outInfos.push_back(std::move(info));
         }

@@ -11,6 +11,7 @@
 #include "frontend/onnx/model_loader.h"
 #include "ir/graph.h"
 #include "ir/op_registry.h"
+#include "ir/shape_inference.h"
 #include "passes/constant_folding.h"
 #include "passes/shape_folding.h"
 #include "surgeon/graph_index.h"
@@ -129,14 +130,8 @@ void evaluateConstants(Graph& graph, size_t maxBytes, const Logger& log) {
         std::vector<ValueInfo> outputs;
         size_t outputBytes = 0;
         for (const Value* out : node->outputs) {
-            ValueInfo info;
-            if (out) {
-                info.dtype = out->dtype;
-                info.shape = out->shape;
-                info.known = out->typeKnown;
-                if (out->typeKnown && isFullyKnown(out->shape))
-                    outputBytes += static_cast<size_t>(shapeElementCount(toConcrete(out->shape))) * dataTypeSize(out->dtype);
-            }
+            ValueInfo info = out ? recordedInfo(*out) : ValueInfo{};
+            outputBytes += knownByteSize(info).value_or(0);
             outputs.push_back(std::move(info));
         }
         if (!allConstant || (maxBytes && outputBytes > maxBytes)) continue;

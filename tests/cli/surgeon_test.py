@@ -17,13 +17,9 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-failures = []
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
+from script_checks import check, summary  # noqa: E402
 
-
-def check(condition, what):
-    print(f"[{'PASS' if condition else 'FAIL'}] {what}")
-    if not condition:
-        failures.append(what)
 
 
 def make_model(path):
@@ -93,10 +89,7 @@ def main():
         (tmp / "garbage.onnx").write_bytes(b"not a model")
         code, errors, output = run(args.kiln, f"--onnx={tmp / 'garbage.onnx'}", f"--saveOnnx={edited}")
         check(code == 1 and len(errors) == 1 and "garbage.onnx" in errors[0], f"a malformed model: {output}")
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":

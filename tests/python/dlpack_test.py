@@ -13,25 +13,9 @@ import numpy as np
 import torch
 
 import kiln
-
-failures = []
-
-
-def check(condition, what):
-    print(f"[{'PASS' if condition else 'FAIL'}] {what}")
-    if not condition:
-        failures.append(what)
+from script_checks import check, raises, summary
 
 
-def raises(fn, exception, text):
-    try:
-        fn()
-    except exception as e:
-        if text in str(e):
-            return True
-        print(f"  raised {type(e).__name__}: {e}")
-        return False
-    return False
 
 
 def scale_add_engine():
@@ -88,8 +72,7 @@ def main():
     check(raises(lambda: context.infer({"x": x}, outputs={"y": np.zeros((3, 12), np.float32)[:, ::2]}), TypeError,
                  "strided view"),
           "a non-contiguous NumPy output is refused")
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -18,22 +18,9 @@ import onnx
 from onnx import TensorProto, helper
 
 import kiln
-
-failures = []
-
-
-def check(condition, what):
-    print(f"[{'PASS' if condition else 'FAIL'}] {what}")
-    if not condition:
-        failures.append(what)
+from script_checks import check, raises, summary
 
 
-def raises(fn, exception, text):
-    try:
-        fn()
-    except exception as e:
-        return text in str(e)
-    return False
 
 
 class ClampScaleRuntime(kiln.IPluginRuntime):
@@ -203,8 +190,7 @@ def main():
     test_python_plugin()
     with tempfile.TemporaryDirectory() as tmp:
         test_surgery_then_plugin(Path(tmp))
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return summary()
 
 
 LOGGER = kiln.Logger()

@@ -14,14 +14,8 @@ import numpy as np
 import onnxruntime as ort
 
 import kiln
+from script_checks import check, summary
 
-failures = []
-
-
-def check(condition, what):
-    print(f"[{'PASS' if condition else 'FAIL'}] {what}")
-    if not condition:
-        failures.append(what)
 
 
 class RecordingLogger(kiln.ILogger):
@@ -157,8 +151,7 @@ def main():
     check(plan is not None and unraisable and isinstance(unraisable[0].exc_value, RuntimeError),
           f"a logger that raises does not break the build ({len(unraisable)} exceptions reported as unraisable)")
 
-    print(f"{'FAILED' if failures else 'PASSED'}: {len(failures)} check(s) failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

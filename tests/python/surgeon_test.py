@@ -15,14 +15,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import kiln
+from script_checks import check, summary
 
-failures = []
-
-
-def check(condition, what):
-    print(f"[{'PASS' if condition else 'FAIL'}] {what}")
-    if not condition:
-        failures.append(what)
 
 
 def ssd_like_model(path):
@@ -112,10 +106,7 @@ def main():
         check(graph.node_names == ["FeatureExtractor/conv", "FeatureExtractor/flatten", "GridAnchor",
                                    "anchors_identity"], "failed edits changed nothing")
         check(graph.node("nope") is None and graph.tensor("nope") is None, "unknown names give None")
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include "cuda_test_support.h"
 #include "engine_runner.h"
 #include "kiln/kiln.h"
+#include "sample_plugins_library.h"
 
 namespace kiln::cudatest {
 namespace {
@@ -22,7 +23,7 @@ protected:
         CudaTest::SetUp();
         if (IsSkipped()) return;
         std::string error;
-        ASSERT_TRUE(getPluginRegistry().loadLibrary(KILN_SAMPLE_PLUGINS_LIBRARY, &error)) << error;
+        ASSERT_TRUE(getPluginRegistry().loadLibrary(test::samplePluginsLibrary().c_str(), &error)) << error;
     }
 
     /// relu(x) and sigmoid(s), flattened and concatenated by the plugin, times 2, run once on the GPU.

@@ -136,6 +136,16 @@ inline void addInitializer(onnx::GraphProto* g, onnx::TensorProto t) {
     *g->add_initializer() = std::move(t);
 }
 
+inline void addFloatInitializer(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                                const std::vector<float>& values) {
+    addInitializer(g, floatTensor(name, dims, values));
+}
+
+inline void addInt64Initializer(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                                const std::vector<int64_t>& values) {
+    addInitializer(g, int64Tensor(name, dims, values));
+}
+
 /// `count` floats drawn from [-1, 1) (never all zero).
 inline std::vector<float> randomFloats(size_t count, uint32_t seed) {
     std::mt19937 rng(seed);

@@ -9,6 +9,7 @@
 #include "../frontend/onnx_test_models.h"
 #include "engine_runner.h"
 #include "kiln/kiln.h"
+#include "sample_plugins_library.h"
 #include "plugins/plugin_node.h"
 #include "test_support.h"
 
@@ -19,7 +20,7 @@ class Plugins : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         std::string error;
-        ASSERT_TRUE(getPluginRegistry().loadLibrary(KILN_SAMPLE_PLUGINS_LIBRARY, &error)) << error;
+        ASSERT_TRUE(getPluginRegistry().loadLibrary(test::samplePluginsLibrary().c_str(), &error)) << error;
     }
 };
 
@@ -80,7 +81,7 @@ TEST_F(Plugins, LibraryRegistersItsCreators) {
     EXPECT_EQ(registry.getCreator("FlattenConcat", "1", "other_namespace"), nullptr);
     // A library is loaded once; asking again is not an error.
     std::string error;
-    EXPECT_TRUE(registry.loadLibrary(KILN_SAMPLE_PLUGINS_LIBRARY, &error)) << error;
+    EXPECT_TRUE(registry.loadLibrary(samplePluginsLibrary().c_str(), &error)) << error;
 }
 
 TEST_F(Plugins, LoadingFailuresSayWhy) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../frontend/onnx_test_models.h"
 #include "engine_runner.h"
 #include "kiln/kiln.h"
 #include "onnx.pb.h"
@@ -25,79 +26,15 @@ using surgeon::NewNode;
 using surgeon::NodeQuery;
 using surgeon::OnnxGraph;
 
-// --- building models --------------------------------------------------------------------------
-
-onnx::ModelProto makeModel(int64_t opset = 17) {
-    onnx::ModelProto model;
-    model.set_ir_version(8);
-    model.set_producer_name("kiln-surgeon-test");
-    onnx::OperatorSetIdProto* id = model.add_opset_import();
-    id->set_domain("");
-    id->set_version(opset);
-    model.mutable_graph()->set_name("surgeon_test");
-    return model;
-}
-
-void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims) {
-    onnx::ValueInfoProto* info = g->add_input();
-    info->set_name(name);
-    auto* tensor = info->mutable_type()->mutable_tensor_type();
-    tensor->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tensor->mutable_shape()->add_dim()->set_dim_value(d);
-}
-
-void addOutput(onnx::GraphProto* g, const std::string& name) { g->add_output()->set_name(name); }
-
-onnx::NodeProto* addNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& inputs,
-                         const std::vector<std::string>& outputs, const std::string& name) {
-    onnx::NodeProto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : inputs) n->add_input(i);
-    for (const auto& o : outputs) n->add_output(o);
-    return n;
-}
-
-void setIntAttr(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-}
-
-void addFloats(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
-               const std::vector<float>& values) {
-    onnx::TensorProto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
-}
-
-void addInt64s(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
-               const std::vector<int64_t>& values) {
-    onnx::TensorProto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    for (int64_t d : dims) t->add_dims(d);
-    for (int64_t v : values) t->add_int64_data(v);
-}
-
-std::vector<float> randomFloats(size_t count, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> v(count);
-    for (float& x : v) x = dist(rng);
-    return v;
-}
+// --- building models (helpers: tests/unit/frontend/onnx_test_models.h) ---------------------
 
 /// x[2,3] -> /block/Mul (w) -> /block/Add (b) -> /block/Relu -> /head/Sigmoid -> y.
 onnx::ModelProto chainModel() {
-    onnx::ModelProto model = makeModel();
+    onnx::ModelProto model = makeModel(17);
     onnx::GraphProto* g = model.mutable_graph();
     addInput(g, "x", {2, 3});
-    addFloats(g, "w", {2, 3}, randomFloats(6, 1));
-    addFloats(g, "b", {3}, randomFloats(3, 2));
+    addFloatInitializer(g, "w", {2, 3}, randomFloats(6, 1));
+    addFloatInitializer(g, "b", {3}, randomFloats(3, 2));
     addNode(g, "Mul", {"x", "w"}, {"m"}, "/block/Mul");
     addNode(g, "Add", {"m", "b"}, {"a"}, "/block/Add");
     addNode(g, "Relu", {"a"}, {"r"}, "/block/Relu");
@@ -110,19 +47,19 @@ onnx::ModelProto chainModel() {
 ///   shp = Concat(Unsqueeze(Gather(Shape(x), 1)), [-1]) = [3, -1];  c = Unsqueeze(p * q + p, [1])
 ///   y = Reshape(x, shp) * c
 onnx::ModelProto foldingModel(const std::vector<float>& p, const std::vector<float>& q) {
-    onnx::ModelProto model = makeModel();
+    onnx::ModelProto model = makeModel(17);
     onnx::GraphProto* g = model.mutable_graph();
     addInput(g, "x", {2, 3, 4});
-    addFloats(g, "p", {3}, p);
-    addFloats(g, "q", {3}, q);
-    addInt64s(g, "index", {}, {1});
-    addInt64s(g, "axes0", {1}, {0});
-    addInt64s(g, "axes1", {1}, {1});
-    addInt64s(g, "minus_one", {1}, {-1});
+    addFloatInitializer(g, "p", {3}, p);
+    addFloatInitializer(g, "q", {3}, q);
+    addInt64Initializer(g, "index", {}, {1});
+    addInt64Initializer(g, "axes0", {1}, {0});
+    addInt64Initializer(g, "axes1", {1}, {1});
+    addInt64Initializer(g, "minus_one", {1}, {-1});
     addNode(g, "Shape", {"x"}, {"s"}, "shape");
-    setIntAttr(addNode(g, "Gather", {"s", "index"}, {"g"}, "gather"), "axis", 0);
+    setInt(addNode(g, "Gather", {"s", "index"}, {"g"}, "gather"), "axis", 0);
     addNode(g, "Unsqueeze", {"g", "axes0"}, {"u"}, "unsqueeze");
-    setIntAttr(addNode(g, "Concat", {"u", "minus_one"}, {"shp"}, "concat"), "axis", 0);
+    setInt(addNode(g, "Concat", {"u", "minus_one"}, {"shp"}, "concat"), "axis", 0);
     addNode(g, "Reshape", {"x", "shp"}, {"xr"}, "reshape");
     addNode(g, "Mul", {"p", "q"}, {"pq"}, "mul_pq");
     addNode(g, "Add", {"pq", "p"}, {"c"}, "add_p");
@@ -281,7 +218,7 @@ TEST(GraphSurgeon, BoundaryWithoutInitializersLeavesThemToCleanup) {
 TEST(GraphSurgeon, ReplacementMovesToATopologicallyValidPlace) {
     // A: x -> a; B: x -> bb (outside the set); C: (a, bb) -> c; D: c -> y. Replacing {A, C} puts the
     // new node after B, whose output it reads.
-    onnx::ModelProto model = makeModel();
+    onnx::ModelProto model = makeModel(17);
     onnx::GraphProto* g = model.mutable_graph();
     addInput(g, "x", {4});
     addNode(g, "Relu", {"x"}, {"a"}, "A");
@@ -299,7 +236,7 @@ TEST(GraphSurgeon, ReplacementMovesToATopologicallyValidPlace) {
 TEST(GraphSurgeon, ReplacementThatWouldMakeACycleFailsAndChangesNothing) {
     // A: x -> a; B: a -> bb (outside); C: bb -> c. One node for {A, C} would read bb, which B
     // computes from the new node's own output a.
-    onnx::ModelProto model = makeModel();
+    onnx::ModelProto model = makeModel(17);
     onnx::GraphProto* g = model.mutable_graph();
     addInput(g, "x", {4});
     addNode(g, "Relu", {"x"}, {"a"}, "A");
@@ -339,7 +276,7 @@ TEST(GraphSurgeon, RemovesNodesAndCleansUp) {
     onnx::GraphProto* g = model.mutable_graph();
     addNode(g, "Neg", {"m"}, {"dead1"}, "dead_neg");
     addNode(g, "Abs", {"dead1"}, {"dead2"}, "dead_abs");
-    addFloats(g, "unused", {2}, {1.f, 2.f});
+    addFloatInitializer(g, "unused", {2}, {1.f, 2.f});
     g->add_value_info()->set_name("dead2");
     g->add_value_info()->set_name("a");
     addInput(g, "unused_input", {1});
@@ -364,7 +301,7 @@ TEST(GraphSurgeon, RemovesNodesAndCleansUp) {
 }
 
 TEST(GraphSurgeon, ReconnectsAroundRemovedPassThroughNodes) {
-    onnx::ModelProto model = makeModel();
+    onnx::ModelProto model = makeModel(17);
     onnx::GraphProto* g = model.mutable_graph();
     addInput(g, "x", {4});
     addNode(g, "Relu", {"x"}, {"r"}, "relu");
@@ -394,7 +331,7 @@ TEST(GraphSurgeon, SortsStablyAndReportsCycles) {
     ASSERT_TRUE(l.graph->toposort()) << l.lastError();
     EXPECT_EQ(l.graph->nodeNames(), (std::vector<std::string>{"/block/Mul", "/block/Add", "/block/Relu", "/head/Sigmoid"}));
 
-    onnx::ModelProto cyclic = makeModel();
+    onnx::ModelProto cyclic = makeModel(17);
     addInput(cyclic.mutable_graph(), "x", {4});
     addNode(cyclic.mutable_graph(), "Add", {"x", "q"}, {"p"}, "P");
     addNode(cyclic.mutable_graph(), "Neg", {"p"}, {"q"}, "Q");
@@ -481,14 +418,14 @@ TEST(GraphSurgeon, FoldingRespectsTheSizeLimitAndKeepsTheModelValid) {
 }
 
 TEST(GraphSurgeon, DoesNotFoldRandomNodesOrUnknownOps) {
-    onnx::ModelProto model = makeModel();
+    onnx::ModelProto model = makeModel(17);
     onnx::GraphProto* g = model.mutable_graph();
     onnx::NodeProto* random = addNode(g, "RandomNormal", {}, {"r"}, "random");
     auto* shape = random->add_attribute();
     shape->set_name("shape");
     shape->set_type(onnx::AttributeProto::INTS);
     shape->add_ints(2);
-    addFloats(g, "w", {2}, {1.f, 2.f});
+    addFloatInitializer(g, "w", {2}, {1.f, 2.f});
     addNode(g, "Add", {"r", "w"}, {"sum"}, "add");
     addNode(g, "MysteryOp", {"w"}, {"mystery"}, "mystery")->set_domain("com.example");
     addNode(g, "Neg", {"w"}, {"neg"}, "neg");
