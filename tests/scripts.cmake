@@ -171,6 +171,10 @@ if(TARGET kiln_python)
   add_test(NAME python_dlpack COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/dlpack_test.py)
   set_tests_properties(python_dlpack PROPERTIES LABELS python TIMEOUT 120
                        ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  # The same with torch CUDA tensors on a CUDA engine (labels python and gpu; exit 77, skipped, without a GPU).
+  add_test(NAME python_dlpack_cuda COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/dlpack_cuda_test.py)
+  set_tests_properties(python_dlpack_cuda PROPERTIES LABELS "python;gpu" TIMEOUT 120 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
   # Plugins from Python: a library's and a Python-written one, and surgery + plugin end to end.
   add_test(NAME python_plugins COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/plugin_test.py)
   set_tests_properties(python_plugins PROPERTIES LABELS python TIMEOUT 120
