@@ -39,11 +39,7 @@ void AbsHistogram::add(const float* values, size_t count) {
         if (std::isfinite(a)) batchMax = std::max(batchMax, a);
     }
     if (batchMax > 0) {
-        if (mRange == 0) {
-            mRange = batchMax;
-            mBins[0] += mPendingZeros;
-            mPendingZeros = 0;
-        }
+        if (mRange == 0) mRange = batchMax;
         while (mRange < batchMax) {
             // Doubling the range: bins 2k and 2k+1 become bin k.
             for (size_t k = 0; k < kBins / 2; ++k) mBins[k] = mBins[2 * k] + mBins[2 * k + 1];
@@ -60,8 +56,8 @@ void AbsHistogram::add(const float* values, size_t count) {
             continue;
         }
         ++mCount;
-        if (mRange == 0) {
-            ++mPendingZeros;  // only zeros reach here: batchMax was 0
+        if (a == 0) {
+            ++mZeros;
             continue;
         }
         const size_t bin = std::min(kBins - 1, static_cast<size_t>(static_cast<double>(a) * scale));
@@ -77,7 +73,8 @@ double percentileAmax(const AbsHistogram& histogram, double percentile) {
     // The k-th smallest |x| (1-based), k = ceil(fraction * count), lies in the first bin whose
     // cumulative count reaches k.
     const auto k = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(fraction * static_cast<double>(histogram.count()))));
-    uint64_t cumulative = 0;
+    uint64_t cumulative = histogram.zeroCount();
+    if (cumulative >= k) return 0;
     const auto& bins = histogram.bins();
     for (size_t b = 0; b < bins.size(); ++b) {
         cumulative += bins[b];

@@ -28,7 +28,7 @@ TEST(CalibrationCache, ReadsTensorRTCaches) {
     ASSERT_TRUE(table) << table.status().message();
     EXPECT_EQ(table.value().algorithm, CalibrationAlgoType::kENTROPY_2);
     EXPECT_EQ(table.value().scales.size(), 2u);
-    EXPECT_NEAR(table.value().scales.at("input"), 0.00787601f, 1e-8);
+    EXPECT_FLOAT_EQ(table.value().scales.at("input"), 0.0078759380f);
     auto minmax = parseCalibrationCache("TRT-100300-MinMaxCalibration\na: 3f800000\n");
     ASSERT_TRUE(minmax);
     EXPECT_EQ(minmax.value().algorithm, CalibrationAlgoType::kMINMAX);
