@@ -179,6 +179,10 @@ if(TARGET kiln_python)
   add_test(NAME python_plugins COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/plugin_test.py)
   set_tests_properties(python_plugins PROPERTIES LABELS python TIMEOUT 120
                        ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python;KILN_SAMPLE_PLUGINS=$<TARGET_FILE:kiln_sample_plugins>")
+  # INT8 calibration with a calibrator written in Python: NumPy batches, cache round trip, errors raised.
+  add_test(NAME python_calibrator COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/calibrator_test.py)
+  set_tests_properties(python_calibrator PROPERTIES LABELS python TIMEOUT 120
+                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
   # kiln.surgeon: the SSD-style plugin-node replacement saved and checked with onnx.checker, folding, errors.
   add_test(NAME python_surgeon COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/surgeon_test.py)
   set_tests_properties(python_surgeon PROPERTIES LABELS python TIMEOUT 120

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/calibrator.h"
 #include "kiln/logger.h"
 #include "kiln/network.h"
 #include "kiln/timing_cache.h"
@@ -123,6 +124,14 @@ public:
     void setProgressMonitor(IProgressMonitor* monitor) noexcept { mProgressMonitor = monitor; }
     IProgressMonitor* getProgressMonitor() const noexcept { return mProgressMonitor; }
 
+    /// With kINT8: the calibrator whose data (or cache) gives each activation's dynamic range (not
+    /// owned; nullptr: none, and kINT8 then changes nothing). The builder turns the ranges into
+    /// QuantizeLinear / DequantizeLinear pairs before the inputs of Conv, ConvTranspose, MatMul and Gemm
+    /// (and per-channel ones on their constant weights): INT8 numerics, run by the backends' Q/DQ kernels.
+    /// A network that has its own Q/DQ layers (explicit quantization) is left as it is.
+    void setInt8Calibrator(IInt8Calibrator* calibrator) noexcept { mInt8Calibrator = calibrator; }
+    IInt8Calibrator* getInt8Calibrator() const noexcept { return mInt8Calibrator; }
+
 private:
     uint32_t mFlags{1u << static_cast<uint32_t>(BuilderFlag::kTF32)};
     std::vector<OptimizationProfile> mProfiles;
@@ -130,6 +139,7 @@ private:
     DeviceType mDeviceType{DeviceType::kCPU};
     int32_t mOptimizationLevel{3};
     IProgressMonitor* mProgressMonitor{nullptr};
+    IInt8Calibrator* mInt8Calibrator{nullptr};
     TimingCache* mTimingCache{nullptr};
     int32_t mAvgTimingIterations{8};
     std::map<std::string, DataType> mIoTypes;

@@ -2,6 +2,7 @@
 /// \file kiln.h
 /// Everything of Kiln's public C++ API.
 #include "kiln/builder.h"
+#include "kiln/calibrator.h"
 #include "kiln/cuda_graph.h"
 #include "kiln/engine_cache.h"
 #include "kiln/graph_surgeon.h"

@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "kiln/builder.h"
 #include "kiln/network.h"
 #include "kiln/types.h"
 
@@ -16,7 +17,10 @@ void bindTypes(py::module_& m);    // DataType, Dims as tuples, enums, loggers (
 void bindBuilder(py::module_& m);  // Builder, NetworkDefinition, ITensor, ILayer, OnnxParser, BuilderConfig, OptimizationProfile
 void bindRuntime(py::module_& m);  // Runtime, Engine, ExecutionContext, EngineCache (runtime_bindings.cpp)
 void bindSurgeon(py::module_& m);  // the kiln.surgeon submodule: OnnxGraph (surgeon_bindings.cpp)
-void bindPlugins(py::module_& m);  // PluginRegistry, IPluginCreator / IPluginBuild / IPluginRuntime (plugin_bindings.cpp)
+void bindPlugins(py::module_& m);
+void bindCalibrators(py::module_& m);  // CalibrationAlgoType, IInt8Calibrator (calibrator_bindings.cpp)
+/// Raises the first Python error a Python calibrator of `config` met during a build (then forgets it).
+void raiseCalibratorError(const BuilderConfig& config);  // PluginRegistry, IPluginCreator / IPluginBuild / IPluginRuntime (plugin_bindings.cpp)
 /// NetworkDefinition.add_plugin_layer (plugin_bindings.cpp, beside the fields' conversion).
 void addPluginLayerBinding(py::class_<NetworkDefinition>& network);
 

@@ -161,7 +161,11 @@ void bindBuilder(py::module_& m) {
                       &BuilderConfig::setBuilderOptimizationLevel)
         .def_property("workspace_bytes", [](const BuilderConfig& c) { return c.getMemoryPoolLimit(MemoryPoolType::kWORKSPACE); },
                       [](BuilderConfig& c, size_t bytes) { c.setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, bytes); })
-        .def("set_io_type", &BuilderConfig::setIoType, py::arg("tensor"), py::arg("dtype"));
+        .def("set_io_type", &BuilderConfig::setIoType, py::arg("tensor"), py::arg("dtype"))
+        .def_property("int8_calibrator", &BuilderConfig::getInt8Calibrator,
+                      py::cpp_function([](BuilderConfig& c, IInt8Calibrator* calibrator) { c.setInt8Calibrator(calibrator); },
+                                       py::keep_alive<1, 2>()),
+                      "With BuilderFlag.INT8: the kiln.IInt8Calibrator giving each activation's range (or None)");
 
     py::class_<Builder>(m, "Builder", "Builds serialized engines from networks")
         .def(py::init([](ILogger& logger) { return createBuilder(logger); }), py::arg("logger"), py::keep_alive<1, 2>())
@@ -176,6 +180,7 @@ void bindBuilder(py::module_& m) {
                      py::gil_scoped_release release;
                      plan = b.buildSerializedNetwork(network, config);
                  }
+                 raiseCalibratorError(config);
                  if (!plan) return py::none();
                  return py::bytes(static_cast<const char*>(plan->data()), plan->size());
              },

@@ -9,6 +9,7 @@ PYBIND11_MODULE(_kiln, m) {
     m.attr("__version__") = kiln::getVersion();
     kiln::python::bindTypes(m);
     kiln::python::bindPlugins(m);
+    kiln::python::bindCalibrators(m);
     kiln::python::bindBuilder(m);
     kiln::python::bindRuntime(m);
     kiln::python::bindSurgeon(m);

@@ -17,6 +17,7 @@
 #include "ir/verifier.h"
 #include "passes/pipeline.h"
 #include "passes/precision_assignment.h"
+#include "quant/int8_calibration.h"
 #include "runtime/data_dependent_run.h"
 #include "runtime/execution_layout.h"
 
@@ -233,6 +234,11 @@ Expected<EnginePlan> buildEnginePlan(const Graph& network, const BuilderConfig& 
     options.evaluator = &evaluator;
     KILN_RETURN_IF_ERROR(verifyGraph(graph));
     KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
+    // INT8 calibration and its Q/DQ pairs before the passes (quant/int8_calibration.h says why).
+    if (config.getFlag(BuilderFlag::kINT8)) {
+        KILN_RETURN_IF_ERROR(applyInt8Calibration(graph, config, log));
+        KILN_RETURN_IF_ERROR(inferGraphShapes(graph, options));
+    }
     KILN_RETURN_IF_ERROR(build.completeStep());
 
     if (!config.getFlag(BuilderFlag::kNO_GRAPH_OPTIMIZATION)) {

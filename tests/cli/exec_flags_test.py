@@ -337,9 +337,22 @@ def case_build_flags(kiln, ctx):
     check(len(errors(result)) == 1 and "'x'" in errors(result)[0], "an unsupported IO type does not name the input")
     result = kiln.run(*base, "--outputIOFormats=fp32:hwc8", expect=1)
     check(len(errors(result)) == 1 and "'y'" in errors(result)[0], "an unsupported IO format does not name the output")
-    (ctx.tmp / "calib.cache").write_bytes(b"TRT-8601-EntropyCalibration2\n")
-    result = kiln.run(*base, "--int8", "--calib=calib.cache")
-    check("--calib: 'calib.cache' is not read" in result.stdout, "--calib is not explained")
+    # --calib: a calibration cache's scales quantize the MatMul's input (TensorRT's header and format).
+    (ctx.tmp / "calib.cache").write_bytes(b"TRT-8601-EntropyCalibration2\nx: 3c010a14\n")
+    result = kiln.run(*base, "--int8", "--calib=calib.cache", "--exportLayerInfo=int8_layers.json")
+    check("1 tensor scales read from 'calib.cache'" in result.stdout, "--calib is not reported")
+    check("QuantizeLinear" in (ctx.tmp / "int8_layers.json").read_text(), "--int8 --calib gave no Q/DQ layers")
+    check("--int8 accepted and ignored" not in result.stdout, "--int8 with --calib is called ignored")
+    (ctx.tmp / "header_only.cache").write_bytes(b"KILN-1-EntropyCalibration2\n")
+    result = kiln.run(*base, "--int8", "--calib=header_only.cache")
+    check(any("no scale for 1 tensors" in w and "'x'" in w for w in warnings(result)), "a missing scale is not warned")
+    for name, content, expected in (("bad_line.cache", b"KILN-1-EntropyCalibration2\nx 3c010a14\n", "line 2"),
+                                    ("empty.cache", b"", "empty"),
+                                    ("binary.cache", bytes(range(1, 256)), "line 1")):
+        (ctx.tmp / name).write_bytes(content)
+        result = kiln.run(*base, "--int8", f"--calib={name}", expect=1)
+        check(len(errors(result)) == 1 and name in errors(result)[0] and expected in errors(result)[0],
+              f"a damaged --calib file ({name}) is not a clear error: {errors(result)}")
     expect_usage_error(kiln, base + ["--calib=calib.cache"], r"--int8")
     result = kiln.run(*base, "--int8", "--calib=missing.cache", expect=1)
     check(len(errors(result)) == 1 and "missing.cache" in errors(result)[0], "a missing --calib file is not named")

@@ -68,7 +68,10 @@ void BuildOptions::addOptions(CLI::App& app) {
         ->group(group);
     app.add_flag("--bf16", bf16, "Allow BF16 layers where faster (default: off; the CPU backend ignores it)")
         ->group(group);
-    app.add_flag("--int8", int8, "Allow INT8 layers (default: off; the CPU backend ignores it)")->group(group);
+    app.add_flag("--int8", int8,
+                 "Quantize Conv/MatMul/Gemm inputs to INT8 with the scales of --calib (as Q/DQ layers: INT8 "
+                 "accuracy, not yet INT8 speed); without --calib it changes nothing (default: off)")
+        ->group(group);
     app.add_flag("--best", best, "Allow every precision: --fp16 --bf16 --int8 (default: off)")->group(group);
     app.add_flag("--noTF32", noTF32, "Forbid TF32 in FP32 matrix math (default: TF32 allowed)")->group(group);
     app.add_flag("--stronglyTyped", stronglyTyped, "Keep the model's types; no lower precision (default: off)")
@@ -101,7 +104,8 @@ void BuildOptions::addOptions(CLI::App& app) {
                    "Type and format of the outputs, " + formatHelp + "every output in its model type:chw)")
         ->type_name("SPEC")
         ->group(group);
-    app.add_option("--calib", calibrationCache, "INT8 calibration cache to read, with --int8 (default: none)")
+    app.add_option("--calib", calibrationCache, "INT8 calibration cache to read, with --int8: a header line (KILN-1-EntropyCalibration2, or "
+                   "TensorRT's TRT-8601-...) then 'tensor: <hex bits of the float32 scale>' per tensor (default: none)")
         ->type_name("FILE")
         ->group(group);
     app.add_option("--timingCacheFile", timingCacheFile,

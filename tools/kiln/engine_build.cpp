@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "build_progress_display.h"
+#include "calibration_cache_file.h"
 #include "common/file_io.h"
 #include "input_shapes.h"
 #include "kiln/parser.h"
@@ -33,15 +34,13 @@ std::string precisionFlagList(const BuildOptions& build) {
     return list;
 }
 
-// Files Kiln's builder has no use for yet: checked (a missing file is still an error, as a
-// typo should be) and named once, so nobody believes they changed the engine.
-Status reportUnusedBuildInputs(const BuildOptions& build, const Logger& log) {
-    if (!build.calibrationCache.empty()) {
-        KILN_RETURN_IF_ERROR(readFilePrefix(build.calibrationCache, 1).status().withContext("--calib"));
-        log.info("--calib: '" + build.calibrationCache + "' is not read: Kiln has no INT8 kernels yet, so " +
-                 "the engine keeps the model's precision");
-    }
-    return Status::ok();
+/// --calib: the cache file becomes the build's calibrator (with --int8; the options check that).
+Expected<std::unique_ptr<CalibrationCacheFile>> loadCalibrationCache(const BuildOptions& build, const Logger& log) {
+    if (build.calibrationCache.empty()) return std::unique_ptr<CalibrationCacheFile>{};
+    KILN_ASSIGN_OR_RETURN(auto cache, CalibrationCacheFile::load(build.calibrationCache));
+    log.info("--calib: " + std::to_string(cache->scaleCount()) + " tensor scales read from '" + build.calibrationCache +
+             "' ('" + cache->header() + "')");
+    return cache;
 }
 
 /// The cache --timingCacheFile names: read when the file exists (a file that is not a timing cache is an
@@ -113,7 +112,8 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
     for (const auto* rebound : {&reboundInputs, &reboundOutputs})
         for (const auto& [name, type] : *rebound) config->setIoType(name, type);
     config->setProgressMonitor(&progress);
-    KILN_RETURN_IF_ERROR(reportUnusedBuildInputs(options.build, log));
+    KILN_ASSIGN_OR_RETURN(std::unique_ptr<CalibrationCacheFile> calibration, loadCalibrationCache(options.build, log));
+    config->setInt8Calibrator(calibration.get());
     std::unique_ptr<TimingCache> timingCache;
     if (!options.build.timingCacheFile.empty()) {
         KILN_ASSIGN_OR_RETURN(timingCache, loadTimingCache(options.build.timingCacheFile, log));
@@ -121,8 +121,11 @@ Expected<std::unique_ptr<HostMemory>> buildEngine(const ExecOptions& options, Bu
     }
     if (profile->needed && config->addOptimizationProfile(&profile->profile) < 0)
         return internalError("the optimization profile derived from the shape options is invalid");
-    if (options.build.device == DeviceType::kCPU && options.build.anyPrecisionFlag())
-        log.info("The CPU backend runs every layer in the model's own precision: " + precisionFlagList(options.build) +
+    // INT8 with a calibration cache is Q/DQ, which the CPU backend runs; the other flags it ignores.
+    BuildOptions ignored = options.build;
+    if (calibration) ignored.int8 = ignored.best = false;
+    if (options.build.device == DeviceType::kCPU && ignored.anyPrecisionFlag())
+        log.info("The CPU backend runs every layer in the model's own precision: " + precisionFlagList(ignored) +
                  " accepted and ignored");
 
     log.info(std::string("Building the engine for ") + (options.build.device == DeviceType::kCPU ? "cpu" : "cuda"));
