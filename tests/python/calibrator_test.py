@@ -13,14 +13,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 import kiln
-
-failures = []
-
-
-def check(condition, what):
-    print(f"[{'PASS' if condition else 'FAIL'}] {what}")
-    if not condition:
-        failures.append(what)
+from script_checks import check, summary
 
 
 def cnn_model():
@@ -128,8 +121,7 @@ def main():
 
     damaged = NumpyCalibrator(batches, cache=b"KILN-1-EntropyCalibration2\nx: nothex!\n")
     check(build(damaged) is None and damaged.given == 0, "a damaged cache fails the build (the logger says why)")
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return summary()
 
 
 LOGGER = kiln.Logger()
