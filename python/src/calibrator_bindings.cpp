@@ -65,7 +65,11 @@ public:
                 for (int64_t d : shape) expectedCount *= static_cast<size_t>(d);
                 if (static_cast<size_t>(array.size()) != expectedCount) {
                     std::string dims;
-                    for (size_t d = 0; d < shape.size(); ++d) dims += (d ? "x" : "") + std::to_string(shape[d]);
+                    // Appended piece by piece: GCC 12 warns (-Wrestrict) on "x" + std::to_string(d).
+                    for (size_t d = 0; d < shape.size(); ++d) {
+                        if (d) dims += 'x';
+                        dims += std::to_string(shape[d]);
+                    }
                     throw py::value_error("get_batch(): input '" + std::string(names[i]) + "' has " +
                                           std::to_string(array.size()) + " elements; calibration batches have shape " +
                                           dims + " (" + std::to_string(expectedCount) + " elements)");
