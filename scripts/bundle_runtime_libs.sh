@@ -4,7 +4,8 @@
 #   1. strips the build's shared libraries and executables (strip --strip-unneeded);
 #   2. copies the non-system shared libraries they load into BUILD/lib/bundled/;
 #   3. with CARRY_DIR, packs a slim runnable copy into CARRY_DIR/kiln_carry.tar.xz (gpu_test.sh unpacks
-#      it): lib/ (with bundled/), tests/ (the test executables and CTest files), bin/kiln, and
+#      it): lib/ (with bundled/), tests/ (the test executables and CTest files), bin/kiln,
+#      python_headers/ (pybind11, DLPack: scripts/gpu_python_test.sh builds the module there), and
 #      kiln_carry_origin.txt (the build's and the source's original paths, which gpu_test.sh rewrites
 #      in the CTest files).
 # Left out of the bundle: the C/C++ runtime (libc, libm, libstdc++, libgcc_s, ...), which every Linux
@@ -71,6 +72,10 @@ if [[ -n "$CARRY" ]]; then
     if [[ -f "$BUILD_ABS/tools/kiln/kiln" ]]; then cp -a "$BUILD_ABS/tools/kiln/kiln" "$SLIM/tools/kiln/"; fi
     # The CLI (tools/kiln's kiln_exe) is written to bin/.
     if [[ -f "$BUILD_ABS/bin/kiln" ]]; then mkdir -p "$SLIM/bin" && cp -a "$BUILD_ABS/bin/kiln" "$SLIM/bin/"; fi
+    # pybind11's and DLPack's headers (under 1 MiB), for scripts/gpu_python_test.sh, which builds the Python
+    # module there for that machine's Python.
+    mkdir -p "$SLIM/python_headers"
+    for h in /usr/include/pybind11 /usr/include/dlpack; do [[ -d "$h" ]] && cp -a "$h" "$SLIM/python_headers/"; done
     printf 'build %s\nsource %s\n' "$BUILD_ABS" "$SOURCE_ABS" >"$SLIM/kiln_carry_origin.txt"
     mkdir -p "$CARRY"
     rm -f "$CARRY/kiln_carry.tar.gz" "$CARRY/kiln_carry.tar.xz"
