@@ -394,6 +394,7 @@ void GraphImporter::inferImportedNode(Node& node, const NodeRef& where) {
         out->dtype = info.dtype;
         out->shape = info.shape;
         out->typeKnown = true;
+        out->container = info.container;
     }
 }
 
@@ -464,6 +465,7 @@ void GraphImporter::recordInfo(const Value& value) {
     info.dtype = value.dtype;
     info.shape = value.shape;
     info.known = value.typeKnown;
+    info.container = value.container;
     if (value.isConstant()) info.value = *value.constant;
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "ir/control_flow.h"
+#include "ir/onnx_types.h"
 #include "ir/op_registry.h"
 #include "ir/ops/op_families.h"
 
@@ -47,8 +48,11 @@ void setElementOutput(InferenceContext& ctx, size_t index, const ContainerType& 
 }
 
 Status inferSequenceEmpty(InferenceContext& ctx) {
-    const auto dtype = static_cast<DataType>(ctx.attrs().getInt("dtype", static_cast<int64_t>(DataType::kFLOAT)));
-    ctx.setContainerOutput(0, ContainerType::sequenceOf(dtype, std::nullopt));
+    // `dtype` is an ONNX element type code, as attributes keep them (Cast's `to` too).
+    const int64_t code = ctx.attrs().getInt("dtype", 1);
+    const std::optional<DataType> dtype = dataTypeFromOnnx(code);
+    if (!dtype) return ctx.error("dtype " + std::to_string(code) + " is not an element type Kiln supports");
+    ctx.setContainerOutput(0, ContainerType::sequenceOf(*dtype, std::nullopt));
     return Status::ok();
 }
 

@@ -14,7 +14,7 @@
 #include "backends/cpu/kernel_registry.h"
 #include "backends/cpu/kernels/kernel_families.h"
 #include "backends/host_value.h"
-#include "backends/sequence_map_kernel.h"
+#include "backends/cpu/kernels/sequence_map.h"
 
 namespace kiln {
 
@@ -98,7 +98,8 @@ Expected<const HostValue*> sequenceInput(const KernelIO& io, size_t index, const
 HostValue sequenceLike(const HostValue& from) { return {ContainerType::sequenceOf(from.type.elementType, std::nullopt), true, from.tensors}; }
 
 Expected<std::unique_ptr<Kernel>> createSequenceEmpty(const Node& node) {
-    const auto dtype = static_cast<DataType>(node.attrs.getInt("dtype", static_cast<int64_t>(DataType::kFLOAT)));
+    // Inference typed the output from the `dtype` attribute (an ONNX code) already.
+    const DataType dtype = node.outputs[0] ? node.outputs[0]->container.elementType : DataType::kFLOAT;
     return hostKernel("cpu.sequence_empty", [dtype](const KernelIO& io) {
         storeOutput(io, 0, {ContainerType::sequenceOf(dtype, std::nullopt), true, {}});
         return Status::ok();

@@ -1,4 +1,4 @@
-#include "backends/sequence_map_kernel.h"
+#include "backends/cpu/kernels/sequence_map.h"
 
 #include <cstring>
 

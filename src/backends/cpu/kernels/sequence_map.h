@@ -1,8 +1,8 @@
 #pragma once
 // SequenceMap: runs its `body` subgraph once per element of its input sequence(s) with a
 // SubgraphExecutor (backends/subgraph_executor.h), as Loop does, and gathers each body output into
-// an output sequence. The elements live in host memory (backends/host_value.h), so only a
-// host-memory backend (the CPU) creates it.
+// an output sequence. The elements live in host memory (backends/host_value.h), so it lives with the
+// CPU kernels and only a host-memory backend creates it.
 
 #include <memory>
 
