@@ -107,7 +107,7 @@ Expected<std::unique_ptr<Kernel>> createSequenceEmpty(const Node& node) {
 }
 
 Expected<std::unique_ptr<Kernel>> createSequenceConstruct(const Node& node) {
-    return hostKernel("cpu.sequence_construct", [name = node.describe()](const KernelIO& io) {
+    return hostKernel("cpu.sequence_construct", [name = node.opType](const KernelIO& io) {
         HostValue seq{ContainerType::sequenceOf(io.input(0).dtype, std::nullopt), true, {}};
         for (size_t i = 0; i < io.numInputs; ++i) {
             if (io.input(i).dtype != io.input(0).dtype) return invalidArgument(name + ": inputs differ in element type");
@@ -119,7 +119,7 @@ Expected<std::unique_ptr<Kernel>> createSequenceConstruct(const Node& node) {
 }
 
 Expected<std::unique_ptr<Kernel>> createSequenceInsert(const Node& node) {
-    return hostKernel("cpu.sequence_insert", [name = node.describe()](const KernelIO& io) -> Status {
+    return hostKernel("cpu.sequence_insert", [name = node.opType](const KernelIO& io) -> Status {
         KILN_ASSIGN_OR_RETURN(const HostValue* in, sequenceInput(io, 0, name));
         if (io.input(1).dtype != in->type.elementType)
             return invalidArgument(name + ": inserts a " + dataTypeName(io.input(1).dtype) + " tensor into a " +
@@ -137,7 +137,7 @@ Expected<std::unique_ptr<Kernel>> createSequenceInsert(const Node& node) {
 }
 
 Expected<std::unique_ptr<Kernel>> createSequenceErase(const Node& node) {
-    return hostKernel("cpu.sequence_erase", [name = node.describe()](const KernelIO& io) -> Status {
+    return hostKernel("cpu.sequence_erase", [name = node.opType](const KernelIO& io) -> Status {
         KILN_ASSIGN_OR_RETURN(const HostValue* in, sequenceInput(io, 0, name));
         if (in->tensors.empty()) return invalidArgument(name + ": cannot erase from an empty sequence");
         size_t at = in->tensors.size() - 1;
@@ -153,7 +153,7 @@ Expected<std::unique_ptr<Kernel>> createSequenceErase(const Node& node) {
 }
 
 Expected<std::unique_ptr<Kernel>> createSequenceAt(const Node& node) {
-    std::string name = node.describe();
+    std::string name = node.opType;
     auto element = [name](const KernelIO& io) -> Expected<const Tensor*> {
         KILN_ASSIGN_OR_RETURN(const HostValue* in, sequenceInput(io, 0, name));
         KILN_ASSIGN_OR_RETURN(int64_t position, readPosition(io.input(1)));
@@ -173,7 +173,7 @@ Expected<std::unique_ptr<Kernel>> createSequenceAt(const Node& node) {
 }
 
 Expected<std::unique_ptr<Kernel>> createSequenceLength(const Node& node) {
-    return hostKernel("cpu.sequence_length", [name = node.describe()](const KernelIO& io) -> Status {
+    return hostKernel("cpu.sequence_length", [name = node.opType](const KernelIO& io) -> Status {
         KILN_ASSIGN_OR_RETURN(const HostValue* in, sequenceInput(io, 0, name));
         *io.output(0).as<int64_t>() = static_cast<int64_t>(in->tensors.size());
         return Status::ok();
@@ -199,7 +199,7 @@ Tensor sliceAlong(const TensorView& in, size_t axis, int64_t begin, int64_t leng
 Expected<std::unique_ptr<Kernel>> createSplitToSequence(const Node& node) {
     const int64_t axisAttr = node.attrs.getInt("axis", 0);
     const bool keepdims = node.attrs.getInt("keepdims", 1) != 0;
-    return hostKernel("cpu.split_to_sequence", [axisAttr, keepdims, name = node.describe()](const KernelIO& io) -> Status {
+    return hostKernel("cpu.split_to_sequence", [axisAttr, keepdims, name = node.opType](const KernelIO& io) -> Status {
         const TensorView& in = io.input(0);
         const int64_t rank = in.rank();
         if (axisAttr < -rank || axisAttr >= rank) return invalidArgument(name + ": axis is out of range");
@@ -246,7 +246,7 @@ Expected<std::unique_ptr<Kernel>> createSplitToSequence(const Node& node) {
 Expected<std::unique_ptr<Kernel>> createConcatFromSequence(const Node& node) {
     const int64_t axisAttr = node.attrs.getInt("axis", 0);
     const bool newAxis = node.attrs.getInt("new_axis", 0) != 0;
-    std::string name = node.describe();
+    std::string name = node.opType;
     // The output shape and the normalized axis, checking that the elements fit together.
     auto layout = [axisAttr, newAxis, name](const HostValue& seq) -> Expected<std::pair<Shape, size_t>> {
         if (seq.tensors.empty()) return invalidArgument(name + ": cannot concatenate an empty sequence");
@@ -302,7 +302,7 @@ Expected<std::unique_ptr<Kernel>> createConcatFromSequence(const Node& node) {
 Expected<std::unique_ptr<Kernel>> createOptional(const Node& node) {
     const ContainerType type = node.outputs[0] ? node.outputs[0]->container : ContainerType{};
     const bool inputIsTensor = node.hasInput(0) && node.input(0)->container.isTensor();
-    return hostKernel("cpu.optional", [type, inputIsTensor, name = node.describe()](const KernelIO& io) -> Status {
+    return hostKernel("cpu.optional", [type, inputIsTensor, name = node.opType](const KernelIO& io) -> Status {
         HostValue out{type, io.hasInput(0), {}};
         if (io.hasInput(0) && inputIsTensor) {
             out.tensors.push_back(copyOf(io.input(0)));
@@ -335,7 +335,7 @@ Expected<std::unique_ptr<Kernel>> createOptionalHasElement(const Node& node) {
 Expected<std::unique_ptr<Kernel>> createOptionalGetElement(const Node& node) {
     const bool inputIsTensor = node.input(0)->container.isTensor();
     const bool outputIsTensor = node.outputs[0] && node.outputs[0]->container.isTensor();
-    std::string name = node.describe();
+    std::string name = node.opType;
     auto contents = [name](const KernelIO& io) -> Expected<const HostValue*> {
         KILN_ASSIGN_OR_RETURN(const HostValue* in, readHandle(io.input(0), "OptionalGetElement's input"));
         if (in->type.isOptional() && !in->hasElement) return invalidArgument(name + ": the optional is empty");

@@ -91,7 +91,7 @@ Expected<std::unique_ptr<Kernel>> createSequenceMapKernel(Backend& backend, cons
     for (const Value* out : node.outputs) outputTypes.push_back(out ? out->container.elementType : DataType::kFLOAT);
     return std::unique_ptr<Kernel>(new SequenceMapKernel(std::move(body), std::move(inputIsSequence),
                                                          static_cast<size_t>(captured), std::move(outputTypes),
-                                                         node.describe()));
+                                                         "SequenceMap"));
 }
 
 }  // namespace kiln
