@@ -16,6 +16,24 @@ namespace kiln {
 class ExecutionContext;
 struct EngineImpl;
 
+/// What an I/O holds. ONNX models may take and return sequences of tensors and optionals besides
+/// tensors (ONNX Runtime's OrtValue of sequence / optional type); TensorRT has no such values.
+/// Sequence and optional I/O is set with setInputSequence() / setInputOptional() and read with
+/// getOutputValue(), never through setTensorAddress(). Only CPU engines take or return them.
+enum class IOKind : int32_t {
+    kTENSOR = 0,
+    kSEQUENCE = 1,           ///< seq(tensor): any number of tensors of one element type, shapes may differ
+    kOPTIONAL_TENSOR = 2,    ///< optional(tensor): one tensor or none
+    kOPTIONAL_SEQUENCE = 3,  ///< optional(seq(tensor)): one sequence or none
+};
+
+/// A tensor in host memory: an element of a sequence, or what an optional holds. Dense, row-major.
+struct HostTensor {
+    DataType dtype{DataType::kFLOAT};
+    Dims dims{};
+    const void* data{nullptr};
+};
+
 /// Receives per-layer run times, as TensorRT's IProfiler does. Attach one to an ExecutionContext
 /// with setProfiler(); each run then times every layer (waiting for the layer to finish before the
 /// next starts, so layers do not overlap) and calls reportLayerTime() once per layer, in run order.
@@ -41,7 +59,11 @@ public:
     /// DataType), not ONNX's packed form.
     DataType getTensorDataType(const char* name) const noexcept;
     /// Shape with -1 for dimensions chosen at run time; nbDims == -1 for an unknown name.
+    /// For a sequence or optional I/O: getTensorDataType() is its tensors' element type and
+    /// getTensorShape() their shape where the model fixes it (nbDims == -1 where it does not).
     Dims getTensorShape(const char* name) const noexcept;
+    /// Whether I/O `name` is a tensor, a sequence or an optional (kTENSOR for an unknown name).
+    IOKind getIOKind(const char* name) const noexcept;
 
     int32_t getNbOptimizationProfiles() const noexcept;
     /// min/opt/max of an input in a profile; nbDims == -1 when out of range.
@@ -107,6 +129,17 @@ public:
     /// The address of an input or output buffer (device memory for a GPU engine, host memory for CPU).
     bool setTensorAddress(const char* name, void* address) noexcept;
     const void* getTensorAddress(const char* name) const noexcept;
+    /// Sets a sequence input (kSEQUENCE), or an optional-sequence input (kOPTIONAL_SEQUENCE) to hold
+    /// this sequence: `count` tensors (0 for an empty sequence) of the I/O's element type. The context
+    /// copies the data, so the caller's buffers may be reused at once.
+    bool setInputSequence(const char* name, const HostTensor* elements, int32_t count) noexcept;
+    /// Sets an optional input: to hold `tensor` (kOPTIONAL_TENSOR only; copied) or, with nullptr, to
+    /// be empty (either optional kind).
+    bool setInputOptional(const char* name, const HostTensor* tensor) noexcept;
+    /// After a run, a sequence or optional output: `present` false for an empty optional; otherwise
+    /// `tensors` holds the sequence's elements or the optional's contents (one tensor, or its
+    /// sequence's elements). The views stay valid until the next run on this context.
+    bool getOutputValue(const char* name, std::vector<HostTensor>& tensors, bool& present) const noexcept;
     /// Makes `allocator` provide the buffer of output `name` on each run (nullptr removes it).
     /// Required for an output whose shape depends on input values (getTensorShape() reports -1
     /// there until a run); after a run, getTensorShape() reports the shape of that run.

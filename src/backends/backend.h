@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/host_value.h"
 #include "backends/string_arena.h"
 #include "backends/tensor_view.h"
 #include "common/status.h"
@@ -18,8 +19,9 @@ namespace kiln {
 
 /// Bumped whenever Backend or Kernel change shape; a backend library built against another
 /// version is refused at load. Version 3 brought stream capture (Backend's capture calls,
-/// Kernel::isCapturable) and the string arena handed to kernels (KernelIO::strings).
-constexpr int kBackendInterfaceVersion = 3;
+/// Kernel::isCapturable) and the string arena handed to kernels (KernelIO::strings); version 4 the
+/// store of sequence and optional values (KernelIO::hostValues).
+constexpr int kBackendInterfaceVersion = 4;
 
 /// Everything a kernel's run needs. Views are prepared by the context when shapes change; only
 /// data pointers of I/O tensors change between runs, so run() allocates nothing.
@@ -33,6 +35,8 @@ struct KernelIO {
     Stream stream{nullptr};
     /// Where kernels that produce kSTRING outputs keep the bytes (backends/string_arena.h).
     StringArena* strings{nullptr};
+    /// Where kernels that produce sequences or optionals keep them (backends/host_value.h).
+    HostValueStore* hostValues{nullptr};
 
     const TensorView& input(size_t i) const { return inputs[i]; }
     bool hasInput(size_t i) const { return i < numInputs && inputs[i].data != nullptr; }

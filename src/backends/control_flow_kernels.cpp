@@ -152,7 +152,7 @@ private:
     Expected<std::vector<TensorView>> runBranch(const KernelIO& io) {
         KILN_ASSIGN_OR_RETURN(int64_t cond, readScalar(mBackend, io.input(0), io.stream));
         SubgraphExecutor& branch = cond ? *mThen : *mElse;
-        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, branch.run(capturedViews(io, mCaptured), io.stream, io.strings));
+        KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, branch.run(capturedViews(io, mCaptured), io.stream, io.strings, io.hostValues));
         KILN_RETURN_IF_ERROR(checkResultCount(results, mNumOutputs));
         return results;
     }
@@ -267,7 +267,7 @@ private:
             std::vector<TensorView> inputs = {iteration.view(), condIn.view()};
             for (const BackendTensor& t : state) inputs.push_back(t.view());
             inputs.insert(inputs.end(), captures.begin(), captures.end());
-            KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mBody->run(inputs, io.stream, io.strings));
+            KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mBody->run(inputs, io.stream, io.strings, io.hostValues));
             KILN_RETURN_IF_ERROR(checkResultCount(results, 1 + carried + scanned));
             // Without a cond input the body's cond is ignored (ONNX's "for loop" form).
             if (useCond) {
@@ -383,7 +383,7 @@ public:
                 inputs.push_back(mSlices[j].view());
             }
             inputs.insert(inputs.end(), captures.begin(), captures.end());
-            KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mBody->run(inputs, io.stream, io.strings));
+            KILN_ASSIGN_OR_RETURN(std::vector<TensorView> results, mBody->run(inputs, io.stream, io.strings, io.hostValues));
             KILN_RETURN_IF_ERROR(checkResultCount(results, io.numOutputs));
             for (size_t k = 0; k < mOutputAxes.size(); ++k) {
                 const TensorView& slice = results[states + k];

@@ -88,26 +88,28 @@ Expected<std::unique_ptr<SubgraphExecutor>> SubgraphExecutor::create(Backend& ba
     return executor;
 }
 
-ValueInfo SubgraphExecutor::infoOf(const TensorView& view) const {
+ValueInfo SubgraphExecutor::infoOf(const TensorView& view, const ContainerType& container) const {
     ValueInfo info;
+    info.container = container;
     info.dtype = view.dtype;
     info.shape = fromConcrete(view.shape);
     info.known = true;
     // The value is the data itself (no copy): inference of shape-reading ops (Reshape, Expand,
     // Slice, ...) inside the body then sees the numbers this run computed.
-    if (mBackend.isHostMemory()) info.value = Tensor::wrap(view.dtype, view.shape, view.data, nullptr);
+    // A sequence's or optional's handle is no number that inference could compute with.
+    if (mBackend.isHostMemory() && container.isTensor()) info.value = Tensor::wrap(view.dtype, view.shape, view.data, nullptr);
     return info;
 }
 
 Expected<std::vector<TensorView>> SubgraphExecutor::run(const std::vector<TensorView>& inputs, Stream stream,
-                                                        StringArena* strings) {
+                                                        StringArena* strings, HostValueStore* hostValues) {
     const Graph& g = *mGraph;
     if (inputs.size() != g.inputs().size())
         return internalError("in " + mScope + ": " + std::to_string(inputs.size()) + " inputs bound to a subgraph of " +
                              std::to_string(g.inputs().size()));
     for (size_t i = 0; i < inputs.size(); ++i) {
         const Value* in = g.inputs()[i];
-        if (in->typeKnown && in->dtype != inputs[i].dtype)
+        if (in->typeKnown && in->dtype != inputs[i].dtype)  // a handle is kHandleType, as its subgraph input is
             return invalidArgument("in " + mScope + ": input '" + in->name + "' is " + dataTypeName(in->dtype) +
                                    " but receives " + dataTypeName(inputs[i].dtype));
         // Host contents of an input are those of the outer run's prepare; a body input changes
@@ -115,9 +117,9 @@ Expected<std::vector<TensorView>> SubgraphExecutor::run(const std::vector<Tensor
         TensorView view = inputs[i];
         view.hostData = nullptr;
         mViews[static_cast<size_t>(in->id)] = view;
-        mInfos[static_cast<size_t>(in->id)] = infoOf(view);
+        mInfos[static_cast<size_t>(in->id)] = infoOf(view, in->container);
     }
-    for (size_t i = 0; i < g.nodes().size(); ++i) KILN_RETURN_IF_ERROR(runNode(i, stream, strings));
+    for (size_t i = 0; i < g.nodes().size(); ++i) KILN_RETURN_IF_ERROR(runNode(i, stream, strings, hostValues));
     std::vector<TensorView> outputs;
     for (const Value* out : g.outputs()) outputs.push_back(mViews[static_cast<size_t>(out->id)]);
     return outputs;
@@ -166,7 +168,7 @@ Status SubgraphExecutor::learnUnknownShapes(const Node& node, Kernel& kernel, co
     return inferNode(node, mInfos, ShapeInferenceOptions{}).withContext("in " + mScope);
 }
 
-Status SubgraphExecutor::runNode(size_t index, Stream stream, StringArena* strings) {
+Status SubgraphExecutor::runNode(size_t index, Stream stream, StringArena* strings, HostValueStore* hostValues) {
     const Node& node = *mGraph->nodes()[index];
     KILN_RETURN_IF_ERROR(inferNode(node, mInfos, ShapeInferenceOptions{}).withContext("in " + mScope));
     std::vector<TensorView> inViews, outViews;
@@ -214,11 +216,15 @@ Status SubgraphExecutor::runNode(size_t index, Stream stream, StringArena* strin
     io.workspaceBytes = mWorkspace.bytes();
     io.stream = stream;
     io.strings = strings;
+    io.hostValues = hostValues;
     KILN_RETURN_IF_ERROR(kernel.run(io).withContext("in " + mScope + ": " + node.describe()));
     // On the host the outputs' values are their data; on a device inference's own values stay.
     if (mBackend.isHostMemory())
         for (const Value* out : node.outputs)
-            if (out) mInfos[static_cast<size_t>(out->id)] = infoOf(mViews[static_cast<size_t>(out->id)]);
+            if (out) {
+                ValueInfo& info = mInfos[static_cast<size_t>(out->id)];
+                info = infoOf(mViews[static_cast<size_t>(out->id)], info.container);
+            }
     return Status::ok();
 }
 

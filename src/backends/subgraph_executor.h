@@ -75,19 +75,19 @@ public:
     /// kernels on `stream`. The returned views (one per graph output) stay valid until the next run;
     /// one may be an input's view when the graph passes an input through.
     Expected<std::vector<TensorView>> run(const std::vector<TensorView>& inputs, Stream stream,
-                                          StringArena* strings = nullptr);
+                                          StringArena* strings = nullptr, HostValueStore* hostValues = nullptr);
 
     Backend& backend() const { return mBackend; }
 
 private:
     SubgraphExecutor(Backend& backend, std::shared_ptr<const Graph> graph, std::string scope);
-    Status runNode(size_t index, Stream stream, StringArena* strings);
+    Status runNode(size_t index, Stream stream, StringArena* strings, HostValueStore* hostValues);
     /// Learns the output shapes of a node that inference at this run's shapes left unknown: from its
     /// kernel for ops whose shapes depend on values (OpSchema::dataDependentShape), else by reading
     /// its small inputs back to the host and inferring again.
     Status learnUnknownShapes(const Node& node, Kernel& kernel, const std::vector<TensorView>& inputs, Stream stream);
     /// A ValueInfo for a tensor bound in this run: on a host backend its value is the data itself.
-    ValueInfo infoOf(const TensorView& view) const;
+    ValueInfo infoOf(const TensorView& view, const ContainerType& container) const;
 
     Backend& mBackend;
     std::shared_ptr<const Graph> mGraph;

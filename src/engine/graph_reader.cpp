@@ -49,7 +49,7 @@ namespace {
 
 // The fewest bytes each record takes in the file, to bound counts before allocating.
 constexpr size_t kMinGraphBytes = 4 + 4 + 4 + 4 + 4;  // name, values, inputs, outputs, nodes
-constexpr size_t kMinValueBytes = 4 + 4 + 1 + 4 + 1;  // name, dtype, typeKnown, dims, hasConstant
+constexpr size_t kMinValueBytes = 4 + 4 + 1 + 4 + 1 + 1;  // name, dtype, typeKnown, dims, kind, hasConstant
 constexpr size_t kMinDimBytes = 8 + 4;                // extent, symbol
 constexpr size_t kMinNodeBytes = 4 + 3 * 4 + 4 * 4;   // id, 3 strings, 4 counts
 constexpr size_t kMinAttributeBytes = 4 + 1 + 4;      // name, kind, smallest value
@@ -138,22 +138,46 @@ struct ValueRecord {
     DataType dtype{};
     bool typeKnown{false};
     SymShape shape;
+    ContainerType container;
     std::optional<Tensor> constant;
 };
+
+Status readShape(ByteReader& r, SymShape& shape) {
+    uint32_t rank = 0;
+    KILN_RETURN_IF_ERROR(r.readCount(rank, kMinDimBytes, "dimensions"));
+    shape.resize(rank);
+    for (Dim& d : shape) {
+        KILN_RETURN_IF_ERROR(r.readI64(d.value));
+        if (d.value < -1) return r.corrupted("dimension extent " + std::to_string(d.value) + " (expected -1 or more)");
+        KILN_RETURN_IF_ERROR(r.readString(d.symbol));
+    }
+    return Status::ok();
+}
+
+Status readContainer(ByteReader& r, ContainerType& container) {
+    uint8_t kind = 0;
+    KILN_RETURN_IF_ERROR(r.readU8(kind));
+    if (kind > static_cast<uint8_t>(ValueKind::kOptionalSequence))
+        return r.corrupted("value kind " + std::to_string(kind) + " is not a Kiln value kind");
+    container.kind = static_cast<ValueKind>(kind);
+    if (container.isTensor()) return Status::ok();
+    KILN_RETURN_IF_ERROR(readDataType(r, container.elementType));
+    bool hasShape = false;
+    KILN_RETURN_IF_ERROR(r.readBool(hasShape, "hasElementShape"));
+    if (!hasShape) return Status::ok();
+    SymShape shape;
+    KILN_RETURN_IF_ERROR(readShape(r, shape));
+    container.elementShape = std::move(shape);
+    return Status::ok();
+}
 
 Status readValueRecord(ByteReader& r, const LoadedWeights& weights, ValueRecord& v) {
     KILN_RETURN_IF_ERROR(r.readString(v.name));
     ByteReader::Context context(r, "value '" + v.name + "'");
     KILN_RETURN_IF_ERROR(readDataType(r, v.dtype));
     KILN_RETURN_IF_ERROR(r.readBool(v.typeKnown, "typeKnown"));
-    uint32_t rank = 0;
-    KILN_RETURN_IF_ERROR(r.readCount(rank, kMinDimBytes, "dimensions"));
-    v.shape.resize(rank);
-    for (Dim& d : v.shape) {
-        KILN_RETURN_IF_ERROR(r.readI64(d.value));
-        if (d.value < -1) return r.corrupted("dimension extent " + std::to_string(d.value) + " (expected -1 or more)");
-        KILN_RETURN_IF_ERROR(r.readString(d.symbol));
-    }
+    KILN_RETURN_IF_ERROR(readShape(r, v.shape));
+    KILN_RETURN_IF_ERROR(readContainer(r, v.container));
     bool hasConstant = false;
     KILN_RETURN_IF_ERROR(r.readBool(hasConstant, "hasConstant"));
     if (hasConstant) {
@@ -335,6 +359,7 @@ Expected<std::unique_ptr<Graph>> readGraphRecord(ByteReader& r, const LoadedWeig
         if (i >= inputCount) v->shape = std::move(rec.shape);
         v->name = std::move(rec.name);
         v->typeKnown = rec.typeKnown;
+        v->container = std::move(rec.container);
         v->constant = std::move(rec.constant);
         values[i] = v;
     }

@@ -152,9 +152,22 @@ Status writeGraphRecord(ByteWriter& w, const Graph& graph, WeightsLayout& weight
         w.writeI32(static_cast<int32_t>(v->dtype));
         w.writeU8(v->typeKnown ? 1 : 0);
         w.writeCount(v->shape.size());
+        auto writeShape = [&](const SymShape& shape) {
+            w.writeCount(shape.size());
+            for (const Dim& d : shape) {
+                w.writeI64(d.value);
+                w.writeString(d.symbol);
+            }
+        };
         for (const Dim& d : v->shape) {
             w.writeI64(d.value);
             w.writeString(d.symbol);
+        }
+        w.writeU8(static_cast<uint8_t>(v->container.kind));
+        if (!v->container.isTensor()) {
+            w.writeI32(static_cast<int32_t>(v->container.elementType));
+            w.writeU8(v->container.elementShape ? 1 : 0);
+            if (v->container.elementShape) writeShape(*v->container.elementShape);
         }
         w.writeU8(v->isConstant() ? 1 : 0);
         if (v->isConstant())

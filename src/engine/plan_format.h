@@ -25,6 +25,8 @@
 //   graph:  string name
 //           count values, each: string name, i32 dtype (kiln::DataType's value), u8 typeKnown,
 //                   count dims, each: i64 extent (-1 when not known), string symbol;
+//                   u8 kind (kiln::ValueKind's value; 0 a tensor), and for a sequence or optional:
+//                       i32 element type, u8 hasElementShape, then when 1 its dims as above;
 //                   u8 hasConstant, then a tensor reference when 1
 //           count graph inputs: the inputs are the first values, in order (the writer puts them
 //                   there, so that reading creates them in the graph's input order)
@@ -56,8 +58,9 @@
 namespace kiln {
 
 inline constexpr char kPlanMagic[8] = {'K', 'I', 'L', 'N', 'P', 'L', 'A', 'N'};
-inline constexpr uint32_t kPlanFormatVersion = 4;  // 2: shape-tensor input values in profiles; 3: string constants;
-                                                  // 4: generated pointwise code stored as forms (one per shape class)
+inline constexpr uint32_t kPlanFormatVersion = 5;  // 2: shape-tensor input values in profiles; 3: string constants;
+                                                  // 4: generated pointwise code stored as forms (one per shape class);
+                                                  // 5: value kinds (sequences and optionals)
 
 // Byte offsets of the fixed header fields.
 inline constexpr size_t kPlanVersionOffset = 8;

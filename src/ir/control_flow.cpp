@@ -17,9 +17,10 @@ Expected<std::vector<ValueInfo>> inferSubgraph(const InferenceContext& ctx, cons
     for (size_t i = 0; i < inputs.size(); ++i) {
         if (!inputs[i].known) return ctx.error("input " + std::to_string(i) + " of subgraph '" + attr + "' has no known type");
         const Value* in = body->inputs()[i];
-        if (in->typeKnown && in->dtype != inputs[i].dtype)
+        if (in->typeKnown && (in->dtype != inputs[i].dtype || in->container.isTensor() != inputs[i].container.isTensor()))
             return ctx.error("subgraph '" + attr + "' declares input '" + in->name + "' as " + dataTypeName(in->dtype) +
-                             " but is given " + dataTypeName(inputs[i].dtype));
+                             " but is given " + dataTypeName(inputs[i].dtype) +
+                         (inputs[i].container.isTensor() ? "" : " " + containerTypeName(inputs[i].container)));
         infos[static_cast<size_t>(in->id)] = inputs[i];
     }
     Status status = inferShapes(*body, infos, ShapeInferenceOptions{});
@@ -31,6 +32,7 @@ Expected<std::vector<ValueInfo>> inferSubgraph(const InferenceContext& ctx, cons
         v->dtype = info.dtype;
         v->shape = info.shape;
         v->typeKnown = true;
+        v->container = info.container;
     }
     std::vector<ValueInfo> outputs;
     for (const Value* out : body->outputs()) {

@@ -13,18 +13,21 @@
 #include "ir/attribute.h"
 #include "ir/sym_shape.h"
 #include "ir/tensor.h"
+#include "ir/value_kind.h"
 
 namespace kiln {
 
 class Node;
 
-/// A tensor of the graph: a graph input, a constant (initializer), or a node's output.
+/// A value of the graph: a graph input, a constant (initializer), or a node's output. Most are
+/// tensors; a sequence or optional (`container`) has the handle's dtype and shape (ir/value_kind.h).
 struct Value {
     int32_t id{-1};
     std::string name;
     DataType dtype{DataType::kFLOAT};
     SymShape shape;
     bool typeKnown{false};            // dtype and rank are set (by the model or by inference)
+    ContainerType container;          // tensor, or what a sequence / optional holds
     std::optional<Tensor> constant;   // set for initializers and folded constants
     Node* producer{nullptr};
     int32_t producerOutput{-1};

@@ -51,6 +51,7 @@ void registerAllOps(OpRegistry& registry) {
     registerRotaryEmbeddingOps(registry);
     registerRecurrentOps(registry);
     registerControlFlowOps(registry);
+    registerSequenceOps(registry);
     registerFusedOps(registry);
     registerSelectionOps(registry);
     registerQuantizationOps(registry);

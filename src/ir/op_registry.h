@@ -20,6 +20,7 @@ struct ValueInfo {
     SymShape shape;
     bool known{false};           // dtype and rank are set
     std::optional<Tensor> value; // the contents, when known at this point (constants, shape tensors)
+    ContainerType container;     // tensor, or a sequence / optional run as a handle (ir/value_kind.h)
 };
 
 /// The view an op's inference function gets of one node.
@@ -46,6 +47,13 @@ public:
         mOutputs[i].dtype = dtype;
         mOutputs[i].shape = std::move(shape);
         mOutputs[i].known = true;
+    }
+    const ContainerType& inputContainer(size_t i) const { return mInputs[i]->container; }
+    /// Types output `i` as `type`: a tensor output keeps the dtype and shape set by setOutput(); a
+    /// sequence or optional runs as a handle (ir/value_kind.h).
+    void setContainerOutput(size_t i, ContainerType type) {
+        if (!type.isTensor()) setOutput(i, kHandleType, {});
+        mOutputs[i].container = std::move(type);
     }
     /// Records the output's contents (e.g. Shape of a static tensor), letting later shape
     /// computations fold.
@@ -80,6 +88,9 @@ struct OpSchema {
     /// the kernel for the shapes once the inputs are computed (Kernel::computeOutputShapes) and
     /// infers the nodes downstream at the shapes it reports (runtime/data_dependent_run.h).
     bool dataDependentShape{false};
+    /// The op reads or writes sequences / optionals (ir/value_kind.h). Others take tensors only:
+    /// inference refuses a non-tensor input rather than treating its handle as a number.
+    bool nonTensorValues{false};
 };
 
 class OpRegistry {

@@ -18,6 +18,7 @@ std::vector<ValueInfo> initialValueInfos(const Graph& graph) {
             info.dtype = v->dtype;
             info.shape = v->shape;
             info.known = v->typeKnown;
+            info.container = v->container;
         }
     }
     return infos;
@@ -31,6 +32,7 @@ std::vector<ValueInfo> annotatedValueInfos(const Graph& graph) {
         info.dtype = v->dtype;
         info.shape = v->shape;
         info.known = true;
+        info.container = v->container;
     }
     return infos;
 }
@@ -73,6 +75,9 @@ Status inferNode(const Node& node, std::vector<ValueInfo>& infos, const ShapeInf
         if (!info.known)
             return invalidModel(node.describe() + ": input " + std::to_string(i) + " '" + in->name +
                                 "' has no known type or shape");
+        if (!info.container.isTensor() && !schema->nonTensorValues)
+            return invalidModel(node.describe() + ": input " + std::to_string(i) + " '" + in->name + "' is a " +
+                                containerTypeName(info.container) + "; " + node.opType + " takes tensors only");
         if (!info.value) allValuesKnown = false;
         inputs.push_back(&info);
     }
@@ -81,9 +86,11 @@ Status inferNode(const Node& node, std::vector<ValueInfo>& infos, const ShapeInf
 
     std::vector<ValueInfo>& results = ctx.outputs();
     bool needValues = false;
+    bool tensorsOnly = true;  // a handle's bits mean nothing outside the run that made them: never folded
     for (size_t i = 0; i < results.size(); ++i) {
         if (!node.outputs[i]) continue;
         if (!results[i].known) return internalError(node.describe() + ": inference left output " + std::to_string(i) + " unset");
+        if (!results[i].container.isTensor()) tensorsOnly = false;
         if (!results[i].value) {
             // A data-dependent shape is worth evaluating whatever its size: it is the only way to
             // learn the shape before running.
@@ -91,7 +98,7 @@ Status inferNode(const Node& node, std::vector<ValueInfo>& infos, const ShapeInf
             if (count ? *count <= options.maxPropagatedElements : schema->dataDependentShape) needValues = true;
         }
     }
-    if (needValues && allValuesKnown && schema->foldable && options.evaluator) {
+    if (needValues && allValuesKnown && tensorsOnly && schema->foldable && options.evaluator) {
         std::vector<const Tensor*> values;
         for (const Value* in : node.inputs)
             values.push_back(in ? &*infos[static_cast<size_t>(in->id)].value : nullptr);
@@ -128,6 +135,7 @@ Status inferGraphShapes(Graph& graph, const ShapeInferenceOptions& options) {
         v->dtype = info.dtype;
         v->shape = info.shape;
         v->typeKnown = true;
+        v->container = info.container;
     }
     return Status::ok();
 }

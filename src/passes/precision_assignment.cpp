@@ -160,7 +160,7 @@ private:
         for (size_t i = 0; i < trial.inputs.size(); ++i) {
             const Value* v = trial.inputs[i];
             if (!v) continue;
-            infos[i] = ValueInfo{v->dtype, v->shape, true, std::nullopt};
+            infos[i] = ValueInfo{v->dtype, v->shape, true, std::nullopt, v->container};
             if (v->isConstant() && v->constant->elementCount() <= kMaxTrialConstantElements) infos[i].value = v->constant;
             inputInfos[i] = &infos[i];
         }

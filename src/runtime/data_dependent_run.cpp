@@ -164,6 +164,7 @@ Status runWithDataDependentShapes(ContextImpl& ctx, Stream stream) {
         io.numInputs = ins.size();
         io.stream = stream;
         io.strings = &ctx.strings;
+        io.hostValues = &ctx.hostValues;
 
         bool shapesKnown = true;
         for (const Value* out : node.outputs)

@@ -78,6 +78,11 @@ Expected<std::unique_ptr<EngineImpl>> loadEngine(const void* data, size_t size, 
     const Graph& g = *impl->plan.graph;
     for (Value* in : g.inputs()) impl->io.push_back({in->name, TensorIOMode::kINPUT, in});
     for (Value* out : g.outputs()) impl->io.push_back({out->name, TensorIOMode::kOUTPUT, out});
+    // A sequence or optional I/O is bound to a host handle (runtime/host_value_io.cpp).
+    for (const IOTensor& io : impl->io)
+        if (!io.value->container.isTensor() && !backend->isHostMemory())
+            return invalidEngine("I/O '" + io.name + "' is a " + containerTypeName(io.value->container) +
+                                 ", which only engines of a host-memory backend (cpu) can take or return");
     KILN_RETURN_IF_ERROR(uploadConstants(*impl));
     return impl;
 }
@@ -117,12 +122,16 @@ TensorIOMode Engine::getTensorIOMode(const char* name) const noexcept {
 
 DataType Engine::getTensorDataType(const char* name) const noexcept {
     const IOTensor* t = mImpl->findIO(name);
-    return t ? t->value->dtype : DataType::kFLOAT;
+    if (!t) return DataType::kFLOAT;
+    return t->value->container.isTensor() ? t->value->dtype : t->value->container.elementType;
 }
 
 Dims Engine::getTensorShape(const char* name) const noexcept {
     const IOTensor* t = mImpl->findIO(name);
-    return t ? toPublicDims(t->value->shape) : invalidDims();
+    if (!t) return invalidDims();
+    const ContainerType& container = t->value->container;
+    if (container.isTensor()) return toPublicDims(t->value->shape);
+    return container.elementShape ? toPublicDims(*container.elementShape) : invalidDims();
 }
 
 int32_t Engine::getNbOptimizationProfiles() const noexcept { return static_cast<int32_t>(mImpl->plan.profiles.size()); }

@@ -94,6 +94,13 @@ struct ContextImpl {
     /// Bytes of the strings this context's kernels produce; cleared at the start of every run, so
     /// string outputs stay valid until the next run (kiln/types.h, StringView).
     StringArena strings;
+    /// The sequences and optionals this context's kernels produce; cleared at the start of every run
+    /// like `strings` (backends/host_value.h).
+    HostValueStore hostValues;
+    /// By io index, for sequence and optional I/O: the handle slot that is the I/O's bound address
+    /// (sized once, so the addresses stay put), and an input's contents as set by the caller.
+    std::vector<const HostValue*> ioHandles;
+    std::vector<std::unique_ptr<HostValue>> inputHostValues;
     IProfiler* profiler{nullptr};  // not owned; when set, run() times each layer
     std::atomic<bool> running{false};
 

@@ -14,6 +14,7 @@
 #include "runtime/context_run.h"
 #include "runtime/data_dependent_run.h"
 #include "runtime/engine_impl.h"
+#include "runtime/host_value_io.h"
 
 namespace kiln {
 
@@ -362,6 +363,11 @@ Status runPrepared(ContextImpl& ctx, Stream stream) {
         return capturable.withContext("enqueue on a stream that is being captured");
     // Strings the previous run made are released: its outputs' views are valid until now.
     ctx.strings.clear();
+    ctx.hostValues.clear();
+    // Output handles pointed into the store just cleared: a run that fails before writing one
+    // leaves it unset rather than dangling.
+    for (size_t i = 0; i < engine.io.size(); ++i)
+        if (engine.io[i].mode == TensorIOMode::kOUTPUT) ctx.ioHandles[i] = nullptr;
     if (ctx.dataDependent) {
         for (size_t i = 0; i < engine.io.size(); ++i)
             if (engine.io[i].mode == TensorIOMode::kINPUT && !ctx.ioAddresses[i] &&
@@ -396,6 +402,7 @@ Status runPrepared(ContextImpl& ctx, Stream stream) {
         io.workspaceBytes = ctx.workspaceBytes;
         io.stream = stream;
         io.strings = &ctx.strings;
+        io.hostValues = &ctx.hostValues;
         const Node& node = *graph.nodes()[step.nodeIndex];
         if (ctx.profiler) {
             KILN_RETURN_IF_ERROR(runProfiled(*ctx.kernels[step.nodeIndex], io, node, *engine.backend, *ctx.profiler));
@@ -424,6 +431,7 @@ std::unique_ptr<ExecutionContext> Engine::createExecutionContext() noexcept {
         ctx->ioAddresses.assign(mImpl->io.size(), nullptr);
         ctx->shapeInputValues.resize(mImpl->io.size());
         ctx->outputAllocators.assign(mImpl->io.size(), nullptr);
+        bindHostValueIO(*ctx);
         for (const auto& node : mImpl->plan.graph->nodes()) {
             auto kernel = mImpl->backend->createKernel(*node);
             if (!kernel) {
@@ -516,6 +524,12 @@ bool ExecutionContext::setTensorAddress(const char* name, void* address) noexcep
     const IOTensor* io = mImpl->engine.findIO(name);
     if (!io) {
         mImpl->engine.log.error(std::string("setTensorAddress: '") + (name ? name : "") + "' is not an input or output of this engine");
+        return false;
+    }
+    if (!io->value->container.isTensor()) {
+        mImpl->engine.log.error(std::string("setTensorAddress: '") + name + "' is a " +
+                                containerTypeName(io->value->container) +
+                                ", not a tensor: use setInputSequence() / setInputOptional() or getOutputValue()");
         return false;
     }
     mImpl->ioAddresses[static_cast<size_t>(io - mImpl->engine.io.data())] = address;

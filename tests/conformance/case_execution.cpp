@@ -180,6 +180,55 @@ bool engineHasTensor(const Engine& engine, const std::string& name, TensorIOMode
     return false;
 }
 
+HostTensor hostTensorOf(const Tensor& t) {
+    HostTensor h;
+    h.dtype = t.dtype();
+    h.dims = dimsOf(t.shape());
+    h.data = t.data();
+    return h;
+}
+
+/// Feeds a sequence or optional input (ONNX Runtime's OrtValue of sequence / optional type).
+std::optional<StepFailure> setContainerInput(const Engine& engine, ExecutionContext& context, const NamedTensor& input,
+                                             ErrorKeepingLogger& logger) {
+    const IOKind kind = engine.getIOKind(input.name.c_str());
+    std::vector<HostTensor> tensors;
+    for (const Tensor& t : input.elements) tensors.push_back(hostTensorOf(t));
+    bool set = false;
+    if (kind == IOKind::kTENSOR) return errorFrom("input '" + input.name + "': the engine takes a tensor, the data is a sequence or optional");
+    if (!input.present)
+        set = context.setInputOptional(input.name.c_str(), nullptr);
+    else if (kind == IOKind::kOPTIONAL_TENSOR)
+        set = tensors.size() == 1 && context.setInputOptional(input.name.c_str(), tensors.data());
+    else
+        set = context.setInputSequence(input.name.c_str(), tensors.data(), static_cast<int32_t>(tensors.size()));
+    if (!set) return errorFrom("input '" + input.name + "': " + logger.firstError("the sequence / optional was refused"));
+    return std::nullopt;
+}
+
+/// Compares a sequence or optional output: presence, length, then each tensor as any output.
+std::optional<StepFailure> compareContainerOutput(const ExecutionContext& context, const NamedTensor& expected,
+                                                  const ExecutionSettings& settings, ErrorKeepingLogger& logger) {
+    std::vector<HostTensor> tensors;
+    bool present = false;
+    if (!context.getOutputValue(expected.name.c_str(), tensors, present))
+        return errorFrom("output '" + expected.name + "': " + logger.firstError("getOutputValue failed without a reason"));
+    if (present != expected.present)
+        return StepFailure{Outcome::kFail, "output '" + expected.name + "': the optional is " + (present ? "present" : "empty") +
+                                               ", expected " + (expected.present ? "present" : "empty"), ""};
+    if (tensors.size() != expected.elements.size())
+        return StepFailure{Outcome::kFail, "output '" + expected.name + "' holds " + std::to_string(tensors.size()) +
+                                               " tensors, expected " + std::to_string(expected.elements.size()), ""};
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        Shape shape(tensors[i].dims.d, tensors[i].dims.d + std::max(0, tensors[i].dims.nbDims));
+        Tensor actual = Tensor::wrap(tensors[i].dtype, shape, const_cast<void*>(tensors[i].data), nullptr);
+        if (auto mismatch = compareOutput(expected.name + "[" + std::to_string(i) + "]", actual, expected.elements[i],
+                                          settings.tolerance))
+            return StepFailure{Outcome::kFail, *mismatch, ""};
+    }
+    return std::nullopt;
+}
+
 /// Runs `engine` on one data set and compares its outputs. Nothing when it passes.
 std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const ExecutionSettings& settings,
                                       ErrorKeepingLogger& logger) {
@@ -194,6 +243,10 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
     for (const NamedTensor& input : data.inputs) {
         // An input the engine dropped (unused by any output) needs no data.
         if (!engineHasTensor(engine, input.name, TensorIOMode::kINPUT)) continue;
+        if (input.container) {
+            if (auto failure = setContainerInput(engine, *context, input, logger)) return failure;
+            continue;
+        }
         const DataType expected = engine.getTensorDataType(input.name.c_str());
         if (expected != input.tensor.dtype())
             return errorFrom("input '" + input.name + "': the engine takes " + dataTypeName(expected) +
@@ -221,6 +274,7 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
                 return errorFrom(std::string("engine input '") + name + "' has no test data");
             continue;
         }
+        if (engine.getIOKind(name) != IOKind::kTENSOR) continue;  // read with getOutputValue() after the run
         auto& collector = collectors[name];
         collector = std::make_unique<OutputCollector>(engine.getTensorDataType(name), device);
         if (!context->setOutputAllocator(name, collector.get()))
@@ -228,6 +282,10 @@ std::optional<StepFailure> runDataSet(Engine& engine, const DataSet& data, const
     }
     if (!context->execute()) return errorFrom("execute: " + logger.firstError("execute failed without a reason"));
     for (const NamedTensor& expected : data.expectedOutputs) {
+        if (expected.container) {
+            if (auto failure = compareContainerOutput(*context, expected, settings, logger)) return failure;
+            continue;
+        }
         auto collector = collectors.find(expected.name);
         if (collector == collectors.end()) return errorFrom("the engine has no output '" + expected.name + "'");
         auto fetched = collector->second->tensor();

@@ -27,7 +27,13 @@ Expected<GraphPorts> readGraphPorts(const std::string& modelPath);
 
 struct NamedTensor {
     std::string name;
-    Tensor tensor;
+    Tensor tensor;  // a tensor port's data
+    /// A sequence or optional port (an onnx.SequenceProto / OptionalProto file): whether it holds a
+    /// value (false for an empty optional) and its tensors (a sequence's elements, or the optional's
+    /// tensor or sequence elements).
+    bool container{false};
+    bool present{true};
+    std::vector<Tensor> elements;
 };
 
 struct DataSet {
@@ -36,7 +42,8 @@ struct DataSet {
 };
 
 /// input_j.pb belongs to ports.inputs[j] and output_j.pb to ports.outputs[j] (the TensorProto's own
-/// name is kept when it has one). Non-tensor ports and element types Kiln lacks are errors naming
+/// name is kept when it has one). Sequence and optional ports read onnx.SequenceProto /
+/// OptionalProto files of tensors. Maps and element types Kiln lacks are errors naming
 /// the file. A uint16 TensorProto for a port declared bfloat16 holds the bfloat16 bit patterns
 /// (ONNX 1.12's data: numpy had no bfloat16) and is read as bfloat16.
 Expected<DataSet> loadDataSet(const std::string& dataSetDirectory, const GraphPorts& ports);

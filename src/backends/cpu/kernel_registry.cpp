@@ -30,6 +30,7 @@ void registerAllCpuKernels(CpuKernelRegistry& registry) {
     registerRotaryEmbeddingKernels(registry);
     registerRecurrentKernels(registry);
     registerControlFlowKernels(registry);
+    registerSequenceKernels(registry);
     registerFusedKernels(registry);
     registerFusedPointwiseKernels(registry);
     registerSelectionKernels(registry);

@@ -44,6 +44,18 @@ bool allowsTf32(const Node& node) { return node.attrs.getInt(kAllowTf32Attribute
 }  // namespace
 
 bool cudaSupportsNode(const Node& node, std::string* reason) {
+    // A sequence or optional runs as a handle to tensors in the execution's host store
+    // (backends/host_value.h); no CUDA kernel reads or moves one. The CPU backend runs such nodes.
+    for (const std::vector<Value*>* values : {&node.inputs, &node.outputs}) {
+        for (const Value* v : *values) {
+            if (v && !v->container.isTensor()) {
+                if (reason)
+                    *reason = "'" + v->name + "' is a " + containerTypeName(v->container) +
+                              ": sequences and optionals live in host memory and run on the CPU backend only";
+                return false;
+            }
+        }
+    }
     if (isPluginNode(node)) return pluginSupports(node, "cuda", reason);
     const CudaKernelEntry* entry = CudaKernelRegistry::global().find(registryKey(node));
     if (!entry) {

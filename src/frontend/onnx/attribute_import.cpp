@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "frontend/onnx/container_type_import.h"
 #include "frontend/onnx/tensor_proto.h"
 
 namespace kiln::onnx_import {
@@ -65,7 +66,12 @@ Status importAttribute(onnx::AttributeProto& a, const std::string& where, const 
         case onnx::AttributeProto::TENSORS:
         case onnx::AttributeProto::SPARSE_TENSOR:
         case onnx::AttributeProto::SPARSE_TENSORS:
-        case onnx::AttributeProto::TYPE_PROTO:
+        case onnx::AttributeProto::TYPE_PROTO: {
+            // Attributes hold no types: the type is kept as encodeContainerType's int list (Optional's `type`).
+            KILN_ASSIGN_OR_RETURN(ContainerType type, containerTypeFromProto(a.tp(), where));
+            attrs.set(a.name(), encodeContainerType(type));
+            return Status::ok();
+        }
         case onnx::AttributeProto::TYPE_PROTOS:
             return unsupported(where + " is of kind " + onnx::AttributeProto::AttributeType_Name(kindOf(a)) +
                                ", which Kiln does not support");

@@ -4,6 +4,7 @@
 
 #include "frontend/onnx/attribute_import.h"
 #include "frontend/onnx/constant_node.h"
+#include "frontend/onnx/container_type_import.h"
 #include "frontend/onnx/import_log.h"
 #include "frontend/onnx/tensor_proto.h"
 #include "ir/control_flow.h"
@@ -44,35 +45,29 @@ void collectNames(const onnx::GraphProto& graph, std::unordered_set<std::string>
     }
 }
 
-/// The dtype and shape a ValueInfoProto declares. `known` is false when it declares no element
+/// The dtype and shape a ValueInfoProto declares, and what it is (`container`): a sequence or
+/// optional is typed as its handle (ir/value_kind.h). `known` is false when it declares no element
 /// type or no shape (allowed for subgraph inputs, whose types the enclosing op determines).
-Status declaredType(const onnx::ValueInfoProto& info, DataType& dtype, SymShape& shape, bool& known) {
+Status declaredType(const onnx::ValueInfoProto& info, DataType& dtype, SymShape& shape, bool& known,
+                    ContainerType& container) {
     known = false;
+    container = ContainerType{};
     if (!info.has_type() || info.type().value_case() == onnx::TypeProto::VALUE_NOT_SET) return Status::ok();
-    if (info.type().value_case() != onnx::TypeProto::kTensorType)
-        return unsupported("'" + info.name() +
-                           "' is not a tensor (sequences, maps, optionals and sparse tensors are "
-                           "not supported)");
+    const std::string what = "'" + info.name() + "'";
+    if (info.type().value_case() != onnx::TypeProto::kTensorType) {
+        KILN_ASSIGN_OR_RETURN(container, containerTypeFromProto(info.type(), what));
+        dtype = kHandleType;
+        shape.clear();
+        known = true;
+        return Status::ok();
+    }
     const onnx::TypeProto::Tensor& tensor = info.type().tensor_type();
     if (!tensor.has_elem_type() || tensor.elem_type() == onnx::TensorProto::UNDEFINED || !tensor.has_shape())
         return Status::ok();
     std::optional<DataType> type = dataTypeFromOnnx(tensor.elem_type());
     if (!type)
-        return unsupported("'" + info.name() + "' has element type " + onnxTypeName(tensor.elem_type()) +
-                           ", which Kiln does not support");
-    shape.clear();
-    for (const onnx::TensorShapeProto::Dimension& d : tensor.shape().dim()) {
-        if (d.has_dim_value()) {
-            if (d.dim_value() < 0)
-                return invalidModel("'" + info.name() + "' has the negative dimension " +
-                                    std::to_string(d.dim_value()));
-            shape.emplace_back(d.dim_value());
-        } else if (d.has_dim_param() && !d.dim_param().empty()) {
-            shape.push_back(Dim::named(d.dim_param()));
-        } else {
-            shape.push_back(Dim::unknown());
-        }
-    }
+        return unsupported(what + " has element type " + onnxTypeName(tensor.elem_type()) + ", which Kiln does not support");
+    KILN_ASSIGN_OR_RETURN(shape, shapeFromProto(tensor.shape(), what));
     dtype = *type;
     known = true;
     return Status::ok();
@@ -165,7 +160,8 @@ void GraphImporter::importInputs(const onnx::GraphProto& proto) {
         DataType dtype = DataType::kFLOAT;
         SymShape shape;
         bool known = false;
-        Status status = declaredType(in, dtype, shape, known);
+        ContainerType container;
+        Status status = declaredType(in, dtype, shape, known, container);
         if (!known && status && !mParent)
             status =
                 invalidModel("'" + in.name() +
@@ -178,6 +174,7 @@ void GraphImporter::importInputs(const onnx::GraphProto& proto) {
         }
         Value* v = mGraph.addInput(in.name(), dtype, std::move(shape));
         v->typeKnown = known;
+        v->container = std::move(container);
         define(v);
     }
 }
@@ -397,6 +394,7 @@ void GraphImporter::inferImportedNode(Node& node, const NodeRef& where) {
         out->dtype = info.dtype;
         out->shape = info.shape;
         out->typeKnown = true;
+        out->container = info.container;
     }
 }
 
@@ -411,7 +409,12 @@ void GraphImporter::importOutputs(const onnx::GraphProto& proto) {
         DataType declared = DataType::kFLOAT;
         SymShape shape;
         bool known = false;
-        if (declaredType(out, declared, shape, known) && known && v->typeKnown && declared != v->dtype)
+        ContainerType container;
+        if (declaredType(out, declared, shape, known, container) && known && v->typeKnown &&
+            container.isTensor() != v->container.isTensor())
+            graphError("graph output '" + out.name() + "' is declared " + containerTypeName(container) + " but computes " +
+                       (v->container.isTensor() ? std::string("a tensor") : containerTypeName(v->container)));
+        else if (known && v->typeKnown && container.isTensor() && declared != v->dtype)
             mSession.log.warning(scoped("graph output '" + out.name() + "' is declared " + dataTypeName(declared) +
                                         " but computes " + dataTypeName(v->dtype) + "; Kiln uses " +
                                         dataTypeName(v->dtype)));
@@ -462,6 +465,7 @@ void GraphImporter::recordInfo(const Value& value) {
     info.dtype = value.dtype;
     info.shape = value.shape;
     info.known = value.typeKnown;
+    info.container = value.container;
     if (value.isConstant()) info.value = *value.constant;
 }
 

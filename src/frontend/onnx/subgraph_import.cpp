@@ -27,6 +27,7 @@ Value* GraphImporter::captureOuter(Value* outer) {
     Value* captured =
         mGraph.addInput(nameFree ? outer->name : freshName(outer->name + "_captured"), outer->dtype, outer->shape);
     captured->typeKnown = outer->typeKnown;
+    captured->container = outer->container;
     mCapturedOuter.push_back(outer);
     if (nameFree) mValues[outer->name] = captured;
     recordInfo(*captured);
@@ -64,6 +65,7 @@ std::shared_ptr<Graph> GraphImporter::importSubgraph(onnx::GraphProto& proto, co
         for (const std::shared_ptr<Graph>& sibling : mNodeSubgraphs) {
             Value* input = sibling->addInput(sibling->uniqueValueName(outer->name), outer->dtype, outer->shape);
             input->typeKnown = outer->typeKnown;
+            input->container = outer->container;
         }
     }
     mNodeSubgraphs.push_back(graph);

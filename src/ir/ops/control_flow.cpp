@@ -32,7 +32,27 @@ Expected<SymShape> mergedShape(const InferenceContext& ctx, const SymShape& a, c
 }
 
 /// What holds of a value in every iteration: its type and shape, not its contents.
-ValueInfo typeOnly(const ValueInfo& info) { return ValueInfo{info.dtype, info.shape, info.known, std::nullopt}; }
+ValueInfo typeOnly(const ValueInfo& info) { return ValueInfo{info.dtype, info.shape, info.known, std::nullopt, info.container}; }
+
+/// A sequence's or optional's type where two cases (branches, iterations) may produce different
+/// ones: the kinds and element types must agree; element shapes keep what both share. Loop lets an
+/// optional enter and its contents come back (ONNX's test_loop16_seq_none), hence `allowUnwrap`.
+Expected<ContainerType> mergedContainer(const InferenceContext& ctx, const ContainerType& a, const ContainerType& b,
+                                        const std::string& what, bool allowUnwrap) {
+    ContainerType merged = b;
+    const bool unwrapped = allowUnwrap && a.isOptional() && !b.isOptional() && a.holdsSequence() == b.holdsSequence() &&
+                           !b.isTensor() && a.elementType == b.elementType;
+    if (!a.sameKindAs(b) && !unwrapped)
+        return ctx.error(what + " is " + containerTypeName(a) + " in one case and " + containerTypeName(b) + " in another");
+    if (a.isTensor()) return merged;
+    if (!a.elementShape || !b.elementShape || a.elementShape->size() != b.elementShape->size()) {
+        merged.elementShape.reset();
+        return merged;
+    }
+    for (size_t i = 0; i < a.elementShape->size(); ++i)
+        (*merged.elementShape)[i] = mergedDim((*a.elementShape)[i], (*b.elementShape)[i]);
+    return merged;
+}
 
 ValueInfo scalarInfo(DataType type) {
     ValueInfo info;
@@ -57,15 +77,19 @@ Status inferIf(InferenceContext& ctx) {
         if (cond && cond->elementCount() == 1) {
             const ValueInfo& taken = cond->elementAsDouble(0) != 0.0 ? thenOut[i] : elseOut[i];
             ctx.setOutput(i, taken.dtype, taken.shape);
+            ctx.setContainerOutput(i, taken.container);
             if (taken.value) ctx.setOutputValue(i, *taken.value);
             continue;
         }
+        KILN_ASSIGN_OR_RETURN(ContainerType container, mergedContainer(ctx, thenOut[i].container, elseOut[i].container,
+                                                                       "output " + std::to_string(i), false));
         if (thenOut[i].dtype != elseOut[i].dtype)
             return ctx.error("output " + std::to_string(i) + " is " + dataTypeName(thenOut[i].dtype) + " in then_branch but " +
                              dataTypeName(elseOut[i].dtype) + " in else_branch");
         KILN_ASSIGN_OR_RETURN(SymShape shape,
                               mergedShape(ctx, thenOut[i].shape, elseOut[i].shape, "output " + std::to_string(i)));
         ctx.setOutput(i, thenOut[i].dtype, std::move(shape));
+        ctx.setContainerOutput(i, std::move(container));
     }
     return Status::ok();
 }
@@ -106,9 +130,15 @@ Status inferLoop(InferenceContext& ctx) {
                              " but the body returns " + dataTypeName(next.dtype));
         KILN_ASSIGN_OR_RETURN(SymShape shape,
                               mergedShape(ctx, initial.shape, next.shape, "loop-carried value " + std::to_string(i)));
+        KILN_ASSIGN_OR_RETURN(ContainerType container, mergedContainer(ctx, initial.container, next.container,
+                                                                       "loop-carried value " + std::to_string(i), true));
         ctx.setOutput(i, initial.dtype, std::move(shape));
+        ctx.setContainerOutput(i, std::move(container));
     }
     for (size_t k = carried; k < ctx.numOutputs(); ++k) {
+        if (!bodyOut[1 + k].container.isTensor())
+            return ctx.error("scan output " + std::to_string(k - carried) + " is a " +
+                             containerTypeName(bodyOut[1 + k].container) + "; ONNX stacks tensors only");
         SymShape shape = bodyOut[1 + k].shape;
         shape.insert(shape.begin(), trips);
         ctx.setOutput(k, bodyOut[1 + k].dtype, std::move(shape));
@@ -166,11 +196,14 @@ Status inferScan(InferenceContext& ctx) {
 void registerControlFlowOps(OpRegistry& registry) {
     // An If whose branches disagree on a shape and a Loop whose trip count is not known before
     // running learn their output shapes by running (Kernel::computeOutputShapes).
+    // If and Loop pass sequences and optionals through as handles (ir/value_kind.h).
     OpSchema ifSchema{"If", "", inferIf, 1, SIZE_MAX};
     ifSchema.dataDependentShape = true;
+    ifSchema.nonTensorValues = true;
     registry.add(std::move(ifSchema));
     OpSchema loopSchema{"Loop", "", inferLoop, 2, SIZE_MAX};
     loopSchema.dataDependentShape = true;
+    loopSchema.nonTensorValues = true;
     registry.add(std::move(loopSchema));
     registry.add({"Scan", "", inferScan, 1, SIZE_MAX});
 }

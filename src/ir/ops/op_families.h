@@ -18,6 +18,7 @@ void registerAttentionOps(OpRegistry& registry);      // Attention (scaled dot-p
 void registerRotaryEmbeddingOps(OpRegistry& registry);  // RotaryEmbedding
 void registerRecurrentOps(OpRegistry& registry);     // RNN GRU LSTM
 void registerControlFlowOps(OpRegistry& registry);   // If Loop Scan
+void registerSequenceOps(OpRegistry& registry);      // Sequence* SplitToSequence ConcatFromSequence Optional*
 void registerFusedOps(OpRegistry& registry);          // kiln::FusedConv, kiln::FusedMatMul: layers the builder fuses
 void registerQuantizationOps(OpRegistry& registry);   // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
 void registerEinsumOps(OpRegistry& registry);         // Einsum

@@ -18,6 +18,7 @@ namespace {
 
 Status inferIdentity(InferenceContext& ctx) {
     ctx.setOutput(0, ctx.inputType(0), ctx.inputShape(0));
+    ctx.setContainerOutput(0, ctx.inputContainer(0));  // a sequence's or optional's handle passes through
     return Status::ok();
 }
 
@@ -162,7 +163,9 @@ Status inferReverseSequence(InferenceContext& ctx) {
 }  // namespace
 
 void registerTensorOps(OpRegistry& registry) {
-    registry.add({"Identity", "", inferIdentity, 1, 1});
+    OpSchema identity{"Identity", "", inferIdentity, 1, 1};
+    identity.nonTensorValues = true;
+    registry.add(std::move(identity));
     // Inference-mode Dropout is an identity; a training-mode one is refused by the kernel.
     registry.add({"Dropout", "", inferDropout, 1, 3, true, 1});
     registry.add({"Concat", "", inferConcat, 1, SIZE_MAX});

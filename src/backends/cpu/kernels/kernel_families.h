@@ -19,6 +19,7 @@ void registerAttentionKernels(CpuKernelRegistry& registry);
 void registerRotaryEmbeddingKernels(CpuKernelRegistry& registry);
 void registerRecurrentKernels(CpuKernelRegistry& registry);
 void registerControlFlowKernels(CpuKernelRegistry& registry);
+void registerSequenceKernels(CpuKernelRegistry& registry);  // Sequence* SplitToSequence ConcatFromSequence SequenceMap Optional*
 void registerFusedKernels(CpuKernelRegistry& registry);
 void registerFusedPointwiseKernels(CpuKernelRegistry& registry);
 void registerQuantizationKernels(CpuKernelRegistry& registry);  // QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger ConvInteger QLinearMatMul QLinearConv
