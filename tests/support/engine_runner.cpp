@@ -23,22 +23,6 @@ std::vector<std::string> CapturingLogger::at(Severity severity) const {
     return out;
 }
 
-namespace {
-
-/// Receives an output whose shape is known only during the run (data-dependent shapes).
-class TensorOutputAllocator : public IOutputAllocator {
-public:
-    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
-        storage.resize(std::max<uint64_t>(size, 1));
-        return storage.data();
-    }
-    void notifyShape(const char*, const Dims& dims) noexcept override { shape.assign(dims.d, dims.d + dims.nbDims); }
-    std::vector<uint8_t> storage;
-    Shape shape;
-};
-
-}  // namespace
-
 EngineRun buildAndRun(Builder& builder, NetworkDefinition& network, const BuilderConfig& config,
                       const std::map<std::string, Tensor>& inputs, ILogger& logger) {
     EngineRun result;
@@ -58,7 +42,7 @@ EngineRun buildAndRun(Builder& builder, NetworkDefinition& network, const Builde
         if (!context->setInputShape(name.c_str(), dims)) return result;
         if (!context->setTensorAddress(name.c_str(), const_cast<void*>(tensor.data()))) return result;
     }
-    std::vector<std::unique_ptr<TensorOutputAllocator>> allocators;  // by output; nullptr for a static shape
+    std::vector<std::unique_ptr<HostOutputAllocator>> allocators;  // by output; nullptr for a static shape
     for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
         const char* name = engine->getIOTensorName(i);
         if (engine->getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
@@ -67,7 +51,7 @@ EngineRun buildAndRun(Builder& builder, NetworkDefinition& network, const Builde
         Shape shape(d.d, d.d + d.nbDims);
         bool dataDependent = std::any_of(shape.begin(), shape.end(), [](int64_t e) { return e < 0; });
         if (dataDependent) {
-            allocators.push_back(std::make_unique<TensorOutputAllocator>());
+            allocators.push_back(std::make_unique<HostOutputAllocator>());
             context->setOutputAllocator(name, allocators.back().get());
             result.outputs.emplace_back();
         } else {

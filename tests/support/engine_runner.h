@@ -2,6 +2,7 @@
 // Builds a network through the public API, round-trips the engine through its bytes, runs it on
 // the CPU and returns the outputs: the whole path a user takes, for tests.
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -21,6 +22,19 @@ public:
     std::vector<std::string> errors;
     std::vector<std::string> all;
     std::vector<std::pair<Severity, std::string>> messages;
+};
+
+/// Receives an output whose shape is known only during the run (data-dependent shapes): its bytes in
+/// `storage` (zeroed before the run writes them), its shape in `shape`.
+class HostOutputAllocator : public IOutputAllocator {
+public:
+    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
+        storage.assign(std::max<size_t>(static_cast<size_t>(size), 1), 0);
+        return storage.data();
+    }
+    void notifyShape(const char*, const Dims& dims) noexcept override { shape.assign(dims.d, dims.d + dims.nbDims); }
+    std::vector<uint8_t> storage;
+    Shape shape;
 };
 
 struct EngineRun {

@@ -38,18 +38,6 @@ Tensor boolScalar(bool value) {
     return t;
 }
 
-/// Receives an output whose shape is known only during the run.
-class OutputBuffer : public IOutputAllocator {
-public:
-    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
-        storage.resize(std::max<uint64_t>(size, 1));
-        return storage.data();
-    }
-    void notifyShape(const char*, const Dims& dims) noexcept override { shape.assign(dims.d, dims.d + dims.nbDims); }
-    std::vector<uint8_t> storage;
-    Shape shape;
-};
-
 /// Parses `model`, builds an engine, round-trips it through its bytes and runs it once.
 std::vector<Tensor> parseBuildRun(const onnx::ModelProto& model, const std::map<std::string, Tensor>& inputs) {
     Import im;
@@ -75,7 +63,7 @@ std::vector<Tensor> parseBuildRun(const onnx::ModelProto& model, const std::map<
         EXPECT_TRUE(context->setTensorAddress(name.c_str(), const_cast<void*>(tensor.data())));
     }
     std::vector<Tensor> outputs;
-    std::vector<std::unique_ptr<OutputBuffer>> buffers;  // by output; set for shapes known only by running
+    std::vector<std::unique_ptr<HostOutputAllocator>> buffers;  // by output; set for shapes known only by running
     for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
         const char* name = engine->getIOTensorName(i);
         if (engine->getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
@@ -86,7 +74,7 @@ std::vector<Tensor> parseBuildRun(const onnx::ModelProto& model, const std::map<
         }
         const Shape shape(d.d, d.d + d.nbDims);
         if (std::any_of(shape.begin(), shape.end(), [](int64_t e) { return e < 0; })) {
-            buffers.push_back(std::make_unique<OutputBuffer>());
+            buffers.push_back(std::make_unique<HostOutputAllocator>());
             context->setOutputAllocator(name, buffers.back().get());
             outputs.emplace_back();
         } else {

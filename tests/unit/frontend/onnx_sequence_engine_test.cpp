@@ -24,18 +24,6 @@ void setOptionalTensorInfo(onnx::ValueInfoProto* info, const std::string& name, 
     info->mutable_type()->mutable_optional_type()->mutable_elem_type()->mutable_tensor_type()->set_elem_type(elemType);
 }
 
-/// Receives a tensor output of a run.
-class CollectingAllocator : public IOutputAllocator {
-public:
-    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
-        storage.resize(std::max<uint64_t>(size, 1));
-        return storage.data();
-    }
-    void notifyShape(const char*, const Dims& dims) noexcept override { shape.assign(dims.d, dims.d + dims.nbDims); }
-    std::vector<uint8_t> storage;
-    Shape shape;
-};
-
 /// An engine built from `model`, round-tripped through its bytes, and a context on it.
 struct SequenceEngine {
     Import import;
@@ -138,7 +126,7 @@ TEST(OnnxSequenceEngine, SequenceInputInsertAtLengthAndConcat) {
     ASSERT_TRUE(e.context->setTensorAddress("t", t.data()));
     ASSERT_TRUE(e.context->setTensorAddress("pos", &pos));
     ASSERT_TRUE(e.context->setTensorAddress("at", &at));
-    CollectingAllocator element, length, stacked;
+    HostOutputAllocator element, length, stacked;
     e.context->setOutputAllocator("element", &element);
     e.context->setOutputAllocator("length", &length);
     e.context->setOutputAllocator("stacked", &stacked);
@@ -169,7 +157,7 @@ TEST(OnnxSequenceEngine, OutOfRangePositionAndWrongElementTypeAreErrors) {
     e.context->setTensorAddress("t", t.data());
     e.context->setTensorAddress("pos", &pos);
     e.context->setTensorAddress("at", &at);
-    CollectingAllocator element, length, stacked;
+    HostOutputAllocator element, length, stacked;
     e.context->setOutputAllocator("element", &element);
     e.context->setOutputAllocator("length", &length);
     e.context->setOutputAllocator("stacked", &stacked);
@@ -200,7 +188,7 @@ TEST(OnnxSequenceEngine, OptionalInputPassesThroughAndEmptyOneIsRefusedByGetElem
     Tensor x = randomTensor(DataType::kFLOAT, {3, 2}, -1, 1, 21);
     HostTensor host = hostOf(x);
     ASSERT_TRUE(e.context->setInputOptional("opt", &host));
-    CollectingAllocator has, value;
+    HostOutputAllocator has, value;
     e.context->setOutputAllocator("has", &has);
     e.context->setOutputAllocator("value", &value);
     ASSERT_TRUE(e.context->execute()) << e.lastError();
@@ -233,7 +221,7 @@ TEST(OnnxSequenceEngine, EmptyOptionalOutputAndHasElement) {
     ASSERT_TRUE(e.context) << e.lastError();
     EXPECT_EQ(e.engine->getIOKind("same"), IOKind::kOPTIONAL_SEQUENCE);
     ASSERT_TRUE(e.context->setInputOptional("opt", nullptr));
-    CollectingAllocator has;
+    HostOutputAllocator has;
     e.context->setOutputAllocator("has", &has);
     ASSERT_TRUE(e.context->execute()) << e.lastError();
     EXPECT_EQ(has.storage[0], 0);

@@ -10,18 +10,6 @@
 namespace kiln::test {
 namespace {
 
-/// Host memory for every output, sized when the run knows the shape.
-class CollectingAllocator : public IOutputAllocator {
-public:
-    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
-        storage.assign(static_cast<size_t>(size) + 1, 0);
-        return storage.data();
-    }
-    void notifyShape(const char*, const Dims& dims) noexcept override { shape.assign(dims.d, dims.d + dims.nbDims); }
-    std::vector<uint8_t> storage;
-    Shape shape;
-};
-
 /// Builds the parsed network, writes the engine to bytes and reads it back, runs it once on
 /// `inputs` and returns the outputs by name, strings copied out before the context goes.
 std::map<std::string, Tensor> buildRoundTripAndRun(Import& import, const std::map<std::string, Tensor>& inputs) {
@@ -41,7 +29,7 @@ std::map<std::string, Tensor> buildRoundTripAndRun(Import& import, const std::ma
         EXPECT_TRUE(context->setInputShape(name.c_str(), dims));
         EXPECT_TRUE(context->setTensorAddress(name.c_str(), const_cast<void*>(tensor.data())));
     }
-    std::map<std::string, CollectingAllocator> allocators;
+    std::map<std::string, HostOutputAllocator> allocators;
     for (int32_t i = 0; i < engine->getNbIOTensors(); ++i) {
         const char* name = engine->getIOTensorName(i);
         if (engine->getTensorIOMode(name) == TensorIOMode::kOUTPUT) context->setOutputAllocator(name, &allocators[name]);
