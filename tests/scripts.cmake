@@ -167,6 +167,10 @@ if(TARGET kiln_python)
                    --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
   set_tests_properties(python_api PROPERTIES LABELS python TIMEOUT 120
                        ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  # Sequences and optionals through infer(): lists of arrays, None for an empty optional.
+  add_test(NAME python_sequences COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/sequence_test.py)
+  set_tests_properties(python_sequences PROPERTIES LABELS python TIMEOUT 120
+                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
   # DLPack: torch tensors read and written in place by infer(), refusals for what cannot be.
   add_test(NAME python_dlpack COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/dlpack_test.py)
   set_tests_properties(python_dlpack PROPERTIES LABELS python TIMEOUT 120

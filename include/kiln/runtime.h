@@ -140,6 +140,10 @@ public:
     /// `tensors` holds the sequence's elements or the optional's contents (one tensor, or its
     /// sequence's elements). The views stay valid until the next run on this context.
     bool getOutputValue(const char* name, std::vector<HostTensor>& tensors, bool& present) const noexcept;
+    /// Whether output `name`'s shape, at the input shapes set, depends on input values (NonZero, a
+    /// sequence's contents): it then needs an output allocator on every run, even after a run made
+    /// getTensorShape() report a concrete shape. False for inputs, unknown names and unset shapes.
+    bool hasDataDependentShape(const char* name) const noexcept;
     /// Makes `allocator` provide the buffer of output `name` on each run (nullptr removes it).
     /// Required for an output whose shape depends on input values (getTensorShape() reports -1
     /// there until a run); after a run, getTensorShape() reports the shape of that run.

@@ -6,7 +6,9 @@
 // through set_tensor_address and execute_async.
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <string>
 #include <vector>
@@ -45,6 +47,97 @@ DlpackTensor engineTensor(const Engine& engine, const std::string& name, const p
     return t;
 }
 
+/// Receives a CPU engine's output whose shape is known only during the run (it depends on input
+/// values): the bytes land here, and become a NumPy array of the reported shape after the run.
+class HostOutputBuffer : public IOutputAllocator {
+public:
+    void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) noexcept override {
+        try {
+            mBytes.assign(std::max<size_t>(static_cast<size_t>(size), 1), 0);
+        } catch (const std::bad_alloc&) {
+            return nullptr;  // fails the run, which says so
+        }
+        return mBytes.data();
+    }
+    void notifyShape(const char*, const Dims& dims) noexcept override { mDims = dims; }
+
+    py::array toArray(DataType type) const {
+        std::vector<py::ssize_t> shape(mDims.d, mDims.d + mDims.nbDims);
+        py::array out(numpyType(type), shape);
+        if (out.nbytes()) std::memcpy(out.mutable_data(), mBytes.data(), static_cast<size_t>(out.nbytes()));
+        return out;
+    }
+
+private:
+    std::vector<uint8_t> mBytes;
+    Dims mDims;
+};
+
+/// A host array of the I/O's element type (converted once when needed), held by the caller until the run.
+py::array hostArray(const Engine& engine, const std::string& name, const py::handle& value, const std::string& what) {
+    py::array array = py::array::ensure(value, py::array::c_style | py::array::forcecast);
+    if (!array) throw py::type_error(what + " is not convertible to an array");
+    const py::dtype want = numpyType(engine.getTensorDataType(name.c_str()));
+    if (!array.dtype().is(want)) array = py::array(py::module_::import("numpy").attr("ascontiguousarray")(array, want));
+    return array;
+}
+
+HostTensor hostTensor(const py::array& array, DataType type) {
+    HostTensor t;
+    t.dtype = type;
+    t.dims.nbDims = static_cast<int32_t>(array.ndim());
+    for (int32_t d = 0; d < t.dims.nbDims; ++d) t.dims.d[d] = array.shape(d);
+    t.data = array.data();
+    return t;
+}
+
+/// Sets a sequence or optional input from Python: a list of arrays for a sequence, an array for an
+/// optional tensor, None for an empty optional. The context copies the data.
+void setContainerInput(ExecutionContext& context, const std::string& name, IOKind kind, const py::handle& feed) {
+    const Engine& engine = context.getEngine();
+    const std::string what = "input '" + name + "'";
+    const DataType type = engine.getTensorDataType(name.c_str());
+    bool ok = false;
+    if (feed.is_none()) {
+        if (kind == IOKind::kSEQUENCE) throw py::type_error(what + " is a sequence: give a list of arrays (None is for optionals)");
+        ok = context.setInputOptional(name.c_str(), nullptr);
+    } else if (kind == IOKind::kOPTIONAL_TENSOR) {
+        const py::array array = hostArray(engine, name, feed, what);
+        const HostTensor t = hostTensor(array, type);
+        ok = context.setInputOptional(name.c_str(), &t);
+    } else {
+        if (!py::isinstance<py::list>(feed) && !py::isinstance<py::tuple>(feed))
+            throw py::type_error(what + " is a sequence: give a list of arrays");
+        std::vector<py::array> arrays;
+        std::vector<HostTensor> elements;
+        for (const py::handle item : feed.cast<py::sequence>()) {
+            arrays.push_back(hostArray(engine, name, item, what + "'s element"));
+            elements.push_back(hostTensor(arrays.back(), type));
+        }
+        ok = context.setInputSequence(name.c_str(), elements.data(), static_cast<int32_t>(elements.size()));
+    }
+    if (!ok) throw py::value_error(what + " is refused (the logger says why)");
+}
+
+/// A sequence or optional output after the run: a list of arrays, one array, or None when empty.
+py::object containerOutput(const ExecutionContext& context, const std::string& name, IOKind kind) {
+    std::vector<HostTensor> tensors;
+    bool present = false;
+    if (!context.getOutputValue(name.c_str(), tensors, present))
+        throw std::runtime_error("output '" + name + "' cannot be read (the logger says why)");
+    if (!present) return py::none();
+    auto copy = [](const HostTensor& t) {
+        std::vector<py::ssize_t> shape(t.dims.d, t.dims.d + t.dims.nbDims);
+        py::array out(numpyType(t.dtype), shape);
+        if (out.nbytes()) std::memcpy(out.mutable_data(), t.data, static_cast<size_t>(out.nbytes()));
+        return out;
+    };
+    if (kind == IOKind::kOPTIONAL_TENSOR) return tensors.empty() ? py::object(py::none()) : py::object(copy(tensors[0]));
+    py::list list;
+    for (const HostTensor& t : tensors) list.append(copy(t));
+    return std::move(list);
+}
+
 py::dict infer(ExecutionContext& context, const py::dict& feeds, const py::object& given, uintptr_t stream) {
     const Engine& engine = context.getEngine();
     const bool onCuda = std::string(engine.getBackendName()) != "cpu";
@@ -62,6 +155,10 @@ py::dict infer(ExecutionContext& context, const py::dict& feeds, const py::objec
     for (const std::string& name : inputs) {
         if (!feeds.contains(name)) throw py::key_error("no array given for input '" + name + "'");
         const py::object feed = feeds[name.c_str()];
+        if (const IOKind kind = engine.getIOKind(name.c_str()); kind != IOKind::kTENSOR) {
+            setContainerInput(context, name, kind, feed);
+            continue;
+        }
         const std::string what = "input '" + name + "'";
         Dims dims;
         void* address = nullptr;
@@ -74,10 +171,7 @@ py::dict infer(ExecutionContext& context, const py::dict& feeds, const py::objec
             if (onCuda)
                 throw py::type_error(what + ": this engine runs on " + std::string(engine.getBackendName()) +
                                      " and takes device tensors through DLPack (a torch CUDA tensor, a CuPy array)");
-            py::array array = py::array::ensure(feed, py::array::c_style | py::array::forcecast);
-            if (!array) throw py::type_error(what + " is not convertible to an array");
-            const py::dtype want = numpyType(engine.getTensorDataType(name.c_str()));
-            if (!array.dtype().is(want)) array = py::array(py::module_::import("numpy").attr("ascontiguousarray")(array, want));
+            py::array array = hostArray(engine, name, feed, what);
             dims.nbDims = static_cast<int32_t>(array.ndim());
             for (int32_t d = 0; d < dims.nbDims; ++d) dims.d[d] = array.shape(d);
             address = const_cast<void*>(array.data());
@@ -89,16 +183,29 @@ py::dict infer(ExecutionContext& context, const py::dict& feeds, const py::objec
         context.setTensorAddress(name.c_str(), address);
     }
     py::dict results;
+    std::vector<std::string> containerOutputs;  // read after the run
+    std::vector<std::pair<std::string, std::unique_ptr<HostOutputBuffer>>> dynamicOutputs;  // sized by the run
     for (const std::string& name : outputs) {
+        if (engine.getIOKind(name.c_str()) != IOKind::kTENSOR) {
+            if (givenOutputs.contains(name))
+                throw py::type_error("output '" + name + "' is a sequence or optional: it cannot be given as a tensor");
+            containerOutputs.push_back(name);
+            continue;
+        }
         const std::string what = "output '" + name + "'";
         const Dims dims = context.getTensorShape(name.c_str());
         std::vector<py::ssize_t> shape;
-        for (int32_t d = 0; d < dims.nbDims; ++d) {
-            if (dims.d[d] < 0)
+        for (int32_t d = 0; d < dims.nbDims; ++d) shape.push_back(static_cast<py::ssize_t>(dims.d[d]));
+        if (context.hasDataDependentShape(name.c_str())) {
+            // Its shape depends on input values: the run reports it (host memory only).
+            if (onCuda || givenOutputs.contains(name))
                 throw py::value_error(what + " has a shape known only during the run (it depends on input values): "
-                                      "infer() cannot size it beforehand");
-            shape.push_back(static_cast<py::ssize_t>(dims.d[d]));
+                                      "infer() cannot take a buffer for it" + (onCuda ? " on a CUDA engine" : ""));
+            auto& buffer = dynamicOutputs.emplace_back(name, std::make_unique<HostOutputBuffer>());
+            context.setOutputAllocator(name.c_str(), buffer.second.get());
+            continue;
         }
+        context.setOutputAllocator(name.c_str(), nullptr);
         if (givenOutputs.contains(name)) {
             const py::object target = givenOutputs[name.c_str()];
             if (!py::hasattr(target, "__dlpack__")) throw py::type_error(what + " must be given as a DLPack tensor");
@@ -125,6 +232,12 @@ py::dict infer(ExecutionContext& context, const py::dict& feeds, const py::objec
         ok = onCuda ? context.enqueue(reinterpret_cast<Stream>(stream)) : context.execute();
     }
     if (!ok) throw std::runtime_error("the run failed (the logger says why)");
+    for (const std::string& name : containerOutputs)
+        results[name.c_str()] = containerOutput(context, name, engine.getIOKind(name.c_str()));
+    for (const auto& [name, buffer] : dynamicOutputs) {
+        results[name.c_str()] = buffer->toArray(engine.getTensorDataType(name.c_str()));
+        context.setOutputAllocator(name.c_str(), nullptr);  // the buffer goes with this call
+    }
     return results;
 }
 
@@ -157,7 +270,8 @@ void bindRuntime(py::module_& m) {
              py::arg("stream_handle"), py::call_guard<py::gil_scoped_release>(),
              "Enqueues a run on a CUDA stream (its handle as an int, e.g. torch.cuda.current_stream().cuda_stream)")
         .def("infer", &infer, py::arg("inputs"), py::arg("outputs") = py::none(), py::arg("stream") = 0,
-             "Runs on a dict of inputs by name and returns the outputs as a dict. Inputs are NumPy arrays (converted "
+             "Runs on a dict of inputs by name and returns the outputs as a dict. Sequences are lists of arrays, "
+             "optionals an array or None. Inputs are NumPy arrays (converted "
              "to the engine's types when needed) or DLPack tensors (torch, CuPy, ...: used in place). Outputs are "
              "NumPy arrays, or the DLPack tensors given in `outputs` (written in place). A CUDA engine takes and "
              "gives device tensors through DLPack and runs asynchronously on `stream` (a cudaStream_t as an int; "
@@ -169,6 +283,8 @@ void bindRuntime(py::module_& m) {
         .def("get_tensor_name", &Engine::getIOTensorName, py::arg("index"))
         .def("get_tensor_mode", [](const Engine& e, const std::string& name) { return e.getTensorIOMode(name.c_str()); },
              py::arg("name"))
+        .def("get_tensor_kind", [](const Engine& e, const std::string& name) { return e.getIOKind(name.c_str()); },
+             py::arg("name"), "TENSOR, or a sequence / optional (infer() takes and gives lists, arrays or None)")
         .def("get_tensor_dtype", [](const Engine& e, const std::string& name) { return e.getTensorDataType(name.c_str()); },
              py::arg("name"))
         .def("get_tensor_shape", [](const Engine& e, const std::string& name) { return toTuple(e.getTensorShape(name.c_str())); },

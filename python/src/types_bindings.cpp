@@ -8,6 +8,7 @@
 #include "bindings.h"
 #include "kiln/builder.h"
 #include "kiln/logger.h"
+#include "kiln/runtime.h"
 
 namespace kiln::python {
 
@@ -97,6 +98,11 @@ void bindTypes(py::module_& m) {
         .value("TF32", BuilderFlag::kTF32)
         .value("DEBUG", BuilderFlag::kDEBUG)
         .value("NO_GRAPH_OPTIMIZATION", BuilderFlag::kNO_GRAPH_OPTIMIZATION);
+    py::enum_<IOKind>(m, "IOKind")
+        .value("TENSOR", IOKind::kTENSOR)
+        .value("SEQUENCE", IOKind::kSEQUENCE)
+        .value("OPTIONAL_TENSOR", IOKind::kOPTIONAL_TENSOR)
+        .value("OPTIONAL_SEQUENCE", IOKind::kOPTIONAL_SEQUENCE);
     py::enum_<DeviceType>(m, "DeviceType").value("CPU", DeviceType::kCPU).value("GPU", DeviceType::kGPU);
     py::enum_<OptProfileSelector>(m, "OptProfileSelector")
         .value("MIN", OptProfileSelector::kMIN)

@@ -511,6 +511,22 @@ Dims ExecutionContext::getTensorShape(const char* name) const noexcept {
     return d;
 }
 
+bool ExecutionContext::hasDataDependentShape(const char* name) const noexcept {
+    const IOTensor* io = mImpl->engine.findIO(name);
+    if (!io || io->mode != TensorIOMode::kOUTPUT || !allInputDimensionsSpecified()) return false;
+    if (!mImpl->prepared) {
+        Status s = prepare(*mImpl);
+        if (!s) {
+            mImpl->engine.log.error(s.message());
+            return false;
+        }
+    }
+    // Only a context that runs node by node has outputs sized by the run; their prepared shapes keep
+    // the unknown extents (getTensorShape reports the last run's).
+    return mImpl->dataDependent &&
+           !isFullyKnown(mImpl->preparedInfos[static_cast<size_t>(io->value->id)].shape);
+}
+
 bool ExecutionContext::allInputDimensionsSpecified() const noexcept {
     const auto& io = mImpl->engine.io;
     for (size_t i = 0; i < io.size(); ++i) {

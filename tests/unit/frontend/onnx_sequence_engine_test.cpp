@@ -130,7 +130,12 @@ TEST(OnnxSequenceEngine, SequenceInputInsertAtLengthAndConcat) {
     e.context->setOutputAllocator("element", &element);
     e.context->setOutputAllocator("length", &length);
     e.context->setOutputAllocator("stacked", &stacked);
+    EXPECT_TRUE(e.context->hasDataDependentShape("stacked"));  // its length is the sequence's
     ASSERT_TRUE(e.context->execute()) << e.lastError();
+    // The run reports its shapes, and the output stays sized by the next run.
+    EXPECT_EQ(e.context->getTensorShape("stacked").nbDims, 3);
+    EXPECT_TRUE(e.context->hasDataDependentShape("stacked"));
+    EXPECT_FALSE(e.context->hasDataDependentShape("seq"));  // an input
 
     std::vector<Tensor> expected = {elements[0], elements[1], t, elements[2]};
     EXPECT_EQ(element.shape, (Shape{2, 3}));
