@@ -162,33 +162,30 @@ set_tests_properties(bench_side_by_side_report PROPERTIES LABELS bench TIMEOUT 1
 # The Python module: the tiny CNN built and run from Python against ONNX Runtime, metadata, NumPy
 # addresses, loggers written in Python, errors (label python).
 if(TARGET kiln_python)
-  add_test(NAME python_api
-           COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/python_api_test.py
-                   --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
-  set_tests_properties(python_api PROPERTIES LABELS python TIMEOUT 120
-                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  # kiln_python_test(<test> <script> <labels> [extra environment entries...]): a script of tests/python run
+  # with the built module on PYTHONPATH; exit 77 reports a skip.
+  function(kiln_python_test name script labels)
+    add_test(NAME ${name} COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/${script} ${KILN_PYTHON_TEST_ARGS})
+    set(_environment "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+    foreach(entry ${ARGN})
+      string(APPEND _environment ";${entry}")
+    endforeach()
+    set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT 120 SKIP_RETURN_CODE 77
+                         ENVIRONMENT "${_environment}")
+  endfunction()
+  set(KILN_PYTHON_TEST_ARGS --model ${PROJECT_SOURCE_DIR}/examples/models/tiny_cnn.onnx)
+  kiln_python_test(python_api python_api_test.py python)
+  set(KILN_PYTHON_TEST_ARGS)
   # Sequences and optionals through infer(): lists of arrays, None for an empty optional.
-  add_test(NAME python_sequences COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/sequence_test.py)
-  set_tests_properties(python_sequences PROPERTIES LABELS python TIMEOUT 120
-                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  kiln_python_test(python_sequences sequence_test.py python)
   # DLPack: torch tensors read and written in place by infer(), refusals for what cannot be.
-  add_test(NAME python_dlpack COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/dlpack_test.py)
-  set_tests_properties(python_dlpack PROPERTIES LABELS python TIMEOUT 120
-                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
-  # The same with torch CUDA tensors on a CUDA engine (labels python and gpu; exit 77, skipped, without a GPU).
-  add_test(NAME python_dlpack_cuda COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/dlpack_cuda_test.py)
-  set_tests_properties(python_dlpack_cuda PROPERTIES LABELS "python;gpu" TIMEOUT 120 SKIP_RETURN_CODE 77
-                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  kiln_python_test(python_dlpack dlpack_test.py python)
+  # The same with torch CUDA tensors on a CUDA engine (labels python and gpu; skipped without a GPU).
+  kiln_python_test(python_dlpack_cuda dlpack_cuda_test.py "python;gpu")
   # Plugins from Python: a library's and a Python-written one, and surgery + plugin end to end.
-  add_test(NAME python_plugins COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/plugin_test.py)
-  set_tests_properties(python_plugins PROPERTIES LABELS python TIMEOUT 120
-                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python;KILN_SAMPLE_PLUGINS=$<TARGET_FILE:kiln_sample_plugins>")
+  kiln_python_test(python_plugins plugin_test.py python KILN_SAMPLE_PLUGINS=$<TARGET_FILE:kiln_sample_plugins>)
   # INT8 calibration with a calibrator written in Python: NumPy batches, cache round trip, errors raised.
-  add_test(NAME python_calibrator COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/calibrator_test.py)
-  set_tests_properties(python_calibrator PROPERTIES LABELS python TIMEOUT 120
-                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  kiln_python_test(python_calibrator calibrator_test.py python)
   # kiln.surgeon: the SSD-style plugin-node replacement saved and checked with onnx.checker, folding, errors.
-  add_test(NAME python_surgeon COMMAND ${KILN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/surgeon_test.py)
-  set_tests_properties(python_surgeon PROPERTIES LABELS python TIMEOUT 120
-                       ENVIRONMENT "${KILN_SCRIPT_ENV};PYTHONPATH=${PROJECT_BINARY_DIR}/python")
+  kiln_python_test(python_surgeon surgeon_test.py python)
 endif()

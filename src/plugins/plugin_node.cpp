@@ -99,26 +99,34 @@ Expected<IPluginCreator*> findPluginForOnnxNode(const std::string& opType, const
     return candidates.empty() ? nullptr : candidates.front();
 }
 
-Expected<std::unique_ptr<IPluginRuntime>> createPluginRuntime(const Node& node) {
+namespace {
+
+/// One part of a plugin node's plugin, made by `make(creator, fields, error)` from the node's serialized fields.
+template <typename Part, typename Make>
+Expected<std::unique_ptr<Part>> createPart(const Node& node, const char* what, Make make) {
     KILN_ASSIGN_OR_RETURN(IPluginCreator * creator, pluginCreatorOf(node));
     KILN_ASSIGN_OR_RETURN(PluginFieldCollection fields, pluginFieldsOf(node.attrs));
     std::string error;
-    std::unique_ptr<IPluginRuntime> runtime = creator->createRuntimePart(fields, &error);
-    if (!runtime)
-        return invalidArgument(describeNodePlugin(node) + " could not create its run-time part: " +
+    std::unique_ptr<Part> part = make(*creator, fields, &error);
+    if (!part)
+        return invalidArgument(describeNodePlugin(node) + " could not create its " + what + ": " +
                                (error.empty() ? "no reason given" : error));
-    return runtime;
+    return part;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<IPluginRuntime>> createPluginRuntime(const Node& node) {
+    return createPart<IPluginRuntime>(node, "run-time part", [](IPluginCreator& c, const auto& fields, std::string* e) {
+        return c.createRuntimePart(fields, e);
+    });
 }
 
 Expected<std::unique_ptr<IPluginBuild>> createPluginBuild(const Node& node) {
-    KILN_ASSIGN_OR_RETURN(IPluginCreator * creator, pluginCreatorOf(node));
-    KILN_ASSIGN_OR_RETURN(PluginFieldCollection fields, pluginFieldsOf(node.attrs));
-    std::string error;
-    std::unique_ptr<IPluginBuild> build = creator->createBuildPart(fields, &error);
-    if (!build)
-        return invalidArgument(describeNodePlugin(node) + " could not create its build part from its serialized fields: " +
-                               (error.empty() ? "no reason given" : error));
-    return build;
+    return createPart<IPluginBuild>(node, "build part from its serialized fields",
+                                    [](IPluginCreator& c, const auto& fields, std::string* e) {
+                                        return c.createBuildPart(fields, e);
+                                    });
 }
 
 }  // namespace kiln
