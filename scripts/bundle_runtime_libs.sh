@@ -75,7 +75,9 @@ if [[ -n "$CARRY" ]]; then
     # pybind11's and DLPack's headers (under 1 MiB), for scripts/gpu_python_test.sh, which builds the Python
     # module there for that machine's Python.
     mkdir -p "$SLIM/python_headers"
-    for h in /usr/include/pybind11 /usr/include/dlpack; do [[ -d "$h" ]] && cp -a "$h" "$SLIM/python_headers/"; done
+    # pybind11 from the build's .venv (the pinned version, which supports NumPy 2), DLPack from Debian.
+    pybind11_include=$(.venv/bin/python -c 'import pybind11; print(pybind11.get_include())' 2>/dev/null || true)
+    for h in "$pybind11_include/pybind11" /usr/include/dlpack; do [[ -d "$h" ]] && cp -a "$h" "$SLIM/python_headers/"; done
     printf 'build %s\nsource %s\n' "$BUILD_ABS" "$SOURCE_ABS" >"$SLIM/kiln_carry_origin.txt"
     mkdir -p "$CARRY"
     rm -f "$CARRY/kiln_carry.tar.gz" "$CARRY/kiln_carry.tar.xz"
